@@ -1,0 +1,143 @@
+package transit
+
+import "strings"
+
+// Priced is the engine's verdict on one tap: one ledger row. Amounts obey
+// Charged == Gross - Discount and Discount == ProductDiscount +
+// TransferDiscount + CapDiscount.
+type Priced struct {
+	Tap
+	// Day is the settlement day of the row (the day of Tap.Time).
+	Day    Day
+	Status Status
+	// Reason says why a row was rejected by the engine; 0 otherwise.
+	Reason Reason
+	// Rules lists the fare rules that produced the amounts.
+	Rules Rules
+	// Gross is the full published fare of the journey.
+	Gross Fen
+	// Discount is the sum of the three reductions below.
+	Discount Fen
+	// Charged is what the card pays and what the acquirer is owed.
+	Charged Fen
+	// ProductDiscount is the card-product or rider-category reduction
+	// (e.g. Ningbo's Join in Card), claimed from government as subsidy.
+	ProductDiscount Fen
+	// TransferDiscount is the reduction for a transfer within a window.
+	TransferDiscount Fen
+	// CapDiscount is the reduction from daily caps or volume discounts.
+	CapDiscount Fen
+	// EntryStop and EntryTime describe the entry of a metro journey on its
+	// exit row (zero when there was none).
+	EntryStop Code
+	EntryTime int64
+}
+
+// Interregional reports whether the row settles between two regions.
+func (p *Priced) Interregional() bool { return p.Issuer != p.City }
+
+// Rules is a set of fare rules, recorded on each ledger row.
+type Rules uint32
+
+// Rules. Names (see String) are part of the ledger and clearing formats.
+const (
+	RuleBusFlat       Rules = 1 << iota // the city's flat bus fare
+	RuleBusLine                         // a per-line bus fare
+	RuleMetroDistance                   // distance fare on the shortest path
+	RuleMetroEntry                      // an entry paired with its exit; fare on the exit row
+	RuleProduct                         // a card-product or rider-category discount
+	RuleTransfer                        // a transfer discount
+	RuleDailyCap                        // a daily cap
+	RuleVolume                          // a monthly volume discount (Beijing)
+	RuleOvertime                        // over the time-in-system limit
+	RuleUnmatchedExit                   // an exit with no open entry
+	RuleUnclosedEntry                   // an entry not closed by the cut-off, or by a new entry
+	RuleLate                            // arrived after the reorder window
+	RuleDefaultPolicy                   // the documented default policy, not city data
+	RuleSynthetic                       // priced on a synthetic (generated) metro network
+	numRules          = iota
+)
+
+var ruleNames = [numRules]string{
+	"bus-flat", "bus-line", "metro-distance", "metro-entry", "product",
+	"transfer", "daily-cap", "volume", "overtime", "unmatched-exit",
+	"unclosed-entry", "late", "default-policy", "synthetic",
+}
+
+// Append appends the rule names joined by '+', in bit order.
+func (r Rules) Append(b []byte) []byte {
+	first := true
+	for i := 0; i < numRules; i++ {
+		if r&(1<<i) == 0 {
+			continue
+		}
+		if !first {
+			b = append(b, '+')
+		}
+		first = false
+		b = append(b, ruleNames[i]...)
+	}
+	return b
+}
+
+// String returns the rule names joined by '+'.
+func (r Rules) String() string { return string(r.Append(nil)) }
+
+// ParseRules parses the output of Rules.String.
+func ParseRules(s string) (Rules, bool) {
+	var r Rules
+	if s == "" {
+		return 0, true
+	}
+	for _, n := range strings.Split(s, "+") {
+		found := false
+		for i, rn := range ruleNames {
+			if rn == n {
+				r |= 1 << i
+				found = true
+				break
+			}
+		}
+		if !found {
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// Reason is why the engine rejected a well-formed tap.
+type Reason uint8
+
+// Reasons.
+const (
+	ReasonNone           Reason = iota
+	ReasonUnknownCity           // the tap's city is not a participant
+	ReasonUnknownIssuer         // the card's issuer is not a participant
+	ReasonNoPolicy              // no policy version is effective on the day
+	ReasonNoMetro               // a metro tap in a city without a metro
+	ReasonUnknownStation        // a metro stop missing from the network
+	ReasonModeAction            // board on metro, or entry/exit on bus
+	numReasons
+)
+
+var reasonNames = [numReasons]string{
+	"", "unknown-city", "unknown-issuer", "no-policy", "no-metro", "unknown-station", "mode-action",
+}
+
+// String returns the reason's ledger name.
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// ParseReason parses a reason's ledger name.
+func ParseReason(s string) (Reason, bool) {
+	for i, n := range reasonNames {
+		if n == s {
+			return Reason(i), true
+		}
+	}
+	return 0, false
+}
