@@ -133,7 +133,9 @@ func (e *FieldError) Error() string {
 // Validate checks every field and returns all problems joined.
 func (c *Config) Validate() error {
 	var errs []error
-	bad := func(key string, v any, reason string) { errs = append(errs, &FieldError{Key: key, Value: v, Reason: reason}) }
+	bad := func(key string, v any, reason string) {
+		errs = append(errs, &FieldError{Key: key, Value: v, Reason: reason})
+	}
 	if _, err := time.LoadLocation(c.Settlement.Timezone); err != nil {
 		bad("settlement.timezone", c.Settlement.Timezone, "unknown time zone")
 	}
