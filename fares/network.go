@@ -1,0 +1,106 @@
+package fares
+
+import (
+	"slices"
+
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// MaxStations bounds the stations of one network. The fare and distance
+// matrices hold n*n int32 each, so 2048 stations cost 32 MiB; the largest
+// real networks (Beijing, Shanghai) have about 500.
+const MaxStations = 2048
+
+// Network is a compiled metro network: its stations and lines, its fare
+// ladder and the origin-destination matrices of shortest-path distance and
+// fare. The hot path (Station, Fare, MaxFareFrom) is a map lookup and
+// slice indexing, and never allocates. A Network is immutable and safe for
+// concurrent use.
+type Network struct {
+	// Synthetic is true when the network was generated (deterministically,
+	// from a seed) because the real one is not sourced; fares on it are
+	// labelled transit.RuleSynthetic.
+	Synthetic bool
+
+	seed   uint64 // synthetic networks only
+	source string
+	ladder ladder
+
+	lines []Line
+	codes []transit.Code // station index -> code
+	index map[transit.Code]int32
+	n     int
+	// dist and fare are n*n row-major matrices: dist[i*n+j] is the length
+	// in metres of the shortest path from station i to j, fare[i*n+j] its
+	// fare in fen. int32 halves the memory of Fen (int64) and is ample:
+	// validation bounds paths to MaxStations*maxInterStation metres.
+	dist    []int32
+	fare    []int32
+	maxFrom []int32 // highest fare from each station
+	maxFare transit.Fen
+
+	// Where the network was defined, for errors found while compiling it.
+	file string
+	line int
+	key  string
+}
+
+// Line is one metro line: its code and its stations (indexes into the
+// network, as returned by Station) in order along the line. Distances[i]
+// is the track length in metres between Stations[i] and Stations[i+1].
+type Line struct {
+	Code      transit.Code
+	Stations  []int32
+	Distances []int32
+}
+
+// Station returns the index of the station with code stop.
+func (n *Network) Station(stop transit.Code) (int32, bool) {
+	i, ok := n.index[stop]
+	return i, ok
+}
+
+// Fare returns the fare of a journey between stations from and to (indexes
+// from Station), priced on the shortest path. An entry and exit at the
+// same station pays the ladder's base fare. Out-of-range indexes panic, as
+// a slice index would.
+func (n *Network) Fare(from, to int32) transit.Fen {
+	return transit.Fen(n.fare[int(from)*n.n+int(to)])
+}
+
+// Distance returns the length in metres of the shortest path between
+// stations from and to.
+func (n *Network) Distance(from, to int32) int32 {
+	return n.dist[int(from)*n.n+int(to)]
+}
+
+// MaxFare returns the highest fare between any two stations of the
+// network: what an incomplete journey pays by default.
+func (n *Network) MaxFare() transit.Fen { return n.maxFare }
+
+// MaxFareFrom returns the highest single fare from station, which a
+// journey over the time-in-system limit pays (Ningbo's rule).
+func (n *Network) MaxFareFrom(station int32) transit.Fen {
+	return transit.Fen(n.maxFrom[station])
+}
+
+// NumStations returns the number of stations.
+func (n *Network) NumStations() int { return n.n }
+
+// StationCode returns the code of station i.
+func (n *Network) StationCode(i int32) transit.Code { return n.codes[i] }
+
+// Lines returns the network's lines, in the order they were defined. The
+// result is a copy the caller may keep.
+func (n *Network) Lines() []Line {
+	out := make([]Line, len(n.lines))
+	for i, l := range n.lines {
+		out[i] = Line{Code: l.Code, Stations: slices.Clone(l.Stations), Distances: slices.Clone(l.Distances)}
+	}
+	return out
+}
+
+// FareForDistance returns the ladder fare of a trip of m metres. The
+// matrices are built from it; it is exported for tools that price
+// distances directly (and for tests of the published ladders).
+func (n *Network) FareForDistance(m int32) transit.Fen { return n.ladder.fare(m) }

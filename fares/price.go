@@ -1,0 +1,161 @@
+package fares
+
+import (
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// Leg is one journey to price: a bus ride, or a metro journey from entry to
+// exit. The engine fills it from the taps and the gross fare it computed
+// with BusFare, Network.Fare, Network.MaxFareFrom (over the time limit) or
+// Network.MaxFare (incomplete).
+type Leg struct {
+	Mode    transit.Mode
+	Product transit.Product
+	Issuer  transit.City
+	// Start is the board or entry instant in unix ns; transfer windows are
+	// measured between legs' starts.
+	Start int64
+	// Day is the settlement day of the leg, which caps accumulate in.
+	Day transit.Day
+	// Gross is the full fare before any discount; it must not be negative
+	// (every fare this package computes is positive).
+	Gross transit.Fen
+	// Rules are the rules that produced Gross; Price adds its own.
+	Rules transit.Rules
+	// Incomplete marks a journey missing a tap. It pays Gross less its
+	// product discount and caps, but neither gets nor starts a transfer.
+	Incomplete bool
+}
+
+// Quote is the price of a leg. Charged == Gross - ProductDiscount -
+// TransferDiscount - CapDiscount, and Charged is never negative.
+type Quote struct {
+	Gross            transit.Fen
+	ProductDiscount  transit.Fen
+	TransferDiscount transit.Fen
+	CapDiscount      transit.Fen
+	Charged          transit.Fen
+	Rules            transit.Rules
+}
+
+// Price prices leg for the card whose state in this city is r, and
+// updates r. It applies, in this order:
+//
+//  1. Gross is leg.Gross (a negative Gross is treated as 0).
+//  2. Product discount: the first enabled product rule matching the leg's
+//     product, issuer (or any issuer) and mode sets the pay rate;
+//     the fare becomes transit.ApplyRate(gross, rate), rounded half up
+//     (transit.RuleProduct).
+//  3. Transfer, unless the leg is incomplete: the leg continues the card's
+//     chain if it starts no later than the largest window end of the
+//     version's rules after the chain's first tap. The first rule whose
+//     window [min, max] (inclusive, measured from the chain's first tap)
+//     holds the leg, whose from-modes hold the previous leg's mode and
+//     to-modes the leg's, whose products hold the leg's, and whose uses in
+//     the chain are not exhausted, takes up to its amount off the fare
+//     left after step 2 (transit.RuleTransfer). A leg beyond every window,
+//     or with no chain, starts a new chain.
+//  4. Caps, on the fare left after step 3: the monthly volume discount
+//     sets a pay rate from what the card spent on the covered modes in the
+//     calendar month before this ride (transit.RuleVolume); then the daily
+//     cap charges at most what is left of the cap in the settlement day
+//     (transit.RuleDailyCap). Both go to CapDiscount.
+//  5. The charged fare is added to the day's and the month's spend.
+//
+// Price does not allocate. r must belong to this city (caps and chains are
+// per city); legs must come in the order of their taps. A leg with an
+// invalid mode gets no transfer and is not counted in the spend.
+func (p *Policy) Price(leg *Leg, r *Rider) Quote {
+	q := Quote{Gross: max(leg.Gross, 0), Rules: leg.Rules | p.rules}
+	if leg.Mode == transit.ModeMetro && p.Metro != nil && p.Metro.Synthetic {
+		q.Rules |= transit.RuleSynthetic
+	}
+	fare := q.Gross
+
+	for i := range p.products {
+		pr := &p.products[i]
+		if pr.matches(leg.Product, leg.Issuer, leg.Mode) {
+			after := transit.ApplyRate(fare, pr.pay[leg.Mode])
+			q.ProductDiscount = fare - after
+			fare = after
+			q.Rules |= transit.RuleProduct
+			break
+		}
+	}
+
+	validMode := leg.Mode > 0 && leg.Mode < transit.NumModes
+	if !leg.Incomplete && validMode {
+		fare = p.transfer(leg, r, &q, fare)
+	}
+
+	if r.Day != leg.Day || !r.HasDay {
+		r.DaySpend = [transit.NumModes]transit.Fen{}
+		// Month is a calendar computation; doing it only when the day
+		// changes keeps it off the per-leg path.
+		if m := leg.Day.Month(); m != r.Month || !r.HasDay {
+			r.MonthSpend = [transit.NumModes]transit.Fen{}
+			r.Month = m
+		}
+		r.Day, r.HasDay = leg.Day, true
+	}
+	if v := p.volume; v != nil && v.modes.has(leg.Mode) {
+		if bp := v.rate(spent(&r.MonthSpend, v.modes)); bp != transit.Full {
+			after := transit.ApplyRate(fare, bp)
+			q.CapDiscount += fare - after
+			fare = after
+			q.Rules |= transit.RuleVolume
+		}
+	}
+	if d := p.daily; d != nil && d.modes.has(leg.Mode) {
+		left := max(d.cap-spent(&r.DaySpend, d.modes), 0)
+		if fare > left {
+			q.CapDiscount += fare - left
+			fare = left
+			q.Rules |= transit.RuleDailyCap
+		}
+	}
+
+	q.Charged = fare
+	if validMode {
+		r.DaySpend[leg.Mode] += fare
+		r.MonthSpend[leg.Mode] += fare
+	}
+	return q
+}
+
+// transfer applies step 3 of Price and returns the fare left.
+func (p *Policy) transfer(leg *Leg, r *Rider, q *Quote, fare transit.Fen) transit.Fen {
+	elapsed := leg.Start - r.ChainStart
+	if r.LastMode == 0 || r.ChainFrom != p.EffectiveFrom || elapsed > p.maxWindow {
+		r.ChainStart, r.ChainFrom, r.LastMode = leg.Start, p.EffectiveFrom, leg.Mode
+		r.Uses = [MaxTransferRules]uint8{}
+		return fare
+	}
+	for i := range p.transfers {
+		t := &p.transfers[i]
+		if elapsed < t.minNS || elapsed > t.maxNS || r.Uses[i] >= t.maxUses ||
+			!t.from.has(r.LastMode) || !t.to.has(leg.Mode) || !t.products.has(leg.Product) ||
+			(t.modeChange && r.LastMode == leg.Mode) {
+			continue
+		}
+		d := min(t.upTo, fare)
+		q.TransferDiscount = d
+		fare -= d
+		r.Uses[i]++
+		q.Rules |= transit.RuleTransfer
+		break
+	}
+	r.LastMode = leg.Mode
+	return fare
+}
+
+// spent sums the spend of the modes in s.
+func spent(by *[transit.NumModes]transit.Fen, s modeSet) transit.Fen {
+	var t transit.Fen
+	for m := transit.Mode(1); m < transit.NumModes; m++ {
+		if s.has(m) {
+			t += by[m]
+		}
+	}
+	return t
+}
