@@ -1,0 +1,80 @@
+package engine
+
+import "github.com/tapsettle/tapsettle/transit"
+
+// idSet is an exact set of tap identifiers: an open-addressing table of
+// 8-byte slots (32 bits of hash, 32 bits of index) over a dense array of the
+// identifiers themselves. A hash match is confirmed against the stored
+// identifier, so a hash collision can never turn a real tap into a
+// "duplicate" that is not charged. It costs about 56 bytes per tap at the
+// maximum load factor of 1/2, and allocates only when it grows.
+type idSet struct {
+	slots []uint64 // hash<<32 | (index+1); 0 = empty
+	ids   []transit.TapID
+}
+
+// add inserts id and reports whether it was already present.
+func (s *idSet) add(id *transit.TapID) (dup bool) {
+	if len(s.ids)*2 >= len(s.slots) {
+		s.grow()
+	}
+	h := tapHash(id)
+	tag := h >> 32 << 32
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		v := s.slots[i]
+		if v == 0 {
+			s.ids = append(s.ids, *id)
+			s.slots[i] = tag | uint64(len(s.ids))
+			return false
+		}
+		if v&^0xFFFFFFFF == tag && s.ids[uint32(v)-1] == *id {
+			return true
+		}
+	}
+}
+
+func (s *idSet) grow() {
+	n := 1024
+	if len(s.slots) > 0 {
+		n = len(s.slots) * 2
+	}
+	slots := make([]uint64, n)
+	mask := uint64(n - 1)
+	for k := range s.ids {
+		h := tapHash(&s.ids[k])
+		i := h & mask
+		for slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		slots[i] = h>>32<<32 | uint64(k+1)
+	}
+	s.slots = slots
+}
+
+// reset empties the set, keeping its memory for the next day.
+func (s *idSet) reset() {
+	clear(s.slots)
+	s.ids = s.ids[:0]
+}
+
+func (s *idSet) len() int { return len(s.ids) }
+
+// has reports whether id is in the set.
+func (s *idSet) has(id *transit.TapID) bool {
+	if len(s.slots) == 0 {
+		return false
+	}
+	h := tapHash(id)
+	tag := h >> 32 << 32
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		v := s.slots[i]
+		if v == 0 {
+			return false
+		}
+		if v&^0xFFFFFFFF == tag && s.ids[uint32(v)-1] == *id {
+			return true
+		}
+	}
+}

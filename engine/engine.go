@@ -1,0 +1,273 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// Sink receives priced rows. Emit is called by shard goroutine `shard` only,
+// never concurrently for the same shard, so an implementation can keep one
+// single-writer part per shard and take no lock. rows is reused after Emit
+// returns: copy what you keep.
+type Sink interface {
+	Emit(shard int, rows []transit.Priced)
+}
+
+// Unbounded is the Window that holds every tap until the input ends, so that
+// output is independent of input order. The batch job uses it.
+const Unbounded time.Duration = math.MaxInt64
+
+// Options configures an Engine. The zero value of each field means its
+// default; EnsureDefaults resolves them and Validate checks them.
+type Options struct {
+	// Shards is the number of single-writer workers. Default:
+	// runtime.GOMAXPROCS(0).
+	Shards int
+	// BatchSize is the number of taps per hand-off batch. Larger batches
+	// amortise channel operations; smaller ones cut latency. Default: 1024.
+	BatchSize int
+	// Window is the reorder window: how far behind the newest tap seen a
+	// tap may arrive and still be priced in event-time order. Default: 2m,
+	// which covers validators that upload in bursts each minute. Use
+	// Unbounded for batch jobs.
+	Window time.Duration
+	// Calendar maps tap instants to settlement days. Required.
+	Calendar *transit.Calendar
+	// DedupDays is how many settlement days of tap_ids each shard keeps to
+	// detect duplicates (a resend just after a cut-off must still be
+	// caught). Default: 2.
+	DedupDays int
+}
+
+// Defaults.
+const (
+	DefaultBatchSize = 1024
+	DefaultWindow    = 2 * time.Minute
+	DefaultDedupDays = 2
+)
+
+// EnsureDefaults fills zero fields with their defaults.
+func (o *Options) EnsureDefaults() {
+	if o.Shards == 0 {
+		o.Shards = runtime.GOMAXPROCS(0)
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.Window == 0 {
+		o.Window = DefaultWindow
+	}
+	if o.DedupDays == 0 {
+		o.DedupDays = DefaultDedupDays
+	}
+}
+
+// Validate reports the first invalid field.
+func (o *Options) Validate() error {
+	switch {
+	case o.Shards < 1 || o.Shards > 1024:
+		return fmt.Errorf("engine: shards = %d, want 1..1024", o.Shards)
+	case o.BatchSize < 1 || o.BatchSize > 1<<20:
+		return fmt.Errorf("engine: batch size = %d, want 1..1048576", o.BatchSize)
+	case o.Window < 0:
+		return fmt.Errorf("engine: window = %v, want >= 0", o.Window)
+	case o.Calendar == nil:
+		return errors.New("engine: calendar is required")
+	case o.DedupDays < 1:
+		return fmt.Errorf("engine: dedup days = %d, want >= 1", o.DedupDays)
+	}
+	return nil
+}
+
+// Engine prices taps. Submit, Flush, CloseDay and Close must be called from
+// one goroutine (the router); SetBook and Stats from any.
+type Engine struct {
+	opts   Options
+	book   atomic.Pointer[fares.Book]
+	sink   Sink
+	shards []*shard
+	cur    []*batch // the batch each shard is filling
+	free   chan *batch
+	wg     sync.WaitGroup
+
+	maxTime   int64 // newest tap time submitted
+	watermark int64 // maxTime - window: older taps are late
+	closed    bool
+}
+
+// batch is the unit of hand-off from the router to a shard.
+type batch struct {
+	taps []transit.Tap
+	// late lists the taps of this batch that were late when submitted,
+	// with the watermark at that moment (see the package comment).
+	late []lateMark
+	// watermark is the router's watermark when the batch was sent: every
+	// tap submitted later is either late or not older than this.
+	watermark int64
+	// ctl, when set, is a control message instead of taps.
+	ctl *control
+}
+
+type lateMark struct {
+	index     int32
+	watermark int64
+}
+
+type control struct {
+	closeDay transit.Day // close days <= closeDay; closeAll if math.MaxInt32
+	done     chan struct{}
+}
+
+// New starts an engine over book, sending rows to sink.
+func New(book *fares.Book, sink Sink, opts Options) (*Engine, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if book == nil {
+		return nil, errors.New("engine: nil fare book")
+	}
+	if sink == nil {
+		return nil, errors.New("engine: nil sink")
+	}
+	e := &Engine{
+		opts:      opts,
+		sink:      sink,
+		shards:    make([]*shard, opts.Shards),
+		cur:       make([]*batch, opts.Shards),
+		free:      make(chan *batch, 4*opts.Shards),
+		maxTime:   math.MinInt64,
+		watermark: math.MinInt64,
+	}
+	e.book.Store(book)
+	for i := range e.shards {
+		e.shards[i] = newShard(i, e)
+		e.cur[i] = e.newBatch()
+	}
+	e.wg.Add(len(e.shards))
+	for _, s := range e.shards {
+		go s.run()
+	}
+	return e, nil
+}
+
+// SetBook swaps the fare book atomically. Shards pick it up at their next
+// batch; taps in flight are priced by whichever book their batch loaded.
+func (e *Engine) SetBook(b *fares.Book) {
+	if b != nil {
+		e.book.Store(b)
+	}
+}
+
+// Book returns the current fare book.
+func (e *Engine) Book() *fares.Book { return e.book.Load() }
+
+// Shards returns the number of shards.
+func (e *Engine) Shards() int { return len(e.shards) }
+
+func (e *Engine) newBatch() *batch {
+	select {
+	case b := <-e.free:
+		b.taps = b.taps[:0]
+		b.late = b.late[:0]
+		b.ctl = nil
+		return b
+	default:
+		return &batch{taps: make([]transit.Tap, 0, e.opts.BatchSize)}
+	}
+}
+
+// Submit routes taps to their shards. It copies them, so the caller may
+// reuse taps as soon as Submit returns.
+func (e *Engine) Submit(taps []transit.Tap) {
+	n := uint64(len(e.shards))
+	window := e.opts.Window
+	for i := range taps {
+		t := &taps[i]
+		hi, _ := mulHi(cardHash(&t.Card), n)
+		b := e.cur[hi]
+		if window != Unbounded {
+			if t.Time < e.watermark {
+				b.late = append(b.late, lateMark{index: int32(len(b.taps)), watermark: e.watermark})
+			}
+			if t.Time > e.maxTime {
+				e.maxTime = t.Time
+				if w := t.Time - int64(window); w > e.watermark {
+					e.watermark = w
+				}
+			}
+		}
+		b.taps = append(b.taps, *t)
+		if len(b.taps) == cap(b.taps) {
+			e.send(int(hi))
+		}
+	}
+}
+
+func (e *Engine) send(i int) {
+	b := e.cur[i]
+	b.watermark = e.watermark
+	e.shards[i].in <- b
+	e.cur[i] = e.newBatch()
+}
+
+// Flush hands every partly filled batch to its shard, so that taps
+// submitted so far are not held back by batching.
+func (e *Engine) Flush() {
+	for i, b := range e.cur {
+		if len(b.taps) > 0 {
+			e.send(i)
+		}
+	}
+}
+
+// CloseDay prices every held tap of settlement days up to and including d
+// and closes their still-open journeys as incomplete. It returns when every
+// shard has emitted those rows to the sink.
+func (e *Engine) CloseDay(d transit.Day) {
+	e.Flush()
+	e.control(d)
+}
+
+func (e *Engine) control(d transit.Day) {
+	done := make(chan struct{}, len(e.shards))
+	for _, s := range e.shards {
+		s.in <- &batch{ctl: &control{closeDay: d, done: done}}
+	}
+	for range e.shards {
+		<-done
+	}
+}
+
+// Close prices everything held, closes every day, stops the shards and
+// waits for them. The engine cannot be used afterwards.
+func (e *Engine) Close() {
+	if e.closed {
+		return
+	}
+	e.closed = true
+	e.Flush()
+	e.control(math.MaxInt32)
+	for _, s := range e.shards {
+		close(s.in)
+	}
+	e.wg.Wait()
+}
+
+// Stats sums the shards' counters. Shards publish them once per batch, so
+// Stats is cheap and never contends with pricing.
+func (e *Engine) Stats() Stats {
+	var st Stats
+	for _, s := range e.shards {
+		st.add(s.published.load())
+	}
+	return st
+}

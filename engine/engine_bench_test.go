@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// countSink totals rows without keeping them: what the engine costs
+// without the settlement aggregation.
+type countSink struct{ charged []transit.Fen }
+
+func (c *countSink) Emit(shard int, rows []transit.Priced) {
+	for i := range rows {
+		c.charged[shard] += rows[i].Charged
+	}
+}
+
+// BenchmarkEngine measures the hot path (fare plus state, taps in memory)
+// over shard counts: one op is one tap. The same taps are replayed as new
+// days so that card state is warm and the tap_id sets do not grow without
+// bound: the steady state of a running service.
+func BenchmarkEngine(b *testing.B) {
+	taps := dayOfTaps(b, 200_000, 42)
+	slices.SortFunc(taps, func(a, b transit.Tap) int { return transit.Compare(&a, &b) })
+	for _, shards := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
+			sink := &countSink{charged: make([]transit.Fen, shards)}
+			e, err := New(book(b), sink, Options{Shards: shards, Calendar: calendar(b), Window: DefaultWindow})
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]transit.Tap, 1024)
+			const dayNanos = 86400e9
+			b.ReportAllocs()
+			b.ResetTimer()
+			var shift int64
+			for done := 0; done < b.N; {
+				for i := 0; i < len(taps) && done < b.N; i += len(buf) {
+					n := copy(buf, taps[i:min(len(taps), i+len(buf), i+b.N-done)])
+					for j := range buf[:n] {
+						buf[j].Time += shift
+					}
+					e.Submit(buf[:n])
+					done += n
+				}
+				e.CloseDay(e.shards[0].cal.DayOf(taps[0].Time + shift))
+				shift += dayNanos
+			}
+			e.Close()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "taps/s")
+		})
+	}
+}

@@ -1,0 +1,496 @@
+package engine
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+var shanghaiTZ = time.FixedZone("CST", 8*3600)
+
+func calendar(t testing.TB) *transit.Calendar {
+	t.Helper()
+	cal, err := transit.NewCalendar(shanghaiTZ, 4*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cal
+}
+
+func book(t testing.TB) *fares.Book {
+	t.Helper()
+	b, err := fares.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// collect is a Sink that keeps every row, one part per shard (the same
+// single-writer discipline as the real collector).
+type collect struct {
+	mu    sync.Mutex // guards nothing on the Emit path; used by rows()
+	parts [][]transit.Priced
+}
+
+func newCollect(shards int) *collect { return &collect{parts: make([][]transit.Priced, shards)} }
+
+func (c *collect) Emit(shard int, rows []transit.Priced) {
+	c.parts[shard] = append(c.parts[shard], rows...)
+}
+
+// rows returns all rows in ledger order.
+func (c *collect) rows() []transit.Priced {
+	var all []transit.Priced
+	for _, p := range c.parts {
+		all = append(all, p...)
+	}
+	slices.SortFunc(all, func(a, b transit.Priced) int {
+		if c := transit.Compare(&a.Tap, &b.Tap); c != 0 {
+			return c
+		}
+		return int(a.Status) - int(b.Status)
+	})
+	return all
+}
+
+// run prices taps through a fresh engine and returns the rows in order.
+func run(t testing.TB, taps []transit.Tap, opts Options) []transit.Priced {
+	t.Helper()
+	opts.Calendar = calendar(t)
+	opts.EnsureDefaults()
+	c := newCollect(opts.Shards)
+	e, err := New(book(t), c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(taps) > 0 { // submit in uneven slices to exercise batching
+		n := min(len(taps), 7)
+		e.Submit(taps[:n])
+		taps = taps[n:]
+	}
+	e.Close()
+	return c.rows()
+}
+
+// tapper builds taps for tests.
+type tapper struct {
+	t   testing.TB
+	seq int
+}
+
+func (tp *tapper) tap(card string, product transit.Product, issuer, city transit.City, mode transit.Mode, action transit.Action, stop string, at string) transit.Tap {
+	tp.t.Helper()
+	tp.seq++
+	var x transit.Tap
+	when, err := time.Parse(time.RFC3339, at)
+	if err != nil {
+		tp.t.Fatal(err)
+	}
+	_, off := when.Zone()
+	x.Time, x.Offset = when.UnixNano(), int32(off)
+	x.Issuer, x.City, x.Mode, x.Action, x.Product = issuer, city, mode, action, product
+	must(tp.t, x.ID.Set(fmt.Appendf(nil, "t%05d", tp.seq)))
+	must(tp.t, x.Card.Set([]byte(card)))
+	must(tp.t, x.Stop.Set([]byte(stop)))
+	return x
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stations returns two stations of a city's network and their fare.
+func stations(t testing.TB, city transit.City, day transit.Day) (a, b string, fare transit.Fen) {
+	t.Helper()
+	pol := book(t).Policy(city, day)
+	if pol == nil || pol.Metro == nil {
+		t.Fatalf("city %v has no metro policy", city)
+	}
+	n := pol.Metro
+	// The pair with the highest fare exercises the ladder beyond its base.
+	for i := 0; i < n.NumStations(); i++ {
+		for j := 0; j < n.NumStations(); j++ {
+			if f := n.Fare(int32(i), int32(j)); f > fare {
+				a, b, fare = n.StationCode(int32(i)).String(), n.StationCode(int32(j)).String(), f
+			}
+		}
+	}
+	return a, b, fare
+}
+
+const (
+	shanghai transit.City = 310100
+	day1                  = "2025-03-03"
+)
+
+func mustDay(t testing.TB, s string) transit.Day {
+	d, err := transit.ParseDay(s)
+	must(t, err)
+	return d
+}
+
+func find(t testing.TB, rows []transit.Priced, status transit.Status, mode transit.Mode, action transit.Action, card string) transit.Priced {
+	t.Helper()
+	for _, r := range rows {
+		if r.Status == status && r.Mode == mode && r.Action == action && r.Card.String() == card {
+			return r
+		}
+	}
+	t.Fatalf("no %v %v %v row for card %s in %d rows", status, mode, action, card, len(rows))
+	return transit.Priced{}
+}
+
+func TestNingboJoinInCard(t *testing.T) {
+	tp := &tapper{t: t}
+	a, b, fare := stations(t, transit.Ningbo, mustDay(t, day1))
+	busFare, _ := book(t).Policy(transit.Ningbo, mustDay(t, day1)).BusFare(transit.Code{})
+	var taps []transit.Tap
+	for _, c := range []struct {
+		card    string
+		product transit.Product
+		issuer  transit.City
+	}{{"JOIN", transit.ProductJoinIn, transit.Ningbo}, {"STD", transit.ProductStandard, transit.Ningbo}, {"JOINSH", transit.ProductJoinIn, shanghai}} {
+		taps = append(taps,
+			tp.tap(c.card, c.product, c.issuer, transit.Ningbo, transit.ModeBus, transit.ActionBoard, "B1", "2025-03-03T07:00:00+08:00"),
+			tp.tap(c.card, c.product, c.issuer, transit.Ningbo, transit.ModeMetro, transit.ActionEntry, a, "2025-03-03T12:00:00+08:00"),
+			tp.tap(c.card, c.product, c.issuer, transit.Ningbo, transit.ModeMetro, transit.ActionExit, b, "2025-03-03T12:40:00+08:00"),
+		)
+	}
+	rows := run(t, taps, Options{Window: Unbounded})
+
+	std := find(t, rows, transit.StatusCharged, transit.ModeBus, transit.ActionBoard, "STD")
+	join := find(t, rows, transit.StatusCharged, transit.ModeBus, transit.ActionBoard, "JOIN")
+	if std.Charged != busFare || std.Gross != busFare {
+		t.Errorf("standard card bus: charged %v gross %v, want the full fare %v", std.Charged, std.Gross, busFare)
+	}
+	if want := transit.ApplyRate(busFare, 6000); join.Charged != want || join.Gross != busFare || join.ProductDiscount != busFare-want {
+		t.Errorf("Join in Card bus: charged %v gross %v product discount %v, want 60%% of %v = %v", join.Charged, join.Gross, join.ProductDiscount, busFare, want)
+	}
+	if join.Rules&transit.RuleProduct == 0 {
+		t.Errorf("Join in Card bus row lacks the product rule: %v", join.Rules)
+	}
+
+	stdM := find(t, rows, transit.StatusCharged, transit.ModeMetro, transit.ActionExit, "STD")
+	joinM := find(t, rows, transit.StatusCharged, transit.ModeMetro, transit.ActionExit, "JOIN")
+	if stdM.Gross != fare || joinM.Gross != fare {
+		t.Fatalf("metro gross: standard %v, joinin %v, want the network fare %v", stdM.Gross, joinM.Gross, fare)
+	}
+	// The metro leg follows a bus ride within 90 minutes? No: 5 hours
+	// later, so no transfer discount blurs the product discount.
+	if stdM.Charged != fare {
+		t.Errorf("standard card metro charged %v, want %v", stdM.Charged, fare)
+	}
+	if want := transit.ApplyRate(fare, 9500); joinM.Charged != want {
+		t.Errorf("Join in Card metro charged %v, want 95%% of %v = %v", joinM.Charged, fare, want)
+	}
+	if joinM.EntryStop.String() != a {
+		t.Errorf("exit row entry stop = %q, want %q", joinM.EntryStop, a)
+	}
+	entry := find(t, rows, transit.StatusCharged, transit.ModeMetro, transit.ActionEntry, "JOIN")
+	if entry.Charged != 0 || entry.Rules&transit.RuleMetroEntry == 0 {
+		t.Errorf("entry row: charged %v rules %v, want 0 and metro-entry", entry.Charged, entry.Rules)
+	}
+
+	// A Join in Card issued elsewhere pays the local fare in Ningbo.
+	other := find(t, rows, transit.StatusCharged, transit.ModeBus, transit.ActionBoard, "JOINSH")
+	if other.Charged != busFare {
+		t.Errorf("Shanghai-issued Join in Card in Ningbo charged %v, want %v", other.Charged, busFare)
+	}
+}
+
+func TestJoinInCardInShanghaiPaysShanghaiFare(t *testing.T) {
+	tp := &tapper{t: t}
+	a, b, fare := stations(t, shanghai, mustDay(t, day1))
+	taps := []transit.Tap{
+		tp.tap("JOIN", transit.ProductJoinIn, transit.Ningbo, shanghai, transit.ModeMetro, transit.ActionEntry, a, "2025-03-03T09:00:00+08:00"),
+		tp.tap("JOIN", transit.ProductJoinIn, transit.Ningbo, shanghai, transit.ModeMetro, transit.ActionExit, b, "2025-03-03T10:10:00+08:00"),
+	}
+	rows := run(t, taps, Options{Window: Unbounded, Shards: 3})
+	exit := find(t, rows, transit.StatusCharged, transit.ModeMetro, transit.ActionExit, "JOIN")
+	if exit.Charged != fare || exit.Discount != 0 {
+		t.Errorf("charged %v discount %v, want Shanghai's standard fare %v and no discount", exit.Charged, exit.Discount, fare)
+	}
+	if !exit.Interregional() || exit.Issuer != transit.Ningbo || exit.City != shanghai {
+		t.Errorf("row is not Ningbo->Shanghai interregional: issuer %v city %v", exit.Issuer, exit.City)
+	}
+}
+
+func TestDuplicatesAreNotCharged(t *testing.T) {
+	tp := &tapper{t: t}
+	x := tp.tap("C1", transit.ProductStandard, 110100, 110100, transit.ModeBus, transit.ActionBoard, "", "2025-03-03T08:00:00+08:00")
+	y := x
+	y.Device[0] = 'D' // a resend that differs in an unimportant field is still a duplicate
+	rows := run(t, []transit.Tap{x, x, y}, Options{Window: Unbounded, Shards: 2})
+	var charged, dups int
+	var total transit.Fen
+	for _, r := range rows {
+		switch r.Status {
+		case transit.StatusCharged:
+			charged++
+		case transit.StatusDuplicate:
+			dups++
+			if r.Charged != 0 {
+				t.Errorf("duplicate charged %v", r.Charged)
+			}
+		}
+		total += r.Charged
+	}
+	if charged != 1 || dups != 2 {
+		t.Errorf("charged %d duplicates %d, want 1 and 2", charged, dups)
+	}
+	if fare, _ := book(t).Policy(110100, mustDay(t, day1)).BusFare(transit.Code{}); total != fare {
+		t.Errorf("total charged %v, want one fare %v", total, fare)
+	}
+}
+
+func TestIncompleteJourneys(t *testing.T) {
+	tp := &tapper{t: t}
+	a, b, _ := stations(t, transit.Ningbo, mustDay(t, day1))
+	pol := book(t).Policy(transit.Ningbo, mustDay(t, day1))
+	maxFare := pol.Metro.MaxFare()
+	taps := []transit.Tap{
+		// exit with no entry
+		tp.tap("X", transit.ProductStandard, transit.Ningbo, transit.Ningbo, transit.ModeMetro, transit.ActionExit, b, "2025-03-03T08:00:00+08:00"),
+		// entry never closed by the cut-off
+		tp.tap("E", transit.ProductStandard, transit.Ningbo, transit.Ningbo, transit.ModeMetro, transit.ActionEntry, a, "2025-03-03T23:00:00+08:00"),
+		// entry followed by another entry, then a proper exit
+		tp.tap("EE", transit.ProductStandard, transit.Ningbo, transit.Ningbo, transit.ModeMetro, transit.ActionEntry, a, "2025-03-03T09:00:00+08:00"),
+		tp.tap("EE", transit.ProductStandard, transit.Ningbo, transit.Ningbo, transit.ModeMetro, transit.ActionEntry, a, "2025-03-03T11:00:00+08:00"),
+		tp.tap("EE", transit.ProductStandard, transit.Ningbo, transit.Ningbo, transit.ModeMetro, transit.ActionExit, a, "2025-03-03T11:20:00+08:00"),
+		// over the time-in-system limit
+		tp.tap("OT", transit.ProductStandard, transit.Ningbo, transit.Ningbo, transit.ModeMetro, transit.ActionEntry, a, "2025-03-03T13:00:00+08:00"),
+		tp.tap("OT", transit.ProductStandard, transit.Ningbo, transit.Ningbo, transit.ModeMetro, transit.ActionExit, b, "2025-03-03T16:00:00+08:00"),
+	}
+	rows := run(t, taps, Options{Window: Unbounded})
+	x := find(t, rows, transit.StatusIncomplete, transit.ModeMetro, transit.ActionExit, "X")
+	if x.Charged != maxFare || x.Rules&transit.RuleUnmatchedExit == 0 {
+		t.Errorf("unmatched exit: charged %v rules %v, want max fare %v and unmatched-exit", x.Charged, x.Rules, maxFare)
+	}
+	e := find(t, rows, transit.StatusIncomplete, transit.ModeMetro, transit.ActionEntry, "E")
+	if e.Charged != maxFare || e.Rules&transit.RuleUnclosedEntry == 0 || e.Day != mustDay(t, day1) {
+		t.Errorf("unclosed entry: charged %v rules %v day %v", e.Charged, e.Rules, e.Day)
+	}
+	first := find(t, rows, transit.StatusIncomplete, transit.ModeMetro, transit.ActionEntry, "EE")
+	if first.Time != taps[2].Time {
+		t.Errorf("the incomplete entry is the first one, at %v", first.Time)
+	}
+	if ex := find(t, rows, transit.StatusCharged, transit.ModeMetro, transit.ActionExit, "EE"); ex.EntryTime != taps[3].Time {
+		t.Errorf("the exit pairs with the second entry")
+	}
+	ot := find(t, rows, transit.StatusCharged, transit.ModeMetro, transit.ActionExit, "OT")
+	exitIdx, _ := pol.Metro.Station(transit.MustCode(b))
+	if ot.Rules&transit.RuleOvertime == 0 || ot.Gross != pol.Metro.MaxFareFrom(exitIdx) {
+		t.Errorf("overtime: gross %v rules %v, want the highest fare from the exit station %v", ot.Gross, ot.Rules, pol.Metro.MaxFareFrom(exitIdx))
+	}
+}
+
+func TestRejectsWellFormedButUnpriceable(t *testing.T) {
+	tp := &tapper{t: t}
+	taps := []transit.Tap{
+		tp.tap("U1", transit.ProductStandard, 110100, 990100, transit.ModeBus, transit.ActionBoard, "", "2025-03-03T08:00:00+08:00"),
+		tp.tap("U2", transit.ProductStandard, 990100, 110100, transit.ModeBus, transit.ActionBoard, "", "2025-03-03T08:00:00+08:00"),
+		tp.tap("U3", transit.ProductStandard, transit.Ningbo, transit.Ningbo, transit.ModeMetro, transit.ActionEntry, "NOPE", "2025-03-03T08:00:00+08:00"),
+		tp.tap("U4", transit.ProductStandard, transit.Ningbo, transit.Ningbo, transit.ModeBus, transit.ActionExit, "", "2025-03-03T08:00:00+08:00"),
+	}
+	want := map[string]transit.Reason{"U1": transit.ReasonUnknownCity, "U2": transit.ReasonUnknownIssuer, "U3": transit.ReasonUnknownStation, "U4": transit.ReasonModeAction}
+	rows := run(t, taps, Options{Window: Unbounded})
+	if len(rows) != len(taps) {
+		t.Fatalf("%d rows for %d taps", len(rows), len(taps))
+	}
+	for _, r := range rows {
+		if r.Status != transit.StatusRejected || r.Reason != want[r.Card.String()] {
+			t.Errorf("card %s: status %v reason %v, want rejected %v", r.Card, r.Status, r.Reason, want[r.Card.String()])
+		}
+	}
+}
+
+// dayOfTaps builds a busy synthetic day for order-independence tests:
+// several cards in Ningbo and Shanghai with bus rides, metro journeys,
+// transfers, duplicates and an unclosed entry.
+func dayOfTaps(t testing.TB, n int, seed uint64) []transit.Tap {
+	tp := &tapper{t: t}
+	r := rand.New(rand.NewPCG(seed, 1))
+	a, b, _ := stations(t, transit.Ningbo, mustDay(t, day1))
+	sa, sb, _ := stations(t, shanghai, mustDay(t, day1))
+	base, _ := time.Parse(time.RFC3339, "2025-03-03T05:00:00+08:00")
+	var taps []transit.Tap
+	for i := 0; len(taps) < n; i++ {
+		card := fmt.Sprintf("C%03d", r.IntN(n/6+1))
+		at := base.Add(time.Duration(r.IntN(20*3600)) * time.Second).Format(time.RFC3339)
+		city, issuer, prod := transit.Ningbo, transit.Ningbo, transit.ProductJoinIn
+		st1, st2 := a, b
+		if r.IntN(3) == 0 {
+			city, st1, st2 = shanghai, sa, sb
+		}
+		if r.IntN(2) == 0 {
+			prod = transit.ProductStandard
+		}
+		switch r.IntN(4) {
+		case 0, 1:
+			taps = append(taps, tp.tap(card, prod, issuer, city, transit.ModeBus, transit.ActionBoard, "", at))
+		case 2:
+			en := tp.tap(card, prod, issuer, city, transit.ModeMetro, transit.ActionEntry, st1, at)
+			ex := en
+			ex.Action, ex.Time = transit.ActionExit, en.Time+int64(time.Duration(5+r.IntN(60))*time.Minute)
+			must(t, ex.Stop.Set([]byte(st2)))
+			must(t, ex.ID.Set(fmt.Appendf(nil, "x%05d", i)))
+			taps = append(taps, en, ex)
+		case 3:
+			if len(taps) > 0 {
+				taps = append(taps, taps[r.IntN(len(taps))]) // duplicate
+			}
+		}
+	}
+	return taps
+}
+
+func TestOutputIndependentOfOrderAndShards(t *testing.T) {
+	taps := dayOfTaps(t, 3000, 7)
+	want := run(t, slices.Clone(taps), Options{Window: Unbounded, Shards: 1})
+	if len(want) < len(taps) {
+		t.Fatalf("%d rows for %d taps", len(want), len(taps))
+	}
+	var charged transit.Fen
+	for _, r := range want {
+		charged += r.Charged
+	}
+	if charged == 0 {
+		t.Fatal("nothing charged")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, shards := range []int{2, 3, 8} {
+		shuffled := slices.Clone(taps)
+		r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		got := run(t, shuffled, Options{Window: Unbounded, Shards: shards, BatchSize: 64})
+		if !slices.Equal(got, want) {
+			t.Fatalf("shards=%d shuffled: rows differ from one shard in order", shards)
+		}
+	}
+}
+
+func TestReorderWindow(t *testing.T) {
+	taps := dayOfTaps(t, 2000, 11)
+	slices.SortFunc(taps, func(a, b transit.Tap) int { return transit.Compare(&a, &b) })
+	want := run(t, slices.Clone(taps), Options{Window: Unbounded})
+
+	// Disorder within the window: every tap displaced by up to 60 s of
+	// event time. Priced as if in order, nothing late.
+	jittered := slices.Clone(taps)
+	r := rand.New(rand.NewPCG(3, 4))
+	keys := make([]int64, len(jittered))
+	for i := range keys {
+		keys[i] = jittered[i].Time + int64(r.IntN(60))*1e9
+	}
+	idx := make([]int, len(jittered))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return int(keys[a] - keys[b]) })
+	var in []transit.Tap
+	for _, i := range idx {
+		in = append(in, jittered[i])
+	}
+	for _, shards := range []int{1, 4} {
+		got := run(t, slices.Clone(in), Options{Window: 2 * time.Minute, Shards: shards, BatchSize: 16})
+		if !slices.Equal(got, want) {
+			t.Fatalf("shards=%d: disorder within the window changed the output", shards)
+		}
+	}
+
+	// A tap an hour late is priced on arrival and flagged, and the flag
+	// does not depend on the shard count.
+	late := slices.Clone(taps)
+	moved := late[10]
+	late = append(late[:10], late[11:]...)
+	late = append(late, moved)
+	one := run(t, slices.Clone(late), Options{Window: time.Minute, Shards: 1})
+	four := run(t, slices.Clone(late), Options{Window: time.Minute, Shards: 4, BatchSize: 8})
+	if !slices.Equal(one, four) {
+		t.Fatal("late handling depends on the shard count")
+	}
+	flagged := 0
+	for _, r := range one {
+		if r.Rules&transit.RuleLate != 0 {
+			flagged++
+			if r.ID != moved.ID {
+				t.Errorf("tap %s flagged late, want only %s", r.ID, moved.ID)
+			}
+		}
+	}
+	if flagged != 1 {
+		t.Errorf("%d rows flagged late, want 1", flagged)
+	}
+}
+
+func TestSetBookConcurrently(t *testing.T) {
+	opts := Options{Window: time.Minute, Shards: 2, Calendar: calendar(t)}
+	c := newCollect(2)
+	e, err := New(book(t), c, opts)
+	must(t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 100; i++ {
+			e.SetBook(book(t))
+			_ = e.Stats()
+		}
+	}()
+	taps := dayOfTaps(t, 2000, 5)
+	e.Submit(taps)
+	<-done
+	e.Close()
+	st := e.Stats()
+	if st.Taps != int64(len(taps)) {
+		t.Errorf("Stats.Taps = %d, want %d", st.Taps, len(taps))
+	}
+	var rows int64
+	for _, n := range st.Rows {
+		rows += n
+	}
+	if rows != int64(len(c.rows())) {
+		t.Errorf("Stats rows %d, sink rows %d", rows, len(c.rows()))
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	cal := calendar(t)
+	for _, o := range []Options{
+		{Shards: -1, Calendar: cal},
+		{BatchSize: -5, Calendar: cal},
+		{Window: -time.Second, Calendar: cal},
+		{},
+	} {
+		o.EnsureDefaults()
+		if err := o.Validate(); err == nil {
+			t.Errorf("Validate(%+v) accepted", o)
+		}
+	}
+}
+
+func TestShardOfIsStableAndSpread(t *testing.T) {
+	counts := make([]int, 4)
+	for i := 0; i < 4000; i++ {
+		var c transit.CardID
+		must(t, c.Set(fmt.Appendf(nil, "card-%d", i)))
+		s := ShardOf(&c, 4)
+		if s != ShardOf(&c, 4) {
+			t.Fatal("ShardOf is not deterministic")
+		}
+		counts[s]++
+	}
+	for i, n := range counts {
+		if n < 800 || n > 1200 {
+			t.Errorf("shard %d got %d of 4000 cards", i, n)
+		}
+	}
+}

@@ -1,0 +1,42 @@
+package engine
+
+import (
+	"encoding/binary"
+	"math/bits"
+
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// mix folds a 64-bit word into h (a wyhash-style multiply-fold). Card and tap
+// identifiers are fixed-size arrays, so hashing them is a few loads and
+// multiplies with no loop over bytes.
+func mix(h, w uint64) uint64 {
+	hi, lo := bits.Mul64(h^w, 0x9E3779B97F4A7C15)
+	return hi ^ lo
+}
+
+// cardHash hashes a card identifier. It decides the card's shard.
+func cardHash(c *transit.CardID) uint64 {
+	h := uint64(0xA0761D6478BD642F)
+	h = mix(h, binary.LittleEndian.Uint64(c[0:8]))
+	h = mix(h, binary.LittleEndian.Uint64(c[8:16]))
+	h = mix(h, binary.LittleEndian.Uint64(c[16:24]))
+	return h
+}
+
+// tapHash hashes a tap identifier for the duplicate set.
+func tapHash(id *transit.TapID) uint64 {
+	h := uint64(0xE7037ED1A0B428DB)
+	for i := 0; i < len(id); i += 8 {
+		h = mix(h, binary.LittleEndian.Uint64(id[i:i+8]))
+	}
+	return h
+}
+
+// ShardOf returns the shard, out of n, that owns card c. Exported so that a
+// stream consumer can route a partition's messages consistently.
+func ShardOf(c *transit.CardID, n int) int {
+	// Lemire's multiply-shift maps the hash onto [0, n) without a division.
+	hi, _ := bits.Mul64(cardHash(c), uint64(n))
+	return int(hi)
+}

@@ -1,0 +1,473 @@
+package engine
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// shard owns the journey state of the cards that hash to it. Every field is
+// touched by the shard's goroutine only, except published.
+type shard struct {
+	id   int
+	e    *Engine
+	in   chan *batch
+	book *fares.Book // loaded once per batch
+	cal  *transit.Calendar
+	days transit.DayCache
+
+	// Reorder buffer: taps not yet priced, and the scratch keys that sort
+	// the due ones. released is the watermark already applied: every
+	// non-late tap older than it has been priced.
+	pending  []transit.Tap
+	keys     []sortKey
+	released int64
+	step     int64 // hysteresis: release when the watermark moved this far
+
+	cards    cardTable
+	journeys []openJourney // open metro journeys; index+1 in cardState.journey
+	freeJ    []int32
+
+	logs     []*dayLog // tap_ids of the retained days
+	spare    []*dayLog // evicted logs, kept for their memory
+	oldest   transit.Day
+
+	out       []transit.Priced
+	stats     Stats
+	published publishedStats
+}
+
+// cardKey keys journey state by card and city: transfers, open entries and
+// caps never span cities, and a card seen in two cities is two riders to
+// two fare policies.
+type cardKey struct {
+	card transit.CardID
+	city transit.City
+}
+
+type openJourney struct {
+	entry transit.Tap
+	day   transit.Day
+	state int32 // owning cardState
+}
+
+type sortKey struct {
+	time int64
+	idx  int32
+}
+
+func newShard(id int, e *Engine) *shard {
+	step := int64(e.opts.Window / 8)
+	if step < int64(1e9) {
+		step = 1e9
+	}
+	return &shard{
+		id:       id,
+		e:        e,
+		in:       make(chan *batch, 4),
+		cal:      e.opts.Calendar,
+		days:     transit.NewDayCache(e.opts.Calendar),
+		released: math.MinInt64,
+		step:     step,
+		oldest:   math.MinInt32,
+		out:      make([]transit.Priced, 0, 2*e.opts.BatchSize),
+	}
+}
+
+func (s *shard) run() {
+	defer s.e.wg.Done()
+	for b := range s.in {
+		s.book = s.e.book.Load()
+		if b.ctl != nil {
+			s.closeDays(b.ctl.closeDay)
+			s.finishBatch()
+			b.ctl.done <- struct{}{}
+			continue
+		}
+		s.accept(b)
+		s.finishBatch()
+		select {
+		case s.e.free <- b:
+		default: // the free list is full; let the GC have it
+		}
+	}
+}
+
+// accept takes a batch into the reorder buffer, pricing late taps on the
+// spot after an exact release up to their watermark (package comment).
+func (s *shard) accept(b *batch) {
+	late := b.late
+	for i := range b.taps {
+		t := &b.taps[i]
+		if len(late) > 0 && late[0].index == int32(i) {
+			s.release(late[0].watermark)
+			late = late[1:]
+			s.stats.Late++
+			s.price(t, transit.RuleLate)
+			continue
+		}
+		if t.Time < s.released {
+			// Older than a forced release (a day close) that ran ahead of
+			// the router's watermark: price now, flagged.
+			s.stats.Late++
+			s.price(t, transit.RuleLate)
+			continue
+		}
+		s.pending = append(s.pending, *t)
+	}
+	if w := b.watermark; w > s.released && (s.released == math.MinInt64 || w-s.released >= s.step) {
+		s.release(w)
+	}
+}
+
+// release prices, in transit.Compare order, every held tap older than w.
+func (s *shard) release(w int64) {
+	if w <= s.released {
+		return
+	}
+	keys := s.keys[:0]
+	for i := range s.pending {
+		if t := s.pending[i].Time; t < w {
+			keys = append(keys, sortKey{time: t, idx: int32(i)})
+		}
+	}
+	if len(keys) > 0 {
+		pending := s.pending
+		slices.SortFunc(keys, func(a, b sortKey) int {
+			if c := cmp.Compare(a.time, b.time); c != 0 {
+				return c
+			}
+			return transit.Compare(&pending[a.idx], &pending[b.idx])
+		})
+		for _, k := range keys {
+			s.price(&s.pending[k.idx], 0)
+		}
+		if len(keys) == len(s.pending) {
+			s.pending = s.pending[:0]
+		} else {
+			j := 0
+			for i := range s.pending {
+				if s.pending[i].Time >= w {
+					s.pending[j] = s.pending[i]
+					j++
+				}
+			}
+			s.pending = s.pending[:j]
+		}
+	}
+	s.keys = keys[:0]
+	s.released = w
+}
+
+func (s *shard) finishBatch() {
+	s.flushOut()
+	s.stats.Held = int64(len(s.pending))
+	s.stats.Open = int64(len(s.journeys) - len(s.freeJ))
+	s.published.store(&s.stats)
+}
+
+func (s *shard) flushOut() {
+	if len(s.out) > 0 {
+		s.e.sink.Emit(s.id, s.out)
+		s.out = s.out[:0]
+	}
+}
+
+// row appends a row for t and returns it for the caller to fill in.
+func (s *shard) row(t *transit.Tap, day transit.Day, status transit.Status) *transit.Priced {
+	if len(s.out) == cap(s.out) {
+		s.flushOut()
+	}
+	s.out = append(s.out, transit.Priced{Tap: *t, Day: day, Status: status})
+	s.stats.Rows[status]++
+	return &s.out[len(s.out)-1]
+}
+
+func (s *shard) reject(t *transit.Tap, day transit.Day, r transit.Reason) {
+	p := s.row(t, day, transit.StatusRejected)
+	p.Reason = r
+}
+
+func setQuote(p *transit.Priced, q *fares.Quote) {
+	p.Gross = q.Gross
+	p.ProductDiscount = q.ProductDiscount
+	p.TransferDiscount = q.TransferDiscount
+	p.CapDiscount = q.CapDiscount
+	p.Discount = q.ProductDiscount + q.TransferDiscount + q.CapDiscount
+	p.Charged = q.Charged
+	p.Rules |= q.Rules
+}
+
+// price decides one tap. flags are rules to record on its row (late).
+func (s *shard) price(t *transit.Tap, flags transit.Rules) {
+	s.stats.Taps++
+	day := s.days.DayOf(t.Time)
+	st, si := s.state(t)
+	if s.seenBefore(st, day, &t.ID) {
+		s.row(t, day, transit.StatusDuplicate).Rules = flags
+		return
+	}
+	book := s.book
+	pol := book.Policy(t.City, day)
+	if pol == nil {
+		r := transit.ReasonNoPolicy
+		if _, ok := book.City(t.City); !ok {
+			r = transit.ReasonUnknownCity
+		}
+		s.reject(t, day, r)
+		return
+	}
+	if _, ok := book.City(t.Issuer); !ok {
+		s.reject(t, day, transit.ReasonUnknownIssuer)
+		return
+	}
+	if st.journey != 0 && s.journeys[st.journey-1].day < day {
+		// An entry from an earlier day is still open: it missed its
+		// day's close (only possible when days are not closed in order).
+		s.closeJourney(si)
+	}
+	if pol.Default {
+		flags |= transit.RuleDefaultPolicy
+	}
+	switch {
+	case t.Mode == transit.ModeBus && t.Action == transit.ActionBoard:
+		gross, rules := pol.BusFare(t.Line)
+		leg := fares.Leg{Mode: t.Mode, Product: t.Product, Issuer: t.Issuer, Start: t.Time, Day: day, Gross: gross, Rules: rules | flags}
+		q := pol.Price(&leg, &st.rider)
+		p := s.row(t, day, transit.StatusCharged)
+		setQuote(p, &q)
+	case t.Mode == transit.ModeMetro && (t.Action == transit.ActionEntry || t.Action == transit.ActionExit):
+		net := pol.Metro
+		if net == nil {
+			s.reject(t, day, transit.ReasonNoMetro)
+			return
+		}
+		exit, ok := net.Station(t.Stop)
+		if !ok {
+			s.reject(t, day, transit.ReasonUnknownStation)
+			return
+		}
+		if net.Synthetic {
+			flags |= transit.RuleSynthetic
+		}
+		if t.Action == transit.ActionEntry {
+			if st.journey != 0 {
+				s.closeJourney(si) // entry after entry: the first never exited
+			}
+			s.openJourney(si, t, day)
+			return
+		}
+		if st.journey == 0 {
+			leg := fares.Leg{Mode: t.Mode, Product: t.Product, Issuer: t.Issuer, Start: t.Time, Day: day,
+				Gross: net.MaxFare(), Rules: transit.RuleUnmatchedExit | flags, Incomplete: true}
+			q := pol.Price(&leg, &st.rider)
+			setQuote(s.row(t, day, transit.StatusIncomplete), &q)
+			return
+		}
+		j := &s.journeys[st.journey-1]
+		entry, ok := net.Station(j.entry.Stop)
+		if !ok {
+			// The network changed under an open journey (a policy reload
+			// dropped its entry station): price it as unmatched.
+			s.closeJourney(si)
+			leg := fares.Leg{Mode: t.Mode, Product: t.Product, Issuer: t.Issuer, Start: t.Time, Day: day,
+				Gross: net.MaxFare(), Rules: transit.RuleUnmatchedExit | flags, Incomplete: true}
+			q := pol.Price(&leg, &st.rider)
+			setQuote(s.row(t, day, transit.StatusIncomplete), &q)
+			return
+		}
+		var gross transit.Fen
+		rules := flags
+		if pol.MaxInSystem > 0 && t.Time-j.entry.Time > pol.MaxInSystem {
+			gross = net.MaxFareFrom(exit)
+			rules |= transit.RuleOvertime
+		} else {
+			gross = net.Fare(entry, exit)
+			rules |= transit.RuleMetroDistance
+		}
+		leg := fares.Leg{Mode: t.Mode, Product: j.entry.Product, Issuer: j.entry.Issuer, Start: j.entry.Time, Day: day, Gross: gross, Rules: rules}
+		q := pol.Price(&leg, &st.rider)
+		ep := s.row(&j.entry, j.day, transit.StatusCharged)
+		ep.Rules = transit.RuleMetroEntry | flags&^transit.RuleLate
+		p := s.row(t, day, transit.StatusCharged)
+		setQuote(p, &q)
+		p.EntryStop = j.entry.Stop
+		p.EntryTime = j.entry.Time
+		s.dropJourney(si)
+	default:
+		s.reject(t, day, transit.ReasonModeAction)
+	}
+}
+
+// state returns the journey state of t's card in t's city, creating it.
+// The pointer is valid until the next call (the table may grow).
+func (s *shard) state(t *transit.Tap) (*cardState, int32) {
+	k := cardKey{card: t.Card, city: t.City}
+	i, grew := s.cards.find(&k)
+	if grew {
+		// States moved: re-point the open journeys at their owners.
+		for j := range s.journeys {
+			jr := &s.journeys[j]
+			if jr.state >= 0 {
+				jk := cardKey{card: jr.entry.Card, city: jr.entry.City}
+				jr.state = s.cards.lookup(&jk)
+			}
+		}
+	}
+	return &s.cards.slots[i], i
+}
+
+// seenBefore reports whether id was already seen for this card on day d,
+// and remembers it if not. The check is exact: a tag match inline is
+// confirmed against the identifier itself in the day's log.
+func (s *shard) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool {
+	log := s.dayLog(d)
+	tag := uint32(tapHash(id) >> 32)
+	free := -1
+	for i := range st.seen {
+		e := &st.seen[i]
+		switch {
+		case e.day == d:
+			if e.tag == tag && log.ids[e.idx] == *id {
+				return true
+			}
+		case e.day == 0 || e.day < s.oldest || s.evicted(e.day):
+			if free < 0 {
+				free = i
+			}
+		}
+	}
+	if st.spilled && log.spill.len() > 0 && log.spill.has(id) {
+		return true
+	}
+	if free < 0 {
+		st.spilled = true
+		log.spill.add(id)
+		return false
+	}
+	log.ids = append(log.ids, *id)
+	st.seen[free] = seenEntry{day: d, tag: tag, idx: uint32(len(log.ids) - 1)}
+	return false
+}
+
+// evicted reports whether day d's log was dropped (its entries are dead).
+func (s *shard) evicted(d transit.Day) bool {
+	for _, l := range s.logs {
+		if l.day == d {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *shard) openJourney(si int32, t *transit.Tap, day transit.Day) {
+	var j int32
+	if n := len(s.freeJ); n > 0 {
+		j = s.freeJ[n-1]
+		s.freeJ = s.freeJ[:n-1]
+	} else {
+		s.journeys = append(s.journeys, openJourney{})
+		j = int32(len(s.journeys) - 1)
+	}
+	s.journeys[j] = openJourney{entry: *t, day: day, state: si}
+	s.cards.slots[si].journey = j + 1
+}
+
+func (s *shard) dropJourney(si int32) {
+	st := &s.cards.slots[si]
+	s.freeJ = append(s.freeJ, st.journey-1)
+	s.journeys[st.journey-1].state = -1
+	st.journey = 0
+}
+
+// closeJourney charges an open journey as incomplete on its entry row: its
+// exit never came (a new entry, a later day or the day's close found it).
+func (s *shard) closeJourney(si int32) {
+	st := &s.cards.slots[si]
+	j := &s.journeys[st.journey-1]
+	t := &j.entry
+	pol := s.book.Policy(t.City, j.day)
+	var net *fares.Network
+	if pol != nil {
+		net = pol.Metro
+	}
+	if net == nil {
+		// A reload removed the city's metro: nothing to charge by.
+		s.reject(t, j.day, transit.ReasonNoMetro)
+		s.dropJourney(si)
+		return
+	}
+	rules := transit.RuleUnclosedEntry
+	if pol.Default {
+		rules |= transit.RuleDefaultPolicy
+	}
+	if net.Synthetic {
+		rules |= transit.RuleSynthetic
+	}
+	leg := fares.Leg{Mode: t.Mode, Product: t.Product, Issuer: t.Issuer, Start: t.Time, Day: j.day,
+		Gross: net.MaxFare(), Rules: rules, Incomplete: true}
+	q := pol.Price(&leg, &st.rider)
+	setQuote(s.row(t, j.day, transit.StatusIncomplete), &q)
+	s.dropJourney(si)
+}
+
+// closeDays prices held taps of days up to d and closes their open
+// journeys. d == math.MaxInt32 closes everything (end of input).
+func (s *shard) closeDays(d transit.Day) {
+	if d == math.MaxInt32 {
+		s.release(math.MaxInt64)
+	} else {
+		s.release(s.cal.Start(d + 1).UnixNano())
+	}
+	if len(s.journeys) > len(s.freeJ) {
+		// Close in entry order so the rows and the riders' accumulators
+		// do not depend on map or slice order.
+		var open []int32
+		for i := range s.journeys {
+			if s.journeys[i].state >= 0 && s.journeys[i].day <= d {
+				open = append(open, int32(i))
+			}
+		}
+		slices.SortFunc(open, func(a, b int32) int {
+			return transit.Compare(&s.journeys[a].entry, &s.journeys[b].entry)
+		})
+		for _, j := range open {
+			s.closeJourney(s.journeys[j].state)
+		}
+	}
+	if d != math.MaxInt32 {
+		s.oldest = d - transit.Day(s.e.opts.DedupDays) + 1
+		keep := s.logs[:0]
+		for _, l := range s.logs {
+			if l.day >= s.oldest {
+				keep = append(keep, l)
+			} else {
+				s.spare = append(s.spare, l)
+			}
+		}
+		clear(s.logs[len(keep):])
+		s.logs = keep
+	}
+}
+
+// dayLog returns the tap_id log of day d.
+func (s *shard) dayLog(d transit.Day) *dayLog {
+	for _, l := range s.logs {
+		if l.day == d {
+			return l
+		}
+	}
+	var l *dayLog
+	if n := len(s.spare); n > 0 {
+		l = s.spare[n-1]
+		s.spare = s.spare[:n-1]
+	} else {
+		l = new(dayLog)
+	}
+	l.reset(d)
+	s.logs = append(s.logs, l)
+	return l
+}
