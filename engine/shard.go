@@ -31,9 +31,9 @@ type shard struct {
 	journeys []openJourney // open metro journeys; index+1 in cardState.journey
 	freeJ    []int32
 
-	logs     []*dayLog // tap_ids of the retained days
-	spare    []*dayLog // evicted logs, kept for their memory
-	oldest   transit.Day
+	logs   []*dayLog // tap_ids of the retained days
+	spare  []*dayLog // evicted logs, kept for their memory
+	oldest transit.Day
 
 	out       []transit.Priced
 	stats     Stats
