@@ -1,0 +1,123 @@
+package settlement
+
+import (
+	"io"
+	"testing"
+)
+
+// BenchmarkEmit measures the shard hot path: rows/s and allocations per
+// batch of 1024 rows (steady state: none; the B/op are the row chunks,
+// allocated once per 4096 kept rows). The collector is replaced every 256
+// batches, untimed, so the kept rows stay within ~60 MiB: the number is
+// the cost of aggregating and copying, not of the kernel handing out
+// fresh pages, which on some virtual machines costs more than both (see
+// the "fresh" variants, which never release anything).
+func BenchmarkEmit(b *testing.B) {
+	for _, v := range []struct {
+		name   string
+		ledger bool
+		fresh  bool
+	}{{"clearing-only", false, false}, {"ledger", true, false}, {"clearing-only-fresh", false, true}, {"ledger-fresh", true, true}} {
+		b.Run(v.name, func(b *testing.B) {
+			rows := synthRows(1024, 1)
+			for i := range rows {
+				rows[i].Day = fixtureDay // one day, as a live shard sees
+			}
+			newC := func() *Collector {
+				c := NewCollector(Options{Participants: fixtureParts, Shards: 1, Ledger: v.ledger})
+				c.Emit(0, rows) // first use of the day, pairs and slots
+				return c
+			}
+			c := newC()
+			b.ReportAllocs()
+			b.ResetTimer()
+			n := 0
+			for b.Loop() {
+				if n++; !v.fresh && n%256 == 0 {
+					b.StopTimer()
+					c = newC()
+					b.StartTimer()
+				}
+				c.Emit(0, rows)
+			}
+			b.ReportMetric(float64(b.N*len(rows))/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// BenchmarkWriteLedger measures formatting and compressing the ledger of
+// 100,000 rows (all cores).
+func BenchmarkWriteLedger(b *testing.B) {
+	rows := synthRows(100_000, 2)
+	for i := range rows {
+		rows[i].Day = fixtureDay
+	}
+	var size int64
+	for i := range rows {
+		size += int64(len(AppendLedgerRow(nil, &rows[i])))
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := writeLedger(io.Discard, rows, 4); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(rows))/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkAppendLedgerRow isolates the formatting.
+func BenchmarkAppendLedgerRow(b *testing.B) {
+	rows := synthRows(1024, 3)
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range rows {
+			buf = AppendLedgerRow(buf[:0], &rows[i])
+		}
+	}
+	b.ReportMetric(float64(b.N*len(rows))/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkDay measures merging and sorting 4 shards' parts of 250,000 rows.
+func BenchmarkDay(b *testing.B) {
+	rows := synthRows(250_000, 4)
+	for i := range rows {
+		rows[i].Day = fixtureDay
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		c := NewCollector(Options{Participants: fixtureParts, Shards: 4, Ledger: true})
+		for s := range 4 {
+			c.Emit(s, rows[s*len(rows)/4:(s+1)*len(rows)/4])
+		}
+		b.StartTimer()
+		if d := c.Day(fixtureDay); len(d.Rows) != len(rows) {
+			b.Fatal(len(d.Rows))
+		}
+	}
+	b.ReportMetric(float64(b.N*len(rows))/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkVerifyLedger measures Verify over a day with a 100,000-row ledger.
+func BenchmarkVerifyLedger(b *testing.B) {
+	rows := synthRows(100_000, 6)
+	for i := range rows {
+		rows[i].Day = fixtureDay
+	}
+	c := NewCollector(Options{Participants: fixtureParts, Ledger: true})
+	c.Emit(0, rows)
+	root := b.TempDir()
+	if _, err := WriteDay(root, c.Day(fixtureDay), WriteOptions{Ledger: true, SkipSync: true}); err != nil {
+		b.Fatal(err)
+	}
+	dir := root + "/" + DirName(fixtureDay)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Verify(dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(rows))/b.Elapsed().Seconds(), "rows/s")
+}

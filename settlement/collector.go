@@ -1,0 +1,190 @@
+package settlement
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// Collector gathers the engine's priced rows and the malformed records of
+// a run into settlement days.
+//
+// Concurrency: Emit(shard, ...) is called by one goroutine per shard and
+// touches only that shard's state; Reject may be called from any
+// goroutine. Days and Day must be called after every Emit has returned
+// (the caller's WaitGroup or channel close provides the happens-before).
+type Collector struct {
+	opts   Options
+	ix     *cityIndex
+	shards []*shardState
+
+	mu      sync.Mutex
+	rejects map[transit.Day][]transit.Reject
+	done    map[transit.Day]*Day
+}
+
+// shardState is written by one shard goroutine only. The padding keeps two
+// shards' hot fields off one cache line.
+type shardState struct {
+	lastDay transit.Day
+	last    *part
+	parts   map[transit.Day]*part
+	_       [64]byte
+}
+
+// part is a shard's share of one day.
+type part struct {
+	t    *tally
+	rows rowStore
+}
+
+// NewCollector returns a collector for opts. The options come from the
+// program, not from input: invalid options (see Options.Validate) are a
+// programming error and make NewCollector panic.
+func NewCollector(opts Options) *Collector {
+	if err := opts.Validate(); err != nil {
+		panic(fmt.Sprintf("settlement.NewCollector: %v", err))
+	}
+	c := &Collector{
+		opts:    opts,
+		ix:      newCityIndex(opts.Participants),
+		shards:  make([]*shardState, opts.shards()),
+		rejects: make(map[transit.Day][]transit.Reject),
+		done:    make(map[transit.Day]*Day),
+	}
+	for i := range c.shards {
+		c.shards[i] = &shardState{parts: make(map[transit.Day]*part)}
+	}
+	return c
+}
+
+// Emit records a batch of rows priced by shard. Only that shard's
+// goroutine may call it. The rows are copied (the caller reuses the slice
+// after Emit returns); nothing is allocated per row in steady state, only
+// when a day, a pair or a row chunk is first needed. A row that breaks the
+// row invariants is not settled: it is remembered and reported by
+// Day.Validate.
+func (c *Collector) Emit(shard int, rows []transit.Priced) {
+	if shard < 0 || shard >= len(c.shards) {
+		panic(fmt.Sprintf("settlement.Collector.Emit: shard %d outside [0, %d)", shard, len(c.shards)))
+	}
+	s := c.shards[shard]
+	keepAll := c.opts.Ledger
+	for i := range rows {
+		r := &rows[i]
+		p := s.last
+		if p == nil || r.Day != s.lastDay {
+			p = s.part(r.Day, c.ix)
+		}
+		switch p.t.add(r) {
+		case rowBad:
+		case rowInterregional:
+			p.rows.add(r)
+		default:
+			if keepAll {
+				p.rows.add(r)
+			}
+		}
+	}
+}
+
+func (s *shardState) part(d transit.Day, ix *cityIndex) *part {
+	p := s.parts[d]
+	if p == nil {
+		p = &part{t: newTally(ix)}
+		s.parts[d] = p
+	}
+	s.last, s.lastDay = p, d
+	return p
+}
+
+// Reject records a malformed input record in the settlement day of its
+// time, or in [Undated] when it has none (or the collector no calendar).
+// Safe for concurrent use.
+func (c *Collector) Reject(r transit.Reject) {
+	d := Undated
+	if r.HasTime && c.opts.Calendar != nil {
+		d = c.opts.Calendar.DayOf(r.Time)
+	}
+	if len(r.Raw) > transit.MaxRejectRaw {
+		r.Raw = r.Raw[:transit.MaxRejectRaw]
+	}
+	c.mu.Lock()
+	c.rejects[d] = append(c.rejects[d], r)
+	c.mu.Unlock()
+}
+
+// Days returns the days that received rows or rejects, sorted ([Undated]
+// first when present).
+func (c *Collector) Days() []transit.Day {
+	seen := make(map[transit.Day]bool)
+	for _, s := range c.shards {
+		for d := range s.parts {
+			seen[d] = true
+		}
+	}
+	c.mu.Lock()
+	for d := range c.rejects {
+		seen[d] = true
+	}
+	for d := range c.done {
+		seen[d] = true
+	}
+	c.mu.Unlock()
+	days := make([]transit.Day, 0, len(seen))
+	for d := range seen {
+		days = append(days, d)
+	}
+	slices.Sort(days)
+	return days
+}
+
+// Day merges the shards' parts of day d into one Day, deterministic
+// whatever the shard count or emission order. The shards' copies of the
+// rows are handed over to the result, so a day is held in memory once; the
+// collector keeps the result, and a later call returns it again, merged
+// with whatever arrived for d since. A day never seen yields an empty Day.
+// The returned Day must not be modified.
+func (c *Collector) Day(d transit.Day) *Day {
+	t := newTally(c.ix)
+	var stores []*rowStore
+	for _, s := range c.shards {
+		p := s.parts[d]
+		if p == nil {
+			continue
+		}
+		t.merge(p.t)
+		stores = append(stores, &p.rows)
+		delete(s.parts, d)
+		if s.last == p {
+			s.last = nil
+		}
+	}
+	c.mu.Lock()
+	rejects := c.rejects[d]
+	delete(c.rejects, d)
+	prev := c.done[d]
+	c.mu.Unlock()
+	if prev != nil && len(stores) == 0 && len(rejects) == 0 {
+		return prev
+	}
+
+	day := &Day{Day: d, Ledger: c.opts.Ledger, Participants: c.opts.Participants}
+	t.counts[transit.StatusRejected] += int64(len(rejects))
+	t.fill(day)
+	day.Rows = sortedRows(stores)
+	sortRejects(rejects)
+	day.Rejects = rejects
+	if day.Rejects == nil {
+		day.Rejects = []transit.Reject{}
+	}
+	if prev != nil {
+		day = mergeDays([]*Day{prev, day})
+	}
+	c.mu.Lock()
+	c.done[d] = day
+	c.mu.Unlock()
+	return day
+}

@@ -1,0 +1,132 @@
+package settlement
+
+import (
+	"fmt"
+
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// Merge combines partial Days of the same settlement day (for example the
+// rows of a day that arrived in two runs of a stream) into one, as if all
+// their rows had been collected together. The parts must share the day,
+// the Ledger setting and the participant list, and hold sorted rows; they
+// are not modified. Merge returns an error wrapping ErrInvalidDay when they
+// do not, or when the merged net positions fail to sum to zero.
+func Merge(parts ...*Day) (*Day, error) {
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("%w: merge of no parts", ErrInvalidDay)
+	}
+	first := parts[0]
+	for i, p := range parts {
+		if p == nil {
+			return nil, fmt.Errorf("%w: merge: part %d is nil", ErrInvalidDay, i)
+		}
+		if p.Day != first.Day {
+			return nil, fmt.Errorf("%w: merge: part %d is day %s, part 0 is %s", ErrInvalidDay, i, DirName(p.Day), DirName(first.Day))
+		}
+		if p.Ledger != first.Ledger {
+			return nil, fmt.Errorf("%w: merge: part %d has Ledger %v, part 0 has %v", ErrInvalidDay, i, p.Ledger, first.Ledger)
+		}
+		if !slicesEqual(p.Participants, first.Participants) {
+			return nil, fmt.Errorf("%w: merge: part %d has another participant list", ErrInvalidDay, i)
+		}
+		for j := 1; j < len(p.Rows); j++ {
+			if ComparePriced(&p.Rows[j-1], &p.Rows[j]) > 0 {
+				return nil, fmt.Errorf("%w: merge: part %d: rows not sorted at tap %s", ErrInvalidDay, i, p.Rows[j].ID.String())
+			}
+		}
+	}
+	d := mergeDays(parts)
+	if err := d.validateNet(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// mergeDays merges parts already known to be compatible.
+func mergeDays(parts []*Day) *Day {
+	first := parts[0]
+	d := &Day{Day: first.Day, Ledger: first.Ledger, Participants: first.Participants}
+	pairs := make(map[uint64]int)
+	discs := make(map[uint64]int)
+	d.Bilateral = []Bilateral{}
+	d.Discounts = []DiscountTotal{}
+	d.Rejects = []transit.Reject{}
+	rows := make([][]transit.Priced, 0, len(parts))
+	for _, p := range parts {
+		d.Records += p.Records
+		for s, n := range p.Counts {
+			d.Counts[s] += n
+		}
+		d.Totals.Add(p.Totals)
+		d.Interregional.Add(p.Interregional)
+		for _, b := range p.Bilateral {
+			k := pairKey(b.Issuer, b.Acquirer)
+			if i, ok := pairs[k]; ok {
+				d.Bilateral[i].Add(b.Amounts)
+			} else {
+				pairs[k] = len(d.Bilateral)
+				d.Bilateral = append(d.Bilateral, b)
+			}
+		}
+		for _, t := range p.Discounts {
+			k := discKey(t.City, t.Mode, t.Product)
+			if i, ok := discs[k]; ok {
+				d.Discounts[i].add(&t)
+			} else {
+				discs[k] = len(d.Discounts)
+				d.Discounts = append(d.Discounts, t)
+			}
+		}
+		d.Rejects = append(d.Rejects, p.Rejects...)
+		rows = append(rows, p.Rows)
+		d.bad.merge(&p.bad)
+	}
+	sortBilateral(d.Bilateral)
+	sortDiscounts(d.Discounts)
+	sortRejects(d.Rejects)
+	d.Net = netPositions(d.Participants, d.Bilateral)
+	d.Rows = mergeRows(rows)
+	return d
+}
+
+// mergeRows merges sorted row slices pairwise into a new slice; the
+// result never aliases an input.
+func mergeRows(runs [][]transit.Priced) []transit.Priced {
+	switch len(runs) {
+	case 0:
+		return []transit.Priced{}
+	case 1:
+		return append(make([]transit.Priced, 0, len(runs[0])), runs[0]...)
+	}
+	for len(runs) > 1 {
+		next := make([][]transit.Priced, 0, (len(runs)+1)/2)
+		for i := 0; i < len(runs); i += 2 {
+			if i+1 == len(runs) {
+				next = append(next, runs[i])
+				continue
+			}
+			next = append(next, mergeTwoRows(runs[i], runs[i+1]))
+		}
+		runs = next
+	}
+	return runs[0]
+}
+
+func mergeTwoRows(a, b []transit.Priced) []transit.Priced {
+	dst := make([]transit.Priced, len(a)+len(b))
+	i, j, n := 0, 0, 0
+	for i < len(a) && j < len(b) {
+		if ComparePriced(&b[j], &a[i]) < 0 {
+			dst[n] = b[j]
+			j++
+		} else {
+			dst[n] = a[i]
+			i++
+		}
+		n++
+	}
+	n += copy(dst[n:], a[i:])
+	copy(dst[n:], b[j:])
+	return dst
+}

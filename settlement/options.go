@@ -1,0 +1,150 @@
+package settlement
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// Participant is a clearing member: a city whose operators issue cards and
+// carry riders, and which therefore holds a net position every day.
+type Participant struct {
+	Code transit.City
+	Name string
+}
+
+// Undated is the pseudo-day of malformed records whose time could not be
+// parsed. It sorts before every real day and is written to root/undated/.
+const Undated transit.Day = math.MinInt32
+
+// UndatedName is the folder and manifest name of [Undated].
+const UndatedName = "undated"
+
+// DirName returns the folder name of a settlement day: "YYYY-MM-DD", or
+// "undated" for [Undated].
+func DirName(d transit.Day) string {
+	if d == Undated {
+		return UndatedName
+	}
+	return d.String()
+}
+
+// ParseDirName is the inverse of [DirName].
+func ParseDirName(s string) (transit.Day, error) {
+	if s == UndatedName {
+		return Undated, nil
+	}
+	d, ok := parseDay([]byte(s))
+	if !ok {
+		return 0, fmt.Errorf("day folder %q: want YYYY-MM-DD or %q", s, UndatedName)
+	}
+	return d, nil
+}
+
+// Options configures a [Collector].
+type Options struct {
+	// Participants are the clearing members, sorted by code without
+	// duplicates. Every member gets a net position each day, zero included.
+	Participants []Participant
+	// Shards is the number of engine shards that call Emit, numbered
+	// 0..Shards-1. Default: 1.
+	Shards int
+	// Calendar places malformed records in their settlement day by
+	// Reject.Time. Nil sends every reject to [Undated].
+	Calendar *transit.Calendar
+	// Ledger keeps every row for the ledger file. Otherwise only the
+	// interregional clearing rows (those the clearing files list) are kept,
+	// and the other rows are only counted and summed.
+	Ledger bool
+}
+
+// ErrOptions is wrapped by the errors of Options.Validate and
+// WriteOptions.Validate.
+var ErrOptions = errors.New("invalid settlement options")
+
+// Validate reports the first problem with o, naming the field.
+func (o *Options) Validate() error {
+	if o.Shards < 0 {
+		return fmt.Errorf("%w: Shards %d is negative", ErrOptions, o.Shards)
+	}
+	for i, p := range o.Participants {
+		if !p.Code.Valid() {
+			return fmt.Errorf("%w: Participants[%d]: %v: %w", ErrOptions, i, p.Code, transit.ErrCityCode)
+		}
+		if i > 0 && o.Participants[i-1].Code >= p.Code {
+			return fmt.Errorf("%w: Participants[%d]: %v is not after %v: want sorted unique codes",
+				ErrOptions, i, p.Code, o.Participants[i-1].Code)
+		}
+	}
+	return nil
+}
+
+func (o *Options) shards() int {
+	if o.Shards == 0 {
+		return 1
+	}
+	return o.Shards
+}
+
+// WriteOptions configures [WriteDay].
+type WriteOptions struct {
+	// Ledger writes ledger.csv.zst; the Day must then hold every row (it was
+	// collected with Options.Ledger).
+	Ledger bool
+	// PolicyFingerprint identifies the fare policy that priced the day; it
+	// is recorded in the summary and in every clearing file header. At most
+	// 128 bytes of printable ASCII without spaces or '|'.
+	PolicyFingerprint string
+	// Concurrency bounds the files written at once and the workers that
+	// compress the ledger. Writing is mostly waiting for fsync, so it pays
+	// to exceed the core count. Default: max(4, 2*GOMAXPROCS).
+	Concurrency int
+	// SkipSync skips fsync of files and folders. Only for tests, benchmarks
+	// and scratch output: after a crash the files may be truncated (Verify
+	// then fails, so nothing wrong is ever accepted).
+	SkipSync bool
+	// FileMode is the permission of written files. Clearing files and the
+	// ledger hold card numbers, so the default keeps them from other users.
+	// Default: 0640.
+	FileMode uint32
+}
+
+// maxFingerprint bounds PolicyFingerprint: a hash in hex (64) with a name
+// and a version fits comfortably.
+const maxFingerprint = 128
+
+// Validate reports the first problem with o, naming the field.
+func (o *WriteOptions) Validate() error {
+	if len(o.PolicyFingerprint) > maxFingerprint {
+		return fmt.Errorf("%w: PolicyFingerprint is %d bytes, at most %d", ErrOptions, len(o.PolicyFingerprint), maxFingerprint)
+	}
+	for _, c := range []byte(o.PolicyFingerprint) {
+		if c <= ' ' || c >= 0x7f || c == '|' || c == '"' || c == '\\' {
+			return fmt.Errorf("%w: PolicyFingerprint %q: printable ASCII without spaces, '|', '\"' or '\\'", ErrOptions, o.PolicyFingerprint)
+		}
+	}
+	if o.Concurrency < 0 {
+		return fmt.Errorf("%w: Concurrency %d is negative", ErrOptions, o.Concurrency)
+	}
+	if o.FileMode&^0o777 != 0 {
+		return fmt.Errorf("%w: FileMode %#o: permission bits only", ErrOptions, o.FileMode)
+	}
+	return nil
+}
+
+func (o *WriteOptions) concurrency() int {
+	if o.Concurrency > 0 {
+		return o.Concurrency
+	}
+	return max(4, 2*runtime.GOMAXPROCS(0))
+}
+
+func (o *WriteOptions) fileMode() uint32 {
+	if o.FileMode == 0 {
+		return 0o640
+	}
+	return o.FileMode
+}

@@ -1,0 +1,232 @@
+package settlement
+
+import (
+	"bytes"
+	"cmp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// ComparePriced orders rows by transit.Compare, then Status, then every
+// remaining field. The order is total: rows that compare equal are
+// identical, so any arrangement of them produces the same bytes. That is
+// what makes the files independent of shard count and arrival order.
+func ComparePriced(a, b *transit.Priced) int {
+	if c := transit.Compare(&a.Tap, &b.Tap); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Status, b.Status); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Day, b.Day); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Reason, b.Reason); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Rules, b.Rules); c != 0 {
+		return c
+	}
+	for _, p := range [...][2]transit.Fen{
+		{a.Gross, b.Gross}, {a.Discount, b.Discount}, {a.Charged, b.Charged},
+		{a.ProductDiscount, b.ProductDiscount}, {a.TransferDiscount, b.TransferDiscount}, {a.CapDiscount, b.CapDiscount},
+	} {
+		if c := cmp.Compare(p[0], p[1]); c != 0 {
+			return c
+		}
+	}
+	if c := bytes.Compare(a.EntryStop[:], b.EntryStop[:]); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.EntryTime, b.EntryTime)
+}
+
+// CompareRejects orders malformed records by (Source, Line), then every
+// remaining field, a total order like ComparePriced's.
+func CompareRejects(a, b *transit.Reject) int {
+	if c := strings.Compare(a.Source, b.Source); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Line, b.Line); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Field, b.Field); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Reason, b.Reason); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Raw, b.Raw); c != 0 {
+		return c
+	}
+	if a.HasTime != b.HasTime {
+		if !a.HasTime {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Compare(a.Time, b.Time)
+}
+
+// sortKey stands for one row while sorting: 16 bytes instead of the row's
+// ~230, so the sort moves little memory, and the leading time decides most
+// comparisons without touching the row.
+type sortKey struct {
+	time int64
+	ref  uint64 // chunk<<chunkShift | offset into the chunk
+}
+
+// parallelMin is the smallest run worth sorting on its own goroutine.
+const parallelMin = 1 << 14
+
+// sortedRows gathers the rows of the stores into one slice sorted by
+// ComparePriced. Each store (a shard's part) is sorted on its own
+// goroutine, the sorted runs are merged pairwise in parallel, and the rows
+// are copied once, in order. The stores are released as they are read.
+func sortedRows(stores []*rowStore) []transit.Priced {
+	var chunks [][]transit.Priced
+	var runs [][]sortKey
+	total := 0
+	for _, s := range stores {
+		base := uint64(len(chunks))
+		keys := make([]sortKey, 0, s.n)
+		for ci, ch := range s.chunks {
+			for off := range ch {
+				keys = append(keys, sortKey{time: ch[off].Time, ref: (base+uint64(ci))<<chunkShift | uint64(off)})
+			}
+		}
+		chunks = append(chunks, s.chunks...)
+		s.chunks, s.n = nil, 0
+		if len(keys) > 0 {
+			runs = append(runs, keys)
+			total += len(keys)
+		}
+	}
+	row := func(ref uint64) *transit.Priced { return &chunks[ref>>chunkShift][ref&(chunkRows-1)] }
+	compare := func(a, b sortKey) int {
+		if a.time != b.time {
+			return cmp.Compare(a.time, b.time)
+		}
+		return ComparePriced(row(a.ref), row(b.ref))
+	}
+	// One very large run (a single shard) is split so both cores sort.
+	if len(runs) == 1 && total >= 2*parallelMin {
+		runs = splitRun(runs[0], runtime.GOMAXPROCS(0))
+	}
+	parallelEach(len(runs), func(i int) { slices.SortFunc(runs[i], compare) })
+	keys := mergeRuns(runs, total, compare)
+	out := make([]transit.Priced, len(keys))
+	workers := 1
+	if len(keys) >= 2*parallelMin {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	parallelEach(workers, func(w int) {
+		for i := w * len(keys) / workers; i < (w+1)*len(keys)/workers; i++ {
+			out[i] = *row(keys[i].ref)
+		}
+	})
+	return out
+}
+
+func splitRun(keys []sortKey, n int) [][]sortKey {
+	if n < 2 {
+		return [][]sortKey{keys}
+	}
+	runs := make([][]sortKey, n)
+	for i := range runs {
+		runs[i] = keys[i*len(keys)/n : (i+1)*len(keys)/n]
+	}
+	return runs
+}
+
+// mergeRuns merges sorted runs into one sorted slice, pairwise, merging
+// the pairs of a round concurrently.
+func mergeRuns(runs [][]sortKey, total int, compare func(a, b sortKey) int) []sortKey {
+	switch len(runs) {
+	case 0:
+		return nil
+	case 1:
+		return runs[0]
+	}
+	// Rounds alternate between two buffers: a round reads the previous
+	// round's output and writes the other buffer.
+	var bufs [2][]sortKey
+	for round := 0; len(runs) > 1; round++ {
+		buf := bufs[round%2]
+		if buf == nil {
+			buf = make([]sortKey, total)
+			bufs[round%2] = buf
+		}
+		next := make([][]sortKey, (len(runs)+1)/2)
+		offsets := make([]int, len(next))
+		off := 0
+		for i := range next {
+			offsets[i] = off
+			off += len(runs[2*i])
+			if 2*i+1 < len(runs) {
+				off += len(runs[2*i+1])
+			}
+		}
+		parallelEach(len(next), func(i int) {
+			a := runs[2*i]
+			var b []sortKey
+			if 2*i+1 < len(runs) {
+				b = runs[2*i+1]
+			}
+			dst := buf[offsets[i] : offsets[i]+len(a)+len(b)]
+			mergeTwo(dst, a, b, compare)
+			next[i] = dst
+		})
+		runs = next
+	}
+	return runs[0]
+}
+
+func mergeTwo[T any](dst, a, b []T, compare func(a, b T) int) {
+	i, j, k := 0, 0, 0
+	for i < len(a) && j < len(b) {
+		if compare(b[j], a[i]) < 0 {
+			dst[k] = b[j]
+			j++
+		} else {
+			dst[k] = a[i]
+			i++
+		}
+		k++
+	}
+	k += copy(dst[k:], a[i:])
+	copy(dst[k:], b[j:])
+}
+
+// parallelEach runs f(0..n-1) on at most GOMAXPROCS goroutines.
+func parallelEach(n int, f func(i int)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func sortRejects(rs []transit.Reject) {
+	slices.SortFunc(rs, func(a, b transit.Reject) int { return CompareRejects(&a, &b) })
+}

@@ -1,0 +1,95 @@
+package settlement
+
+import "github.com/tapsettle/tapsettle/transit"
+
+// isClearing reports whether a row moves money: a charged or incomplete
+// journey. A metro entry paired with its exit is charged 0 and its fare
+// sits on the exit row, so it is not a transaction of its own.
+func isClearing(r *transit.Priced) bool {
+	return (r.Status == transit.StatusCharged || r.Status == transit.StatusIncomplete) &&
+		r.Rules&transit.RuleMetroEntry == 0
+}
+
+// maxOffset bounds a tap's UTC offset: RFC 3339 writes it as ±hh:mm.
+const maxOffset = 24*3600 - 60
+
+// rowProblem returns why r cannot be settled or written, or "" when it can.
+// It checks only fixed-size fields with a few comparisons, cheap enough for
+// Emit to run on every row; identifiers are checked by idProblem when the
+// day is validated. The results are constants, so nothing allocates.
+func rowProblem(r *transit.Priced) string {
+	switch {
+	case r.Status == 0 || r.Status >= transit.NumStatuses:
+		return "invalid status"
+	case r.Mode == 0 || r.Mode >= transit.NumModes:
+		return "invalid mode"
+	case r.Action == 0 || r.Action > transit.ActionExit:
+		return "invalid action"
+	case r.Product == 0 || r.Product >= transit.NumProducts:
+		return "invalid card product"
+	case !r.Issuer.Valid():
+		return "invalid issuer code"
+	case !r.City.Valid():
+		return "invalid city code"
+	case r.Offset%60 != 0 || r.Offset > maxOffset || r.Offset < -maxOffset:
+		return "UTC offset is not whole minutes within ±23:59"
+	case r.Rules&^knownRules != 0:
+		return "unknown rule bits"
+	case r.Reason >= numReasons:
+		return "unknown reason"
+	case (r.Reason != transit.ReasonNone) != (r.Status == transit.StatusRejected):
+		return "a reason is given exactly for rejected rows"
+	case r.Gross < 0 || r.ProductDiscount < 0 || r.TransferDiscount < 0 || r.CapDiscount < 0 || r.Charged < 0:
+		return "negative amount"
+	case r.Discount != r.ProductDiscount+r.TransferDiscount+r.CapDiscount:
+		return "discount is not product + transfer + cap discount"
+	case r.Charged != r.Gross-r.Discount:
+		return "charged is not gross - discount"
+	case !isClearing(r) && (r.Gross != 0 || r.Discount != 0):
+		return "a row that settles nothing carries an amount"
+	}
+	return ""
+}
+
+// idProblem returns why r's identifiers cannot be written, or "".
+// Identifiers must be what the transit Set methods store: valid bytes,
+// NUL-padded, so that a reader's Set reproduces the same array.
+func idProblem(r *transit.Priced) string {
+	switch {
+	case !validPadded(r.ID[:], true):
+		return "invalid tap_id"
+	case !validPadded(r.Card[:], true):
+		return "invalid card_id"
+	case !validPadded(r.Line[:], false):
+		return "invalid line"
+	case !validPadded(r.Stop[:], false):
+		return "invalid stop"
+	case !validPadded(r.Device[:], false):
+		return "invalid device"
+	case !validPadded(r.EntryStop[:], false):
+		return "invalid entry_stop"
+	}
+	return ""
+}
+
+// validPadded mirrors transit's identifier rule: bytes 0x21..0x7E except
+// ',', '"', '|' and '\\', or bytes of UTF-8 sequences, then only NUL.
+func validPadded(b []byte, required bool) bool {
+	n := 0
+	for n < len(b) && b[n] != 0 {
+		c := b[n]
+		if c < 0x80 && (c <= 0x20 || c == 0x7f || c == ',' || c == '"' || c == '|' || c == '\\') {
+			return false
+		}
+		n++
+	}
+	if required && n == 0 {
+		return false
+	}
+	for _, c := range b[n:] {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,200 @@
+package settlement
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// WriteDay validates d and writes its files to root/<day>/ (see the
+// package documentation), returning the manifest it wrote last.
+//
+// Each file is written atomically, and the manifest only after every data
+// file is durable, so a folder with a manifest is complete. Writing a day
+// again replaces its files: the old manifest is removed first, and files
+// of an earlier run that the new manifest does not list (a pair that no
+// longer trades, a ledger no longer asked for) are removed before the new
+// manifest is written. Other files in the folder are left alone, and
+// Verify reports them.
+func WriteDay(root string, d *Day, opts WriteOptions) (*Manifest, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Ledger && !d.Ledger {
+		return nil, fmt.Errorf("%w: a ledger was asked for, but day %s was collected without Options.Ledger", ErrOptions, DirName(d.Day))
+	}
+	dir := filepath.Join(root, DirName(d.Day))
+	out := fileOut{sync: !opts.SkipSync, mode: os.FileMode(opts.fileMode())}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("cannot create day folder: %w", err)
+	}
+	if err := os.Remove(filepath.Join(dir, ManifestName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("cannot remove the old manifest: %w", err)
+	}
+	if len(d.Bilateral) > 0 {
+		if err := os.MkdirAll(filepath.Join(dir, ClearingDir), 0o750); err != nil {
+			return nil, fmt.Errorf("cannot create clearing folder: %w", err)
+		}
+	}
+
+	jobs := dayJobs(d, opts)
+	files := make([]ManifestFile, len(jobs))
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, opts.concurrency())
+	for i, j := range jobs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			mf := ManifestFile{Path: j.path}
+			var err error
+			mf.Size, mf.SHA256, err = out.write(filepath.Join(dir, filepath.FromSlash(j.path)), func(w io.Writer) error {
+				return j.write(w, &mf)
+			})
+			files[i], errs[i] = mf, err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("write day %s: %w", DirName(d.Day), err)
+	}
+	for _, sub := range []string{filepath.Join(dir, ClearingDir), dir} {
+		if err := out.syncDir(sub); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	slices.SortFunc(files, func(a, b ManifestFile) int { return strings.Compare(a.Path, b.Path) })
+	if err := removeStale(dir, files); err != nil {
+		return nil, err
+	}
+	m := &Manifest{Day: DirName(d.Day), Files: files}
+	data := m.Marshal()
+	if _, _, err := out.write(filepath.Join(dir, ManifestName), func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := out.syncDir(dir); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// dayJob writes one file and fills in its records and totals.
+type dayJob struct {
+	path  string
+	write func(w io.Writer, mf *ManifestFile) error
+}
+
+func dayJobs(d *Day, opts WriteOptions) []dayJob {
+	jobs := []dayJob{{
+		path: SummaryName,
+		write: func(w io.Writer, mf *ManifestFile) error {
+			mf.Records = d.Records
+			setTotals(mf, d.Totals)
+			_, err := w.Write(compress(nil, NewSummary(d, opts.PolicyFingerprint).Marshal()))
+			return err
+		},
+	}, {
+		path: RejectsName,
+		write: func(w io.Writer, mf *ManifestFile) error {
+			b := append([]byte(RejectsHeader), '\n')
+			for i := range d.Rejects {
+				b = AppendRejectRow(b, &d.Rejects[i])
+			}
+			mf.Records = int64(len(d.Rejects))
+			_, err := w.Write(compress(nil, b))
+			return err
+		},
+	}}
+	if opts.Ledger {
+		jobs = append(jobs, dayJob{
+			path: LedgerName,
+			write: func(w io.Writer, mf *ManifestFile) error {
+				mf.Records = int64(len(d.Rows))
+				setTotals(mf, d.Totals)
+				return writeLedger(w, d.Rows, min(opts.concurrency(), runtime.GOMAXPROCS(0)))
+			},
+		})
+	}
+	// Group the clearing rows by pair, in row order.
+	pairRows := make(map[uint64][]int32, len(d.Bilateral))
+	for i := range d.Rows {
+		r := &d.Rows[i]
+		if isClearing(r) && r.Interregional() {
+			k := pairKey(r.Issuer, r.City)
+			pairRows[k] = append(pairRows[k], int32(i))
+		}
+	}
+	for _, b := range d.Bilateral {
+		rows := pairRows[pairKey(b.Issuer, b.Acquirer)]
+		jobs = append(jobs, dayJob{
+			path: ClearingPath(b.Issuer, b.Acquirer),
+			write: func(w io.Writer, mf *ManifestFile) error {
+				entries := make([]Entry, len(rows))
+				for i, ri := range rows {
+					entries[i] = entryFromRow(&d.Rows[ri], 0)
+				}
+				f := BuildClearingFile(FileHeader{Day: d.Day, Issuer: b.Issuer, Acquirer: b.Acquirer, PolicyFingerprint: opts.PolicyFingerprint}, entries)
+				got := Amounts{Count: f.Control.Entries, Gross: f.Control.Gross, Discount: f.Control.Discount, Charged: f.Control.Charged}
+				if got != b.Amounts {
+					return fmt.Errorf("%w: clearing file %v-%v totals %+v, bilateral totals %+v", ErrInvalidDay, b.Issuer, b.Acquirer, got, b.Amounts)
+				}
+				mf.Records = got.Count
+				setTotals(mf, got)
+				_, err := w.Write(compress(nil, f.Append(make([]byte, 0, 256*len(entries)+512))))
+				return err
+			},
+		})
+	}
+	return jobs
+}
+
+func setTotals(mf *ManifestFile, a Amounts) {
+	mf.HasTotals = true
+	mf.Gross, mf.Discount, mf.Charged = a.Gross, a.Discount, a.Charged
+}
+
+// removeStale removes the files of an earlier run that files does not
+// list, and temporary files of interrupted runs. Only names this package
+// writes are touched.
+func removeStale(dir string, files []ManifestFile) error {
+	keep := make(map[string]bool, len(files))
+	for _, f := range files {
+		keep[f.Path] = true
+	}
+	for _, sub := range []string{"", ClearingDir} {
+		entries, err := os.ReadDir(filepath.Join(dir, sub))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("cannot list %s: %w", dir, err)
+		}
+		for _, e := range entries {
+			rel := e.Name()
+			if sub != "" {
+				rel = sub + "/" + rel
+			}
+			stale := e.Type().IsRegular() && !keep[rel] && (knownPath(rel) || strings.HasPrefix(e.Name(), tempPrefix))
+			if !stale {
+				continue
+			}
+			if err := os.Remove(filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
+				return fmt.Errorf("cannot remove stale file: %w", err)
+			}
+		}
+	}
+	return nil
+}
