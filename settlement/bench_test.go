@@ -2,7 +2,13 @@ package settlement
 
 import (
 	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
+
+	"github.com/tapsettle/tapsettle/transit"
 )
 
 // BenchmarkEmit measures the shard hot path: rows/s and allocations per
@@ -120,4 +126,75 @@ func BenchmarkVerifyLedger(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(rows))/b.Elapsed().Seconds(), "rows/s")
+}
+
+// manyPairsParts returns n participants with made-up but valid codes:
+// n*(n-1) possible interregional pairs.
+func manyPairsParts(n int) []Participant {
+	parts := make([]Participant, n)
+	for i := range parts {
+		c := transit.City(110100 + 100*i)
+		parts[i] = Participant{Code: c, Name: "City " + c.String()}
+	}
+	return parts
+}
+
+// manyPairsDay builds a settlement day shaped like a realistic one: rows
+// rows (with the ledger), a twentieth of them interregional, spread over
+// every pair of 46 participants (2,070 pairs), so that most clearing
+// files hold a handful of entries.
+func manyPairsDay(tb testing.TB, rows int) *Day {
+	tb.Helper()
+	parts := manyPairsParts(46)
+	rs := synthRows(rows, 8)
+	rng := rand.New(rand.NewPCG(8, 8))
+	for i := range rs {
+		r := &rs[i]
+		r.Day = fixtureDay
+		r.Issuer = parts[rng.IntN(len(parts))].Code
+		r.City = r.Issuer
+		if rng.IntN(20) == 0 {
+			r.City = parts[rng.IntN(len(parts))].Code
+		}
+	}
+	c := NewCollector(Options{Participants: parts, Ledger: true})
+	c.Emit(0, rs)
+	d := c.Day(fixtureDay)
+	if err := d.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	return d
+}
+
+// BenchmarkWriteDayManyPairs measures WriteDay of a 300,000-row day with
+// its ledger and ~2,000 clearing files, durably ("sync", what production
+// does) and without any fsync ("nosync", the CPU and file system work
+// alone). Each iteration writes a fresh folder, as a settlement run does;
+// the previous one is removed untimed.
+func BenchmarkWriteDayManyPairs(b *testing.B) {
+	d := manyPairsDay(b, 300_000)
+	b.Logf("%d rows, %d clearing files", len(d.Rows), len(d.Bilateral))
+	for _, v := range []struct {
+		name string
+		skip bool
+	}{{"sync", false}, {"nosync", true}} {
+		b.Run(v.name, func(b *testing.B) {
+			base := b.TempDir()
+			n := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				root := filepath.Join(base, strconv.Itoa(n))
+				if err := os.RemoveAll(filepath.Join(base, strconv.Itoa(n-1))); err != nil {
+					b.Fatal(err)
+				}
+				n++
+				b.StartTimer()
+				if _, err := WriteDay(root, d, WriteOptions{Ledger: true, SkipSync: v.skip}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*(len(d.Bilateral)+4))/b.Elapsed().Seconds(), "files/s")
+		})
+	}
 }

@@ -1,0 +1,45 @@
+package bench
+
+import (
+	"testing"
+)
+
+// TestEngineRunAllocatesNothingPerTap pins the hot path's allocation
+// budget: over a warm state the engine and collector allocate per
+// settlement day (a new day's aggregates, the day close), never per tap,
+// so doubling the taps of a day must not add allocations.
+func TestEngineRunAllocatesNothingPerTap(t *testing.T) {
+	b, cal := testWorld(t)
+	taps := gen(t, GenOptions{Taps: 60_000, Seed: 2}).Taps()
+	small, err := Engine(b, cal, taps[:len(taps)/2], 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	large, err := Engine(b, cal, taps, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if large.Taps != int64(2*len(taps)) {
+		t.Errorf("measured %d taps, want %d", large.Taps, 2*len(taps))
+	}
+	if large.Allocs > small.Allocs+small.Allocs/2+50 {
+		t.Errorf("allocations grow with taps: %d for %d taps, %d for %d", small.Allocs, small.Taps, large.Allocs, large.Taps)
+	}
+	t.Logf("allocations: %d for %d taps, %d for %d taps", small.Allocs, small.Taps, large.Allocs, large.Taps)
+}
+
+// BenchmarkPipelineEngine is the engine hot path with the settlement
+// collector as sink; one op is one tap.
+func BenchmarkPipelineEngine(b *testing.B) {
+	book, cal := testWorld(b)
+	taps := gen(b, GenOptions{Taps: 200_000, Seed: 1}).Taps()
+	b.ReportAllocs()
+	rounds := max(1, b.N/len(taps))
+	b.ResetTimer()
+	r, err := Engine(book, cal, taps, 2, rounds)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(r.TapsPerSecond(), "taps/s")
+	b.ReportMetric(r.AllocsPerTap(), "allocs/tap")
+}

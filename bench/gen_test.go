@@ -1,0 +1,150 @@
+package bench
+
+import (
+	"bytes"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+func testWorld(t testing.TB) (*fares.Book, *transit.Calendar) {
+	t.Helper()
+	b, err := fares.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal, err := transit.NewCalendar(time.FixedZone("CST", 8*3600), 4*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, cal
+}
+
+func gen(t testing.TB, o GenOptions) *GenDay {
+	t.Helper()
+	b, cal := testWorld(t)
+	if o.Day == 0 {
+		o.Day, _ = transit.ParseDay("2025-03-03")
+	}
+	d, err := Generate(b, cal, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func encode(t testing.TB, f ingest.Format, d *GenDay) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := Write(&buf, f, ingest.CompressionNone, d); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestGenerateIsDeterministic(t *testing.T) {
+	a := encode(t, ingest.FormatCSV, gen(t, GenOptions{Taps: 5000, Seed: 3}))
+	b := encode(t, ingest.FormatCSV, gen(t, GenOptions{Taps: 5000, Seed: 3}))
+	c := encode(t, ingest.FormatCSV, gen(t, GenOptions{Taps: 5000, Seed: 4}))
+	if !bytes.Equal(a, b) {
+		t.Error("the same seed gave different bytes")
+	}
+	if bytes.Equal(a, c) {
+		t.Error("different seeds gave the same bytes")
+	}
+}
+
+// The written day decodes to exactly the generated taps, and the
+// corrupted records are exactly the rejects.
+func TestGeneratedDayDecodes(t *testing.T) {
+	d := gen(t, GenOptions{Taps: 20_000, Seed: 1, Malformed: 0.01, Duplicates: 0.01})
+	want := d.Taps()
+	for _, f := range []ingest.Format{ingest.FormatCSV, ingest.FormatJSONL} {
+		var rejects []transit.Reject
+		r, err := ingest.NewReader("day", bytes.NewReader(encode(t, f, d)), ingest.Options{OnReject: func(x transit.Reject) { rejects = append(rejects, x) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]transit.Tap, 0, len(want))
+		buf := make([]transit.Tap, 512)
+		for {
+			n, err := r.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%v: decoded %d taps, generated %d", f, len(got), len(want))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%v: tap %d differs: %+v vs %+v", f, i, got[i], want[i])
+			}
+		}
+		if len(rejects) != d.Malformed || d.Malformed < 100 {
+			t.Errorf("%v: %d rejects, %d malformed generated", f, len(rejects), d.Malformed)
+		}
+	}
+}
+
+func TestGeneratedDayIsRealistic(t *testing.T) {
+	d := gen(t, GenOptions{Taps: 100_000, Seed: 5})
+	taps := d.Taps()
+	cities := map[transit.City]int{}
+	var peak, interregional, metro, joininNingbo int
+	for i := range taps {
+		x := &taps[i]
+		cities[x.City]++
+		h := time.Unix(0, x.Time).In(time.FixedZone("CST", 8*3600)).Hour()
+		if h >= 7 && h < 10 || h >= 17 && h < 20 {
+			peak++
+		}
+		if x.Issuer != x.City {
+			interregional++
+		}
+		if x.Mode == transit.ModeMetro {
+			metro++
+		}
+		if x.City == transit.Ningbo && x.Issuer == transit.Ningbo && x.Product == transit.ProductJoinIn {
+			joininNingbo++
+		}
+	}
+	n := float64(len(taps))
+	// 6 peak hours of 18 in service would carry a third of the taps if
+	// ridership were flat; peaks carry far more.
+	if share := float64(peak) / n; share < 0.42 {
+		t.Errorf("peak-hour share %.2f, want > 0.42", share)
+	}
+	if share := float64(interregional) / n; share < 0.02 || share > 0.08 {
+		t.Errorf("interregional share %.3f, want about 0.04", share)
+	}
+	if share := float64(metro) / n; share < 0.3 {
+		t.Errorf("metro share %.2f", share)
+	}
+	if joininNingbo == 0 {
+		t.Error("no Ningbo Join in Card taps in Ningbo")
+	}
+	if len(cities) < 300 {
+		t.Errorf("taps in %d cities, want nearly all 336", len(cities))
+	}
+	if cities[110100] < 10*cities[654000] {
+		t.Errorf("Beijing %d taps vs Yili %d: ridership is not skewed to large cities", cities[110100], cities[654000])
+	}
+}
+
+func TestGenOptionsValidate(t *testing.T) {
+	b, cal := testWorld(t)
+	for _, o := range []GenOptions{{Taps: 0}, {Taps: 10, Duplicates: 2}} {
+		if _, err := Generate(b, cal, o); err == nil {
+			t.Errorf("Generate(%+v) accepted", o)
+		}
+	}
+}

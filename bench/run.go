@@ -1,0 +1,128 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/tapsettle/tapsettle/engine"
+	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/pipeline"
+	"github.com/tapsettle/tapsettle/settlement"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// Result is one measured run.
+type Result struct {
+	Name    string
+	Shards  int
+	Taps    int64
+	Elapsed time.Duration
+	// Allocs and Bytes are heap allocations during the measured part.
+	Allocs, Bytes uint64
+}
+
+// TapsPerSecond is the throughput of the run.
+func (r Result) TapsPerSecond() float64 { return float64(r.Taps) / r.Elapsed.Seconds() }
+
+// AllocsPerTap is the number of heap allocations per tap.
+func (r Result) AllocsPerTap() float64 { return float64(r.Allocs) / float64(r.Taps) }
+
+// BytesPerTap is the heap bytes allocated per tap.
+func (r Result) BytesPerTap() float64 { return float64(r.Bytes) / float64(r.Taps) }
+
+func measure(f func()) (time.Duration, uint64, uint64) {
+	runtime.GC()
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	start := time.Now()
+	f()
+	el := time.Since(start)
+	runtime.ReadMemStats(&b)
+	return el, b.Mallocs - a.Mallocs, b.TotalAlloc - a.TotalAlloc
+}
+
+// Engine measures the hot path: taps already in memory, priced by the
+// engine with its streaming reorder window and aggregated by a settlement
+// collector (no ledger). The taps are replayed rounds times, each round
+// shifted by a day, after one unmeasured warm-up round: the steady state
+// of a running service, where card state and buffers already exist.
+func Engine(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards, rounds int) (Result, error) {
+	in := slices.Clone(taps)
+	slices.SortFunc(in, func(a, b transit.Tap) int { return transit.Compare(&a, &b) })
+	coll := settlement.NewCollector(settlement.Options{Participants: pipeline.Participants(book), Shards: shards, Calendar: cal})
+	eng, err := engine.New(book, coll, engine.Options{Shards: shards, Calendar: cal})
+	if err != nil {
+		return Result{}, err
+	}
+	defer eng.Close()
+	const dayNanos = int64(24 * time.Hour)
+	round := func(k int) {
+		shift := int64(k) * dayNanos
+		buf := make([]transit.Tap, 0, 1024)
+		for i := 0; i < len(in); i += cap(buf) {
+			buf = append(buf[:0], in[i:min(len(in), i+cap(buf))]...)
+			for j := range buf {
+				buf[j].Time += shift
+			}
+			eng.Submit(buf)
+		}
+		eng.CloseDay(cal.DayOf(in[0].Time+shift) + 1) // taps run past midnight
+	}
+	round(0)
+	el, allocs, bytes := measure(func() {
+		for k := 1; k <= rounds; k++ {
+			round(k * 2) // every other day, so no day is closed twice
+		}
+	})
+	// round allocates its 1024-tap buffer once per round: not per tap.
+	return Result{Name: "engine", Shards: shards, Taps: int64(len(in) * rounds), Elapsed: el, Allocs: allocs, Bytes: bytes}, nil
+}
+
+// Settle measures the batch job end to end on the day encoded as a zstd
+// CSV file: decompress, decode, price, aggregate, and write the clearing
+// files (without fsync, into a temporary folder).
+func Settle(book *fares.Book, cal *transit.Calendar, day *GenDay, shards int) (Result, error) {
+	dir, err := os.MkdirTemp("", "tapsettle-bench-")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "day.csv.zst")
+	var buf bytes.Buffer
+	if err := Write(&buf, ingest.FormatCSV, ingest.CompressionZstd, day); err != nil {
+		return Result{}, err
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		return Result{}, err
+	}
+	job := &pipeline.Settle{Book: book, Calendar: cal, Shards: shards, OutDir: filepath.Join(dir, "out"), SkipSync: true}
+	var rep *pipeline.Report
+	el, allocs, bytes := measure(func() { rep, err = job.Run(context.Background(), []string{path}) })
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Name: "settle zstd csv", Shards: shards, Taps: rep.Records, Elapsed: el, Allocs: allocs, Bytes: bytes}, nil
+}
+
+// ShardCounts returns the shard counts a scaling run measures: 1, 2, 4 ...
+// up to twice the core count.
+func ShardCounts() []int {
+	var out []int
+	for n := 1; n <= 2*runtime.GOMAXPROCS(0); n *= 2 {
+		out = append(out, n)
+	}
+	return out
+}
+
+// String renders a result as one table row.
+func (r Result) String() string {
+	return fmt.Sprintf("%-16s shards=%-3d %10.0f taps/s  %8.4f allocs/tap  %7.1f B/tap  (%d taps in %v)",
+		r.Name, r.Shards, r.TapsPerSecond(), r.AllocsPerTap(), r.BytesPerTap(), r.Taps, r.Elapsed.Round(time.Millisecond))
+}

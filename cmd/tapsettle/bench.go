@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tapsettle/tapsettle/bench"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+func newBench() *cobra.Command {
+	var taps, rounds int
+	var seed uint64
+	var shards []int
+	var skipSettle bool
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure the engine's hot path and the batch job on a generated day",
+		Long: `bench generates a day, then measures (1) the engine's hot path: taps in memory,
+priced and aggregated, over several shard counts, with heap allocations per tap;
+and (2) settle end to end on the same day encoded as zstd CSV. Compare ratios from
+one run: absolute numbers on shared machines are noisy.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := setup(cmd)
+			if err != nil {
+				return err
+			}
+			day, _ := transit.ParseDay("2025-03-03")
+			d, err := bench.Generate(e.book, e.cal, bench.GenOptions{Taps: taps, Seed: seed, Day: day})
+			if err != nil {
+				return err
+			}
+			tapsIn := d.Taps()
+			w := cmd.OutOrStdout()
+			if len(shards) == 0 {
+				shards = bench.ShardCounts()
+			}
+			fmt.Fprintf(w, "%d taps generated; GOMAXPROCS=%d; %d rounds per engine run\n", len(tapsIn), runtime.GOMAXPROCS(0), rounds)
+			var base float64
+			for _, n := range shards {
+				r, err := bench.Engine(e.book, e.cal, tapsIn, n, rounds)
+				if err != nil {
+					return err
+				}
+				if base == 0 {
+					base = r.TapsPerSecond()
+				}
+				fmt.Fprintf(w, "%s  x%.2f\n", r, r.TapsPerSecond()/base)
+			}
+			if !skipSettle {
+				r, err := bench.Settle(e.book, e.cal, d, 0)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(w, r)
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&taps, "taps", 500_000, "taps in the generated day")
+	fl.IntVar(&rounds, "rounds", 4, "times the day is replayed per engine run")
+	fl.Uint64Var(&seed, "seed", 1, "random seed")
+	fl.IntSliceVar(&shards, "shards", nil, "shard counts to measure (default 1,2,4.. up to 2x cores)")
+	fl.BoolVar(&skipSettle, "engine-only", false, "skip the end-to-end settle measurement")
+	return cmd
+}

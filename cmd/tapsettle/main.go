@@ -1,0 +1,64 @@
+// Command tapsettle is the transit fare settlement engine: it prices taps
+// by each city's fare policy and produces the interregional clearing files
+// of each settlement day. Run "tapsettle help" for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot()
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "tapsettle:", err)
+		var ex exitError
+		if errors.As(err, &ex) {
+			os.Exit(int(ex))
+		}
+		os.Exit(1)
+	}
+}
+
+// exitError carries a specific exit status (verify uses 2 for a failed
+// check, as distinct from 1 for a usage or I/O error).
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "tapsettle",
+		Short:         "Transit fare settlement: price taps, clear interregional debts",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Long: `tapsettle prices bus and metro taps by each city's fare policy (336 cities of
+the T-Union interconnection, with Ningbo's Join in Card discounts) and writes the
+interregional clearing files of each settlement day.`,
+	}
+	root.PersistentFlags().String("config", "", "YAML configuration file (keys as in README; env TAPSETTLE_* overrides it, flags override both)")
+	root.PersistentFlags().String("policies", "", "directory of policy files overriding the embedded defaults")
+	root.PersistentFlags().String("log-level", "", "debug, info, warn or error")
+	root.PersistentFlags().String("log-format", "", "text or json")
+	root.AddCommand(newSettle(), newVerify(), newGen(), newBench(), newDemo(), newPolicy(), newQuote())
+	return root
+}
+
+func newLogger(level, format string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

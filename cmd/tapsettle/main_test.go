@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes the CLI in process and returns its output and error.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+func TestGenSettleVerify(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "day.csv.zst")
+	if out, err := run(t, "gen", "--taps", "5000", "--seed", "3", "--day", "2025-03-03", "-o", in); err != nil {
+		t.Fatalf("gen: %v\n%s", err, out)
+	}
+	outDir := filepath.Join(dir, "out")
+	out, err := run(t, "settle", "--out", outDir, "--ledger", "--shards", "3", in)
+	if err != nil {
+		t.Fatalf("settle: %v\n%s", err, out)
+	}
+	for _, want := range []string{"2025-03-03", "records", "Ningbo Join in discount CNY", "5000 records from 1 input"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("settle output lacks %q:\n%s", want, out)
+		}
+	}
+	if out, err := run(t, "verify", outDir); err != nil || !strings.Contains(out, "verified") {
+		t.Fatalf("verify: %v\n%s", err, out)
+	}
+	// Tamper with the summary: verify fails with exit status 2.
+	p := filepath.Join(outDir, "2025-03-03", "summary.json.zst")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x20
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "verify", outDir)
+	var ex exitError
+	if !errors.As(err, &ex) || ex != 2 || !strings.Contains(out, "summary.json.zst") {
+		t.Errorf("verify of a tampered summary: err %v, output %q; want exit 2 naming the file", err, out)
+	}
+}
+
+func TestPolicyAndQuote(t *testing.T) {
+	out, err := run(t, "policy", "show", "Ningbo", "--day", "2025-03-03")
+	if err != nil || !strings.Contains(out, "330200") || !strings.Contains(out, "joinin") {
+		t.Errorf("policy show Ningbo: %v\n%s", err, out)
+	}
+	out, err = run(t, "quote", "--city", "Ningbo", "--mode", "bus", "--product", "joinin")
+	if err != nil || !strings.Contains(out, "charged            1.20 CNY") {
+		t.Errorf("quote Ningbo bus joinin: %v\n%s", err, out)
+	}
+	out, err = run(t, "quote", "--city", "Ningbo", "--mode", "bus", "--product", "joinin", "--issuer", "Shanghai")
+	if err != nil || !strings.Contains(out, "charged            2.00 CNY") {
+		t.Errorf("quote Shanghai-issued joinin in Ningbo: %v\n%s", err, out)
+	}
+	if _, err := run(t, "quote", "--city", "Atlantis"); err == nil {
+		t.Error("quote accepted an unknown city")
+	}
+	out, err = run(t, "policy", "check", filepath.Join("..", "..", "fares", "policies"))
+	if err != nil || !strings.Contains(out, "valid") {
+		t.Errorf("policy check of the shipped policies: %v\n%s", err, out)
+	}
+	bad := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bad, "330200_ningbo.yaml"), []byte("city: 330200\nversions:\n  - effective_from: 2020-01-01\n    bogus: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "policy", "check", bad)
+	var ex exitError
+	if !errors.As(err, &ex) || !strings.Contains(out, "330200_ningbo.yaml:4") {
+		t.Errorf("policy check of a bad file: err %v\n%s", err, out)
+	}
+}

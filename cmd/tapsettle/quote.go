@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+func newQuote() *cobra.Command {
+	var city, issuer, mode, line, from, to, product, at string
+	var minutes int
+	cmd := &cobra.Command{
+		Use:   "quote --city CITY --mode bus|metro [--from S --to S] [--product P] [--issuer CITY]",
+		Short: "Price a single journey",
+		Example: `  tapsettle quote --city Ningbo --mode bus --product joinin
+  tapsettle quote --city 330200 --mode metro --from S001 --to S020 --product joinin
+  tapsettle quote --city Shanghai --mode metro --from S001 --to S030 --issuer Ningbo --product joinin`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := setup(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := cityArg(e.book, city)
+			if err != nil {
+				return err
+			}
+			iss := c
+			if issuer != "" {
+				if iss, err = cityArg(e.book, issuer); err != nil {
+					return err
+				}
+			}
+			m, err := transit.ParseMode([]byte(mode))
+			if err != nil {
+				return fmt.Errorf("--mode: %w", err)
+			}
+			prod, err := transit.ParseProduct([]byte(product))
+			if err != nil {
+				return fmt.Errorf("--product: %w", err)
+			}
+			when, err := time.Parse(time.RFC3339, at)
+			if err != nil {
+				return fmt.Errorf("--at: want RFC 3339 with offset: %w", err)
+			}
+			day := e.cal.DayOf(when.UnixNano())
+			pol := e.book.Policy(c, day)
+			if pol == nil {
+				return fmt.Errorf("no policy of %v is effective on %v", c, day)
+			}
+			leg := fares.Leg{Mode: m, Product: prod, Issuer: iss, Start: when.UnixNano(), Day: day}
+			var detail string
+			switch m {
+			case transit.ModeBus:
+				var lc transit.Code
+				if err := lc.Set([]byte(line)); err != nil {
+					return fmt.Errorf("--line: %w", err)
+				}
+				leg.Gross, leg.Rules = pol.BusFare(lc)
+			case transit.ModeMetro:
+				if pol.Metro == nil {
+					return fmt.Errorf("%v runs no metro", c)
+				}
+				a, b, err := stationsArg(pol.Metro, from, to)
+				if err != nil {
+					return err
+				}
+				if pol.MaxInSystem > 0 && int64(minutes)*int64(time.Minute) > pol.MaxInSystem {
+					leg.Gross, leg.Rules = pol.Metro.MaxFareFrom(b), transit.RuleOvertime
+				} else {
+					leg.Gross, leg.Rules = pol.Metro.Fare(a, b), transit.RuleMetroDistance
+				}
+				detail = fmt.Sprintf("%s -> %s, %.1f km on the shortest path, %d min", from, to, float64(pol.Metro.Distance(a, b))/1000, minutes)
+			}
+			var r fares.Rider
+			q := pol.Price(&leg, &r)
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintf(tw, "city\t%v (policy %s, effective %v)\n", c, pol.Version, pol.EffectiveFrom)
+			fmt.Fprintf(tw, "card\t%v issued by %v\n", prod, iss)
+			if detail != "" {
+				fmt.Fprintf(tw, "journey\t%s\n", detail)
+			}
+			fmt.Fprintf(tw, "gross\t%s CNY\n", q.Gross)
+			fmt.Fprintf(tw, "product discount\t%s CNY\n", q.ProductDiscount)
+			fmt.Fprintf(tw, "transfer discount\t%s CNY\n", q.TransferDiscount)
+			fmt.Fprintf(tw, "cap discount\t%s CNY\n", q.CapDiscount)
+			fmt.Fprintf(tw, "charged\t%s CNY\n", q.Charged)
+			fmt.Fprintf(tw, "rules\t%v\n", q.Rules)
+			return tw.Flush()
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&city, "city", "", "city where the journey is made (code or name)")
+	fl.StringVar(&issuer, "issuer", "", "city that issued the card (default: --city)")
+	fl.StringVar(&mode, "mode", "bus", "bus or metro")
+	fl.StringVar(&line, "line", "", "bus line (per-line fares)")
+	fl.StringVar(&from, "from", "", "metro entry station")
+	fl.StringVar(&to, "to", "", "metro exit station")
+	fl.IntVar(&minutes, "minutes", 30, "metro time in system")
+	fl.StringVar(&product, "product", "standard", "standard, joinin, student or senior")
+	fl.StringVar(&at, "at", "2025-03-03T09:00:00+08:00", "time of the first tap")
+	_ = cmd.MarkFlagRequired("city")
+	return cmd
+}
+
+func stationsArg(n *fares.Network, from, to string) (int32, int32, error) {
+	get := func(flag, s string) (int32, error) {
+		var c transit.Code
+		if err := c.Set([]byte(s)); err != nil || c.IsZero() {
+			return 0, fmt.Errorf("--%s: give a station code such as %v", flag, n.StationCode(0))
+		}
+		i, ok := n.Station(c)
+		if !ok {
+			return 0, fmt.Errorf("--%s: no station %q (this network has %d, %v..%v)", flag, s, n.NumStations(), n.StationCode(0), n.StationCode(int32(n.NumStations()-1)))
+		}
+		return i, nil
+	}
+	a, err := get("from", from)
+	if err != nil {
+		return 0, 0, err
+	}
+	b, err := get("to", to)
+	return a, b, err
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tapsettle/tapsettle/config"
+	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// flagKeys maps the flags that are configuration to their keys. A flag
+// the user did not set leaves the file and environment values alone.
+var flagKeys = map[string]string{
+	"policies":   "policies.dir",
+	"log-level":  "log.level",
+	"log-format": "log.format",
+	"shards":     "engine.shards",
+	"batch-size": "engine.batch_size",
+	"out":        "output.dir",
+	"ledger":     "output.ledger",
+	"cutoff":     "settlement.cutoff",
+	"timezone":   "settlement.timezone",
+}
+
+// env bundles what every command needs: configuration, logger, policies
+// and the settlement calendar.
+type env struct {
+	cfg  *config.Config
+	log  *slog.Logger
+	book *fares.Book
+	cal  *transit.Calendar
+}
+
+func setup(cmd *cobra.Command) (*env, error) {
+	file, _ := cmd.Flags().GetString("config")
+	cfg, err := config.Load(config.Sources{File: file, Environ: os.Environ(), Flags: cmd.Flags(), FlagKeys: flagKeys})
+	if err != nil {
+		return nil, err
+	}
+	log := newLogger(cfg.Log.Level, cfg.Log.Format)
+	book, err := fares.Load(cfg.Policies.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("fare policies: %w", err)
+	}
+	cal, err := cfg.Calendar()
+	if err != nil {
+		return nil, err
+	}
+	log.Debug("configured", "policies", book.Fingerprint(), "timezone", cfg.Settlement.Timezone, "cutoff", cfg.Settlement.Cutoff)
+	return &env{cfg: cfg, log: log, book: book, cal: cal}, nil
+}
+
+// addEngineFlags adds the flags of commands that run the engine.
+func addEngineFlags(cmd *cobra.Command) {
+	cmd.Flags().Int("shards", 0, "pricing shards (default: one per CPU)")
+	cmd.Flags().Int("batch-size", 0, "taps per hand-off batch (default 1024)")
+	cmd.Flags().String("cutoff", "", "settlement day cut-off, local HH:MM (default 04:00)")
+	cmd.Flags().String("timezone", "", "time zone of the cut-off (default Asia/Shanghai)")
+}

@@ -1,0 +1,268 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tapsettle/tapsettle/engine"
+	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/settlement"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// Settle is the batch clearing job: tap files in, a priced ledger and the
+// interregional clearing files out, one folder per settlement day.
+type Settle struct {
+	// Book prices the taps. Required.
+	Book *fares.Book
+	// Calendar maps taps to settlement days. Required.
+	Calendar *transit.Calendar
+	// Shards is the number of engine shards. Default: GOMAXPROCS.
+	Shards int
+	// BatchSize is the engine's hand-off batch. Default: engine default.
+	BatchSize int
+	// OutDir is the root of the output. "" writes nothing (benchmarks).
+	OutDir string
+	// Ledger writes the priced ledger beside the clearing files.
+	Ledger bool
+	// SkipSync skips fsync (tests and benchmarks only).
+	SkipSync bool
+	// Progress, when set, is told the compressed input bytes consumed.
+	Progress func(n int64)
+	// Log receives progress and outcome records. Default: discard.
+	Log *slog.Logger
+}
+
+// Report is what a Settle run did.
+type Report struct {
+	Inputs    []InputReport
+	Days      []*settlement.Day
+	Manifests []*settlement.Manifest
+	Engine    engine.Stats
+	// Records, Taps and Rejected sum the inputs (Records == Taps + Rejected).
+	Records, Taps, Rejected int64
+	// Elapsed is the wall time of the run, Priced the time at which the
+	// last tap was priced (before files were written).
+	Elapsed, Priced time.Duration
+}
+
+// InputReport describes one input.
+type InputReport struct {
+	Name        string
+	Format      ingest.Format
+	Compression ingest.Compression
+	Stats       ingest.Stats
+}
+
+// InputSize returns the total size of the named inputs in bytes, or -1 if
+// any is a stream whose size is unknown (standard input, a pipe).
+func InputSize(paths []string) int64 {
+	var total int64
+	for _, p := range paths {
+		if p == "-" {
+			return -1
+		}
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			return -1
+		}
+		total += fi.Size()
+	}
+	return total
+}
+
+// tapBuf is a decoded batch travelling from a decoder to the router.
+type tapBuf struct{ taps []transit.Tap }
+
+const decodeBatch = 4096
+
+// Run settles the inputs. Inputs are decoded concurrently (one goroutine
+// each, up to GOMAXPROCS at once); a single router feeds the engine, whose
+// window is unbounded: every tap is priced in event-time order at the end
+// of the input, so the output does not depend on input order, the number
+// of files or the number of shards.
+func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
+	start := time.Now()
+	if s.Book == nil || s.Calendar == nil {
+		return nil, errors.New("settle: Book and Calendar are required")
+	}
+	if len(inputs) == 0 {
+		return nil, errors.New("settle: no input files")
+	}
+	log := s.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	eopts := engine.Options{Shards: s.Shards, BatchSize: s.BatchSize, Window: engine.Unbounded, Calendar: s.Calendar}
+	eopts.EnsureDefaults()
+	coll := settlement.NewCollector(settlement.Options{
+		Participants: Participants(s.Book),
+		Shards:       eopts.Shards,
+		Calendar:     s.Calendar,
+		Ledger:       s.Ledger,
+	})
+	eng, err := engine.New(s.Book, coll, eopts)
+	if err != nil {
+		return nil, fmt.Errorf("settle: %w", err)
+	}
+	engineOpen := true
+	defer func() {
+		if engineOpen {
+			eng.Close()
+		}
+	}()
+
+	rep := &Report{Inputs: make([]InputReport, len(inputs))}
+	full := make(chan *tapBuf, 8)
+	free := make(chan *tapBuf, 16)
+	var wg sync.WaitGroup
+	var firstErr atomic.Pointer[error]
+	fail := func(err error) { firstErr.CompareAndSwap(nil, &err) }
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, in := range inputs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ir, err := s.decode(ctx, in, coll, full, free)
+			rep.Inputs[i] = ir
+			if err != nil {
+				fail(err)
+				cancel()
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(full) }()
+	for b := range full { // the router: the one goroutine that submits
+		eng.Submit(b.taps)
+		select {
+		case free <- b:
+		default:
+		}
+	}
+	if p := firstErr.Load(); p != nil {
+		return nil, *p
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	eng.Close()
+	engineOpen = false
+	rep.Engine = eng.Stats()
+	rep.Priced = time.Since(start)
+	for _, ir := range rep.Inputs {
+		rep.Records += ir.Stats.Records
+		rep.Taps += ir.Stats.Taps
+		rep.Rejected += ir.Stats.Rejected
+	}
+	log.Info("priced", "records", rep.Records, "taps", rep.Taps, "malformed", rep.Rejected, "elapsed", rep.Priced)
+
+	for _, d := range coll.Days() {
+		day := coll.Day(d)
+		if err := day.Validate(); err != nil {
+			return nil, fmt.Errorf("settle: %w", err)
+		}
+		rep.Days = append(rep.Days, day)
+		if s.OutDir == "" {
+			continue
+		}
+		m, err := settlement.WriteDay(s.OutDir, day, settlement.WriteOptions{
+			Ledger:            s.Ledger,
+			PolicyFingerprint: s.Book.Fingerprint(),
+			SkipSync:          s.SkipSync,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("settle: %w", err)
+		}
+		rep.Manifests = append(rep.Manifests, m)
+		log.Info("day written", "day", settlement.DirName(d), "records", day.Records, "dir", s.OutDir)
+	}
+	rep.Elapsed = time.Since(start)
+	return rep, nil
+}
+
+// decode reads one input into batches for the router.
+func (s *Settle) decode(ctx context.Context, path string, coll *settlement.Collector, full, free chan *tapBuf) (InputReport, error) {
+	ir := InputReport{Name: path}
+	var src io.Reader
+	if path == "-" {
+		src = os.Stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return ir, fmt.Errorf("settle: %w", err)
+		}
+		defer f.Close()
+		src = f
+	}
+	if s.Progress != nil {
+		src = &countingReader{r: src, add: s.Progress}
+	}
+	rd, err := ingest.NewReader(path, src, ingest.Options{OnReject: coll.Reject})
+	if err != nil {
+		return ir, fmt.Errorf("settle: %w", err)
+	}
+	defer rd.Close()
+	ir.Format, ir.Compression = rd.Format(), rd.Compression()
+	for {
+		var b *tapBuf
+		select {
+		case b = <-free:
+		default:
+			b = &tapBuf{taps: make([]transit.Tap, decodeBatch)}
+		}
+		n, err := rd.Read(b.taps[:cap(b.taps)])
+		if n > 0 {
+			b.taps = b.taps[:n]
+			select {
+			case full <- b:
+			case <-ctx.Done():
+				return ir, ctx.Err()
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			ir.Stats = rd.Stats()
+			return ir, fmt.Errorf("settle: %w", err)
+		}
+	}
+	ir.Stats = rd.Stats()
+	return ir, nil
+}
+
+type countingReader struct {
+	r   io.Reader
+	add func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.add(int64(n))
+	}
+	return n, err
+}
+
+// Participants lists the book's cities as clearing members.
+func Participants(b *fares.Book) []settlement.Participant {
+	cities := b.Cities()
+	ps := make([]settlement.Participant, len(cities))
+	for i, c := range cities {
+		ps[i] = settlement.Participant{Code: c.Code, Name: c.NameEN}
+	}
+	return ps
+}
