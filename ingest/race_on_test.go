@@ -1,0 +1,7 @@
+//go:build race
+
+package ingest
+
+// raceEnabled reports whether the race detector is on; it allocates, so
+// allocation tests skip under it.
+const raceEnabled = true
