@@ -42,8 +42,8 @@ type jsonDecoder struct {
 // nil on success; otherwise t is partly written and must not be used.
 //
 // DecodeJSON allocates only when the object contains escaped strings or
-// keys outside the schema, or when it fails. A caller decoding many records (a stream consumer) should
-// keep a JSONDecoder instead.
+// keys outside the schema, or when it fails. A caller decoding many
+// records (a stream consumer) should keep a JSONDecoder instead.
 func DecodeJSON(line []byte, t *transit.Tap) *FieldError {
 	var d JSONDecoder
 	return d.Decode(line, t)
@@ -102,6 +102,7 @@ func (d *jsonDecoder) decode(line []byte, rec *record, ft *fault) bool {
 	return ok
 }
 
+// scan walks the object in s.buf, filling rec; see decode.
 func (d *jsonDecoder) scan(s *jsonScanner, rec *record) bool {
 	line, ft := s.buf, &s.ft
 	i := s.ws(0)

@@ -35,7 +35,7 @@ func (r *record) value(f field) []byte {
 // cities and identifiers are judged by transit's Parse and Set functions
 // (identifiers through the equivalent fast check of storeID).
 func (r *record) fill(t *transit.Tap, ft *fault) bool {
-	// Identifiers: storeID settles the usual case inline; anything else
+	// Identifiers: storeID settles the usual case; anything else
 	// (refused, empty when required, bad UTF-8) goes through id.
 	if v := r.value(fTapID); (storeID(t.ID[:], v) != idStored || len(v) == 0) && !r.id(fTapID, t, ft) {
 		return false
