@@ -18,18 +18,27 @@ func (s *idSet) add(id *transit.TapID) (dup bool) {
 	if len(s.ids)*2 >= len(s.slots) {
 		s.grow()
 	}
-	h := tapHash(id)
+	i, h, found := s.probe(id)
+	if !found {
+		s.ids = append(s.ids, *id)
+		s.slots[i] = h>>32<<32 | uint64(len(s.ids))
+	}
+	return found
+}
+
+// probe returns the slot holding id, or the empty slot where it belongs,
+// with its hash. The table must not be empty.
+func (s *idSet) probe(id *transit.TapID) (slot uint64, h uint64, found bool) {
+	h = tapHash(id)
 	tag := h >> 32 << 32
 	mask := uint64(len(s.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		v := s.slots[i]
 		if v == 0 {
-			s.ids = append(s.ids, *id)
-			s.slots[i] = tag | uint64(len(s.ids))
-			return false
+			return i, h, false
 		}
 		if v&^0xFFFFFFFF == tag && s.ids[uint32(v)-1] == *id {
-			return true
+			return i, h, true
 		}
 	}
 }
@@ -65,16 +74,6 @@ func (s *idSet) has(id *transit.TapID) bool {
 	if len(s.slots) == 0 {
 		return false
 	}
-	h := tapHash(id)
-	tag := h >> 32 << 32
-	mask := uint64(len(s.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		v := s.slots[i]
-		if v == 0 {
-			return false
-		}
-		if v&^0xFFFFFFFF == tag && s.ids[uint32(v)-1] == *id {
-			return true
-		}
-	}
+	_, _, found := s.probe(id)
+	return found
 }

@@ -494,3 +494,26 @@ func TestShardOfIsStableAndSpread(t *testing.T) {
 		}
 	}
 }
+
+// A card with more tap_ids than its inline slots spills to the day's exact
+// set; duplicates are still caught, and nothing else is flagged.
+func TestDedupSpillsBeyondInlineSlots(t *testing.T) {
+	tp := &tapper{t: t}
+	var taps []transit.Tap
+	for i := 0; i < 3*seenInline; i++ {
+		at := time.Date(2025, 3, 3, 6, i, 0, 0, shanghaiTZ).Format(time.RFC3339)
+		taps = append(taps, tp.tap("BUSY", transit.ProductStandard, 110100, 110100, transit.ModeBus, transit.ActionBoard, "", at))
+	}
+	taps = append(taps, taps[1], taps[2*seenInline+1]) // one duplicate inline, one spilled
+	rows := run(t, taps, Options{Window: Unbounded})
+	var dups []string
+	for _, r := range rows {
+		if r.Status == transit.StatusDuplicate {
+			dups = append(dups, r.ID.String())
+		}
+	}
+	want := []string{taps[1].ID.String(), taps[2*seenInline+1].ID.String()}
+	if !slices.Equal(dups, want) {
+		t.Errorf("duplicates %v, want %v", dups, want)
+	}
+}

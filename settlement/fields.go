@@ -212,70 +212,16 @@ func parseStatus(b []byte) (transit.Status, bool) {
 	return 0, false
 }
 
-// numReasons counts the reasons transit names (Reason(0) is none).
-var numReasons = func() transit.Reason {
-	r := transit.Reason(1)
-	for r.String() != "unknown" {
-		r++
-	}
-	return r
-}()
+// knownRules and numReasons bound what a row may carry: Rules.Append
+// silently skips unknown bits, so a row carrying one would not survive a
+// round trip and is refused.
+const (
+	knownRules = transit.KnownRules
+	numReasons = transit.NumReasons
+)
 
-func parseReason(b []byte) (transit.Reason, bool) {
-	for r := transit.Reason(0); r < numReasons; r++ {
-		if string(b) == r.String() {
-			return r, true
-		}
-	}
-	return 0, false
-}
-
-// ruleNames lists transit's rule names by bit; knownRules masks the bits
-// that have one. Rules.Append silently skips unknown bits, so a row
-// carrying one would not survive a round trip and is refused.
-var ruleNames, knownRules = func() ([32]string, transit.Rules) {
-	var names [32]string
-	var known transit.Rules
-	for i := range names {
-		names[i] = transit.Rules(1 << i).String()
-		if names[i] != "" {
-			known |= 1 << i
-		}
-	}
-	return names, known
-}()
-
-// parseRules parses rule names joined by '+' (any order; canonical order is
-// enforced by the callers' re-format check).
-func parseRules(b []byte) (transit.Rules, bool) {
-	var r transit.Rules
-	if len(b) == 0 {
-		return 0, true
-	}
-	for len(b) > 0 {
-		name := b
-		if i := bytes.IndexByte(b, '+'); i >= 0 {
-			name, b = b[:i], b[i+1:]
-			if len(b) == 0 {
-				return 0, false
-			}
-		} else {
-			b = nil
-		}
-		found := false
-		for i, n := range ruleNames {
-			if n != "" && string(name) == n {
-				r |= 1 << i
-				found = true
-				break
-			}
-		}
-		if !found {
-			return 0, false
-		}
-	}
-	return r, true
-}
+func parseReason(b []byte) (transit.Reason, bool) { return transit.ParseReason(b) }
+func parseRules(b []byte) (transit.Rules, bool)   { return transit.ParseRules(b) }
 
 // setID stores b in dst the way the transit Set methods do.
 func setTapID(x *transit.TapID, b []byte) bool   { return x.Set(b) == nil }

@@ -1,6 +1,6 @@
 package transit
 
-import "strings"
+import "bytes"
 
 // Priced is the engine's verdict on one tap: one ledger row. Amounts obey
 // Charged == Gross - Discount and Discount == ProductDiscount +
@@ -83,16 +83,27 @@ func (r Rules) Append(b []byte) []byte {
 // String returns the rule names joined by '+'.
 func (r Rules) String() string { return string(r.Append(nil)) }
 
-// ParseRules parses the output of Rules.String.
-func ParseRules(s string) (Rules, bool) {
+// KnownRules has a bit set for every rule that has a name.
+const KnownRules Rules = 1<<numRules - 1
+
+// ParseRules parses rule names joined by '+', as Rules.Append writes them
+// (in any order). It does not allocate: ledgers and clearing files parse
+// one per row.
+func ParseRules(b []byte) (Rules, bool) {
 	var r Rules
-	if s == "" {
-		return 0, true
-	}
-	for _, n := range strings.Split(s, "+") {
+	for len(b) > 0 {
+		name := b
+		if i := bytes.IndexByte(b, '+'); i >= 0 {
+			name, b = b[:i], b[i+1:]
+			if len(b) == 0 {
+				return 0, false // a trailing '+'
+			}
+		} else {
+			b = nil
+		}
 		found := false
-		for i, rn := range ruleNames {
-			if rn == n {
+		for i, n := range ruleNames {
+			if string(name) == n {
 				r |= 1 << i
 				found = true
 				break
@@ -132,10 +143,13 @@ func (r Reason) String() string {
 	return "unknown"
 }
 
-// ParseReason parses a reason's ledger name.
-func ParseReason(s string) (Reason, bool) {
+// NumReasons bounds the valid reasons.
+const NumReasons = numReasons
+
+// ParseReason parses a reason's ledger name ("" is ReasonNone).
+func ParseReason(b []byte) (Reason, bool) {
 	for i, n := range reasonNames {
-		if n == s {
+		if n == string(b) {
 			return Reason(i), true
 		}
 	}

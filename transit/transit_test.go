@@ -121,11 +121,17 @@ func TestRulesRoundTrip(t *testing.T) {
 	if s != "metro-distance+product+transfer" {
 		t.Errorf("String = %q", s)
 	}
-	if got, ok := ParseRules(s); !ok || got != r {
+	if got, ok := ParseRules([]byte(s)); !ok || got != r {
 		t.Errorf("ParseRules(%q) = %v %v", s, got, ok)
 	}
-	if _, ok := ParseRules("metro-distance+bogus"); ok {
+	if _, ok := ParseRules([]byte("metro-distance+bogus")); ok {
 		t.Error("ParseRules accepted an unknown name")
+	}
+	if _, ok := ParseRules([]byte("product+")); ok {
+		t.Error("ParseRules accepted a trailing '+'")
+	}
+	if r, ok := ParseReason([]byte("unknown-station")); !ok || r != ReasonUnknownStation {
+		t.Errorf("ParseReason = %v %v", r, ok)
 	}
 }
 
