@@ -12,54 +12,99 @@ import (
 // leftovers of interrupted runs, and Verify refuses them.
 const tempPrefix = ".tmp-"
 
-// fileOut writes files atomically: a temporary file in the target's
-// folder, fsync, rename over the target. A reader sees the old file or the
-// new one, never a part. The folder itself is synced by syncDir once its
-// renames are done.
+// fileOut writes files atomically: each is staged under a temporary name
+// in its target's folder, made durable, then renamed over the target, so a
+// reader sees the old file or the new one, never a part, and after a crash
+// a file under its final name is complete. The folders are synced by
+// syncDir once their renames are done.
+//
+// A staged file is made durable in one of two ways. With syncEach, stage
+// fsyncs it before closing it (WriteDay's workers do this for many files
+// at once). Otherwise the caller makes every staged file durable with one
+// syncFS before renaming any: a day has ~2,000 files, and one flush of the
+// file system costs about what a single fsync does.
 type fileOut struct {
+	// sync makes files and folders durable; off for WriteOptions.SkipSync.
 	sync bool
-	mode os.FileMode
+	// syncEach fsyncs every staged file; off where the caller uses syncFS.
+	syncEach bool
+	mode     os.FileMode
 }
 
-// write creates path with what fill writes and returns its size and
-// SHA-256.
-func (o fileOut) write(path string, fill func(w io.Writer) error) (size int64, sum [32]byte, err error) {
+// staged is a complete file under its temporary name.
+type staged struct {
+	tmp, path string
+}
+
+// stage writes what fill writes to a new temporary file beside path and
+// closes it, returning its size and SHA-256. On error the temporary file is
+// removed.
+func (o fileOut) stage(path string, fill func(w io.Writer) error) (s staged, size int64, sum [32]byte, err error) {
 	dir, base := filepath.Split(path)
 	f, err := os.CreateTemp(dir, tempPrefix+base+"-*")
 	if err != nil {
-		return 0, sum, fmt.Errorf("cannot create %s: %w", path, err)
+		return s, 0, sum, fmt.Errorf("cannot create %s: %w", path, err)
 	}
-	tmp := f.Name()
+	s = staged{tmp: f.Name(), path: path}
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(tmp)
+			os.Remove(s.tmp)
+			s = staged{}
 		}
 	}()
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(f, h)}
 	if err = fill(cw); err != nil {
-		return 0, sum, fmt.Errorf("cannot write %s: %w", path, err)
+		return s, 0, sum, fmt.Errorf("cannot write %s: %w", path, err)
 	}
 	if err = f.Chmod(o.mode); err != nil {
-		return 0, sum, fmt.Errorf("cannot set the mode of %s: %w", path, err)
+		return s, 0, sum, fmt.Errorf("cannot set the mode of %s: %w", path, err)
 	}
-	if o.sync {
+	if o.sync && o.syncEach {
 		if err = f.Sync(); err != nil {
-			return 0, sum, fmt.Errorf("cannot sync %s: %w", path, err)
+			return s, 0, sum, fmt.Errorf("cannot sync %s: %w", path, err)
 		}
 	}
 	if err = f.Close(); err != nil {
-		return 0, sum, fmt.Errorf("cannot close %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return 0, sum, fmt.Errorf("cannot rename %s into place: %w", path, err)
+		return s, 0, sum, fmt.Errorf("cannot close %s: %w", path, err)
 	}
 	h.Sum(sum[:0])
-	return cw.n, sum, nil
+	return s, cw.n, sum, nil
 }
 
-// syncDir makes the renames in dir durable.
+// commit renames the staged file into place. Call it only once the file
+// is durable.
+func (s staged) commit() error {
+	if err := os.Rename(s.tmp, s.path); err != nil {
+		return fmt.Errorf("cannot rename %s into place: %w", s.path, err)
+	}
+	return nil
+}
+
+// discard removes the temporary file of a staged file never committed.
+func (s staged) discard() {
+	if s.tmp != "" {
+		os.Remove(s.tmp)
+	}
+}
+
+// write creates path alone: staged, fsynced (whatever syncEach says) and
+// renamed into place. It is durable once its folder is synced.
+func (o fileOut) write(path string, fill func(w io.Writer) error) (size int64, sum [32]byte, err error) {
+	o.syncEach = true
+	s, size, sum, err := o.stage(path, fill)
+	if err != nil {
+		return 0, sum, err
+	}
+	if err := s.commit(); err != nil {
+		s.discard()
+		return 0, sum, err
+	}
+	return size, sum, nil
+}
+
+// syncDir makes the renames and removals in dir durable.
 func (o fileOut) syncDir(dir string) error {
 	if !o.sync {
 		return nil

@@ -99,10 +99,12 @@ type WriteOptions struct {
 	// 128 bytes of printable ASCII without spaces or '|'.
 	PolicyFingerprint string
 	// Concurrency bounds the files written at once and the workers that
-	// compress the ledger. Writing is mostly waiting for fsync, so it pays
-	// to exceed the core count. Default: max(4, 2*GOMAXPROCS).
+	// compress the ledger. Writing a file is compressing it and a few
+	// system calls, and where there is no syncfs (see WriteDay) also
+	// waiting for its fsync, so it pays to exceed the core count.
+	// Default: max(4, 2*GOMAXPROCS).
 	Concurrency int
-	// SkipSync skips fsync of files and folders. Only for tests, benchmarks
+	// SkipSync skips every fsync and syncfs. Only for tests, benchmarks
 	// and scratch output: after a crash the files may be truncated (Verify
 	// then fails, so nothing wrong is ever accepted).
 	SkipSync bool
