@@ -22,8 +22,10 @@ type cardState struct {
 	// spilled: some of this card's tap_ids are in the day sets, not
 	// inline, so a miss inline must also check there.
 	spilled bool
-	rider   fares.Rider
-	seen    [seenInline]seenEntry
+	// dirty: changed since the last checkpoint, listed in core.dirty.
+	dirty bool
+	rider fares.Rider
+	seen  [seenInline]seenEntry
 }
 
 // seenEntry remembers a tap_id: the high half of its hash, and its index in
@@ -116,10 +118,17 @@ type dayLog struct {
 	day   transit.Day
 	ids   []transit.TapID
 	spill idSet
+
+	// Checkpoint bookkeeping (Partition only): fresh marks a log created
+	// since the last checkpoint; ckIDs and ckSpill count the identifiers
+	// already checkpointed.
+	fresh          bool
+	ckIDs, ckSpill int
 }
 
 func (l *dayLog) reset(d transit.Day) {
 	l.day = d
 	l.ids = l.ids[:0]
 	l.spill.reset()
+	l.fresh, l.ckIDs, l.ckSpill = true, 0, 0
 }

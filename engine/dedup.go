@@ -2,19 +2,29 @@ package engine
 
 import "github.com/tapsettle/tapsettle/transit"
 
-// idSet is an exact set of tap identifiers: an open-addressing table of
-// 8-byte slots (32 bits of hash, 32 bits of index) over a dense array of the
-// identifiers themselves. A hash match is confirmed against the stored
-// identifier, so a hash collision can never turn a real tap into a
-// "duplicate" that is not charged. It costs about 56 bytes per tap at the
-// maximum load factor of 1/2, and allocates only when it grows.
+// spillKey is a tap identifier qualified by its card and city: duplicates
+// are the same tap_id for the same card in the same city, so two cards
+// that happen to share an identifier never shadow each other.
+type spillKey struct {
+	id   transit.TapID
+	card cardKey
+}
+
+func spillHash(k *spillKey) uint64 { return mix(tapHash(&k.id), keyHash(&k.card)) }
+
+// idSet is an exact set of spill keys: an open-addressing table of 8-byte
+// slots (32 bits of hash, 32 bits of index) over a dense array of the keys
+// themselves. A hash match is confirmed against the stored key, so a hash
+// collision can never turn a real tap into a "duplicate" that is not
+// charged. It costs about 84 bytes per tap at the maximum load factor of
+// 1/2, and allocates only when it grows.
 type idSet struct {
 	slots []uint64 // hash<<32 | (index+1); 0 = empty
-	ids   []transit.TapID
+	ids   []spillKey
 }
 
 // add inserts id and reports whether it was already present.
-func (s *idSet) add(id *transit.TapID) (dup bool) {
+func (s *idSet) add(id *spillKey) (dup bool) {
 	if len(s.ids)*2 >= len(s.slots) {
 		s.grow()
 	}
@@ -28,8 +38,8 @@ func (s *idSet) add(id *transit.TapID) (dup bool) {
 
 // probe returns the slot holding id, or the empty slot where it belongs,
 // with its hash. The table must not be empty.
-func (s *idSet) probe(id *transit.TapID) (slot uint64, h uint64, found bool) {
-	h = tapHash(id)
+func (s *idSet) probe(id *spillKey) (slot uint64, h uint64, found bool) {
+	h = spillHash(id)
 	tag := h >> 32 << 32
 	mask := uint64(len(s.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
@@ -51,7 +61,7 @@ func (s *idSet) grow() {
 	slots := make([]uint64, n)
 	mask := uint64(n - 1)
 	for k := range s.ids {
-		h := tapHash(&s.ids[k])
+		h := spillHash(&s.ids[k])
 		i := h & mask
 		for slots[i] != 0 {
 			i = (i + 1) & mask
@@ -70,7 +80,7 @@ func (s *idSet) reset() {
 func (s *idSet) len() int { return len(s.ids) }
 
 // has reports whether id is in the set.
-func (s *idSet) has(id *transit.TapID) bool {
+func (s *idSet) has(id *spillKey) bool {
 	if len(s.slots) == 0 {
 		return false
 	}

@@ -517,3 +517,26 @@ func TestDedupSpillsBeyondInlineSlots(t *testing.T) {
 		t.Errorf("duplicates %v, want %v", dups, want)
 	}
 }
+
+// TestSpilledIDsArePerCard: two busy cards whose taps share identifiers
+// beyond the inline slots are two riders; neither is a duplicate of the
+// other, whatever the shard count (which decides who shares a spill set).
+func TestSpilledIDsArePerCard(t *testing.T) {
+	tp := &tapper{t: t}
+	var taps []transit.Tap
+	for _, card := range []string{"BUSY-A", "BUSY-B"} {
+		tp.seq = 0 // same identifiers for both cards
+		for i := 0; i < 2*seenInline; i++ {
+			at := time.Date(2025, 3, 3, 6, i, 0, 0, shanghaiTZ).Format(time.RFC3339)
+			taps = append(taps, tp.tap(card, transit.ProductStandard, 110100, 110100, transit.ModeBus, transit.ActionBoard, "", at))
+		}
+	}
+	for _, shards := range []int{1, 2, 5} {
+		rows := run(t, slices.Clone(taps), Options{Window: Unbounded, Shards: shards})
+		for _, r := range rows {
+			if r.Status != transit.StatusCharged {
+				t.Fatalf("shards=%d: %s of %s is %v, want charged", shards, r.ID, r.Card, r.Status)
+			}
+		}
+	}
+}

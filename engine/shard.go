@@ -9,15 +9,25 @@ import (
 	"github.com/tapsettle/tapsettle/transit"
 )
 
-// shard owns the journey state of the cards that hash to it. Every field is
-// touched by the shard's goroutine only, except published.
+// shard is one of an Engine's single-writer workers: a goroutine that
+// feeds batches from the router to its pricing core.
 type shard struct {
-	id   int
-	e    *Engine
-	in   chan *batch
-	book *fares.Book // loaded once per batch
-	cal  *transit.Calendar
-	days transit.DayCache
+	core
+	e  *Engine
+	in chan *batch
+}
+
+// core owns the journey state of a set of cards and prices their taps. It
+// is the single-writer unit shared by the Engine's shards and by
+// Partition. Every field is touched by the owning goroutine only, except
+// published.
+type core struct {
+	id        int
+	sink      Sink
+	dedupDays int
+	book      *fares.Book // loaded once per batch
+	cal       *transit.Calendar
+	days      transit.DayCache
 
 	// Reorder buffer: taps not yet priced, and the scratch keys that sort
 	// the due ones. released is the watermark already applied: every
@@ -38,6 +48,15 @@ type shard struct {
 	out       []transit.Priced
 	stats     Stats
 	published publishedStats
+
+	// settledThrough, when set (a Partition's day close), is the last
+	// closed settlement day: rows of closed days are settled in the next
+	// day, flagged late. The Engine leaves it at its zero value.
+	settledThrough transit.Day
+	// dirty lists the card states changed since the last checkpoint
+	// (Partition only; see checkpoint.go). track enables it.
+	track bool
+	dirty []int32
 }
 
 // cardKey keys journey state by card and city: transfers, open entries and
@@ -60,20 +79,26 @@ type sortKey struct {
 }
 
 func newShard(id int, e *Engine) *shard {
-	step := int64(e.opts.Window / 8)
+	s := &shard{e: e, in: make(chan *batch, 4)}
+	s.core.init(id, e.sink, &e.opts)
+	return s
+}
+
+func (c *core) init(id int, sink Sink, opts *Options) {
+	step := int64(opts.Window / 8)
 	if step < int64(1e9) {
 		step = 1e9
 	}
-	return &shard{
-		id:       id,
-		e:        e,
-		in:       make(chan *batch, 4),
-		cal:      e.opts.Calendar,
-		days:     transit.NewDayCache(e.opts.Calendar),
-		released: math.MinInt64,
-		step:     step,
-		oldest:   math.MinInt32,
-		out:      make([]transit.Priced, 0, 2*e.opts.BatchSize),
+	*c = core{
+		id:        id,
+		sink:      sink,
+		dedupDays: opts.DedupDays,
+		cal:       opts.Calendar,
+		days:      transit.NewDayCache(opts.Calendar),
+		released:  math.MinInt64,
+		step:      step,
+		oldest:    math.MinInt32,
+		out:       make([]transit.Priced, 0, 2*opts.BatchSize),
 	}
 }
 
@@ -98,7 +123,7 @@ func (s *shard) run() {
 
 // accept takes a batch into the reorder buffer, pricing late taps on the
 // spot after an exact release up to their watermark (package comment).
-func (s *shard) accept(b *batch) {
+func (s *core) accept(b *batch) {
 	late := b.late
 	for i := range b.taps {
 		t := &b.taps[i]
@@ -124,7 +149,7 @@ func (s *shard) accept(b *batch) {
 }
 
 // release prices, in transit.Compare order, every held tap older than w.
-func (s *shard) release(w int64) {
+func (s *core) release(w int64) {
 	if w <= s.released {
 		return
 	}
@@ -162,22 +187,37 @@ func (s *shard) release(w int64) {
 	s.released = w
 }
 
-func (s *shard) finishBatch() {
+func (s *core) finishBatch() {
 	s.flushOut()
 	s.stats.Held = int64(len(s.pending))
 	s.stats.Open = int64(len(s.journeys) - len(s.freeJ))
 	s.published.store(&s.stats)
 }
 
-func (s *shard) flushOut() {
+func (s *core) flushOut() {
 	if len(s.out) > 0 {
-		s.e.sink.Emit(s.id, s.out)
+		if s.settledThrough != 0 {
+			s.adjustLate()
+		}
+		s.sink.Emit(s.id, s.out)
 		s.out = s.out[:0]
 	}
 }
 
+// adjustLate moves rows of days already closed into the next open day:
+// their day's files are written, so they are settled as late adjustments
+// in the next cycle.
+func (s *core) adjustLate() {
+	for i := range s.out {
+		if r := &s.out[i]; r.Day <= s.settledThrough {
+			r.Day = s.settledThrough + 1
+			r.Rules |= transit.RuleLate
+		}
+	}
+}
+
 // row appends a row for t and returns it for the caller to fill in.
-func (s *shard) row(t *transit.Tap, day transit.Day, status transit.Status) *transit.Priced {
+func (s *core) row(t *transit.Tap, day transit.Day, status transit.Status) *transit.Priced {
 	if len(s.out) == cap(s.out) {
 		s.flushOut()
 	}
@@ -186,7 +226,7 @@ func (s *shard) row(t *transit.Tap, day transit.Day, status transit.Status) *tra
 	return &s.out[len(s.out)-1]
 }
 
-func (s *shard) reject(t *transit.Tap, day transit.Day, r transit.Reason) {
+func (s *core) reject(t *transit.Tap, day transit.Day, r transit.Reason) {
 	p := s.row(t, day, transit.StatusRejected)
 	p.Reason = r
 }
@@ -202,7 +242,7 @@ func setQuote(p *transit.Priced, q *fares.Quote) {
 }
 
 // price decides one tap. flags are rules to record on its row (late).
-func (s *shard) price(t *transit.Tap, flags transit.Rules) {
+func (s *core) price(t *transit.Tap, flags transit.Rules) {
 	s.stats.Taps++
 	day := s.days.DayOf(t.Time)
 	st, si := s.state(t)
@@ -304,11 +344,12 @@ func (s *shard) price(t *transit.Tap, flags transit.Rules) {
 
 // state returns the journey state of t's card in t's city, creating it.
 // The pointer is valid until the next call (the table may grow).
-func (s *shard) state(t *transit.Tap) (*cardState, int32) {
+func (s *core) state(t *transit.Tap) (*cardState, int32) {
 	k := cardKey{card: t.Card, city: t.City}
 	i, grew := s.cards.find(&k)
 	if grew {
-		// States moved: re-point the open journeys at their owners.
+		// States moved: re-point the open journeys at their owners, and
+		// the dirty list at the dirty states.
 		for j := range s.journeys {
 			jr := &s.journeys[j]
 			if jr.state >= 0 {
@@ -316,14 +357,27 @@ func (s *shard) state(t *transit.Tap) (*cardState, int32) {
 				jr.state = s.cards.lookup(&jk)
 			}
 		}
+		if s.track {
+			s.dirty = s.dirty[:0]
+			for j := range s.cards.slots {
+				if s.cards.slots[j].dirty {
+					s.dirty = append(s.dirty, int32(j))
+				}
+			}
+		}
 	}
-	return &s.cards.slots[i], i
+	st := &s.cards.slots[i]
+	if s.track && !st.dirty {
+		st.dirty = true
+		s.dirty = append(s.dirty, i)
+	}
+	return st, i
 }
 
 // seenBefore reports whether id was already seen for this card on day d,
 // and remembers it if not. The check is exact: a tag match inline is
 // confirmed against the identifier itself in the day's log.
-func (s *shard) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool {
+func (s *core) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool {
 	log := s.dayLog(d)
 	tag := uint32(tapHash(id) >> 32)
 	free := -1
@@ -331,7 +385,10 @@ func (s *shard) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool
 		e := &st.seen[i]
 		switch {
 		case e.day == d:
-			if e.tag == tag && log.ids[e.idx] == *id {
+			// The bound check matters only for a day whose log was
+			// evicted and then made anew by a very late tap: entries
+			// from before may point past the new log.
+			if e.tag == tag && int(e.idx) < len(log.ids) && log.ids[e.idx] == *id {
 				return true
 			}
 		case e.day == 0 || e.day < s.oldest || s.evicted(e.day):
@@ -340,12 +397,15 @@ func (s *shard) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool
 			}
 		}
 	}
-	if st.spilled && log.spill.len() > 0 && log.spill.has(id) {
-		return true
+	if st.spilled && log.spill.len() > 0 {
+		k := spillKey{id: *id, card: st.key}
+		if log.spill.has(&k) {
+			return true
+		}
 	}
 	if free < 0 {
 		st.spilled = true
-		log.spill.add(id)
+		log.spill.add(&spillKey{id: *id, card: st.key})
 		return false
 	}
 	log.ids = append(log.ids, *id)
@@ -354,7 +414,7 @@ func (s *shard) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool
 }
 
 // evicted reports whether day d's log was dropped (its entries are dead).
-func (s *shard) evicted(d transit.Day) bool {
+func (s *core) evicted(d transit.Day) bool {
 	for _, l := range s.logs {
 		if l.day == d {
 			return false
@@ -363,7 +423,7 @@ func (s *shard) evicted(d transit.Day) bool {
 	return true
 }
 
-func (s *shard) openJourney(si int32, t *transit.Tap, day transit.Day) {
+func (s *core) openJourney(si int32, t *transit.Tap, day transit.Day) {
 	var j int32
 	if n := len(s.freeJ); n > 0 {
 		j = s.freeJ[n-1]
@@ -376,8 +436,13 @@ func (s *shard) openJourney(si int32, t *transit.Tap, day transit.Day) {
 	s.cards.slots[si].journey = j + 1
 }
 
-func (s *shard) dropJourney(si int32) {
+func (s *core) dropJourney(si int32) {
 	st := &s.cards.slots[si]
+	if s.track && !st.dirty {
+		// A day close reaches states that no tap touched.
+		st.dirty = true
+		s.dirty = append(s.dirty, si)
+	}
 	s.freeJ = append(s.freeJ, st.journey-1)
 	s.journeys[st.journey-1].state = -1
 	st.journey = 0
@@ -385,7 +450,7 @@ func (s *shard) dropJourney(si int32) {
 
 // closeJourney charges an open journey as incomplete on its entry row: its
 // exit never came (a new entry, a later day or the day's close found it).
-func (s *shard) closeJourney(si int32) {
+func (s *core) closeJourney(si int32) {
 	st := &s.cards.slots[si]
 	j := &s.journeys[st.journey-1]
 	t := &j.entry
@@ -416,7 +481,7 @@ func (s *shard) closeJourney(si int32) {
 
 // closeDays prices held taps of days up to d and closes their open
 // journeys. d == math.MaxInt32 closes everything (end of input).
-func (s *shard) closeDays(d transit.Day) {
+func (s *core) closeDays(d transit.Day) {
 	if d == math.MaxInt32 {
 		s.release(math.MaxInt64)
 	} else {
@@ -439,7 +504,7 @@ func (s *shard) closeDays(d transit.Day) {
 		}
 	}
 	if d != math.MaxInt32 {
-		s.oldest = d - transit.Day(s.e.opts.DedupDays) + 1
+		s.oldest = d - transit.Day(s.dedupDays) + 1
 		keep := s.logs[:0]
 		for _, l := range s.logs {
 			if l.day >= s.oldest {
@@ -454,7 +519,7 @@ func (s *shard) closeDays(d transit.Day) {
 }
 
 // dayLog returns the tap_id log of day d.
-func (s *shard) dayLog(d transit.Day) *dayLog {
+func (s *core) dayLog(d transit.Day) *dayLog {
 	for _, l := range s.logs {
 		if l.day == d {
 			return l

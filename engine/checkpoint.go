@@ -1,0 +1,329 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// A Partition's state is checkpointed incrementally, in three parts that
+// map onto any key-value store with lists:
+//
+//   - cards: one record per (card, city) journey state, keyed by the card
+//     and the city; a checkpoint upserts only the states changed since the
+//     previous one. The value holds the rider's accumulators, the inline
+//     tap_ids and the open metro entry, if any.
+//   - lists "ids/<day>" and "spill/<day>": the tap_id logs of the retained
+//     days, append-only, so a checkpoint appends only the identifiers
+//     logged since the previous one, and drops the lists of evicted days.
+//   - meta: the scalars (watermarks, the last closed day, counters) and the
+//     reorder buffer, rewritten whole; it is small (a window of taps).
+//
+// Restore rebuilds exactly the state that was checkpointed: pricing after a
+// restore emits exactly what the uninterrupted partition would have.
+
+// CheckpointWriter receives the state changed since the previous
+// checkpoint. Slices passed to it are valid only during the call.
+type CheckpointWriter interface {
+	// Card upserts a journey state.
+	Card(key, value []byte)
+	// Drop deletes a list; drops precede appends in the same checkpoint.
+	Drop(list string)
+	// Append appends blob to a list.
+	Append(list string, blob []byte)
+}
+
+// ErrCheckpoint is returned by Restore for state it cannot read.
+var ErrCheckpoint = errors.New("engine: invalid checkpoint")
+
+const (
+	metaVersion  = 1
+	cardKeySize  = transit.MaxCardID + 4
+	seenSize     = 12
+	cardFixed    = 1 + fares.RiderSize + seenInline*seenSize
+	journeyBytes = 4 + transit.TapBinarySize
+
+	idsList   = "ids/"
+	spillList = "spill/"
+)
+
+// checkpointState is what a Partition remembers of its last checkpoint.
+type checkpointState struct {
+	stored []transit.Day // days whose id lists exist in the store
+	buf    []byte
+}
+
+// Checkpoint writes to w the state changed since the previous Checkpoint
+// (or Restore), or all of it when full, and appends the meta blob to meta.
+// A full checkpoint is meant for a store that first drops everything.
+func (p *Partition) Checkpoint(w CheckpointWriter, full bool, meta []byte) []byte {
+	c := &p.core
+	buf := p.ckpt.buf
+	// Cards.
+	emit := func(i int32) {
+		st := &c.cards.slots[i]
+		st.dirty = false
+		buf = appendCardKey(buf[:0], &st.key)
+		k := len(buf)
+		buf = p.appendCard(buf, st)
+		w.Card(buf[:k], buf[k:])
+	}
+	if full {
+		for i := range c.cards.slots {
+			if c.cards.slots[i].hash != 0 {
+				emit(int32(i))
+			}
+		}
+	} else {
+		for _, i := range c.dirty {
+			emit(i)
+		}
+	}
+	c.dirty = c.dirty[:0]
+	// Tap-id logs.
+	var keep []transit.Day
+	for _, d := range p.ckpt.stored {
+		if full || c.findLog(d) == nil || c.findLog(d).fresh {
+			w.Drop(idsList + strconv.Itoa(int(d)))
+			w.Drop(spillList + strconv.Itoa(int(d)))
+			continue
+		}
+		keep = append(keep, d)
+	}
+	for _, l := range c.logs {
+		if full {
+			l.ckIDs, l.ckSpill = 0, 0
+		}
+		if l.fresh || full {
+			l.fresh = false
+			keep = append(keep, l.day)
+		}
+		if n := len(l.ids); n > l.ckIDs {
+			buf = buf[:0]
+			for i := l.ckIDs; i < n; i++ {
+				buf = append(buf, l.ids[i][:]...)
+			}
+			w.Append(idsList+strconv.Itoa(int(l.day)), buf)
+			l.ckIDs = n
+		}
+		if n := len(l.spill.ids); n > l.ckSpill {
+			buf = buf[:0]
+			for i := l.ckSpill; i < n; i++ {
+				k := &l.spill.ids[i]
+				buf = append(buf, k.id[:]...)
+				buf = appendCardKey(buf, &k.card)
+			}
+			w.Append(spillList+strconv.Itoa(int(l.day)), buf)
+			l.ckSpill = n
+		}
+	}
+	slices.Sort(keep)
+	p.ckpt.stored = slices.Compact(keep)
+	p.ckpt.buf = buf
+	return p.appendMeta(meta)
+}
+
+func appendCardKey(b []byte, k *cardKey) []byte {
+	b = append(b, k.card[:]...)
+	return binary.LittleEndian.AppendUint32(b, uint32(k.city))
+}
+
+func (p *Partition) appendCard(b []byte, st *cardState) []byte {
+	var flags byte
+	if st.spilled {
+		flags |= 1
+	}
+	if st.journey != 0 {
+		flags |= 2
+	}
+	b = append(b, flags)
+	b = st.rider.AppendBinary(b)
+	for i := range st.seen {
+		e := &st.seen[i]
+		b = binary.LittleEndian.AppendUint32(b, uint32(e.day))
+		b = binary.LittleEndian.AppendUint32(b, e.tag)
+		b = binary.LittleEndian.AppendUint32(b, e.idx)
+	}
+	if st.journey != 0 {
+		j := &p.journeys[st.journey-1]
+		b = binary.LittleEndian.AppendUint32(b, uint32(j.day))
+		b = j.entry.AppendBinary(b)
+	}
+	return b
+}
+
+func (p *Partition) appendMeta(b []byte) []byte {
+	c := &p.core
+	b = append(b, metaVersion)
+	for _, v := range []int64{c.released, c.step, p.maxTime, p.watermark, p.window,
+		int64(c.oldest), int64(c.settledThrough), c.stats.Taps, c.stats.Late} {
+		b = binary.LittleEndian.AppendUint64(b, uint64(v))
+	}
+	for _, v := range c.stats.Rows {
+		b = binary.LittleEndian.AppendUint64(b, uint64(v))
+	}
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(c.pending)))
+	for i := range c.pending {
+		b = c.pending[i].AppendBinary(b)
+	}
+	return b
+}
+
+// Restore loads checkpointed state into a partition that has priced
+// nothing yet. cards and lists are the store's contents (lists it does not
+// know are ignored, so a caller may keep its own lists beside them).
+func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[string][][]byte) error {
+	c := &p.core
+	if c.stats.Taps != 0 || len(c.pending) != 0 || c.cards.n != 0 {
+		return fmt.Errorf("%w: restore into a partition that has state", ErrCheckpoint)
+	}
+	if err := p.restoreMeta(meta); err != nil {
+		return err
+	}
+	type open struct {
+		key   cardKey
+		day   transit.Day
+		entry transit.Tap
+	}
+	var journeys []open
+	for k, v := range cards {
+		if len(k) != cardKeySize || len(v) < cardFixed {
+			return fmt.Errorf("%w: card record of %d+%d bytes", ErrCheckpoint, len(k), len(v))
+		}
+		var key cardKey
+		copy(key.card[:], k)
+		key.city = transit.City(binary.LittleEndian.Uint32([]byte(k[transit.MaxCardID:])))
+		i, _ := c.cards.find(&key)
+		st := &c.cards.slots[i]
+		flags := v[0]
+		st.spilled = flags&1 != 0
+		if err := st.rider.UnmarshalBinary(v[1 : 1+fares.RiderSize]); err != nil {
+			return fmt.Errorf("%w: card rider: %w", ErrCheckpoint, err)
+		}
+		s := v[1+fares.RiderSize:]
+		for j := range st.seen {
+			e := &st.seen[j]
+			e.day = transit.Day(binary.LittleEndian.Uint32(s))
+			e.tag = binary.LittleEndian.Uint32(s[4:])
+			e.idx = binary.LittleEndian.Uint32(s[8:])
+			s = s[seenSize:]
+		}
+		if flags&2 != 0 {
+			if len(s) != journeyBytes {
+				return fmt.Errorf("%w: open journey of %d bytes", ErrCheckpoint, len(s))
+			}
+			o := open{key: key, day: transit.Day(binary.LittleEndian.Uint32(s))}
+			if err := o.entry.DecodeBinary(s[4:]); err != nil {
+				return fmt.Errorf("%w: open journey: %w", ErrCheckpoint, err)
+			}
+			journeys = append(journeys, o)
+		} else if len(s) != 0 {
+			return fmt.Errorf("%w: card record has %d trailing bytes", ErrCheckpoint, len(s))
+		}
+	}
+	// Journeys after every card: inserting cards moves states.
+	for i := range journeys {
+		si := c.cards.lookup(&journeys[i].key)
+		c.openJourney(si, &journeys[i].entry, journeys[i].day)
+	}
+	for name, blobs := range lists {
+		var spill bool
+		var rest string
+		switch {
+		case strings.HasPrefix(name, idsList):
+			rest = name[len(idsList):]
+		case strings.HasPrefix(name, spillList):
+			rest, spill = name[len(spillList):], true
+		default:
+			continue
+		}
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < math.MinInt32 || n > math.MaxInt32 {
+			return fmt.Errorf("%w: list %q", ErrCheckpoint, name)
+		}
+		l := c.dayLog(transit.Day(n))
+		l.fresh = false
+		size := transit.MaxTapID
+		if spill {
+			size += cardKeySize
+		}
+		for _, b := range blobs {
+			if len(b)%size != 0 {
+				return fmt.Errorf("%w: list %q holds %d bytes", ErrCheckpoint, name, len(b))
+			}
+			for ; len(b) > 0; b = b[size:] {
+				var k spillKey
+				copy(k.id[:], b)
+				if spill {
+					copy(k.card.card[:], b[transit.MaxTapID:])
+					k.card.city = transit.City(binary.LittleEndian.Uint32(b[transit.MaxTapID+transit.MaxCardID:]))
+					l.spill.add(&k)
+				} else {
+					l.ids = append(l.ids, k.id)
+				}
+			}
+		}
+		l.ckIDs, l.ckSpill = len(l.ids), len(l.spill.ids)
+	}
+	p.ckpt.stored = p.ckpt.stored[:0]
+	for _, l := range c.logs {
+		p.ckpt.stored = append(p.ckpt.stored, l.day)
+	}
+	slices.Sort(p.ckpt.stored)
+	c.stats.Held = int64(len(c.pending))
+	c.stats.Open = int64(len(c.journeys) - len(c.freeJ))
+	c.published.store(&c.stats)
+	return nil
+}
+
+func (p *Partition) restoreMeta(b []byte) error {
+	c := &p.core
+	const fixed = 1 + 9*8 + transit.NumStatuses*8 + 4
+	if len(b) < fixed || b[0] != metaVersion {
+		return fmt.Errorf("%w: meta of %d bytes, version %v", ErrCheckpoint, len(b), b[:min(1, len(b))])
+	}
+	b = b[1:]
+	next := func() int64 {
+		v := int64(binary.LittleEndian.Uint64(b))
+		b = b[8:]
+		return v
+	}
+	c.released, c.step, p.maxTime, p.watermark = next(), next(), next(), next()
+	if w := next(); w != p.window {
+		return fmt.Errorf("%w: checkpoint taken with window %v, partition has %v", ErrCheckpoint, w, p.window)
+	}
+	c.oldest, c.settledThrough = transit.Day(next()), transit.Day(next())
+	c.stats.Taps, c.stats.Late = next(), next()
+	for i := range c.stats.Rows {
+		c.stats.Rows[i] = next()
+	}
+	n := int(binary.LittleEndian.Uint32(b))
+	b = b[4:]
+	if n < 0 || len(b) != n*transit.TapBinarySize {
+		return fmt.Errorf("%w: reorder buffer of %d taps in %d bytes", ErrCheckpoint, n, len(b))
+	}
+	c.pending = slices.Grow(c.pending[:0], n)[:n]
+	for i := range c.pending {
+		if err := c.pending[i].DecodeBinary(b[i*transit.TapBinarySize:]); err != nil {
+			return fmt.Errorf("%w: reorder buffer: %w", ErrCheckpoint, err)
+		}
+	}
+	return nil
+}
+
+// findLog returns day d's log, or nil.
+func (s *core) findLog(d transit.Day) *dayLog {
+	for _, l := range s.logs {
+		if l.day == d {
+			return l
+		}
+	}
+	return nil
+}

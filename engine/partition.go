@@ -1,0 +1,148 @@
+package engine
+
+import (
+	"errors"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// Partition prices the taps of one stream partition: the single-writer
+// pricing core of an Engine shard, driven synchronously by the goroutine
+// that consumes the partition, with its own watermark.
+//
+// Everything a Partition decides is a function of the sequence of taps
+// submitted to it (and the day closes interleaved with them), not of how
+// the sequence was cut into Submit calls or when checkpoints were taken.
+// That is what makes a stream restartable with exactly the same output: a
+// partition restored from a checkpoint and fed the rest of the sequence
+// emits exactly the rows an uninterrupted run emits.
+//
+// Lateness is decided per partition as the Engine decides it globally: a
+// tap older than the newest tap submitted so far minus the window is late.
+// A tap of a day already closed by CloseDay is settled as a late
+// adjustment in the next open day (its row's Day is that day, flagged
+// [transit.RuleLate]).
+//
+// Submit, CloseDay, Checkpoint and Restore must be called from one
+// goroutine; SetBook and Stats from any.
+type Partition struct {
+	core
+	book atomic.Pointer[fares.Book]
+
+	window    int64
+	maxTime   int64 // newest tap time submitted
+	watermark int64 // maxTime - window: older taps are late
+
+	ckpt checkpointState
+}
+
+// NewPartition returns the pricing unit of partition id, emitting rows to
+// sink with shard index id. opts.Shards is ignored.
+func NewPartition(book *fares.Book, sink Sink, id int, opts Options) (*Partition, error) {
+	opts.Shards = 1
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if book == nil {
+		return nil, errors.New("engine: nil fare book")
+	}
+	if sink == nil {
+		return nil, errors.New("engine: nil sink")
+	}
+	p := &Partition{window: int64(opts.Window)}
+	if opts.Window == Unbounded {
+		p.window = math.MaxInt64
+	}
+	p.core.init(id, sink, &opts)
+	p.core.track = true
+	p.maxTime, p.watermark = math.MinInt64, math.MinInt64
+	p.book.Store(book)
+	return p, nil
+}
+
+// SetBook swaps the fare book; the next Submit or CloseDay uses it.
+func (p *Partition) SetBook(b *fares.Book) {
+	if b != nil {
+		p.book.Store(b)
+	}
+}
+
+// Submit prices what taps make due and emits the rows to the sink before
+// it returns. Taps are copied; the caller may reuse the slice.
+func (p *Partition) Submit(taps []transit.Tap) {
+	c := &p.core
+	c.book = p.book.Load()
+	for i := range taps {
+		t := &taps[i]
+		switch {
+		case t.Time < p.watermark:
+			// Late: everything older than the watermark of its arrival
+			// was priced before it, exactly as the Engine's router and
+			// shards agree (package comment).
+			c.release(p.watermark)
+			c.stats.Late++
+			c.price(t, transit.RuleLate)
+		case t.Time < c.released:
+			// Older than a day close that ran ahead of the watermark.
+			c.stats.Late++
+			c.price(t, transit.RuleLate)
+		default:
+			c.pending = append(c.pending, *t)
+		}
+		if t.Time > p.maxTime {
+			p.maxTime = t.Time
+			if p.window != math.MaxInt64 {
+				if w := t.Time - p.window; w > p.watermark {
+					p.watermark = w
+				}
+			}
+		}
+	}
+	if w := p.watermark; w > c.released && (c.released == math.MinInt64 || w-c.released >= c.step) {
+		c.release(w)
+	}
+	c.finishBatch()
+}
+
+// CloseDay prices every held tap of settlement days up to and including d,
+// closes their open journeys as incomplete and emits the rows. Taps of
+// those days submitted later are settled in day d+1 as late adjustments.
+// Closing a day already closed does nothing.
+func (p *Partition) CloseDay(d transit.Day) {
+	c := &p.core
+	if c.settledThrough != 0 && d <= c.settledThrough {
+		return
+	}
+	c.book = p.book.Load()
+	c.closeDays(d)
+	c.flushOut() // these rows belong to the days being closed
+	c.settledThrough = d
+	c.finishBatch()
+}
+
+// Closed returns the last day closed, and false when none was.
+func (p *Partition) Closed() (transit.Day, bool) {
+	return p.settledThrough, p.settledThrough != 0
+}
+
+// Watermark returns the partition's event-time watermark: taps older than
+// it are late. It is the newest tap time submitted minus the window
+// (math.MinInt64 before the first tap).
+func (p *Partition) Watermark() int64 { return p.watermark }
+
+// MaxTime returns the newest tap time submitted, as a time.
+func (p *Partition) MaxTime() (time.Time, bool) {
+	if p.maxTime == math.MinInt64 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, p.maxTime), true
+}
+
+// Stats returns the partition's counters as of its last Submit or
+// CloseDay.
+func (p *Partition) Stats() Stats { return p.published.load() }

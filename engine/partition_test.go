@@ -1,0 +1,308 @@
+package engine
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// memStore applies checkpoints as a key-value store with lists would: the
+// contract Partition.Checkpoint and Restore rely on.
+type memStore struct {
+	meta  []byte
+	cards map[string][]byte
+	lists map[string][][]byte
+	// ops of the checkpoint being written, applied by commit.
+	full  bool
+	up    map[string][]byte
+	drops []string
+	apps  []memAppend
+}
+
+type memAppend struct {
+	list string
+	blob []byte
+}
+
+func newMemStore() *memStore {
+	return &memStore{cards: map[string][]byte{}, lists: map[string][][]byte{}}
+}
+
+func (m *memStore) Card(k, v []byte) {
+	if m.up == nil {
+		m.up = map[string][]byte{}
+	}
+	m.up[string(k)] = slices.Clone(v)
+}
+func (m *memStore) Drop(list string) { m.drops = append(m.drops, list) }
+func (m *memStore) Append(list string, blob []byte) {
+	m.apps = append(m.apps, memAppend{list, slices.Clone(blob)})
+}
+
+func (m *memStore) checkpoint(p *Partition, full bool) {
+	m.full = full
+	meta := p.Checkpoint(m, full, nil)
+	if m.full {
+		clear(m.cards)
+		clear(m.lists)
+	}
+	for k, v := range m.up {
+		m.cards[k] = v
+	}
+	for _, d := range m.drops {
+		delete(m.lists, d)
+	}
+	for _, a := range m.apps {
+		m.lists[a.list] = append(m.lists[a.list], a.blob)
+	}
+	m.meta, m.up, m.drops, m.apps = meta, nil, nil, nil
+}
+
+// seqSink keeps rows in emission order.
+type seqSink struct{ rows []transit.Priced }
+
+func (s *seqSink) Emit(_ int, rows []transit.Priced) { s.rows = append(s.rows, rows...) }
+
+// streamOps is a partition's input: taps, with a day close at closeAt.
+type streamOps struct {
+	taps     []transit.Tap
+	closeAt  int
+	closeDay transit.Day
+}
+
+// twoDayStream builds two days of taps in near event-time order: shuffled
+// within small blocks (inside the window), a few very late, duplicates.
+func twoDayStream(t testing.TB, n int, seed uint64) streamOps {
+	r := rand.New(rand.NewPCG(seed, 2))
+	d1 := dayOfTaps(t, n/2, seed)
+	d2 := dayOfTaps(t, n/2, seed+1)
+	for i := range d2 {
+		d2[i].Time += int64(24 * time.Hour)
+		d2[i].ID[0] = 'N' // new identifiers on the second day
+	}
+	for _, d := range [][]transit.Tap{d1, d2} {
+		slices.SortFunc(d, func(a, b transit.Tap) int { return transit.Compare(&a, &b) })
+		for i := 0; i+8 <= len(d); i += 8 {
+			r.Shuffle(8, func(a, b int) { d[i+a], d[i+b] = d[i+b], d[i+a] })
+		}
+		for k := 0; k < len(d)/50; k++ { // late: moved far behind
+			i := r.IntN(len(d)-1) + 1
+			j := min(len(d)-1, i+100+r.IntN(200))
+			late := d[i]
+			copy(d[i:j], d[i+1:j+1])
+			d[j] = late
+		}
+	}
+	// A few of day 1's taps arrive after day 1 is closed.
+	tail := slices.Clone(d1[len(d1)-20:])
+	d1 = d1[:len(d1)-20]
+	ops := streamOps{taps: append(append(d1, d2[:len(d2)/2]...), tail...), closeAt: len(d1) + len(d2)/2}
+	ops.taps = append(ops.taps, d2[len(d2)/2:]...)
+	ops.closeDay = calendar(t).DayOf(d1[0].Time)
+	return ops
+}
+
+func newTestPartition(t testing.TB, sink Sink) *Partition {
+	t.Helper()
+	p, err := NewPartition(book(t), sink, 0, Options{Calendar: calendar(t), Window: DefaultWindow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// feed submits ops.taps[from:to] in random slices, closing the day where
+// the stream says.
+func (o *streamOps) feed(p *Partition, r *rand.Rand, from, to int) {
+	for i := from; i < to; {
+		end := min(to, i+1+r.IntN(300))
+		if i < o.closeAt && end > o.closeAt {
+			end = o.closeAt
+		}
+		p.Submit(o.taps[i:end])
+		i = end
+		if i == o.closeAt {
+			p.CloseDay(o.closeDay)
+		}
+	}
+}
+
+func TestPartitionMatchesEngine(t *testing.T) {
+	ops := twoDayStream(t, 4000, 11)
+	ops.closeAt = -1 // no day close: the Engine closes only at the end
+	sink := &seqSink{}
+	p := newTestPartition(t, sink)
+	ops.feed(p, rand.New(rand.NewPCG(1, 1)), 0, len(ops.taps))
+	p.CloseDay(transit.Day(1 << 30))
+	got := sink.rows
+	want := run(t, slices.Clone(ops.taps), Options{Shards: 3, Window: DefaultWindow})
+	if st := p.Stats(); st.Late == 0 {
+		t.Fatal("stream has no late taps: the test does not exercise lateness")
+	}
+	sortRows(got)
+	sortRows(want)
+	if len(got) != len(want) {
+		t.Fatalf("partition emitted %d rows, engine %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("row %d differs:\npartition %+v\nengine    %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func sortRows(rows []transit.Priced) {
+	slices.SortFunc(rows, func(a, b transit.Priced) int {
+		if c := transit.Compare(&a.Tap, &b.Tap); c != 0 {
+			return c
+		}
+		if c := int(a.Status) - int(b.Status); c != 0 {
+			return c
+		}
+		return int(a.Rules) - int(b.Rules) // copies of one tap: late or not
+	})
+}
+
+// TestPartitionRestoreIsExact crashes a partition at random points, keeps
+// only what its last checkpoint covered, restores a new partition from the
+// checkpoint and replays the rest: the rows, in emission order, must be
+// exactly those of an uninterrupted run.
+func TestPartitionRestoreIsExact(t *testing.T) {
+	ops := twoDayStream(t, 6000, 5)
+	ref := &seqSink{}
+	rp := newTestPartition(t, ref)
+	ops.feed(rp, rand.New(rand.NewPCG(9, 9)), 0, len(ops.taps))
+	if ref.rows[len(ref.rows)-1].Day != ops.closeDay+1 {
+		t.Fatal("stream does not reach the second day")
+	}
+	var adjusted int
+	for _, r := range ref.rows {
+		if r.Rules&transit.RuleLate != 0 && r.Day == ops.closeDay+1 && calendar(t).DayOf(r.Time) == ops.closeDay {
+			adjusted++
+		}
+	}
+	if adjusted == 0 {
+		t.Fatal("no tap of the closed day was settled as a late adjustment")
+	}
+
+	for seed := uint64(1); seed <= 6; seed++ {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 3))
+			store := newMemStore()
+			var committed []transit.Priced
+			pos, crashes := 0, 0
+			crashAt := []int{r.IntN(len(ops.taps) / 3), len(ops.taps)/3 + r.IntN(len(ops.taps)/3), 2*len(ops.taps)/3 + r.IntN(len(ops.taps)/3)}
+			for pos < len(ops.taps) {
+				sink := &seqSink{}
+				p := newTestPartition(t, sink)
+				if store.meta != nil {
+					if err := p.Restore(store.meta, store.cards, store.lists); err != nil {
+						t.Fatal(err)
+					}
+				}
+				// Run a while, checkpointing now and then, then crash
+				// (or finish): rows after the last checkpoint are lost.
+				kept, at := 0, pos
+				for at < len(ops.taps) {
+					end := min(len(ops.taps), at+1+r.IntN(900))
+					ops.feed(p, r, at, end)
+					at = end
+					if r.IntN(3) > 0 || at == len(ops.taps) {
+						store.checkpoint(p, r.IntN(5) == 0)
+						kept, pos = len(sink.rows), at
+					}
+					if len(crashAt) > 0 && at >= crashAt[0] {
+						crashAt = crashAt[1:]
+						break // crash
+					}
+				}
+				committed = append(committed, sink.rows[:kept]...)
+				crashes++
+			}
+			if crashes < 3 {
+				t.Fatalf("only %d runs: no crash exercised", crashes)
+			}
+			if len(committed) != len(ref.rows) {
+				t.Fatalf("after %d crashes: %d rows, want %d", crashes-1, len(committed), len(ref.rows))
+			}
+			for i := range committed {
+				if committed[i] != ref.rows[i] {
+					t.Fatalf("after %d crashes, row %d differs:\ngot  %+v\nwant %+v", crashes-1, i, committed[i], ref.rows[i])
+				}
+			}
+		})
+	}
+}
+
+func TestPartitionRestoreRefusesBadState(t *testing.T) {
+	ops := twoDayStream(t, 600, 3)
+	p := newTestPartition(t, &seqSink{})
+	ops.feed(p, rand.New(rand.NewPCG(1, 2)), 0, 400)
+	store := newMemStore()
+	store.checkpoint(p, true)
+	cases := map[string]func(m *memStore){
+		"short meta":  func(m *memStore) { m.meta = m.meta[:10] },
+		"bad version": func(m *memStore) { m.meta[0] = 99 },
+		"meta tail":   func(m *memStore) { m.meta = append(m.meta, 1) },
+		"short card": func(m *memStore) {
+			for k, v := range m.cards {
+				m.cards[k] = v[:len(v)-1]
+				break
+			}
+		},
+		"bad list": func(m *memStore) { m.lists["ids/x"] = [][]byte{make([]byte, 40)} },
+		"ragged ids": func(m *memStore) {
+			for k, v := range m.lists {
+				m.lists[k] = append(v, []byte{1})
+				break
+			}
+		},
+		"short key": func(m *memStore) {
+			for k, v := range m.cards {
+				delete(m.cards, k)
+				m.cards[k[1:]] = v
+				break
+			}
+		},
+	}
+	for name, spoil := range cases {
+		t.Run(name, func(t *testing.T) {
+			m := &memStore{meta: slices.Clone(store.meta), cards: map[string][]byte{}, lists: map[string][][]byte{}}
+			for k, v := range store.cards {
+				m.cards[k] = slices.Clone(v)
+			}
+			for k, v := range store.lists {
+				m.lists[k] = slices.Clone(v)
+			}
+			spoil(m)
+			q := newTestPartition(t, &seqSink{})
+			if err := q.Restore(m.meta, m.cards, m.lists); err == nil {
+				t.Fatal("restore accepted spoiled state")
+			}
+		})
+	}
+	// The unspoiled state restores.
+	q := newTestPartition(t, &seqSink{})
+	if err := q.Restore(store.meta, store.cards, store.lists); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Restore(store.meta, store.cards, store.lists); err == nil {
+		t.Fatal("restore into a partition with state accepted")
+	}
+}
+
+func BenchmarkPartitionCheckpoint(b *testing.B) {
+	ops := twoDayStream(b, 20000, 1)
+	p := newTestPartition(b, &seqSink{})
+	ops.feed(p, rand.New(rand.NewPCG(1, 2)), 0, len(ops.taps)/2)
+	store := newMemStore()
+	b.ReportAllocs()
+	for b.Loop() {
+		store.checkpoint(p, true)
+	}
+	b.ReportMetric(float64(len(store.cards)), "cards")
+}
