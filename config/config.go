@@ -7,37 +7,40 @@
 // is the variable TAPSETTLE_ENGINE_BATCH_SIZE. Unknown keys in the file and
 // unknown TAPSETTLE_* variables are errors, so a typo never silently falls
 // back to a default.
+//
+// Passwords are [Secret] values: every way of printing, marshalling or
+// logging them shows "[redacted]", so logging the whole Config is safe.
 package config
 
 import (
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
-	"sort"
 	"strings"
 	"time"
 	_ "time/tzdata" // the settlement time zone must load on machines without zoneinfo
-
-	"github.com/go-viper/mapstructure/v2"
-	"github.com/knadh/koanf/parsers/yaml"
-	"github.com/knadh/koanf/providers/env/v2"
-	"github.com/knadh/koanf/providers/file"
-	"github.com/knadh/koanf/providers/posflag"
-	"github.com/knadh/koanf/v2"
-	"github.com/spf13/pflag"
 
 	"github.com/tapsettle/tapsettle/transit"
 )
 
 // Config is the whole configuration. The zero value of a field means "use
-// the default" until Load resolves it; the default is in each comment.
+// the default" until Load resolves it, except where a comment says that
+// zero disables something (clearing.interval, metrics.listen): those
+// defaults come from Default, which Load starts from. The default is the
+// last sentence of each comment; a test holds it to Default and to
+// docs/operations.md.
 type Config struct {
 	Settlement Settlement `koanf:"settlement"`
 	Engine     Engine     `koanf:"engine"`
 	Policies   Policies   `koanf:"policies"`
 	Output     Output     `koanf:"output"`
 	Log        Log        `koanf:"log"`
+	Kafka      Kafka      `koanf:"kafka"`
+	State      State      `koanf:"state"`
+	Redis      Redis      `koanf:"redis"`
+	Checkpoint Checkpoint `koanf:"checkpoint"`
+	Clearing   Clearing   `koanf:"clearing"`
+	Metrics    Metrics    `koanf:"metrics"`
 }
 
 // Settlement configures settlement days.
@@ -46,14 +49,14 @@ type Settlement struct {
 	// Default: Asia/Shanghai.
 	Timezone string `koanf:"timezone"`
 	// Cutoff is the local time (HH:MM) at which one settlement day ends
-	// and the next begins. Default: 04:00, after the last night service.
+	// and the next begins, after the last night service. Default: 04:00.
 	Cutoff string `koanf:"cutoff"`
 }
 
 // Engine configures the pricing engine.
 type Engine struct {
-	// Shards is the number of single-writer pricing workers.
-	// Default: the number of CPUs.
+	// Shards is the number of single-writer pricing workers; 0 means one
+	// per CPU. Default: 0.
 	Shards int `koanf:"shards"`
 	// BatchSize is the number of taps per hand-off batch. Default: 1024.
 	BatchSize int `koanf:"batch_size"`
@@ -66,7 +69,7 @@ type Engine struct {
 // Policies configures fare policy data.
 type Policies struct {
 	// Dir holds policy files that override or extend the embedded
-	// defaults. Default: none (embedded policies only).
+	// defaults; none means the embedded policies only. Default: none.
 	Dir string `koanf:"dir"`
 }
 
@@ -75,26 +78,34 @@ type Output struct {
 	// Dir is the root of the output tree (one folder per settlement day).
 	// Default: out.
 	Dir string `koanf:"dir"`
-	// Ledger also writes the priced ledger (one row per tap). Default: false.
+	// Ledger also writes the priced ledger (one row per tap).
+	// Default: false.
 	Ledger bool `koanf:"ledger"`
 }
 
 // Log configures structured logging.
 type Log struct {
-	// Level is debug, info, warn or error. Default: info.
+	// Level is one of debug, info, warn and error. Default: info.
 	Level string `koanf:"level"`
-	// Format is text or json. Default: text.
+	// Format is one of text and json. Default: text.
 	Format string `koanf:"format"`
 }
 
-// Default returns the configuration with every default filled in.
+// Default returns the configuration with every default filled in,
+// including those whose zero value means "disabled".
 func Default() Config {
-	c := Config{}
+	c := Config{
+		Clearing: Clearing{Interval: 15 * time.Minute},
+		Metrics:  Metrics{Listen: "127.0.0.1:9464"},
+	}
 	c.EnsureDefaults()
 	return c
 }
 
-// EnsureDefaults fills zero fields with their documented defaults.
+// EnsureDefaults fills zero fields with their documented defaults. It leaves
+// alone the fields whose zero value is meaningful (clearing.interval and
+// metrics.listen, where zero disables), so that an explicit 0 or "" from a
+// file, the environment or a flag survives it.
 func (c *Config) EnsureDefaults() {
 	if c.Settlement.Timezone == "" {
 		c.Settlement.Timezone = "Asia/Shanghai"
@@ -117,59 +128,90 @@ func (c *Config) EnsureDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
 	}
+	c.Kafka.ensureDefaults()
+	c.State.ensureDefaults()
+	c.Redis.ensureDefaults()
+	c.Checkpoint.ensureDefaults()
+	c.Clearing.ensureDefaults()
 }
 
 // FieldError is a validation error naming the key.
 type FieldError struct {
 	Key    string // e.g. "engine.shards"
-	Value  any
+	Value  any    // the offending value; a Secret prints as [redacted]
 	Reason string
+	Err    error // the underlying error, if any (a file that cannot be read)
 }
 
+// Error returns "config: KEY = VALUE: REASON".
 func (e *FieldError) Error() string {
 	return fmt.Sprintf("config: %s = %v: %s", e.Key, e.Value, e.Reason)
 }
 
-// Validate checks every field and returns all problems joined.
-func (c *Config) Validate() error {
-	var errs []error
-	bad := func(key string, v any, reason string) {
-		errs = append(errs, &FieldError{Key: key, Value: v, Reason: reason})
+// Unwrap returns the underlying error.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// problems collects every validation problem, so that Validate reports
+// them all at once.
+type problems struct{ errs []error }
+
+// bad records that key holds the value v, which is wrong for reason.
+func (p *problems) bad(key string, v any, reason string) {
+	p.errs = append(p.errs, &FieldError{Key: key, Value: v, Reason: reason})
+}
+
+// add records an error that already names its key.
+func (p *problems) add(err error) {
+	if err != nil {
+		p.errs = append(p.errs, err)
 	}
+}
+
+// Validate checks every field and returns all problems joined. It reads
+// the files that enabled TLS blocks name, so that a bad certificate stops
+// the service at start-up rather than at its first connection.
+func (c *Config) Validate() error {
+	var p problems
 	if _, err := time.LoadLocation(c.Settlement.Timezone); err != nil {
-		bad("settlement.timezone", c.Settlement.Timezone, "unknown time zone")
+		p.bad("settlement.timezone", c.Settlement.Timezone, "unknown time zone")
 	}
 	if _, err := parseCutoff(c.Settlement.Cutoff); err != nil {
-		bad("settlement.cutoff", c.Settlement.Cutoff, err.Error())
+		p.bad("settlement.cutoff", c.Settlement.Cutoff, err.Error())
 	}
 	if c.Engine.Shards < 0 || c.Engine.Shards > 1024 {
-		bad("engine.shards", c.Engine.Shards, "want 0 (one per CPU) .. 1024")
+		p.bad("engine.shards", c.Engine.Shards, "want 0 (one per CPU) .. 1024")
 	}
 	if c.Engine.BatchSize < 1 || c.Engine.BatchSize > 1<<20 {
-		bad("engine.batch_size", c.Engine.BatchSize, "want 1..1048576")
+		p.bad("engine.batch_size", c.Engine.BatchSize, "want 1..1048576")
 	}
 	if c.Engine.Window < 0 || c.Engine.Window > 24*time.Hour {
-		bad("engine.window", c.Engine.Window, "want 0..24h")
+		p.bad("engine.window", c.Engine.Window, "want 0..24h")
 	}
 	if c.Policies.Dir != "" {
 		if fi, err := os.Stat(c.Policies.Dir); err != nil || !fi.IsDir() {
-			bad("policies.dir", c.Policies.Dir, "not a readable directory")
+			p.bad("policies.dir", c.Policies.Dir, "not a readable directory")
 		}
 	}
 	if strings.TrimSpace(c.Output.Dir) == "" {
-		bad("output.dir", c.Output.Dir, "must not be empty")
+		p.bad("output.dir", c.Output.Dir, "must not be empty")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		bad("log.level", c.Log.Level, "want debug, info, warn or error")
+		p.bad("log.level", c.Log.Level, "want debug, info, warn or error")
 	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:
-		bad("log.format", c.Log.Format, "want text or json")
+		p.bad("log.format", c.Log.Format, "want text or json")
 	}
-	return errors.Join(errs...)
+	c.Kafka.validate(&p)
+	c.State.validate(&p)
+	c.Redis.validate(&p, c.State.Backend == BackendRedis)
+	c.Checkpoint.validate(&p)
+	c.Clearing.validate(&p)
+	c.Metrics.validate(&p)
+	return errors.Join(p.errs...)
 }
 
 func parseCutoff(s string) (time.Duration, error) {
@@ -184,112 +226,11 @@ func parseCutoff(s string) (time.Duration, error) {
 func (c *Config) Calendar() (*transit.Calendar, error) {
 	loc, err := time.LoadLocation(c.Settlement.Timezone)
 	if err != nil {
-		return nil, &FieldError{Key: "settlement.timezone", Value: c.Settlement.Timezone, Reason: err.Error()}
+		return nil, &FieldError{Key: "settlement.timezone", Value: c.Settlement.Timezone, Reason: err.Error(), Err: err}
 	}
 	cut, err := parseCutoff(c.Settlement.Cutoff)
 	if err != nil {
-		return nil, &FieldError{Key: "settlement.cutoff", Value: c.Settlement.Cutoff, Reason: err.Error()}
+		return nil, &FieldError{Key: "settlement.cutoff", Value: c.Settlement.Cutoff, Reason: err.Error(), Err: err}
 	}
 	return transit.NewCalendar(loc, cut)
-}
-
-// EnvPrefix starts every environment variable tapsettle reads.
-const EnvPrefix = "TAPSETTLE_"
-
-// Sources says where Load reads from.
-type Sources struct {
-	// File is a YAML file; "" reads none.
-	File string
-	// Environ is the environment, as os.Environ returns it. Nil reads none.
-	Environ []string
-	// Flags are parsed command-line flags; only flags the user set count.
-	Flags *pflag.FlagSet
-	// FlagKeys maps a flag name to the key it sets ("shards" ->
-	// "engine.shards"). Flags not listed are not configuration.
-	FlagKeys map[string]string
-}
-
-// Load resolves the configuration from src and validates it.
-func Load(src Sources) (*Config, error) {
-	k := koanf.New(".")
-	known := Keys()
-	if src.File != "" {
-		if err := k.Load(file.Provider(src.File), yaml.Parser()); err != nil {
-			return nil, fmt.Errorf("config: cannot read %s: %w", src.File, err)
-		}
-	}
-	if src.Environ != nil {
-		byEnv := make(map[string]string, len(known))
-		for _, key := range known {
-			byEnv[EnvPrefix+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))] = key
-		}
-		var unknown []string
-		p := env.Provider(".", env.Opt{
-			Prefix:      EnvPrefix,
-			EnvironFunc: func() []string { return src.Environ },
-			TransformFunc: func(name, v string) (string, any) {
-				key, ok := byEnv[name]
-				if !ok {
-					unknown = append(unknown, name)
-					return "", nil
-				}
-				return key, v
-			},
-		})
-		if err := k.Load(p, nil); err != nil {
-			return nil, fmt.Errorf("config: environment: %w", err)
-		}
-		if len(unknown) > 0 {
-			sort.Strings(unknown)
-			return nil, fmt.Errorf("config: unknown environment variable %s (known: %s...)", strings.Join(unknown, ", "), EnvPrefix+"ENGINE_SHARDS")
-		}
-	}
-	if src.Flags != nil {
-		p := posflag.ProviderWithFlag(src.Flags, ".", k, func(f *pflag.Flag) (string, any) {
-			key, ok := src.FlagKeys[f.Name]
-			if !ok || !f.Changed {
-				return "", nil
-			}
-			return key, posflag.FlagVal(src.Flags, f)
-		})
-		if err := k.Load(p, nil); err != nil {
-			return nil, fmt.Errorf("config: flags: %w", err)
-		}
-	}
-	var c Config
-	dc := &mapstructure.DecoderConfig{
-		Result:           &c,
-		TagName:          "koanf",
-		ErrorUnused:      true,
-		WeaklyTypedInput: true, // environment values are strings
-		DecodeHook:       mapstructure.StringToTimeDurationHookFunc(),
-	}
-	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf", DecoderConfig: dc}); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	c.EnsureDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
-
-// Keys lists every configuration key ("engine.batch_size", ...), sorted.
-func Keys() []string {
-	var keys []string
-	var walk func(prefix string, t reflect.Type)
-	walk = func(prefix string, t reflect.Type) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			name := prefix + f.Tag.Get("koanf")
-			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
-				walk(name+".", f.Type)
-				continue
-			}
-			keys = append(keys, name)
-		}
-	}
-	walk("", reflect.TypeOf(Config{}))
-	sort.Strings(keys)
-	return keys
 }

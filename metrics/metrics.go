@@ -1,0 +1,212 @@
+package metrics
+
+import (
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// Namespace prefixes every metric name.
+const Namespace = "tapsettle"
+
+// Label values for taps that fall outside the participants or the enums.
+const (
+	// OtherCity labels taps in a city that is not a participant.
+	OtherCity = "other"
+	// Unknown labels the mode and status of a row whose mode or status
+	// is out of range (a bug upstream: the engine never emits one).
+	Unknown = "unknown"
+)
+
+// CheckpointBuckets are the upper bounds, in seconds, of
+// checkpoint_duration_seconds: 1ms (a local commit to page cache) to 10s
+// (a Redis commit stuck behind a failover), in 1-2.5-5 steps.
+var CheckpointBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// BatchBuckets are the upper bounds, in seconds, of batch_duration_seconds:
+// a batch of 1024 taps takes about 0.2ms to price; the long tail is
+// segment writes and day closes.
+var BatchBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
+
+// Metrics holds the service's metrics. Its methods are safe for concurrent
+// use; the per-tap counting goes through a Counts per partition.
+type Metrics struct {
+	// cityRow maps City.Index() to the city's row in the taps table; row
+	// 0 is OtherCity. Read-only after New.
+	cityRow []uint16
+	// taps holds the counter of each cell of the taps table (see
+	// cellOf); read-only after New, shared by every Counts.
+	taps []prometheus.Counter
+	// rejects holds the counter of each reject reason.
+	rejects [numReasons]prometheus.Counter
+
+	messages, bytes           *prometheus.CounterVec
+	lag, open, held, assigned *prometheus.GaugeVec
+	checkpointDur             *prometheus.HistogramVec
+	checkpointFail            *prometheus.CounterVec
+	batchDur                  prometheus.Histogram
+	daysClosed                prometheus.Counter
+	lastClosedDay             prometheus.Gauge
+	lastClosedMu              sync.Mutex
+	lastClosed                int // YYYYMMDD of lastClosedDay, under lastClosedMu
+}
+
+// The taps table has one row per participant plus row 0 for other cities,
+// and in each row one cell per (mode, status). transit's modes and
+// statuses are contiguous from 1 and bounded by NumModes and NumStatuses,
+// so cell = row*cellsPerCity + (mode-1)*numStatuses + (status-1); the one
+// cell after the last row catches rows whose mode or status is out of
+// range.
+const (
+	numModes     = transit.NumModes - 1
+	numStatuses  = transit.NumStatuses - 1
+	cellsPerCity = numModes * numStatuses
+)
+
+// New creates the metrics and registers them with reg (none when reg is
+// nil). cities are the participants, whose taps are counted under their own
+// six-digit code; taps elsewhere count as OtherCity. Every taps_total and
+// rejects_total series is created here, at zero, so that rates exist from
+// the first scrape and Row never resolves a label. Like
+// prometheus.MustRegister, New panics if reg already holds these metrics:
+// that is a wiring bug, not bad input.
+func New(reg prometheus.Registerer, cities []transit.City) *Metrics {
+	cs := make([]transit.City, 0, len(cities))
+	for _, c := range cities {
+		if c.Valid() {
+			cs = append(cs, c)
+		}
+	}
+	slices.Sort(cs)
+	cs = slices.Compact(cs)
+
+	partition := []string{"partition"}
+	m := &Metrics{
+		cityRow: make([]uint16, transit.City(829900).Index()+1), // the largest valid code
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "messages_consumed_total",
+			Help: "Kafka messages consumed, by partition."}, partition),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "bytes_consumed_total",
+			Help: "Bytes of the values of the Kafka messages consumed, by partition."}, partition),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "consumer_lag",
+			Help: "Messages between the last consumed offset and the partition's high-water mark, for partitions this instance owns."}, partition),
+		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "open_journeys",
+			Help: "Metro entries awaiting their exit, for partitions this instance owns."}, partition),
+		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "held_taps",
+			Help: "Taps held in the reorder window, for partitions this instance owns."}, partition),
+		assigned: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "partition_assigned",
+			Help: "1 while this instance owns the partition, 0 after it was revoked."}, partition),
+		checkpointDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "checkpoint_duration_seconds",
+			Help: "Time to commit one partition checkpoint (state, offset and segment), failed ones included, by state backend.", Buckets: CheckpointBuckets}, []string{"backend"}),
+		checkpointFail: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "checkpoint_failures_total",
+			Help: "Checkpoints that returned an error, by state backend."}, []string{"backend"}),
+		batchDur: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "batch_duration_seconds",
+			Help: "Time to process one batch of fetched messages: decode, price, segment.", Buckets: BatchBuckets}),
+		daysClosed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "days_closed_total",
+			Help: "Settlement days this instance closed and wrote."}),
+		lastClosedDay: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "last_closed_day",
+			Help: "The latest settlement day this instance closed and wrote, as the number YYYYMMDD."}),
+	}
+	tapsVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "taps_total",
+		Help: "Taps priced, by city where the tap happened (six-digit code, or other), mode and status."},
+		[]string{"city", "mode", "status"})
+	rejectsVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "rejects_total",
+		Help: "Malformed messages (or JSON lines of a message) quarantined, by the tap field at fault (record: the whole record)."},
+		[]string{"reason"})
+
+	m.taps = make([]prometheus.Counter, (len(cs)+1)*cellsPerCity+1)
+	for row := 0; row <= len(cs); row++ {
+		label := OtherCity
+		if row > 0 {
+			label = cs[row-1].String()
+			m.cityRow[cs[row-1].Index()] = uint16(row)
+		}
+		for mode := transit.Mode(1); mode <= numModes; mode++ {
+			for st := transit.Status(1); st <= numStatuses; st++ {
+				m.taps[cellOf(row, mode, st)] = tapsVec.WithLabelValues(label, mode.String(), st.String())
+			}
+		}
+	}
+	m.taps[len(m.taps)-1] = tapsVec.WithLabelValues(OtherCity, Unknown, Unknown)
+	for i, r := range reasons {
+		m.rejects[i] = rejectsVec.WithLabelValues(r)
+	}
+	for _, b := range []string{"local", "redis"} {
+		m.checkpointFail.WithLabelValues(b) // so that increase() sees the first failure
+	}
+	if reg != nil {
+		reg.MustRegister(m.messages, m.bytes, tapsVec, rejectsVec, m.lag, m.open, m.held, m.assigned,
+			m.checkpointDur, m.checkpointFail, m.batchDur, m.daysClosed, m.lastClosedDay)
+	}
+	return m
+}
+
+// cellOf returns the cell of a valid mode and status in row.
+func cellOf(row int, mode transit.Mode, status transit.Status) int {
+	return row*cellsPerCity + int(mode-1)*numStatuses + int(status-1)
+}
+
+func partitionLabel(p int) string { return strconv.Itoa(p) }
+
+// SetLag records a partition's consumer lag in messages.
+func (m *Metrics) SetLag(partition int, lag int64) {
+	m.lag.WithLabelValues(partitionLabel(partition)).Set(float64(lag))
+}
+
+// SetOpen records a partition's open metro journeys and the taps held in
+// its reorder window.
+func (m *Metrics) SetOpen(partition int, open, held int64) {
+	p := partitionLabel(partition)
+	m.open.WithLabelValues(p).Set(float64(open))
+	m.held.WithLabelValues(p).Set(float64(held))
+}
+
+// SetAssigned records that this instance gained or lost a partition. On
+// loss it also deletes the partition's lag, open and held series: the new
+// owner reports them now, and a stale copy here would double them in a
+// sum over instances.
+func (m *Metrics) SetAssigned(partition int, assigned bool) {
+	p := partitionLabel(partition)
+	if assigned {
+		m.assigned.WithLabelValues(p).Set(1)
+		return
+	}
+	m.assigned.WithLabelValues(p).Set(0)
+	m.lag.DeleteLabelValues(p)
+	m.open.DeleteLabelValues(p)
+	m.held.DeleteLabelValues(p)
+}
+
+// ObserveCheckpoint records one checkpoint commit to backend ("local",
+// "redis") that took d; a non-nil err also counts a failure.
+func (m *Metrics) ObserveCheckpoint(backend string, d time.Duration, err error) {
+	m.checkpointDur.WithLabelValues(backend).Observe(d.Seconds())
+	if err != nil {
+		m.checkpointFail.WithLabelValues(backend).Inc()
+	}
+}
+
+// ObserveBatch records the processing time of one batch.
+func (m *Metrics) ObserveBatch(d time.Duration) { m.batchDur.Observe(d.Seconds()) }
+
+// DayClosed counts a settlement day closed, named as YYYY-MM-DD. The
+// last_closed_day gauge moves only forward, so a late re-close of an older
+// day does not set it back; a name that is not a date only counts.
+func (m *Metrics) DayClosed(day string) {
+	m.daysClosed.Inc()
+	t, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return
+	}
+	n := t.Year()*10000 + int(t.Month())*100 + t.Day()
+	m.lastClosedMu.Lock()
+	defer m.lastClosedMu.Unlock()
+	if n > m.lastClosed {
+		m.lastClosed = n
+		m.lastClosedDay.Set(float64(n))
+	}
+}
