@@ -108,6 +108,14 @@ func (c *Collector) Reject(r transit.Reject) {
 	if r.HasTime && c.opts.Calendar != nil {
 		d = c.opts.Calendar.DayOf(r.Time)
 	}
+	c.RejectIn(d, r)
+}
+
+// RejectIn records a malformed input record in settlement day d, whatever
+// its time says: a stream settles a record that arrived after its day
+// closed in the next open day, and a record without a time in the day
+// being closed when it is quarantined. Safe for concurrent use.
+func (c *Collector) RejectIn(d transit.Day, r transit.Reject) {
 	if len(r.Raw) > transit.MaxRejectRaw {
 		r.Raw = r.Raw[:transit.MaxRejectRaw]
 	}

@@ -1,0 +1,145 @@
+package settlement
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// segBenchRows are synthRows with a device on every row and, when uuid is
+// set, random UUIDs as tap identifiers (the worst case for compression;
+// the generator's identifiers are sequential).
+func segBenchRows(n int, uuid bool) []transit.Priced {
+	rows := synthRows(n, 11)
+	rng := rand.New(rand.NewPCG(11, 12))
+	for i := range rows {
+		rows[i].Device = mustID[transit.DeviceID](fmt.Sprintf("V-%05d", rng.IntN(3000)))
+		if uuid {
+			rows[i].ID = mustID[transit.TapID](fmt.Sprintf("%08x-%04x-%04x-%04x-%012x",
+				rng.Uint32(), rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint64()&(1<<48-1)))
+		}
+	}
+	return rows
+}
+
+type segBenchCase struct {
+	name string
+	rows []transit.Priced
+}
+
+func segBenchCases() []segBenchCase {
+	var cs []segBenchCase
+	for _, uuid := range []bool{false, true} {
+		for _, n := range []int{1024, 16384} {
+			ids := "seq"
+			if uuid {
+				ids = "uuid"
+			}
+			cs = append(cs, segBenchCase{fmt.Sprintf("ids=%s/rows=%d", ids, n), segBenchRows(n, uuid)})
+		}
+	}
+	return cs
+}
+
+func reportPerRow(b *testing.B, rows int) {
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows), "ns/row")
+}
+
+// BenchmarkSegmentEncode measures a checkpoint: AddRows, Encode into the
+// previous segment's buffer, Reset. MB/s counts row records before
+// compression (225 bytes a row); B/row is the file's size per row.
+func BenchmarkSegmentEncode(b *testing.B) {
+	for _, c := range segBenchCases() {
+		b.Run(c.name, func(b *testing.B) {
+			var sb SegmentBuilder
+			sb.AddRows(c.rows)
+			dst := sb.Encode(nil) // size the buffers: the steady state is measured
+			b.SetBytes(int64(len(c.rows) * segmentRowSize))
+			b.ReportAllocs()
+			for b.Loop() {
+				sb.Reset()
+				sb.AddRows(c.rows)
+				dst = sb.Encode(dst[:0])
+			}
+			reportPerRow(b, len(c.rows))
+			b.ReportMetric(float64(len(dst))/float64(len(c.rows)), "B/row")
+		})
+	}
+}
+
+// BenchmarkSegmentAddRows measures the part of encoding that runs as rows
+// are priced: laying them out in the builder's buffer.
+func BenchmarkSegmentAddRows(b *testing.B) {
+	rows := segBenchRows(1024, false)
+	var sb SegmentBuilder
+	sb.AddRows(rows)
+	b.SetBytes(int64(len(rows) * segmentRowSize))
+	b.ReportAllocs()
+	for b.Loop() {
+		sb.Reset()
+		sb.AddRows(rows)
+	}
+	reportPerRow(b, len(rows))
+}
+
+// BenchmarkSegmentDecode measures ReadSegment with a callback that takes
+// each row. MB/s counts row records after decompression. The allocations
+// are per segment (the body and the rejects), not per row.
+func BenchmarkSegmentDecode(b *testing.B) {
+	for _, c := range segBenchCases() {
+		b.Run(c.name, func(b *testing.B) {
+			var sb SegmentBuilder
+			sb.AddRows(c.rows)
+			data := sb.Encode(nil)
+			var sum transit.Fen
+			b.SetBytes(int64(len(c.rows) * segmentRowSize))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ReadSegment(data, func(p *transit.Priced) error { sum += p.Charged; return nil }, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportPerRow(b, len(c.rows))
+		})
+	}
+}
+
+// BenchmarkSegmentCodec compresses the same segment body with the two
+// candidates of klauspost/compress, the measurement behind the choice of
+// S2 (docs/segment-format.md).
+func BenchmarkSegmentCodec(b *testing.B) {
+	zfast, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	codecs := []struct {
+		name string
+		enc  func(dst, src []byte) []byte
+	}{
+		{"s2", func(dst, src []byte) []byte { return s2.Encode(dst[:cap(dst)], src) }},
+		{"s2-better", func(dst, src []byte) []byte { return s2.EncodeBetter(dst[:cap(dst)], src) }},
+		{"zstd-fastest", func(dst, src []byte) []byte { return zfast.EncodeAll(src, dst[:0]) }},
+	}
+	for _, c := range segBenchCases() {
+		var sb SegmentBuilder
+		sb.AddRows(c.rows)
+		raw := sb.rows
+		for _, codec := range codecs {
+			b.Run(c.name+"/"+codec.name, func(b *testing.B) {
+				dst := make([]byte, 0, s2.MaxEncodedLen(len(raw)))
+				var out []byte
+				b.SetBytes(int64(len(raw)))
+				b.ReportAllocs()
+				for b.Loop() {
+					out = codec.enc(dst, raw)
+				}
+				reportPerRow(b, len(c.rows))
+				b.ReportMetric(float64(len(out))/float64(len(c.rows)), "B/row")
+			})
+		}
+	}
+}

@@ -1,0 +1,474 @@
+package settlement
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"hash/crc32"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// segRej is a reject with the settlement day a partition gives it.
+type segRej struct {
+	r   transit.Reject
+	day transit.Day
+}
+
+// segContent is what a segment holds, as ReadSegment hands it over.
+type segContent struct {
+	rows    []transit.Priced
+	rejects []segRej
+}
+
+func (c *segContent) build() *SegmentBuilder {
+	var b SegmentBuilder
+	b.AddRows(c.rows)
+	for i := range c.rejects {
+		b.AddReject(&c.rejects[i].r, c.rejects[i].day)
+	}
+	return &b
+}
+
+func (c *segContent) encode() []byte { return c.build().Encode(nil) }
+
+func (c *segContent) equal(o *segContent) bool {
+	return slices.Equal(c.rows, o.rows) && slices.Equal(c.rejects, o.rejects)
+}
+
+// readSegment reads data into a segContent, counting the callbacks even
+// when the read fails.
+func readSegment(data []byte) (segContent, int, SegmentInfo, error) {
+	var got segContent
+	calls := 0
+	info, err := ReadSegment(data,
+		func(p *transit.Priced) error {
+			calls++
+			got.rows = append(got.rows, *p)
+			return nil
+		},
+		func(r *transit.Reject, day transit.Day, dated bool) error {
+			calls++
+			if dated != (day != Undated) {
+				return errors.New("dated disagrees with the day")
+			}
+			got.rejects = append(got.rejects, segRej{*r, day})
+			return nil
+		})
+	return got, calls, info, err
+}
+
+// rejectDay places a reject as Collector.Reject does.
+func rejectDay(cal *transit.Calendar, r *transit.Reject) transit.Day {
+	if !r.HasTime {
+		return Undated
+	}
+	return cal.DayOf(r.Time)
+}
+
+func fixtureSegRejects(t testing.TB) []segRej {
+	cal := calendar(t)
+	var out []segRej
+	for _, r := range fixtureRejects() {
+		out = append(out, segRej{r, rejectDay(cal, &r)})
+	}
+	return out
+}
+
+// maxIDRow fills every identifier to its maximum length: a metro exit with
+// its entry, a device, and a UTF-8 line name of exactly MaxCode bytes.
+func maxIDRow() transit.Priced {
+	r := row(strings.Repeat("T", transit.MaxTapID), strings.Repeat("9", transit.MaxCardID), transit.ProductSenior,
+		shanghai, ningbo, transit.ModeMetro, transit.ActionExit, "地铁1号线ABC", strings.Repeat("S", transit.MaxCode), at(21, 7, 9)+999_999_999).
+		fare(700, 35, 100, 65, transit.RuleMetroDistance|transit.RuleProduct|transit.RuleTransfer|transit.RuleDailyCap).
+		entry(strings.Repeat("E", transit.MaxCode), at(20, 0, 0)+1)
+	r.Device = mustID[transit.DeviceID](strings.Repeat("D", transit.MaxDeviceID))
+	if len(r.Line.Bytes()) != transit.MaxCode {
+		panic("maxIDRow: line is not MaxCode bytes")
+	}
+	return r.Priced
+}
+
+// extremeRow holds the extreme value of every numeric field: the format
+// must carry them bit for bit, whatever their meaning.
+func extremeRow() transit.Priced {
+	r := maxIDRow()
+	r.Time, r.Offset = math.MinInt64, -12*3600-1
+	r.Issuer, r.City = math.MaxUint32, 0
+	r.Day = math.MaxInt32
+	r.Status, r.Reason, r.Rules = transit.StatusRejected, transit.NumReasons-1, transit.KnownRules
+	r.Gross, r.Discount, r.Charged = math.MaxInt64, math.MinInt64, -1
+	r.ProductDiscount, r.TransferDiscount, r.CapDiscount = 1, -2, math.MaxInt64
+	r.EntryTime = math.MaxInt64
+	return r
+}
+
+// everyStatusRows has one row of each status, as the engine writes them.
+func everyStatusRows() []transit.Priced {
+	bus, metro := transit.ModeBus, transit.ModeMetro
+	std := transit.ProductStandard
+	rs := []*rb{
+		row("st-charged", bjCard, std, beijing, shanghai, bus, transit.ActionBoard, "SH-71", "B20", at(9, 0, 0)).
+			fare(200, 0, 0, 0, transit.RuleBusFlat),
+		row("st-open", gzCard, std, guangzhou, shenzhen, metro, transit.ActionEntry, "SZ-M1", "Z01", at(23, 50, 0)).
+			status(transit.StatusOpen, 0),
+		row("st-duplicate", bjCard, std, beijing, shanghai, bus, transit.ActionBoard, "SH-71", "B20", at(9, 0, 0)).
+			status(transit.StatusDuplicate, 0),
+		row("st-rejected", hmCard, std, hami, guangzhou, bus, transit.ActionBoard, "GZ-3", "G3", at(14, 0, 0)).
+			status(transit.StatusRejected, transit.ReasonUnknownIssuer),
+		row("st-incomplete", shCard, transit.ProductStudent, shanghai, beijing, metro, transit.ActionExit, "BJ-M10", "J33", at(13, 15, 0)).
+			fare(900, 450, 0, 0, transit.RuleMetroDistance|transit.RuleProduct|transit.RuleUnmatchedExit|transit.RuleDefaultPolicy).
+			status(transit.StatusIncomplete, 0),
+	}
+	out := make([]transit.Priced, len(rs))
+	for i, r := range rs {
+		out[i] = r.Priced
+	}
+	return out
+}
+
+func TestSegmentRoundTrip(t *testing.T) {
+	allBytes := make([]byte, 256)
+	for i := range allBytes {
+		allBytes[i] = byte(i)
+	}
+	prev := row("prev-day", bjCard, transit.ProductStandard, beijing, ningbo, transit.ModeBus, transit.ActionBoard, "NB-N1", "S30", at(3, 30, 0)).
+		fare(200, 0, 0, 0, transit.RuleBusFlat|transit.RuleLate).day(fixturePrev).Priced
+	tests := []struct {
+		name string
+		c    segContent
+	}{
+		{"empty", segContent{}},
+		{"fixture day", segContent{fixtureRows(), fixtureSegRejects(t)}},
+		{"every status", segContent{rows: everyStatusRows()}},
+		{"metro exit with entry", segContent{rows: fixtureRows()[1:3]}},
+		{"max-length ids", segContent{rows: []transit.Priced{maxIDRow()}}},
+		{"extreme values", segContent{rows: []transit.Priced{extremeRow(), {}}}},
+		{"two days, then back", segContent{rows: []transit.Priced{fixtureRows()[0], prev, fixtureRows()[1]}}},
+		{"rejects only, dated and undated", segContent{rejects: []segRej{
+			{transit.Reject{Source: "kafka/taps/3", Line: 1, Reason: "unreadable"}, Undated},
+			{transit.Reject{Source: "kafka/taps/3", Line: 2, Field: "time", Reason: "r", Raw: "x", Time: at(12, 0, 0), HasTime: true}, fixtureDay},
+			{transit.Reject{Time: at(2, 0, 0), HasTime: true}, Undated}, // a partition without a calendar
+		}}},
+		{"reject strings", segContent{rejects: []segRej{
+			{transit.Reject{Source: "", Line: -1, Raw: string(allBytes)}, fixtureDay},
+			{transit.Reject{Source: strings.Repeat("s", 5000), Field: "地铁", Reason: "line\nbreak,\"quote\"", Raw: strings.Repeat("\x00", transit.MaxRejectRaw), Time: math.MinInt64}, fixturePrev},
+		}}},
+		{"synthetic rows with rejects", segContent{synthRows(3000, 4), fixtureSegRejects(t)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := tt.c.build()
+			data := b.Encode(nil)
+
+			// The days the test expects, computed without the builder.
+			seen := map[transit.Day]bool{}
+			for _, r := range tt.c.rows {
+				seen[r.Day] = true
+			}
+			for _, r := range tt.c.rejects {
+				seen[r.day] = true
+			}
+			var wantDays []transit.Day
+			for d := range seen {
+				wantDays = append(wantDays, d)
+			}
+			slices.Sort(wantDays)
+
+			if b.Rows() != len(tt.c.rows) || b.Rejects() != len(tt.c.rejects) || !slices.Equal(b.Days(), wantDays) {
+				t.Errorf("builder: %d rows, %d rejects, days %v; want %d, %d, %v",
+					b.Rows(), b.Rejects(), b.Days(), len(tt.c.rows), len(tt.c.rejects), wantDays)
+			}
+			got, _, info, err := readSegment(data)
+			if err != nil {
+				t.Fatalf("ReadSegment: %v", err)
+			}
+			if len(got.rows) != len(tt.c.rows) {
+				t.Fatalf("%d rows, want %d", len(got.rows), len(tt.c.rows))
+			}
+			for i := range got.rows {
+				if got.rows[i] != tt.c.rows[i] {
+					t.Fatalf("row %d:\n got %+v\nwant %+v", i, got.rows[i], tt.c.rows[i])
+				}
+			}
+			if !slices.Equal(got.rejects, tt.c.rejects) {
+				t.Fatalf("rejects:\n got %+v\nwant %+v", got.rejects, tt.c.rejects)
+			}
+			if info.Rows != len(tt.c.rows) || info.Rejects != len(tt.c.rejects) || !slices.Equal(info.Days, wantDays) {
+				t.Errorf("info %+v; want %d rows, %d rejects, days %v", info, len(tt.c.rows), len(tt.c.rejects), wantDays)
+			}
+			if info.Sum != sha256.Sum256(data) {
+				t.Error("info.Sum is not the file's SHA-256")
+			}
+		})
+	}
+}
+
+func TestSegmentUndatedFirst(t *testing.T) {
+	c := segContent{rows: fixtureRows(), rejects: fixtureSegRejects(t)}
+	want := []transit.Day{Undated, fixturePrev, fixtureDay}
+	if got := c.build().Days(); !slices.Equal(got, want) {
+		t.Fatalf("Days = %v, want %v", got, want)
+	}
+}
+
+// TestSegmentEncodeStable: the bytes depend only on the content, not on
+// how it was handed over, on reuse of the builder, or on dst.
+func TestSegmentEncodeStable(t *testing.T) {
+	c := segContent{synthRows(500, 9), fixtureSegRejects(t)}
+	want := c.encode()
+
+	var b SegmentBuilder
+	b.AddRows(fixtureRows()) // something else first, then Reset
+	b.AddReject(&c.rejects[0].r, 0)
+	b.Reset()
+	if b.Rows() != 0 || b.Rejects() != 0 || len(b.Days()) != 0 || b.Size() != 0 {
+		t.Fatalf("after Reset: %d rows, %d rejects, days %v, size %d", b.Rows(), b.Rejects(), b.Days(), b.Size())
+	}
+	// Rows in uneven batches, rejects interleaved with them.
+	rows := c.rows
+	for i, n := 0, 1; len(rows) > 0; i, n = i+1, n*2 {
+		k := min(n, len(rows))
+		b.AddRows(rows[:k])
+		rows = rows[k:]
+		if i < len(c.rejects) {
+			b.AddReject(&c.rejects[i].r, c.rejects[i].day)
+		}
+	}
+	for i := len(c.rows); i < len(c.rejects); i++ {
+		b.AddReject(&c.rejects[i].r, c.rejects[i].day)
+	}
+	prefix := []byte("prefix")
+	got := b.Encode(slices.Clone(prefix))
+	if !bytes.HasPrefix(got, prefix) {
+		t.Fatal("Encode overwrote dst")
+	}
+	if !bytes.Equal(got[len(prefix):], want) {
+		t.Fatal("batched, reused builder encodes different bytes")
+	}
+	if again := b.Encode(nil); !bytes.Equal(again, want) {
+		t.Fatal("a second Encode differs: Encode changed the builder")
+	}
+	if b.Size() != len(c.rows)*segmentRowSize+len(appendRejects(c.rejects)) {
+		t.Errorf("Size = %d", b.Size())
+	}
+}
+
+func appendRejects(rs []segRej) []byte {
+	var b []byte
+	for i := range rs {
+		b = appendSegmentReject(b, &rs[i].r, rs[i].day)
+	}
+	return b
+}
+
+func TestSegmentEncodeNoAllocs(t *testing.T) {
+	rows := synthRows(1024, 3)
+	rej := fixtureSegRejects(t)
+	var b SegmentBuilder
+	var dst []byte
+	run := func() {
+		b.Reset()
+		b.AddRows(rows[:512])
+		b.AddReject(&rej[0].r, rej[0].day)
+		b.AddRows(rows[512:])
+		dst = b.Encode(dst[:0])
+	}
+	run() // size the buffers
+	if n := testing.AllocsPerRun(20, run); n != 0 {
+		t.Fatalf("%v allocations per segment in steady state, want 0", n)
+	}
+}
+
+// smallSegment has every kind of record: rows of two days, a metro exit
+// with its entry, a dated and an undated reject.
+func smallSegment(t testing.TB) []byte {
+	rows := fixtureRows()
+	c := segContent{rows: []transit.Priced{rows[2], rows[13]}, rejects: fixtureSegRejects(t)[1:]}
+	return c.encode()
+}
+
+func wantSegmentError(t *testing.T, what string, data []byte) *SegmentError {
+	t.Helper()
+	_, calls, _, err := readSegment(data)
+	var se *SegmentError
+	switch {
+	case err == nil:
+		t.Fatalf("%s: accepted", what)
+	case !errors.As(err, &se):
+		t.Fatalf("%s: error is not a *SegmentError: %v", what, err)
+	case !errors.Is(err, ErrSegmentCorrupt) && !errors.Is(err, ErrSegmentVersion):
+		t.Fatalf("%s: error wraps neither ErrSegmentCorrupt nor ErrSegmentVersion: %v", what, err)
+	case calls != 0:
+		t.Fatalf("%s: %d records handed over before the error %v", what, calls, err)
+	}
+	return se
+}
+
+func TestSegmentFlippedBytes(t *testing.T) {
+	data := smallSegment(t)
+	for off := range data {
+		for _, mask := range []byte{0x01, 0x80, 0xff} {
+			bad := slices.Clone(data)
+			bad[off] ^= mask
+			se := wantSegmentError(t, "flipped byte", bad)
+			if se.Body || se.Offset < 0 || se.Offset > int64(len(data)) {
+				t.Fatalf("flip at %d: error at %d (body %v): %v", off, se.Offset, se.Body, se)
+			}
+		}
+	}
+}
+
+func TestSegmentTruncatedOrExtended(t *testing.T) {
+	data := smallSegment(t)
+	for n := range data {
+		wantSegmentError(t, "truncated", data[:n])
+	}
+	for _, tail := range []string{"\x00", "TSSEGEND", string(data)} {
+		wantSegmentError(t, "extended", append(slices.Clone(data), tail...))
+	}
+}
+
+// resealSegment recomputes both checksums of a segment whose bytes a test
+// changed on purpose, so that the reader's other checks are reached.
+func resealSegment(b []byte) []byte {
+	hdrLen := segFixedHeader + 4*int(segLE.Uint32(b[segOffDayCount:])) + 4
+	segLE.PutUint32(b[hdrLen-4:], crc32.Checksum(b[:hdrLen-4], segCRCTable))
+	body := b[hdrLen : len(b)-segTrailerSize]
+	segLE.PutUint32(b[len(b)-segTrailerSize:], crc32.Checksum(body, segCRCTable))
+	return b
+}
+
+func TestSegmentVersion(t *testing.T) {
+	data := smallSegment(t)
+	for _, v := range []uint16{0, 2, 0xffff} {
+		bad := slices.Clone(data)
+		segLE.PutUint16(bad[segOffVersion:], v)
+		resealSegment(bad)
+		_, _, _, err := readSegment(bad)
+		if !errors.Is(err, ErrSegmentVersion) || errors.Is(err, ErrSegmentCorrupt) {
+			t.Errorf("version %d: %v, want ErrSegmentVersion", v, err)
+		}
+	}
+}
+
+// TestSegmentForged feeds segments whose checksums are right but whose
+// content is not what a builder writes: the reader's own checks must
+// refuse each, naming the place.
+func TestSegmentForged(t *testing.T) {
+	good := fixtureRows()[:3]
+	rawOf := func(rows []transit.Priced, rejects []segRej) []byte {
+		var raw []byte
+		for i := range rows {
+			raw = appendSegmentRow(raw, &rows[i])
+		}
+		return append(raw, appendRejects(rejects)...)
+	}
+	withRow := func(f func(r *transit.Priced)) []transit.Priced {
+		rows := slices.Clone(good)
+		f(&rows[1])
+		return rows
+	}
+	undated := []segRej{{transit.Reject{Source: "s", Reason: "r"}, Undated}}
+	long := []segRej{{transit.Reject{Source: "a longer source", Raw: "xyz"}, Undated}}
+	longRaw := rawOf(nil, long)
+	segLE.PutUint32(longRaw[len(longRaw)-3-4:], 4) // Raw claims 4 bytes, 3 follow
+	patch := func(off int, f func(b []byte)) func([]byte) []byte {
+		return func(b []byte) []byte { f(b[off:]); return resealSegment(b) }
+	}
+	tests := []struct {
+		name       string
+		rows, rejs int
+		days       []transit.Day
+		raw        []byte
+		patch      func([]byte) []byte
+		want       string
+	}{
+		{"a day missing from the header", 3, 0, nil, rawOf(good, nil), nil, "header lists days"},
+		{"a day too many", 3, 0, []transit.Day{fixturePrev, fixtureDay}, rawOf(good, nil), nil, "header lists days"},
+		{"days out of order", 3, 1, []transit.Day{fixtureDay, Undated}, rawOf(good, undated), nil, "ascending"},
+		{"more days than records", 1, 0, []transit.Day{1, 2}, rawOf(good[:1], nil), nil, "days for"},
+		{"status out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Status = transit.NumStatuses }), nil), nil, "row 1: status"},
+		{"reason out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Reason = transit.NumReasons }), nil), nil, "row 1: reason"},
+		{"unknown rule", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Rules = transit.KnownRules + 1 }), nil), nil, "row 1: unknown rule"},
+		{"mode out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Mode = 9 }), nil), nil, "row 1: tap"},
+		{"rows past the body", 4, 0, []transit.Day{fixtureDay}, rawOf(good, nil), nil, "cannot hold"},
+		{"bytes after the last reject", 3, 0, []transit.Day{fixtureDay}, append(rawOf(good, nil), 0), nil, "after the last reject"},
+		{"reject string past the body", 0, 1, []transit.Day{Undated}, longRaw, nil, "reject 0: reject string runs past the body"},
+		{"rejects past the body", 0, 2, []transit.Day{Undated}, append(rawOf(nil, undated), make([]byte, segRejMinSize-3)...), nil, "cannot hold"},
+		{"reject truncated", 0, 2, []transit.Day{Undated}, append(rawOf(nil, long), make([]byte, segRejMinSize-1)...), nil, "reject 1: reject record truncated"},
+		{"row size", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffRowSize, func(b []byte) { b[0]++ }), "row size"},
+		{"raw length", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { b[0]++ }), "S2"},
+		{"raw length over the maximum", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { segLE.PutUint32(b, MaxSegmentSize+1) }), "at most"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := appendSegment(nil, tt.rows, tt.rejs, tt.days, tt.raw)
+			if tt.patch != nil {
+				data = tt.patch(data)
+			}
+			se := wantSegmentError(t, tt.name, data)
+			if !errors.Is(se, ErrSegmentCorrupt) || !strings.Contains(se.Error(), tt.want) {
+				t.Fatalf("error %q, want ErrSegmentCorrupt containing %q", se, tt.want)
+			}
+		})
+	}
+}
+
+// TestSegmentRejectFlags reaches the flags byte inside the compressed body.
+func TestSegmentRejectFlags(t *testing.T) {
+	raw := appendSegmentReject(nil, &transit.Reject{Source: "s"}, Undated)
+	raw[segRejFlags] = 2
+	data := appendSegment(nil, 0, 1, []transit.Day{Undated}, raw)
+	se := wantSegmentError(t, "reject flags", data)
+	if !se.Body || se.Offset != segRejFlags || !strings.Contains(se.Reason, "flags") {
+		t.Fatalf("error %v (body %v, offset %d), want the flags byte in the body", se, se.Body, se.Offset)
+	}
+}
+
+func TestSegmentCallbackError(t *testing.T) {
+	data := (&segContent{fixtureRows(), fixtureSegRejects(t)}).encode()
+	stop := errors.New("stop")
+	for _, at := range []string{"row", "reject"} {
+		calls := 0
+		_, err := ReadSegment(data,
+			func(*transit.Priced) error {
+				if calls++; at == "row" && calls == 3 {
+					return stop
+				}
+				return nil
+			},
+			func(*transit.Reject, transit.Day, bool) error {
+				if calls++; at == "reject" {
+					return stop
+				}
+				return nil
+			})
+		if !errors.Is(err, stop) || errors.Is(err, ErrSegmentCorrupt) {
+			t.Errorf("%s callback error: got %v", at, err)
+		}
+		if want := map[string]int{"row": 3, "reject": len(fixtureRows()) + 1}[at]; calls != want {
+			t.Errorf("%s: %d calls after the error, want %d", at, calls, want)
+		}
+	}
+	// Nil callbacks skip their records.
+	info, err := ReadSegment(data, nil, nil)
+	if err != nil || info.Rows != len(fixtureRows()) {
+		t.Fatalf("nil callbacks: %+v, %v", info, err)
+	}
+}
+
+func TestSegmentErrorText(t *testing.T) {
+	f := func(e *SegmentError, want string) {
+		t.Helper()
+		if got := e.Error(); got != want {
+			t.Errorf("Error() = %q, want %q", got, want)
+		}
+	}
+	f(segmentCorrupt(12, "bad %s", "thing"), "segment byte 12: bad thing")
+	f(segmentBodyCorrupt(450, "row %d: status out of range", 2), "segment body byte 450: row 2: status out of range")
+}
