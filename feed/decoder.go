@@ -1,0 +1,73 @@
+package feed
+
+import (
+	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// NextLine splits the first line off a message value: it returns the line
+// without its terminator ("\n" or "\r\n") and the rest after it. A value
+// without a newline is one line. Publisher writes batches without a final
+// newline, but other producers (kcat, scripts) may add one, so consumers
+// should split with NextLine and skip blank lines.
+func NextLine(value []byte) (line, rest []byte) {
+	for i, c := range value {
+		if c == '\n' {
+			line, rest = value[:i], value[i+1:]
+			if n := len(line); n > 0 && line[n-1] == '\r' {
+				line = line[:n-1]
+			}
+			return line, rest
+		}
+	}
+	if n := len(value); n > 0 && value[n-1] == '\r' {
+		value = value[:n-1]
+	}
+	return value, nil
+}
+
+// Decoder decodes the taps of message values with the rules of the
+// ingest JSON-lines schema (docs/tap-format.md). Its zero value is ready
+// to use; it belongs to one goroutine, and does not allocate in steady
+// state.
+type Decoder struct {
+	json ingest.JSONDecoder
+}
+
+// RejectFunc receives a line of a message value that is not a valid tap:
+// its 1-based number among the value's lines, the line itself (aliasing
+// the value: copy it to keep it) and why it was rejected.
+type RejectFunc func(line int, raw []byte, err *ingest.FieldError)
+
+// Decode appends the taps of a message value to dst and returns the
+// extended slice. Blank lines are skipped. A line that does not decode is
+// handed to reject (which may be nil) and decoding goes on with the next
+// line, so one bad tap never holds up the partition.
+func (d *Decoder) Decode(dst []transit.Tap, value []byte, reject RejectFunc) []transit.Tap {
+	for n := 1; len(value) > 0; n++ {
+		var line []byte
+		line, value = NextLine(value)
+		if isBlank(line) {
+			continue
+		}
+		dst = append(dst, transit.Tap{})
+		if fe := d.json.Decode(line, &dst[len(dst)-1]); fe != nil {
+			dst = dst[:len(dst)-1]
+			if reject != nil {
+				reject(n, line, fe)
+			}
+		}
+	}
+	return dst
+}
+
+// isBlank reports whether b holds only spaces and tabs (the ingest rule
+// for blank lines, after NextLine has removed any CR).
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,74 @@
+package feed
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// brokerEnv, set to "topic:partitions", makes the test binary serve an
+// Embedded broker instead of running tests: benchmarks start one in a
+// child process so that the allocations they report are the client's
+// alone, not kfake's.
+const brokerEnv = "FEED_TEST_BROKER"
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(brokerEnv); spec != "" {
+		os.Exit(serveBroker(spec))
+	}
+	os.Exit(m.Run())
+}
+
+// serveBroker runs a broker until standard input is closed, after
+// printing its addresses on the first line of standard output.
+func serveBroker(spec string) int {
+	topic, n, _ := strings.Cut(spec, ":")
+	partitions, err := strconv.Atoi(n)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s=%q: %v\n", brokerEnv, spec, err)
+		return 2
+	}
+	e, err := StartEmbedded(topic, partitions)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer e.Close()
+	fmt.Println(strings.Join(e.Addrs(), ","))
+	io.Copy(io.Discard, os.Stdin)
+	return 0
+}
+
+// startBrokerProcess starts an Embedded broker in a child process and
+// returns its addresses; the broker stops when the benchmark ends.
+func startBrokerProcess(tb testing.TB, topic string, partitions int) []string {
+	tb.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s:%d", brokerEnv, topic, partitions))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		tb.Fatalf("broker process: %v", err)
+	}
+	return strings.Split(strings.TrimSpace(line), ",")
+}

@@ -1,0 +1,77 @@
+package feed
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// Control messages are marked by a record header; their key is empty.
+const (
+	// HeaderControl is the name of the record header that marks a control
+	// message. Its value names the control (ControlCloseDay).
+	HeaderControl = "tapsettle-control"
+	// ControlCloseDay says that the authority's feed for the settlement
+	// day in the message value (YYYY-MM-DD) is complete. Publisher.CloseDay
+	// sends one to every partition.
+	ControlCloseDay = "close-day"
+)
+
+// Message is one record read from a partition. Key and Value belong to the
+// caller: PartitionReader.Fetch overwrites them in place, reusing their
+// capacity, the next time the same element of the buffer is passed in.
+type Message struct {
+	// Offset is the record's offset in its partition.
+	Offset int64
+	// HighWaterMark is the partition's high-water mark (the offset after
+	// the last record that every in-sync replica has) when the record was
+	// fetched; HighWaterMark-Offset-1 is the consumer's lag.
+	HighWaterMark int64
+	// Key is the card_id of the tap, or of the first tap of a batch;
+	// empty for a control message.
+	Key []byte
+	// Value is one tap as a JSON object, a batch of taps as JSON lines, or
+	// the payload of a control message.
+	Value []byte
+	// Control is the value of the HeaderControl header ("" for taps),
+	// such as ControlCloseDay.
+	Control string
+}
+
+// ParseCloseDay returns the settlement day that a close-day control
+// message closes. It returns an error for any other message, or when the
+// value is not a canonical YYYY-MM-DD date.
+func ParseCloseDay(m *Message) (transit.Day, error) {
+	if m.Control != ControlCloseDay {
+		return 0, fmt.Errorf("feed: offset %d is not a %s control message (control %q)", m.Offset, ControlCloseDay, m.Control)
+	}
+	d, err := parseDay(m.Value)
+	if err != nil {
+		return 0, fmt.Errorf("feed: %s control message at offset %d: %w", ControlCloseDay, m.Offset, err)
+	}
+	return d, nil
+}
+
+// parseDay parses a canonical "YYYY-MM-DD": the form transit.Day.String
+// writes, so that every producer names a day with the same bytes.
+func parseDay(b []byte) (transit.Day, error) {
+	d, err := transit.ParseDay(string(b))
+	if err != nil {
+		return 0, err
+	}
+	var canon [10]byte
+	if !bytes.Equal(b, d.Date().AppendFormat(canon[:0], "2006-01-02")) {
+		return 0, fmt.Errorf("settlement day %q: want YYYY-MM-DD", b)
+	}
+	return d, nil
+}
+
+// controlName returns the Control string for a header value, without
+// allocating for the controls this package defines.
+func controlName(v []byte) string {
+	if string(v) == ControlCloseDay {
+		return ControlCloseDay
+	}
+	return string(v)
+}

@@ -1,0 +1,51 @@
+package feed
+
+import (
+	"crypto/tls"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+)
+
+// clientID names tapsettle in broker logs, quotas and ACLs.
+const clientID = "tapsettle"
+
+// dialTimeout bounds connecting (TCP, TLS and SASL) to one broker.
+const dialTimeout = 10 * time.Second
+
+// Security says how to reach the brokers. The zero value is plaintext
+// without authentication, which suits a broker on loopback (Embedded) and
+// nothing else.
+type Security struct {
+	// TLS, when not nil, encrypts every connection with this config. A
+	// config without ServerName is cloned and given the broker's host name.
+	TLS *tls.Config
+	// SASL, when not nil, authenticates every connection with this
+	// mechanism (kafka-go's sasl/plain or sasl/scram packages).
+	SASL sasl.Mechanism
+}
+
+// transport returns a kafka-go Transport, the connection pool that
+// Writers and Clients share, for these settings. Its metadata cache is what
+// lets Publisher ask for the partition count on every call for free.
+func (s Security) transport() *kafka.Transport {
+	return &kafka.Transport{
+		ClientID:    clientID,
+		DialTimeout: dialTimeout,
+		TLS:         s.TLS,
+		SASL:        s.SASL,
+	}
+}
+
+// dialer returns the kafka-go Dialer that ConsumerGroup uses to talk to the
+// group coordinator, which predates Transport and does not accept one.
+func (s Security) dialer() *kafka.Dialer {
+	return &kafka.Dialer{
+		ClientID:      clientID,
+		Timeout:       dialTimeout,
+		DualStack:     true,
+		TLS:           s.TLS,
+		SASLMechanism: s.SASL,
+	}
+}
