@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tapsettle/tapsettle/bench"
+	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/ingest"
 	"github.com/tapsettle/tapsettle/pipeline"
 	"github.com/tapsettle/tapsettle/settlement"
@@ -16,14 +19,18 @@ import (
 )
 
 func newDemo() *cobra.Command {
-	var taps int
+	var taps, partitions int
 	var out string
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Generate a day for 336 cities, settle it, verify it and print the summary",
-		Long: `demo runs the whole batch clearing path on an embedded default, with no Kafka or
-Redis: it generates a synthetic day of taps from all 336 cities (zstd CSV), settles
-it with the ledger, verifies every output file and prints the summary.`,
+		Short: "Stream a generated day from 336 cities through an embedded Kafka broker, clear it and verify it",
+		Long: `demo runs the streaming service end to end with no Kafka or Redis: it generates
+a synthetic day of taps from all 336 cities (on time: taps later than the reorder
+window are settled as late adjustments in a stream, unlike the batch job), starts an embedded Kafka wire-protocol
+broker in process, publishes the day to it keyed by card, runs the streaming service
+against it with local state, closes the day, verifies every settlement file, prints
+the summary, and checks that the batch job on the same file writes the same clearing
+files.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := setup(cmd)
@@ -31,12 +38,20 @@ it with the ledger, verifies every output file and prints the summary.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
+			ctx := cmd.Context()
+			// A fresh broker each run: state from an earlier run would
+			// point at offsets of a topic that no longer exists.
+			for _, sub := range []string{"state", "stream", "batch"} {
+				if err := os.RemoveAll(filepath.Join(out, sub)); err != nil {
+					return err
+				}
+			}
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
 			}
-			day, _ := transit.ParseDay("2025-03-03")
+			genDay, _ := transit.ParseDay("2025-03-03")
 			start := time.Now()
-			d, err := bench.Generate(e.book, e.cal, bench.GenOptions{Taps: taps, Seed: 20250303, Day: day})
+			d, err := bench.Generate(e.book, e.cal, bench.GenOptions{Taps: taps, Seed: 20250303, Day: genDay, Late: -1})
 			if err != nil {
 				return err
 			}
@@ -47,23 +62,119 @@ it with the ledger, verifies every output file and prints the summary.`,
 			fmt.Fprintf(w, "1. generated %s: %d records from %d riders in %d cities' policies (%d interregional riders, %d Join in Cards, %d duplicates, %d malformed) in %v\n",
 				input, len(d.Records), d.Riders, len(e.book.Cities()), d.Interregional, d.JoinIn, d.Duplicates, d.Malformed, time.Since(start).Round(time.Millisecond))
 
-			settled := filepath.Join(out, "settlement")
-			job := &pipeline.Settle{Book: e.book, Calendar: e.cal, Shards: e.cfg.Engine.Shards, OutDir: settled, Ledger: true, Log: e.log}
-			rep, err := job.Run(cmd.Context(), []string{input})
+			// The last day the generated taps reach (late trips cross the
+			// cut-off); the feed closes every day up to it.
+			last := genDay
+			for _, t := range d.Taps() {
+				last = max(last, e.cal.DayOf(t.Time))
+			}
+			start = time.Now()
+			broker, err := feed.StartEmbedded(e.cfg.Kafka.Topic, partitions)
+			if err != nil {
+				return fmt.Errorf("embedded broker: %w", err)
+			}
+			defer broker.Close()
+			n, rejected, err := produce(ctx, broker.Addrs(), feed.Security{}, e.cfg.Kafka.Topic, 64, []string{input}, last.String(), e)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(w, "2. settled into %s\n\n", settled)
+			fmt.Fprintf(w, "2. started an embedded Kafka broker at %s and published %d taps to %d partitions of %q keyed by card (%d malformed records stay out), then close-day %s, in %v\n",
+				broker.Addrs()[0], n, partitions, e.cfg.Kafka.Topic, rejected, last, time.Since(start).Round(time.Millisecond))
+
+			start = time.Now()
+			e.cfg.State.Backend = "local"
+			e.cfg.State.Dir = filepath.Join(out, "state")
+			e.cfg.Output.Dir = filepath.Join(out, "stream")
+			e.cfg.Output.Ledger = true
+			if !cmd.Flags().Changed("metrics-listen") {
+				e.cfg.Metrics.Listen = "" // a demo must not fail on a busy port
+			}
+			svc, err := runService(ctx, e, broker.Addrs(), last)
+			if err != nil {
+				return err
+			}
+			cleared := svc.Cleared()
+			if _, ok := cleared[last]; !ok {
+				return fmt.Errorf("the service stopped before clearing %s", last)
+			}
+			rep := &pipeline.Report{Records: n, Taps: n}
+			for _, day := range slices.Sorted(func(yield func(transit.Day) bool) {
+				for k := range cleared {
+					if !yield(k) {
+						return
+					}
+				}
+			}) {
+				rep.Days = append(rep.Days, cleared[day])
+			}
+			rep.Elapsed = time.Since(start)
+			rep.Priced = rep.Elapsed
+			settled := e.cfg.Output.Dir
+			fmt.Fprintf(w, "3. streamed the topic through the service (local state in %s) and cleared %d day(s) into %s\n\n", e.cfg.State.Dir, len(cleared), settled)
 			printReport(w, rep, settled)
 
 			if err := settlement.Verify(settled); err != nil {
 				return fmt.Errorf("verify: %w", err)
 			}
-			fmt.Fprintf(w, "\n3. verified %s: checksums, control totals, bilateral totals and zero-sum net positions agree\n", settled)
+			fmt.Fprintf(w, "\n4. verified %s: checksums, control totals, bilateral totals and zero-sum net positions agree\n", settled)
+
+			batch := filepath.Join(out, "batch")
+			job := &pipeline.Settle{Book: e.book, Calendar: e.cal, OutDir: batch, Ledger: true, Log: e.log}
+			if _, err := job.Run(ctx, []string{input}); err != nil {
+				return err
+			}
+			same, files, err := sameClearing(settled, batch, cleared)
+			if err != nil {
+				return err
+			}
+			if !same {
+				return fmt.Errorf("the batch job on %s wrote different clearing files than the stream", input)
+			}
+			fmt.Fprintf(w, "5. the batch job (tapsettle settle) on the same file wrote the same %d clearing files, byte for byte\n", files)
+			fmt.Fprintf(w, "\nInspect: go run ./cmd/tapsettle verify %s   (or policy show 330200, quote --help, run --help)\n", settled)
 			return nil
 		},
 	}
 	cmd.Flags().IntVar(&taps, "taps", 300_000, "records in the generated day")
-	cmd.Flags().StringVar(&out, "out", "tapsettle-demo", "folder for the generated input and the settlement output")
+	cmd.Flags().IntVar(&partitions, "partitions", 8, "partitions of the embedded topic")
+	cmd.Flags().String("metrics-listen", "", "serve /metrics, /healthz and /readyz here while the demo streams")
+	cmd.Flags().StringVar(&out, "out", "tapsettle-demo", "folder for the generated input, state and settlement output")
 	return cmd
+}
+
+// sameClearing compares the clearing files of the days in two settlement
+// trees. (Ledgers and rejects name their sources, a file and line or a
+// partition and offset, and the summaries count the malformed records the
+// producer kept out of the topic, so those differ by design.)
+func sameClearing(a, b string, days map[transit.Day]*settlement.Day) (bool, int, error) {
+	files := 0
+	for day := range days {
+		name := settlement.DirName(day)
+		var rel []string
+		err := filepath.WalkDir(filepath.Join(a, name), func(path string, de os.DirEntry, err error) error {
+			if err != nil || de.IsDir() {
+				return err
+			}
+			r, _ := filepath.Rel(a, path)
+			if filepath.Base(filepath.Dir(path)) == "clearing" {
+				rel = append(rel, r)
+			}
+			return nil
+		})
+		if err != nil {
+			return false, 0, err
+		}
+		for _, r := range rel {
+			x, err := os.ReadFile(filepath.Join(a, r))
+			if err != nil {
+				return false, 0, err
+			}
+			y, err := os.ReadFile(filepath.Join(b, r))
+			if err != nil || !bytes.Equal(x, y) {
+				return false, files, nil
+			}
+			files++
+		}
+	}
+	return files > 0, files, nil
 }

@@ -49,7 +49,7 @@ interregional clearing files of each settlement day.`,
 	root.PersistentFlags().String("policies", "", "directory of policy files overriding the embedded defaults")
 	root.PersistentFlags().String("log-level", "", "debug, info, warn or error")
 	root.PersistentFlags().String("log-format", "", "text or json")
-	root.AddCommand(newSettle(), newVerify(), newGen(), newBench(), newDemo(), newPolicy(), newQuote())
+	root.AddCommand(newSettle(), newVerify(), newGen(), newBench(), newDemo(), newPolicy(), newQuote(), newRun(), newProduce(), newClear())
 	return root
 }
 

@@ -1,0 +1,337 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+
+	"github.com/tapsettle/tapsettle/engine"
+	"github.com/tapsettle/tapsettle/feed"
+	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/metrics"
+	"github.com/tapsettle/tapsettle/pipeline"
+	"github.com/tapsettle/tapsettle/settlement"
+	"github.com/tapsettle/tapsettle/state"
+	"github.com/tapsettle/tapsettle/stream"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// Flags of the streaming commands that are configuration keys.
+func init() {
+	for flag, key := range map[string]string{
+		"brokers":             "kafka.brokers",
+		"topic":               "kafka.topic",
+		"group":               "kafka.group",
+		"partitions":          "kafka.partitions",
+		"state-backend":       "state.backend",
+		"state-dir":           "state.dir",
+		"redis-addr":          "redis.addr",
+		"metrics-listen":      "metrics.listen",
+		"window":              "engine.window",
+		"checkpoint-interval": "checkpoint.interval",
+		"close-after":         "clearing.close_after",
+	} {
+		flagKeys[flag] = key
+	}
+}
+
+func addKafkaFlags(cmd *cobra.Command) {
+	cmd.Flags().StringSlice("brokers", nil, "Kafka bootstrap brokers host:port (default localhost:9092)")
+	cmd.Flags().String("topic", "", "topic of taps (default \"taps\")")
+}
+
+func newRun() *cobra.Command {
+	var until string
+	cmd := &cobra.Command{
+		Use:   "run [--config FILE] [--brokers HOST:PORT,...] [--out DIR] [--until-closed YYYY-MM-DD]",
+		Short: "Run the streaming settlement service on a Kafka topic",
+		Long: `run consumes the topic of taps in a consumer group, prices each partition as it
+arrives, checkpoints state and offsets together (local state folder by default, or
+Redis), closes settlement days on the feed's close-day messages or by event time,
+and writes each day's files when this instance holds every partition's part
+(otherwise "tapsettle clear" merges the instances' folders). SIGTERM or Ctrl-C:
+finish the batch in hand, checkpoint, commit, exit 0.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := setup(cmd)
+			if err != nil {
+				return err
+			}
+			var day transit.Day
+			if until != "" {
+				if day, err = transit.ParseDay(until); err != nil {
+					return fmt.Errorf("--until-closed: %w", err)
+				}
+			}
+			svc, err := runService(cmd.Context(), e, e.cfg.Kafka.Brokers, day)
+			if err != nil {
+				return err
+			}
+			for d, v := range svc.Cleared() {
+				fmt.Fprintf(cmd.OutOrStdout(), "cleared %s: %d records into %s\n", settlement.DirName(d), v.Records, filepath.Join(e.cfg.Output.Dir, settlement.DirName(d)))
+			}
+			return nil
+		},
+	}
+	addKafkaFlags(cmd)
+	cmd.Flags().String("group", "", "consumer group (default \"tapsettle\")")
+	cmd.Flags().String("out", "", "output root: segments, parts and settlement days (default \"out\")")
+	cmd.Flags().Bool("ledger", false, "also write the priced ledger of each day")
+	cmd.Flags().String("state-backend", "", "local or redis (default local)")
+	cmd.Flags().String("state-dir", "", "local state folder (default \"state\")")
+	cmd.Flags().String("redis-addr", "", "Redis host:port when state.backend is redis")
+	cmd.Flags().String("metrics-listen", "", "address of /metrics, /healthz, /readyz (default 127.0.0.1:9464; \"\" disables)")
+	cmd.Flags().Duration("window", 0, "reorder window (default 2m)")
+	cmd.Flags().Duration("checkpoint-interval", 0, "checkpoint every (default 2s)")
+	cmd.Flags().Duration("close-after", 0, "close a day this long after its cut-off in event time (default 2h)")
+	cmd.Flags().StringVar(&until, "until-closed", "", "exit once this day's files are written")
+	cmd.Flags().String("cutoff", "", "settlement day cut-off, local HH:MM (default 04:00)")
+	cmd.Flags().String("timezone", "", "time zone of the cut-off (default Asia/Shanghai)")
+	return cmd
+}
+
+// openStore opens the configured state backend.
+func openStore(e *env) (state.Store, func(), error) {
+	switch e.cfg.State.Backend {
+	case "redis":
+		opts, err := e.cfg.Redis.Options()
+		if err != nil {
+			return nil, nil, err
+		}
+		client := redis.NewClient(opts)
+		prefix := e.cfg.Redis.Prefix + ":" + e.cfg.Kafka.Topic + ":" + e.cfg.Kafka.Group
+		st, err := state.NewRedis(client, state.RedisOptions{Prefix: prefix, Logger: e.log})
+		if err != nil {
+			client.Close()
+			return nil, nil, err
+		}
+		return st, func() { st.Close(); client.Close() }, nil
+	default:
+		dir := filepath.Join(e.cfg.State.Dir, e.cfg.Kafka.Topic)
+		st, err := state.NewLocal(dir, state.LocalOptions{})
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, func() { st.Close() }, nil
+	}
+}
+
+func kafkaSecurity(e *env) (feed.Security, error) {
+	t, err := e.cfg.Kafka.TLSConfig()
+	if err != nil {
+		return feed.Security{}, err
+	}
+	m, err := e.cfg.Kafka.SASL.Mechanism()
+	if err != nil {
+		return feed.Security{}, err
+	}
+	return feed.Security{TLS: t, SASL: m}, nil
+}
+
+// runService runs the streaming service until ctx ends or until day's
+// files are written, with metrics served as configured.
+func runService(ctx context.Context, e *env, brokers []string, until transit.Day) (*stream.Service, error) {
+	sec, err := kafkaSecurity(e)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := feed.PartitionCount(ctx, brokers, sec, e.cfg.Kafka.Topic)
+	if err != nil {
+		return nil, fmt.Errorf("topic %s: %w", e.cfg.Kafka.Topic, err)
+	}
+	store, closeStore, err := openStore(e)
+	if err != nil {
+		return nil, err
+	}
+	defer closeStore()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	parties := pipeline.Participants(e.book)
+	cities := make([]transit.City, len(parties))
+	for i, p := range parties {
+		cities[i] = p.Code
+	}
+	m := metrics.New(reg, cities)
+	svc, err := stream.New(stream.Config{
+		Book: e.book, Calendar: e.cal, Participants: parties,
+		Engine:             engineOptions(e),
+		Topic:              e.cfg.Kafka.Topic,
+		Partitions:         parts,
+		Store:              store,
+		Backend:            e.cfg.State.Backend,
+		OutDir:             e.cfg.Output.Dir,
+		Ledger:             e.cfg.Output.Ledger,
+		CheckpointInterval: e.cfg.Checkpoint.Interval,
+		CheckpointTaps:     e.cfg.Checkpoint.Taps,
+		CloseAfter:         e.cfg.Clearing.CloseAfter,
+		UntilClosed:        until,
+		Metrics:            m,
+		Log:                e.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if addr := e.cfg.Metrics.Listen; addr != "" {
+		srv, err := metrics.Serve(ctx, addr, reg, svc.Ready, e.log)
+		if err != nil {
+			return nil, fmt.Errorf("metrics.listen %s: %w", addr, err)
+		}
+		defer srv.Close()
+		e.log.Info("serving metrics", "addr", "http://"+srv.Addr()+"/metrics")
+	}
+	group, err := feed.NewGroup(feed.GroupConfig{
+		Brokers: brokers, Topic: e.cfg.Kafka.Topic, GroupID: e.cfg.Kafka.Group, Security: sec,
+		SessionTimeout: e.cfg.Kafka.SessionTimeout, Logger: e.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer group.Close()
+	e.log.Info("streaming", "topic", e.cfg.Kafka.Topic, "partitions", parts, "group", e.cfg.Kafka.Group,
+		"state", e.cfg.State.Backend, "out", e.cfg.Output.Dir)
+	if err := svc.Run(ctx, group); err != nil {
+		return svc, err
+	}
+	return svc, nil
+}
+
+func newProduce() *cobra.Command {
+	var perMessage, partitions int
+	var closeDay string
+	var create bool
+	cmd := &cobra.Command{
+		Use:   "produce [--brokers HOST:PORT,...] [--topic T] [--close-day YYYY-MM-DD] INPUT...",
+		Short: "Publish tap files to the topic, keyed by card",
+		Long: `produce reads tap files (any format settle reads) and publishes every tap to the
+topic, keyed by card_id (murmur2 partitioner, as the Java client), one JSON object per
+message or --per-message taps of one partition as JSON lines. Malformed records are
+reported and not published. --close-day then tells every partition that the day's feed
+is complete.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := setup(cmd)
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 && closeDay == "" {
+				return errors.New("nothing to publish: give input files or --close-day")
+			}
+			sec, err := kafkaSecurity(e)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if create {
+				if err := feed.CreateTopic(ctx, e.cfg.Kafka.Brokers, sec, e.cfg.Kafka.Topic, partitions); err != nil {
+					return err
+				}
+			}
+			n, rejected, err := produce(ctx, e.cfg.Kafka.Brokers, sec, e.cfg.Kafka.Topic, perMessage, args, closeDay, e)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "published %d taps to %s (%d malformed records not published)\n", n, e.cfg.Kafka.Topic, rejected)
+			return nil
+		},
+	}
+	addKafkaFlags(cmd)
+	cmd.Flags().IntVar(&perMessage, "per-message", 64, "taps per message (1: one JSON object per message)")
+	cmd.Flags().StringVar(&closeDay, "close-day", "", "after publishing, send the close-day message for this day to every partition")
+	cmd.Flags().BoolVar(&create, "create", false, "create the topic if it does not exist")
+	cmd.Flags().IntVar(&partitions, "partitions", 8, "partitions of a topic created with --create")
+	return cmd
+}
+
+// produce publishes the taps of inputs, then the close-day message.
+func produce(ctx context.Context, brokers []string, sec feed.Security, topic string, perMessage int, inputs []string, closeDay string, e *env) (int64, int64, error) {
+	pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: brokers, Topic: topic, Security: sec, TapsPerMessage: perMessage, Logger: e.log})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer pub.Close()
+	var n, rejected int64
+	buf := make([]transit.Tap, 16384)
+	for _, in := range inputs {
+		r, err := ingest.Open(in, ingest.Options{OnReject: func(r transit.Reject) {
+			rejected++
+			e.log.Debug("malformed record not published", "source", r.Source, "line", r.Line, "field", r.Field, "reason", r.Reason)
+		}})
+		if err != nil {
+			return n, rejected, err
+		}
+		for {
+			k, err := r.Read(buf)
+			if k > 0 {
+				if err := pub.Publish(ctx, buf[:k]); err != nil {
+					r.Close()
+					return n, rejected, err
+				}
+				n += int64(k)
+			}
+			if err != nil {
+				r.Close()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return n, rejected, err
+			}
+		}
+	}
+	if closeDay != "" {
+		if err := pub.CloseDay(ctx, closeDay); err != nil {
+			return n, rejected, err
+		}
+	}
+	return n, rejected, nil
+}
+
+func newClear() *cobra.Command {
+	var dayFlag, out string
+	var ledger bool
+	cmd := &cobra.Command{
+		Use:   "clear --day YYYY-MM-DD --out DIR INSTANCE_DIR...",
+		Short: "Merge the streaming instances' parts of a day into the day's files",
+		Long: `clear is the clearing house's batch job for a streamed day: it reads every
+partition's part of the day from the instances' output folders (the segments they
+list, checked by SHA-256) and writes the day's ledger, clearing files, summary and
+manifest under --out: the same bytes one instance, or the batch job, would write.
+It fails naming the partitions whose parts are missing.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := setup(cmd)
+			if err != nil {
+				return err
+			}
+			day, err := transit.ParseDay(dayFlag)
+			if err != nil {
+				return fmt.Errorf("--day: %w", err)
+			}
+			d, m, err := stream.Clear(day, args, out, stream.ClearOptions{
+				Participants: pipeline.Participants(e.book), Calendar: e.cal, Ledger: ledger,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "cleared %s from %s: %d records, %d files in %s\n",
+				dayFlag, strings.Join(args, ", "), d.Records, len(m.Files), filepath.Join(out, settlement.DirName(day)))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dayFlag, "day", "", "settlement day YYYY-MM-DD (required)")
+	cmd.Flags().StringVar(&out, "out", "out", "output root of the merged day")
+	cmd.Flags().BoolVar(&ledger, "ledger", false, "also write the ledger")
+	_ = cmd.MarkFlagRequired("day")
+	return cmd
+}
+
+// engineOptions are the engine settings of the configuration.
+func engineOptions(e *env) engine.Options {
+	return engine.Options{BatchSize: e.cfg.Engine.BatchSize, Window: e.cfg.Engine.Window, Calendar: e.cal}
+}

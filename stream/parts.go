@@ -1,0 +1,339 @@
+package stream
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tapsettle/tapsettle/settlement"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// Folders under an instance's output root.
+const (
+	segmentsDir = "segments"
+	partsDir    = "parts"
+)
+
+// segRef names a committed segment in a day's list: where it is, its
+// checksum and what it holds for the day.
+type segRef struct {
+	// Name is the path under OUT/segments/ ("p0003/00000012-9f2c.seg").
+	Name string `json:"name"`
+	// SHA256 of the segment file, hex.
+	SHA256 string `json:"sha256"`
+	// Undated marks a reference that brings the segment's undated
+	// rejects (malformed messages received before the partition knew its
+	// day) into the day it was folded into; it brings nothing else.
+	Undated bool `json:"undated,omitempty"`
+}
+
+func (r *segRef) appendBinary(b []byte) []byte {
+	b = append(b, byte(len(r.Name)))
+	b = append(b, r.Name...)
+	sum, _ := hex.DecodeString(r.SHA256)
+	b = append(b, sum...)
+	if r.Undated {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func parseSegRefs(blobs [][]byte) ([]segRef, error) {
+	var refs []segRef
+	for _, b := range blobs {
+		for len(b) > 0 {
+			n := int(b[0])
+			if len(b) < 1+n+32+1 {
+				return nil, errors.New("stream: truncated segment reference")
+			}
+			refs = append(refs, segRef{
+				Name:    string(b[1 : 1+n]),
+				SHA256:  hex.EncodeToString(b[1+n : 1+n+32]),
+				Undated: b[1+n+32] == 1,
+			})
+			b = b[1+n+32+1:]
+		}
+	}
+	return refs, nil
+}
+
+// Part is one partition's share of a settlement day: the file
+// OUT/parts/DAY/pNNNN.json that [Clear] merges.
+type Part struct {
+	Version    int      `json:"version"`
+	Topic      string   `json:"topic"`
+	Partition  int      `json:"partition"`
+	Partitions int      `json:"partitions"`
+	Day        string   `json:"day"`
+	Policy     string   `json:"policy_fingerprint"`
+	Segments   []segRef `json:"segments"`
+}
+
+const partVersion = 1
+
+func partPath(root string, day transit.Day, p int) string {
+	return filepath.Join(root, partsDir, settlement.DirName(day), fmt.Sprintf("p%04d.json", p))
+}
+
+func segmentName(p int, seq uint64, owner string) string {
+	return fmt.Sprintf("p%04d/%08d-%s.seg", p, seq, owner)
+}
+
+// writeFileAtomic writes data to path through a synced temporary file and
+// a rename, then syncs the folder, so that path is either absent, or
+// complete and durable.
+func writeFileAtomic(path string, data []byte, sync bool) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a successful rename this fails harmlessly
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := f.Chmod(0o640); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if !sync {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func writePart(root string, day transit.Day, part *Part, sync bool) error {
+	b, err := json.MarshalIndent(part, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(partPath(root, day, part.Partition), append(b, '\n'), sync)
+}
+
+// ClearOptions configures Clear.
+type ClearOptions struct {
+	// Participants are the clearing participants (pipeline.Participants).
+	Participants []settlement.Participant
+	// Calendar is the settlement calendar.
+	Calendar *transit.Calendar
+	// Ledger also writes the day's ledger.
+	Ledger bool
+	// SkipSync skips fsync (tests only).
+	SkipSync bool
+}
+
+// ErrIncomplete is returned by Clear when a partition's part of the day is
+// missing from every folder given.
+var ErrIncomplete = errors.New("stream: day incomplete")
+
+// Clear merges the parts of day found under the instance output folders
+// dirs into the day's settlement files under out, and returns the day. Every
+// partition of the topic must have its part in one of dirs (ErrIncomplete
+// otherwise); a part found in several folders must be the same bytes.
+// Segments are found by name in any of dirs and checked against their
+// SHA-256 before they are read.
+func Clear(day transit.Day, dirs []string, out string, opts ClearOptions) (*settlement.Day, *settlement.Manifest, error) {
+	parts, err := findParts(day, dirs)
+	if err != nil {
+		return nil, nil, err
+	}
+	coll := settlement.NewCollector(settlement.Options{
+		Participants: opts.Participants,
+		Shards:       1,
+		Calendar:     opts.Calendar,
+		Ledger:       opts.Ledger,
+	})
+	var rows []transit.Priced
+	flush := func() {
+		coll.Emit(0, rows)
+		rows = rows[:0]
+	}
+	for _, part := range parts {
+		for _, ref := range part.Segments {
+			data, err := readSegment(dirs, ref)
+			if err != nil {
+				return nil, nil, fmt.Errorf("stream: day %s partition %d: %w", part.Day, part.Partition, err)
+			}
+			_, err = settlement.ReadSegment(data,
+				func(r *transit.Priced) error {
+					if !ref.Undated && r.Day == day {
+						rows = append(rows, *r)
+						if len(rows) == cap(rows) && len(rows) >= 4096 {
+							flush()
+						}
+					}
+					return nil
+				},
+				func(r *transit.Reject, d transit.Day, dated bool) error {
+					if (ref.Undated && !dated) || (!ref.Undated && dated && d == day) {
+						coll.RejectIn(day, *r)
+					}
+					return nil
+				})
+			if err != nil {
+				return nil, nil, fmt.Errorf("stream: segment %s: %w", ref.Name, err)
+			}
+		}
+	}
+	flush()
+	d := coll.Day(day)
+	if err := d.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("stream: day %s: %w", settlement.DirName(day), err)
+	}
+	m, err := settlement.WriteDay(out, d, settlement.WriteOptions{
+		Ledger:            opts.Ledger,
+		PolicyFingerprint: parts[0].Policy,
+		SkipSync:          opts.SkipSync,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, m, nil
+}
+
+// findParts returns one part per partition of the topic, in partition
+// order.
+func findParts(day transit.Day, dirs []string) ([]*Part, error) {
+	name := settlement.DirName(day)
+	byPart := map[int][]byte{}
+	var parts []*Part
+	total := -1
+	for _, dir := range dirs {
+		files, err := filepath.Glob(filepath.Join(dir, partsDir, name, "p*.json"))
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			var p Part
+			if err := json.Unmarshal(b, &p); err != nil {
+				return nil, fmt.Errorf("stream: part %s: %w", f, err)
+			}
+			if p.Version != partVersion || p.Day != name || p.Partitions < 1 || p.Partition < 0 || p.Partition >= p.Partitions {
+				return nil, fmt.Errorf("stream: part %s: version %d, day %q, partition %d of %d", f, p.Version, p.Day, p.Partition, p.Partitions)
+			}
+			if total >= 0 && p.Partitions != total {
+				return nil, fmt.Errorf("stream: part %s says the topic has %d partitions, another part %d", f, p.Partitions, total)
+			}
+			total = p.Partitions
+			if prev, ok := byPart[p.Partition]; ok {
+				if !bytes.Equal(prev, b) {
+					return nil, fmt.Errorf("stream: two different parts for partition %d of %s (one is %s)", p.Partition, name, f)
+				}
+				continue
+			}
+			byPart[p.Partition] = b
+			parts = append(parts, &p)
+		}
+	}
+	if total < 0 {
+		return nil, fmt.Errorf("%w: no part of %s in %s", ErrIncomplete, name, strings.Join(dirs, ", "))
+	}
+	if len(parts) != total {
+		var missing []string
+		for i := 0; i < total; i++ {
+			if _, ok := byPart[i]; !ok {
+				missing = append(missing, fmt.Sprint(i))
+			}
+		}
+		return nil, fmt.Errorf("%w: %s lacks partition(s) %s of %d", ErrIncomplete, name, strings.Join(missing, ","), total)
+	}
+	for _, p := range parts[1:] {
+		if p.Policy != parts[0].Policy || p.Topic != parts[0].Topic {
+			return nil, fmt.Errorf("stream: parts of %s disagree on topic or policy (%s/%s vs %s/%s)", name, p.Topic, p.Policy, parts[0].Topic, parts[0].Policy)
+		}
+	}
+	sortParts(parts)
+	return parts, nil
+}
+
+func sortParts(parts []*Part) {
+	for i := 1; i < len(parts); i++ {
+		for j := i; j > 0 && parts[j].Partition < parts[j-1].Partition; j-- {
+			parts[j], parts[j-1] = parts[j-1], parts[j]
+		}
+	}
+}
+
+func readSegment(dirs []string, ref segRef) ([]byte, error) {
+	if strings.Contains(ref.Name, "..") || filepath.IsAbs(ref.Name) {
+		return nil, fmt.Errorf("segment name %q escapes the segments folder", ref.Name)
+	}
+	var lastErr error
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, segmentsDir, filepath.FromSlash(ref.Name)))
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		sum := sha256.Sum256(b)
+		if hex.EncodeToString(sum[:]) != ref.SHA256 {
+			lastErr = fmt.Errorf("segment %s in %s: SHA-256 %x, the part lists %s", ref.Name, dir, sum, ref.SHA256)
+			continue
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("segment %s not found intact in %s: %w", ref.Name, strings.Join(dirs, ", "), lastErr)
+}
+
+// encodeMeta and decodeMeta frame the service's part of a checkpoint's
+// meta blob: the days closed whose parts may still need writing, then the
+// engine's meta.
+const metaVersion = 1
+
+func encodeMeta(b []byte, pending []transit.Day, engineMeta func([]byte) []byte) []byte {
+	b = append(b, metaVersion)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(pending)))
+	for _, d := range pending {
+		b = binary.LittleEndian.AppendUint32(b, uint32(d))
+	}
+	return engineMeta(b)
+}
+
+func decodeMeta(b []byte) (pending []transit.Day, engineMeta []byte, err error) {
+	if len(b) < 5 || b[0] != metaVersion {
+		return nil, nil, fmt.Errorf("stream: checkpoint meta of %d bytes is not version %d", len(b), metaVersion)
+	}
+	n := int(binary.LittleEndian.Uint32(b[1:]))
+	b = b[5:]
+	if n < 0 || len(b) < 4*n {
+		return nil, nil, errors.New("stream: truncated checkpoint meta")
+	}
+	for i := 0; i < n; i++ {
+		pending = append(pending, transit.Day(binary.LittleEndian.Uint32(b[4*i:])))
+	}
+	return pending, b[4*n:], nil
+}

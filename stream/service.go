@@ -1,0 +1,245 @@
+package stream
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tapsettle/tapsettle/engine"
+	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/feed"
+	"github.com/tapsettle/tapsettle/metrics"
+	"github.com/tapsettle/tapsettle/settlement"
+	"github.com/tapsettle/tapsettle/state"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// Config configures a Service.
+type Config struct {
+	// Book is the compiled fare policy; Calendar the settlement calendar.
+	Book     *fares.Book
+	Calendar *transit.Calendar
+	// Participants are the clearing participants (pipeline.Participants).
+	Participants []settlement.Participant
+	// Engine sets each partition's reorder window, batch size and dedup
+	// horizon (Shards is ignored: a partition is one single writer).
+	Engine engine.Options
+	// Topic is the topic consumed; Partitions its partition count, which
+	// says when every part of a day is present.
+	Topic      string
+	Partitions int
+	// Store keeps the partitions' checkpoints; Backend names it in metrics.
+	Store   state.Store
+	Backend string
+	// OutDir is this instance's output root: segments, parts, and the
+	// days it can clear on its own.
+	OutDir string
+	// Ledger also writes the ledger of each day cleared.
+	Ledger bool
+	// CheckpointInterval and CheckpointTaps bound the work a crash can
+	// lose: a partition checkpoints after this long or this many taps.
+	CheckpointInterval time.Duration
+	CheckpointTaps     int
+	// CloseAfter is how far past a day's cut-off, in event time, a
+	// partition closes the day when no close-day message came.
+	// 0 disables closing by event time.
+	CloseAfter time.Duration
+	// UntilClosed, when set, makes Run return once this instance has
+	// written that day's files.
+	UntilClosed transit.Day
+	// Metrics, when set, receives the service's metrics.
+	Metrics *metrics.Metrics
+	// Log receives structured logs; nil discards them.
+	Log *slog.Logger
+	// SkipSync skips fsync of segments and day files (tests only).
+	SkipSync bool
+}
+
+// Defaults.
+const (
+	DefaultCheckpointInterval = 2 * time.Second
+	DefaultCheckpointTaps     = 200_000
+)
+
+// Service is the streaming settlement service.
+type Service struct {
+	cfg   Config
+	log   *slog.Logger
+	owner string // this process's mark in segment names
+
+	mu      sync.Mutex
+	cleared map[transit.Day]*settlement.Day
+	done    chan struct{}
+	doneSet bool
+
+	claims   atomic.Int32
+	failing  atomic.Bool // the last checkpoint attempt failed
+	joined   atomic.Bool
+	fatalErr atomic.Pointer[error]
+}
+
+// New validates cfg and returns a service.
+func New(cfg Config) (*Service, error) {
+	switch {
+	case cfg.Book == nil || cfg.Calendar == nil:
+		return nil, errors.New("stream: Book and Calendar are required")
+	case cfg.Store == nil:
+		return nil, errors.New("stream: Store is required")
+	case cfg.Topic == "":
+		return nil, errors.New("stream: Topic is required")
+	case cfg.Partitions < 1:
+		return nil, fmt.Errorf("stream: topic %s has %d partitions", cfg.Topic, cfg.Partitions)
+	case cfg.OutDir == "":
+		return nil, errors.New("stream: OutDir is required")
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if cfg.CheckpointTaps <= 0 {
+		cfg.CheckpointTaps = DefaultCheckpointTaps
+	}
+	if cfg.Backend == "" {
+		cfg.Backend = "local"
+	}
+	cfg.Engine.Calendar = cfg.Calendar
+	cfg.Engine.Shards = 1
+	cfg.Engine.EnsureDefaults()
+	if err := cfg.Engine.Validate(); err != nil {
+		return nil, fmt.Errorf("stream: %w", err)
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	var mark [4]byte
+	if _, err := rand.Read(mark[:]); err != nil {
+		return nil, err
+	}
+	return &Service{
+		cfg:     cfg,
+		log:     log,
+		owner:   hex.EncodeToString(mark[:]),
+		cleared: map[transit.Day]*settlement.Day{},
+		done:    make(chan struct{}),
+	}, nil
+}
+
+// Group is the consumer group a Service runs in (feed.Group).
+type Group interface {
+	Run(ctx context.Context, claim func(ctx context.Context, c *feed.Claim) error) error
+}
+
+// Run consumes the group's partitions until ctx is cancelled (then it
+// checkpoints every partition and returns nil: a graceful shutdown), until
+// UntilClosed's files are written, or until a fatal error.
+func (s *Service) Run(ctx context.Context, g Group) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- g.Run(ctx, s.claim) }()
+	s.joined.Store(true)
+	select {
+	case err := <-errc:
+		if p := s.fatalErr.Load(); p != nil {
+			return *p
+		}
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+		return nil
+	case <-s.done:
+		cancel()
+		err := <-errc
+		if p := s.fatalErr.Load(); p != nil {
+			return *p
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil
+	}
+}
+
+// Ready reports whether the service is consuming and checkpointing: nil
+// when ready, else why not (for /readyz).
+func (s *Service) Ready() error {
+	switch {
+	case !s.joined.Load():
+		return errors.New("not joined to the consumer group yet")
+	case s.failing.Load():
+		return errors.New("checkpoints are failing (state store unavailable?)")
+	}
+	return nil
+}
+
+// Cleared returns the days this instance has written, by day.
+func (s *Service) Cleared() map[transit.Day]*settlement.Day {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[transit.Day]*settlement.Day, len(s.cleared))
+	for d, v := range s.cleared {
+		m[d] = v
+	}
+	return m
+}
+
+// maybeClear writes day d's files when every partition's part is in this
+// instance's output folder.
+func (s *Service) maybeClear(d transit.Day) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.cleared[d]; ok {
+		return nil
+	}
+	files, err := filepath.Glob(filepath.Join(s.cfg.OutDir, partsDir, settlement.DirName(d), "p*.json"))
+	if err != nil || len(files) < s.cfg.Partitions {
+		return err
+	}
+	start := time.Now()
+	day, _, err := Clear(d, []string{s.cfg.OutDir}, s.cfg.OutDir, ClearOptions{
+		Participants: s.cfg.Participants,
+		Calendar:     s.cfg.Calendar,
+		Ledger:       s.cfg.Ledger,
+		SkipSync:     s.cfg.SkipSync,
+	})
+	if errors.Is(err, os.ErrNotExist) {
+		// Another instance wrote some of the segments (it owned a
+		// partition before this one took it over): the clearing house
+		// merges the instances' folders with Clear.
+		s.log.Warn("every part of the day is here but not every segment: clear it with tapsettle clear over the instances' folders",
+			"day", settlement.DirName(d), "err", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.cleared[d] = day
+	s.log.Info("day cleared", "day", settlement.DirName(d), "records", day.Records, "elapsed", time.Since(start).Round(time.Millisecond))
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.DayClosed(settlement.DirName(d))
+	}
+	if s.cfg.UntilClosed != 0 && d >= s.cfg.UntilClosed && !s.doneSet {
+		s.doneSet = true
+		close(s.done)
+	}
+	return nil
+}
+
+func (s *Service) fatal(err error) {
+	s.fatalErr.CompareAndSwap(nil, &err)
+}
+
+func (s *Service) segmentPath(name string) string {
+	return filepath.Join(s.cfg.OutDir, segmentsDir, filepath.FromSlash(name))
+}
+
+func removeQuiet(path string) { _ = os.Remove(path) }

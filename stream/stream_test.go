@@ -1,0 +1,531 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/tapsettle/tapsettle/bench"
+	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/feed"
+	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/internal/redistest"
+	"github.com/tapsettle/tapsettle/pipeline"
+	"github.com/tapsettle/tapsettle/state"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+const (
+	topic      = "taps"
+	partitions = 4
+)
+
+var testDay = mustParseDay("2025-03-03")
+
+func mustParseDay(s string) transit.Day {
+	d, err := transit.ParseDay(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// env is what a service run needs, shared by the in-process and the child
+// process forms.
+type env struct {
+	book *fares.Book
+	cal  *transit.Calendar
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	e, err := loadEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func loadEnv() (*env, error) {
+	book, err := fares.Default()
+	if err != nil {
+		return nil, err
+	}
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		return nil, err
+	}
+	cal, err := transit.NewCalendar(loc, 4*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	return &env{book: book, cal: cal}, nil
+}
+
+// fixture is a generated day: the taps, the same taps as a CSV file, and
+// the batch job's output on that file (the reference).
+type fixture struct {
+	taps  []transit.Tap
+	file  string
+	last  transit.Day // the last day the taps reach
+	batch string      // reference output root
+}
+
+func newFixture(t testing.TB, e *env, n int) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	d, err := bench.Generate(e.book, e.cal, bench.GenOptions{Taps: n, Seed: 7, Day: testDay, Late: -1, Malformed: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{taps: d.Taps(), file: filepath.Join(dir, "taps.csv"), batch: filepath.Join(dir, "batch"), last: testDay}
+	for _, tp := range f.taps {
+		f.last = max(f.last, e.cal.DayOf(tp.Time))
+	}
+	if err := bench.WriteFile(f.file, ingest.FormatCSV, ingest.CompressionNone, d); err != nil {
+		t.Fatal(err)
+	}
+	job := &pipeline.Settle{Book: e.book, Calendar: e.cal, OutDir: f.batch, Ledger: true, SkipSync: true}
+	if _, err := job.Run(context.Background(), []string{f.file}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// publish starts a broker and publishes the fixture and the close-day.
+func publish(t *testing.T, f *fixture) *feed.Embedded {
+	t.Helper()
+	b, err := feed.StartEmbedded(topic, partitions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: b.Addrs(), Topic: topic, TapsPerMessage: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	ctx := context.Background()
+	if err := pub.Publish(ctx, f.taps); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.CloseDay(ctx, f.last.String()); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func serviceConfig(e *env, store state.Store, out string, until transit.Day) Config {
+	return Config{
+		Book: e.book, Calendar: e.cal, Participants: pipeline.Participants(e.book),
+		Topic: topic, Partitions: partitions, Store: store, OutDir: out, Ledger: true,
+		CheckpointInterval: 50 * time.Millisecond, CheckpointTaps: 2000,
+		CloseAfter: 2 * time.Hour, UntilClosed: until, SkipSync: true,
+	}
+}
+
+func newGroup(t testing.TB, brokers []string, group string) *feed.Group {
+	g, err := feed.NewGroup(feed.GroupConfig{Brokers: brokers, Topic: topic, GroupID: group,
+		SessionTimeout: 2 * time.Second, HeartbeatInterval: 200 * time.Millisecond, RebalanceTimeout: 4 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return g
+}
+
+// runUntilClosed runs a service until it has written the fixture's last
+// day, or fails the test after a minute.
+func runUntilClosed(t *testing.T, cfg Config, g *feed.Group) *Service {
+	t.Helper()
+	svc, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := svc.Run(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := svc.Cleared()[cfg.UntilClosed]; !ok {
+		t.Fatalf("service stopped without clearing %s", cfg.UntilClosed)
+	}
+	return svc
+}
+
+// sameTree fails unless every settlement file of the fixture's days under
+// got is byte-identical to want's. Rejects files, and the summaries and
+// manifests that count and list them, are compared only when
+// compareRejects: a reject names its source (file and line, or partition
+// and offset).
+func sameTree(t *testing.T, got, want string, f *fixture, compareRejects bool) {
+	t.Helper()
+	n := 0
+	for d := testDay; d <= f.last; d++ {
+		root := filepath.Join(want, d.String())
+		err := filepath.WalkDir(root, func(path string, de fs.DirEntry, err error) error {
+			if err != nil || de.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(want, path)
+			if !compareRejects && (strings.HasSuffix(rel, "rejects.csv.zst") || strings.HasSuffix(rel, "manifest.txt") || strings.HasSuffix(rel, "summary.json.zst")) {
+				return nil
+			}
+			a, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			b, err := os.ReadFile(filepath.Join(got, rel))
+			if err != nil {
+				return fmt.Errorf("stream output lacks %s: %w", rel, err)
+			}
+			if !bytes.Equal(a, b) {
+				return fmt.Errorf("%s differs from the batch job's", rel)
+			}
+			n++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("compared only %d files", n)
+	}
+}
+
+// TestStreamMatchesBatch: a stream settles to the files the batch job
+// writes for the same taps, byte for byte, manifest included.
+func TestStreamMatchesBatch(t *testing.T) {
+	e := newEnv(t)
+	f := newFixture(t, e, 20000)
+	b := publish(t, f)
+	out := t.TempDir()
+	store, err := state.NewLocal(t.TempDir(), state.LocalOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	runUntilClosed(t, serviceConfig(e, store, out, f.last), newGroup(t, b.Addrs(), "g1"))
+	sameTree(t, out, f.batch, f, true)
+}
+
+// TestMalformedMessageIsQuarantined: a bad message is a reject naming its
+// partition and offset; the partition goes on.
+func TestMalformedMessageIsQuarantined(t *testing.T) {
+	e := newEnv(t)
+	f := newFixture(t, e, 3000)
+	b, err := feed.StartEmbedded(topic, partitions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: b.Addrs(), Topic: topic, TapsPerMessage: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := len(f.taps) / 2
+	if err := pub.Publish(ctx, f.taps[:half]); err != nil {
+		t.Fatal(err)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: topic, Balancer: &kafka.Murmur2Balancer{}, BatchTimeout: time.Millisecond}
+	bad := []kafka.Message{
+		{Key: []byte("C1"), Value: []byte(`{"tap_id": "x", "card_id": `)},
+		{Key: []byte("C2"), Value: []byte(`{"tap_id":"m-1","card_id":"C2","card_product":"gold","issuer":"330200","city":"330200","mode":"bus","line":"1","stop":"S","action":"board","time":"2025-03-03T08:00:00+08:00"}`)},
+	}
+	if err := w.WriteMessages(ctx, bad...); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if err := pub.Publish(ctx, f.taps[half:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.CloseDay(ctx, f.last.String()); err != nil {
+		t.Fatal(err)
+	}
+	pub.Close()
+
+	out := t.TempDir()
+	store, err := state.NewLocal(t.TempDir(), state.LocalOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	svc := runUntilClosed(t, serviceConfig(e, store, out, f.last), newGroup(t, b.Addrs(), "g1"))
+	day := svc.Cleared()[testDay]
+	if got := day.Counts[transit.StatusRejected]; got != 2 {
+		t.Errorf("%d rejected, want the 2 malformed messages", got)
+	}
+	if len(day.Rejects) != 2 {
+		t.Fatalf("quarantined %d records, want 2: %+v", len(day.Rejects), day.Rejects)
+	}
+	for _, r := range day.Rejects {
+		if !strings.HasPrefix(r.Source, topic+"/") || r.Line < 0 {
+			t.Errorf("reject %q at %d does not name partition and offset", r.Source, r.Line)
+		}
+	}
+	if day.Rejects[0].Field != "" && day.Rejects[1].Field != "card_product" {
+		t.Errorf("reject fields %q, %q", day.Rejects[0].Field, day.Rejects[1].Field)
+	}
+	// Every good tap is settled: the clearing files match the batch job's.
+	sameTree(t, out, f.batch, f, false)
+}
+
+// TestKillAndRestart kills the service with SIGKILL at random points of
+// the stream, several times, and restarts it: the final files are those
+// of the batch job (and so of an uninterrupted run): nothing lost, nothing
+// charged twice. The redelivered messages after each kill are re-priced
+// from the last checkpoint.
+func TestKillAndRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts child processes")
+	}
+	e := newEnv(t)
+	f := newFixture(t, e, 40000)
+	b := publish(t, f)
+	out, stateDir := t.TempDir(), t.TempDir()
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	kills := 0
+	for run := 0; ; run++ {
+		if run > 12 {
+			t.Fatalf("no run finished after %d kills", kills)
+		}
+		cmd := child(t, b.Addrs()[0], "local:"+stateDir, out, f.last)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		if kills < 3 {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("child: %v\n%s", err, cmd.Stderr)
+				}
+				t.Fatalf("the child finished before kill %d: make the stream longer", kills+1)
+			case <-time.After(time.Duration(300+r.IntN(1200)) * time.Millisecond):
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+				<-done
+				kills++
+				continue
+			}
+		}
+		// The kills must have hit a stream in progress: checkpoints
+		// (with their segments) were committed before the last kill, so
+		// this run restores state rather than starting afresh.
+		segs, _ := filepath.Glob(filepath.Join(out, segmentsDir, "p*", "*.seg"))
+		if len(segs) == 0 {
+			t.Fatal("no checkpoint was committed before the kills: they tested nothing")
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("child: %v\n%s", err, cmd.Stderr)
+			}
+		case <-time.After(2 * time.Minute):
+			_ = cmd.Process.Kill()
+			t.Fatalf("the last child did not finish\n%s", cmd.Stderr)
+		}
+		break
+	}
+	sameTree(t, out, f.batch, f, true)
+}
+
+// TestTakeOverAndClear: two instances in one group split the partitions
+// and share Redis state; one is killed, the other takes its partitions
+// over from their checkpoints; Clear merges both output folders into the
+// batch job's files.
+func TestTakeOverAndClear(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills child processes")
+	}
+	addr := redistest.Addr(t)
+	prefix := "redis:" + addr + "/" + redistest.Prefix(t)
+	e := newEnv(t)
+	f := newFixture(t, e, 40000)
+	b := publish(t, f)
+	outA, outB := t.TempDir(), t.TempDir()
+	a := child(t, b.Addrs()[0], prefix, outA, 0)
+	bb := child(t, b.Addrs()[0], prefix, outB, 0)
+	for _, c := range []*exec.Cmd{a, bb} {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer bb.Process.Kill()
+	time.Sleep(1500 * time.Millisecond)
+	_ = a.Process.Signal(syscall.SIGKILL)
+	_ = a.Wait()
+	// B owns every partition now and finishes the stream; the parts of
+	// the last day come from both folders.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		_, err := findParts(f.last, []string{outA, outB})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("parts never complete: %v\n%s", err, bb.Stderr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_ = bb.Process.Signal(syscall.SIGTERM)
+	if err := bb.Wait(); err != nil {
+		t.Fatalf("SIGTERM: the survivor exited with %v\n%s", err, bb.Stderr)
+	}
+	merged := t.TempDir()
+	for d := testDay; d <= f.last; d++ {
+		if _, _, err := Clear(d, []string{outA, outB}, merged, ClearOptions{
+			Participants: pipeline.Participants(e.book), Calendar: e.cal, Ledger: true, SkipSync: true,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameTree(t, merged, f.batch, f, true)
+}
+
+// TestRedisOutage stops Redis mid-stream: checkpoints and offset commits
+// stall (nothing is lost), and the service finishes when Redis returns.
+func TestRedisOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops and restarts redis-server")
+	}
+	srv := redistest.Start(t)
+	e := newEnv(t)
+	f := newFixture(t, e, 60000)
+	b := publish(t, f)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), DialTimeout: 200 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, MaxRetries: -1})
+	defer client.Close()
+	store, err := state.NewRedis(client, state.RedisOptions{Prefix: "outage"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	cfg := serviceConfig(e, store, out, f.last)
+	cfg.CheckpointTaps = 500
+	svc, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	var runErr error
+	wg.Add(1)
+	go func() { defer wg.Done(); runErr = svc.Run(ctx, newGroup(t, b.Addrs(), "g1")) }()
+	// Wait for the first checkpoint, then take Redis away.
+	for {
+		if segs, _ := filepath.Glob(filepath.Join(out, segmentsDir, "p*", "*.seg")); len(segs) > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := srv.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	stalled := false
+	for i := 0; i < 100 && !stalled; i++ {
+		time.Sleep(20 * time.Millisecond)
+		stalled = svc.Ready() != nil
+	}
+	if !stalled {
+		t.Fatal("the service stayed ready with Redis down")
+	}
+	if len(svc.Cleared()) != 0 {
+		t.Fatal("the day was cleared although Redis went down mid-stream: the stream is too short to test an outage")
+	}
+	time.Sleep(time.Second)
+	srv.Restart()
+	wg.Wait()
+	if runErr != nil {
+		t.Fatal(runErr)
+	}
+	sameTree(t, out, f.batch, f, true)
+}
+
+// child returns the test binary re-run as a service process (see
+// TestMain). stateSpec is "local:DIR" or "redis:ADDR/PREFIX"; until 0 runs
+// until SIGTERM.
+func child(t *testing.T, broker, stateSpec, out string, until transit.Day) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	u := ""
+	if until != 0 {
+		u = until.String()
+	}
+	cmd.Env = append(os.Environ(), "STREAM_CHILD=1", "STREAM_BROKER="+broker, "STREAM_STATE="+stateSpec,
+		"STREAM_OUT="+out, "STREAM_UNTIL="+u)
+	cmd.Stderr = &bytes.Buffer{}
+	return cmd
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv("STREAM_CHILD") == "1" {
+		os.Exit(runChild())
+	}
+	os.Exit(m.Run())
+}
+
+// runChild is the service process of the kill tests.
+func runChild() int {
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, "child:", err); return 1 }
+	e, err := loadEnv()
+	if err != nil {
+		return fail(err)
+	}
+	var store state.Store
+	spec := os.Getenv("STREAM_STATE")
+	switch {
+	case strings.HasPrefix(spec, "local:"):
+		st, err := state.NewLocal(spec[len("local:"):], state.LocalOptions{})
+		if err != nil {
+			return fail(err)
+		}
+		store = st
+	case strings.HasPrefix(spec, "redis:"):
+		addr, prefix, _ := strings.Cut(spec[len("redis:"):], "/")
+		st, err := state.NewRedis(redis.NewClient(&redis.Options{Addr: addr}), state.RedisOptions{Prefix: prefix})
+		if err != nil {
+			return fail(err)
+		}
+		store = st
+	}
+	var until transit.Day
+	if u := os.Getenv("STREAM_UNTIL"); u != "" {
+		until = mustParseDay(u)
+	}
+	cfg := serviceConfig(e, store, os.Getenv("STREAM_OUT"), until)
+	cfg.SkipSync = false // crash safety is what the kill tests test
+	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	svc, err := New(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	g, err := feed.NewGroup(feed.GroupConfig{Brokers: []string{os.Getenv("STREAM_BROKER")}, Topic: topic, GroupID: "kill",
+		SessionTimeout: 2 * time.Second, HeartbeatInterval: 200 * time.Millisecond, RebalanceTimeout: 4 * time.Second})
+	if err != nil {
+		return fail(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	if err := svc.Run(ctx, g); err != nil {
+		return fail(err)
+	}
+	g.Close()
+	return 0
+}

@@ -1,0 +1,544 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tapsettle/tapsettle/engine"
+	"github.com/tapsettle/tapsettle/feed"
+	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/metrics"
+	"github.com/tapsettle/tapsettle/settlement"
+	"github.com/tapsettle/tapsettle/state"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+const (
+	segList     = "segs/"
+	undatedList = "segs/undated"
+)
+
+// worker prices one partition: the single writer of its engine.Partition,
+// its segment builder and its checkpoints.
+type worker struct {
+	s      *Service
+	p      int
+	source string // "topic/partition", the rejects' source
+	part   *engine.Partition
+	counts *metrics.Counts
+
+	seg      settlement.SegmentBuilder
+	segBuf   []byte
+	segs     map[transit.Day][]segRef // committed segment lists, by day (Undated: not yet placed)
+	days     map[transit.Day]bool     // days with rows or rejects not yet written as parts
+	lastDay  transit.Day
+	pending  []transit.Day // closed days whose parts are to be written
+	drops    []string      // lists to drop at the next checkpoint
+	foldInto transit.Day   // when set, the next checkpoint moves undated refs into this day
+
+	seq       uint64 // last committed checkpoint
+	next      int64  // next offset to consume
+	sinceTaps int
+	lastCkpt  time.Time
+
+	taps     []transit.Tap
+	dec      feed.Decoder
+	cur      *feed.Message // the message being decoded
+	onReject feed.RejectFunc
+	cp       state.Checkpoint
+	meta     []byte
+	arena    []byte
+}
+
+// Emit is the partition's engine.Sink: rows go into the next segment.
+func (w *worker) Emit(_ int, rows []transit.Priced) {
+	w.seg.AddRows(rows)
+	for i := range rows {
+		r := &rows[i]
+		if r.Day != w.lastDay {
+			w.lastDay = r.Day
+			w.days[r.Day] = true
+		}
+		if w.counts != nil {
+			w.counts.Row(r.City, r.Mode, r.Status)
+		}
+	}
+}
+
+// Card, Drop and Append make the worker the engine's CheckpointWriter:
+// they copy into the checkpoint being built.
+func (w *worker) Card(k, v []byte) {
+	w.cp.Cards = append(w.cp.Cards, state.Entry{Key: w.keep(k), Value: w.keep(v)})
+}
+func (w *worker) Drop(list string) { w.cp.Drops = append(w.cp.Drops, list) }
+func (w *worker) Append(list string, blob []byte) {
+	w.cp.Appends = append(w.cp.Appends, state.Append{List: list, Blob: w.keep(blob)})
+}
+
+// keep copies b into the checkpoint's arena. Slices into the arena stay
+// valid until the arena is reset: a grown arena leaves earlier slices
+// pointing into the old array, which is fine (they are not written again).
+func (w *worker) keep(b []byte) []byte {
+	if cap(w.arena)-len(w.arena) < len(b) {
+		w.arena = make([]byte, 0, max(1<<20, 2*len(b)))
+	}
+	n := len(w.arena)
+	w.arena = append(w.arena, b...)
+	return w.arena[n:len(w.arena):len(w.arena)]
+}
+
+// claim runs one partition for one generation of the group.
+func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
+	s.claims.Add(1)
+	defer s.claims.Add(-1)
+	w, err := s.newWorker(ctx, c)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.fatal(err)
+		return err
+	}
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.SetAssigned(w.p, true)
+		defer s.cfg.Metrics.SetAssigned(w.p, false)
+	}
+	r, err := c.Open(w.next)
+	if err != nil {
+		return fmt.Errorf("stream: partition %d: %w", w.p, err)
+	}
+	defer r.Close()
+	buf := make([]feed.Message, 256)
+	for {
+		n, err := r.Fetch(ctx, buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				// Rebalance or shutdown: leave a checkpoint behind, so the
+				// next owner starts where this one stopped.
+				return w.shutdown(c)
+			}
+			return fmt.Errorf("stream: partition %d: fetch: %w", w.p, err)
+		}
+		start := time.Now()
+		for i := range buf[:n] {
+			if err := w.message(ctx, c, &buf[i]); err != nil {
+				return err
+			}
+		}
+		w.submit()
+		if err := w.autoClose(ctx, c); err != nil {
+			return err
+		}
+		if w.sinceTaps >= s.cfg.CheckpointTaps || time.Since(w.lastCkpt) >= s.cfg.CheckpointInterval {
+			if err := w.checkpoint(ctx, c); err != nil {
+				return w.fail(ctx, err)
+			}
+		}
+		if m := s.cfg.Metrics; m != nil {
+			w.counts.Publish()
+			m.ObserveBatch(time.Since(start))
+			last := &buf[n-1]
+			m.SetLag(w.p, max(0, last.HighWaterMark-last.Offset-1))
+			st := w.part.Stats()
+			m.SetOpen(w.p, st.Open, st.Held)
+		}
+	}
+}
+
+// fail turns a checkpoint error into the claim's result: a cancelled
+// context is a shutdown during an outage (the last checkpoint stands), a
+// fenced partition belongs to another instance now; both end the claim
+// quietly. Anything else is fatal.
+func (w *worker) fail(ctx context.Context, err error) error {
+	if ctx.Err() != nil || errors.Is(err, state.ErrFenced) {
+		w.s.log.Warn("partition released without a final checkpoint", "partition", w.p, "err", err)
+		return nil
+	}
+	w.s.fatal(err)
+	return err
+}
+
+func (w *worker) shutdown(c *feed.Claim) error {
+	w.submit()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.checkpoint(ctx, c); err != nil {
+		return w.fail(ctx, err)
+	}
+	if err := w.s.cfg.Store.Release(w.p); err != nil {
+		w.s.log.Warn("release", "partition", w.p, "err", err)
+	}
+	return nil
+}
+
+func (s *Service) newWorker(ctx context.Context, c *feed.Claim) (*worker, error) {
+	w := &worker{
+		s:        s,
+		p:        c.Partition,
+		source:   s.cfg.Topic + "/" + strconv.Itoa(c.Partition),
+		segs:     map[transit.Day][]segRef{},
+		days:     map[transit.Day]bool{},
+		next:     -1,
+		lastCkpt: time.Now(),
+	}
+	w.onReject = w.rejectLine
+	if s.cfg.Metrics != nil {
+		w.counts = s.cfg.Metrics.NewCounts(w.p)
+	}
+	part, err := engine.NewPartition(s.cfg.Book, w, w.p, s.cfg.Engine)
+	if err != nil {
+		return nil, err
+	}
+	w.part = part
+	var snap *state.Snapshot
+	for attempt := 0; ; attempt++ {
+		snap, err = s.cfg.Store.Load(ctx, w.p)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, state.ErrUnavailable) {
+			return nil, fmt.Errorf("stream: partition %d: load state: %w", w.p, err)
+		}
+		s.log.Warn("state store unavailable; retrying", "partition", w.p, "err", err)
+		if err := sleep(ctx, backoff(attempt)); err != nil {
+			return nil, err
+		}
+	}
+	if snap.Seq == 0 {
+		if c.Committed > 0 {
+			s.log.Warn("no checkpoint for the partition although the group committed an offset: starting from the earliest offset, the state is the authority",
+				"partition", w.p, "committed", c.Committed)
+		}
+		return w, nil
+	}
+	pending, em, err := decodeMeta(snap.Meta)
+	if err != nil {
+		return nil, fmt.Errorf("stream: partition %d: %w", w.p, err)
+	}
+	if err := part.Restore(em, snap.Cards, snap.Lists); err != nil {
+		return nil, fmt.Errorf("stream: partition %d: %w", w.p, err)
+	}
+	for name, blobs := range snap.Lists {
+		if !strings.HasPrefix(name, segList) {
+			continue
+		}
+		d := settlement.Undated
+		if name != undatedList {
+			n, err := strconv.Atoi(name[len(segList):])
+			if err != nil {
+				return nil, fmt.Errorf("stream: partition %d: list %q", w.p, name)
+			}
+			d = transit.Day(n)
+		}
+		refs, err := parseSegRefs(blobs)
+		if err != nil {
+			return nil, fmt.Errorf("stream: partition %d: list %q: %w", w.p, name, err)
+		}
+		w.segs[d] = refs
+		if d != settlement.Undated {
+			w.days[d] = true
+		}
+	}
+	w.seq, w.next, w.pending = snap.Seq, snap.Offset, pending
+	s.log.Info("partition restored", "partition", w.p, "checkpoint", w.seq, "offset", w.next)
+	// A crash may have come between a day's closing checkpoint and its
+	// part: write the parts again (same bytes).
+	if err := w.writeParts(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// message decodes one message into the pending taps, quarantining what
+// cannot be read, or acts on a control message.
+func (w *worker) message(ctx context.Context, c *feed.Claim, m *feed.Message) error {
+	defer func() { w.next = m.Offset + 1 }()
+	if w.counts != nil {
+		w.counts.Messages(1, len(m.Value))
+	}
+	if m.Control != "" {
+		if m.Control != feed.ControlCloseDay {
+			w.reject(m, 0, "", "unknown control message "+strconv.Quote(m.Control))
+			return nil
+		}
+		d, err := transit.ParseDay(string(bytes.TrimSpace(m.Value)))
+		if err != nil {
+			w.reject(m, 0, "", "close-day control message: "+err.Error())
+			return nil
+		}
+		w.submit()
+		w.next = m.Offset + 1
+		return w.closeThrough(ctx, c, d)
+	}
+	w.cur = m
+	w.taps = w.dec.Decode(w.taps, m.Value, w.onReject)
+	return nil
+}
+
+// rejectLine is the decoder's RejectFunc for the message in hand.
+func (w *worker) rejectLine(line int, raw []byte, ferr *ingest.FieldError) {
+	w.reject(w.cur, line, ferr.Field, ferr.Reason)
+}
+
+// reject quarantines a malformed message (or one JSON line of it) with its
+// partition and offset. Its day is the partition's current cycle.
+func (w *worker) reject(m *feed.Message, line int, field, reason string) {
+	if line > 1 {
+		reason = fmt.Sprintf("%s (line %d of the message)", reason, line)
+	}
+	raw := m.Value
+	if len(raw) > transit.MaxRejectRaw {
+		raw = raw[:transit.MaxRejectRaw]
+	}
+	r := transit.Reject{Source: w.source, Line: m.Offset, Field: field, Reason: reason, Raw: string(raw)}
+	d, dated := w.cycleDay()
+	w.seg.AddReject(&r, d)
+	if dated {
+		w.days[d] = true
+	}
+	if w.counts != nil {
+		w.counts.Reject(field)
+	}
+}
+
+// cycleDay is the day a reject without a time is settled in: the day of
+// the newest tap seen, or the day after the last closed one.
+func (w *worker) cycleDay() (transit.Day, bool) {
+	closed, ok := w.part.Closed()
+	var d transit.Day
+	if t, has := w.part.MaxTime(); has {
+		d = w.s.cfg.Calendar.DayOf(t.UnixNano())
+	}
+	if ok && d <= closed {
+		d = closed + 1
+	}
+	if d == 0 {
+		return settlement.Undated, false
+	}
+	return d, true
+}
+
+func (w *worker) submit() {
+	if len(w.taps) == 0 {
+		return
+	}
+	w.part.Submit(w.taps)
+	w.sinceTaps += len(w.taps)
+	w.taps = w.taps[:0]
+}
+
+// autoClose closes, by event time, the days whose cut-off the watermark
+// passed by CloseAfter.
+func (w *worker) autoClose(ctx context.Context, c *feed.Claim) error {
+	if w.s.cfg.CloseAfter <= 0 {
+		return nil
+	}
+	wm := w.part.Watermark()
+	if wm == math.MinInt64 {
+		return nil
+	}
+	target := w.s.cfg.Calendar.DayOf(wm-int64(w.s.cfg.CloseAfter)) - 1
+	closed, ok := w.part.Closed()
+	if ok && target <= closed {
+		return nil
+	}
+	if !ok {
+		// Nothing closed yet: close only if data of such a day exists.
+		any := false
+		for d := range w.days {
+			any = any || d <= target
+		}
+		if !any {
+			return nil
+		}
+	}
+	return w.closeThrough(ctx, c, target)
+}
+
+// closeThrough closes every day up to d, checkpoints, and writes the
+// closed days' parts.
+func (w *worker) closeThrough(ctx context.Context, c *feed.Claim, d transit.Day) error {
+	closed, ok := w.part.Closed()
+	if ok && d <= closed {
+		return nil
+	}
+	first := d
+	if ok {
+		first = closed + 1
+	} else {
+		for day := range w.days {
+			first = min(first, day)
+		}
+	}
+	w.part.CloseDay(d)
+	if d-first > 400 {
+		// A long gap (a partition idle for a year?): parts for the days
+		// with data and for d; the others hold nothing.
+		for day := range w.days {
+			if day <= d {
+				w.pending = append(w.pending, day)
+			}
+		}
+		w.pending = append(w.pending, d)
+	} else {
+		for day := first; day <= d; day++ {
+			w.pending = append(w.pending, day)
+		}
+	}
+	slices.Sort(w.pending)
+	w.pending = slices.Compact(w.pending)
+	w.foldInto = d
+	if err := w.checkpoint(ctx, c); err != nil {
+		return w.fail(ctx, err)
+	}
+	return nil
+}
+
+// checkpoint writes the segment of rows priced since the last checkpoint,
+// commits it with the state and the offset, then advances the group's
+// offset and writes the parts of days just closed.
+func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
+	s := w.s
+	start := time.Now()
+	w.cp = state.Checkpoint{Seq: w.seq + 1, Offset: w.next, Cards: w.cp.Cards[:0], Drops: w.cp.Drops[:0], Appends: w.cp.Appends[:0]}
+	w.arena = w.arena[:0]
+	if w.next < 0 {
+		// Nothing consumed yet: nothing to commit.
+		return nil
+	}
+	// The engine's changes first: it may drop lists of evicted days.
+	w.meta = encodeMeta(w.meta[:0], w.pending, func(b []byte) []byte {
+		return w.part.Checkpoint(w, w.wantFull(), b)
+	})
+	w.cp.Meta = w.meta
+	w.cp.Drops = append(w.cp.Drops, w.drops...)
+	if w.seg.Rows()+w.seg.Rejects() > 0 {
+		name := segmentName(w.p, w.cp.Seq, s.owner)
+		w.segBuf = w.seg.Encode(w.segBuf[:0])
+		if err := writeFileAtomic(s.segmentPath(name), w.segBuf, !s.cfg.SkipSync); err != nil {
+			return fmt.Errorf("stream: partition %d: segment: %w", w.p, err)
+		}
+		sum := sha256.Sum256(w.segBuf)
+		ref := segRef{Name: name, SHA256: hex.EncodeToString(sum[:])}
+		for _, d := range w.seg.Days() {
+			list := segList + strconv.Itoa(int(d))
+			if d == settlement.Undated {
+				list = undatedList
+			}
+			w.cp.Appends = append(w.cp.Appends, state.Append{List: list, Blob: w.keep(ref.appendBinary(nil))})
+			w.segs[d] = append(w.segs[d], ref)
+		}
+		w.seg.Reset()
+	}
+	if w.foldInto != 0 && len(w.segs[settlement.Undated]) > 0 {
+		// Rejects that arrived before the partition knew its day are
+		// settled in the day being closed.
+		list := segList + strconv.Itoa(int(w.foldInto))
+		for _, ref := range w.segs[settlement.Undated] {
+			ref.Undated = true
+			w.cp.Appends = append(w.cp.Appends, state.Append{List: list, Blob: w.keep(ref.appendBinary(nil))})
+			w.segs[w.foldInto] = append(w.segs[w.foldInto], ref)
+		}
+		w.cp.Drops = append(w.cp.Drops, undatedList)
+		delete(w.segs, settlement.Undated)
+	}
+	w.foldInto = 0
+	for attempt := 0; ; attempt++ {
+		err := s.cfg.Store.Commit(ctx, w.p, &w.cp)
+		if m := s.cfg.Metrics; m != nil {
+			m.ObserveCheckpoint(s.cfg.Backend, time.Since(start), err)
+		}
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, state.ErrUnavailable) {
+			return fmt.Errorf("stream: partition %d: checkpoint %d: %w", w.p, w.cp.Seq, err)
+		}
+		s.failing.Store(true)
+		if attempt == 0 || attempt%20 == 0 {
+			s.log.Warn("checkpoint failed; consumption of the partition stalls until the store returns", "partition", w.p, "attempt", attempt+1, "err", err)
+		}
+		if err := sleep(ctx, backoff(attempt)); err != nil {
+			return err
+		}
+		start = time.Now()
+	}
+	s.failing.Store(false)
+	w.seq = w.cp.Seq
+	w.sinceTaps, w.lastCkpt = 0, time.Now()
+	w.drops = w.drops[:0]
+	if err := c.Commit(w.next); err != nil {
+		// The group's offset only feeds lag monitoring; the state holds
+		// the real one.
+		s.log.Warn("offset commit to the group failed", "partition", w.p, "offset", w.next, "err", err)
+	}
+	return w.writeParts()
+}
+
+// wantFull asks for a full checkpoint now and then, so a local log is
+// compacted; stores that overwrite keys in place never need one.
+func (w *worker) wantFull() bool {
+	type compactor interface{ LogBytes(p int) int64 }
+	cs, ok := w.s.cfg.Store.(compactor)
+	return ok && w.seq > 0 && w.seq%256 == 0 && cs.LogBytes(w.p) > 64<<20
+}
+
+// writeParts writes the parts of the closed days, asks for their lists to
+// be dropped at the next checkpoint, and clears the days whose parts are
+// all present.
+func (w *worker) writeParts() error {
+	s := w.s
+	for _, d := range w.pending {
+		part := &Part{
+			Version:    partVersion,
+			Topic:      s.cfg.Topic,
+			Partition:  w.p,
+			Partitions: s.cfg.Partitions,
+			Day:        settlement.DirName(d),
+			Policy:     s.cfg.Book.Fingerprint(),
+			Segments:   append([]segRef{}, w.segs[d]...),
+		}
+		if err := writePart(s.cfg.OutDir, d, part, !s.cfg.SkipSync); err != nil {
+			return fmt.Errorf("stream: partition %d: part of %s: %w", w.p, part.Day, err)
+		}
+		if _, ok := w.segs[d]; ok {
+			w.drops = append(w.drops, segList+strconv.Itoa(int(d)))
+			delete(w.segs, d)
+		}
+		delete(w.days, d)
+	}
+	closed := w.pending
+	w.pending = nil
+	w.lastDay = 0
+	for _, d := range closed {
+		if err := s.maybeClear(d); err != nil {
+			return fmt.Errorf("stream: clear %s: %w", settlement.DirName(d), err)
+		}
+	}
+	return nil
+}
+
+func backoff(attempt int) time.Duration {
+	d := 50 * time.Millisecond << min(attempt, 5)
+	return min(d, 2*time.Second)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
