@@ -65,7 +65,7 @@ func TestLocalSurvivesKill(t *testing.T) {
 	for round, after := range []int{1, 7, 30, 3, 60} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestLocalSurvivesKill$", "-test.count=1")
 		cmd.Env = append(os.Environ(), envKillChild+"="+dir)
-		var stderr bytes.Buffer
+		var stderr, output bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -80,7 +80,7 @@ func TestLocalSurvivesKill(t *testing.T) {
 		for sc.Scan() {
 			seq, ok := strings.CutPrefix(sc.Text(), "committed ")
 			if !ok {
-				stderr.WriteString(sc.Text() + "\n") // the child's test output
+				output.WriteString(sc.Text() + "\n") // the child's test output
 				continue
 			}
 			n, err := strconv.ParseUint(seq, 10, 64)
@@ -99,7 +99,7 @@ func TestLocalSurvivesKill(t *testing.T) {
 		}
 		_ = cmd.Wait()
 		if !killed {
-			t.Fatalf("round %d: child ended after %d commits without being killed; output:\n%s", round, seen, stderr.String())
+			t.Fatalf("round %d: child ended after %d commits without being killed; output:\n%s%s", round, seen, output.String(), stderr.String())
 		}
 		if reported <= last {
 			t.Fatalf("round %d: child reported no progress (last %d)", round, last)

@@ -297,10 +297,14 @@ func TestKillAndRestart(t *testing.T) {
 		t.Skip("kills and restarts child processes")
 	}
 	e := newEnv(t)
-	f := newFixture(t, e, 40000)
+	f := newFixture(t, e, 80000)
 	b := publish(t, f)
 	out, stateDir := t.TempDir(), t.TempDir()
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	segments := func() int {
+		segs, _ := filepath.Glob(filepath.Join(out, segmentsDir, "p*", "*.seg"))
+		return len(segs)
+	}
 	kills := 0
 	for run := 0; ; run++ {
 		if run > 12 {
@@ -313,25 +317,23 @@ func TestKillAndRestart(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		if kills < 3 {
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("child: %v\n%s", err, cmd.Stderr)
-				}
-				t.Fatalf("the child finished before kill %d: make the stream longer", kills+1)
-			case <-time.After(time.Duration(300+r.IntN(1200)) * time.Millisecond):
-				_ = cmd.Process.Signal(syscall.SIGKILL)
-				<-done
-				kills++
-				continue
+			// Kill mid-stream: after this run has committed a new
+			// checkpoint (a new segment), at a random moment.
+			before := segments()
+			deadline := time.Now().Add(time.Minute)
+			for segments() == before && time.Now().Before(deadline) && len(done) == 0 {
+				time.Sleep(5 * time.Millisecond)
 			}
-		}
-		// The kills must have hit a stream in progress: checkpoints
-		// (with their segments) were committed before the last kill, so
-		// this run restores state rather than starting afresh.
-		segs, _ := filepath.Glob(filepath.Join(out, segmentsDir, "p*", "*.seg"))
-		if len(segs) == 0 {
-			t.Fatal("no checkpoint was committed before the kills: they tested nothing")
+			time.Sleep(time.Duration(r.IntN(300)) * time.Millisecond)
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			if err := <-done; err == nil {
+				if kills < 2 {
+					t.Fatalf("the child finished before kill %d: make the stream longer", kills+1)
+				}
+				break // finished just before the third kill
+			}
+			kills++
+			continue
 		}
 		select {
 		case err := <-done:
@@ -343,6 +345,9 @@ func TestKillAndRestart(t *testing.T) {
 			t.Fatalf("the last child did not finish\n%s", cmd.Stderr)
 		}
 		break
+	}
+	if segments() == 0 {
+		t.Fatal("no checkpoint was committed: the kills tested nothing")
 	}
 	sameTree(t, out, f.batch, f, true)
 }

@@ -4,9 +4,9 @@
 // production server configured for durability would.
 //
 // Tests that only need some server call Addr, which uses the shared server
-// named by $TAPSETTLE_TEST_REDIS when CI provides one. Tests that stop or
+// named by $TEST_REDIS_ADDR when CI provides one. Tests that stop or
 // restart the server call Start to get their own. Without redis-server in
-// PATH and without $TAPSETTLE_TEST_REDIS the tests are skipped, except under
+// PATH and without $TEST_REDIS_ADDR the tests are skipped, except under
 // CI=true, where that is a failure: CI must not pass by skipping.
 package redistest
 
@@ -29,7 +29,7 @@ import (
 )
 
 // EnvAddr names the variable holding the address of a shared test server.
-const EnvAddr = "TAPSETTLE_TEST_REDIS"
+const EnvAddr = "TEST_REDIS_ADDR"
 
 // Timeouts for process control. redis-server starts in milliseconds; the
 // limits are generous for a loaded CI machine running tests under -race.
@@ -90,7 +90,7 @@ func Start(tb testing.TB, opts ...Option) *Server {
 }
 
 // Addr returns the address of a server for tests that do not stop it: the
-// shared $TAPSETTLE_TEST_REDIS when set, else a new one from Start. Tests
+// shared $TEST_REDIS_ADDR when set, else a new one from Start. Tests
 // sharing a server must keep to their own keys (see Prefix).
 func Addr(tb testing.TB) string {
 	tb.Helper()

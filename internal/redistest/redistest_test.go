@@ -64,7 +64,7 @@ func TestPassword(t *testing.T) {
 	}
 }
 
-// TestAddrUsesEnv: $TAPSETTLE_TEST_REDIS wins over starting a server.
+// TestAddrUsesEnv: $TEST_REDIS_ADDR wins over starting a server.
 func TestAddrUsesEnv(t *testing.T) {
 	t.Setenv(redistest.EnvAddr, "127.0.0.1:1")
 	if got := redistest.Addr(t); got != "127.0.0.1:1" {
