@@ -90,7 +90,7 @@ func (p *Partition) Checkpoint(w CheckpointWriter, full bool, meta []byte) []byt
 	// Tap-id logs.
 	var keep []transit.Day
 	for _, d := range p.ckpt.stored {
-		if full || c.findLog(d) == nil || c.findLog(d).fresh {
+		if l := c.findLog(d); full || l == nil || l.fresh {
 			w.Drop(idsList + strconv.Itoa(int(d)))
 			w.Drop(spillList + strconv.Itoa(int(d)))
 			continue
@@ -163,7 +163,7 @@ func (p *Partition) appendMeta(b []byte) []byte {
 	c := &p.core
 	b = append(b, metaVersion)
 	for _, v := range []int64{c.released, c.step, p.maxTime, p.watermark, p.window,
-		int64(c.oldest), int64(c.settledThrough), c.stats.Taps, c.stats.Late} {
+		int64(c.oldest), int64(p.settled), c.stats.Taps, c.stats.Late} {
 		b = binary.LittleEndian.AppendUint64(b, uint64(v))
 	}
 	for _, v := range c.stats.Rows {
@@ -299,7 +299,7 @@ func (p *Partition) restoreMeta(b []byte) error {
 	if w := next(); w != p.window {
 		return fmt.Errorf("%w: checkpoint taken with window %v, partition has %v", ErrCheckpoint, w, p.window)
 	}
-	c.oldest, c.settledThrough = transit.Day(next()), transit.Day(next())
+	c.oldest, p.settled = transit.Day(next()), transit.Day(next())
 	c.stats.Taps, c.stats.Late = next(), next()
 	for i := range c.stats.Rows {
 		c.stats.Rows[i] = next()

@@ -32,6 +32,12 @@ import (
 type Partition struct {
 	core
 	book atomic.Pointer[fares.Book]
+	sink Sink
+
+	// settled is the last day closed (0: none). Rows of closed days are
+	// settled in the next day, flagged late: Emit moves them on their way
+	// to sink.
+	settled transit.Day
 
 	window    int64
 	maxTime   int64 // newest tap time submitted
@@ -54,11 +60,11 @@ func NewPartition(book *fares.Book, sink Sink, id int, opts Options) (*Partition
 	if sink == nil {
 		return nil, errors.New("engine: nil sink")
 	}
-	p := &Partition{window: int64(opts.Window)}
+	p := &Partition{window: int64(opts.Window), sink: sink}
 	if opts.Window == Unbounded {
 		p.window = math.MaxInt64
 	}
-	p.core.init(id, sink, &opts)
+	p.core.init(id, p, &opts)
 	p.core.track = true
 	p.maxTime, p.watermark = math.MinInt64, math.MinInt64
 	p.book.Store(book)
@@ -115,19 +121,34 @@ func (p *Partition) Submit(taps []transit.Tap) {
 // Closing a day already closed does nothing.
 func (p *Partition) CloseDay(d transit.Day) {
 	c := &p.core
-	if c.settledThrough != 0 && d <= c.settledThrough {
+	if p.settled != 0 && d <= p.settled {
 		return
 	}
 	c.book = p.book.Load()
 	c.closeDays(d)
 	c.flushOut() // these rows belong to the days being closed
-	c.settledThrough = d
+	p.settled = d
 	c.finishBatch()
+}
+
+// Emit receives the core's rows and passes them to the partition's sink,
+// moving rows of closed days into the next open day: their day's files
+// are written, so they are settled there as late adjustments.
+func (p *Partition) Emit(shard int, rows []transit.Priced) {
+	if p.settled != 0 {
+		for i := range rows {
+			if r := &rows[i]; r.Day <= p.settled {
+				r.Day = p.settled + 1
+				r.Rules |= transit.RuleLate
+			}
+		}
+	}
+	p.sink.Emit(shard, rows)
 }
 
 // Closed returns the last day closed, and false when none was.
 func (p *Partition) Closed() (transit.Day, bool) {
-	return p.settledThrough, p.settledThrough != 0
+	return p.settled, p.settled != 0
 }
 
 // Watermark returns the partition's event-time watermark: taps older than

@@ -49,10 +49,6 @@ type core struct {
 	stats     Stats
 	published publishedStats
 
-	// settledThrough, when set (a Partition's day close), is the last
-	// closed settlement day: rows of closed days are settled in the next
-	// day, flagged late. The Engine leaves it at its zero value.
-	settledThrough transit.Day
 	// dirty lists the card states changed since the last checkpoint
 	// (Partition only; see checkpoint.go). track enables it.
 	track bool
@@ -196,23 +192,8 @@ func (s *core) finishBatch() {
 
 func (s *core) flushOut() {
 	if len(s.out) > 0 {
-		if s.settledThrough != 0 {
-			s.adjustLate()
-		}
 		s.sink.Emit(s.id, s.out)
 		s.out = s.out[:0]
-	}
-}
-
-// adjustLate moves rows of days already closed into the next open day:
-// their day's files are written, so they are settled as late adjustments
-// in the next cycle.
-func (s *core) adjustLate() {
-	for i := range s.out {
-		if r := &s.out[i]; r.Day <= s.settledThrough {
-			r.Day = s.settledThrough + 1
-			r.Rules |= transit.RuleLate
-		}
 	}
 }
 
