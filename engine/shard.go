@@ -235,13 +235,13 @@ func (s *core) price(t *transit.Tap, flags transit.Rules) {
 	pol := book.Policy(t.City, day)
 	if pol == nil {
 		r := transit.ReasonNoPolicy
-		if _, ok := book.City(t.City); !ok {
+		if !book.Participant(t.City) {
 			r = transit.ReasonUnknownCity
 		}
 		s.reject(t, day, r)
 		return
 	}
-	if _, ok := book.City(t.Issuer); !ok {
+	if !book.Participant(t.Issuer) {
 		s.reject(t, day, transit.ReasonUnknownIssuer)
 		return
 	}

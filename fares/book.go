@@ -79,7 +79,7 @@ func compileDefault() (*Book, error) {
 	if data, err = read("data/metro_cities.csv"); err != nil {
 		return nil, err
 	}
-	if b.metro, err = parseMetroCities("embedded:data/metro_cities.csv", data, b.known); err != nil {
+	if b.metro, err = parseMetroCities("embedded:data/metro_cities.csv", data, b.Participant); err != nil {
 		return nil, fmt.Errorf("embedded fare data: %w", err)
 	}
 	names, err := fs.Glob(embedded, "policies/*.yaml")
@@ -94,7 +94,7 @@ func compileDefault() (*Book, error) {
 		}
 		srcs = append(srcs, source{name: "embedded:" + n, data: data})
 	}
-	files, err := compileSources(srcs, b.known)
+	files, err := compileSources(srcs, b.Participant)
 	if err != nil {
 		return nil, fmt.Errorf("embedded fare policies: %w", err)
 	}
@@ -133,7 +133,7 @@ func Load(dir string) (*Book, error) {
 	if err != nil || dir == "" {
 		return base, err
 	}
-	files, err := loadDir(dir, base.known)
+	files, err := loadDir(dir, base.Participant)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func Check(dir string) error {
 	if err != nil {
 		return err
 	}
-	_, err = loadDir(dir, base.known)
+	_, err = loadDir(dir, base.Participant)
 	return err
 }
 
@@ -361,10 +361,12 @@ func (b *Book) pos(c transit.City) int {
 	return int(b.slot[c.Index()]) - 1
 }
 
-func (b *Book) known(c transit.City) bool { return b.pos(c) >= 0 }
-
 // Cities returns the participants sorted by code. The slice is a copy.
 func (b *Book) Cities() []City { return slices.Clone(b.cities) }
+
+// Participant reports whether c is a participant city: one index probe,
+// for the hot path, where City would copy the city's record.
+func (b *Book) Participant(c transit.City) bool { return b.pos(c) >= 0 }
 
 // City returns the participant with code c.
 func (b *Book) City(c transit.City) (City, bool) {

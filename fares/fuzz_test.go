@@ -60,7 +60,7 @@ func FuzzPolicyYAML(f *testing.F) {
 		}
 		// Compiling must not panic either; networks are built too when
 		// they are small enough to keep the fuzzer fast.
-		if cf := compileFile("fuzz.yaml", data, book.known, &problems{}); cf != nil {
+		if cf := compileFile("fuzz.yaml", data, book.Participant, &problems{}); cf != nil {
 			for _, p := range cf.versions {
 				if p.Metro != nil && len(p.Metro.codes) <= 64 {
 					_ = p.Metro.build()
@@ -135,7 +135,7 @@ func FuzzMetroCities(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := parseMetroCities("fuzz.csv", data, book.known)
+		m, err := parseMetroCities("fuzz.csv", data, book.Participant)
 		if err != nil {
 			return
 		}
@@ -143,7 +143,7 @@ func FuzzMetroCities(f *testing.F) {
 		for c, n := range m {
 			out += fmt.Sprintf("%s,x,%d,ours\n", c, n)
 		}
-		again, err := parseMetroCities("again.csv", []byte(out), book.known)
+		again, err := parseMetroCities("again.csv", []byte(out), book.Participant)
 		if err != nil || !reflect.DeepEqual(m, again) {
 			t.Fatalf("round trip: %v\n%v\n%v", err, m, again)
 		}
