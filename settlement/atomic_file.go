@@ -130,3 +130,22 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// WriteFile writes data to path atomically (a temporary file beside it,
+// fsynced, renamed into place, the folder synced), creating the folder if
+// needed, and returns the file's SHA-256. With sync false it skips the
+// syncs (tests only). The stream writes its segments and parts with it.
+func WriteFile(path string, data []byte, sync bool) ([32]byte, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return [32]byte{}, err
+	}
+	o := fileOut{sync: sync, mode: 0o640}
+	_, sum, err := o.write(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+	if err != nil {
+		return sum, err
+	}
+	return sum, o.syncDir(filepath.Dir(path))
+}

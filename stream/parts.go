@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/tapsettle/tapsettle/settlement"
@@ -87,57 +89,13 @@ func segmentName(p int, seq uint64, owner string) string {
 	return fmt.Sprintf("p%04d/%08d-%s.seg", p, seq, owner)
 }
 
-// writeFileAtomic writes data to path through a synced temporary file and
-// a rename, then syncs the folder, so that path is either absent, or
-// complete and durable.
-func writeFileAtomic(path string, data []byte, sync bool) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename this fails harmlessly
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if sync {
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	if err := f.Chmod(0o640); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if !sync {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 func writePart(root string, day transit.Day, part *Part, sync bool) error {
 	b, err := json.MarshalIndent(part, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(partPath(root, day, part.Partition), append(b, '\n'), sync)
+	_, err = settlement.WriteFile(partPath(root, day, part.Partition), append(b, '\n'), sync)
+	return err
 }
 
 // ClearOptions configures Clear.
@@ -276,16 +234,8 @@ func findParts(day transit.Day, dirs []string) ([]*Part, error) {
 			return nil, fmt.Errorf("stream: parts of %s disagree on topic or policy (%s/%s vs %s/%s)", name, p.Topic, p.Policy, parts[0].Topic, parts[0].Policy)
 		}
 	}
-	sortParts(parts)
+	slices.SortFunc(parts, func(a, b *Part) int { return cmp.Compare(a.Partition, b.Partition) })
 	return parts, nil
-}
-
-func sortParts(parts []*Part) {
-	for i := 1; i < len(parts); i++ {
-		for j := i; j > 0 && parts[j].Partition < parts[j-1].Partition; j-- {
-			parts[j], parts[j-1] = parts[j-1], parts[j]
-		}
-	}
 }
 
 func readSegment(dirs []string, ref segRef) ([]byte, error) {

@@ -81,9 +81,8 @@ type Service struct {
 	done    chan struct{}
 	doneSet bool
 
-	claims   atomic.Int32
 	failing  atomic.Bool // the last checkpoint attempt failed
-	joined   atomic.Bool
+	joined   atomic.Bool // a partition was claimed: the group is joined
 	fatalErr atomic.Pointer[error]
 }
 
@@ -146,7 +145,6 @@ func (s *Service) Run(ctx context.Context, g Group) error {
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- g.Run(ctx, s.claim) }()
-	s.joined.Store(true)
 	select {
 	case err := <-errc:
 		if p := s.fatalErr.Load(); p != nil {
@@ -241,5 +239,3 @@ func (s *Service) fatal(err error) {
 func (s *Service) segmentPath(name string) string {
 	return filepath.Join(s.cfg.OutDir, segmentsDir, filepath.FromSlash(name))
 }
-
-func removeQuiet(path string) { _ = os.Remove(path) }

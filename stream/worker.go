@@ -3,7 +3,6 @@ package stream
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -98,8 +97,7 @@ func (w *worker) keep(b []byte) []byte {
 
 // claim runs one partition for one generation of the group.
 func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
-	s.claims.Add(1)
-	defer s.claims.Add(-1)
+	s.joined.Store(true)
 	w, err := s.newWorker(ctx, c)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -261,7 +259,7 @@ func (s *Service) newWorker(ctx context.Context, c *feed.Claim) (*worker, error)
 // message decodes one message into the pending taps, quarantining what
 // cannot be read, or acts on a control message.
 func (w *worker) message(ctx context.Context, c *feed.Claim, m *feed.Message) error {
-	defer func() { w.next = m.Offset + 1 }()
+	w.next = m.Offset + 1 // the message is consumed whatever it holds
 	if w.counts != nil {
 		w.counts.Messages(1, len(m.Value))
 	}
@@ -276,7 +274,6 @@ func (w *worker) message(ctx context.Context, c *feed.Claim, m *feed.Message) er
 			return nil
 		}
 		w.submit()
-		w.next = m.Offset + 1
 		return w.closeThrough(ctx, c, d)
 	}
 	w.cur = m
@@ -424,10 +421,10 @@ func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 	if w.seg.Rows()+w.seg.Rejects() > 0 {
 		name := segmentName(w.p, w.cp.Seq, s.owner)
 		w.segBuf = w.seg.Encode(w.segBuf[:0])
-		if err := writeFileAtomic(s.segmentPath(name), w.segBuf, !s.cfg.SkipSync); err != nil {
+		sum, err := settlement.WriteFile(s.segmentPath(name), w.segBuf, !s.cfg.SkipSync)
+		if err != nil {
 			return fmt.Errorf("stream: partition %d: segment: %w", w.p, err)
 		}
-		sum := sha256.Sum256(w.segBuf)
 		ref := segRef{Name: name, SHA256: hex.EncodeToString(sum[:])}
 		for _, d := range w.seg.Days() {
 			list := segList + strconv.Itoa(int(d))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -98,13 +99,7 @@ files.`,
 				return fmt.Errorf("the service stopped before clearing %s", last)
 			}
 			rep := &pipeline.Report{Records: n, Taps: n}
-			for _, day := range slices.Sorted(func(yield func(transit.Day) bool) {
-				for k := range cleared {
-					if !yield(k) {
-						return
-					}
-				}
-			}) {
+			for _, day := range slices.Sorted(maps.Keys(cleared)) {
 				rep.Days = append(rep.Days, cleared[day])
 			}
 			rep.Elapsed = time.Since(start)
