@@ -44,6 +44,12 @@ type worker struct {
 	drops    []string      // lists to drop at the next checkpoint
 	foldInto transit.Day   // when set, the next checkpoint moves undated refs into this day
 
+	// lost is set when a checkpoint could not be committed: the engine
+	// and the segment builder have handed that checkpoint's changes over,
+	// so the worker can never checkpoint again; the partition's next
+	// owner restores the last committed one.
+	lost bool
+
 	seq       uint64 // last committed checkpoint
 	next      int64  // next offset to consume
 	sinceTaps int
@@ -129,12 +135,12 @@ func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
 		start := time.Now()
 		for i := range buf[:n] {
 			if err := w.message(ctx, c, &buf[i]); err != nil {
-				return err
+				return w.fail(ctx, err)
 			}
 		}
 		w.submit()
 		if err := w.autoClose(ctx, c); err != nil {
-			return err
+			return w.fail(ctx, err)
 		}
 		if w.sinceTaps >= s.cfg.CheckpointTaps || time.Since(w.lastCkpt) >= s.cfg.CheckpointInterval {
 			if err := w.checkpoint(ctx, c); err != nil {
@@ -155,7 +161,7 @@ func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
 // fail turns a checkpoint error into the claim's result: a cancelled
 // context is a shutdown during an outage (the last checkpoint stands), a
 // fenced partition belongs to another instance now; both end the claim
-// quietly. Anything else is fatal.
+// quietly, without a final checkpoint. Anything else is fatal.
 func (w *worker) fail(ctx context.Context, err error) error {
 	if ctx.Err() != nil || errors.Is(err, state.ErrFenced) {
 		w.s.log.Warn("partition released without a final checkpoint", "partition", w.p, "err", err)
@@ -166,6 +172,9 @@ func (w *worker) fail(ctx context.Context, err error) error {
 }
 
 func (w *worker) shutdown(c *feed.Claim) error {
+	if w.lost {
+		return nil
+	}
 	w.submit()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -394,10 +403,7 @@ func (w *worker) closeThrough(ctx context.Context, c *feed.Claim, d transit.Day)
 	slices.Sort(w.pending)
 	w.pending = slices.Compact(w.pending)
 	w.foldInto = d
-	if err := w.checkpoint(ctx, c); err != nil {
-		return w.fail(ctx, err)
-	}
-	return nil
+	return w.checkpoint(ctx, c)
 }
 
 // checkpoint writes the segment of rows priced since the last checkpoint,
@@ -405,6 +411,9 @@ func (w *worker) closeThrough(ctx context.Context, c *feed.Claim, d transit.Day)
 // offset and writes the parts of days just closed.
 func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 	s := w.s
+	if w.lost {
+		return errors.New("stream: a checkpoint of this partition failed; it must be restored from the store")
+	}
 	start := time.Now()
 	w.cp = state.Checkpoint{Seq: w.seq + 1, Offset: w.next, Cards: w.cp.Cards[:0], Drops: w.cp.Drops[:0], Appends: w.cp.Appends[:0]}
 	w.arena = w.arena[:0]
@@ -423,6 +432,7 @@ func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 		w.segBuf = w.seg.Encode(w.segBuf[:0])
 		sum, err := settlement.WriteFile(s.segmentPath(name), w.segBuf, !s.cfg.SkipSync)
 		if err != nil {
+			w.lost = true
 			return fmt.Errorf("stream: partition %d: segment: %w", w.p, err)
 		}
 		ref := segRef{Name: name, SHA256: hex.EncodeToString(sum[:])}
@@ -458,6 +468,7 @@ func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 			break
 		}
 		if !errors.Is(err, state.ErrUnavailable) {
+			w.lost = true
 			return fmt.Errorf("stream: partition %d: checkpoint %d: %w", w.p, w.cp.Seq, err)
 		}
 		s.failing.Store(true)
@@ -465,6 +476,7 @@ func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 			s.log.Warn("checkpoint failed; consumption of the partition stalls until the store returns", "partition", w.p, "attempt", attempt+1, "err", err)
 		}
 		if err := sleep(ctx, backoff(attempt)); err != nil {
+			w.lost = true
 			return err
 		}
 		start = time.Now()
