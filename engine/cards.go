@@ -116,7 +116,7 @@ func (t *cardTable) grow() {
 // cards whose inline entries were full.
 type dayLog struct {
 	day   transit.Day
-	ids   []transit.TapID
+	ids   chunked[transit.TapID]
 	spill idSet
 
 	// Checkpoint bookkeeping (Partition only): fresh marks a log created
@@ -128,7 +128,7 @@ type dayLog struct {
 
 func (l *dayLog) reset(d transit.Day) {
 	l.day = d
-	l.ids = l.ids[:0]
+	l.ids.reset()
 	l.spill.reset()
 	l.fresh, l.ckIDs, l.ckSpill = true, 0, 0
 }

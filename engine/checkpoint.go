@@ -105,10 +105,10 @@ func (p *Partition) Checkpoint(w CheckpointWriter, full bool, meta []byte) []byt
 			l.fresh = false
 			keep = append(keep, l.day)
 		}
-		if n := len(l.ids); n > l.ckIDs {
+		if n := l.ids.len(); n > l.ckIDs {
 			buf = buf[:0]
 			for i := l.ckIDs; i < n; i++ {
-				buf = append(buf, l.ids[i][:]...)
+				buf = append(buf, l.ids.at(i)[:]...)
 			}
 			w.Append(idsList+strconv.Itoa(int(l.day)), buf)
 			l.ckIDs = n
@@ -169,10 +169,8 @@ func (p *Partition) appendMeta(b []byte) []byte {
 	for _, v := range c.stats.Rows {
 		b = binary.LittleEndian.AppendUint64(b, uint64(v))
 	}
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(c.pending)))
-	for i := range c.pending {
-		b = c.pending[i].AppendBinary(b)
-	}
+	b = binary.LittleEndian.AppendUint32(b, uint32(c.held.len()))
+	c.held.each(func(t *transit.Tap) { b = t.AppendBinary(b) })
 	return b
 }
 
@@ -181,7 +179,7 @@ func (p *Partition) appendMeta(b []byte) []byte {
 // know are ignored, so a caller may keep its own lists beside them).
 func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[string][][]byte) error {
 	c := &p.core
-	if c.stats.Taps != 0 || len(c.pending) != 0 || c.cards.n != 0 {
+	if c.stats.Taps != 0 || c.held.len() != 0 || c.cards.n != 0 {
 		return fmt.Errorf("%w: restore into a partition that has state", ErrCheckpoint)
 	}
 	if err := p.restoreMeta(meta); err != nil {
@@ -266,18 +264,18 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 					k.card.city = transit.City(binary.LittleEndian.Uint32(b[transit.MaxTapID+transit.MaxCardID:]))
 					l.spill.add(&k)
 				} else {
-					l.ids = append(l.ids, k.id)
+					l.ids.push(&k.id)
 				}
 			}
 		}
-		l.ckIDs, l.ckSpill = len(l.ids), len(l.spill.ids)
+		l.ckIDs, l.ckSpill = l.ids.len(), len(l.spill.ids)
 	}
 	p.ckpt.stored = p.ckpt.stored[:0]
 	for _, l := range c.logs {
 		p.ckpt.stored = append(p.ckpt.stored, l.day)
 	}
 	slices.Sort(p.ckpt.stored)
-	c.stats.Held = int64(len(c.pending))
+	c.stats.Held = int64(c.held.len())
 	c.stats.Open = int64(len(c.journeys) - len(c.freeJ))
 	c.published.store(&c.stats)
 	return nil
@@ -309,11 +307,12 @@ func (p *Partition) restoreMeta(b []byte) error {
 	if n < 0 || len(b) != n*transit.TapBinarySize {
 		return fmt.Errorf("%w: reorder buffer of %d taps in %d bytes", ErrCheckpoint, n, len(b))
 	}
-	c.pending = slices.Grow(c.pending[:0], n)[:n]
-	for i := range c.pending {
-		if err := c.pending[i].DecodeBinary(b[i*transit.TapBinarySize:]); err != nil {
+	var t transit.Tap
+	for i := range n {
+		if err := t.DecodeBinary(b[i*transit.TapBinarySize:]); err != nil {
 			return fmt.Errorf("%w: reorder buffer: %w", ErrCheckpoint, err)
 		}
+		c.held.add(&t)
 	}
 	return nil
 }

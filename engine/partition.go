@@ -98,7 +98,7 @@ func (p *Partition) Submit(taps []transit.Tap) {
 			c.stats.Late++
 			c.price(t, transit.RuleLate)
 		default:
-			c.pending = append(c.pending, *t)
+			c.held.add(t)
 		}
 		if t.Time > p.maxTime {
 			p.maxTime = t.Time

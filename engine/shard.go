@@ -1,9 +1,9 @@
 package engine
 
 import (
-	"cmp"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/transit"
@@ -29,11 +29,10 @@ type core struct {
 	cal       *transit.Calendar
 	days      transit.DayCache
 
-	// Reorder buffer: taps not yet priced, and the scratch keys that sort
-	// the due ones. released is the watermark already applied: every
-	// non-late tap older than it has been priced.
-	pending  []transit.Tap
-	keys     []sortKey
+	// held is the reorder buffer: taps not yet priced. released is the
+	// watermark already applied: every non-late tap older than it has
+	// been priced.
+	held     reorder
 	released int64
 	step     int64 // hysteresis: release when the watermark moved this far
 
@@ -69,11 +68,6 @@ type openJourney struct {
 	state int32 // owning cardState
 }
 
-type sortKey struct {
-	time int64
-	idx  int32
-}
-
 func newShard(id int, e *Engine) *shard {
 	s := &shard{e: e, in: make(chan *batch, 4)}
 	s.core.init(id, e.sink, &e.opts)
@@ -91,6 +85,7 @@ func (c *core) init(id int, sink Sink, opts *Options) {
 		dedupDays: opts.DedupDays,
 		cal:       opts.Calendar,
 		days:      transit.NewDayCache(opts.Calendar),
+		held:      newReorder(min(step, int64(time.Minute))),
 		released:  math.MinInt64,
 		step:      step,
 		oldest:    math.MinInt32,
@@ -137,7 +132,7 @@ func (s *core) accept(b *batch) {
 			s.price(t, transit.RuleLate)
 			continue
 		}
-		s.pending = append(s.pending, *t)
+		s.held.add(t)
 	}
 	if w := b.watermark; w > s.released && (s.released == math.MinInt64 || w-s.released >= s.step) {
 		s.release(w)
@@ -149,43 +144,16 @@ func (s *core) release(w int64) {
 	if w <= s.released {
 		return
 	}
-	keys := s.keys[:0]
-	for i := range s.pending {
-		if t := s.pending[i].Time; t < w {
-			keys = append(keys, sortKey{time: t, idx: int32(i)})
-		}
-	}
-	if len(keys) > 0 {
-		pending := s.pending
-		slices.SortFunc(keys, func(a, b sortKey) int {
-			if c := cmp.Compare(a.time, b.time); c != 0 {
-				return c
-			}
-			return transit.Compare(&pending[a.idx], &pending[b.idx])
-		})
-		for _, k := range keys {
-			s.price(&s.pending[k.idx], 0)
-		}
-		if len(keys) == len(s.pending) {
-			s.pending = s.pending[:0]
-		} else {
-			j := 0
-			for i := range s.pending {
-				if s.pending[i].Time >= w {
-					s.pending[j] = s.pending[i]
-					j++
-				}
-			}
-			s.pending = s.pending[:j]
-		}
-	}
-	s.keys = keys[:0]
+	s.held.release(w, s.priceHeld)
 	s.released = w
 }
 
+// priceHeld prices a tap released from the reorder buffer.
+func (s *core) priceHeld(t *transit.Tap) { s.price(t, 0) }
+
 func (s *core) finishBatch() {
 	s.flushOut()
-	s.stats.Held = int64(len(s.pending))
+	s.stats.Held = int64(s.held.len())
 	s.stats.Open = int64(len(s.journeys) - len(s.freeJ))
 	s.published.store(&s.stats)
 }
@@ -369,7 +337,7 @@ func (s *core) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool 
 			// The bound check matters only for a day whose log was
 			// evicted and then made anew by a very late tap: entries
 			// from before may point past the new log.
-			if e.tag == tag && int(e.idx) < len(log.ids) && log.ids[e.idx] == *id {
+			if e.tag == tag && int(e.idx) < log.ids.len() && *log.ids.at(int(e.idx)) == *id {
 				return true
 			}
 		case e.day == 0 || e.day < s.oldest || s.evicted(e.day):
@@ -389,8 +357,7 @@ func (s *core) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool 
 		log.spill.add(&spillKey{id: *id, card: st.key})
 		return false
 	}
-	log.ids = append(log.ids, *id)
-	st.seen[free] = seenEntry{day: d, tag: tag, idx: uint32(len(log.ids) - 1)}
+	st.seen[free] = seenEntry{day: d, tag: tag, idx: uint32(log.ids.push(id))}
 	return false
 }
 

@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// chunkTaps is the number of taps in one storage chunk of the reorder
+// buffer (~76 KiB): large enough to amortise the bookkeeping, small enough
+// that a day of held taps never needs one huge slice. A single growing
+// slice was what the batch job (which holds a whole day) spent a third of
+// its time on: copying it as it grew, and the garbage collector waiting
+// for those non-preemptible copies to finish.
+const chunkTaps = 512
+
+// reorder holds the taps not yet priced. Taps are kept in buckets of
+// event time, each a list of fixed-size chunks, so that a release prices
+// the due buckets and recycles them without moving the taps still held:
+// a tap is copied in once and read once, however many releases it waits
+// through. Only the bucket that straddles a release's watermark is
+// compacted, and it holds at most one bucket width of taps.
+//
+// A reorder is owned by one goroutine; it is not safe for concurrent use.
+type reorder struct {
+	width   int64     // bucket width in nanoseconds, > 0
+	buckets []*bucket // by ascending start; none empty after a release
+	last    *bucket   // where the previous tap went: the common case
+	n       int       // taps held
+	keys    []sortKey // release's scratch
+	free    []*bucket
+	chunks  [][]transit.Tap // spare chunks
+}
+
+// bucket holds the taps whose time is in [start, start+width), in the
+// order they arrived.
+type bucket struct {
+	start  int64
+	n      int
+	chunks [][]transit.Tap
+}
+
+// sortKey orders held taps by time; idx is the tap's place in its bucket.
+type sortKey struct {
+	time int64
+	idx  int32
+}
+
+func (b *bucket) at(i int) *transit.Tap { return &b.chunks[i/chunkTaps][i%chunkTaps] }
+
+func newReorder(width int64) reorder {
+	return reorder{width: max(width, 1)}
+}
+
+// len returns the number of taps held.
+func (r *reorder) len() int { return r.n }
+
+// add copies t into the buffer.
+func (r *reorder) add(t *transit.Tap) {
+	b := r.last
+	if b == nil || t.Time < b.start || uint64(t.Time)-uint64(b.start) >= uint64(r.width) {
+		b = r.bucketFor(t.Time)
+		r.last = b
+	}
+	if b.n == len(b.chunks)*chunkTaps {
+		b.chunks = append(b.chunks, r.chunk())
+	}
+	b.chunks[b.n/chunkTaps][b.n%chunkTaps] = *t
+	b.n++
+	r.n++
+}
+
+// bucketFor finds or makes the bucket for time t.
+func (r *reorder) bucketFor(t int64) *bucket {
+	start := t - t%r.width
+	if t%r.width < 0 {
+		start -= r.width // floor, not truncation, for times before 1970
+	}
+	i, found := slices.BinarySearchFunc(r.buckets, start, func(b *bucket, s int64) int { return cmp.Compare(b.start, s) })
+	if found {
+		return r.buckets[i]
+	}
+	var b *bucket
+	if n := len(r.free); n > 0 {
+		b = r.free[n-1]
+		r.free = r.free[:n-1]
+	} else {
+		b = new(bucket)
+	}
+	b.start = start
+	r.buckets = slices.Insert(r.buckets, i, b)
+	return b
+}
+
+func (r *reorder) chunk() []transit.Tap {
+	if n := len(r.chunks); n > 0 {
+		c := r.chunks[n-1]
+		r.chunks = r.chunks[:n-1]
+		return c
+	}
+	return make([]transit.Tap, chunkTaps)
+}
+
+// release calls price, in transit.Compare order, for every held tap older
+// than w, and forgets them. Buckets partition time, so sorting bucket by
+// bucket gives the global order.
+func (r *reorder) release(w int64, price func(*transit.Tap)) {
+	done := 0
+	for _, b := range r.buckets {
+		if b.start >= w {
+			break
+		}
+		full := uint64(w)-uint64(b.start) >= uint64(r.width)
+		keys := r.keys[:0]
+		for i := 0; i < b.n; i++ {
+			if t := b.at(i); full || t.Time < w {
+				keys = append(keys, sortKey{time: t.Time, idx: int32(i)})
+			}
+		}
+		slices.SortFunc(keys, func(x, y sortKey) int {
+			if c := cmp.Compare(x.time, y.time); c != 0 {
+				return c
+			}
+			return transit.Compare(b.at(int(x.idx)), b.at(int(y.idx)))
+		})
+		for _, k := range keys {
+			price(b.at(int(k.idx)))
+		}
+		r.keys = keys[:0]
+		r.n -= len(keys)
+		if !full {
+			// The straddling bucket: keep its taps at or after w, in
+			// arrival order.
+			j := 0
+			for i := 0; i < b.n; i++ {
+				if t := b.at(i); t.Time >= w {
+					if i != j {
+						*b.at(j) = *t
+					}
+					j++
+				}
+			}
+			b.n = j
+			if j > 0 {
+				break
+			}
+		}
+		done++
+	}
+	for _, b := range r.buckets[:done] {
+		r.recycle(b)
+	}
+	r.buckets = slices.Delete(r.buckets, 0, done)
+	r.last = nil
+}
+
+func (r *reorder) recycle(b *bucket) {
+	r.chunks = append(r.chunks, b.chunks...)
+	clear(b.chunks)
+	b.chunks = b.chunks[:0]
+	b.n = 0
+	r.free = append(r.free, b)
+}
+
+// each calls f for every held tap, bucket by bucket in arrival order.
+func (r *reorder) each(f func(*transit.Tap)) {
+	for _, b := range r.buckets {
+		for i := 0; i < b.n; i++ {
+			f(b.at(i))
+		}
+	}
+}
