@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -49,6 +50,9 @@ interregional clearing files of each settlement day.`,
 	root.PersistentFlags().String("policies", "", "directory of policy files overriding the embedded defaults")
 	root.PersistentFlags().String("log-level", "", "debug, info, warn or error")
 	root.PersistentFlags().String("log-format", "", "text or json")
+	root.PersistentFlags().String("cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof)")
+	root.PersistentPreRunE = startProfile
+	root.PersistentPostRunE = stopProfile
 	root.AddCommand(newSettle(), newVerify(), newGen(), newBench(), newDemo(), newPolicy(), newQuote(), newRun(), newProduce(), newClear())
 	return root
 }
@@ -61,4 +65,36 @@ func newLogger(level, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// startProfile starts the CPU profile asked for with --cpuprofile: the
+// way to see where a production run spends its time without rebuilding.
+func startProfile(cmd *cobra.Command, _ []string) error {
+	path, _ := cmd.Flags().GetString("cpuprofile")
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	profileFile = f
+	return nil
+}
+
+// profileFile is the open CPU profile, if any.
+var profileFile *os.File
+
+func stopProfile(*cobra.Command, []string) error {
+	if profileFile == nil {
+		return nil
+	}
+	pprof.StopCPUProfile()
+	err := profileFile.Close()
+	profileFile = nil
+	return err
 }
