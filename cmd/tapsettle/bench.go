@@ -65,6 +65,7 @@ one run: absolute numbers on shared machines are noisy.`,
 	fl.IntVar(&rounds, "rounds", 4, "times the day is replayed per engine run")
 	fl.Uint64Var(&seed, "seed", 1, "random seed")
 	fl.IntSliceVar(&shards, "shards", nil, "shard counts to measure (default 1,2,4.. up to 2x cores)")
+	_ = fl.SetAnnotation("shards", notConfig, nil)
 	fl.BoolVar(&skipSettle, "engine-only", false, "skip the end-to-end settle measurement")
 	return cmd
 }

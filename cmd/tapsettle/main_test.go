@@ -87,3 +87,25 @@ func TestPolicyAndQuote(t *testing.T) {
 		t.Errorf("policy check of a bad file: err %v\n%s", err, out)
 	}
 }
+
+// TestBenchShardsAndProfile runs bench with its own --shards list (a flag
+// that shares its name with the engine.shards configuration flag) and
+// the global --cpuprofile.
+func TestBenchShardsAndProfile(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	out, err := run(t, "bench", "--taps", "3000", "--rounds", "1", "--shards", "1,2", "--engine-only", "--cpuprofile", prof)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	for _, want := range []string{"shards=1 ", "shards=2 "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "shards=4") {
+		t.Errorf("bench measured shard counts it was not asked for:\n%s", out)
+	}
+	if st, err := os.Stat(prof); err != nil || st.Size() == 0 {
+		t.Errorf("no CPU profile written: %v", err)
+	}
+}

@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tapsettle/tapsettle/config"
 	"github.com/tapsettle/tapsettle/fares"
@@ -35,9 +37,21 @@ type env struct {
 	cal  *transit.Calendar
 }
 
+// notConfig is the annotation of a command's flag that shares a name with
+// a configuration flag but means something else there (bench --shards is
+// a list of shard counts to measure, not engine.shards).
+const notConfig = "tapsettle/not-config"
+
 func setup(cmd *cobra.Command) (*env, error) {
 	file, _ := cmd.Flags().GetString("config")
-	cfg, err := config.Load(config.Sources{File: file, Environ: os.Environ(), Flags: cmd.Flags(), FlagKeys: flagKeys})
+	keys := flagKeys
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if _, ok := f.Annotations[notConfig]; ok {
+			keys = maps.Clone(keys)
+			delete(keys, f.Name)
+		}
+	})
+	cfg, err := config.Load(config.Sources{File: file, Environ: os.Environ(), Flags: cmd.Flags(), FlagKeys: keys})
 	if err != nil {
 		return nil, err
 	}
