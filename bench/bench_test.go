@@ -2,6 +2,9 @@ package bench
 
 import (
 	"testing"
+
+	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/transit"
 )
 
 // TestEngineRunAllocatesNothingPerTap pins the hot path's allocation
@@ -11,21 +14,27 @@ import (
 func TestEngineRunAllocatesNothingPerTap(t *testing.T) {
 	b, cal := testWorld(t)
 	taps := gen(t, GenOptions{Taps: 60_000, Seed: 2}).Taps()
-	small, err := Engine(b, cal, taps[:len(taps)/2], 2, 2)
-	if err != nil {
-		t.Fatal(err)
+	for name, run := range map[string]func(*fares.Book, *transit.Calendar, []transit.Tap, int, int) (Result, error){
+		"engine": Engine, "engine+aggregate": EngineAggregate,
+	} {
+		t.Run(name, func(t *testing.T) {
+			small, err := run(b, cal, taps[:len(taps)/2], 2, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			large, err := run(b, cal, taps, 2, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if large.Taps != int64(2*len(taps)) || large.Name != name {
+				t.Errorf("measured %d taps as %q, want %d as %q", large.Taps, large.Name, 2*len(taps), name)
+			}
+			if large.Allocs > small.Allocs+small.Allocs/2+50 {
+				t.Errorf("allocations grow with taps: %d for %d taps, %d for %d", small.Allocs, small.Taps, large.Allocs, large.Taps)
+			}
+			t.Logf("allocations: %d for %d taps, %d for %d taps", small.Allocs, small.Taps, large.Allocs, large.Taps)
+		})
 	}
-	large, err := Engine(b, cal, taps, 2, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if large.Taps != int64(2*len(taps)) {
-		t.Errorf("measured %d taps, want %d", large.Taps, 2*len(taps))
-	}
-	if large.Allocs > small.Allocs+small.Allocs/2+50 {
-		t.Errorf("allocations grow with taps: %d for %d taps, %d for %d", small.Allocs, small.Taps, large.Allocs, large.Taps)
-	}
-	t.Logf("allocations: %d for %d taps, %d for %d taps", small.Allocs, small.Taps, large.Allocs, large.Taps)
 }
 
 // BenchmarkPipelineEngine is the engine hot path with the settlement
@@ -36,7 +45,7 @@ func BenchmarkPipelineEngine(b *testing.B) {
 	b.ReportAllocs()
 	rounds := max(1, b.N/len(taps))
 	b.ResetTimer()
-	r, err := Engine(book, cal, taps, 2, rounds)
+	r, err := EngineAggregate(book, cal, taps, 2, rounds)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -49,15 +49,44 @@ func measure(f func()) (time.Duration, uint64, uint64) {
 }
 
 // Engine measures the hot path: taps already in memory, priced by the
-// engine with its streaming reorder window and aggregated by a settlement
-// collector (no ledger). The taps are replayed rounds times, each round
-// shifted by a day, after one unmeasured warm-up round: the steady state
-// of a running service, where card state and buffers already exist.
+// engine with its streaming reorder window, fare plus journey state, the
+// rows counted and dropped by the sink. The taps are replayed rounds times,
+// each round shifted by a day, after one unmeasured warm-up round: the
+// steady state of a running service, where card state and buffers already
+// exist.
 func Engine(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards, rounds int) (Result, error) {
+	sink := &countSink{counts: make([]paddedCount, shards)}
+	r, err := replay(book, cal, taps, shards, rounds, sink)
+	r.Name = "engine"
+	return r, err
+}
+
+// EngineAggregate is Engine with the rows aggregated by a settlement
+// collector (bilateral totals, clearing rows, subsidy claims) instead of
+// dropped: what the batch job and the streaming service add to the hot
+// path before any file is written.
+func EngineAggregate(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards, rounds int) (Result, error) {
+	coll := settlement.NewCollector(settlement.Options{Participants: pipeline.Participants(book), Shards: shards, Calendar: cal})
+	r, err := replay(book, cal, taps, shards, rounds, coll)
+	r.Name = "engine+aggregate"
+	return r, err
+}
+
+// countSink counts rows per shard, each count on its own cache line so
+// that the shards do not share one.
+type countSink struct{ counts []paddedCount }
+
+type paddedCount struct {
+	n int64
+	_ [56]byte
+}
+
+func (c *countSink) Emit(shard int, rows []transit.Priced) { c.counts[shard].n += int64(len(rows)) }
+
+func replay(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards, rounds int, sink engine.Sink) (Result, error) {
 	in := slices.Clone(taps)
 	slices.SortFunc(in, func(a, b transit.Tap) int { return transit.Compare(&a, &b) })
-	coll := settlement.NewCollector(settlement.Options{Participants: pipeline.Participants(book), Shards: shards, Calendar: cal})
-	eng, err := engine.New(book, coll, engine.Options{Shards: shards, Calendar: cal})
+	eng, err := engine.New(book, sink, engine.Options{Shards: shards, Calendar: cal})
 	if err != nil {
 		return Result{}, err
 	}
@@ -82,7 +111,7 @@ func Engine(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards,
 		}
 	})
 	// round allocates its 1024-tap buffer once per round: not per tap.
-	return Result{Name: "engine", Shards: shards, Taps: int64(len(in) * rounds), Elapsed: el, Allocs: allocs, Bytes: bytes}, nil
+	return Result{Shards: shards, Taps: int64(len(in) * rounds), Elapsed: el, Allocs: allocs, Bytes: bytes}, nil
 }
 
 // Settle measures the batch job end to end on the day encoded as a zstd

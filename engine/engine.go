@@ -143,7 +143,11 @@ func New(book *fares.Book, sink Sink, opts Options) (*Engine, error) {
 		sink:      sink,
 		shards:    make([]*shard, opts.Shards),
 		cur:       make([]*batch, opts.Shards),
-		free:      make(chan *batch, 4*opts.Shards),
+		// Room for every batch that can exist at once (queued, being
+		// priced, being filled: inQueue+2 per shard), so that a returned
+		// batch is never dropped and then made anew: steady state
+		// allocates no batches.
+		free:      make(chan *batch, (inQueue+2)*opts.Shards),
 		maxTime:   math.MinInt64,
 		watermark: math.MinInt64,
 	}

@@ -68,8 +68,13 @@ type openJourney struct {
 	state int32 // owning cardState
 }
 
+// inQueue is how many batches may wait for a shard: enough to keep it busy
+// while the router fills the next, few enough to bound the memory in
+// flight.
+const inQueue = 4
+
 func newShard(id int, e *Engine) *shard {
-	s := &shard{e: e, in: make(chan *batch, 4)}
+	s := &shard{e: e, in: make(chan *batch, inQueue)}
 	s.core.init(id, e.sink, &e.opts)
 	return s
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tapsettle/tapsettle/bench"
+	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -19,9 +20,10 @@ func newBench() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure the engine's hot path and the batch job on a generated day",
 		Long: `bench generates a day, then measures (1) the engine's hot path: taps in memory,
-priced and aggregated, over several shard counts, with heap allocations per tap;
-and (2) settle end to end on the same day encoded as zstd CSV. Compare ratios from
-one run: absolute numbers on shared machines are noisy.`,
+priced (fare plus journey state), over several shard counts, with heap allocations
+per tap; (2) the same with the rows aggregated for settlement; and (3) settle end to
+end on the same day encoded as zstd CSV. Compare ratios from one run: absolute
+numbers on shared machines are noisy.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := setup(cmd)
@@ -39,16 +41,18 @@ one run: absolute numbers on shared machines are noisy.`,
 				shards = bench.ShardCounts()
 			}
 			fmt.Fprintf(w, "%d taps generated; GOMAXPROCS=%d; %d rounds per engine run\n", len(tapsIn), runtime.GOMAXPROCS(0), rounds)
-			var base float64
-			for _, n := range shards {
-				r, err := bench.Engine(e.book, e.cal, tapsIn, n, rounds)
-				if err != nil {
-					return err
+			for _, run := range []func(*fares.Book, *transit.Calendar, []transit.Tap, int, int) (bench.Result, error){bench.Engine, bench.EngineAggregate} {
+				var base float64
+				for _, n := range shards {
+					r, err := run(e.book, e.cal, tapsIn, n, rounds)
+					if err != nil {
+						return err
+					}
+					if base == 0 {
+						base = r.TapsPerSecond()
+					}
+					fmt.Fprintf(w, "%s  x%.2f\n", r, r.TapsPerSecond()/base)
 				}
-				if base == 0 {
-					base = r.TapsPerSecond()
-				}
-				fmt.Fprintf(w, "%s  x%.2f\n", r, r.TapsPerSecond()/base)
 			}
 			if !skipSettle {
 				r, err := bench.Settle(e.book, e.cal, d, 0)
