@@ -139,10 +139,10 @@ func New(book *fares.Book, sink Sink, opts Options) (*Engine, error) {
 		return nil, errors.New("engine: nil sink")
 	}
 	e := &Engine{
-		opts:      opts,
-		sink:      sink,
-		shards:    make([]*shard, opts.Shards),
-		cur:       make([]*batch, opts.Shards),
+		opts:   opts,
+		sink:   sink,
+		shards: make([]*shard, opts.Shards),
+		cur:    make([]*batch, opts.Shards),
 		// Room for every batch that can exist at once (queued, being
 		// priced, being filled: inQueue+2 per shard), so that a returned
 		// batch is never dropped and then made anew: steady state
