@@ -11,12 +11,11 @@ import (
 // day's exact set (see dayLog).
 const seenInline = 8
 
-// cardState is the journey state of one card in one city, stored inline in
-// the card table so that the one probe that finds it also brings in the
-// rider's accumulators and recent tap_ids: one cache miss per tap instead
-// of one per structure.
+// cardState is the journey state of one card in one city: the rider's
+// accumulators and recent tap_ids together, so that the probe that finds
+// it brings in everything a tap needs.
 type cardState struct {
-	hash    uint64 // of key; 0 marks an empty slot
+	hash    uint64 // of key, kept so the index can grow without rehashing
 	key     cardKey
 	journey int32 // 1-based index into shard.journeys; 0 = none open
 	// spilled: some of this card's tap_ids are in the day sets, not
@@ -36,78 +35,90 @@ type seenEntry struct {
 	idx uint32
 }
 
-// cardTable is an open-addressing (linear probing) hash table of card
-// states. It grows by doubling at a load factor of 5/8 and is the only
-// allocation on the per-card path, amortised over new cards.
+// cardTable is the card states of a shard: stored densely, in the order
+// cards were first seen, in fixed-size chunks, and found through an
+// open-addressing (linear probing) index of 8-byte slots.
+//
+// The split is about memory, which is what a day of new cards costs: an
+// inline table of 232-byte slots at a load of at most 5/8, rebuilt at
+// every doubling, touched about 1 KB of fresh memory per card; dense
+// states touch their own size once and the index 8 bytes per slot. States
+// never move, so their indices stay valid (open journeys and the dirty
+// list hold them) and growing rewrites only the index.
 type cardTable struct {
-	slots []cardState
-	n     int
+	index  []uint64 // hash>>32<<32 | (state index+1); 0 = empty
+	states chunked[cardState]
 }
 
 func keyHash(k *cardKey) uint64 {
 	h := cardHash(&k.card)
-	h = mix(h, uint64(k.city))
-	return h | 1 // never 0, which marks an empty slot
+	return mix(h, uint64(k.city))
 }
 
-// find returns the index of k's state, creating it if needed, and whether
-// the table was rebuilt (which moves every state).
-func (t *cardTable) find(k *cardKey) (idx int32, grew bool) {
-	if t.n*8 >= len(t.slots)*5 {
+// len returns the number of card states.
+func (t *cardTable) len() int { return t.states.len() }
+
+// at returns state i; the pointer stays valid for the table's life.
+func (t *cardTable) at(i int32) *cardState { return t.states.at(int(i)) }
+
+// find returns the index of k's state, creating it if needed.
+func (t *cardTable) find(k *cardKey) int32 {
+	if (t.states.len()+1)*8 > len(t.index)*5 {
 		t.grow()
-		grew = true
 	}
 	h := keyHash(k)
-	mask := uint64(len(t.slots) - 1)
+	tag := h >> 32 << 32
+	mask := uint64(len(t.index) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		if s.hash == h && s.key == *k {
-			return int32(i), grew
+		v := t.index[i]
+		if v == 0 {
+			idx := t.states.push(&cardState{hash: h, key: *k})
+			t.index[i] = tag | uint64(idx+1)
+			return int32(idx)
 		}
-		if s.hash == 0 {
-			s.hash = h
-			s.key = *k
-			t.n++
-			return int32(i), grew
+		if v&^0xFFFFFFFF == tag {
+			if j := int32(uint32(v) - 1); t.at(j).key == *k {
+				return j
+			}
 		}
 	}
 }
 
 // lookup returns the index of k's state, or -1.
 func (t *cardTable) lookup(k *cardKey) int32 {
-	if len(t.slots) == 0 {
+	if len(t.index) == 0 {
 		return -1
 	}
 	h := keyHash(k)
-	mask := uint64(len(t.slots) - 1)
+	tag := h >> 32 << 32
+	mask := uint64(len(t.index) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		if s.hash == h && s.key == *k {
-			return int32(i)
-		}
-		if s.hash == 0 {
+		v := t.index[i]
+		if v == 0 {
 			return -1
+		}
+		if v&^0xFFFFFFFF == tag {
+			if j := int32(uint32(v) - 1); t.at(j).key == *k {
+				return j
+			}
 		}
 	}
 }
 
 func (t *cardTable) grow() {
 	n := 1 << 12
-	if len(t.slots) > 0 {
-		n = 2 * len(t.slots)
+	if len(t.index) > 0 {
+		n = 2 * len(t.index)
 	}
-	old := t.slots
-	t.slots = make([]cardState, n)
+	t.index = make([]uint64, n)
 	mask := uint64(n - 1)
-	for i := range old {
-		if old[i].hash == 0 {
-			continue
+	for j := range t.states.len() {
+		h := t.states.at(j).hash
+		i := h & mask
+		for t.index[i] != 0 {
+			i = (i + 1) & mask
 		}
-		j := old[i].hash & mask
-		for t.slots[j].hash != 0 {
-			j = (j + 1) & mask
-		}
-		t.slots[j] = old[i]
+		t.index[i] = h>>32<<32 | uint64(j+1)
 	}
 }
 

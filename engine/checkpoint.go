@@ -68,7 +68,7 @@ func (p *Partition) Checkpoint(w CheckpointWriter, full bool, meta []byte) []byt
 	buf := p.ckpt.buf
 	// Cards.
 	emit := func(i int32) {
-		st := &c.cards.slots[i]
+		st := c.cards.at(i)
 		st.dirty = false
 		buf = appendCardKey(buf[:0], &st.key)
 		k := len(buf)
@@ -76,10 +76,8 @@ func (p *Partition) Checkpoint(w CheckpointWriter, full bool, meta []byte) []byt
 		w.Card(buf[:k], buf[k:])
 	}
 	if full {
-		for i := range c.cards.slots {
-			if c.cards.slots[i].hash != 0 {
-				emit(int32(i))
-			}
+		for i := range c.cards.len() {
+			emit(int32(i))
 		}
 	} else {
 		for _, i := range c.dirty {
@@ -179,7 +177,7 @@ func (p *Partition) appendMeta(b []byte) []byte {
 // know are ignored, so a caller may keep its own lists beside them).
 func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[string][][]byte) error {
 	c := &p.core
-	if c.stats.Taps != 0 || c.held.len() != 0 || c.cards.n != 0 {
+	if c.stats.Taps != 0 || c.held.len() != 0 || c.cards.len() != 0 {
 		return fmt.Errorf("%w: restore into a partition that has state", ErrCheckpoint)
 	}
 	if err := p.restoreMeta(meta); err != nil {
@@ -198,8 +196,7 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 		var key cardKey
 		copy(key.card[:], k)
 		key.city = transit.City(binary.LittleEndian.Uint32([]byte(k[transit.MaxCardID:])))
-		i, _ := c.cards.find(&key)
-		st := &c.cards.slots[i]
+		st := c.cards.at(c.cards.find(&key))
 		flags := v[0]
 		st.spilled = flags&1 != 0
 		if err := st.rider.UnmarshalBinary(v[1 : 1+fares.RiderSize]); err != nil {
@@ -226,7 +223,8 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 			return fmt.Errorf("%w: card record has %d trailing bytes", ErrCheckpoint, len(s))
 		}
 	}
-	// Journeys after every card: inserting cards moves states.
+	// Journeys after every card, so the entries of a card's record are
+	// all known when its journey opens.
 	for i := range journeys {
 		si := c.cards.lookup(&journeys[i].key)
 		c.openJourney(si, &journeys[i].entry, journeys[i].day)

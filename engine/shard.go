@@ -296,31 +296,12 @@ func (s *core) price(t *transit.Tap, flags transit.Rules) {
 	}
 }
 
-// state returns the journey state of t's card in t's city, creating it.
-// The pointer is valid until the next call (the table may grow).
+// state returns the journey state of t's card in t's city, creating it,
+// and its index.
 func (s *core) state(t *transit.Tap) (*cardState, int32) {
 	k := cardKey{card: t.Card, city: t.City}
-	i, grew := s.cards.find(&k)
-	if grew {
-		// States moved: re-point the open journeys at their owners, and
-		// the dirty list at the dirty states.
-		for j := range s.journeys {
-			jr := &s.journeys[j]
-			if jr.state >= 0 {
-				jk := cardKey{card: jr.entry.Card, city: jr.entry.City}
-				jr.state = s.cards.lookup(&jk)
-			}
-		}
-		if s.track {
-			s.dirty = s.dirty[:0]
-			for j := range s.cards.slots {
-				if s.cards.slots[j].dirty {
-					s.dirty = append(s.dirty, int32(j))
-				}
-			}
-		}
-	}
-	st := &s.cards.slots[i]
+	i := s.cards.find(&k)
+	st := s.cards.at(i)
 	if s.track && !st.dirty {
 		st.dirty = true
 		s.dirty = append(s.dirty, i)
@@ -386,11 +367,11 @@ func (s *core) openJourney(si int32, t *transit.Tap, day transit.Day) {
 		j = int32(len(s.journeys) - 1)
 	}
 	s.journeys[j] = openJourney{entry: *t, day: day, state: si}
-	s.cards.slots[si].journey = j + 1
+	s.cards.at(si).journey = j + 1
 }
 
 func (s *core) dropJourney(si int32) {
-	st := &s.cards.slots[si]
+	st := s.cards.at(si)
 	if s.track && !st.dirty {
 		// A day close reaches states that no tap touched.
 		st.dirty = true
@@ -404,7 +385,7 @@ func (s *core) dropJourney(si int32) {
 // closeJourney charges an open journey as incomplete on its entry row: its
 // exit never came (a new entry, a later day or the day's close found it).
 func (s *core) closeJourney(si int32) {
-	st := &s.cards.slots[si]
+	st := s.cards.at(si)
 	j := &s.journeys[st.journey-1]
 	t := &j.entry
 	pol := s.book.Policy(t.City, j.day)
