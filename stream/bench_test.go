@@ -6,65 +6,145 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tapsettle/tapsettle/bench"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/internal/redistest"
+	"github.com/tapsettle/tapsettle/metrics"
+	"github.com/tapsettle/tapsettle/pipeline"
 	"github.com/tapsettle/tapsettle/state"
+)
+
+// benchTaps is the size of BenchmarkStream's topic; benchCheckpointTaps
+// makes each partition checkpoint about three times during the stream
+// (the default, 200,000, would checkpoint only at the close).
+const (
+	benchTaps           = 600_000
+	benchCheckpointTaps = 50_000
 )
 
 // BenchmarkStream compares, side by side on one topic of an in-process
 // broker, a bare kafka-go consume loop of the topic (feed.ConsumeAll: the
 // cost of reading the messages) with the streaming service consuming the
-// same topic to the day's files, with local state and with Redis state.
-// One op is the whole topic; taps/s is the figure to compare.
+// same topic, with local state and with Redis state. One op is the whole
+// topic.
 //
-//	go test -run '^$' -bench BenchmarkStream -benchtime 3x ./stream
+// For the service, taps/s is the stream phase: from Run (group join
+// included) until every message has been decoded, priced, written to
+// segments and checkpointed every benchCheckpointTaps taps. close-s is
+// the day close that follows the close-day message: the last checkpoint,
+// the parts, and reading the segments back into the day's ~2,000 files.
+// The close is a fixed cost per settlement day, not per tap, which is why
+// it is reported on its own.
+//
+//	go test -run '^$' -bench BenchmarkStream -benchtime 1x ./stream
 func BenchmarkStream(b *testing.B) {
 	e := newEnv(b)
-	f := newFixture(b, e, 200000)
+	d, err := bench.Generate(e.book, e.cal, bench.GenOptions{Taps: benchTaps, Seed: 7, Day: testDay, Late: -1, Malformed: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	taps := d.Taps()
+	last := testDay
+	for _, tp := range taps {
+		last = max(last, e.cal.DayOf(tp.Time))
+	}
+	ids := []int{0, 1, 2, 3}
 	broker, err := feed.StartEmbedded(topic, partitions)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer broker.Close()
-	pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: broker.Addrs(), Topic: topic, TapsPerMessage: 64})
-	if err != nil {
-		b.Fatal(err)
-	}
 	ctx := context.Background()
-	if err := pub.Publish(ctx, f.taps); err != nil {
-		b.Fatal(err)
-	}
-	if err := pub.CloseDay(ctx, f.last.String()); err != nil {
-		b.Fatal(err)
-	}
-	pub.Close()
-	taps := float64(len(f.taps))
-
-	b.Run("bare-consume", func(b *testing.B) {
-		for b.Loop() {
-			if _, _, err := feed.ConsumeAll(ctx, broker.Addrs(), feed.Security{}, topic, []int{0, 1, 2, 3}, func(feed.Message) {}); err != nil {
+	// fill publishes the day to a new topic and returns its message count.
+	fill := func(b *testing.B, name string) int64 {
+		if name != topic {
+			if err := feed.CreateTopic(ctx, broker.Addrs(), feed.Security{}, name, partitions); err != nil {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(taps*float64(b.N)/b.Elapsed().Seconds(), "taps/s")
+		pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: broker.Addrs(), Topic: name, TapsPerMessage: 64})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pub.Close()
+		if err := pub.Publish(ctx, taps); err != nil {
+			b.Fatal(err)
+		}
+		msgs, _, err := feed.ConsumeAll(ctx, broker.Addrs(), feed.Security{}, name, ids, func(feed.Message) {})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return msgs
+	}
+	closeDay := func(b *testing.B, name string) {
+		pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: broker.Addrs(), Topic: name})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pub.Close()
+		if err := pub.CloseDay(ctx, last.String()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	fill(b, topic)
+
+	b.Run("bare-consume", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := feed.ConsumeAll(ctx, broker.Addrs(), feed.Security{}, topic, ids, func(feed.Message) {}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(taps))*float64(b.N)/b.Elapsed().Seconds(), "taps/s")
 	})
 	run := func(b *testing.B, store func(i int) state.Store) {
+		var stream, closing time.Duration
 		for i := 0; b.Loop(); i++ {
-			cfg := serviceConfig(e, store(i), b.TempDir(), f.last)
-			cfg.Ledger = false
-			cfg.CheckpointInterval, cfg.CheckpointTaps = 2*time.Second, DefaultCheckpointTaps
+			// Each run reads a topic of its own, without the close-day
+			// message until the stream is consumed.
+			name := fmt.Sprintf("%s-%s-%d", topic, b.Name()[len("BenchmarkStream/"):], i)
+			b.StopTimer()
+			msgs := fill(b, name)
+			b.StartTimer()
+			reg := prometheus.NewRegistry()
+			cfg := Config{
+				Book: e.book, Calendar: e.cal, Participants: pipeline.Participants(e.book),
+				Topic: name, Partitions: partitions, Store: store(i), OutDir: b.TempDir(),
+				CheckpointInterval: DefaultCheckpointInterval, CheckpointTaps: benchCheckpointTaps,
+				UntilClosed: last, Metrics: metrics.New(reg, nil),
+			}
 			svc, err := New(cfg)
 			if err != nil {
 				b.Fatal(err)
 			}
-			g := newGroup(b, broker.Addrs(), fmt.Sprintf("bench-%s-%d", b.Name(), i))
-			if err := svc.Run(ctx, g); err != nil {
+			g, err := feed.NewGroup(feed.GroupConfig{Brokers: broker.Addrs(), Topic: name, GroupID: "bench-" + name,
+				SessionTimeout: 2 * time.Second, HeartbeatInterval: 200 * time.Millisecond, RebalanceTimeout: 4 * time.Second})
+			if err != nil {
 				b.Fatal(err)
 			}
+			start := time.Now()
+			done := make(chan error, 1)
+			go func() { done <- svc.Run(ctx, g) }()
+			for consumed(b, reg) < float64(msgs) {
+				select {
+				case err := <-done:
+					b.Fatalf("service stopped before the stream was consumed: %v", err)
+				case <-time.After(time.Millisecond):
+				}
+			}
+			streamed := time.Now()
+			closeDay(b, name)
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+			stream += streamed.Sub(start)
+			closing += time.Since(streamed)
+			g.Close()
 		}
-		b.ReportMetric(taps*float64(b.N)/b.Elapsed().Seconds(), "taps/s")
+		b.ReportMetric(float64(len(taps))*float64(b.N)/stream.Seconds(), "taps/s")
+		b.ReportMetric(closing.Seconds()/float64(b.N), "close-s")
 	}
 	b.Run("service-local-state", func(b *testing.B) {
 		run(b, func(int) state.Store {
@@ -87,4 +167,22 @@ func BenchmarkStream(b *testing.B) {
 			return st
 		})
 	})
+}
+
+// consumed is the service's messages_consumed_total, summed over
+// partitions.
+func consumed(b *testing.B, g prometheus.Gatherer) float64 {
+	fams, err := g.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n float64
+	for _, f := range fams {
+		if f.GetName() == metrics.Namespace+"_messages_consumed_total" {
+			for _, m := range f.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
 }
