@@ -47,14 +47,38 @@ type segmentHeader struct {
 // the read and is returned wrapped, with the record's index. ReadSegment
 // never panics, whatever data holds.
 func ReadSegment(data []byte, row func(*transit.Priced) error, rej func(r *transit.Reject, day transit.Day, dated bool) error) (SegmentInfo, error) {
+	var r SegmentReader
+	info, err := r.Read(data, row, rej)
+	if err == nil {
+		info.Sum = sha256.Sum256(data)
+	}
+	return info, err
+}
+
+// SegmentReader reads segments as ReadSegment does, keeping its buffers
+// from one segment to the next: a day close reads hundreds of segments of
+// megabytes each, and fresh buffers for every one are garbage and, on
+// some machines, mostly page faults. The zero value is ready to use; a
+// SegmentReader is not safe for concurrent use.
+type SegmentReader struct {
+	raw     []byte
+	rejects []transit.Reject
+	rejDays []transit.Day
+}
+
+// Read is ReadSegment with the reader's buffers, except that it leaves
+// SegmentInfo.Sum zero: a caller that checks the file's SHA-256 against a
+// list already has it.
+func (sr *SegmentReader) Read(data []byte, row func(*transit.Priced) error, rej func(r *transit.Reject, day transit.Day, dated bool) error) (SegmentInfo, error) {
 	h, serr := parseSegmentHeader(data)
 	if serr != nil {
 		return SegmentInfo{}, serr
 	}
-	raw, serr := decompressSegmentBody(&h)
+	raw, serr := decompressSegmentBody(&h, sr.raw)
 	if serr != nil {
 		return SegmentInfo{}, serr
 	}
+	sr.raw = raw
 
 	// First pass: check every record and collect the days.
 	rowsLen := h.rows * segmentRowSize
@@ -70,8 +94,9 @@ func ReadSegment(data []byte, row func(*transit.Priced) error, rej func(r *trans
 			days = addSegmentDay(days, p.Day)
 		}
 	}
-	rejects := make([]transit.Reject, h.rejects)
-	rejDays := make([]transit.Day, h.rejects)
+	rejects := slices.Grow(sr.rejects[:0], h.rejects)[:h.rejects]
+	rejDays := slices.Grow(sr.rejDays[:0], h.rejects)[:h.rejects]
+	sr.rejects, sr.rejDays = rejects, rejDays
 	off := rowsLen
 	for i := range rejects {
 		n, d, at, why := decodeSegmentReject(raw[off:], &rejects[i])
@@ -105,7 +130,8 @@ func ReadSegment(data []byte, row func(*transit.Priced) error, rej func(r *trans
 			}
 		}
 	}
-	return SegmentInfo{Rows: h.rows, Rejects: h.rejects, Days: h.days, Sum: sha256.Sum256(data)}, nil
+	clear(rejects) // drop the strings for the garbage collector
+	return SegmentInfo{Rows: h.rows, Rejects: h.rejects, Days: h.days}, nil
 }
 
 // parseSegmentHeader checks the frame of a segment: magic, version, header
@@ -179,12 +205,15 @@ func parseSegmentHeader(data []byte) (segmentHeader, *SegmentError) {
 
 // decompressSegmentBody returns the body, decompressed and of the length
 // the header gives.
-func decompressSegmentBody(h *segmentHeader) ([]byte, *SegmentError) {
+func decompressSegmentBody(h *segmentHeader, buf []byte) ([]byte, *SegmentError) {
 	n, err := s2.DecodedLen(h.body)
 	if err != nil || n != h.rawLen {
 		return nil, segmentCorrupt(h.bodyOff, "body block is not %d bytes of S2", h.rawLen)
 	}
-	raw, err := s2.Decode(make([]byte, h.rawLen), h.body)
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	raw, err := s2.Decode(buf[:n], h.body)
 	if err != nil {
 		return nil, segmentCorrupt(h.bodyOff, "body does not decompress: %v", err)
 	}

@@ -472,3 +472,41 @@ func TestSegmentErrorText(t *testing.T) {
 	f(segmentCorrupt(12, "bad %s", "thing"), "segment byte 12: bad thing")
 	f(segmentBodyCorrupt(450, "row %d: status out of range", 2), "segment body byte 450: row 2: status out of range")
 }
+
+// TestSegmentReaderReuse reads segments of decreasing and increasing size
+// with one SegmentReader: each read gives exactly what ReadSegment gives,
+// whatever the buffers hold from the segment before; a corrupt segment in
+// between changes nothing after it.
+func TestSegmentReaderReuse(t *testing.T) {
+	rows := fixtureRows()
+	rejects := fixtureSegRejects(t)
+	segs := [][]byte{
+		(&segContent{rows: rows, rejects: rejects}).encode(),
+		(&segContent{rows: rows[:1]}).encode(),
+		(&segContent{rejects: rejects[:1]}).encode(),
+		[]byte("not a segment"),
+		(&segContent{rows: rows, rejects: rejects}).encode(),
+	}
+	var sr SegmentReader
+	for i, data := range segs {
+		want, _, wantInfo, wantErr := readSegment(data)
+		var got segContent
+		info, err := sr.Read(data,
+			func(p *transit.Priced) error { got.rows = append(got.rows, *p); return nil },
+			func(r *transit.Reject, day transit.Day, _ bool) error {
+				got.rejects = append(got.rejects, segRej{*r, day})
+				return nil
+			})
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("segment %d: error %v, ReadSegment's %v", i, err, wantErr)
+		}
+		if err != nil {
+			continue
+		}
+		wantInfo.Sum = [32]byte{}
+		if !got.equal(&want) || info.Rows != wantInfo.Rows || info.Rejects != wantInfo.Rejects || !slices.Equal(info.Days, wantInfo.Days) {
+			t.Fatalf("segment %d: reused reader read %d rows, %d rejects (%+v); ReadSegment %d, %d (%+v)",
+				i, len(got.rows), len(got.rejects), info, len(want.rows), len(want.rejects), wantInfo)
+		}
+	}
+}

@@ -9,10 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
@@ -125,45 +128,38 @@ func Clear(day transit.Day, dirs []string, out string, opts ClearOptions) (*sett
 	if err != nil {
 		return nil, nil, err
 	}
+	// The parts are read concurrently, one collector shard per reader:
+	// the collector sorts the day, so the files do not depend on which
+	// reader got which part.
+	readers := min(len(parts), runtime.GOMAXPROCS(0))
 	coll := settlement.NewCollector(settlement.Options{
 		Participants: opts.Participants,
-		Shards:       1,
+		Shards:       readers,
 		Calendar:     opts.Calendar,
 		Ledger:       opts.Ledger,
 	})
-	var rows []transit.Priced
-	flush := func() {
-		coll.Emit(0, rows)
-		rows = rows[:0]
+	next := make(chan *Part)
+	errs := make([]error, readers)
+	var wg sync.WaitGroup
+	for i := range readers {
+		wg.Go(func() {
+			pr := partReader{shard: i, day: day, dirs: dirs, coll: coll}
+			for part := range next {
+				if errs[i] == nil {
+					errs[i] = pr.read(part)
+				}
+			}
+			pr.flush()
+		})
 	}
 	for _, part := range parts {
-		for _, ref := range part.Segments {
-			data, err := readSegment(dirs, ref)
-			if err != nil {
-				return nil, nil, fmt.Errorf("stream: day %s partition %d: %w", part.Day, part.Partition, err)
-			}
-			_, err = settlement.ReadSegment(data,
-				func(r *transit.Priced) error {
-					if !ref.Undated && r.Day == day {
-						rows = append(rows, *r)
-						if len(rows) == cap(rows) && len(rows) >= 4096 {
-							flush()
-						}
-					}
-					return nil
-				},
-				func(r *transit.Reject, d transit.Day, dated bool) error {
-					if (ref.Undated && !dated) || (!ref.Undated && dated && d == day) {
-						coll.RejectIn(day, *r)
-					}
-					return nil
-				})
-			if err != nil {
-				return nil, nil, fmt.Errorf("stream: segment %s: %w", ref.Name, err)
-			}
-		}
+		next <- part
 	}
-	flush()
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
 	d := coll.Day(day)
 	if err := d.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("stream: day %s: %w", settlement.DirName(day), err)
@@ -177,6 +173,55 @@ func Clear(day transit.Day, dirs []string, out string, opts ClearOptions) (*sett
 		return nil, nil, err
 	}
 	return d, m, nil
+}
+
+// partReader feeds the segments of parts into one shard of a collector,
+// reusing its buffers from segment to segment.
+type partReader struct {
+	shard int
+	day   transit.Day
+	dirs  []string
+	coll  *settlement.Collector
+	seg   settlement.SegmentReader
+	file  []byte
+	rows  []transit.Priced
+}
+
+func (pr *partReader) read(part *Part) error {
+	for _, ref := range part.Segments {
+		data, err := readSegment(pr.dirs, ref, pr.file)
+		if err != nil {
+			return fmt.Errorf("stream: day %s partition %d: %w", part.Day, part.Partition, err)
+		}
+		pr.file = data
+		_, err = pr.seg.Read(data,
+			func(r *transit.Priced) error {
+				if !ref.Undated && r.Day == pr.day {
+					pr.rows = append(pr.rows, *r)
+					if len(pr.rows) == 4096 {
+						pr.flush()
+					}
+				}
+				return nil
+			},
+			func(r *transit.Reject, d transit.Day, dated bool) error {
+				if (ref.Undated && !dated) || (!ref.Undated && dated && d == pr.day) {
+					pr.coll.RejectIn(pr.day, *r)
+				}
+				return nil
+			})
+		if err != nil {
+			return fmt.Errorf("stream: segment %s: %w", ref.Name, err)
+		}
+	}
+	return nil
+}
+
+func (pr *partReader) flush() {
+	if len(pr.rows) > 0 {
+		pr.coll.Emit(pr.shard, pr.rows)
+		pr.rows = pr.rows[:0]
+	}
 }
 
 // findParts returns one part per partition of the topic, in partition
@@ -238,13 +283,15 @@ func findParts(day transit.Day, dirs []string) ([]*Part, error) {
 	return parts, nil
 }
 
-func readSegment(dirs []string, ref segRef) ([]byte, error) {
+// readSegment reads the segment ref from the first of dirs that holds it
+// intact, into buf when it is large enough.
+func readSegment(dirs []string, ref segRef, buf []byte) ([]byte, error) {
 	if strings.Contains(ref.Name, "..") || filepath.IsAbs(ref.Name) {
 		return nil, fmt.Errorf("segment name %q escapes the segments folder", ref.Name)
 	}
 	var lastErr error
 	for _, dir := range dirs {
-		b, err := os.ReadFile(filepath.Join(dir, segmentsDir, filepath.FromSlash(ref.Name)))
+		b, err := readFileInto(filepath.Join(dir, segmentsDir, filepath.FromSlash(ref.Name)), buf)
 		if err != nil {
 			lastErr = err
 			continue
@@ -286,4 +333,37 @@ func decodeMeta(b []byte) (pending []transit.Day, engineMeta []byte, err error) 
 		pending = append(pending, transit.Day(binary.LittleEndian.Uint32(b[4*i:])))
 	}
 	return pending, b[4*n:], nil
+}
+
+// readFileInto reads the file at path into buf, grown if need be.
+func readFileInto(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	n := st.Size()
+	if int64(cap(buf)) < n+1 {
+		buf = make([]byte, 0, n+1)
+	}
+	// Read to EOF rather than trust the size: the +1 notices a file that
+	// grew since Stat.
+	b := buf[:0]
+	for {
+		m, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
