@@ -208,10 +208,16 @@ func appendSegment(dst []byte, rows, rejects int, days []transit.Day, raw []byte
 	hdrLen := segFixedHeader + 4*len(days) + 4
 	maxBody := s2.MaxEncodedLen(len(raw))
 	start := len(dst)
-	dst = slices.Grow(dst, hdrLen+maxBody+segTrailerSize)
+	if need := start + hdrLen + maxBody + segTrailerSize; need > cap(dst) {
+		// Not slices.Grow, which appends zeros: copying megabytes of
+		// zeros into memory the allocator hands over already zeroed.
+		grown := make([]byte, start, need)
+		copy(grown, dst)
+		dst = grown
+	}
 	dst = dst[:start+hdrLen]
 	// s2.Encode writes into its dst when the capacity suffices, which the
-	// Grow above guarantees: the block lands right behind the header.
+	// growth above guarantees: the block lands right behind the header.
 	body := s2.Encode(dst[start+hdrLen:start+hdrLen+maxBody], raw)
 	dst = dst[:start+hdrLen+len(body)]
 

@@ -81,7 +81,13 @@ func checkFileHeader(h []byte) error {
 // appendRecord appends cp as one framed record to dst. It grows dst once and
 // allocates nothing else, so a reused buffer makes Commit allocation-free.
 func appendRecord(dst []byte, cp *Checkpoint) []byte {
-	dst = slices.Grow(dst, frameHeaderLen+payloadSize(cp))
+	if need := len(dst) + frameHeaderLen + payloadSize(cp); need > cap(dst) {
+		// Not slices.Grow, which appends zeros: a checkpoint record is
+		// megabytes, and the allocator's fresh memory is zeroed already.
+		grown := make([]byte, len(dst), max(need, 2*cap(dst)))
+		copy(grown, dst)
+		dst = grown
+	}
 	start := len(dst)
 	dst = append(dst, make([]byte, frameHeaderLen)...)
 	dst = appendPayload(dst, cp)

@@ -3,6 +3,9 @@ package stream
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -40,6 +43,8 @@ const (
 // it is reported on its own.
 //
 //	go test -run '^$' -bench BenchmarkStream -benchtime 1x ./stream
+//
+// BENCH_STREAM_PROFILE=DIR writes a CPU profile of each stream phase.
 func BenchmarkStream(b *testing.B) {
 	e := newEnv(b)
 	d, err := bench.Generate(e.book, e.cal, bench.GenOptions{Taps: benchTaps, Seed: 7, Day: testDay, Late: -1, Malformed: -1})
@@ -124,6 +129,7 @@ func BenchmarkStream(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			stopProfile := profileStream(b, name)
 			start := time.Now()
 			done := make(chan error, 1)
 			go func() { done <- svc.Run(ctx, g) }()
@@ -135,6 +141,7 @@ func BenchmarkStream(b *testing.B) {
 				}
 			}
 			streamed := time.Now()
+			stopProfile()
 			closeDay(b, name)
 			if err := <-done; err != nil {
 				b.Fatal(err)
@@ -185,4 +192,25 @@ func consumed(b *testing.B, g prometheus.Gatherer) float64 {
 		}
 	}
 	return n
+}
+
+// profileStream writes a CPU profile of the stream phase alone to the
+// folder named by $BENCH_STREAM_PROFILE, if set (run without
+// -cpuprofile, which holds the one profiler).
+func profileStream(b *testing.B, name string) (stop func()) {
+	dir := os.Getenv("BENCH_STREAM_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, name+".prof"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
