@@ -144,6 +144,8 @@ func TestStreamingDefaults(t *testing.T) {
 	f("checkpoint.interval", c.Checkpoint.Interval, 2*time.Second)
 	f("checkpoint.taps", c.Checkpoint.Taps, 200000)
 	f("clearing.interval", c.Clearing.Interval, 15*time.Minute)
+	f("clearing.taps", c.Clearing.Taps, int64(0))
+	f("clearing.keep", c.Clearing.Keep, 2)
 	f("clearing.close_after", c.Clearing.CloseAfter, 2*time.Hour)
 	f("metrics.listen", c.Metrics.Listen, "127.0.0.1:9464")
 	if d := Default(); !reflect.DeepEqual(*c, d) {
@@ -269,6 +271,8 @@ func TestStreamingValidation(t *testing.T) {
 	bad("checkpoint:\n  taps: -5\n", "", "checkpoint.taps")
 	bad("clearing:\n  interval: -1m\n", "", "clearing.interval")
 	bad("clearing:\n  interval: 25h\n", "", "clearing.interval")
+	bad("clearing:\n  taps: -1\n", "", "clearing.taps")
+	bad("clearing:\n  keep: -1\n", "", "clearing.keep")
 	bad("clearing:\n  close_after: -1s\n", "", "clearing.close_after")
 	bad("metrics:\n  listen: nohostport\n", "", "metrics.listen")
 	bad("metrics:\n  listen: \"127.0.0.1:70000\"\n", "", "metrics.listen")
@@ -340,6 +344,8 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 		"checkpoint.interval":            {"750ms", 750 * time.Millisecond, nil},
 		"checkpoint.taps":                {"5000", 5000, nil},
 		"clearing.interval":              {"5m", 5 * time.Minute, nil},
+		"clearing.taps":                  {"100000", int64(100000), nil},
+		"clearing.keep":                  {"5", 5, nil},
 		"clearing.close_after":           {"90m", 90 * time.Minute, nil},
 		"metrics.listen":                 {"0.0.0.0:9500", "0.0.0.0:9500", nil},
 	}

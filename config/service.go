@@ -33,9 +33,15 @@ func (c *Checkpoint) validate(p *problems) {
 
 // Clearing configures when the streaming service writes clearing files.
 type Clearing struct {
-	// Interval is the intraday clearing cycle. 0 disables it; a day's
-	// final files are still written when the day closes. Default: 15m.
+	// Interval is the intraday clearing cycle: provisional files of the
+	// open days under OUT/provisional/. 0 disables it; a day's final
+	// files are still written when the day closes. Default: 15m.
 	Interval time.Duration `koanf:"interval"`
+	// Taps also starts a cycle once the instance has checkpointed this
+	// many taps since the last one; 0 disables it. Default: 0.
+	Taps int64 `koanf:"taps"`
+	// Keep is how many provisional cycles stay on disk. Default: 2.
+	Keep int `koanf:"keep"`
 	// CloseAfter is how far past a day's cut-off, in event time, a
 	// partition closes that day on its own when no close-day control
 	// message came. Taps of a closed day settle in the next cycle as late
@@ -45,6 +51,9 @@ type Clearing struct {
 
 func (c *Clearing) ensureDefaults() {
 	// Interval: 0 disables the cycle, so its default comes from Default.
+	if c.Keep == 0 {
+		c.Keep = 2
+	}
 	if c.CloseAfter == 0 {
 		c.CloseAfter = 2 * time.Hour
 	}
@@ -53,6 +62,12 @@ func (c *Clearing) ensureDefaults() {
 func (c *Clearing) validate(p *problems) {
 	if c.Interval < 0 || c.Interval > 24*time.Hour {
 		p.bad("clearing.interval", c.Interval, "want 0 (off) .. 24h")
+	}
+	if c.Taps < 0 {
+		p.bad("clearing.taps", c.Taps, "want 0 (off) or more")
+	}
+	if c.Keep < 1 || c.Keep > 10000 {
+		p.bad("clearing.keep", c.Keep, "want 1..10000")
 	}
 	if c.CloseAfter < 0 || c.CloseAfter > 24*time.Hour {
 		p.bad("clearing.close_after", c.CloseAfter, "want 0..24h")

@@ -33,6 +33,12 @@ var CheckpointBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 
 // segment writes and day closes.
 var BatchBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
 
+// CycleBuckets are the upper bounds, in seconds, of
+// clearing_cycle_duration_seconds: a cycle reads the open days' segments
+// and writes a day's files, from a tenth of a second to a couple of
+// minutes for a busy day.
+var CycleBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250}
+
 // Metrics holds the service's metrics. Its methods are safe for concurrent
 // use; the per-tap counting goes through a Counts per partition.
 type Metrics struct {
@@ -50,6 +56,8 @@ type Metrics struct {
 	checkpointDur             *prometheus.HistogramVec
 	checkpointFail            *prometheus.CounterVec
 	batchDur                  prometheus.Histogram
+	cycleDur                  prometheus.Histogram
+	cycleFail                 prometheus.Counter
 	daysClosed                prometheus.Counter
 	lastClosedDay             prometheus.Gauge
 	lastClosedMu              sync.Mutex
@@ -106,6 +114,10 @@ func New(reg prometheus.Registerer, cities []transit.City) *Metrics {
 			Help: "Checkpoints that returned an error, by state backend."}, []string{"backend"}),
 		batchDur: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "batch_duration_seconds",
 			Help: "Time to process one batch of fetched messages: decode, price, segment.", Buckets: BatchBuckets}),
+		cycleDur: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "clearing_cycle_duration_seconds",
+			Help: "Time to write one intraday (provisional) clearing cycle, failed ones included.", Buckets: CycleBuckets}),
+		cycleFail: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "clearing_cycle_failures_total",
+			Help: "Intraday clearing cycles that failed (the day's final files do not depend on them)."}),
 		daysClosed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "days_closed_total",
 			Help: "Settlement days this instance closed and wrote."}),
 		lastClosedDay: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "last_closed_day",
@@ -140,7 +152,7 @@ func New(reg prometheus.Registerer, cities []transit.City) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.messages, m.bytes, tapsVec, rejectsVec, m.lag, m.open, m.held, m.assigned,
-			m.checkpointDur, m.checkpointFail, m.batchDur, m.daysClosed, m.lastClosedDay)
+			m.checkpointDur, m.checkpointFail, m.batchDur, m.cycleDur, m.cycleFail, m.daysClosed, m.lastClosedDay)
 	}
 	return m
 }
@@ -187,6 +199,15 @@ func (m *Metrics) ObserveCheckpoint(backend string, d time.Duration, err error) 
 	m.checkpointDur.WithLabelValues(backend).Observe(d.Seconds())
 	if err != nil {
 		m.checkpointFail.WithLabelValues(backend).Inc()
+	}
+}
+
+// ObserveCycle records one intraday clearing cycle that took d; a non-nil
+// err also counts a failure.
+func (m *Metrics) ObserveCycle(d time.Duration, err error) {
+	m.cycleDur.Observe(d.Seconds())
+	if err != nil {
+		m.cycleFail.Inc()
 	}
 }
 

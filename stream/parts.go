@@ -128,10 +128,27 @@ func Clear(day transit.Day, dirs []string, out string, opts ClearOptions) (*sett
 	if err != nil {
 		return nil, nil, err
 	}
-	// The parts are read concurrently, one collector shard per reader:
-	// the collector sorts the day, so the files do not depend on which
-	// reader got which part.
-	readers := min(len(parts), runtime.GOMAXPROCS(0))
+	d, err := collectDay(day, dirs, parts, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := settlement.WriteDay(out, d, settlement.WriteOptions{
+		Ledger:            opts.Ledger,
+		PolicyFingerprint: parts[0].Policy,
+		SkipSync:          opts.SkipSync,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, m, nil
+}
+
+// collectDay reads the segments that parts list into day d's settlement,
+// validated. The parts are read concurrently, one collector shard per
+// reader: the collector sorts the day, so the result does not depend on
+// which reader got which part.
+func collectDay(day transit.Day, dirs []string, parts []*Part, opts ClearOptions) (*settlement.Day, error) {
+	readers := max(1, min(len(parts), runtime.GOMAXPROCS(0)))
 	coll := settlement.NewCollector(settlement.Options{
 		Participants: opts.Participants,
 		Shards:       readers,
@@ -158,21 +175,13 @@ func Clear(day transit.Day, dirs []string, out string, opts ClearOptions) (*sett
 	close(next)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	d := coll.Day(day)
 	if err := d.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("stream: day %s: %w", settlement.DirName(day), err)
+		return nil, fmt.Errorf("stream: day %s: %w", settlement.DirName(day), err)
 	}
-	m, err := settlement.WriteDay(out, d, settlement.WriteOptions{
-		Ledger:            opts.Ledger,
-		PolicyFingerprint: parts[0].Policy,
-		SkipSync:          opts.SkipSync,
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return d, m, nil
+	return d, nil
 }
 
 // partReader feeds the segments of parts into one shard of a collector,

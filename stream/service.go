@@ -53,6 +53,14 @@ type Config struct {
 	// partition closes the day when no close-day message came.
 	// 0 disables closing by event time.
 	CloseAfter time.Duration
+	// ClearingInterval and ClearingTaps set the intraday clearing cycle
+	// (see cycle.go): provisional files of the open days every interval,
+	// or every so many taps checkpointed by this instance. 0 disables
+	// each; KeepCycles (default DefaultKeepCycles) is how many cycles are
+	// kept on disk.
+	ClearingInterval time.Duration
+	ClearingTaps     int64
+	KeepCycles       int
 	// UntilClosed, when set, makes Run return once this instance has
 	// written that day's files.
 	UntilClosed transit.Day
@@ -81,6 +89,10 @@ type Service struct {
 	done    chan struct{}
 	doneSet bool
 
+	published map[int]published // by partition, under mu (cycle.go)
+	cycleTaps atomic.Int64      // taps checkpointed since the last cycle
+	cycleReq  chan struct{}     // asks runCycles for a cycle now
+
 	failing  atomic.Bool // the last checkpoint attempt failed
 	joined   atomic.Bool // a partition was claimed: the group is joined
 	fatalErr atomic.Pointer[error]
@@ -106,6 +118,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.CheckpointTaps <= 0 {
 		cfg.CheckpointTaps = DefaultCheckpointTaps
 	}
+	if cfg.KeepCycles <= 0 {
+		cfg.KeepCycles = DefaultKeepCycles
+	}
+	if cfg.ClearingInterval < 0 || cfg.ClearingTaps < 0 {
+		return nil, fmt.Errorf("stream: clearing interval %v and taps %d, want >= 0", cfg.ClearingInterval, cfg.ClearingTaps)
+	}
 	if cfg.Backend == "" {
 		cfg.Backend = "local"
 	}
@@ -124,11 +142,13 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	return &Service{
-		cfg:     cfg,
-		log:     log,
-		owner:   hex.EncodeToString(mark[:]),
-		cleared: map[transit.Day]*settlement.Day{},
-		done:    make(chan struct{}),
+		cfg:       cfg,
+		log:       log,
+		owner:     hex.EncodeToString(mark[:]),
+		cleared:   map[transit.Day]*settlement.Day{},
+		done:      make(chan struct{}),
+		published: map[int]published{},
+		cycleReq:  make(chan struct{}, 1),
 	}, nil
 }
 
@@ -142,7 +162,14 @@ type Group interface {
 // UntilClosed's files are written, or until a fatal error.
 func (s *Service) Run(ctx context.Context, g Group) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var cycles sync.WaitGroup
+	defer func() {
+		cancel()
+		cycles.Wait() // no cycle outlives Run
+	}()
+	if s.cfg.ClearingInterval > 0 || s.cfg.ClearingTaps > 0 {
+		cycles.Go(func() { s.runCycles(ctx) })
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- g.Run(ctx, s.claim) }()
 	select {

@@ -112,6 +112,7 @@ func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
 		s.fatal(err)
 		return err
 	}
+	defer s.unpublish(w.p)
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.SetAssigned(w.p, true)
 		defer s.cfg.Metrics.SetAssigned(w.p, false)
@@ -123,8 +124,17 @@ func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
 	defer r.Close()
 	buf := make([]feed.Message, 256)
 	for {
-		n, err := r.Fetch(ctx, buf)
+		n, err := w.fetch(ctx, r, buf)
 		if err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				// Idle with work not yet checkpointed: checkpoint it now
+				// rather than when the next message comes, so that the
+				// offset, the lag and the intraday cycles catch up.
+				if err := w.checkpoint(ctx, c); err != nil {
+					return w.fail(ctx, err)
+				}
+				continue
+			}
 			if ctx.Err() != nil {
 				// Rebalance or shutdown: leave a checkpoint behind, so the
 				// next owner starts where this one stopped.
@@ -156,6 +166,19 @@ func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
 			m.SetOpen(w.p, st.Open, st.Held)
 		}
 	}
+}
+
+// fetch waits for messages, but while work is not yet checkpointed only
+// until the checkpoint interval is up: then it returns
+// context.DeadlineExceeded.
+func (w *worker) fetch(ctx context.Context, r *feed.PartitionReader, buf []feed.Message) (int, error) {
+	if w.sinceTaps == 0 && w.seg.Rows()+w.seg.Rejects() == 0 {
+		return r.Fetch(ctx, buf)
+	}
+	wait := w.s.cfg.CheckpointInterval - time.Since(w.lastCkpt)
+	fctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
+	defer cancel()
+	return r.Fetch(fctx, buf)
 }
 
 // fail turns a checkpoint error into the claim's result: a cancelled
@@ -483,6 +506,7 @@ func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 	}
 	s.failing.Store(false)
 	w.seq = w.cp.Seq
+	taps := w.sinceTaps
 	w.sinceTaps, w.lastCkpt = 0, time.Now()
 	w.drops = w.drops[:0]
 	if err := c.Commit(w.next); err != nil {
@@ -490,7 +514,11 @@ func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 		// the real one.
 		s.log.Warn("offset commit to the group failed", "partition", w.p, "offset", w.next, "err", err)
 	}
-	return w.writeParts()
+	if err := w.writeParts(); err != nil {
+		return err
+	}
+	w.publish(taps)
+	return nil
 }
 
 // wantFull asks for a full checkpoint now and then, so a local log is

@@ -38,6 +38,7 @@ func init() {
 		"window":              "engine.window",
 		"checkpoint-interval": "checkpoint.interval",
 		"close-after":         "clearing.close_after",
+		"clearing-interval":   "clearing.interval",
 	} {
 		flagKeys[flag] = key
 	}
@@ -92,6 +93,7 @@ finish the batch in hand, checkpoint, commit, exit 0.`,
 	cmd.Flags().Duration("window", 0, "reorder window (default 2m)")
 	cmd.Flags().Duration("checkpoint-interval", 0, "checkpoint every (default 2s)")
 	cmd.Flags().Duration("close-after", 0, "close a day this long after its cut-off in event time (default 2h)")
+	cmd.Flags().Duration("clearing-interval", 0, "intraday provisional clearing cycle under OUT/provisional/ (default 15m; 0 off)")
 	cmd.Flags().StringVar(&until, "until-closed", "", "exit once this day's files are written")
 	cmd.Flags().String("cutoff", "", "settlement day cut-off, local HH:MM (default 04:00)")
 	cmd.Flags().String("timezone", "", "time zone of the cut-off (default Asia/Shanghai)")
@@ -172,6 +174,9 @@ func runService(ctx context.Context, e *env, brokers []string, until transit.Day
 		CheckpointInterval: e.cfg.Checkpoint.Interval,
 		CheckpointTaps:     e.cfg.Checkpoint.Taps,
 		CloseAfter:         e.cfg.Clearing.CloseAfter,
+		ClearingInterval:   e.cfg.Clearing.Interval,
+		ClearingTaps:       e.cfg.Clearing.Taps,
+		KeepCycles:         e.cfg.Clearing.Keep,
 		UntilClosed:        until,
 		Metrics:            m,
 		Log:                e.log,
