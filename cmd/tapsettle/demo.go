@@ -98,7 +98,7 @@ files.`,
 			if _, ok := cleared[last]; !ok {
 				return fmt.Errorf("the service stopped before clearing %s", last)
 			}
-			rep := &pipeline.Report{Records: n, Taps: n}
+			rep := &pipeline.Report{Records: n, Taps: n, Inputs: []pipeline.InputReport{{Name: "topic " + e.cfg.Kafka.Topic}}}
 			for _, day := range slices.Sorted(maps.Keys(cleared)) {
 				rep.Days = append(rep.Days, cleared[day])
 			}
