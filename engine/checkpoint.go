@@ -145,8 +145,10 @@ func (p *Partition) appendCard(b []byte, st *cardState) []byte {
 	b = st.rider.AppendBinary(b)
 	for i := range st.seen {
 		e := &st.seen[i]
+		// The record keeps 32-bit fields: the tag in the high half, as
+		// the top 32 bits of the hash were kept before tags shrank.
 		b = binary.LittleEndian.AppendUint32(b, uint32(e.day))
-		b = binary.LittleEndian.AppendUint32(b, e.tag)
+		b = binary.LittleEndian.AppendUint32(b, uint32(e.tag)<<16)
 		b = binary.LittleEndian.AppendUint32(b, e.idx)
 	}
 	if st.journey != 0 {
@@ -205,8 +207,12 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 		s := v[1+fares.RiderSize:]
 		for j := range st.seen {
 			e := &st.seen[j]
-			e.day = transit.Day(binary.LittleEndian.Uint32(s))
-			e.tag = binary.LittleEndian.Uint32(s[4:])
+			day := binary.LittleEndian.Uint32(s)
+			if day > math.MaxUint16 {
+				return fmt.Errorf("%w: card tap_id entry of day %d", ErrCheckpoint, day)
+			}
+			e.day = uint16(day)
+			e.tag = uint16(binary.LittleEndian.Uint32(s[4:]) >> 16)
 			e.idx = binary.LittleEndian.Uint32(s[8:])
 			s = s[seenSize:]
 		}

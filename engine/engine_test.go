@@ -2,11 +2,13 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/transit"
@@ -538,5 +540,42 @@ func TestSpilledIDsArePerCard(t *testing.T) {
 				t.Fatalf("shards=%d: %s of %s is %v, want charged", shards, r.ID, r.Card, r.Status)
 			}
 		}
+	}
+}
+
+// TestDedupBeyondInlineDays: a day that does not fit an inline entry's 16
+// bits (after 2149) goes to the exact spill set; duplicates are still
+// caught there, before and after the change of representation.
+func TestDedupBeyondInlineDays(t *testing.T) {
+	tp := &tapper{t: t}
+	var taps []transit.Tap
+	for _, day := range []string{"2149-06-01", "2150-03-03"} {
+		for i := range 3 {
+			taps = append(taps, tp.tap("FAR", transit.ProductStandard, 110100, 110100, transit.ModeBus, transit.ActionBoard, "",
+				fmt.Sprintf("%sT08:0%d:00+08:00", day, i)))
+		}
+	}
+	taps = append(taps, taps[1], taps[4])
+	rows := run(t, taps, Options{Window: Unbounded})
+	var dups []string
+	for _, r := range rows {
+		if r.Status == transit.StatusDuplicate {
+			dups = append(dups, r.ID.String())
+		}
+	}
+	if want := []string{taps[1].ID.String(), taps[4].ID.String()}; !slices.Equal(dups, want) {
+		t.Errorf("duplicates %v, want %v", dups, want)
+	}
+	if d := calendar(t).DayOf(taps[4].Time); d <= math.MaxUint16 {
+		t.Fatalf("test day %d fits 16 bits: the test no longer reaches the spill path", d)
+	}
+}
+
+// TestCardStateSize pins the card state at three cache lines: once states
+// outgrow the caches, a tap costs about a miss per line of its card's
+// state, so a field added here is a cost on every tap.
+func TestCardStateSize(t *testing.T) {
+	if n := unsafe.Sizeof(cardState{}); n != 192 {
+		t.Errorf("cardState is %d bytes, want 192 (three cache lines): see the comment on cardState", n)
 	}
 }

@@ -314,19 +314,20 @@ func (s *core) state(t *transit.Tap) (*cardState, int32) {
 // confirmed against the identifier itself in the day's log.
 func (s *core) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool {
 	log := s.dayLog(d)
-	tag := uint32(tapHash(id) >> 32)
+	tag := uint16(tapHash(id) >> 48)
+	inline := d >= 1 && d <= math.MaxUint16
 	free := -1
 	for i := range st.seen {
 		e := &st.seen[i]
 		switch {
-		case e.day == d:
+		case inline && e.day == uint16(d):
 			// The bound check matters only for a day whose log was
 			// evicted and then made anew by a very late tap: entries
 			// from before may point past the new log.
 			if e.tag == tag && int(e.idx) < log.ids.len() && *log.ids.at(int(e.idx)) == *id {
 				return true
 			}
-		case e.day == 0 || e.day < s.oldest || s.evicted(e.day):
+		case e.day == 0 || transit.Day(e.day) < s.oldest || s.evicted(transit.Day(e.day)):
 			if free < 0 {
 				free = i
 			}
@@ -338,12 +339,12 @@ func (s *core) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool 
 			return true
 		}
 	}
-	if free < 0 {
+	if free < 0 || !inline {
 		st.spilled = true
 		log.spill.add(&spillKey{id: *id, card: st.key})
 		return false
 	}
-	st.seen[free] = seenEntry{day: d, tag: tag, idx: uint32(log.ids.push(id))}
+	st.seen[free] = seenEntry{day: uint16(d), tag: tag, idx: uint32(log.ids.push(id))}
 	return false
 }
 
