@@ -1,6 +1,8 @@
 package feed
 
 import (
+	"bytes"
+
 	"github.com/tapsettle/tapsettle/ingest"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -11,14 +13,12 @@ import (
 // newline, but other producers (kcat, scripts) may add one, so consumers
 // should split with NextLine and skip blank lines.
 func NextLine(value []byte) (line, rest []byte) {
-	for i, c := range value {
-		if c == '\n' {
-			line, rest = value[:i], value[i+1:]
-			if n := len(line); n > 0 && line[n-1] == '\r' {
-				line = line[:n-1]
-			}
-			return line, rest
+	if i := bytes.IndexByte(value, '\n'); i >= 0 {
+		line, rest = value[:i], value[i+1:]
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
 		}
+		return line, rest
 	}
 	if n := len(value); n > 0 && value[n-1] == '\r' {
 		value = value[:n-1]

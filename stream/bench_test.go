@@ -1,11 +1,14 @@
 package stream
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,8 +31,8 @@ const (
 	benchCheckpointTaps = 50_000
 )
 
-// BenchmarkStream compares, side by side on one topic of an in-process
-// broker, a bare kafka-go consume loop of the topic (feed.ConsumeAll: the
+// BenchmarkStream compares, side by side on one topic of a local broker
+// (kfake, in a process of its own), a bare kafka-go consume loop of the topic (feed.ConsumeAll: the
 // cost of reading the messages) with the streaming service consuming the
 // same topic, with local state and with Redis state. One op is the whole
 // topic.
@@ -57,20 +60,16 @@ func BenchmarkStream(b *testing.B) {
 		last = max(last, e.cal.DayOf(tp.Time))
 	}
 	ids := []int{0, 1, 2, 3}
-	broker, err := feed.StartEmbedded(topic, partitions)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer broker.Close()
+	addrs := brokerProcess(b)
 	ctx := context.Background()
 	// fill publishes the day to a new topic and returns its message count.
 	fill := func(b *testing.B, name string) int64 {
 		if name != topic {
-			if err := feed.CreateTopic(ctx, broker.Addrs(), feed.Security{}, name, partitions); err != nil {
+			if err := feed.CreateTopic(ctx, addrs, feed.Security{}, name, partitions); err != nil {
 				b.Fatal(err)
 			}
 		}
-		pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: broker.Addrs(), Topic: name, TapsPerMessage: 64})
+		pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: addrs, Topic: name, TapsPerMessage: 64})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -78,14 +77,14 @@ func BenchmarkStream(b *testing.B) {
 		if err := pub.Publish(ctx, taps); err != nil {
 			b.Fatal(err)
 		}
-		msgs, _, err := feed.ConsumeAll(ctx, broker.Addrs(), feed.Security{}, name, ids, func(feed.Message) {})
+		msgs, _, err := feed.ConsumeAll(ctx, addrs, feed.Security{}, name, ids, func(feed.Message) {})
 		if err != nil {
 			b.Fatal(err)
 		}
 		return msgs
 	}
 	closeDay := func(b *testing.B, name string) {
-		pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: broker.Addrs(), Topic: name})
+		pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: addrs, Topic: name})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -98,7 +97,7 @@ func BenchmarkStream(b *testing.B) {
 
 	b.Run("bare-consume", func(b *testing.B) {
 		for b.Loop() {
-			if _, _, err := feed.ConsumeAll(ctx, broker.Addrs(), feed.Security{}, topic, ids, func(feed.Message) {}); err != nil {
+			if _, _, err := feed.ConsumeAll(ctx, addrs, feed.Security{}, topic, ids, func(feed.Message) {}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -124,7 +123,7 @@ func BenchmarkStream(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			g, err := feed.NewGroup(feed.GroupConfig{Brokers: broker.Addrs(), Topic: name, GroupID: "bench-" + name,
+			g, err := feed.NewGroup(feed.GroupConfig{Brokers: addrs, Topic: name, GroupID: "bench-" + name,
 				SessionTimeout: 2 * time.Second, HeartbeatInterval: 200 * time.Millisecond, RebalanceTimeout: 4 * time.Second})
 			if err != nil {
 				b.Fatal(err)
@@ -213,4 +212,34 @@ func profileStream(b *testing.B, name string) (stop func()) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}
+}
+
+// brokerProcess starts an embedded broker in a child process (the test
+// binary again, see TestMain) and returns its addresses: a local broker
+// in a process of its own, as in production, so that its allocations and
+// garbage collection are not the service's. It stops with the benchmark.
+func brokerProcess(b *testing.B) []string {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "STREAM_CHILD=broker")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("broker process: %v", err)
+	}
+	return strings.Split(strings.TrimSpace(line), ",")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
@@ -480,10 +481,27 @@ func child(t *testing.T, broker, stateSpec, out string, until transit.Day) *exec
 }
 
 func TestMain(m *testing.M) {
-	if os.Getenv("STREAM_CHILD") == "1" {
+	switch os.Getenv("STREAM_CHILD") {
+	case "1":
 		os.Exit(runChild())
+	case "broker":
+		os.Exit(runBroker())
 	}
 	os.Exit(m.Run())
+}
+
+// runBroker is the child process of brokerProcess: an embedded broker
+// that prints its addresses and runs until its standard input closes.
+func runBroker() int {
+	b, err := feed.StartEmbedded(topic, partitions)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "broker:", err)
+		return 1
+	}
+	defer b.Close()
+	fmt.Println(strings.Join(b.Addrs(), ","))
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return 0
 }
 
 // runChild is the service process of the kill tests.

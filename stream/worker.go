@@ -61,7 +61,7 @@ type worker struct {
 	onReject feed.RejectFunc
 	cp       state.Checkpoint
 	meta     []byte
-	arena    []byte
+	arena    arena
 }
 
 // Emit is the partition's engine.Sink: rows go into the next segment.
@@ -89,16 +89,40 @@ func (w *worker) Append(list string, blob []byte) {
 	w.cp.Appends = append(w.cp.Appends, state.Append{List: list, Blob: w.keep(blob)})
 }
 
-// keep copies b into the checkpoint's arena. Slices into the arena stay
-// valid until the arena is reset: a grown arena leaves earlier slices
-// pointing into the old array, which is fine (they are not written again).
-func (w *worker) keep(b []byte) []byte {
-	if cap(w.arena)-len(w.arena) < len(b) {
-		w.arena = make([]byte, 0, max(1<<20, 2*len(b)))
+// keep copies b into the checkpoint's arena, which lives until the next
+// checkpoint starts.
+func (w *worker) keep(b []byte) []byte { return w.arena.keep(b) }
+
+// arena holds a checkpoint's copies of the engine's records in chunks that
+// are reused from one checkpoint to the next: a checkpoint carries
+// megabytes of card records, and fresh memory for each would be garbage
+// the next moment.
+type arena struct {
+	chunks [][]byte
+	cur    int // the chunk being filled
+}
+
+// keep copies b into the arena; the copy stays valid until reset.
+func (a *arena) keep(b []byte) []byte {
+	for a.cur < len(a.chunks) && cap(a.chunks[a.cur])-len(a.chunks[a.cur]) < len(b) {
+		a.cur++
 	}
-	n := len(w.arena)
-	w.arena = append(w.arena, b...)
-	return w.arena[n:len(w.arena):len(w.arena)]
+	if a.cur == len(a.chunks) {
+		a.chunks = append(a.chunks, make([]byte, 0, max(1<<20, len(b))))
+	}
+	c := a.chunks[a.cur]
+	n := len(c)
+	c = append(c, b...)
+	a.chunks[a.cur] = c
+	return c[n:len(c):len(c)]
+}
+
+// reset empties the arena, keeping its chunks.
+func (a *arena) reset() {
+	for i := range a.chunks {
+		a.chunks[i] = a.chunks[i][:0]
+	}
+	a.cur = 0
 }
 
 // claim runs one partition for one generation of the group.
@@ -439,7 +463,7 @@ func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 	}
 	start := time.Now()
 	w.cp = state.Checkpoint{Seq: w.seq + 1, Offset: w.next, Cards: w.cp.Cards[:0], Drops: w.cp.Drops[:0], Appends: w.cp.Appends[:0]}
-	w.arena = w.arena[:0]
+	w.arena.reset()
 	if w.next < 0 {
 		// Nothing consumed yet: nothing to commit.
 		return nil
