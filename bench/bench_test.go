@@ -2,6 +2,7 @@ package bench
 
 import (
 	"testing"
+	"time"
 
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/transit"
@@ -51,4 +52,28 @@ func BenchmarkPipelineEngine(b *testing.B) {
 	}
 	b.ReportMetric(r.TapsPerSecond(), "taps/s")
 	b.ReportMetric(r.AllocsPerTap(), "allocs/tap")
+}
+
+func TestMedian(t *testing.T) {
+	rs := func(rates ...float64) []Result {
+		var out []Result
+		for _, r := range rates {
+			out = append(out, Result{Taps: int64(r), Elapsed: time.Second})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		in          []Result
+		med, lo, hi float64
+	}{
+		{rs(3, 1, 2), 2, 1, 3},
+		{rs(4, 1, 3, 2), 2, 1, 4},
+		{rs(5), 5, 5, 5},
+		{nil, 0, 0, 0},
+	} {
+		med, lo, hi := Median(tc.in)
+		if med.TapsPerSecond() != tc.med && !(tc.in == nil && med.Taps == 0) || lo != tc.lo || hi != tc.hi {
+			t.Errorf("Median(%v) = %v, %v, %v; want %v, %v, %v", tc.in, med.TapsPerSecond(), lo, hi, tc.med, tc.lo, tc.hi)
+		}
+	}
 }

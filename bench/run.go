@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -158,4 +159,17 @@ func ShardCounts() []int {
 func (r Result) String() string {
 	return fmt.Sprintf("%-16s shards=%-3d %10.0f taps/s  %8.4f allocs/tap  %7.1f B/tap  (%d taps in %v)",
 		r.Name, r.Shards, r.TapsPerSecond(), r.AllocsPerTap(), r.BytesPerTap(), r.Taps, r.Elapsed.Round(time.Millisecond))
+}
+
+// Median returns the run of median throughput among rs (the lower of the
+// two middle ones for an even count), with the lowest and highest
+// throughputs: on a shared machine one run is an anecdote, the median of
+// several with their spread is a measurement.
+func Median(rs []Result) (med Result, lo, hi float64) {
+	if len(rs) == 0 {
+		return Result{}, 0, 0
+	}
+	s := slices.Clone(rs)
+	slices.SortFunc(s, func(a, b Result) int { return cmp.Compare(a.TapsPerSecond(), b.TapsPerSecond()) })
+	return s[(len(s)-1)/2], s[0].TapsPerSecond(), s[len(s)-1].TapsPerSecond()
 }

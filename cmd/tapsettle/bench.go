@@ -12,7 +12,7 @@ import (
 )
 
 func newBench() *cobra.Command {
-	var taps, rounds int
+	var taps, rounds, repeat int
 	var seed uint64
 	var shards []int
 	var skipSettle bool
@@ -40,26 +40,42 @@ numbers on shared machines are noisy.`,
 			if len(shards) == 0 {
 				shards = bench.ShardCounts()
 			}
-			fmt.Fprintf(w, "%d taps generated; GOMAXPROCS=%d; %d rounds per engine run\n", len(tapsIn), runtime.GOMAXPROCS(0), rounds)
+			if repeat < 1 {
+				return fmt.Errorf("--repeat %d: want at least 1", repeat)
+			}
+			fmt.Fprintf(w, "%d taps generated; GOMAXPROCS=%d; %d rounds per engine run; median of %d runs [lowest-highest M taps/s]\n",
+				len(tapsIn), runtime.GOMAXPROCS(0), rounds, repeat)
+			median := func(run func() (bench.Result, error)) (bench.Result, string, error) {
+				var rs []bench.Result
+				for range repeat {
+					r, err := run()
+					if err != nil {
+						return r, "", err
+					}
+					rs = append(rs, r)
+				}
+				med, lo, hi := bench.Median(rs)
+				return med, fmt.Sprintf("[%.2f-%.2f]", lo/1e6, hi/1e6), nil
+			}
 			for _, run := range []func(*fares.Book, *transit.Calendar, []transit.Tap, int, int) (bench.Result, error){bench.Engine, bench.EngineAggregate} {
 				var base float64
 				for _, n := range shards {
-					r, err := run(e.book, e.cal, tapsIn, n, rounds)
+					r, spread, err := median(func() (bench.Result, error) { return run(e.book, e.cal, tapsIn, n, rounds) })
 					if err != nil {
 						return err
 					}
 					if base == 0 {
 						base = r.TapsPerSecond()
 					}
-					fmt.Fprintf(w, "%s  x%.2f\n", r, r.TapsPerSecond()/base)
+					fmt.Fprintf(w, "%s  x%.2f  %s\n", r, r.TapsPerSecond()/base, spread)
 				}
 			}
 			if !skipSettle {
-				r, err := bench.Settle(e.book, e.cal, d, 0)
+				r, spread, err := median(func() (bench.Result, error) { return bench.Settle(e.book, e.cal, d, 0) })
 				if err != nil {
 					return err
 				}
-				fmt.Fprintln(w, r)
+				fmt.Fprintf(w, "%s         %s\n", r, spread)
 			}
 			return nil
 		},
@@ -67,6 +83,7 @@ numbers on shared machines are noisy.`,
 	fl := cmd.Flags()
 	fl.IntVar(&taps, "taps", 500_000, "taps in the generated day")
 	fl.IntVar(&rounds, "rounds", 4, "times the day is replayed per engine run")
+	fl.IntVar(&repeat, "repeat", 3, "runs per measurement; the median is reported, with the spread")
 	fl.Uint64Var(&seed, "seed", 1, "random seed")
 	fl.IntSliceVar(&shards, "shards", nil, "shard counts to measure (default 1,2,4.. up to 2x cores)")
 	_ = fl.SetAnnotation("shards", notConfig, nil)
