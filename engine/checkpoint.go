@@ -44,11 +44,14 @@ type CheckpointWriter interface {
 var ErrCheckpoint = errors.New("engine: invalid checkpoint")
 
 const (
-	metaVersion  = 1
-	cardKeySize  = transit.MaxCardID + 4
-	seenSize     = 12
-	cardFixed    = 1 + fares.RiderSize + seenInline*seenSize
-	journeyBytes = 4 + transit.TapBinarySize
+	metaVersion     = 1
+	cardKeySize     = transit.MaxCardID + 4
+	seenSize        = 12 // an entry of the records written before cardCompactSeen
+	compactSeenSize = 8
+	// cardCompactSeen flags a card record that holds only its tap_id
+	// entries in use, 8 bytes each, after a count.
+	cardCompactSeen = 4
+	journeyBytes    = 4 + transit.TapBinarySize
 
 	idsList   = "ids/"
 	spillList = "spill/"
@@ -141,15 +144,19 @@ func (p *Partition) appendCard(b []byte, st *cardState) []byte {
 	if st.journey != 0 {
 		flags |= 2
 	}
-	b = append(b, flags)
+	b = append(b, flags|cardCompactSeen)
 	b = st.rider.AppendBinary(b)
+	// Only the entries in use: most cards have one to three, and the
+	// record is what every checkpoint writes per changed card.
+	n := len(b)
+	b = append(b, 0)
 	for i := range st.seen {
-		e := &st.seen[i]
-		// The record keeps 32-bit fields: the tag in the high half, as
-		// the top 32 bits of the hash were kept before tags shrank.
-		b = binary.LittleEndian.AppendUint32(b, uint32(e.day))
-		b = binary.LittleEndian.AppendUint32(b, uint32(e.tag)<<16)
-		b = binary.LittleEndian.AppendUint32(b, e.idx)
+		if e := &st.seen[i]; e.day != 0 {
+			b = binary.LittleEndian.AppendUint16(b, e.day)
+			b = binary.LittleEndian.AppendUint16(b, e.tag)
+			b = binary.LittleEndian.AppendUint32(b, e.idx)
+			b[n]++
+		}
 	}
 	if st.journey != 0 {
 		j := &p.journeys[st.journey-1]
@@ -192,7 +199,7 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 	}
 	var journeys []open
 	for k, v := range cards {
-		if len(k) != cardKeySize || len(v) < cardFixed {
+		if len(k) != cardKeySize || len(v) < 1+fares.RiderSize+1 {
 			return fmt.Errorf("%w: card record of %d+%d bytes", ErrCheckpoint, len(k), len(v))
 		}
 		var key cardKey
@@ -204,17 +211,9 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 		if err := st.rider.UnmarshalBinary(v[1 : 1+fares.RiderSize]); err != nil {
 			return fmt.Errorf("%w: card rider: %w", ErrCheckpoint, err)
 		}
-		s := v[1+fares.RiderSize:]
-		for j := range st.seen {
-			e := &st.seen[j]
-			day := binary.LittleEndian.Uint32(s)
-			if day > math.MaxUint16 {
-				return fmt.Errorf("%w: card tap_id entry of day %d", ErrCheckpoint, day)
-			}
-			e.day = uint16(day)
-			e.tag = uint16(binary.LittleEndian.Uint32(s[4:]) >> 16)
-			e.idx = binary.LittleEndian.Uint32(s[8:])
-			s = s[seenSize:]
+		s, err := restoreSeen(st, flags, v[1+fares.RiderSize:])
+		if err != nil {
+			return err
 		}
 		if flags&2 != 0 {
 			if len(s) != journeyBytes {
@@ -319,6 +318,46 @@ func (p *Partition) restoreMeta(b []byte) error {
 		c.held.add(&t)
 	}
 	return nil
+}
+
+// restoreSeen reads a card record's tap_id entries into st and returns
+// the rest of the record. A record has its entries in use, compactly
+// (cardCompactSeen), or, as checkpoints written before that had them, all
+// seenInline slots of 32-bit fields with the tag in the high half.
+func restoreSeen(st *cardState, flags byte, s []byte) ([]byte, error) {
+	if flags&cardCompactSeen == 0 {
+		if len(s) < seenInline*seenSize {
+			return nil, fmt.Errorf("%w: card record truncated in its tap_id entries", ErrCheckpoint)
+		}
+		for j := range st.seen {
+			e := &st.seen[j]
+			day := binary.LittleEndian.Uint32(s)
+			if day > math.MaxUint16 {
+				return nil, fmt.Errorf("%w: card tap_id entry of day %d", ErrCheckpoint, day)
+			}
+			e.day = uint16(day)
+			e.tag = uint16(binary.LittleEndian.Uint32(s[4:]) >> 16)
+			e.idx = binary.LittleEndian.Uint32(s[8:])
+			s = s[seenSize:]
+		}
+		return s, nil
+	}
+	n := int(s[0])
+	s = s[1:]
+	if n > seenInline || len(s) < n*compactSeenSize {
+		return nil, fmt.Errorf("%w: card record with %d tap_id entries in %d bytes", ErrCheckpoint, n, len(s))
+	}
+	for j := range n {
+		e := &st.seen[j]
+		e.day = binary.LittleEndian.Uint16(s)
+		e.tag = binary.LittleEndian.Uint16(s[2:])
+		e.idx = binary.LittleEndian.Uint32(s[4:])
+		if e.day == 0 {
+			return nil, fmt.Errorf("%w: card tap_id entry of day 0", ErrCheckpoint)
+		}
+		s = s[compactSeenSize:]
+	}
+	return s, nil
 }
 
 // findLog returns day d's log, or nil.

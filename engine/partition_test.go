@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -305,4 +307,58 @@ func BenchmarkPartitionCheckpoint(b *testing.B) {
 		store.checkpoint(p, true)
 	}
 	b.ReportMetric(float64(len(store.cards)), "cards")
+}
+
+// TestPartitionRestoresLegacyCardRecords: card records in the layout
+// checkpoints had before cardCompactSeen (every inline slot, 32-bit
+// fields, the tag in the high half) restore to the same state: pricing
+// goes on exactly as from the compact records.
+func TestPartitionRestoresLegacyCardRecords(t *testing.T) {
+	ops := twoDayStream(t, 4000, 7)
+	half := len(ops.taps) / 2
+	r := rand.New(rand.NewPCG(1, 1))
+	ref := &seqSink{}
+	p := newTestPartition(t, ref)
+	ops.feed(p, r, 0, half)
+	store := newMemStore()
+	store.checkpoint(p, true)
+	before := len(ref.rows)
+	ops.feed(p, rand.New(rand.NewPCG(2, 2)), half, len(ops.taps))
+	want := ref.rows[before:]
+
+	legacy := map[string][]byte{}
+	converted := 0
+	for k, v := range store.cards {
+		if v[0]&cardCompactSeen == 0 {
+			t.Fatalf("card record %q is not compact", k)
+		}
+		rest := v[1+fares.RiderSize:]
+		n := int(rest[0])
+		entries, tail := rest[1:1+n*compactSeenSize], rest[1+n*compactSeenSize:]
+		out := append([]byte{v[0] &^ cardCompactSeen}, v[1:1+fares.RiderSize]...)
+		for i := range seenInline {
+			var day, tag, idx uint32
+			if i < n {
+				e := entries[i*compactSeenSize:]
+				day, tag, idx = uint32(binary.LittleEndian.Uint16(e)), uint32(binary.LittleEndian.Uint16(e[2:]))<<16, binary.LittleEndian.Uint32(e[4:])
+				converted++
+			}
+			out = binary.LittleEndian.AppendUint32(out, day)
+			out = binary.LittleEndian.AppendUint32(out, tag)
+			out = binary.LittleEndian.AppendUint32(out, idx)
+		}
+		legacy[k] = append(out, tail...)
+	}
+	if converted == 0 {
+		t.Fatal("no tap_id entries in the checkpoint: nothing was converted")
+	}
+	got := &seqSink{}
+	q := newTestPartition(t, got)
+	if err := q.Restore(store.meta, legacy, store.lists); err != nil {
+		t.Fatal(err)
+	}
+	ops.feed(q, rand.New(rand.NewPCG(2, 2)), half, len(ops.taps))
+	if !slices.Equal(got.rows, want) {
+		t.Fatalf("after restoring legacy records: %d rows, want %d, or different rows", len(got.rows), len(want))
+	}
 }
