@@ -23,7 +23,8 @@
 //     segment file written and synced under OUT/segments/ before the
 //     commit, and registered in the commit (list "segs/<day>").
 //
-// A crash loses at most the work since the last checkpoint: the next owner
+// A partition checkpoints every Config.CheckpointInterval or
+// CheckpointTaps taps. A crash loses at most the work since the last checkpoint: the next owner
 // restores the state, resumes at the stored offset and re-prices the same
 // taps into the same rows (engine.Partition is deterministic in its input
 // sequence). A segment written by the crashed attempt but never committed
@@ -47,4 +48,13 @@
 // the same bytes as the batch job on the same taps. A single instance does
 // this itself; with several instances, the clearing house runs
 // `tapsettle clear --day DAY DIR...` over their output folders.
+//
+// # Intraday cycles
+//
+// Between closes, every Config.ClearingInterval (or ClearingTaps taps) the
+// service writes provisional files of the open days from the segments the
+// partitions have committed, under OUT/provisional/cycle-NNNNNN/ (see
+// cycle.go). A partition whose feed goes quiet checkpoints its pending
+// work once the checkpoint interval is up, so cycles, offsets and lag
+// catch up without waiting for the next message.
 package stream
