@@ -24,9 +24,9 @@
 //     commit, and registered in the commit (list "segs/<day>").
 //
 // A partition checkpoints every Config.CheckpointInterval or
-// CheckpointTaps taps. A crash loses at most the work since the last checkpoint: the next owner
-// restores the state, resumes at the stored offset and re-prices the same
-// taps into the same rows (engine.Partition is deterministic in its input
+// CheckpointTaps taps. A crash loses at most the work since the last
+// checkpoint: the next owner restores the state, resumes at the stored
+// offset and re-prices the same taps into the same rows (engine.Partition is deterministic in its input
 // sequence). A segment written by the crashed attempt but never committed
 // is never listed, so it is never read. The consumer group's committed
 // offset is only advanced after the checkpoint, for lag monitoring; it is
