@@ -23,16 +23,7 @@ import (
 func TestIntradayCycles(t *testing.T) {
 	e := newEnv(t)
 	f := newFixture(t, e, 20000)
-	b, err := feed.StartEmbedded(topic, partitions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: b.Addrs(), Topic: topic, TapsPerMessage: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	b, pub := startBroker(t, 16)
 	ctx := context.Background()
 	if err := pub.Publish(ctx, f.taps); err != nil {
 		t.Fatal(err)

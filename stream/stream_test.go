@@ -111,16 +111,7 @@ func newFixture(t testing.TB, e *env, n int) *fixture {
 // publish starts a broker and publishes the fixture and the close-day.
 func publish(t *testing.T, f *fixture) *feed.Embedded {
 	t.Helper()
-	b, err := feed.StartEmbedded(topic, partitions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: b.Addrs(), Topic: topic, TapsPerMessage: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	b, pub := startBroker(t, 16)
 	ctx := context.Background()
 	if err := pub.Publish(ctx, f.taps); err != nil {
 		t.Fatal(err)
@@ -129,6 +120,23 @@ func publish(t *testing.T, f *fixture) *feed.Embedded {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// startBroker starts an embedded broker with the test topic and a
+// publisher to it, both closed when the test ends.
+func startBroker(t *testing.T, tapsPerMessage int) (*feed.Embedded, *feed.Publisher) {
+	t.Helper()
+	b, err := feed.StartEmbedded(topic, partitions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: b.Addrs(), Topic: topic, TapsPerMessage: tapsPerMessage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Close() })
+	return b, pub
 }
 
 func serviceConfig(e *env, store state.Store, out string, until transit.Day) Config {
@@ -231,16 +239,8 @@ func TestStreamMatchesBatch(t *testing.T) {
 func TestMalformedMessageIsQuarantined(t *testing.T) {
 	e := newEnv(t)
 	f := newFixture(t, e, 3000)
-	b, err := feed.StartEmbedded(topic, partitions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b, pub := startBroker(t, 8)
 	ctx := context.Background()
-	pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: b.Addrs(), Topic: topic, TapsPerMessage: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
 	half := len(f.taps) / 2
 	if err := pub.Publish(ctx, f.taps[:half]); err != nil {
 		t.Fatal(err)
