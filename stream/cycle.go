@@ -55,7 +55,11 @@ type Cycle struct {
 	Written    time.Time        `json:"written"`
 	Topic      string           `json:"topic"`
 	Partitions []CyclePartition `json:"partitions"`
-	Days       []string         `json:"days"`
+	// Skipped are partitions this instance owns but left out: some of
+	// their segments were written by the instance that owned them before
+	// and are not in this instance's folder.
+	Skipped []int    `json:"skipped,omitempty"`
+	Days    []string `json:"days"`
 }
 
 // CyclePartition is a partition's contribution to a cycle: everything it
@@ -124,7 +128,7 @@ func (s *Service) runCycles(ctx context.Context) {
 			s.log.Error("intraday clearing cycle failed", "err", err)
 		case c != nil:
 			s.log.Info("intraday clearing cycle written", "cycle", c.Cycle, "days", c.Days,
-				"partitions", len(c.Partitions), "elapsed", time.Since(start).Round(time.Millisecond))
+				"partitions", len(c.Partitions), "skipped", c.Skipped, "elapsed", time.Since(start).Round(time.Millisecond))
 		}
 		if s.cfg.Metrics != nil {
 			s.cfg.Metrics.ObserveCycle(time.Since(start), err)
@@ -142,12 +146,19 @@ func (s *Service) cycle() (*Cycle, error) {
 	c := &Cycle{Written: time.Now().UTC(), Topic: s.cfg.Topic}
 	for _, p := range slices.Sorted(maps.Keys(snap)) {
 		pub := snap[p]
+		if !s.segmentsHere(pub) {
+			c.Skipped = append(c.Skipped, p)
+			continue
+		}
 		c.Partitions = append(c.Partitions, CyclePartition{Partition: p, Checkpoint: pub.seq, Offset: pub.offset})
 		for d, refs := range pub.days {
 			byDay[d] = append(byDay[d], &Part{Partition: p, Day: settlement.DirName(d), Segments: refs})
 		}
 	}
 	if len(byDay) == 0 {
+		if len(c.Skipped) > 0 {
+			s.log.Warn("no intraday clearing cycle: the open days' segments of these partitions are partly in another instance's folder", "partitions", c.Skipped)
+		}
 		return nil, nil
 	}
 	root := filepath.Join(s.cfg.OutDir, provisionalDir)
@@ -181,6 +192,19 @@ func (s *Service) cycle() (*Cycle, error) {
 		return nil, fmt.Errorf("cycle %d: %w", c.Cycle, err)
 	}
 	return c, pruneCycles(root, s.cfg.KeepCycles)
+}
+
+// segmentsHere reports whether every segment pub lists is in this
+// instance's output folder.
+func (s *Service) segmentsHere(pub published) bool {
+	for _, refs := range pub.days {
+		for _, ref := range refs {
+			if _, err := os.Stat(s.segmentPath(ref.Name)); err != nil {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // cycleNumbers returns the numbers of the cycle folders under root, sorted.

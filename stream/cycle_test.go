@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/state"
+	"github.com/tapsettle/tapsettle/transit"
 )
 
 // TestIntradayCycles: with a cycle every few thousand taps (and every
@@ -192,3 +195,61 @@ func manifestRecords(t *testing.T, dir string) map[string]int64 {
 	}
 	return out
 }
+
+// TestCycleSkipsPartitionsWithForeignSegments: a partition taken over
+// from another instance lists segments that are not in this instance's
+// folder; a cycle leaves it out (and says so) rather than fail.
+func TestCycleSkipsPartitionsWithForeignSegments(t *testing.T) {
+	e := newEnv(t)
+	f := newFixture(t, e, 2000)
+	var rows collectRows
+	part, err := engine.NewPartition(e.book, &rows, 1, engine.Options{Calendar: e.cal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part.Submit(f.taps)
+	part.CloseDay(f.last)
+	var sb settlement.SegmentBuilder
+	sb.AddRows(rows)
+	out := t.TempDir()
+	store, err := state.NewLocal(t.TempDir(), state.LocalOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	cfg := serviceConfig(e, store, out, 0)
+	cfg.ClearingInterval = time.Hour
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := segmentName(1, 1, s.owner)
+	sum, err := settlement.WriteFile(s.segmentPath(name), sb.Encode(nil), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.published[0] = published{seq: 3, offset: 40, days: map[transit.Day][]segRef{testDay: {{Name: segmentName(0, 3, "elsewhere")}}}}
+	if c, err := s.cycle(); err != nil || c != nil {
+		t.Fatalf("cycle with only a foreign segment: %+v, %v; want none, nil", c, err)
+	}
+	s.published[1] = published{seq: 1, offset: 90, days: map[transit.Day][]segRef{testDay: {{Name: name, SHA256: hex.EncodeToString(sum[:])}}}}
+	c, err := s.cycle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c == nil || !slices.Equal(c.Skipped, []int{0}) || len(c.Partitions) != 1 || c.Partitions[0] != (CyclePartition{Partition: 1, Checkpoint: 1, Offset: 90}) {
+		t.Fatalf("cycle = %+v; want partition 1 in, partition 0 skipped", c)
+	}
+	dir := filepath.Join(out, provisionalDir, cycleDir(c.Cycle), testDay.String())
+	if err := settlement.Verify(dir); err != nil {
+		t.Fatal(err)
+	}
+	if got := readCycle(t, filepath.Join(out, provisionalDir), c.Cycle); !slices.Equal(got.Skipped, []int{0}) {
+		t.Errorf("cycle.json skipped = %v, want [0]", got.Skipped)
+	}
+}
+
+// collectRows is an engine.Sink that keeps every row.
+type collectRows []transit.Priced
+
+func (c *collectRows) Emit(_ int, rows []transit.Priced) { *c = append(*c, rows...) }
