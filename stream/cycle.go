@@ -41,8 +41,8 @@ const (
 )
 
 // published is what a partition's worker shares after each committed
-// checkpoint: the segments of its days not yet closed. The slices are the
-// service's own copies.
+// checkpoint: the segments of its days not yet closed, as views the worker
+// never writes to again (see publish).
 type published struct {
 	seq    uint64
 	offset int64
@@ -81,7 +81,10 @@ func (w *worker) publish(taps int) {
 	pub := published{seq: w.seq, offset: w.next, days: make(map[transit.Day][]segRef, len(w.segs))}
 	for d, refs := range w.segs {
 		if d != settlement.Undated {
-			pub.days[d] = slices.Clone(refs)
+			// The worker only ever appends to a day's list (and drops it
+			// whole), so a view capped at today's length never changes:
+			// no copy, whatever the number of segments in the day.
+			pub.days[d] = refs[:len(refs):len(refs)]
 		}
 	}
 	s.mu.Lock()
