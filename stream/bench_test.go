@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,17 +26,25 @@ import (
 
 // benchTaps is the size of BenchmarkStream's topic; benchCheckpointTaps
 // makes each partition checkpoint about three times during the stream
-// (the default, 200,000, would checkpoint only at the close).
-const (
-	benchTaps           = 600_000
-	benchCheckpointTaps = 50_000
+// (the default, 200,000, would checkpoint only at the close). Both can be
+// set with $BENCH_STREAM_TAPS and $BENCH_STREAM_CHECKPOINT_TAPS.
+var (
+	benchTaps           = envInt("BENCH_STREAM_TAPS", 600_000)
+	benchCheckpointTaps = envInt("BENCH_STREAM_CHECKPOINT_TAPS", 50_000)
 )
 
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
 // BenchmarkStream compares, side by side on one topic of a local broker
-// (kfake, in a process of its own), a bare kafka-go consume loop of the topic (feed.ConsumeAll: the
-// cost of reading the messages) with the streaming service consuming the
-// same topic, with local state and with Redis state. One op is the whole
-// topic.
+// (kfake, in a process of its own), a bare kafka-go consume loop of the
+// topic (feed.ConsumeAll: the cost of reading the messages) with the
+// streaming service consuming the same topic, with local state and with
+// Redis state. One op is the whole topic.
 //
 // For the service, taps/s is the stream phase: from Run (group join
 // included) until every message has been decoded, priced, written to
