@@ -169,7 +169,7 @@ func (p *Partition) appendCard(b []byte, st *cardState) []byte {
 func (p *Partition) appendMeta(b []byte) []byte {
 	c := &p.core
 	b = append(b, metaVersion)
-	for _, v := range []int64{c.released, c.step, p.maxTime, p.watermark, p.window,
+	for _, v := range []int64{c.released, c.step, p.clock.maxTime, p.clock.watermark, p.clock.window,
 		int64(c.oldest), int64(p.settled), c.stats.Taps, c.stats.Late} {
 		b = binary.LittleEndian.AppendUint64(b, uint64(v))
 	}
@@ -296,9 +296,9 @@ func (p *Partition) restoreMeta(b []byte) error {
 		b = b[8:]
 		return v
 	}
-	c.released, c.step, p.maxTime, p.watermark = next(), next(), next(), next()
-	if w := next(); w != p.window {
-		return fmt.Errorf("%w: checkpoint taken with window %v, partition has %v", ErrCheckpoint, w, p.window)
+	c.released, c.step, p.clock.maxTime, p.clock.watermark = next(), next(), next(), next()
+	if w := next(); w != p.clock.window {
+		return fmt.Errorf("%w: checkpoint taken with window %v, partition has %v", ErrCheckpoint, w, p.clock.window)
 	}
 	c.oldest, p.settled = transit.Day(next()), transit.Day(next())
 	c.stats.Taps, c.stats.Late = next(), next()

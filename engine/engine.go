@@ -98,9 +98,8 @@ type Engine struct {
 	free   chan *batch
 	wg     sync.WaitGroup
 
-	maxTime   int64 // newest tap time submitted
-	watermark int64 // maxTime - window: older taps are late
-	closed    bool
+	clock  clock // the router's watermark
+	closed bool
 }
 
 // batch is the unit of hand-off from the router to a shard.
@@ -128,15 +127,8 @@ type control struct {
 
 // New starts an engine over book, sending rows to sink.
 func New(book *fares.Book, sink Sink, opts Options) (*Engine, error) {
-	opts.EnsureDefaults()
-	if err := opts.Validate(); err != nil {
+	if err := prepare(book, sink, &opts); err != nil {
 		return nil, err
-	}
-	if book == nil {
-		return nil, errors.New("engine: nil fare book")
-	}
-	if sink == nil {
-		return nil, errors.New("engine: nil sink")
 	}
 	e := &Engine{
 		opts:   opts,
@@ -147,9 +139,8 @@ func New(book *fares.Book, sink Sink, opts Options) (*Engine, error) {
 		// priced, being filled: inQueue+2 per shard), so that a returned
 		// batch is never dropped and then made anew: steady state
 		// allocates no batches.
-		free:      make(chan *batch, (inQueue+2)*opts.Shards),
-		maxTime:   math.MinInt64,
-		watermark: math.MinInt64,
+		free:  make(chan *batch, (inQueue+2)*opts.Shards),
+		clock: newClock(opts.Window),
 	}
 	e.book.Store(book)
 	for i := range e.shards {
@@ -193,21 +184,12 @@ func (e *Engine) newBatch() *batch {
 // reuse taps as soon as Submit returns.
 func (e *Engine) Submit(taps []transit.Tap) {
 	n := uint64(len(e.shards))
-	window := e.opts.Window
 	for i := range taps {
 		t := &taps[i]
 		hi, _ := mulHi(cardHash(&t.Card), n)
 		b := e.cur[hi]
-		if window != Unbounded {
-			if t.Time < e.watermark {
-				b.late = append(b.late, lateMark{index: int32(len(b.taps)), watermark: e.watermark})
-			}
-			if t.Time > e.maxTime {
-				e.maxTime = t.Time
-				if w := t.Time - int64(window); w > e.watermark {
-					e.watermark = w
-				}
-			}
+		if late, w := e.clock.see(t.Time); late {
+			b.late = append(b.late, lateMark{index: int32(len(b.taps)), watermark: w})
 		}
 		b.taps = append(b.taps, *t)
 		if len(b.taps) == cap(b.taps) {
@@ -218,7 +200,7 @@ func (e *Engine) Submit(taps []transit.Tap) {
 
 func (e *Engine) send(i int) {
 	b := e.cur[i]
-	b.watermark = e.watermark
+	b.watermark = e.clock.watermark
 	e.shards[i].in <- b
 	e.cur[i] = e.newBatch()
 }
@@ -274,4 +256,48 @@ func (e *Engine) Stats() Stats {
 		st.add(s.published.load())
 	}
 	return st
+}
+
+// prepare completes opts and checks what New and NewPartition are given.
+func prepare(book *fares.Book, sink Sink, opts *Options) error {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	if book == nil {
+		return errors.New("engine: nil fare book")
+	}
+	if sink == nil {
+		return errors.New("engine: nil sink")
+	}
+	return nil
+}
+
+// clock is the event-time watermark of one sequence of taps (the Engine's
+// router, or a Partition): the newest tap time seen, less the window. A
+// tap older than the watermark when it arrives is late. The Engine and
+// Partition share it so that they agree on lateness exactly.
+type clock struct {
+	window    int64 // Unbounded (math.MaxInt64): nothing is ever late
+	maxTime   int64 // newest tap time seen
+	watermark int64 // maxTime - window
+}
+
+func newClock(window time.Duration) clock {
+	return clock{window: int64(window), maxTime: math.MinInt64, watermark: math.MinInt64}
+}
+
+// see records a tap time and reports whether the tap is late, with the
+// watermark it is late against.
+func (k *clock) see(t int64) (late bool, watermark int64) {
+	late, watermark = t < k.watermark, k.watermark
+	if t > k.maxTime {
+		k.maxTime = t
+		if k.window != int64(Unbounded) {
+			if w := t - k.window; w > k.watermark {
+				k.watermark = w
+			}
+		}
+	}
+	return late, watermark
 }

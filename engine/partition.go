@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"math"
 	"sync/atomic"
 	"time"
@@ -39,9 +38,7 @@ type Partition struct {
 	// to sink.
 	settled transit.Day
 
-	window    int64
-	maxTime   int64 // newest tap time submitted
-	watermark int64 // maxTime - window: older taps are late
+	clock clock
 
 	ckpt checkpointState
 }
@@ -50,23 +47,12 @@ type Partition struct {
 // sink with shard index id. opts.Shards is ignored.
 func NewPartition(book *fares.Book, sink Sink, id int, opts Options) (*Partition, error) {
 	opts.Shards = 1
-	opts.EnsureDefaults()
-	if err := opts.Validate(); err != nil {
+	if err := prepare(book, sink, &opts); err != nil {
 		return nil, err
 	}
-	if book == nil {
-		return nil, errors.New("engine: nil fare book")
-	}
-	if sink == nil {
-		return nil, errors.New("engine: nil sink")
-	}
-	p := &Partition{window: int64(opts.Window), sink: sink}
-	if opts.Window == Unbounded {
-		p.window = math.MaxInt64
-	}
+	p := &Partition{clock: newClock(opts.Window), sink: sink}
 	p.core.init(id, p, &opts)
 	p.core.track = true
-	p.maxTime, p.watermark = math.MinInt64, math.MinInt64
 	p.book.Store(book)
 	return p, nil
 }
@@ -85,33 +71,10 @@ func (p *Partition) Submit(taps []transit.Tap) {
 	c.book = p.book.Load()
 	for i := range taps {
 		t := &taps[i]
-		switch {
-		case t.Time < p.watermark:
-			// Late: everything older than the watermark of its arrival
-			// was priced before it, exactly as the Engine's router and
-			// shards agree (package comment).
-			c.release(p.watermark)
-			c.stats.Late++
-			c.price(t, transit.RuleLate)
-		case t.Time < c.released:
-			// Older than a day close that ran ahead of the watermark.
-			c.stats.Late++
-			c.price(t, transit.RuleLate)
-		default:
-			c.held.add(t)
-		}
-		if t.Time > p.maxTime {
-			p.maxTime = t.Time
-			if p.window != math.MaxInt64 {
-				if w := t.Time - p.window; w > p.watermark {
-					p.watermark = w
-				}
-			}
-		}
+		late, w := p.clock.see(t.Time)
+		c.take(t, late, w)
 	}
-	if w := p.watermark; w > c.released && (c.released == math.MinInt64 || w-c.released >= c.step) {
-		c.release(w)
-	}
+	c.advance(p.clock.watermark)
 	c.finishBatch()
 }
 
@@ -154,14 +117,14 @@ func (p *Partition) Closed() (transit.Day, bool) {
 // Watermark returns the partition's event-time watermark: taps older than
 // it are late. It is the newest tap time submitted minus the window
 // (math.MinInt64 before the first tap).
-func (p *Partition) Watermark() int64 { return p.watermark }
+func (p *Partition) Watermark() int64 { return p.clock.watermark }
 
 // MaxTime returns the newest tap time submitted, as a time.
 func (p *Partition) MaxTime() (time.Time, bool) {
-	if p.maxTime == math.MinInt64 {
+	if p.clock.maxTime == math.MinInt64 {
 		return time.Time{}, false
 	}
-	return time.Unix(0, p.maxTime), true
+	return time.Unix(0, p.clock.maxTime), true
 }
 
 // Stats returns the partition's counters as of its last Submit or

@@ -117,29 +117,41 @@ func (s *shard) run() {
 	}
 }
 
-// accept takes a batch into the reorder buffer, pricing late taps on the
-// spot after an exact release up to their watermark (package comment).
+// accept takes a batch from the router: the router marked the late taps.
 func (s *core) accept(b *batch) {
-	late := b.late
+	marks := b.late
 	for i := range b.taps {
-		t := &b.taps[i]
-		if len(late) > 0 && late[0].index == int32(i) {
-			s.release(late[0].watermark)
-			late = late[1:]
-			s.stats.Late++
-			s.price(t, transit.RuleLate)
-			continue
+		late := len(marks) > 0 && marks[0].index == int32(i)
+		var w int64
+		if late {
+			w, marks = marks[0].watermark, marks[1:]
 		}
-		if t.Time < s.released {
-			// Older than a forced release (a day close) that ran ahead of
-			// the router's watermark: price now, flagged.
-			s.stats.Late++
-			s.price(t, transit.RuleLate)
-			continue
-		}
-		s.held.add(t)
+		s.take(&b.taps[i], late, w)
 	}
-	if w := b.watermark; w > s.released && (s.released == math.MinInt64 || w-s.released >= s.step) {
+	s.advance(b.watermark)
+}
+
+// take holds t for reordering or, when it is late against watermark w,
+// prices it on the spot after an exact release up to w (package comment):
+// everything older than the watermark of its arrival was priced before it.
+// A tap older than a forced release (a day close that ran ahead of the
+// watermark) is priced on the spot too. Both are flagged late.
+func (s *core) take(t *transit.Tap, late bool, w int64) {
+	switch {
+	case late:
+		s.release(w)
+	case t.Time >= s.released:
+		s.held.add(t)
+		return
+	}
+	s.stats.Late++
+	s.price(t, transit.RuleLate)
+}
+
+// advance releases up to watermark w once it has moved at least a step on
+// since the last release (hysteresis: a release sorts what it prices).
+func (s *core) advance(w int64) {
+	if w > s.released && (s.released == math.MinInt64 || w-s.released >= s.step) {
 		s.release(w)
 	}
 }
