@@ -2,8 +2,10 @@ package settlement
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -105,6 +107,45 @@ func (o fileOut) write(path string, fill func(w io.Writer) error) (size int64, s
 }
 
 // syncDir makes the renames and removals in dir durable.
+// mkdirAll creates dir and its missing parents and syncs the parent of
+// each folder it creates: a new folder's entry is data of its parent, and
+// without the sync a crash could lose the folder with the files that were
+// made durable in it.
+func (o fileOut) mkdirAll(dir string, perm os.FileMode) error {
+	missing, err := missingDirs(dir)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	if err := os.MkdirAll(dir, perm); err != nil {
+		return err
+	}
+	for _, d := range missing {
+		if err := o.syncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// missingDirs returns dir and those of its parents that do not exist,
+// deepest first.
+func missingDirs(dir string) ([]string, error) {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		_, err := os.Stat(d)
+		if err == nil {
+			return missing, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			return missing, nil
+		}
+	}
+}
+
 func (o fileOut) syncDir(dir string) error {
 	if !o.sync {
 		return nil
@@ -132,14 +173,15 @@ func (c *countWriter) Write(p []byte) (int, error) {
 }
 
 // WriteFile writes data to path atomically (a temporary file beside it,
-// fsynced, renamed into place, the folder synced), creating the folder if
-// needed, and returns the file's SHA-256. With sync false it skips the
-// syncs (tests only). The stream writes its segments and parts with it.
+// fsynced, renamed into place, the folder synced), creating the folder
+// durably if needed (see mkdirAll), and returns the file's SHA-256. With
+// sync false it skips the syncs (tests only). The stream writes its
+// segments and parts with it.
 func WriteFile(path string, data []byte, sync bool) ([32]byte, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	o := fileOut{sync: sync, mode: 0o640}
+	if err := o.mkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return [32]byte{}, err
 	}
-	o := fileOut{sync: sync, mode: 0o640}
 	_, sum, err := o.write(path, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err

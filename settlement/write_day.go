@@ -66,7 +66,7 @@ func writeDay(root string, d *Day, opts WriteOptions, out fileOut, fault func(wr
 	out.mode = os.FileMode(opts.fileMode())
 	dir := filepath.Join(root, DirName(d.Day))
 	clearingDir := filepath.Join(dir, ClearingDir)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := out.mkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("cannot create day folder: %w", err)
 	}
 	// From here on no manifest exists, on disk either, until the new one
@@ -80,7 +80,7 @@ func writeDay(root string, d *Day, opts WriteOptions, out fileOut, fault func(wr
 		return nil, fmt.Errorf("cannot remove the old manifest: %w", err)
 	}
 	if len(d.Bilateral) > 0 {
-		if err := os.MkdirAll(clearingDir, 0o750); err != nil {
+		if err := out.mkdirAll(clearingDir, 0o750); err != nil {
 			return nil, fmt.Errorf("cannot create clearing folder: %w", err)
 		}
 	}

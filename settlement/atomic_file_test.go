@@ -1,0 +1,46 @@
+package settlement
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// TestMissingDirs: the folders mkdirAll creates, and so must sync the
+// parents of, are exactly the missing ones, deepest first.
+func TestMissingDirs(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dir  string
+		want []string
+	}{
+		{"a", nil},
+		{"a/b", []string{"a/b"}},
+		{"a/b/c/", []string{"a/b/c", "a/b"}},
+		{"x/y", []string{"x/y", "x"}},
+	} {
+		got, err := missingDirs(filepath.Join(root, tc.dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, w := range tc.want {
+			want = append(want, filepath.Join(root, w))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("missingDirs(%s) = %v, want %v", tc.dir, got, want)
+		}
+	}
+	// WriteFile makes the missing folders, synced, and the file.
+	path := filepath.Join(root, "x", "y", "f")
+	if _, err := WriteFile(path, []byte("data"), true); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "data" {
+		t.Fatalf("read back %q, %v", b, err)
+	}
+}
