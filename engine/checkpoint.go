@@ -359,13 +359,3 @@ func restoreSeen(st *cardState, flags byte, s []byte) ([]byte, error) {
 	}
 	return s, nil
 }
-
-// findLog returns day d's log, or nil.
-func (s *core) findLog(d transit.Day) *dayLog {
-	for _, l := range s.logs {
-		if l.day == d {
-			return l
-		}
-	}
-	return nil
-}

@@ -314,11 +314,17 @@ func (s *core) state(t *transit.Tap) (*cardState, int32) {
 	k := cardKey{card: t.Card, city: t.City}
 	i := s.cards.find(&k)
 	st := s.cards.at(i)
+	s.markDirty(st, i)
+	return st, i
+}
+
+// markDirty lists state i (st) for the next checkpoint, once (Partition
+// only).
+func (s *core) markDirty(st *cardState, i int32) {
 	if s.track && !st.dirty {
 		st.dirty = true
 		s.dirty = append(s.dirty, i)
 	}
-	return st, i
 }
 
 // seenBefore reports whether id was already seen for this card on day d,
@@ -361,13 +367,16 @@ func (s *core) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool 
 }
 
 // evicted reports whether day d's log was dropped (its entries are dead).
-func (s *core) evicted(d transit.Day) bool {
+func (s *core) evicted(d transit.Day) bool { return s.findLog(d) == nil }
+
+// findLog returns day d's log, or nil.
+func (s *core) findLog(d transit.Day) *dayLog {
 	for _, l := range s.logs {
 		if l.day == d {
-			return false
+			return l
 		}
 	}
-	return true
+	return nil
 }
 
 func (s *core) openJourney(si int32, t *transit.Tap, day transit.Day) {
@@ -385,11 +394,7 @@ func (s *core) openJourney(si int32, t *transit.Tap, day transit.Day) {
 
 func (s *core) dropJourney(si int32) {
 	st := s.cards.at(si)
-	if s.track && !st.dirty {
-		// A day close reaches states that no tap touched.
-		st.dirty = true
-		s.dirty = append(s.dirty, si)
-	}
+	s.markDirty(st, si) // a day close reaches states that no tap touched
 	s.freeJ = append(s.freeJ, st.journey-1)
 	s.journeys[st.journey-1].state = -1
 	st.journey = 0
@@ -467,10 +472,8 @@ func (s *core) closeDays(d transit.Day) {
 
 // dayLog returns the tap_id log of day d.
 func (s *core) dayLog(d transit.Day) *dayLog {
-	for _, l := range s.logs {
-		if l.day == d {
-			return l
-		}
+	if l := s.findLog(d); l != nil {
+		return l
 	}
 	var l *dayLog
 	if n := len(s.spare); n > 0 {
