@@ -1,7 +1,6 @@
 package feed
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/tapsettle/tapsettle/transit"
@@ -46,23 +45,11 @@ func ParseCloseDay(m *Message) (transit.Day, error) {
 	if m.Control != ControlCloseDay {
 		return 0, fmt.Errorf("feed: offset %d is not a %s control message (control %q)", m.Offset, ControlCloseDay, m.Control)
 	}
-	d, err := parseDay(m.Value)
+	// transit.ParseDay is strict: exactly the YYYY-MM-DD that
+	// transit.Day.String writes, so every producer names a day alike.
+	d, err := transit.ParseDay(string(m.Value))
 	if err != nil {
 		return 0, fmt.Errorf("feed: %s control message at offset %d: %w", ControlCloseDay, m.Offset, err)
-	}
-	return d, nil
-}
-
-// parseDay parses a canonical "YYYY-MM-DD": the form transit.Day.String
-// writes, so that every producer names a day with the same bytes.
-func parseDay(b []byte) (transit.Day, error) {
-	d, err := transit.ParseDay(string(b))
-	if err != nil {
-		return 0, err
-	}
-	var canon [10]byte
-	if !bytes.Equal(b, d.Date().AppendFormat(canon[:0], "2006-01-02")) {
-		return 0, fmt.Errorf("settlement day %q: want YYYY-MM-DD", b)
 	}
 	return d, nil
 }

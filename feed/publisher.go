@@ -194,7 +194,7 @@ func (p *Publisher) CloseDay(ctx context.Context, day string) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
-	if _, err := parseDay([]byte(day)); err != nil {
+	if _, err := transit.ParseDay(day); err != nil {
 		return fmt.Errorf("feed: close day: %w", err)
 	}
 	n, err := partitionCount(ctx, p.client, p.cfg.Topic)

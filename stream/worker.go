@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -324,9 +323,9 @@ func (w *worker) message(ctx context.Context, c *feed.Claim, m *feed.Message) er
 			w.reject(m, 0, "", "unknown control message "+strconv.Quote(m.Control))
 			return nil
 		}
-		d, err := transit.ParseDay(string(bytes.TrimSpace(m.Value)))
+		d, err := feed.ParseCloseDay(m)
 		if err != nil {
-			w.reject(m, 0, "", "close-day control message: "+err.Error())
+			w.reject(m, 0, "", err.Error())
 			return nil
 		}
 		w.submit()
