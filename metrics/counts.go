@@ -51,12 +51,14 @@ type Counts struct {
 	rejects               [numReasons]uint64
 	messages, bytes       uint64
 	messagesCtr, bytesCtr prometheus.Counter
+	lag, open, held       prometheus.Gauge
 }
 
 // NewCounts returns the counts of one partition, with its partition's
-// message and byte counters resolved. Call it when the partition is
-// assigned; a partition reassigned later may get a new Counts, whose
-// deltas add to the same series.
+// series resolved once (so a batch costs no label lookup). Call it when
+// the partition is assigned, and use it until SetAssigned(partition,
+// false), which deletes the gauges' series; a partition reassigned later
+// gets a new Counts, whose deltas add to the same counters.
 func (m *Metrics) NewCounts(partition int) *Counts {
 	p := partitionLabel(partition)
 	return &Counts{
@@ -67,7 +69,20 @@ func (m *Metrics) NewCounts(partition int) *Counts {
 		m:           m,
 		messagesCtr: m.messages.WithLabelValues(p),
 		bytesCtr:    m.bytes.WithLabelValues(p),
+		lag:         m.lag.WithLabelValues(p),
+		open:        m.open.WithLabelValues(p),
+		held:        m.held.WithLabelValues(p),
 	}
+}
+
+// SetLag records the partition's consumer lag in messages.
+func (c *Counts) SetLag(lag int64) { c.lag.Set(float64(lag)) }
+
+// SetOpen records the partition's open metro journeys and the taps held
+// in its reorder window.
+func (c *Counts) SetOpen(open, held int64) {
+	c.open.Set(float64(open))
+	c.held.Set(float64(held))
 }
 
 // Row counts one priced tap: in city (the acquirer), by mode, with

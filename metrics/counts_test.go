@@ -3,9 +3,11 @@ package metrics
 import (
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/tapsettle/tapsettle/ingest"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -295,10 +298,11 @@ func TestGauges(t *testing.T) {
 	m := New(reg, nil)
 	m.SetAssigned(0, true)
 	m.SetAssigned(1, true)
-	m.SetLag(0, 42)
-	m.SetLag(1, 7)
-	m.SetOpen(0, 100, 5)
-	m.SetOpen(1, 3, 0)
+	c0, c1 := m.NewCounts(0), m.NewCounts(1)
+	c0.SetLag(42)
+	c1.SetLag(7)
+	c0.SetOpen(100, 5)
+	c1.SetOpen(3, 0)
 	m.SetAssigned(1, false)
 	for _, tc := range []struct {
 		name string
@@ -323,9 +327,9 @@ func TestCheckpointBatchAndDays(t *testing.T) {
 	m.ObserveCheckpoint("redis", 20_000_000, os.ErrClosed) // 20ms, failed
 	m.ObserveCheckpoint("local", 500_000, nil)             // 0.5ms
 	m.ObserveBatch(300_000)                                // 0.3ms
-	m.DayClosed("2025-03-04")
-	m.DayClosed("2025-03-03") // a late re-close of an older day
-	m.DayClosed("undated")
+	m.DayClosed(mustDay("2025-03-04"))
+	m.DayClosed(mustDay("2025-03-03"))      // a late re-close of an older day
+	m.DayClosed(transit.Day(math.MinInt32)) // settlement.Undated: counts, never the last day
 
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -435,4 +439,21 @@ func BenchmarkBatch(b *testing.B) {
 		c.Publish()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(cities)), "ns/tap")
+}
+
+func mustDay(s string) transit.Day {
+	d, err := transit.ParseDay(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// TestReasonsAreTheSchemaFields: the reason label names the tap fields of
+// the record schema, so a reject of a field added to the schema is not
+// counted as "other".
+func TestReasonsAreTheSchemaFields(t *testing.T) {
+	if got, want := reasons[1:reasonOther], ingest.Columns(); !slices.Equal(got, want) {
+		t.Errorf("reasons %v, schema fields %v", got, want)
+	}
 }

@@ -164,19 +164,6 @@ func cellOf(row int, mode transit.Mode, status transit.Status) int {
 
 func partitionLabel(p int) string { return strconv.Itoa(p) }
 
-// SetLag records a partition's consumer lag in messages.
-func (m *Metrics) SetLag(partition int, lag int64) {
-	m.lag.WithLabelValues(partitionLabel(partition)).Set(float64(lag))
-}
-
-// SetOpen records a partition's open metro journeys and the taps held in
-// its reorder window.
-func (m *Metrics) SetOpen(partition int, open, held int64) {
-	p := partitionLabel(partition)
-	m.open.WithLabelValues(p).Set(float64(open))
-	m.held.WithLabelValues(p).Set(float64(held))
-}
-
 // SetAssigned records that this instance gained or lost a partition. On
 // loss it also deletes the partition's lag, open and held series: the new
 // owner reports them now, and a stale copy here would double them in a
@@ -214,16 +201,13 @@ func (m *Metrics) ObserveCycle(d time.Duration, err error) {
 // ObserveBatch records the processing time of one batch.
 func (m *Metrics) ObserveBatch(d time.Duration) { m.batchDur.Observe(d.Seconds()) }
 
-// DayClosed counts a settlement day closed, named as YYYY-MM-DD. The
-// last_closed_day gauge moves only forward, so a late re-close of an older
-// day does not set it back; a name that is not a date only counts.
-func (m *Metrics) DayClosed(day string) {
+// DayClosed counts a settlement day closed. The last_closed_day gauge
+// moves only forward, so a late re-close of an older day does not set it
+// back.
+func (m *Metrics) DayClosed(d transit.Day) {
 	m.daysClosed.Inc()
-	t, err := time.Parse(time.DateOnly, day)
-	if err != nil {
-		return
-	}
-	n := t.Year()*10000 + int(t.Month())*100 + t.Day()
+	y, mo, dd := d.Date().Date()
+	n := y*10000 + int(mo)*100 + dd
 	m.lastClosedMu.Lock()
 	defer m.lastClosedMu.Unlock()
 	if n > m.lastClosed {

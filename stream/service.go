@@ -250,7 +250,7 @@ func (s *Service) maybeClear(d transit.Day) error {
 	s.cleared[d] = day
 	s.log.Info("day cleared", "day", settlement.DirName(d), "records", day.Records, "elapsed", time.Since(start).Round(time.Millisecond))
 	if s.cfg.Metrics != nil {
-		s.cfg.Metrics.DayClosed(settlement.DirName(d))
+		s.cfg.Metrics.DayClosed(d)
 	}
 	if s.cfg.UntilClosed != 0 && d >= s.cfg.UntilClosed && !s.doneSet {
 		s.doneSet = true

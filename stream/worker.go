@@ -184,9 +184,9 @@ func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
 			w.counts.Publish()
 			m.ObserveBatch(time.Since(start))
 			last := &buf[n-1]
-			m.SetLag(w.p, max(0, last.HighWaterMark-last.Offset-1))
+			w.counts.SetLag(max(0, last.HighWaterMark-last.Offset-1))
 			st := w.part.Stats()
-			m.SetOpen(w.p, st.Open, st.Held)
+			w.counts.SetOpen(st.Open, st.Held)
 		}
 	}
 }
