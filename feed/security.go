@@ -8,8 +8,9 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 )
 
-// clientID names tapsettle in broker logs, quotas and ACLs.
-const clientID = "tapsettle"
+// defaultClientID names tapsettle in broker logs, quotas and ACLs when
+// Security.ClientID is empty.
+const defaultClientID = "tapsettle"
 
 // dialTimeout bounds connecting (TCP, TLS and SASL) to one broker.
 const dialTimeout = 10 * time.Second
@@ -21,6 +22,9 @@ type Security struct {
 	// TLS, when not nil, encrypts every connection with this config. A
 	// config without ServerName is cloned and given the broker's host name.
 	TLS *tls.Config
+	// ClientID names this client in the brokers' logs, quotas and ACLs;
+	// "" is "tapsettle".
+	ClientID string
 	// SASL, when not nil, authenticates every connection with this
 	// mechanism (kafka-go's sasl/plain or sasl/scram packages).
 	SASL sasl.Mechanism
@@ -31,7 +35,7 @@ type Security struct {
 // lets Publisher ask for the partition count on every call for free.
 func (s Security) transport() *kafka.Transport {
 	return &kafka.Transport{
-		ClientID:    clientID,
+		ClientID:    s.clientID(),
 		DialTimeout: dialTimeout,
 		TLS:         s.TLS,
 		SASL:        s.SASL,
@@ -42,10 +46,17 @@ func (s Security) transport() *kafka.Transport {
 // group coordinator, which predates Transport and does not accept one.
 func (s Security) dialer() *kafka.Dialer {
 	return &kafka.Dialer{
-		ClientID:      clientID,
+		ClientID:      s.clientID(),
 		Timeout:       dialTimeout,
 		DualStack:     true,
 		TLS:           s.TLS,
 		SASLMechanism: s.SASL,
 	}
+}
+
+func (s Security) clientID() string {
+	if s.ClientID == "" {
+		return defaultClientID
+	}
+	return s.ClientID
 }

@@ -20,7 +20,7 @@ import (
 )
 
 func newDemo() *cobra.Command {
-	var taps, partitions int
+	var taps int
 	var out string
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -70,6 +70,7 @@ files.`,
 				last = max(last, e.cal.DayOf(t.Time))
 			}
 			start = time.Now()
+			partitions := e.cfg.Kafka.Partitions
 			broker, err := feed.StartEmbedded(e.cfg.Kafka.Topic, partitions)
 			if err != nil {
 				return fmt.Errorf("embedded broker: %w", err)
@@ -131,7 +132,7 @@ files.`,
 		},
 	}
 	cmd.Flags().IntVar(&taps, "taps", 300_000, "records in the generated day")
-	cmd.Flags().IntVar(&partitions, "partitions", 8, "partitions of the embedded topic")
+	cmd.Flags().Int("partitions", 0, "partitions of the embedded topic (default 8)")
 	cmd.Flags().String("metrics-listen", "", "serve /metrics, /healthz and /readyz here while the demo streams")
 	cmd.Flags().StringVar(&out, "out", "tapsettle-demo", "folder for the generated input, state and settlement output")
 	return cmd

@@ -109,3 +109,24 @@ func TestBenchShardsAndProfile(t *testing.T) {
 		t.Errorf("no CPU profile written: %v", err)
 	}
 }
+
+// TestKafkaClientIDFromConfig: kafka.client_id reaches the connections
+// (it was accepted, documented and never passed on).
+func TestKafkaClientIDFromConfig(t *testing.T) {
+	t.Setenv("TAPSETTLE_KAFKA_CLIENT_ID", "clearing-house-7")
+	cmd, _, err := newRoot().Find([]string{"produce"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := setup(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := kafkaSecurity(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sec.ClientID != "clearing-house-7" {
+		t.Errorf("kafka security client id %q, want the configured one", sec.ClientID)
+	}
+}

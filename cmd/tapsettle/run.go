@@ -135,7 +135,7 @@ func kafkaSecurity(e *env) (feed.Security, error) {
 	if err != nil {
 		return feed.Security{}, err
 	}
-	return feed.Security{TLS: t, SASL: m}, nil
+	return feed.Security{TLS: t, SASL: m, ClientID: e.cfg.Kafka.ClientID}, nil
 }
 
 // runService runs the streaming service until ctx ends or until day's
@@ -209,7 +209,7 @@ func runService(ctx context.Context, e *env, brokers []string, until transit.Day
 }
 
 func newProduce() *cobra.Command {
-	var perMessage, partitions int
+	var perMessage int
 	var closeDay string
 	var create bool
 	cmd := &cobra.Command{
@@ -234,7 +234,7 @@ is complete.`,
 			}
 			ctx := cmd.Context()
 			if create {
-				if err := feed.CreateTopic(ctx, e.cfg.Kafka.Brokers, sec, e.cfg.Kafka.Topic, partitions); err != nil {
+				if err := feed.CreateTopic(ctx, e.cfg.Kafka.Brokers, sec, e.cfg.Kafka.Topic, e.cfg.Kafka.Partitions); err != nil {
 					return err
 				}
 			}
@@ -250,7 +250,7 @@ is complete.`,
 	cmd.Flags().IntVar(&perMessage, "per-message", 64, "taps per message (1: one JSON object per message)")
 	cmd.Flags().StringVar(&closeDay, "close-day", "", "after publishing, send the close-day message for this day to every partition")
 	cmd.Flags().BoolVar(&create, "create", false, "create the topic if it does not exist")
-	cmd.Flags().IntVar(&partitions, "partitions", 8, "partitions of a topic created with --create")
+	cmd.Flags().Int("partitions", 0, "partitions of a topic created with --create (default 8)")
 	return cmd
 }
 
@@ -298,8 +298,7 @@ func produce(ctx context.Context, brokers []string, sec feed.Security, topic str
 }
 
 func newClear() *cobra.Command {
-	var dayFlag, out string
-	var ledger bool
+	var dayFlag string
 	cmd := &cobra.Command{
 		Use:   "clear --day YYYY-MM-DD --out DIR INSTANCE_DIR...",
 		Short: "Merge the streaming instances' parts of a day into the day's files",
@@ -318,8 +317,9 @@ It fails naming the partitions whose parts are missing.`,
 			if err != nil {
 				return fmt.Errorf("--day: %w", err)
 			}
+			out := e.cfg.Output.Dir
 			d, m, err := stream.Clear(day, args, out, stream.ClearOptions{
-				Participants: pipeline.Participants(e.book), Calendar: e.cal, Ledger: ledger,
+				Participants: pipeline.Participants(e.book), Calendar: e.cal, Ledger: e.cfg.Output.Ledger,
 			})
 			if err != nil {
 				return err
@@ -330,8 +330,8 @@ It fails naming the partitions whose parts are missing.`,
 		},
 	}
 	cmd.Flags().StringVar(&dayFlag, "day", "", "settlement day YYYY-MM-DD (required)")
-	cmd.Flags().StringVar(&out, "out", "out", "output root of the merged day")
-	cmd.Flags().BoolVar(&ledger, "ledger", false, "also write the ledger")
+	cmd.Flags().String("out", "", "output root of the merged day (default \"out\")")
+	cmd.Flags().Bool("ledger", false, "also write the ledger")
 	_ = cmd.MarkFlagRequired("day")
 	return cmd
 }
