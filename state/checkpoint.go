@@ -104,9 +104,6 @@ func (s *Snapshot) fullCheckpoint() *Checkpoint {
 		cp.Cards = append(cp.Cards, Entry{Key: []byte(k), Value: v})
 	}
 	for name, blobs := range s.Lists {
-		if len(blobs) == 0 {
-			continue
-		}
 		for _, b := range blobs {
 			cp.Appends = append(cp.Appends, Append{List: name, Blob: b})
 		}
@@ -117,8 +114,8 @@ func (s *Snapshot) fullCheckpoint() *Checkpoint {
 // validate checks the limits every backend enforces, so both backends accept
 // and reject exactly the same checkpoints.
 func validate(p int, cp *Checkpoint) error {
-	if p < 0 {
-		return fmt.Errorf("%w: partition %d is negative", ErrInvalid, p)
+	if err := checkPartition(p); err != nil {
+		return err
 	}
 	if cp == nil {
 		return fmt.Errorf("%w: partition %d: nil checkpoint", ErrInvalid, p)

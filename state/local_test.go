@@ -413,4 +413,4 @@ func TestLocalLogBytes(t *testing.T) {
 }
 
 // quietLogger discards log output.
-func quietLogger() *slog.Logger { return slog.New(&countHandler{}) }
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -46,7 +46,7 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// errShortPayload and friends are the decoder's reasons; they are wrapped
+// errTruncatedPayload and errTrailingBytes are the decoder's reasons; they are wrapped
 // into a *CorruptError by the log reader, which knows the file and offset.
 var (
 	errTruncatedPayload = errors.New("payload ends inside a field")

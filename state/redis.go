@@ -58,9 +58,8 @@ type redisPart struct {
 	p    int
 	keys redisKeys
 
-	mu       sync.Mutex
-	token    int64
-	released bool
+	mu    sync.Mutex
+	token int64 // 0: not loaded, or released
 
 	args     []any     // arguments of every command of one transaction
 	blobs    []blobArg // boxed byte slices; args point into it
@@ -125,7 +124,7 @@ func (r *Redis) Load(ctx context.Context, p int) (*Snapshot, error) {
 	}
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	pt.token, pt.released = 0, false
+	pt.token = 0
 	token, err := r.client.Incr(ctx, pt.keys.owner).Result()
 	if err != nil {
 		return nil, r.fail("load", pt, err)
@@ -244,11 +243,16 @@ func (r *Redis) Release(p int) error {
 	delete(r.parts, p)
 	r.mu.Unlock()
 	if pt != nil {
-		pt.mu.Lock()
-		pt.released, pt.token = true, 0
-		pt.mu.Unlock()
+		pt.release()
 	}
 	return nil
+}
+
+// release forgets the token: later Commits fail with ErrFenced.
+func (pt *redisPart) release() {
+	pt.mu.Lock()
+	pt.token = 0
+	pt.mu.Unlock()
 }
 
 // Close releases every partition. It does not close the client.
@@ -263,9 +267,7 @@ func (r *Redis) Close() error {
 	r.parts = nil
 	r.mu.Unlock()
 	for _, pt := range parts {
-		pt.mu.Lock()
-		pt.released, pt.token = true, 0
-		pt.mu.Unlock()
+		pt.release()
 	}
 	return nil
 }

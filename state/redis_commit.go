@@ -40,7 +40,7 @@ func (r *Redis) Commit(ctx context.Context, p int, cp *Checkpoint) error {
 	}
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	if pt.released || pt.token == 0 {
+	if pt.token == 0 {
 		return fmt.Errorf("state: partition %d is not loaded by this store: %w", p, ErrFenced)
 	}
 	err = r.client.Watch(ctx, func(tx *redis.Tx) error {
