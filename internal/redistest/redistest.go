@@ -259,7 +259,7 @@ func lookPath(tb testing.TB) string {
 	if err == nil {
 		return bin
 	}
-	msg := "redistest: redis-server is not in PATH and $" + EnvAddr + " is unset; install redis-server (apt-get install redis-server) to run the Redis tests"
+	msg := "redistest: redis-server is not in PATH; install redis-server (apt-get install redis-server) to run the Redis tests (those that start, stop or kill their own server need it even when $" + EnvAddr + " is set)"
 	if os.Getenv("CI") == "true" {
 		tb.Fatal(msg)
 	}
