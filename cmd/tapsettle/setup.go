@@ -64,7 +64,7 @@ func setup(cmd *cobra.Command) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	log.Debug("configured", "policies", book.Fingerprint(), "timezone", cfg.Settlement.Timezone, "cutoff", cfg.Settlement.Cutoff)
+	log.Debug("configured", "policies", book.Fingerprint(), "config", cfg) // secrets redacted by Config.LogValue
 	return &env{cfg: cfg, log: log, book: book, cal: cal}, nil
 }
 
