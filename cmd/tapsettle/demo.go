@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tapsettle/tapsettle/config"
 	"github.com/tapsettle/tapsettle/bench"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/ingest"
@@ -84,7 +85,7 @@ files.`,
 				broker.Addrs()[0], n, partitions, e.cfg.Kafka.Topic, rejected, last, time.Since(start).Round(time.Millisecond))
 
 			start = time.Now()
-			e.cfg.State.Backend = "local"
+			e.cfg.State.Backend = config.BackendLocal
 			e.cfg.State.Dir = filepath.Join(out, "state")
 			e.cfg.Output.Dir = filepath.Join(out, "stream")
 			e.cfg.Output.Ledger = true

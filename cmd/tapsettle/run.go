@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/tapsettle/tapsettle/config"
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/ingest"
@@ -103,7 +104,7 @@ finish the batch in hand, checkpoint, commit, exit 0.`,
 // openStore opens the configured state backend.
 func openStore(e *env) (state.Store, func(), error) {
 	switch e.cfg.State.Backend {
-	case "redis":
+	case config.BackendRedis:
 		opts, err := e.cfg.Redis.Options()
 		if err != nil {
 			return nil, nil, err
