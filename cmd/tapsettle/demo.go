@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tapsettle/tapsettle/config"
 	"github.com/tapsettle/tapsettle/bench"
+	"github.com/tapsettle/tapsettle/config"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/ingest"
 	"github.com/tapsettle/tapsettle/pipeline"
