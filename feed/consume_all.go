@@ -19,8 +19,8 @@ const consumeAllBuffer = 64
 // partition, without a consumer group, and calls fn for every message. It
 // returns how many messages and key+value bytes it read.
 //
-// It is the baseline that the stream package's BenchmarkStream measures the streaming
-// service against: the cost of moving the feed's bytes out of Kafka with
+// It is the baseline that BenchmarkStream (package stream) measures the
+// streaming service against: the cost of moving the feed's bytes out of Kafka with
 // kafka-go and nothing else. fn is called from one goroutine per
 // partition at once, so it must be safe for concurrent use; the Message
 // and its Key and Value are valid only during the call.
