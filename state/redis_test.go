@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -133,21 +132,49 @@ func (p *cutProxy) relay(c net.Conn) {
 		return
 	}
 	defer s.Close()
-	go func() { _, _ = io.Copy(c, s); _ = c.Close() }()
+	// cut is set before an EXEC goes to the server, so its reply can only
+	// arrive after it: the reply relay drops that reply and reports it,
+	// and only then is the client's connection closed. The transaction
+	// has run on the server by the time the client sees the close.
+	var cut atomic.Bool
+	replied := make(chan struct{})
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := s.Read(buf)
+			if n > 0 && cut.Load() {
+				close(replied)
+				return
+			}
+			if n > 0 {
+				if _, werr := c.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				_ = c.Close()
+				return
+			}
+		}
+	}()
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
+			exec := p.armed.Load() && bytes.Contains(bytes.ToLower(buf[:n]), []byte("\r\nexec\r\n"))
+			if exec {
+				cut.Store(true)
+				p.cuts.Add(1)
+			}
 			if _, werr := s.Write(buf[:n]); werr != nil {
 				return
 			}
-			if p.armed.Load() && bytes.Contains(bytes.ToLower(buf[:n]), []byte("\r\nexec\r\n")) {
-				// Let the server run the transaction, then drop the
-				// connection before the reply is relayed.
+			if exec {
+				select {
+				case <-replied:
+				case <-time.After(5 * time.Second):
+				}
 				_ = c.(*net.TCPConn).SetLinger(0)
-				_ = c.Close()
-				p.cuts.Add(1)
-				time.Sleep(50 * time.Millisecond)
 				return
 			}
 		}
