@@ -1,5 +1,7 @@
 package engine
 
+import "github.com/tapsettle/tapsettle/internal/pages"
+
 // chunkShift sets the chunk size of chunked: 1024 elements.
 const chunkShift = 10
 
@@ -11,13 +13,18 @@ const chunkShift = 10
 type chunked[T any] struct {
 	chunks [][]T
 	n      int
+	slab   []T // fresh memory that new chunks are cut from
 }
 
 // push appends v and returns its index.
 func (c *chunked[T]) push(v *T) int {
 	i := c.n
 	if i>>chunkShift == len(c.chunks) {
-		c.chunks = append(c.chunks, make([]T, 1<<chunkShift))
+		if len(c.slab) == 0 {
+			c.slab = pages.Make[T](slabChunks << chunkShift)
+		}
+		c.chunks = append(c.chunks, c.slab[:1<<chunkShift:1<<chunkShift])
+		c.slab = c.slab[1<<chunkShift:]
 	}
 	c.chunks[i>>chunkShift][i&(1<<chunkShift-1)] = *v
 	c.n++

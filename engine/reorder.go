@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/tapsettle/tapsettle/internal/pages"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -14,6 +15,11 @@ import (
 // its time on: copying it as it grew, and the garbage collector waiting
 // for those non-preemptible copies to finish.
 const chunkTaps = 512
+
+// slabChunks is how many chunks are allocated at once (~1.2 MiB), their
+// pages populated in one call (see package pages): a batch job holding a
+// day takes hundreds of megabytes of fresh memory here.
+const slabChunks = 16
 
 // reorder holds the taps not yet priced. Taps are kept in buckets of
 // event time, each a list of fixed-size chunks, so that a release prices
@@ -31,6 +37,7 @@ type reorder struct {
 	keys    []sortKey // release's scratch
 	free    []*bucket
 	chunks  [][]transit.Tap // spare chunks
+	slab    []transit.Tap   // fresh memory that new chunks are cut from
 }
 
 // bucket holds the taps whose time is in [start, start+width), in the
@@ -99,7 +106,12 @@ func (r *reorder) chunk() []transit.Tap {
 		r.chunks = r.chunks[:n-1]
 		return c
 	}
-	return make([]transit.Tap, chunkTaps)
+	if len(r.slab) < chunkTaps {
+		r.slab = pages.Make[transit.Tap](chunkTaps * slabChunks)
+	}
+	c := r.slab[:chunkTaps:chunkTaps]
+	r.slab = r.slab[chunkTaps:]
+	return c
 }
 
 // release calls price, in transit.Compare order, for every held tap older

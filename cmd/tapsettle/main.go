@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -51,6 +52,7 @@ interregional clearing files of each settlement day.`,
 	root.PersistentFlags().String("log-level", "", "debug, info, warn or error")
 	root.PersistentFlags().String("log-format", "", "text or json")
 	root.PersistentFlags().String("cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof)")
+	root.PersistentFlags().String("memprofile", "", "write a memory allocation profile of the command to this file when it ends (go tool pprof)")
 	root.PersistentPreRunE = startProfile
 	root.PersistentPostRunE = stopProfile
 	root.AddCommand(newSettle(), newVerify(), newGen(), newBench(), newDemo(), newPolicy(), newQuote(), newRun(), newProduce(), newClear())
@@ -89,12 +91,31 @@ func startProfile(cmd *cobra.Command, _ []string) error {
 // profileFile is the open CPU profile, if any.
 var profileFile *os.File
 
-func stopProfile(*cobra.Command, []string) error {
-	if profileFile == nil {
-		return nil
+// stopProfile ends the CPU profile and writes the allocation profile asked
+// for with --memprofile: on a machine where fresh memory is expensive, what
+// a run allocates is as telling as where it spends its CPU.
+func stopProfile(cmd *cobra.Command, _ []string) error {
+	var err error
+	if profileFile != nil {
+		pprof.StopCPUProfile()
+		err = profileFile.Close()
+		profileFile = nil
 	}
-	pprof.StopCPUProfile()
-	err := profileFile.Close()
-	profileFile = nil
+	path, _ := cmd.Flags().GetString("memprofile")
+	if path == "" {
+		return err
+	}
+	f, ferr := os.Create(path)
+	if ferr != nil {
+		return errors.Join(err, fmt.Errorf("--memprofile: %w", ferr))
+	}
+	runtime.GC() // the profile shows the allocations up to the last GC
+
+	if werr := pprof.Lookup("allocs").WriteTo(f, 0); werr != nil {
+		err = errors.Join(err, fmt.Errorf("--memprofile: %w", werr))
+	}
+	if cerr := f.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("--memprofile: %w", cerr))
+	}
 	return err
 }
