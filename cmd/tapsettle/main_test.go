@@ -90,10 +90,11 @@ func TestPolicyAndQuote(t *testing.T) {
 
 // TestBenchShardsAndProfile runs bench with its own --shards list (a flag
 // that shares its name with the engine.shards configuration flag) and
-// the global --cpuprofile.
+// the global --cpuprofile and --memprofile.
 func TestBenchShardsAndProfile(t *testing.T) {
 	prof := filepath.Join(t.TempDir(), "cpu.prof")
-	out, err := run(t, "bench", "--taps", "3000", "--rounds", "1", "--shards", "1,2", "--engine-only", "--cpuprofile", prof)
+	mem := filepath.Join(t.TempDir(), "mem.prof")
+	out, err := run(t, "bench", "--taps", "3000", "--rounds", "1", "--shards", "1,2", "--engine-only", "--cpuprofile", prof, "--memprofile", mem)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)
 	}
@@ -105,8 +106,10 @@ func TestBenchShardsAndProfile(t *testing.T) {
 	if strings.Contains(out, "shards=4") {
 		t.Errorf("bench measured shard counts it was not asked for:\n%s", out)
 	}
-	if st, err := os.Stat(prof); err != nil || st.Size() == 0 {
-		t.Errorf("no CPU profile written: %v", err)
+	for _, p := range []string{prof, mem} {
+		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+			t.Errorf("no profile written to %s: %v", p, err)
+		}
 	}
 }
 
