@@ -7,13 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/tapsettle/tapsettle/transit"
 )
 
 // ClearingFile is the content of one clearing file: the transactions that
-// one issuer owes one acquirer for a settlement day, in one batch per mode
-// (bus, then metro).
+// one issuer's cards owe every acquirer for a settlement day, in one batch
+// per acquirer and mode (acquirers in code order, bus before metro).
 type ClearingFile struct {
 	Header  FileHeader
 	Batches []ClearingBatch
@@ -27,23 +28,43 @@ type ClearingBatch struct {
 	Control BatchControl
 }
 
-// BuildClearingFile groups entries into one batch per mode, keeping their
-// order within a mode, and computes every derived field: batch numbers,
-// sequence numbers, counts, sums and hashes. The entries are copied.
-func BuildClearingFile(h FileHeader, entries []Entry) *ClearingFile {
+// AcquirerEntries are the transactions an issuer owes one acquirer.
+type AcquirerEntries struct {
+	Acquirer transit.City
+	Entries  []Entry
+}
+
+// BuildClearingFile makes one batch per acquirer and mode, in that order,
+// keeping the entries' order within a batch, and computes every derived
+// field: batch numbers, sequence numbers, counts, sums and hashes. The
+// entries are copied; groups may come in any order and must name distinct
+// acquirers.
+func BuildClearingFile(h FileHeader, groups []AcquirerEntries) *ClearingFile {
+	groups = slices.Clone(groups)
+	slices.SortFunc(groups, func(a, b AcquirerEntries) int { return cmp.Compare(a.Acquirer, b.Acquirer) })
 	f := &ClearingFile{Header: h}
-	for m := transit.Mode(1); m < transit.NumModes; m++ {
-		var batch ClearingBatch
-		for i := range entries {
-			if entries[i].Mode == m {
-				batch.Entries = append(batch.Entries, entries[i])
+	for _, g := range groups {
+		for m := transit.Mode(1); m < transit.NumModes; m++ {
+			n := 0
+			for i := range g.Entries {
+				if g.Entries[i].Mode == m {
+					n++
+				}
 			}
+			if n == 0 {
+				continue
+			}
+			batch := ClearingBatch{
+				Header:  BatchHeader{Batch: len(f.Batches) + 1, Mode: m, Issuer: h.Issuer, Acquirer: g.Acquirer, Day: h.Day},
+				Entries: make([]Entry, 0, n),
+			}
+			for i := range g.Entries {
+				if g.Entries[i].Mode == m {
+					batch.Entries = append(batch.Entries, g.Entries[i])
+				}
+			}
+			f.Batches = append(f.Batches, batch)
 		}
-		if len(batch.Entries) == 0 {
-			continue
-		}
-		batch.Header = BatchHeader{Batch: len(f.Batches) + 1, Mode: m, Issuer: h.Issuer, Acquirer: h.Acquirer, Day: h.Day}
-		f.Batches = append(f.Batches, batch)
 	}
 	f.seal()
 	return f
@@ -137,9 +158,6 @@ func readClearing(r io.Reader, keep bool) (*ClearingFile, error) {
 		return fail(err)
 	}
 	h := &f.Header
-	if h.Issuer == h.Acquirer {
-		return fail(fieldError("acquirer", "equals the issuer: a local ride is not cleared"))
-	}
 	fileHash := sha256.New()
 	var sum FileControl
 	var entry []byte
@@ -162,10 +180,12 @@ func readClearing(r io.Reader, keep bool) (*ClearingFile, error) {
 		switch {
 		case bh.Batch != len(f.Batches)+1:
 			return mismatch("batch_number", bh.Batch, len(f.Batches)+1)
-		case len(f.Batches) > 0 && bh.Mode <= f.Batches[len(f.Batches)-1].Header.Mode:
-			return fail(fieldError("mode", "batches must be in mode order, one per mode"))
-		case bh.Issuer != h.Issuer || bh.Acquirer != h.Acquirer || bh.Day != h.Day:
-			return fail(fieldError("", "issuer, acquirer or day differs from the file header"))
+		case bh.Issuer != h.Issuer || bh.Day != h.Day:
+			return fail(fieldError("", "issuer or day differs from the file header"))
+		case bh.Acquirer == h.Issuer:
+			return fail(fieldError("acquirer", "equals the issuer: a local ride is not cleared"))
+		case len(f.Batches) > 0 && !batchAfter(bh, &f.Batches[len(f.Batches)-1].Header):
+			return fail(fieldError("", "batches must be in acquirer, then mode order, one per acquirer and mode"))
 		}
 		var c BatchControl
 		eh := sha256.New()
@@ -252,6 +272,12 @@ func readClearing(r io.Reader, keep bool) (*ClearingFile, error) {
 		return nil, &RecordError{Line: lr.line, Reason: "data after the file control record"}
 	}
 	return f, nil
+}
+
+// batchAfter reports whether batch b may follow batch prev: acquirers in
+// code order, modes in order within an acquirer.
+func batchAfter(b, prev *BatchHeader) bool {
+	return cmp.Or(cmp.Compare(b.Acquirer, prev.Acquirer), cmp.Compare(b.Mode, prev.Mode)) > 0
 }
 
 // checkEntry checks one entry against the rules of its batch; n entries

@@ -19,23 +19,27 @@ const (
 	RecordFileControl  = '9'
 )
 
+// maxBatches bounds a file's batch count: one per acquirer and mode.
+const maxBatches = 1 << 20
+
 // Constants of the file header.
 const (
 	ClearingFormat   = "TSCLR"
-	ClearingVersion  = 1
+	ClearingVersion  = 2
 	ClearingCurrency = "CNY"
 	ClearingUnit     = "fen"
 )
 
-// FileHeader is record type 1, the first line of a clearing file.
+// FileHeader is record type 1, the first line of a clearing file: the
+// issuer whose cards' rides the file clears.
 type FileHeader struct {
 	Day               transit.Day
 	Issuer            transit.City // the payer: the issuer of the cards
-	Acquirer          transit.City // the payee: the city that carried the rides
 	PolicyFingerprint string
 }
 
-// BatchHeader is record type 5: it opens the batch of one mode.
+// BatchHeader is record type 5: it opens the batch of one acquirer (the
+// payee: the city that carried the rides) and one mode.
 type BatchHeader struct {
 	Batch    int // 1-based, consecutive
 	Mode     transit.Mode
@@ -107,8 +111,6 @@ func (h *FileHeader) Append(b []byte) []byte {
 	b = appendDay(b, h.Day)
 	b = append(b, '|')
 	b = h.Issuer.AppendText(b)
-	b = append(b, '|')
-	b = h.Acquirer.AppendText(b)
 	b = append(b, '|')
 	b = append(b, ClearingCurrency...)
 	b = append(b, '|')
@@ -235,7 +237,7 @@ func splitRecord(dst *[maxRecordFields][]byte, line []byte, typ byte, names []st
 }
 
 var (
-	fileHeaderFields   = []string{"record_type", "format", "version", "settlement_day", "issuer", "acquirer", "currency", "unit", "policy_fingerprint"}
+	fileHeaderFields   = []string{"record_type", "format", "version", "settlement_day", "issuer", "currency", "unit", "policy_fingerprint"}
 	batchHeaderFields  = []string{"record_type", "batch_number", "mode", "issuer", "acquirer", "settlement_day"}
 	entryFields        = []string{"record_type", "seq", "tap_id", "card_id", "card_product", "mode", "action", "line", "entry_stop", "entry_time", "stop", "time", "gross_fen", "discount_fen", "charged_fen", "status", "rule"}
 	batchControlFields = []string{"record_type", "batch_number", "mode", "entry_count", "gross_fen", "discount_fen", "charged_fen", "entry_hash"}
@@ -265,9 +267,9 @@ func (h *FileHeader) Parse(line []byte) error {
 		return fieldError("format", "want "+ClearingFormat)
 	case string(f[2]) != strconv.Itoa(ClearingVersion):
 		return fieldError("version", "unsupported version")
-	case string(f[6]) != ClearingCurrency:
+	case string(f[5]) != ClearingCurrency:
 		return fieldError("currency", "want "+ClearingCurrency)
-	case string(f[7]) != ClearingUnit:
+	case string(f[6]) != ClearingUnit:
 		return fieldError("unit", "want "+ClearingUnit)
 	}
 	if h.Day, ok = parseDay(f[3]); !ok {
@@ -276,10 +278,7 @@ func (h *FileHeader) Parse(line []byte) error {
 	if h.Issuer, ok = parseCity(f[4]); !ok {
 		return fieldError("issuer", "not a city code")
 	}
-	if h.Acquirer, ok = parseCity(f[5]); !ok {
-		return fieldError("acquirer", "not a city code")
-	}
-	h.PolicyFingerprint = string(f[8])
+	h.PolicyFingerprint = string(f[7])
 	var out [512]byte
 	return canonical(line, h.Append(out[:0]))
 }
@@ -294,7 +293,7 @@ func (h *BatchHeader) Parse(line []byte) error {
 	var ok bool
 	*h = BatchHeader{}
 	n, ok := parseInt(f[1])
-	if !ok || n < 1 || n > transit.NumModes {
+	if !ok || n < 1 || n > maxBatches {
 		return fieldError("batch_number", "not a batch number")
 	}
 	h.Batch = int(n)
@@ -384,7 +383,7 @@ func (c *BatchControl) Parse(line []byte) error {
 	var ok bool
 	*c = BatchControl{}
 	n, ok := parseInt(f[1])
-	if !ok || n < 1 || n > transit.NumModes {
+	if !ok || n < 1 || n > maxBatches {
 		return fieldError("batch_number", "not a batch number")
 	}
 	c.Batch = int(n)
@@ -414,7 +413,7 @@ func (c *FileControl) Parse(line []byte) error {
 	var ok bool
 	*c = FileControl{}
 	n, ok := parseInt(f[1])
-	if !ok || n < 0 || n > transit.NumModes {
+	if !ok || n < 0 || n > maxBatches {
 		return fieldError("batch_count", "not a batch count")
 	}
 	c.Batches = int(n)

@@ -21,7 +21,8 @@
 //	summary.json.zst                   counts, totals, bilateral totals, net positions, discounts
 //	rejects.csv.zst                    malformed input records
 //	ledger.csv.zst                     every row (WriteOptions.Ledger)
-//	clearing/<issuer>-<acquirer>.clr.zst  one per pair that traded: every transaction
+//	clearing/<issuer>.clr.zst          one per issuer whose cards rode elsewhere: every
+//	                                   transaction, a batch per acquirer and mode
 //
 // The clearing record format is specified in docs/clearing-format.md. All
 // data files are zstd streams written with fixed settings, so the same day

@@ -51,7 +51,7 @@ func Example() {
 	// Output:
 	// 310100 Shanghai: 2.00 CNY
 	// 330200 Ningbo: -2.00 CNY
-	// clearing/330200-310100.clr.zst 1
+	// clearing/330200.clr.zst 1
 	// ledger.csv.zst 1
 	// rejects.csv.zst 0
 	// summary.json.zst 1

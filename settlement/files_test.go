@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -46,25 +47,31 @@ func TestLedgerMatchesClearing(t *testing.T) {
 		}
 	}
 	var clearingInter Amounts
-	pairs := 0
+	fromClearing := make(map[string]Amounts)
+	issuers := 0
 	for p, data := range files {
 		name, ok := strings.CutPrefix(p, prefix+"clearing/")
 		if !ok {
 			continue
 		}
-		pairs++
+		issuers++
 		cf, err := ReadClearingFile(bytes.NewReader(data))
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
-		got := Amounts{cf.Control.Entries, cf.Control.Gross, cf.Control.Discount, cf.Control.Charged}
-		if want := fromLedger[strings.TrimSuffix(name, ".clr")]; got != want {
-			t.Errorf("%s: file control %+v, ledger rows %+v", p, got, want)
+		if want := cf.Header.Issuer.String() + ".clr"; name != want {
+			t.Errorf("%s: the header names issuer %v", p, cf.Header.Issuer)
 		}
-		clearingInter.Add(got)
+		for _, b := range cf.Batches {
+			k := b.Header.Issuer.String() + "-" + b.Header.Acquirer.String()
+			a := fromClearing[k]
+			a.Add(Amounts{b.Control.Entries, b.Control.Gross, b.Control.Discount, b.Control.Charged})
+			fromClearing[k] = a
+		}
+		clearingInter.Add(Amounts{cf.Control.Entries, cf.Control.Gross, cf.Control.Discount, cf.Control.Charged})
 	}
-	if pairs != len(fromLedger) || pairs < 20 {
-		t.Errorf("%d clearing files, %d pairs in the ledger", pairs, len(fromLedger))
+	if !maps.Equal(fromClearing, fromLedger) || len(fromLedger) < 20 || issuers < 5 {
+		t.Errorf("pairs in the clearing files (%d issuers):\n%v\nin the ledger:\n%v", issuers, fromClearing, fromLedger)
 	}
 	if ledgerInter != clearingInter {
 		t.Errorf("ledger interregional %+v, clearing files %+v", ledgerInter, clearingInter)
@@ -129,5 +136,68 @@ func TestDirName(t *testing.T) {
 		if _, err := ParseDirName(s); err == nil {
 			t.Errorf("ParseDirName(%q) accepted", s)
 		}
+	}
+}
+
+// TestClearingFileBatchOrder: a reader refuses batches out of (acquirer,
+// mode) order, a repeated batch, and a batch whose acquirer is the issuer,
+// naming the offending batch header's line.
+func TestClearingFileBatchOrder(t *testing.T) {
+	const issuer, a, b = transit.City(440300), transit.City(310100), transit.City(440100)
+	entry := func(id string, m transit.Mode) Entry {
+		e := Entry{Product: transit.ProductStandard, Mode: m, Stop: transit.MustCode("S1"),
+			Time: 1_740_800_000e9, Offset: 8 * 3600, Gross: 200, Charged: 200, Status: transit.StatusCharged}
+		if err := e.TapID.Set([]byte(id)); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Card.Set([]byte("3101000000000000001")); err != nil {
+			t.Fatal(err)
+		}
+		if m == transit.ModeBus {
+			e.Action = transit.ActionBoard
+		} else {
+			e.Action = transit.ActionExit
+		}
+		return e
+	}
+	build := func() *ClearingFile {
+		return BuildClearingFile(FileHeader{Day: 20148, Issuer: issuer}, []AcquirerEntries{
+			{Acquirer: b, Entries: []Entry{entry("t2", transit.ModeBus)}},
+			{Acquirer: a, Entries: []Entry{entry("t1", transit.ModeBus), entry("t3", transit.ModeMetro)}},
+		})
+	}
+	good := build()
+	if got := len(good.Batches); got != 3 {
+		t.Fatalf("%d batches, want 3 (a bus, a metro, b bus)", got)
+	}
+	if h := good.Batches[2].Header; h.Acquirer != b || h.Batch != 3 {
+		t.Fatalf("last batch %+v, want acquirer %v number 3", h, b)
+	}
+	if _, err := ReadClearingFile(bytes.NewReader(good.Append(nil))); err != nil {
+		t.Fatalf("the built file does not read: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(f *ClearingFile)
+		line int64 // of the refused batch header
+	}{
+		{"acquirers descending", func(f *ClearingFile) { f.Batches[0], f.Batches[2] = f.Batches[2], f.Batches[0] }, 5},
+		{"modes descending", func(f *ClearingFile) { f.Batches[0], f.Batches[1] = f.Batches[1], f.Batches[0] }, 5},
+		{"batch repeated", func(f *ClearingFile) { f.Batches[1] = f.Batches[0] }, 5},
+		{"local acquirer", func(f *ClearingFile) { f.Batches[2].Header.Acquirer = issuer }, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := build()
+			tc.edit(f)
+			for i := range f.Batches {
+				f.Batches[i].Header.Batch = i + 1
+			}
+			f.seal()
+			_, err := ReadClearingFile(bytes.NewReader(f.Append(nil)))
+			var re *RecordError
+			if !errors.As(err, &re) || re.Line != tc.line {
+				t.Errorf("ReadClearingFile = %v, want an error at line %d", err, tc.line)
+			}
+		})
 	}
 }

@@ -103,12 +103,17 @@ func FuzzClearingFile(f *testing.F) {
 		if err := cf.Validate(); err != nil {
 			t.Fatalf("a file that reads does not validate: %v", err)
 		}
-		// The builder recomputes every derived field from the entries alone.
-		var entries []Entry
+		// The builder recomputes every derived field from the entries and
+		// their acquirers alone.
+		var groups []AcquirerEntries
 		for _, b := range cf.Batches {
-			entries = append(entries, b.Entries...)
+			if n := len(groups); n == 0 || groups[n-1].Acquirer != b.Header.Acquirer {
+				groups = append(groups, AcquirerEntries{Acquirer: b.Header.Acquirer})
+			}
+			g := &groups[len(groups)-1]
+			g.Entries = append(g.Entries, b.Entries...)
 		}
-		if out := BuildClearingFile(cf.Header, entries).Append(nil); !bytes.Equal(out, data) {
+		if out := BuildClearingFile(cf.Header, groups).Append(nil); !bytes.Equal(out, data) {
 			t.Fatalf("rebuilt:\n in  %q\n out %q", data, out)
 		}
 	})

@@ -22,7 +22,7 @@ const manifestMagic = "tapsettle-manifest 1"
 //
 //	tapsettle-manifest 1
 //	day 2025-03-01
-//	file clearing/110100-330200.clr.zst size=812 sha256=… records=3 gross_fen=600 discount_fen=80 charged_fen=520
+//	file clearing/110100.clr.zst size=812 sha256=… records=3 gross_fen=600 discount_fen=80 charged_fen=520
 //	file rejects.csv.zst size=95 sha256=… records=2
 //	manifest-sha256 …
 type Manifest struct {
@@ -64,24 +64,23 @@ const (
 	manifestLast = "manifest-sha256 "
 )
 
-// ClearingPath returns the path of a pair's clearing file in a day folder.
-func ClearingPath(issuer, acquirer transit.City) string {
-	return ClearingDir + "/" + issuer.String() + "-" + acquirer.String() + clearingExt
+// ClearingPath returns the path of an issuer's clearing file in a day
+// folder.
+func ClearingPath(issuer transit.City) string {
+	return ClearingDir + "/" + issuer.String() + clearingExt
 }
 
 // parseClearingPath is the inverse of ClearingPath.
-func parseClearingPath(p string) (issuer, acquirer transit.City, ok bool) {
+func parseClearingPath(p string) (issuer transit.City, ok bool) {
 	rest, found := strings.CutPrefix(p, ClearingDir+"/")
 	if !found {
-		return 0, 0, false
+		return 0, false
 	}
 	rest, found = strings.CutSuffix(rest, clearingExt)
-	if !found || len(rest) != 13 || rest[6] != '-' {
-		return 0, 0, false
+	if !found || len(rest) != 6 {
+		return 0, false
 	}
-	i, ok1 := parseCity([]byte(rest[:6]))
-	a, ok2 := parseCity([]byte(rest[7:]))
-	return i, a, ok1 && ok2 && i != a
+	return parseCity([]byte(rest))
 }
 
 func knownPath(p string) bool {
@@ -89,7 +88,7 @@ func knownPath(p string) bool {
 	case LedgerName, RejectsName, SummaryName:
 		return true
 	}
-	_, _, ok := parseClearingPath(p)
+	_, ok := parseClearingPath(p)
 	return ok
 }
 

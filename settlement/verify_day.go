@@ -28,21 +28,25 @@ type dayVerifier struct {
 	m    *Manifest
 	day  transit.Day
 	dec  *zstd.Decoder
-	clr  map[uint64]*clearingInfo
+	clr  map[transit.City]*clearingInfo // by issuer
 	led  *ledgerInfo
 	rej  int64
 	sum  *Summary
 	sday *Day // the summary as aggregates
 }
 
-// clearingInfo is what the cross-checks need of a clearing file.
+// clearingInfo is what the cross-checks need of a clearing file: its
+// records without the entries.
 type clearingInfo struct {
 	path     string
-	header   FileHeader
-	batches  []BatchControl
-	control  FileControl
+	file     *ClearingFile
 	ctlLines []int // line of each batch control record
 	fileLine int   // line of the file control record
+}
+
+// headerLine returns the line of batch i's header record.
+func (c *clearingInfo) headerLine(i int) int {
+	return c.ctlLines[i] - int(c.file.Batches[i].Control.Entries) - 1
 }
 
 // ledgerInfo is what the cross-checks need of the ledger.
@@ -66,7 +70,7 @@ type batchAcc struct {
 }
 
 func verifyDay(dir string) error {
-	v := &dayVerifier{dir: dir, clr: make(map[uint64]*clearingInfo)}
+	v := &dayVerifier{dir: dir, clr: make(map[transit.City]*clearingInfo)}
 	if err := v.manifest(); err != nil {
 		return err
 	}
@@ -231,26 +235,25 @@ func (v *dayVerifier) totalsDiffer(mf *ManifestFile, line int, records int64, a 
 }
 
 func (v *dayVerifier) clearing(mf *ManifestFile) error {
-	issuer, acquirer, _ := parseClearingPath(mf.Path)
+	issuer, _ := parseClearingPath(mf.Path)
 	f, err := readClearing(v.dec, false)
 	if err != nil {
 		return fileErr(v.path(mf.Path), ErrFormat, err)
 	}
 	switch {
-	case f.Header.Issuer != issuer || f.Header.Acquirer != acquirer:
-		return v.fail(mf.Path, 1, ErrMismatch, "header names %v-%v, the file name %v-%v", f.Header.Issuer, f.Header.Acquirer, issuer, acquirer)
+	case f.Header.Issuer != issuer:
+		return v.fail(mf.Path, 1, ErrMismatch, "header names issuer %v, the file name %v", f.Header.Issuer, issuer)
 	case f.Header.Day != v.day:
 		return v.fail(mf.Path, 1, ErrMismatch, "header day %s, folder %s", DirName(f.Header.Day), v.m.Day)
 	}
-	info := &clearingInfo{path: mf.Path, header: f.Header, control: f.Control}
+	info := &clearingInfo{path: mf.Path, file: f}
 	line := 1
 	for _, b := range f.Batches {
 		line += int(b.Control.Entries) + 2
-		info.batches = append(info.batches, b.Control)
 		info.ctlLines = append(info.ctlLines, line)
 	}
 	info.fileLine = line + 1
-	v.clr[pairKey(issuer, acquirer)] = info
+	v.clr[issuer] = info
 	return v.totalsDiffer(mf, info.fileLine, f.Control.Entries, &Amounts{Gross: f.Control.Gross, Discount: f.Control.Discount, Charged: f.Control.Charged})
 }
 
@@ -468,26 +471,41 @@ func (v *dayVerifier) crossSummary() error {
 
 // crossClearing checks the clearing files against the summary.
 func (v *dayVerifier) crossClearing() error {
-	d := v.sday
+	bil := v.sday.Bilateral // sorted by issuer, then acquirer
 	seen := 0
-	for _, b := range d.Bilateral {
-		c := v.clr[pairKey(b.Issuer, b.Acquirer)]
+	for lo := 0; lo < len(bil); {
+		issuer := bil[lo].Issuer
+		hi := lo
+		for hi < len(bil) && bil[hi].Issuer == issuer {
+			hi++
+		}
+		run := bil[lo:hi]
+		lo = hi
+		c := v.clr[issuer]
 		if c == nil {
-			return v.fail(SummaryName, 0, ErrMissing, "bilateral %v-%v has no clearing file", b.Issuer, b.Acquirer)
+			return v.fail(SummaryName, 0, ErrMissing, "bilateral %v-%v has no clearing file", issuer, run[0].Acquirer)
 		}
 		seen++
-		got := Amounts{Count: c.control.Entries, Gross: c.control.Gross, Discount: c.control.Discount, Charged: c.control.Charged}
-		if got != b.Amounts {
-			return v.fail(c.path, c.fileLine, ErrMismatch, "file control %+v, summary's bilateral totals %+v", got, b.Amounts)
+		if c.file.Header.PolicyFingerprint != v.sum.PolicyFingerprint {
+			return v.fail(c.path, 1, ErrMismatch, "policy fingerprint %q, summary's %q", c.file.Header.PolicyFingerprint, v.sum.PolicyFingerprint)
 		}
-		if c.header.PolicyFingerprint != v.sum.PolicyFingerprint {
-			return v.fail(c.path, 1, ErrMismatch, "policy fingerprint %q, summary's %q", c.header.PolicyFingerprint, v.sum.PolicyFingerprint)
+		sums := pairSums(c.file)
+		for i, s := range sums {
+			if i >= len(run) || run[i].Acquirer != s.acquirer {
+				return v.fail(c.path, c.headerLine(s.firstBatch), ErrMismatch, "the summary has no bilateral totals for %v-%v", issuer, s.acquirer)
+			}
+			if s.Amounts != run[i].Amounts {
+				return v.fail(c.path, c.headerLine(s.firstBatch), ErrMismatch, "batches of acquirer %v sum to %+v, summary's bilateral totals %+v", s.acquirer, s.Amounts, run[i].Amounts)
+			}
+		}
+		if len(sums) < len(run) {
+			return v.fail(c.path, c.fileLine, ErrMissing, "bilateral %v-%v has no batch in the issuer's clearing file", issuer, run[len(sums)].Acquirer)
 		}
 	}
 	if seen != len(v.clr) {
 		for _, f := range v.m.Files {
-			if i, a, ok := parseClearingPath(f.Path); ok && !slices.ContainsFunc(d.Bilateral, func(b Bilateral) bool { return b.Issuer == i && b.Acquirer == a }) {
-				return v.fail(f.Path, 0, ErrMismatch, "the summary has no bilateral totals for %v-%v", i, a)
+			if i, ok := parseClearingPath(f.Path); ok && !slices.ContainsFunc(bil, func(b Bilateral) bool { return b.Issuer == i }) {
+				return v.fail(f.Path, 0, ErrMismatch, "the summary has no bilateral totals for issuer %v", i)
 			}
 		}
 	}
@@ -519,13 +537,14 @@ func (v *dayVerifier) crossLedger() error {
 	// Every batch of every clearing file must be the ledger's rows of that
 	// pair and mode, entry for entry (the hash covers every field).
 	for _, f := range v.m.Files {
-		issuer, acquirer, ok := parseClearingPath(f.Path)
+		issuer, ok := parseClearingPath(f.Path)
 		if !ok {
 			continue
 		}
-		c := v.clr[pairKey(issuer, acquirer)]
-		for i, bc := range c.batches {
-			k := batchKey{pairKey(issuer, acquirer), bc.Mode}
+		c := v.clr[issuer]
+		for i := range c.file.Batches {
+			bh, bc := &c.file.Batches[i].Header, &c.file.Batches[i].Control
+			k := batchKey{pairKey(issuer, bh.Acquirer), bc.Mode}
 			acc := l.batches[k]
 			if acc == nil {
 				return v.fail(c.path, c.ctlLines[i], ErrMismatch, "the ledger has no %v rows of this pair", bc.Mode)

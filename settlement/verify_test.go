@@ -105,7 +105,7 @@ func flipAll(t *testing.T, dir string, sample int) {
 // the content's own controls and the cross-checks can tell. Verify must
 // name the file and record that disagree.
 func TestVerifyTampered(t *testing.T) {
-	const clr = "clearing/110100-310100.clr.zst"
+	const clr = "clearing/110100.clr.zst"
 	f := func(name string, ledger bool, rel string, edit func(t *testing.T, s string) string, wantRel string, wantLine int, wantErr error) {
 		t.Run(name, func(t *testing.T) {
 			_, dir := writeFixture(t, ledger)
@@ -165,6 +165,30 @@ func TestVerifyTampered(t *testing.T) {
 		cf.seal()
 		return string(cf.Append(nil))
 	}, clr, 4, ErrMismatch)
+	// Shenzhen's file (440300) has batches for two acquirers. Its Guangzhou
+	// batch rebuilt as a batch for another city: the file is consistent,
+	// but the summary has no such pair (named at the batch header, line 5).
+	const szClr = "clearing/440300.clr.zst"
+	f("batch of another acquirer", false, szClr, func(t *testing.T, s string) string {
+		cf, err := ReadClearingFile(strings.NewReader(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf.Batches[1].Header.Acquirer = 440200
+		cf.seal()
+		return string(cf.Append(nil))
+	}, szClr, 5, ErrMismatch)
+	// The Guangzhou batch dropped and the file resealed: the manifest's
+	// totals for the file catch it first (named at the file control, line 5).
+	f("batch dropped", false, szClr, func(t *testing.T, s string) string {
+		cf, err := ReadClearingFile(strings.NewReader(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf.Batches = cf.Batches[:1]
+		cf.seal()
+		return string(cf.Append(nil))
+	}, szClr, 5, ErrMismatch)
 	// A ledger row changed consistently (gross and charged): the ledger's
 	// totals disagree with the summary.
 	f("ledger row", true, LedgerName, replace(",charged,200,50,150,bus-flat+daily-cap,", ",charged,201,50,151,bus-flat+daily-cap,"), LedgerName, 0, ErrMismatch)
@@ -187,7 +211,7 @@ func TestVerifyTampered(t *testing.T) {
 func TestVerifyFolder(t *testing.T) {
 	t.Run("unlisted file", func(t *testing.T) {
 		_, dir := writeFixture(t, false)
-		extra := filepath.Join(dir, "clearing", "110100-330200.clr.zst")
+		extra := filepath.Join(dir, "clearing", "120100.clr.zst")
 		if err := os.WriteFile(extra, []byte("x"), 0o640); err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +271,7 @@ func TestRewriteDay(t *testing.T) {
 	if err := Verify(dir); err != nil {
 		t.Fatalf("Verify after rewrite: %v", err)
 	}
-	for _, gone := range []string{LedgerName, "clearing/330200-330100.clr.zst"} {
+	for _, gone := range []string{LedgerName, "clearing/330200.clr.zst"} {
 		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(gone))); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s of the earlier run is still there", gone)
 		}

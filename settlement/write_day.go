@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/tapsettle/tapsettle/transit"
 )
 
 // WriteDay validates d and writes its files to root/<day>/ (see the
@@ -225,37 +227,110 @@ func dayJobs(d *Day, opts WriteOptions) []dayJob {
 			},
 		})
 	}
-	// Group the clearing rows by pair, in row order.
-	pairRows := make(map[uint64][]int32, len(d.Bilateral))
+	// Group the clearing rows by issuer, then acquirer, in row order.
+	type issuerRows struct {
+		acquirers []transit.City // in first-seen order; BuildClearingFile sorts
+		rows      map[transit.City][]int32
+	}
+	byIssuer := make(map[transit.City]*issuerRows)
 	for i := range d.Rows {
 		r := &d.Rows[i]
-		if isClearing(r) && r.Interregional() {
-			k := pairKey(r.Issuer, r.City)
-			pairRows[k] = append(pairRows[k], int32(i))
+		if !isClearing(r) || !r.Interregional() {
+			continue
 		}
+		ir := byIssuer[r.Issuer]
+		if ir == nil {
+			ir = &issuerRows{rows: make(map[transit.City][]int32)}
+			byIssuer[r.Issuer] = ir
+		}
+		if _, ok := ir.rows[r.City]; !ok {
+			ir.acquirers = append(ir.acquirers, r.City)
+		}
+		ir.rows[r.City] = append(ir.rows[r.City], int32(i))
 	}
-	for _, b := range d.Bilateral {
-		rows := pairRows[pairKey(b.Issuer, b.Acquirer)]
+	// The bilateral totals are sorted by issuer, then acquirer: each
+	// issuer's run of them is what its file must add up to.
+	for lo := 0; lo < len(d.Bilateral); {
+		issuer := d.Bilateral[lo].Issuer
+		hi := lo
+		for hi < len(d.Bilateral) && d.Bilateral[hi].Issuer == issuer {
+			hi++
+		}
+		bil := d.Bilateral[lo:hi]
+		lo = hi
+		ir := byIssuer[issuer]
 		jobs = append(jobs, dayJob{
-			path: ClearingPath(b.Issuer, b.Acquirer),
+			path: ClearingPath(issuer),
 			write: func(w io.Writer, mf *ManifestFile) error {
-				entries := make([]Entry, len(rows))
-				for i, ri := range rows {
-					entries[i] = entryFromRow(&d.Rows[ri], 0)
+				if ir == nil {
+					return fmt.Errorf("%w: issuer %v has bilateral totals but no clearing rows", ErrInvalidDay, issuer)
 				}
-				f := BuildClearingFile(FileHeader{Day: d.Day, Issuer: b.Issuer, Acquirer: b.Acquirer, PolicyFingerprint: opts.PolicyFingerprint}, entries)
+				groups := make([]AcquirerEntries, 0, len(ir.acquirers))
+				n := 0
+				for _, a := range ir.acquirers {
+					rows := ir.rows[a]
+					g := AcquirerEntries{Acquirer: a, Entries: make([]Entry, len(rows))}
+					for i, ri := range rows {
+						g.Entries[i] = entryFromRow(&d.Rows[ri], 0)
+					}
+					n += len(rows)
+					groups = append(groups, g)
+				}
+				f := BuildClearingFile(FileHeader{Day: d.Day, Issuer: issuer, PolicyFingerprint: opts.PolicyFingerprint}, groups)
+				if err := matchBilateral(f, bil); err != nil {
+					return err
+				}
 				got := Amounts{Count: f.Control.Entries, Gross: f.Control.Gross, Discount: f.Control.Discount, Charged: f.Control.Charged}
-				if got != b.Amounts {
-					return fmt.Errorf("%w: clearing file %v-%v totals %+v, bilateral totals %+v", ErrInvalidDay, b.Issuer, b.Acquirer, got, b.Amounts)
-				}
 				mf.Records = got.Count
 				setTotals(mf, got)
-				_, err := w.Write(compress(nil, f.Append(make([]byte, 0, 256*len(entries)+512))))
+				_, err := w.Write(compress(nil, f.Append(make([]byte, 0, 256*n+512))))
 				return err
 			},
 		})
 	}
 	return jobs
+}
+
+// matchBilateral checks that an issuer's clearing file holds exactly its
+// bilateral totals bil (sorted by acquirer), acquirer by acquirer.
+func matchBilateral(f *ClearingFile, bil []Bilateral) error {
+	sums := pairSums(f)
+	if len(sums) != len(bil) {
+		return fmt.Errorf("%w: clearing file of %v has %d acquirers, the bilateral totals %d", ErrInvalidDay, f.Header.Issuer, len(sums), len(bil))
+	}
+	for i, b := range bil {
+		if sums[i].acquirer != b.Acquirer || sums[i].Amounts != b.Amounts {
+			return fmt.Errorf("%w: clearing file %v-%v totals %+v, bilateral totals %v-%v %+v",
+				ErrInvalidDay, f.Header.Issuer, sums[i].acquirer, sums[i].Amounts, b.Issuer, b.Acquirer, b.Amounts)
+		}
+	}
+	return nil
+}
+
+// acquirerSum is what one clearing file owes one acquirer: the sum of its
+// batches of that acquirer.
+type acquirerSum struct {
+	acquirer transit.City
+	Amounts
+	firstBatch int // index of the acquirer's first batch
+}
+
+// pairSums sums a file's batches by acquirer, in batch order (which is
+// acquirer order).
+func pairSums(f *ClearingFile) []acquirerSum {
+	var sums []acquirerSum
+	for i := range f.Batches {
+		b := &f.Batches[i]
+		if len(sums) == 0 || sums[len(sums)-1].acquirer != b.Header.Acquirer {
+			sums = append(sums, acquirerSum{acquirer: b.Header.Acquirer, firstBatch: i})
+		}
+		s := &sums[len(sums)-1]
+		s.Count += b.Control.Entries
+		s.Gross += b.Control.Gross
+		s.Discount += b.Control.Discount
+		s.Charged += b.Control.Charged
+	}
+	return sums
 }
 
 func setTotals(mf *ManifestFile, a Amounts) {

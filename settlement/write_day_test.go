@@ -167,7 +167,7 @@ func TestWriteDayCrash(t *testing.T) {
 					}
 
 					// A real crash leaves the staged files behind.
-					for _, p := range []string{tempPrefix + SummaryName + "-1", ClearingDir + "/" + tempPrefix + "110100-310100.clr.zst-2"} {
+					for _, p := range []string{tempPrefix + SummaryName + "-1", ClearingDir + "/" + tempPrefix + "110100.clr.zst-2"} {
 						if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o750); err != nil {
 							t.Fatal(err)
 						}
@@ -201,7 +201,7 @@ func TestWriteDayRenameFails(t *testing.T) {
 			root := t.TempDir()
 			dir := filepath.Join(root, DirName(fixtureDay))
 			// A folder where a clearing file belongs: rename(2) refuses it.
-			if err := os.MkdirAll(filepath.Join(dir, ClearingDir, "110100-310100.clr.zst"), 0o750); err != nil {
+			if err := os.MkdirAll(filepath.Join(dir, ClearingDir, "110100.clr.zst"), 0o750); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := writeDay(root, day, WriteOptions{}, s.out, nil); err == nil {
