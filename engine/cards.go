@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"math/bits"
+
 	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/internal/pages"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -51,8 +54,14 @@ type seenEntry struct {
 // states touch their own size once and the index 8 bytes per slot. States
 // never move, so their indices stay valid (open journeys and the dirty
 // list hold them) and growing rewrites only the index.
+//
+// A key's home slot is the top bits of its hash, so slots are in hash
+// order whatever the table's size: a run of taps sorted by card hash (the
+// batch job's release, see reorder) walks the index, and creates the
+// states, front to back instead of at random.
 type cardTable struct {
-	index  []uint64 // hash>>32<<32 | (state index+1); 0 = empty
+	index  []uint64 // low 32 bits of hash<<32 | (state index+1); 0 = empty
+	shift  uint8    // 64 - log2(len(index))
 	states chunked[cardState]
 }
 
@@ -73,9 +82,9 @@ func (t *cardTable) find(k *cardKey) int32 {
 		t.grow()
 	}
 	h := keyHash(k)
-	tag := h >> 32 << 32
+	tag := h << 32
 	mask := uint64(len(t.index) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := h >> t.shift; ; i = (i + 1) & mask {
 		v := t.index[i]
 		if v == 0 {
 			idx := t.states.push(&cardState{key: *k})
@@ -96,9 +105,9 @@ func (t *cardTable) lookup(k *cardKey) int32 {
 		return -1
 	}
 	h := keyHash(k)
-	tag := h >> 32 << 32
+	tag := h << 32
 	mask := uint64(len(t.index) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := h >> t.shift; ; i = (i + 1) & mask {
 		v := t.index[i]
 		if v == 0 {
 			return -1
@@ -111,20 +120,31 @@ func (t *cardTable) lookup(k *cardKey) int32 {
 	}
 }
 
+// reserve grows the index to hold n states without growing again. A run
+// of new cards in hash order needs it: the keys seen so far share a narrow
+// range of home slots, so an index sized for their number, not for the
+// final one, would pack them into long probe runs.
+func (t *cardTable) reserve(n int) {
+	for (n+1)*8 > len(t.index)*5 {
+		t.grow()
+	}
+}
+
 func (t *cardTable) grow() {
 	n := 1 << 12
 	if len(t.index) > 0 {
 		n = 2 * len(t.index)
 	}
-	t.index = make([]uint64, n)
+	t.index = pages.Make[uint64](n)
+	t.shift = uint8(64 - bits.TrailingZeros(uint(n)))
 	mask := uint64(n - 1)
 	for j := range t.states.len() {
 		h := keyHash(&t.states.at(j).key)
-		i := h & mask
+		i := h >> t.shift
 		for t.index[i] != 0 {
 			i = (i + 1) & mask
 		}
-		t.index[i] = h>>32<<32 | uint64(j+1)
+		t.index[i] = h<<32 | uint64(j+1)
 	}
 }
 

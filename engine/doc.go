@@ -22,8 +22,12 @@
 // the number of shards or on how taps were batched.
 //
 // With [Options.Window] set to [Unbounded] (the batch job's setting) nothing
-// is ever late: shards price everything in order when the input ends, so the
-// output does not depend on input order at all.
+// is ever late: shards price everything when the input ends, so the output
+// does not depend on input order at all. They hold the taps by card hash
+// and release them card by card (each card's taps in [transit.Compare]
+// order, which is all its fares depend on): a day's cards outgrow the
+// caches, and in hash order the card index, the card states and the held
+// taps are walked front to back instead of missed at random, tap by tap.
 //
 // # Journeys
 //

@@ -30,7 +30,7 @@ const slabChunks = 16
 //
 // A reorder is owned by one goroutine; it is not safe for concurrent use.
 type reorder struct {
-	width   int64     // bucket width in nanoseconds, > 0
+	width   int64     // bucket width in nanoseconds, > 0; 0 in card order
 	buckets []*bucket // by ascending start; none empty after a release
 	last    *bucket   // where the previous tap went: the common case
 	n       int       // taps held
@@ -38,6 +38,24 @@ type reorder struct {
 	free    []*bucket
 	chunks  [][]transit.Tap // spare chunks
 	slab    []transit.Tap   // fresh memory that new chunks are cut from
+
+	// byCard is the card-order mode (newCardReorder): buckets by card
+	// hash, cardKeys the release's scratch.
+	byCard   [cardBuckets]*bucket
+	cardKeys []cardSortKey
+}
+
+// cardBuckets is how many hash buckets a card-order reorder has: a bucket
+// of a shard's share of a 2-million-tap day holds ~4,000 taps (~560 KiB,
+// cache-sized), and the partly filled last chunks waste ~10 MiB.
+const cardBuckets = 256
+
+// cardSortKey orders held taps by card hash, then time; idx is the tap's
+// place in its bucket.
+type cardSortKey struct {
+	hash uint64
+	time int64
+	idx  int32
 }
 
 // bucket holds the taps whose time is in [start, start+width), in the
@@ -60,22 +78,34 @@ func newReorder(width int64) reorder {
 	return reorder{width: max(width, 1)}
 }
 
+// newCardReorder returns a reorder for a window that never releases before
+// the input ends (Unbounded): it holds taps by card hash instead of time
+// and releases them card by card, each card's taps in transit.Compare
+// order. A card's taps are all that its pricing depends on, so the rows
+// are the same as in time order; but a release of a whole day in time
+// order visits the card states, their index slots and the held taps at
+// random, a cache miss or three per tap once a day's cards outgrow the
+// caches. In hash order the states' index slots (placed by the top bits
+// of the hash, see cardTable) are walked front to back, a card's taps are
+// priced together, and the states a batch job creates are laid out in the
+// order they are next needed.
+func newCardReorder() reorder { return reorder{} }
+
 // len returns the number of taps held.
 func (r *reorder) len() int { return r.n }
 
 // add copies t into the buffer.
 func (r *reorder) add(t *transit.Tap) {
+	if r.width == 0 {
+		r.addByCard(t)
+		return
+	}
 	b := r.last
 	if b == nil || t.Time < b.start || uint64(t.Time)-uint64(b.start) >= uint64(r.width) {
 		b = r.bucketFor(t.Time)
 		r.last = b
 	}
-	if b.n == len(b.chunks)*chunkTaps {
-		b.chunks = append(b.chunks, r.chunk())
-	}
-	b.chunks[b.n/chunkTaps][b.n%chunkTaps] = *t
-	b.n++
-	r.n++
+	r.put(b, t)
 }
 
 // bucketFor finds or makes the bucket for time t.
@@ -114,10 +144,89 @@ func (r *reorder) chunk() []transit.Tap {
 	return c
 }
 
+// addByCard is add in card order.
+func (r *reorder) addByCard(t *transit.Tap) {
+	k := cardKey{card: t.Card, city: t.City}
+	i := keyHash(&k) >> (64 - 8) // log2(cardBuckets) top bits
+	b := r.byCard[i]
+	if b == nil {
+		b = new(bucket)
+		r.byCard[i] = b
+	}
+	r.put(b, t)
+}
+
+// put appends t to bucket b.
+func (r *reorder) put(b *bucket, t *transit.Tap) {
+	if b.n == len(b.chunks)*chunkTaps {
+		b.chunks = append(b.chunks, r.chunk())
+	}
+	b.chunks[b.n/chunkTaps][b.n%chunkTaps] = *t
+	b.n++
+	r.n++
+}
+
+// releaseByCard is release in card order: every tap older than w, card
+// by card in hash order, each card's taps in transit.Compare order.
+func (r *reorder) releaseByCard(w int64, price func(*transit.Tap)) {
+	for _, b := range r.byCard {
+		if b == nil || b.n == 0 {
+			continue
+		}
+		keys := r.cardKeys[:0]
+		for i := 0; i < b.n; i++ {
+			if t := b.at(i); t.Time < w {
+				k := cardKey{card: t.Card, city: t.City}
+				keys = append(keys, cardSortKey{hash: keyHash(&k), time: t.Time, idx: int32(i)})
+			}
+		}
+		slices.SortFunc(keys, func(x, y cardSortKey) int {
+			if c := cmp.Compare(x.hash, y.hash); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(x.time, y.time); c != 0 {
+				return c
+			}
+			// Equal hashes of two cards interleave them, each still in
+			// its own order; transit.Compare breaks the rest of the ties.
+			return transit.Compare(b.at(int(x.idx)), b.at(int(y.idx)))
+		})
+		for _, k := range keys {
+			price(b.at(int(k.idx)))
+		}
+		r.cardKeys = keys[:0]
+		r.n -= len(keys)
+		if len(keys) == b.n {
+			r.chunks = append(r.chunks, b.chunks...)
+			clear(b.chunks)
+			b.chunks = b.chunks[:0]
+			b.n = 0
+			continue
+		}
+		// A partial release (a day closed before the input ended): keep
+		// the later taps, in arrival order.
+		j := 0
+		for i := 0; i < b.n; i++ {
+			if t := b.at(i); t.Time >= w {
+				if i != j {
+					*b.at(j) = *t
+				}
+				j++
+			}
+		}
+		b.n = j
+	}
+}
+
 // release calls price, in transit.Compare order, for every held tap older
 // than w, and forgets them. Buckets partition time, so sorting bucket by
-// bucket gives the global order.
+// bucket gives the global order. In card order (newCardReorder) each
+// card's taps are released in that order, the cards in hash order.
 func (r *reorder) release(w int64, price func(*transit.Tap)) {
+	if r.width == 0 {
+		r.releaseByCard(w, price)
+		return
+	}
 	done := 0
 	for _, b := range r.buckets {
 		if b.start >= w {
@@ -177,9 +286,11 @@ func (r *reorder) recycle(b *bucket) {
 
 // each calls f for every held tap, bucket by bucket in arrival order.
 func (r *reorder) each(f func(*transit.Tap)) {
-	for _, b := range r.buckets {
-		for i := 0; i < b.n; i++ {
-			f(b.at(i))
+	for _, bs := range [][]*bucket{r.buckets, r.byCard[:]} {
+		for _, b := range bs {
+			for i := 0; b != nil && i < b.n; i++ {
+				f(b.at(i))
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -107,5 +108,72 @@ func TestChunked(t *testing.T) {
 	}
 	if len(c.chunks) != 3 {
 		t.Fatalf("reset should keep the 3 chunks for reuse, have %d", len(c.chunks))
+	}
+}
+
+// TestCardReorder checks the card-order mode against its contract: every
+// held tap older than the watermark released exactly once, the rest kept;
+// each card's taps in transit.Compare order, across releases too; cards in
+// hash order within a release.
+func TestCardReorder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	r := newCardReorder()
+	const base = 1_700_000_000e9
+	lastOf := map[cardKey]transit.Tap{}
+	held := 0
+	releasedTo := int64(math.MinInt64)
+	for round := 0; round < 30; round++ {
+		n := 0
+		for i := range rng.IntN(3 * chunkTaps) {
+			var tp transit.Tap
+			tp.Time = base + rng.Int64N(1e6)
+			if tp.Time < releasedTo {
+				continue // the engine prices these at once; never held
+			}
+			n++
+			tp.City = transit.City(110100 + rng.IntN(2))
+			tp.Card.Set(fmt.Appendf(nil, "C%d", rng.IntN(300)))
+			tp.ID.Set(fmt.Appendf(nil, "r%d-%d", round, i))
+			r.add(&tp)
+		}
+		held += n
+		if r.len() != held {
+			t.Fatalf("len = %d, want %d", r.len(), held)
+		}
+		w := max(releasedTo, base+rng.Int64N(1e6))
+		if round == 29 {
+			w = math.MaxInt64
+		}
+		releasedTo = w
+		var prevHash uint64
+		released := 0
+		r.release(w, func(tp *transit.Tap) {
+			released++
+			k := cardKey{card: tp.Card, city: tp.City}
+			h := keyHash(&k)
+			if tp.Time >= w {
+				t.Fatalf("released a tap at %d, watermark %d", tp.Time, w)
+			}
+			if h < prevHash {
+				t.Fatalf("cards out of hash order")
+			}
+			prevHash = h
+			if last, ok := lastOf[k]; ok && transit.Compare(&last, tp) > 0 {
+				t.Fatalf("card %s: %s released after %s", tp.Card, tp.ID, last.ID)
+			}
+			lastOf[k] = *tp
+		})
+		held -= released
+		if r.len() != held {
+			t.Fatalf("after release len = %d, want %d", r.len(), held)
+		}
+		r.each(func(tp *transit.Tap) {
+			if tp.Time < w {
+				t.Fatalf("kept a tap at %d below the watermark %d", tp.Time, w)
+			}
+		})
+	}
+	if held != 0 {
+		t.Fatalf("%d taps still held after the final release", held)
 	}
 }

@@ -96,6 +96,9 @@ func (c *core) init(id int, sink Sink, opts *Options) {
 		oldest:    math.MinInt32,
 		out:       make([]transit.Priced, 0, 2*opts.BatchSize),
 	}
+	if opts.Window == Unbounded {
+		c.held = newCardReorder() // nothing is released before the end
+	}
 }
 
 func (s *shard) run() {
@@ -160,6 +163,10 @@ func (s *core) advance(w int64) {
 func (s *core) release(w int64) {
 	if w <= s.released {
 		return
+	}
+	if s.held.width == 0 {
+		// In card order every held tap may be a new card (see reserve).
+		s.cards.reserve(s.cards.len() + s.held.len())
 	}
 	s.held.release(w, s.priceHeld)
 	s.released = w
