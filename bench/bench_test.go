@@ -16,7 +16,7 @@ func TestEngineRunAllocatesNothingPerTap(t *testing.T) {
 	b, cal := testWorld(t)
 	taps := gen(t, GenOptions{Taps: 60_000, Seed: 2}).Taps()
 	for name, run := range map[string]func(*fares.Book, *transit.Calendar, []transit.Tap, int, int) (Result, error){
-		"engine": Engine, "engine+aggregate": EngineAggregate,
+		"engine": Engine, "engine batch": EngineBatch, "engine+aggregate": EngineAggregate,
 	} {
 		t.Run(name, func(t *testing.T) {
 			small, err := run(b, cal, taps[:len(taps)/2], 2, 2)

@@ -57,8 +57,18 @@ func measure(f func()) (time.Duration, uint64, uint64) {
 // already exist.
 func Engine(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards, rounds int) (Result, error) {
 	sink := &countSink{counts: make([]paddedCount, shards)}
-	r, err := replay(book, cal, taps, shards, rounds, sink)
+	r, err := replay(book, cal, taps, shards, rounds, engine.DefaultWindow, sink)
 	r.Name = "engine"
+	return r, err
+}
+
+// EngineBatch is Engine as the batch job runs it: the window Unbounded, so
+// each round holds the whole day and prices it at the day's close, card
+// by card (see engine's package documentation), not as a stream.
+func EngineBatch(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards, rounds int) (Result, error) {
+	sink := &countSink{counts: make([]paddedCount, shards)}
+	r, err := replay(book, cal, taps, shards, rounds, engine.Unbounded, sink)
+	r.Name = "engine batch"
 	return r, err
 }
 
@@ -68,7 +78,7 @@ func Engine(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards,
 // path before any file is written.
 func EngineAggregate(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards, rounds int) (Result, error) {
 	coll := settlement.NewCollector(settlement.Options{Participants: pipeline.Participants(book), Shards: shards, Calendar: cal})
-	r, err := replay(book, cal, taps, shards, rounds, coll)
+	r, err := replay(book, cal, taps, shards, rounds, engine.DefaultWindow, coll)
 	r.Name = "engine+aggregate"
 	return r, err
 }
@@ -84,10 +94,10 @@ type paddedCount struct {
 
 func (c *countSink) Emit(shard int, rows []transit.Priced) { c.counts[shard].n += int64(len(rows)) }
 
-func replay(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards, rounds int, sink engine.Sink) (Result, error) {
+func replay(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards, rounds int, window time.Duration, sink engine.Sink) (Result, error) {
 	in := slices.Clone(taps)
 	slices.SortFunc(in, func(a, b transit.Tap) int { return transit.Compare(&a, &b) })
-	eng, err := engine.New(book, sink, engine.Options{Shards: shards, Calendar: cal})
+	eng, err := engine.New(book, sink, engine.Options{Shards: shards, Calendar: cal, Window: window})
 	if err != nil {
 		return Result{}, err
 	}

@@ -57,7 +57,7 @@ numbers on shared machines are noisy.`,
 				med, lo, hi := bench.Median(rs)
 				return med, fmt.Sprintf("[%.2f-%.2f]", lo/1e6, hi/1e6), nil
 			}
-			for _, run := range []func(*fares.Book, *transit.Calendar, []transit.Tap, int, int) (bench.Result, error){bench.Engine, bench.EngineAggregate} {
+			for _, run := range []func(*fares.Book, *transit.Calendar, []transit.Tap, int, int) (bench.Result, error){bench.Engine, bench.EngineBatch, bench.EngineAggregate} {
 				var base float64
 				for _, n := range shards {
 					r, spread, err := median(func() (bench.Result, error) { return run(e.book, e.cal, tapsIn, n, rounds) })
