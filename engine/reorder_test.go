@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -57,7 +58,7 @@ func TestReorderMatchesSort(t *testing.T) {
 					continue
 				}
 				got = got[:0]
-				r.release(w, func(tp *transit.Tap) { got = append(got, *tp) })
+				r.release(w, func(tp *transit.Tap) { got = append(got, *tp) }, func(*transit.Tap, int) {})
 				var due, kept []transit.Tap
 				for _, m := range model {
 					if m.Time < w {
@@ -162,7 +163,7 @@ func TestCardReorder(t *testing.T) {
 				t.Fatalf("card %s: %s released after %s", tp.Card, tp.ID, last.ID)
 			}
 			lastOf[k] = *tp
-		})
+		}, nil)
 		held -= released
 		if r.len() != held {
 			t.Fatalf("after release len = %d, want %d", r.len(), held)
@@ -175,5 +176,14 @@ func TestCardReorder(t *testing.T) {
 	}
 	if held != 0 {
 		t.Fatalf("%d taps still held after the final release", held)
+	}
+}
+
+// TestPrefetchIsHarmless: a prefetch of any address, mapped or not, is a
+// hint the CPU may drop; it never faults.
+func TestPrefetchIsHarmless(t *testing.T) {
+	var x [64]byte
+	for _, p := range []uintptr{0, 1, ^uintptr(0) - 63, uintptr(unsafe.Pointer(&x))} {
+		prefetch(p)
 	}
 }
