@@ -23,7 +23,7 @@ const tempPrefix = ".tmp-"
 // A staged file is made durable in one of two ways. With syncEach, stage
 // fsyncs it before closing it (WriteDay's workers do this for many files
 // at once). Otherwise the caller makes every staged file durable with one
-// syncFS before renaming any: a day has ~2,000 files, and one flush of the
+// syncFS before renaming any: a day has up to ~340 files, and one flush of the
 // file system costs about what a single fsync does.
 type fileOut struct {
 	// sync makes files and folders durable; off for WriteOptions.SkipSync.

@@ -22,7 +22,7 @@ var syncfsReportsErrors = kernelAtLeast(5, 8)
 // was opened. Open the folders before writing the files they must cover.
 // On a file system shared with other busy writers this also waits for
 // their dirty data: one flush of everything instead of thousands of
-// small ones, which is the better trade for a day of ~2,000 files.
+// small ones, which is the better trade for a day of hundreds of files.
 func syncFS(dirs ...*os.File) error {
 	done := make(map[uint64]bool, len(dirs))
 	for _, d := range dirs {
