@@ -204,18 +204,25 @@ func (r *reorder) releaseByCard(w int64, price func(*transit.Tap)) {
 			continue
 		}
 		// A partial release (a day closed before the input ended): keep
-		// the later taps, in arrival order.
-		j := 0
-		for i := 0; i < b.n; i++ {
-			if t := b.at(i); t.Time >= w {
-				if i != j {
-					*b.at(j) = *t
-				}
-				j++
-			}
-		}
-		b.n = j
+		// the later taps.
+		b.keepFrom(w)
 	}
+}
+
+// keepFrom drops the bucket's taps older than w, keeping the others in
+// arrival order, and returns how many it kept.
+func (b *bucket) keepFrom(w int64) int {
+	j := 0
+	for i := 0; i < b.n; i++ {
+		if t := b.at(i); t.Time >= w {
+			if i != j {
+				*b.at(j) = *t
+			}
+			j++
+		}
+	}
+	b.n = j
+	return j
 }
 
 // How far ahead of the tap being priced release calls ahead: stage 0 (the
@@ -264,27 +271,12 @@ func (r *reorder) release(w int64, price func(*transit.Tap), ahead func(*transit
 			if j := i + aheadState; j < len(keys) {
 				ahead(b.at(int(keys[j].idx)), 1)
 			}
-
 			price(b.at(int(k.idx)))
 		}
 		r.keys = keys[:0]
 		r.n -= len(keys)
-		if !full {
-			// The straddling bucket: keep its taps at or after w, in
-			// arrival order.
-			j := 0
-			for i := 0; i < b.n; i++ {
-				if t := b.at(i); t.Time >= w {
-					if i != j {
-						*b.at(j) = *t
-					}
-					j++
-				}
-			}
-			b.n = j
-			if j > 0 {
-				break
-			}
+		if !full && b.keepFrom(w) > 0 {
+			break // the straddling bucket keeps its taps at or after w
 		}
 		done++
 	}

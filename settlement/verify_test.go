@@ -130,6 +130,18 @@ func TestVerifyTampered(t *testing.T) {
 			return strings.Replace(s, old, new, 1)
 		}
 	}
+	// reseal edits a clearing file's records and recomputes its controls.
+	reseal := func(edit func(cf *ClearingFile)) func(t *testing.T, s string) string {
+		return func(t *testing.T, s string) string {
+			cf, err := ReadClearingFile(strings.NewReader(s))
+			if err != nil {
+				t.Fatal(err)
+			}
+			edit(cf)
+			cf.seal()
+			return string(cf.Append(nil))
+		}
+	}
 	// Line 6 of the clearing file is the metro entry (t-006: 500/100/400).
 	entry := "|500|100|400|charged|metro-distance+transfer"
 	// The entry's charged amount alone: the entry contradicts itself.
@@ -144,51 +156,27 @@ func TestVerifyTampered(t *testing.T) {
 	}, clr, 7, ErrMismatch)
 	// A whole clearing file rebuilt consistently with a higher amount: only
 	// the manifest and the summary disagree; named at the file control (line 8).
-	f("rebuilt clearing file", false, clr, func(t *testing.T, s string) string {
-		cf, err := ReadClearingFile(strings.NewReader(s))
-		if err != nil {
-			t.Fatal(err)
-		}
+	f("rebuilt clearing file", false, clr, reseal(func(cf *ClearingFile) {
 		cf.Batches[1].Entries[0].Gross++
 		cf.Batches[1].Entries[0].Charged++
-		cf.seal()
-		return string(cf.Append(nil))
-	}, clr, 8, ErrMismatch)
+	}), clr, 8, ErrMismatch)
 	// A clearing file rebuilt consistently with the same amounts but
 	// another stop: only the ledger can tell, at the batch control (line 4).
-	f("rebuilt clearing file, ledger", true, clr, func(t *testing.T, s string) string {
-		cf, err := ReadClearingFile(strings.NewReader(s))
-		if err != nil {
-			t.Fatal(err)
-		}
+	f("rebuilt clearing file, ledger", true, clr, reseal(func(cf *ClearingFile) {
 		cf.Batches[0].Entries[0].Stop = transit.MustCode("B21") // amounts unchanged
-		cf.seal()
-		return string(cf.Append(nil))
-	}, clr, 4, ErrMismatch)
+	}), clr, 4, ErrMismatch)
 	// Shenzhen's file (440300) has batches for two acquirers. Its Guangzhou
 	// batch rebuilt as a batch for another city: the file is consistent,
 	// but the summary has no such pair (named at the batch header, line 5).
 	const szClr = "clearing/440300.clr.zst"
-	f("batch of another acquirer", false, szClr, func(t *testing.T, s string) string {
-		cf, err := ReadClearingFile(strings.NewReader(s))
-		if err != nil {
-			t.Fatal(err)
-		}
+	f("batch of another acquirer", false, szClr, reseal(func(cf *ClearingFile) {
 		cf.Batches[1].Header.Acquirer = 440200
-		cf.seal()
-		return string(cf.Append(nil))
-	}, szClr, 5, ErrMismatch)
+	}), szClr, 5, ErrMismatch)
 	// The Guangzhou batch dropped and the file resealed: the manifest's
 	// totals for the file catch it first (named at the file control, line 5).
-	f("batch dropped", false, szClr, func(t *testing.T, s string) string {
-		cf, err := ReadClearingFile(strings.NewReader(s))
-		if err != nil {
-			t.Fatal(err)
-		}
+	f("batch dropped", false, szClr, reseal(func(cf *ClearingFile) {
 		cf.Batches = cf.Batches[:1]
-		cf.seal()
-		return string(cf.Append(nil))
-	}, szClr, 5, ErrMismatch)
+	}), szClr, 5, ErrMismatch)
 	// A ledger row changed consistently (gross and charged): the ledger's
 	// totals disagree with the summary.
 	f("ledger row", true, LedgerName, replace(",charged,200,50,150,bus-flat+daily-cap,", ",charged,201,50,151,bus-flat+daily-cap,"), LedgerName, 0, ErrMismatch)
