@@ -3,6 +3,7 @@ package settlement
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 
 	"github.com/tapsettle/tapsettle/transit"
@@ -255,6 +256,11 @@ func canonical(line, out []byte) error {
 
 // Parse parses a file header line (without newline), strictly.
 func (h *FileHeader) Parse(line []byte) error {
+	// The version first: another version's header may have other fields,
+	// and "unsupported version" says more than a field count.
+	if f := bytes.SplitN(line, []byte("|"), 4); len(f) == 4 && string(f[1]) == ClearingFormat && string(f[2]) != strconv.Itoa(ClearingVersion) {
+		return fieldError("version", fmt.Sprintf("version %.10q is not supported; this release reads version %d", f[2], ClearingVersion))
+	}
 	var buf [maxRecordFields][]byte
 	f, err := splitRecord(&buf, line, RecordFileHeader, fileHeaderFields)
 	if err != nil {

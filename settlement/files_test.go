@@ -201,3 +201,24 @@ func TestClearingFileBatchOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestClearingFileVersion: a reader refuses a file of another format
+// version (version 1 had the acquirer in the file header), naming the
+// field.
+func TestClearingFileVersion(t *testing.T) {
+	for _, line := range []string{
+		"1|TSCLR|1|2025-03-01|110100|310100|CNY|fen|p",
+		"1|TSCLR|3|2025-03-01|110100|CNY|fen|p",
+	} {
+		var h FileHeader
+		err := h.Parse([]byte(line))
+		var re *RecordError
+		if !errors.As(err, &re) || re.Field != "version" {
+			t.Errorf("Parse(%q) = %v, want a version error", line, err)
+		}
+	}
+	var h FileHeader
+	if err := h.Parse([]byte("1|TSCLR|2|2025-03-01|110100|CNY|fen|p")); err != nil || h.Issuer != 110100 || h.PolicyFingerprint != "p" {
+		t.Errorf("Parse(version 2) = %+v, %v", h, err)
+	}
+}
