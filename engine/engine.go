@@ -21,8 +21,9 @@ type Sink interface {
 	Emit(shard int, rows []transit.Priced)
 }
 
-// Unbounded is the Window that holds every tap until the input ends, so that
-// output is independent of input order. The batch job uses it.
+// Unbounded is the Window that holds every tap until the input ends (or a
+// day is closed), so that output is independent of input order. The batch
+// job uses it; its taps are then released card by card (package comment).
 const Unbounded time.Duration = math.MaxInt64
 
 // Options configures an Engine. The zero value of each field means its

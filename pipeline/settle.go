@@ -87,9 +87,10 @@ const decodeBatch = 4096
 
 // Run settles the inputs. Inputs are decoded concurrently (one goroutine
 // each, up to GOMAXPROCS at once); a single router feeds the engine, whose
-// window is unbounded: every tap is priced in event-time order at the end
-// of the input, so the output does not depend on input order, the number
-// of files or the number of shards.
+// window is unbounded: every tap is priced at the end of the input, each
+// card's taps in event-time order (card by card, see package engine), so
+// the output does not depend on input order, the number of files or the
+// number of shards.
 func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 	start := time.Now()
 	if s.Book == nil || s.Calendar == nil {
