@@ -62,9 +62,11 @@ func Engine(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards,
 	return r, err
 }
 
-// EngineBatch is Engine as the batch job runs it: the window Unbounded, so
-// each round holds the whole day and prices it at the day's close, card
-// by card (see engine's package documentation), not as a stream.
+// EngineBatch is Engine with the batch job's window (Unbounded): each round
+// holds the whole day and prices it at the day's close, card by card (see
+// engine's package documentation), not as a stream. Like Engine it
+// measures warm card states; a real settle creates them all, which the
+// card order helps most (see README, Performance).
 func EngineBatch(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards, rounds int) (Result, error) {
 	sink := &countSink{counts: make([]paddedCount, shards)}
 	r, err := replay(book, cal, taps, shards, rounds, engine.Unbounded, sink)

@@ -125,16 +125,19 @@ func (t *cardTable) lookup(k *cardKey) int32 {
 // range of home slots, so an index sized for their number, not for the
 // final one, would pack them into long probe runs.
 func (t *cardTable) reserve(n int) {
-	for (n+1)*8 > len(t.index)*5 {
-		t.grow()
+	size := max(len(t.index), 1<<12)
+	for (n+1)*8 > size*5 {
+		size *= 2
+	}
+	if size > len(t.index) {
+		t.resize(size)
 	}
 }
 
-func (t *cardTable) grow() {
-	n := 1 << 12
-	if len(t.index) > 0 {
-		n = 2 * len(t.index)
-	}
+func (t *cardTable) grow() { t.resize(max(2*len(t.index), 1<<12)) }
+
+// resize rebuilds the index with n slots, a power of two.
+func (t *cardTable) resize(n int) {
 	t.index = pages.Make[uint64](n)
 	t.shift = uint8(64 - bits.TrailingZeros(uint(n)))
 	mask := uint64(n - 1)

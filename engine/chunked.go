@@ -21,7 +21,9 @@ func (c *chunked[T]) push(v *T) int {
 	i := c.n
 	if i>>chunkShift == len(c.chunks) {
 		if len(c.slab) == 0 {
-			c.slab = pages.Make[T](slabChunks << chunkShift)
+			// Slabs grow with the vector (1, 2, ... slabChunks chunks),
+			// so a small one never holds much populated memory unused.
+			c.slab = pages.Make[T](min(max(len(c.chunks), 1), slabChunks) << chunkShift)
 		}
 		c.chunks = append(c.chunks, c.slab[:1<<chunkShift:1<<chunkShift])
 		c.slab = c.slab[1<<chunkShift:]

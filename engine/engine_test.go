@@ -607,3 +607,65 @@ func TestCardOrderMatchesTimeOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestCardOrderPartialReleases: with days closed while the input goes on
+// (partial releases, late taps of a closed day), the card-order release
+// gives the rows the time-order release gives on the same submissions.
+func TestCardOrderPartialReleases(t *testing.T) {
+	var taps []transit.Tap
+	for d := range 3 {
+		day := dayOfTaps(t, 3000, uint64(10+d))
+		for i := range day {
+			day[i].Time += int64(d) * int64(24*time.Hour)
+		}
+		taps = append(taps, day...)
+	}
+	rng := rand.New(rand.NewPCG(4, 4))
+	rng.Shuffle(len(taps), func(i, j int) {
+		// Mostly in day order: shuffle within a day, and move a few taps
+		// past their day's close.
+		if taps[i].Time/int64(24*time.Hour) == taps[j].Time/int64(24*time.Hour) || rng.IntN(50) == 0 {
+			taps[i], taps[j] = taps[j], taps[i]
+		}
+	})
+	cal := calendar(t)
+	first := cal.DayOf(taps[0].Time)
+	submit := func(shards int) []transit.Priced {
+		opts := Options{Window: Unbounded, Shards: shards, Calendar: cal}
+		opts.EnsureDefaults()
+		c := newCollect(opts.Shards)
+		e, err := New(book(t), c, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, third := 0, len(taps)/3; i < 3; i++ {
+			e.Submit(taps[i*third : (i+1)*third])
+			e.CloseDay(first + transit.Day(i) - 1)
+		}
+		e.Close()
+		rows := c.rows()
+		sortRows(rows)
+		return rows
+	}
+	for _, shards := range []int{1, 3} {
+		got := submit(shards)
+		cardOrder = false
+		want := submit(shards)
+		cardOrder = true
+		if len(got) != len(want) || len(got) < len(taps) {
+			t.Fatalf("%d shards: %d rows in card order, %d in time order, %d taps", shards, len(got), len(want), len(taps))
+		}
+		late := 0
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%d shards: row %d differs:\ncard order %+v\ntime order %+v", shards, i, got[i], want[i])
+			}
+			if want[i].Rules&transit.RuleLate != 0 {
+				late++
+			}
+		}
+		if late == 0 {
+			t.Fatalf("%d shards: no late taps; the test does not reach the forced-release path", shards)
+		}
+	}
+}

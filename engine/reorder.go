@@ -18,8 +18,12 @@ const chunkTaps = 512
 
 // slabChunks is how many chunks are allocated at once (~1.2 MiB), their
 // pages populated in one call (see package pages): a batch job holding a
-// day takes hundreds of megabytes of fresh memory here.
-const slabChunks = 16
+// day takes hundreds of megabytes of fresh memory here. The first
+// plainChunks chunks (one per card bucket) are allocated one by one.
+const (
+	slabChunks  = 16
+	plainChunks = cardBuckets
+)
 
 // reorder holds the taps not yet priced. Taps are kept in buckets of
 // event time, each a list of fixed-size chunks, so that a release prices
@@ -38,6 +42,7 @@ type reorder struct {
 	free    []*bucket
 	chunks  [][]transit.Tap // spare chunks
 	slab    []transit.Tap   // fresh memory that new chunks are cut from
+	made    int             // chunks made without a slab (see chunk)
 
 	// byCard is the card-order mode (newCardReorder): buckets by card
 	// hash, cardKeys the release's scratch.
@@ -135,6 +140,14 @@ func (r *reorder) chunk() []transit.Tap {
 		c := r.chunks[n-1]
 		r.chunks = r.chunks[:n-1]
 		return c
+	}
+	if r.made < plainChunks {
+		// A reorder's first chunks are not populated: a card-order
+		// reorder spreads its first taps over all its buckets, and an
+		// engine of many shards on a small input would otherwise hold
+		// hundreds of megabytes of populated, unused chunks.
+		r.made++
+		return make([]transit.Tap, chunkTaps)
 	}
 	if len(r.slab) < chunkTaps {
 		r.slab = pages.Make[transit.Tap](chunkTaps * slabChunks)

@@ -122,6 +122,7 @@ func TestCardReorder(t *testing.T) {
 	const base = 1_700_000_000e9
 	lastOf := map[cardKey]transit.Tap{}
 	held := 0
+	ids := map[transit.TapID]int{} // held taps by identifier (each unique)
 	releasedTo := int64(math.MinInt64)
 	for round := 0; round < 30; round++ {
 		n := 0
@@ -136,6 +137,7 @@ func TestCardReorder(t *testing.T) {
 			tp.Card.Set(fmt.Appendf(nil, "C%d", rng.IntN(300)))
 			tp.ID.Set(fmt.Appendf(nil, "r%d-%d", round, i))
 			r.add(&tp)
+			ids[tp.ID]++
 		}
 		held += n
 		if r.len() != held {
@@ -150,6 +152,10 @@ func TestCardReorder(t *testing.T) {
 		released := 0
 		r.release(w, func(tp *transit.Tap) {
 			released++
+			if ids[tp.ID] != 1 {
+				t.Fatalf("released %s, which is not held", tp.ID)
+			}
+			delete(ids, tp.ID)
 			k := cardKey{card: tp.Card, city: tp.City}
 			h := keyHash(&k)
 			if tp.Time >= w {
@@ -168,11 +174,19 @@ func TestCardReorder(t *testing.T) {
 		if r.len() != held {
 			t.Fatalf("after release len = %d, want %d", r.len(), held)
 		}
+		kept := 0
 		r.each(func(tp *transit.Tap) {
 			if tp.Time < w {
 				t.Fatalf("kept a tap at %d below the watermark %d", tp.Time, w)
 			}
+			if ids[tp.ID] != 1 {
+				t.Fatalf("kept %s, which was not added or was released", tp.ID)
+			}
+			kept++
 		})
+		if kept != len(ids) {
+			t.Fatalf("kept %d taps, %d are held", kept, len(ids))
+		}
 	}
 	if held != 0 {
 		t.Fatalf("%d taps still held after the final release", held)

@@ -124,7 +124,8 @@ func (f *ClearingFile) Validate() error {
 
 // ReadClearingFile parses a decompressed clearing file and checks it: the
 // record grammar (1, then per batch 5, 6..., 8, then 9), every line in the
-// writer's exact form, batch numbers and modes in order, consecutive
+// writer's exact form, batch numbers in order, batches in ascending
+// (acquirer, mode) order with no acquirer equal to the issuer, consecutive
 // sequence numbers, entries that are clearing rows of the batch's mode
 // with Charged = Gross - Discount, in time order, and every count, sum and
 // hash of the control records. The first problem is returned as a

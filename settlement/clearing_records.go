@@ -20,8 +20,11 @@ const (
 	RecordFileControl  = '9'
 )
 
-// maxBatches bounds a file's batch count: one per acquirer and mode.
-const maxBatches = 1 << 20
+// maxBatches bounds a file's batch count, which is at most one per other
+// participant and mode (2 × 335 with today's 336 cities): the bound keeps a
+// forged file from making a reader hold a million batch records, with room
+// for the network to grow.
+const maxBatches = 4096
 
 // Constants of the file header.
 const (

@@ -83,6 +83,25 @@ func parseClearingPath(p string) (issuer transit.City, ok bool) {
 	return parseCity([]byte(rest))
 }
 
+// legacyClearingPath reports whether p names a clearing file of format
+// version 1, one file per pair ("clearing/110100-310100.clr.zst"): a day
+// folder written by an earlier release.
+func legacyClearingPath(p string) bool {
+	rest, found := strings.CutPrefix(p, ClearingDir+"/")
+	if !found {
+		return false
+	}
+	rest, found = strings.CutSuffix(rest, clearingExt)
+	if !found || len(rest) != 13 || rest[6] != '-' {
+		return false
+	}
+	_, ok1 := parseCity([]byte(rest[:6]))
+	_, ok2 := parseCity([]byte(rest[7:]))
+	return ok1 && ok2
+}
+
+// knownPath reports whether p names a file this package writes in a day
+// folder.
 func knownPath(p string) bool {
 	switch p {
 	case LedgerName, RejectsName, SummaryName:
@@ -206,6 +225,9 @@ func parseManifestFile(line []byte) (ManifestFile, *RecordError) {
 		return f, fieldError("", "want: file PATH size= sha256= records= [gross_fen= discount_fen= charged_fen=]")
 	}
 	f.Path = string(fields[1])
+	if legacyClearingPath(f.Path) {
+		return f, fieldError("path", fmt.Sprintf("%q is a clearing file of format version 1 (one file per pair); this release reads version %d: settle or clear the day again to rewrite it", f.Path, ClearingVersion))
+	}
 	if !knownPath(f.Path) {
 		return f, fieldError("path", fmt.Sprintf("%q is not a file of a day folder", f.Path))
 	}

@@ -489,17 +489,18 @@ func (v *dayVerifier) crossClearing() error {
 		if c.file.Header.PolicyFingerprint != v.sum.PolicyFingerprint {
 			return v.fail(c.path, 1, ErrMismatch, "policy fingerprint %q, summary's %q", c.file.Header.PolicyFingerprint, v.sum.PolicyFingerprint)
 		}
+		// Both lists are in acquirer order: walk them together and name
+		// the first acquirer that one has and the other lacks.
 		sums := pairSums(c.file)
-		for i, s := range sums {
-			if i >= len(run) || run[i].Acquirer != s.acquirer {
-				return v.fail(c.path, c.headerLine(s.firstBatch), ErrMismatch, "the summary has no bilateral totals for %v-%v", issuer, s.acquirer)
+		for i, k := 0, 0; i < len(sums) || k < len(run); i, k = i+1, k+1 {
+			switch {
+			case k == len(run) || i < len(sums) && sums[i].acquirer < run[k].Acquirer:
+				return v.fail(c.path, c.headerLine(sums[i].firstBatch), ErrMismatch, "the summary has no bilateral totals for %v-%v", issuer, sums[i].acquirer)
+			case i == len(sums) || run[k].Acquirer < sums[i].acquirer:
+				return v.fail(c.path, c.fileLine, ErrMissing, "bilateral %v-%v has no batch in the issuer's clearing file", issuer, run[k].Acquirer)
+			case sums[i].Amounts != run[k].Amounts:
+				return v.fail(c.path, c.headerLine(sums[i].firstBatch), ErrMismatch, "batches of acquirer %v sum to %+v, summary's bilateral totals %+v", sums[i].acquirer, sums[i].Amounts, run[k].Amounts)
 			}
-			if s.Amounts != run[i].Amounts {
-				return v.fail(c.path, c.headerLine(s.firstBatch), ErrMismatch, "batches of acquirer %v sum to %+v, summary's bilateral totals %+v", s.acquirer, s.Amounts, run[i].Amounts)
-			}
-		}
-		if len(sums) < len(run) {
-			return v.fail(c.path, c.fileLine, ErrMissing, "bilateral %v-%v has no batch in the issuer's clearing file", issuer, run[len(sums)].Acquirer)
 		}
 	}
 	if seen != len(v.clr) {

@@ -2,6 +2,8 @@ package settlement
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -165,13 +167,21 @@ func TestVerifyTampered(t *testing.T) {
 	f("rebuilt clearing file, ledger", true, clr, reseal(func(cf *ClearingFile) {
 		cf.Batches[0].Entries[0].Stop = transit.MustCode("B21") // amounts unchanged
 	}), clr, 4, ErrMismatch)
-	// Shenzhen's file (440300) has batches for two acquirers. Its Guangzhou
-	// batch rebuilt as a batch for another city: the file is consistent,
-	// but the summary has no such pair (named at the batch header, line 5).
+	// Shenzhen's file (440300) has batches for Shanghai (310100) and
+	// Guangzhou (440100). The Guangzhou batch rebuilt as a batch for
+	// another city: the file is consistent, but it and the summary
+	// disagree on the acquirers, and Verify names the first, in acquirer
+	// order, that one side lacks. Wuhan (420100) comes before Guangzhou:
+	// the summary has no such pair (named at the batch header, line 5).
 	const szClr = "clearing/440300.clr.zst"
-	f("batch of another acquirer", false, szClr, reseal(func(cf *ClearingFile) {
-		cf.Batches[1].Header.Acquirer = 440200
+	f("batch of an acquirer the summary lacks", false, szClr, reseal(func(cf *ClearingFile) {
+		cf.Batches[1].Header.Acquirer = 420100
 	}), szClr, 5, ErrMismatch)
+	// Meizhou (441400) comes after Guangzhou: the summary's pair
+	// 440300-440100 has no batch (named at the file control, line 8).
+	f("batch moved past an acquirer", false, szClr, reseal(func(cf *ClearingFile) {
+		cf.Batches[1].Header.Acquirer = 441400
+	}), szClr, 8, ErrMissing)
 	// The Guangzhou batch dropped and the file resealed: the manifest's
 	// totals for the file catch it first (named at the file control, line 5).
 	f("batch dropped", false, szClr, reseal(func(cf *ClearingFile) {
@@ -263,5 +273,43 @@ func TestRewriteDay(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(gone))); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s of the earlier run is still there", gone)
 		}
+	}
+}
+
+// TestRewriteVersion1Day: a day folder written by a release of clearing
+// format version 1 (one file per pair) is refused by Verify with a message
+// that says so, and writing the day again removes the old pair files, so
+// the folder verifies.
+func TestRewriteVersion1Day(t *testing.T) {
+	root, dir := writeFixture(t, false)
+	legacy := filepath.Join(dir, ClearingDir, "110100-310100.clr.zst")
+	if err := os.WriteFile(legacy, []byte("v1"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(dir, ManifestName)
+	m, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a version 1 manifest lists, with its checksum line resealed.
+	body := string(m[:bytes.LastIndex(m, []byte(manifestLast))])
+	body = strings.Replace(body, "file clearing/110100.clr.zst", "file clearing/110100-310100.clr.zst", 1)
+	sum := sha256.Sum256([]byte(body))
+	old := body + manifestLast + hex.EncodeToString(sum[:]) + "\n"
+	if err := os.WriteFile(manifest, []byte(old), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(dir); err == nil || !strings.Contains(err.Error(), "format version 1") {
+		t.Errorf("Verify of a version 1 folder = %v, want it named as version 1", err)
+	}
+	day := collect(t, fixtureRows(), fixtureRejects(), 1, false, nil).Day(fixtureDay)
+	if _, err := WriteDay(root, day, WriteOptions{SkipSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(legacy); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the version 1 file is still there: %v", err)
+	}
+	if err := Verify(dir); err != nil {
+		t.Errorf("Verify after writing the day again: %v", err)
 	}
 }

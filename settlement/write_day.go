@@ -30,8 +30,9 @@ import (
 // the output is best kept off a file system that others write heavily.
 // Writing a day again
 // replaces its files: the old manifest is removed (durably) first, and
-// files of an earlier run that the new manifest does not list (a pair
-// that no longer trades, a ledger no longer asked for) are removed before
+// files of an earlier run that the new manifest does not list (an issuer
+// whose cards no longer ride elsewhere, a ledger no longer asked for, the
+// per-pair clearing files of format version 1) are removed before
 // the new manifest is written. Other files in the folder are left alone,
 // and Verify reports them.
 func WriteDay(root string, d *Day, opts WriteOptions) (*Manifest, error) {
@@ -359,7 +360,7 @@ func removeStale(dir string, files []ManifestFile) error {
 			if sub != "" {
 				rel = sub + "/" + rel
 			}
-			stale := e.Type().IsRegular() && !keep[rel] && (knownPath(rel) || strings.HasPrefix(e.Name(), tempPrefix))
+			stale := e.Type().IsRegular() && !keep[rel] && (knownPath(rel) || legacyClearingPath(rel) || strings.HasPrefix(e.Name(), tempPrefix))
 			if !stale {
 				continue
 			}

@@ -1,6 +1,6 @@
 // Package pages allocates large slices with their memory already mapped.
 //
-// A process touching fresh memory takes a page fault per 4 KiB page. On
+// A process touching fresh memory takes a page fault per page. On
 // virtual machines that back guest memory lazily (Firecracker, most cloud
 // VMs) that fault is expensive: about 12 µs per page on the 2-core VMs
 // tapsettle is benchmarked on, so the batch job, which holds a settlement

@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"os"
 	"sync/atomic"
 	"unsafe"
 
@@ -12,13 +13,17 @@ import (
 // package.
 var unsupported atomic.Bool
 
+// pageSize is the kernel's page size: 4 KiB on x86-64, 4, 16 or 64 KiB on
+// arm64. madvise needs a page-aligned start.
+var pageSize = os.Getpagesize()
+
 // populate maps the whole pages inside [p, p+size) for writing. Memory
 // already mapped (a heap span being reused) costs only the call.
 func populate(p unsafe.Pointer, size uintptr) {
 	if unsupported.Load() {
 		return
 	}
-	const page = 4096
+	page := uintptr(pageSize)
 	start := (uintptr(p) + page - 1) &^ (page - 1)
 	end := (uintptr(p) + size) &^ (page - 1)
 	if end <= start {
