@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -140,38 +142,47 @@ files.`,
 }
 
 // sameClearing compares the clearing files of the days in two settlement
-// trees. (Ledgers and rejects name their sources, a file and line or a
-// partition and offset, and the summaries count the malformed records the
-// producer kept out of the topic, so those differ by design.)
+// trees: the same names on both sides, byte-identical. (Ledgers and
+// rejects name their sources, a file and line or a partition and offset,
+// and the summaries count the malformed records the producer kept out of
+// the topic, so those differ by design.)
 func sameClearing(a, b string, days map[transit.Day]*settlement.Day) (bool, int, error) {
 	files := 0
 	for day := range days {
-		name := settlement.DirName(day)
-		var rel []string
-		err := filepath.WalkDir(filepath.Join(a, name), func(path string, de os.DirEntry, err error) error {
-			if err != nil || de.IsDir() {
-				return err
-			}
-			r, _ := filepath.Rel(a, path)
-			if filepath.Base(filepath.Dir(path)) == "clearing" {
-				rel = append(rel, r)
-			}
-			return nil
-		})
+		dir := filepath.Join(settlement.DirName(day), settlement.ClearingDir)
+		x, err := readClearingDir(filepath.Join(a, dir))
 		if err != nil {
 			return false, 0, err
 		}
-		for _, r := range rel {
-			x, err := os.ReadFile(filepath.Join(a, r))
-			if err != nil {
-				return false, 0, err
-			}
-			y, err := os.ReadFile(filepath.Join(b, r))
-			if err != nil || !bytes.Equal(x, y) {
-				return false, files, nil
-			}
-			files++
+		y, err := readClearingDir(filepath.Join(b, dir))
+		if err != nil {
+			return false, 0, err
 		}
+		if !maps.EqualFunc(x, y, bytes.Equal) {
+			return false, files, nil
+		}
+		files += len(x)
 	}
 	return files > 0, files, nil
+}
+
+// readClearingDir returns the files of a day's clearing folder by name;
+// none when the folder does not exist (a day without interregional rides).
+func readClearingDir(dir string) (map[string][]byte, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	files := make(map[string][]byte, len(entries))
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		files[e.Name()] = b
+	}
+	return files, nil
 }

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tapsettle/tapsettle/settlement"
+	"github.com/tapsettle/tapsettle/transit"
 )
 
 // run executes the CLI in process and returns its output and error.
@@ -131,5 +134,46 @@ func TestKafkaClientIDFromConfig(t *testing.T) {
 	}
 	if sec.ClientID != "clearing-house-7" {
 		t.Errorf("kafka security client id %q, want the configured one", sec.ClientID)
+	}
+}
+
+// TestSameClearing: the demo's comparison of the stream's and the batch
+// job's clearing files fails on a differing byte and on a file only one
+// side wrote, whichever side.
+func TestSameClearing(t *testing.T) {
+	const day = transit.Day(20150)
+	days := map[transit.Day]*settlement.Day{day: nil}
+	tree := func(files map[string]string) string {
+		root := t.TempDir()
+		dir := filepath.Join(root, settlement.DirName(day), settlement.ClearingDir)
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o640); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return root
+	}
+	base := map[string]string{"110100.clr.zst": "a", "330200.clr.zst": "b"}
+	same := tree(base)
+	for _, tc := range []struct {
+		name  string
+		other map[string]string
+		want  bool
+	}{
+		{"identical", base, true},
+		{"a byte differs", map[string]string{"110100.clr.zst": "a", "330200.clr.zst": "c"}, false},
+		{"extra file", map[string]string{"110100.clr.zst": "a", "330200.clr.zst": "b", "310100.clr.zst": "d"}, false},
+		{"missing file", map[string]string{"110100.clr.zst": "a"}, false},
+	} {
+		other := tree(tc.other)
+		for _, order := range [][2]string{{same, other}, {other, same}} {
+			got, _, err := sameClearing(order[0], order[1], days)
+			if err != nil || got != tc.want {
+				t.Errorf("%s: sameClearing = %v, %v; want %v", tc.name, got, err, tc.want)
+			}
+		}
 	}
 }
