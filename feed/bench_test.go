@@ -79,7 +79,7 @@ func BenchmarkFetch(b *testing.B) {
 	taps, size := fillTopic(b, brokers, topic, 1)
 	tr := Security{}.transport()
 	defer tr.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: requestTimeout, Transport: tr}
+	client := newClient(brokers, tr)
 	var fc FetchConfig
 	fc.EnsureDefaults()
 	for _, decode := range []bool{false, true} {
@@ -234,7 +234,7 @@ func BenchmarkKafkaGoFetchPaths(b *testing.B) {
 	b.Run("client", func(b *testing.B) {
 		tr := Security{}.transport()
 		defer tr.CloseIdleConnections()
-		client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr}
+		client := newClient(brokers, tr)
 		key, value := make([]byte, 0, 64), make([]byte, 0, 64<<10)
 		run(b, func(b *testing.B) {
 			for offset := int64(0); offset < benchMessages; {

@@ -30,7 +30,7 @@ func ConsumeAll(ctx context.Context, brokers []string, sec Security, topic strin
 	}
 	tr := sec.transport()
 	defer tr.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: requestTimeout, Transport: tr}
+	client := newClient(brokers, tr)
 	if len(partitions) == 0 {
 		n, err := partitionCount(ctx, client, topic)
 		if err != nil {

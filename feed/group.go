@@ -124,7 +124,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 		cfg:    cfg,
 		dialer: cfg.Security.dialer(),
 		tr:     tr,
-		client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: requestTimeout, Transport: tr},
+		client: newClient(cfg.Brokers, tr),
 	}, nil
 }
 

@@ -3,8 +3,6 @@ package feed
 import (
 	"context"
 	"fmt"
-
-	"github.com/segmentio/kafka-go"
 )
 
 // PartitionCount returns the number of partitions of topic, from the
@@ -12,7 +10,7 @@ import (
 func PartitionCount(ctx context.Context, brokers []string, sec Security, topic string) (int, error) {
 	tr := sec.transport()
 	defer tr.CloseIdleConnections() // also stops the pool's metadata refresher
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr, Timeout: dialTimeout}
+	client := newClient(brokers, tr)
 	n, err := partitionCount(ctx, client, topic)
 	if err != nil {
 		return 0, fmt.Errorf("feed: %w", err)

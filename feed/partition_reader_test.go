@@ -37,7 +37,7 @@ func newReaderFixture(t *testing.T, n int) *readerFixture {
 	tr := Security{}.transport()
 	t.Cleanup(tr.CloseIdleConnections)
 	return &readerFixture{e: e, topic: topic, taps: taps,
-		client: &kafka.Client{Addr: kafka.TCP(e.Addrs()...), Timeout: requestTimeout, Transport: tr}}
+		client: newClient(e.Addrs(), tr)}
 }
 
 func (f *readerFixture) open(t *testing.T, offset int64, cfg FetchConfig) *PartitionReader {

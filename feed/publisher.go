@@ -120,13 +120,12 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		return nil, err
 	}
 	tr := cfg.Security.transport()
-	addr := kafka.TCP(cfg.Brokers...)
 	// The Writer's batch size is a message count. kafka-go preallocates a
 	// slice of that many Messages for every batch, so size it to what
 	// BatchBytes can hold rather than "large".
 	perMessage := int64(cfg.TapsPerMessage) * tapBytesEstimate
 	w := &kafka.Writer{
-		Addr:         addr,
+		Addr:         kafka.TCP(cfg.Brokers...),
 		Topic:        cfg.Topic,
 		Balancer:     presetBalancer{},
 		BatchSize:    int(cfg.BatchBytes/perMessage) + 1,
@@ -142,7 +141,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		cfg:    cfg,
 		w:      w,
 		tr:     tr,
-		client: &kafka.Client{Addr: addr, Transport: tr},
+		client: newClient(cfg.Brokers, tr),
 	}, nil
 }
 

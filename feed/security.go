@@ -42,6 +42,14 @@ func (s Security) transport() *kafka.Transport {
 	}
 }
 
+// newClient returns a kafka-go Client of the brokers over transport tr, every
+// request bounded by requestTimeout: the one way this package builds one,
+// so no request (metadata, topic creation, offsets) can wait forever on a
+// broker that accepted the connection and went silent.
+func newClient(brokers []string, tr *kafka.Transport) *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr, Timeout: requestTimeout}
+}
+
 // dialer returns the kafka-go Dialer that ConsumerGroup uses to talk to the
 // group coordinator, which predates Transport and does not accept one.
 func (s Security) dialer() *kafka.Dialer {

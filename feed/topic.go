@@ -29,7 +29,7 @@ func CreateTopic(ctx context.Context, brokers []string, sec Security, topic stri
 	}
 	tr := sec.transport()
 	defer tr.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr}
+	client := newClient(brokers, tr)
 	res, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{
 		Topics: []kafka.TopicConfig{{
 			Topic:             topic,
