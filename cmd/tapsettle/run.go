@@ -25,26 +25,6 @@ import (
 	"github.com/tapsettle/tapsettle/transit"
 )
 
-// Flags of the streaming commands that are configuration keys.
-func init() {
-	for flag, key := range map[string]string{
-		"brokers":             "kafka.brokers",
-		"topic":               "kafka.topic",
-		"group":               "kafka.group",
-		"partitions":          "kafka.partitions",
-		"state-backend":       "state.backend",
-		"state-dir":           "state.dir",
-		"redis-addr":          "redis.addr",
-		"metrics-listen":      "metrics.listen",
-		"window":              "engine.window",
-		"checkpoint-interval": "checkpoint.interval",
-		"close-after":         "clearing.close_after",
-		"clearing-interval":   "clearing.interval",
-	} {
-		flagKeys[flag] = key
-	}
-}
-
 func addKafkaFlags(cmd *cobra.Command) {
 	cmd.Flags().StringSlice("brokers", nil, "Kafka bootstrap brokers host:port (default localhost:9092)")
 	cmd.Flags().String("topic", "", "topic of taps (default \"taps\")")

@@ -26,6 +26,19 @@ var flagKeys = map[string]string{
 	"ledger":     "output.ledger",
 	"cutoff":     "settlement.cutoff",
 	"timezone":   "settlement.timezone",
+	// the streaming commands (run, produce, clear, demo)
+	"brokers":             "kafka.brokers",
+	"topic":               "kafka.topic",
+	"group":               "kafka.group",
+	"partitions":          "kafka.partitions",
+	"state-backend":       "state.backend",
+	"state-dir":           "state.dir",
+	"redis-addr":          "redis.addr",
+	"metrics-listen":      "metrics.listen",
+	"window":              "engine.window",
+	"checkpoint-interval": "checkpoint.interval",
+	"close-after":         "clearing.close_after",
+	"clearing-interval":   "clearing.interval",
 }
 
 // env bundles what every command needs: configuration, logger, policies
