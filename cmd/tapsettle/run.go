@@ -76,8 +76,7 @@ finish the batch in hand, checkpoint, commit, exit 0.`,
 	cmd.Flags().Duration("close-after", 0, "close a day this long after its cut-off in event time (default 2h)")
 	cmd.Flags().Duration("clearing-interval", 0, "intraday provisional clearing cycle under OUT/provisional/ (default 15m; 0 off)")
 	cmd.Flags().StringVar(&until, "until-closed", "", "exit once this day's files are written")
-	cmd.Flags().String("cutoff", "", "settlement day cut-off, local HH:MM (default 04:00)")
-	cmd.Flags().String("timezone", "", "time zone of the cut-off (default Asia/Shanghai)")
+	addCalendarFlags(cmd)
 	return cmd
 }
 

@@ -85,6 +85,11 @@ func setup(cmd *cobra.Command) (*env, error) {
 func addEngineFlags(cmd *cobra.Command) {
 	cmd.Flags().Int("shards", 0, "pricing shards (default: one per CPU)")
 	cmd.Flags().Int("batch-size", 0, "taps per hand-off batch (default 1024)")
+	addCalendarFlags(cmd)
+}
+
+// addCalendarFlags adds the flags of the settlement calendar.
+func addCalendarFlags(cmd *cobra.Command) {
 	cmd.Flags().String("cutoff", "", "settlement day cut-off, local HH:MM (default 04:00)")
 	cmd.Flags().String("timezone", "", "time zone of the cut-off (default Asia/Shanghai)")
 }
