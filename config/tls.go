@@ -26,13 +26,11 @@ type TLS struct {
 	InsecureSkipVerify bool `koanf:"insecure_skip_verify"`
 }
 
-// Config builds the client's tls.Config: nil (plaintext) when TLS is not
+// config builds the client's tls.Config: nil (plaintext) when TLS is not
 // enabled. It reads ca_file, cert_file and key_file; errors are
-// *FieldError with keys relative to the block ("tls.ca_file"). Use
-// Kafka.TLSConfig or Redis.Options for errors that name the full key.
-func (t TLS) Config() (*tls.Config, error) { return t.config("tls") }
-
-// config builds the tls.Config, naming keys under section ("kafka.tls").
+// *FieldError with keys under section ("kafka.tls.ca_file"). Callers use
+// Kafka.TLSConfig or Redis.Options.
+//
 // The server name is left empty: kafka-go and go-redis fill it in from the
 // address they dial.
 func (t TLS) config(section string) (*tls.Config, error) {

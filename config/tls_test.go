@@ -151,12 +151,12 @@ func TestTLSConfig(t *testing.T) {
 	p := newPKI(t)
 	addr := p.serveMTLS(t)
 
-	if cfg, err := (TLS{CAFile: p.caFile}).Config(); cfg != nil || err != nil {
+	if cfg, err := (TLS{CAFile: p.caFile}).config("tls"); cfg != nil || err != nil {
 		t.Errorf("disabled TLS: Config = %v, %v, want nil, nil", cfg, err)
 	}
 
 	full := TLS{Enabled: true, CAFile: p.caFile, CertFile: p.clientCert, KeyFile: p.clientKey}
-	cfg, err := full.Config()
+	cfg, err := full.config("tls")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,21 +169,21 @@ func TestTLSConfig(t *testing.T) {
 
 	// The same server must refuse each missing piece, which shows that
 	// the files loaded are the ones used.
-	noCA, err := TLS{Enabled: true, CertFile: p.clientCert, KeyFile: p.clientKey}.Config()
+	noCA, err := TLS{Enabled: true, CertFile: p.clientCert, KeyFile: p.clientKey}.config("tls")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := handshake(addr, noCA); err == nil {
 		t.Error("without ca_file the test CA must not be trusted")
 	}
-	noCert, err := TLS{Enabled: true, CAFile: p.caFile}.Config()
+	noCert, err := TLS{Enabled: true, CAFile: p.caFile}.config("tls")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := handshake(addr, noCert); err == nil {
 		t.Error("without cert_file the server must refuse the client")
 	}
-	insecure, err := TLS{Enabled: true, InsecureSkipVerify: true, CertFile: p.clientCert, KeyFile: p.clientKey}.Config()
+	insecure, err := TLS{Enabled: true, InsecureSkipVerify: true, CertFile: p.clientCert, KeyFile: p.clientKey}.config("tls")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestTLSErrorsNameTheKey(t *testing.T) {
 			if !errors.As(err, &fe) || fe.Key != strings.Replace(tc.key, "kafka.", "redis.", 1) {
 				t.Errorf("Redis.Options error = %v, want it to name redis.tls", err)
 			}
-			if _, err := tc.tls.Config(); !errors.As(err, &fe) || fe.Key != strings.TrimPrefix(tc.key, "kafka.") {
+			if _, err := tc.tls.config("tls"); !errors.As(err, &fe) || fe.Key != strings.TrimPrefix(tc.key, "kafka.") {
 				t.Errorf("TLS.Config error = %v, want a key relative to the block", err)
 			}
 		})
