@@ -387,6 +387,10 @@ func TestTakeOverAndClear(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
+			// A goroutine dump of the survivor (SIGQUIT) shows where it
+			// is stuck, if it is.
+			_ = bb.Process.Signal(syscall.SIGQUIT)
+			_ = bb.Wait()
 			t.Fatalf("parts never complete: %v\n%s", err, bb.Stderr)
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -539,8 +543,12 @@ func runChild() int {
 	if err != nil {
 		return fail(err)
 	}
+	// The group logs its generations (Info): what a failed takeover test
+	// needs to tell a broker that never rebalanced from a member that
+	// never rejoined.
 	g, err := feed.NewGroup(feed.GroupConfig{Brokers: []string{os.Getenv("STREAM_BROKER")}, Topic: topic, GroupID: "kill",
-		SessionTimeout: 2 * time.Second, HeartbeatInterval: 200 * time.Millisecond, RebalanceTimeout: 4 * time.Second})
+		SessionTimeout: 2 * time.Second, HeartbeatInterval: 200 * time.Millisecond, RebalanceTimeout: 4 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		return fail(err)
 	}
