@@ -44,30 +44,29 @@ func BuildClearingFile(h FileHeader, groups []AcquirerEntries) *ClearingFile {
 	slices.SortFunc(groups, func(a, b AcquirerEntries) int { return cmp.Compare(a.Acquirer, b.Acquirer) })
 	f := &ClearingFile{Header: h}
 	for _, g := range groups {
-		for m := transit.Mode(1); m < transit.NumModes; m++ {
-			n := 0
-			for i := range g.Entries {
-				if g.Entries[i].Mode == m {
-					n++
-				}
-			}
-			if n == 0 {
-				continue
-			}
-			batch := ClearingBatch{
-				Header:  BatchHeader{Batch: len(f.Batches) + 1, Mode: m, Issuer: h.Issuer, Acquirer: g.Acquirer, Day: h.Day},
-				Entries: make([]Entry, 0, n),
-			}
-			for i := range g.Entries {
-				if g.Entries[i].Mode == m {
-					batch.Entries = append(batch.Entries, g.Entries[i])
-				}
-			}
-			f.Batches = append(f.Batches, batch)
-		}
+		f.addBatches(g.Acquirer, len(g.Entries), func(i int, e *Entry) { *e = g.Entries[i] })
 	}
 	f.seal()
 	return f
+}
+
+// addBatches appends acquirer's batches, one per mode, of n entries that
+// entry fills in; call seal once all are added.
+func (f *ClearingFile) addBatches(acquirer transit.City, n int, entry func(i int, e *Entry)) {
+	var byMode [transit.NumModes][]Entry
+	for i := 0; i < n; i++ {
+		var e Entry
+		entry(i, &e)
+		byMode[e.Mode] = append(byMode[e.Mode], e)
+	}
+	for m := transit.Mode(1); m < transit.NumModes; m++ {
+		if len(byMode[m]) > 0 {
+			f.Batches = append(f.Batches, ClearingBatch{
+				Header:  BatchHeader{Batch: len(f.Batches) + 1, Mode: m, Issuer: f.Header.Issuer, Acquirer: acquirer, Day: f.Header.Day},
+				Entries: byMode[m],
+			})
+		}
+	}
 }
 
 // seal recomputes sequence numbers and control records.

@@ -473,14 +473,8 @@ func (v *dayVerifier) crossSummary() error {
 func (v *dayVerifier) crossClearing() error {
 	bil := v.sday.Bilateral // sorted by issuer, then acquirer
 	seen := 0
-	for lo := 0; lo < len(bil); {
-		issuer := bil[lo].Issuer
-		hi := lo
-		for hi < len(bil) && bil[hi].Issuer == issuer {
-			hi++
-		}
-		run := bil[lo:hi]
-		lo = hi
+	for lo, hi := range issuerRuns(bil) {
+		issuer, run := bil[lo].Issuer, bil[lo:hi]
 		c := v.clr[issuer]
 		if c == nil {
 			return v.fail(SummaryName, 0, ErrMissing, "bilateral %v-%v has no clearing file", issuer, run[0].Acquirer)
@@ -489,17 +483,17 @@ func (v *dayVerifier) crossClearing() error {
 		if c.file.Header.PolicyFingerprint != v.sum.PolicyFingerprint {
 			return v.fail(c.path, 1, ErrMismatch, "policy fingerprint %q, summary's %q", c.file.Header.PolicyFingerprint, v.sum.PolicyFingerprint)
 		}
-		// Both lists are in acquirer order: walk them together and name
-		// the first acquirer that one has and the other lacks.
+		// Both lists are in acquirer order and every difference ends the
+		// walk: name the first acquirer that one has and the other lacks.
 		sums := pairSums(c.file)
-		for i, k := 0, 0; i < len(sums) || k < len(run); i, k = i+1, k+1 {
+		for i := 0; i < len(sums) || i < len(run); i++ {
 			switch {
-			case k == len(run) || i < len(sums) && sums[i].acquirer < run[k].Acquirer:
+			case i == len(run) || i < len(sums) && sums[i].acquirer < run[i].Acquirer:
 				return v.fail(c.path, c.headerLine(sums[i].firstBatch), ErrMismatch, "the summary has no bilateral totals for %v-%v", issuer, sums[i].acquirer)
-			case i == len(sums) || run[k].Acquirer < sums[i].acquirer:
-				return v.fail(c.path, c.fileLine, ErrMissing, "bilateral %v-%v has no batch in the issuer's clearing file", issuer, run[k].Acquirer)
-			case sums[i].Amounts != run[k].Amounts:
-				return v.fail(c.path, c.headerLine(sums[i].firstBatch), ErrMismatch, "batches of acquirer %v sum to %+v, summary's bilateral totals %+v", sums[i].acquirer, sums[i].Amounts, run[k].Amounts)
+			case i == len(sums) || run[i].Acquirer < sums[i].acquirer:
+				return v.fail(c.path, c.fileLine, ErrMissing, "bilateral %v-%v has no batch in the issuer's clearing file", issuer, run[i].Acquirer)
+			case sums[i].Amounts != run[i].Amounts:
+				return v.fail(c.path, c.headerLine(sums[i].firstBatch), ErrMismatch, "batches of acquirer %v sum to %+v, summary's bilateral totals %+v", sums[i].acquirer, sums[i].Amounts, run[i].Amounts)
 			}
 		}
 	}
@@ -511,6 +505,32 @@ func (v *dayVerifier) crossClearing() error {
 		}
 	}
 	return nil
+}
+
+// acquirerSum is what one clearing file owes one acquirer: the sum of its
+// batches of that acquirer.
+type acquirerSum struct {
+	acquirer transit.City
+	Amounts
+	firstBatch int // index of the acquirer's first batch
+}
+
+// pairSums sums a file's batches by acquirer, in batch order (which is
+// acquirer order).
+func pairSums(f *ClearingFile) []acquirerSum {
+	var sums []acquirerSum
+	for i := range f.Batches {
+		b := &f.Batches[i]
+		if len(sums) == 0 || sums[len(sums)-1].acquirer != b.Header.Acquirer {
+			sums = append(sums, acquirerSum{acquirer: b.Header.Acquirer, firstBatch: i})
+		}
+		s := &sums[len(sums)-1]
+		s.Count += b.Control.Entries
+		s.Gross += b.Control.Gross
+		s.Discount += b.Control.Discount
+		s.Charged += b.Control.Charged
+	}
+	return sums
 }
 
 // crossLedger checks the summary and the clearing files against the
@@ -548,7 +568,7 @@ func (v *dayVerifier) crossLedger() error {
 			k := batchKey{pairKey(issuer, bh.Acquirer), bc.Mode}
 			acc := l.batches[k]
 			if acc == nil {
-				return v.fail(c.path, c.ctlLines[i], ErrMismatch, "the ledger has no %v rows of this pair", bc.Mode)
+				return v.fail(c.path, c.ctlLines[i], ErrMismatch, "the ledger has no %v rows of pair %v-%v", bc.Mode, issuer, bh.Acquirer)
 			}
 			var h [32]byte
 			acc.h.Sum(h[:0])

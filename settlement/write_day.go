@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,8 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-
-	"github.com/tapsettle/tapsettle/transit"
 )
 
 // WriteDay validates d and writes its files to root/<day>/ (see the
@@ -228,63 +227,34 @@ func dayJobs(d *Day, opts WriteOptions) []dayJob {
 			},
 		})
 	}
-	// Group the clearing rows by issuer, then acquirer, in row order.
-	type issuerRows struct {
-		acquirers []transit.City // in first-seen order; BuildClearingFile sorts
-		rows      map[transit.City][]int32
+	// d.Bilateral lists the pairs, sorted: index the rows by pair.
+	pairAt := make(map[uint64]int, len(d.Bilateral))
+	pairRows := make([][]int32, len(d.Bilateral))
+	for j, b := range d.Bilateral {
+		pairAt[pairKey(b.Issuer, b.Acquirer)] = j
+		pairRows[j] = make([]int32, 0, b.Count)
 	}
-	byIssuer := make(map[transit.City]*issuerRows)
 	for i := range d.Rows {
-		r := &d.Rows[i]
-		if !isClearing(r) || !r.Interregional() {
-			continue
+		if r := &d.Rows[i]; isClearing(r) && r.Interregional() {
+			j := pairAt[pairKey(r.Issuer, r.City)]
+			pairRows[j] = append(pairRows[j], int32(i))
 		}
-		ir := byIssuer[r.Issuer]
-		if ir == nil {
-			ir = &issuerRows{rows: make(map[transit.City][]int32)}
-			byIssuer[r.Issuer] = ir
-		}
-		if _, ok := ir.rows[r.City]; !ok {
-			ir.acquirers = append(ir.acquirers, r.City)
-		}
-		ir.rows[r.City] = append(ir.rows[r.City], int32(i))
 	}
-	// The bilateral totals are sorted by issuer, then acquirer: each
-	// issuer's run of them is what its file must add up to.
-	for lo := 0; lo < len(d.Bilateral); {
+	for lo, hi := range issuerRuns(d.Bilateral) {
 		issuer := d.Bilateral[lo].Issuer
-		hi := lo
-		for hi < len(d.Bilateral) && d.Bilateral[hi].Issuer == issuer {
-			hi++
-		}
-		bil := d.Bilateral[lo:hi]
-		lo = hi
-		ir := byIssuer[issuer]
 		jobs = append(jobs, dayJob{
 			path: ClearingPath(issuer),
 			write: func(w io.Writer, mf *ManifestFile) error {
-				if ir == nil {
-					return fmt.Errorf("%w: issuer %v has bilateral totals but no clearing rows", ErrInvalidDay, issuer)
+				f := &ClearingFile{Header: FileHeader{Day: d.Day, Issuer: issuer, PolicyFingerprint: opts.PolicyFingerprint}}
+				for j := lo; j < hi; j++ {
+					rows := pairRows[j]
+					f.addBatches(d.Bilateral[j].Acquirer, len(rows), func(i int, e *Entry) { *e = entryFromRow(&d.Rows[rows[i]], 0) })
 				}
-				groups := make([]AcquirerEntries, 0, len(ir.acquirers))
-				n := 0
-				for _, a := range ir.acquirers {
-					rows := ir.rows[a]
-					g := AcquirerEntries{Acquirer: a, Entries: make([]Entry, len(rows))}
-					for i, ri := range rows {
-						g.Entries[i] = entryFromRow(&d.Rows[ri], 0)
-					}
-					n += len(rows)
-					groups = append(groups, g)
-				}
-				f := BuildClearingFile(FileHeader{Day: d.Day, Issuer: issuer, PolicyFingerprint: opts.PolicyFingerprint}, groups)
-				if err := matchBilateral(f, bil); err != nil {
-					return err
-				}
+				f.seal()
 				got := Amounts{Count: f.Control.Entries, Gross: f.Control.Gross, Discount: f.Control.Discount, Charged: f.Control.Charged}
 				mf.Records = got.Count
 				setTotals(mf, got)
-				_, err := w.Write(compress(nil, f.Append(make([]byte, 0, 256*n+512))))
+				_, err := w.Write(compress(nil, f.Append(make([]byte, 0, 256*int(got.Count)+512))))
 				return err
 			},
 		})
@@ -292,46 +262,21 @@ func dayJobs(d *Day, opts WriteOptions) []dayJob {
 	return jobs
 }
 
-// matchBilateral checks that an issuer's clearing file holds exactly its
-// bilateral totals bil (sorted by acquirer), acquirer by acquirer.
-func matchBilateral(f *ClearingFile, bil []Bilateral) error {
-	sums := pairSums(f)
-	if len(sums) != len(bil) {
-		return fmt.Errorf("%w: clearing file of %v has %d acquirers, the bilateral totals %d", ErrInvalidDay, f.Header.Issuer, len(sums), len(bil))
-	}
-	for i, b := range bil {
-		if sums[i].acquirer != b.Acquirer || sums[i].Amounts != b.Amounts {
-			return fmt.Errorf("%w: clearing file %v-%v totals %+v, bilateral totals %v-%v %+v",
-				ErrInvalidDay, f.Header.Issuer, sums[i].acquirer, sums[i].Amounts, b.Issuer, b.Acquirer, b.Amounts)
+// issuerRuns yields the bounds [lo, hi) of each issuer's run of bil,
+// which is sorted by issuer.
+func issuerRuns(bil []Bilateral) iter.Seq2[int, int] {
+	return func(yield func(int, int) bool) {
+		for lo := 0; lo < len(bil); {
+			hi := lo + 1
+			for hi < len(bil) && bil[hi].Issuer == bil[lo].Issuer {
+				hi++
+			}
+			if !yield(lo, hi) {
+				return
+			}
+			lo = hi
 		}
 	}
-	return nil
-}
-
-// acquirerSum is what one clearing file owes one acquirer: the sum of its
-// batches of that acquirer.
-type acquirerSum struct {
-	acquirer transit.City
-	Amounts
-	firstBatch int // index of the acquirer's first batch
-}
-
-// pairSums sums a file's batches by acquirer, in batch order (which is
-// acquirer order).
-func pairSums(f *ClearingFile) []acquirerSum {
-	var sums []acquirerSum
-	for i := range f.Batches {
-		b := &f.Batches[i]
-		if len(sums) == 0 || sums[len(sums)-1].acquirer != b.Header.Acquirer {
-			sums = append(sums, acquirerSum{acquirer: b.Header.Acquirer, firstBatch: i})
-		}
-		s := &sums[len(sums)-1]
-		s.Count += b.Control.Entries
-		s.Gross += b.Control.Gross
-		s.Discount += b.Control.Discount
-		s.Charged += b.Control.Charged
-	}
-	return sums
 }
 
 func setTotals(mf *ManifestFile, a Amounts) {
