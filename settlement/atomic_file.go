@@ -106,16 +106,17 @@ func (o fileOut) write(path string, fill func(w io.Writer) error) (size int64, s
 	return size, sum, nil
 }
 
-// syncDir makes the renames and removals in dir durable.
 // mkdirAll creates dir and its missing parents and syncs the parent of
 // each folder it creates: a new folder's entry is data of its parent, and
 // without the sync a crash could lose the folder with the files that were
 // made durable in it.
 func (o fileOut) mkdirAll(dir string, perm os.FileMode) error {
 	missing, err := missingDirs(dir)
-	if err != nil || len(missing) == 0 {
+	if err != nil {
 		return err
 	}
+	// Even when nothing is missing: MkdirAll is what says that a path
+	// in the way is a file, not a folder.
 	if err := os.MkdirAll(dir, perm); err != nil {
 		return err
 	}
@@ -146,6 +147,7 @@ func missingDirs(dir string) ([]string, error) {
 	}
 }
 
+// syncDir makes the renames and removals in dir durable.
 func (o fileOut) syncDir(dir string) error {
 	if !o.sync {
 		return nil

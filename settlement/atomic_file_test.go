@@ -1,9 +1,11 @@
 package settlement
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 )
 
@@ -42,5 +44,17 @@ func TestMissingDirs(t *testing.T) {
 	}
 	if b, err := os.ReadFile(path); err != nil || string(b) != "data" {
 		t.Fatalf("read back %q, %v", b, err)
+	}
+}
+
+// TestMkdirAllOverAFile: a file where a folder belongs is an error of the
+// folder step, not a folder that "exists" and fails later, less clearly.
+func TestMkdirAllOverAFile(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "day")
+	if err := os.WriteFile(blocker, []byte("x"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := (fileOut{}).mkdirAll(blocker, 0o750); !errors.Is(err, syscall.ENOTDIR) {
+		t.Errorf("mkdirAll over a file = %v, want ENOTDIR", err)
 	}
 }

@@ -274,8 +274,6 @@ func (h *FileHeader) Parse(line []byte) error {
 	switch {
 	case string(f[1]) != ClearingFormat:
 		return fieldError("format", "want "+ClearingFormat)
-	case string(f[2]) != strconv.Itoa(ClearingVersion):
-		return fieldError("version", "unsupported version")
 	case string(f[5]) != ClearingCurrency:
 		return fieldError("currency", "want "+ClearingCurrency)
 	case string(f[6]) != ClearingUnit:

@@ -70,33 +70,35 @@ func ClearingPath(issuer transit.City) string {
 	return ClearingDir + "/" + issuer.String() + clearingExt
 }
 
-// parseClearingPath is the inverse of ClearingPath.
-func parseClearingPath(p string) (issuer transit.City, ok bool) {
+// clearingStem returns the name of a clearing file without its folder and
+// extension ("110100" or, in version 1, "110100-310100").
+func clearingStem(p string) (string, bool) {
 	rest, found := strings.CutPrefix(p, ClearingDir+"/")
 	if !found {
+		return "", false
+	}
+	return strings.CutSuffix(rest, clearingExt)
+}
+
+// parseClearingPath is the inverse of ClearingPath.
+func parseClearingPath(p string) (issuer transit.City, ok bool) {
+	stem, ok := clearingStem(p)
+	if !ok || len(stem) != 6 {
 		return 0, false
 	}
-	rest, found = strings.CutSuffix(rest, clearingExt)
-	if !found || len(rest) != 6 {
-		return 0, false
-	}
-	return parseCity([]byte(rest))
+	return parseCity([]byte(stem))
 }
 
 // legacyClearingPath reports whether p names a clearing file of format
 // version 1, one file per pair ("clearing/110100-310100.clr.zst"): a day
 // folder written by an earlier release.
 func legacyClearingPath(p string) bool {
-	rest, found := strings.CutPrefix(p, ClearingDir+"/")
-	if !found {
+	stem, ok := clearingStem(p)
+	if !ok || len(stem) != 13 || stem[6] != '-' {
 		return false
 	}
-	rest, found = strings.CutSuffix(rest, clearingExt)
-	if !found || len(rest) != 13 || rest[6] != '-' {
-		return false
-	}
-	_, ok1 := parseCity([]byte(rest[:6]))
-	_, ok2 := parseCity([]byte(rest[7:]))
+	_, ok1 := parseCity([]byte(stem[:6]))
+	_, ok2 := parseCity([]byte(stem[7:]))
 	return ok1 && ok2
 }
 
