@@ -87,9 +87,9 @@ func (w *worker) publish(taps int) {
 			pub.days[d] = refs[:len(refs):len(refs)]
 		}
 	}
-	s.mu.Lock()
+	s.pubMu.Lock()
 	s.published[w.p] = pub
-	s.mu.Unlock()
+	s.pubMu.Unlock()
 	if s.cfg.ClearingTaps > 0 && s.cycleTaps.Add(int64(taps)) >= s.cfg.ClearingTaps {
 		select {
 		case s.cycleReq <- struct{}{}:
@@ -101,9 +101,9 @@ func (w *worker) publish(taps int) {
 // unpublish forgets partition p: this instance no longer owns it, so its
 // segments may be another instance's to extend.
 func (s *Service) unpublish(p int) {
-	s.mu.Lock()
+	s.pubMu.Lock()
 	delete(s.published, p)
-	s.mu.Unlock()
+	s.pubMu.Unlock()
 }
 
 // runCycles writes a provisional cycle on every tick or request until ctx
@@ -133,17 +133,25 @@ func (s *Service) runCycles(ctx context.Context) {
 			s.log.Info("intraday clearing cycle written", "cycle", c.Cycle, "days", c.Days,
 				"partitions", len(c.Partitions), "skipped", c.Skipped, "elapsed", time.Since(start).Round(time.Millisecond))
 		}
-		if s.cfg.Metrics != nil {
+		if s.cfg.Metrics != nil && (c != nil || err != nil) {
+			// A tick with nothing open writes nothing: not a cycle.
 			s.cfg.Metrics.ObserveCycle(time.Since(start), err)
 		}
 	}
 }
 
+// cycleDir names cycle n's folder under OUT/provisional/.
+func cycleDir(n int) string { return fmt.Sprintf("%s%06d", cyclePrefix, n) }
+
 // cycle writes one provisional cycle and prunes old ones. It returns nil
 // and no error when no partition has anything open.
 func (s *Service) cycle() (*Cycle, error) {
+	// mu first: a cycle waits for a day close in progress (maybeClear holds
+	// mu throughout), so it never snapshots a day half closed.
 	s.mu.Lock()
+	s.pubMu.Lock()
 	snap := maps.Clone(s.published)
+	s.pubMu.Unlock()
 	s.mu.Unlock()
 	byDay := map[transit.Day][]*Part{}
 	c := &Cycle{Written: time.Now().UTC(), Topic: s.cfg.Topic}
@@ -170,7 +178,7 @@ func (s *Service) cycle() (*Cycle, error) {
 		return nil, err
 	}
 	c.Cycle = n + 1
-	dir := filepath.Join(root, fmt.Sprintf("%s%06d", cyclePrefix, c.Cycle))
+	dir := filepath.Join(root, cycleDir(c.Cycle))
 	opts := ClearOptions{Participants: s.cfg.Participants, Calendar: s.cfg.Calendar, Ledger: s.cfg.Ledger, SkipSync: s.cfg.SkipSync}
 	for _, d := range slices.Sorted(maps.Keys(byDay)) {
 		parts := byDay[d]
@@ -248,7 +256,7 @@ func pruneCycles(root string, keep int) error {
 		return err
 	}
 	for _, n := range ns[:max(0, len(ns)-keep)] {
-		if err := os.RemoveAll(filepath.Join(root, fmt.Sprintf("%s%06d", cyclePrefix, n))); err != nil {
+		if err := os.RemoveAll(filepath.Join(root, cycleDir(n))); err != nil {
 			return fmt.Errorf("prune cycle %d: %w", n, err)
 		}
 	}

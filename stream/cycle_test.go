@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -127,7 +126,6 @@ func TestCyclePruning(t *testing.T) {
 	}
 }
 
-func cycleDir(n int) string { return fmt.Sprintf("%s%06d", cyclePrefix, n) }
 
 func readCycle(t *testing.T, root string, n int) *Cycle {
 	t.Helper()

@@ -89,7 +89,10 @@ type Service struct {
 	done    chan struct{}
 	doneSet bool
 
-	published map[int]published // by partition, under mu (cycle.go)
+	// pubMu guards published alone: every checkpoint of every partition
+	// publishes, and must not wait while mu is held through a day close.
+	pubMu     sync.Mutex
+	published map[int]published // by partition (cycle.go)
 	cycleTaps atomic.Int64      // taps checkpointed since the last cycle
 	cycleReq  chan struct{}     // asks runCycles for a cycle now
 
