@@ -126,7 +126,6 @@ func TestCyclePruning(t *testing.T) {
 	}
 }
 
-
 func readCycle(t *testing.T, root string, n int) *Cycle {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(root, cycleDir(n), cycleFile))
