@@ -99,27 +99,6 @@ func (t *cardTable) find(k *cardKey) int32 {
 	}
 }
 
-// lookup returns the index of k's state, or -1.
-func (t *cardTable) lookup(k *cardKey) int32 {
-	if len(t.index) == 0 {
-		return -1
-	}
-	h := keyHash(k)
-	tag := h << 32
-	mask := uint64(len(t.index) - 1)
-	for i := h >> t.shift; ; i = (i + 1) & mask {
-		v := t.index[i]
-		if v == 0 {
-			return -1
-		}
-		if v&^0xFFFFFFFF == tag {
-			if j := int32(uint32(v) - 1); t.at(j).key == *k {
-				return j
-			}
-		}
-	}
-}
-
 // reserve grows the index to hold n states without growing again. A run
 // of new cards in hash order needs it: the keys seen so far share a narrow
 // range of home slots, so an index sized for their number, not for the

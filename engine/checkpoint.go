@@ -192,12 +192,6 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 	if err := p.restoreMeta(meta); err != nil {
 		return err
 	}
-	type open struct {
-		key   cardKey
-		day   transit.Day
-		entry transit.Tap
-	}
-	var journeys []open
 	for k, v := range cards {
 		if len(k) != cardKeySize || len(v) < 1+fares.RiderSize+1 {
 			return fmt.Errorf("%w: card record of %d+%d bytes", ErrCheckpoint, len(k), len(v))
@@ -205,7 +199,8 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 		var key cardKey
 		copy(key.card[:], k)
 		key.city = transit.City(binary.LittleEndian.Uint32([]byte(k[transit.MaxCardID:])))
-		st := c.cards.at(c.cards.find(&key))
+		si := c.cards.find(&key)
+		st := c.cards.at(si)
 		flags := v[0]
 		st.spilled = flags&1 != 0
 		if err := st.rider.UnmarshalBinary(v[1 : 1+fares.RiderSize]); err != nil {
@@ -219,20 +214,15 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 			if len(s) != journeyBytes {
 				return fmt.Errorf("%w: open journey of %d bytes", ErrCheckpoint, len(s))
 			}
-			o := open{key: key, day: transit.Day(binary.LittleEndian.Uint32(s))}
-			if err := o.entry.DecodeBinary(s[4:]); err != nil {
+			var entry transit.Tap
+			if err := entry.DecodeBinary(s[4:]); err != nil {
 				return fmt.Errorf("%w: open journey: %w", ErrCheckpoint, err)
 			}
-			journeys = append(journeys, o)
+			// States never move, so the journey can point at si now.
+			c.openJourney(si, &entry, transit.Day(binary.LittleEndian.Uint32(s)))
 		} else if len(s) != 0 {
 			return fmt.Errorf("%w: card record has %d trailing bytes", ErrCheckpoint, len(s))
 		}
-	}
-	// Journeys after every card, so the entries of a card's record are
-	// all known when its journey opens.
-	for i := range journeys {
-		si := c.cards.lookup(&journeys[i].key)
-		c.openJourney(si, &journeys[i].entry, journeys[i].day)
 	}
 	for name, blobs := range lists {
 		var spill bool
