@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math/bits"
+	"unsafe"
 
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/internal/pages"
@@ -76,26 +77,56 @@ func (t *cardTable) len() int { return t.states.len() }
 // at returns state i; the pointer stays valid for the table's life.
 func (t *cardTable) at(i int32) *cardState { return t.states.at(int(i)) }
 
-// find returns the index of k's state, creating it if needed.
-func (t *cardTable) find(k *cardKey) int32 {
+// find returns the index of k's state, creating it if needed; h is
+// keyHash(k), which the caller has at hand.
+func (t *cardTable) find(k *cardKey, h uint64) int32 {
 	if (t.states.len()+1)*8 > len(t.index)*5 {
 		t.grow()
 	}
-	h := keyHash(k)
-	tag := h << 32
 	mask := uint64(len(t.index) - 1)
-	for i := h >> t.shift; ; i = (i + 1) & mask {
+	for i := t.home(h); ; i = (i + 1) & mask {
 		v := t.index[i]
 		if v == 0 {
 			idx := t.states.push(&cardState{key: *k})
-			t.index[i] = tag | uint64(idx+1)
+			t.index[i] = slot(h, idx)
 			return int32(idx)
 		}
-		if v&^0xFFFFFFFF == tag {
-			if j := int32(uint32(v) - 1); t.at(j).key == *k {
-				return j
-			}
+		if j, ok := t.match(v, h); ok && t.at(j).key == *k {
+			return j
 		}
+	}
+}
+
+// The index slot encoding: the low 32 bits of the hash (the home slot is
+// the top bits, so these tell keys of one neighbourhood apart) over the
+// state index + 1; 0 is an empty slot.
+func (t *cardTable) home(h uint64) uint64 { return h >> t.shift }
+
+func slot(h uint64, idx int) uint64 { return h<<32 | uint64(idx+1) }
+
+// match returns the state index in slot value v if v is taken and its
+// hash bits are h's.
+func (t *cardTable) match(v, h uint64) (int32, bool) {
+	return int32(uint32(v) - 1), v != 0 && v&^0xFFFFFFFF == h<<32
+}
+
+// prefetch asks for what find(k, h) will read: stage 0 the home slot,
+// stage 1 (the slot having arrived) the state it names, when it is k's
+// by its hash bits; a key past its home slot is left to find.
+func (t *cardTable) prefetch(h uint64, stage int) {
+	if len(t.index) == 0 {
+		return
+	}
+	s := &t.index[t.home(h)]
+	if stage == 0 {
+		prefetch(uintptr(unsafe.Pointer(s)))
+		return
+	}
+	if j, ok := t.match(*s, h); ok {
+		p := uintptr(unsafe.Pointer(t.at(j)))
+		prefetch(p)
+		prefetch(p + 64)
+		prefetch(p + 128)
 	}
 }
 
@@ -122,11 +153,11 @@ func (t *cardTable) resize(n int) {
 	mask := uint64(n - 1)
 	for j := range t.states.len() {
 		h := keyHash(&t.states.at(j).key)
-		i := h >> t.shift
+		i := t.home(h)
 		for t.index[i] != 0 {
 			i = (i + 1) & mask
 		}
-		t.index[i] = h<<32 | uint64(j+1)
+		t.index[i] = slot(h, j)
 	}
 }
 

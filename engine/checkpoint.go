@@ -199,7 +199,7 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 		var key cardKey
 		copy(key.card[:], k)
 		key.city = transit.City(binary.LittleEndian.Uint32([]byte(k[transit.MaxCardID:])))
-		si := c.cards.find(&key)
+		si := c.cards.find(&key, keyHash(&key))
 		st := c.cards.at(si)
 		flags := v[0]
 		st.spilled = flags&1 != 0

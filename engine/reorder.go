@@ -44,24 +44,18 @@ type reorder struct {
 	slab    []transit.Tap   // fresh memory that new chunks are cut from
 	made    int             // chunks made without a slab (see chunk)
 
-	// byCard is the card-order mode (newCardReorder): buckets by card
-	// hash, cardKeys the release's scratch.
-	byCard   [cardBuckets]*bucket
-	cardKeys []cardSortKey
+	// hashed are the card-order mode's buckets (newCardReorder), by the
+	// top cardBucketBits of the card hash.
+	hashed [cardBuckets]*bucket
 }
 
 // cardBuckets is how many hash buckets a card-order reorder has: a bucket
 // of a shard's share of a 2-million-tap day holds ~4,000 taps (~560 KiB,
 // cache-sized), and the partly filled last chunks waste ~10 MiB.
-const cardBuckets = 256
-
-// cardSortKey orders held taps by card hash, then time; idx is the tap's
-// place in its bucket.
-type cardSortKey struct {
-	hash uint64
-	time int64
-	idx  int32
-}
+const (
+	cardBucketBits = 8
+	cardBuckets    = 1 << cardBucketBits
+)
 
 // bucket holds the taps whose time is in [start, start+width), in the
 // order they arrived.
@@ -71,13 +65,24 @@ type bucket struct {
 	chunks [][]transit.Tap
 }
 
-// sortKey orders held taps by time; idx is the tap's place in its bucket.
+// sortKey orders held taps by time (or, in card order, by card hash, then
+// time); idx is the tap's place in its bucket. The card hash is computed
+// here once per tap and handed on to pricing and prefetching.
 type sortKey struct {
+	hash uint64
 	time int64
 	idx  int32
 }
 
-func (b *bucket) at(i int) *transit.Tap { return &b.chunks[i/chunkTaps][i%chunkTaps] }
+func (b *bucket) at(i int) *transit.Tap {
+	return &b.chunks[uint(i)/chunkTaps][uint(i)%chunkTaps]
+}
+
+// cardKeyHash is the card-state hash of t's card in t's city (keyHash).
+func cardKeyHash(t *transit.Tap) uint64 {
+	k := cardKey{card: t.Card, city: t.City}
+	return keyHash(&k)
+}
 
 func newReorder(width int64) reorder {
 	return reorder{width: max(width, 1)}
@@ -99,9 +104,12 @@ func newCardReorder() reorder { return reorder{} }
 // len returns the number of taps held.
 func (r *reorder) len() int { return r.n }
 
+// byCard reports whether r is in card order (newCardReorder).
+func (r *reorder) byCard() bool { return r.width == 0 }
+
 // add copies t into the buffer.
 func (r *reorder) add(t *transit.Tap) {
-	if r.width == 0 {
+	if r.byCard() {
 		r.addByCard(t)
 		return
 	}
@@ -159,12 +167,11 @@ func (r *reorder) chunk() []transit.Tap {
 
 // addByCard is add in card order.
 func (r *reorder) addByCard(t *transit.Tap) {
-	k := cardKey{card: t.Card, city: t.City}
-	i := keyHash(&k) >> (64 - 8) // log2(cardBuckets) top bits
-	b := r.byCard[i]
+	i := cardKeyHash(t) >> (64 - cardBucketBits)
+	b := r.hashed[i]
 	if b == nil {
 		b = new(bucket)
-		r.byCard[i] = b
+		r.hashed[i] = b
 	}
 	r.put(b, t)
 }
@@ -181,19 +188,18 @@ func (r *reorder) put(b *bucket, t *transit.Tap) {
 
 // releaseByCard is release in card order: every tap older than w, card
 // by card in hash order, each card's taps in transit.Compare order.
-func (r *reorder) releaseByCard(w int64, price func(*transit.Tap)) {
-	for _, b := range r.byCard {
+func (r *reorder) releaseByCard(w int64, price func(*transit.Tap, uint64)) {
+	for _, b := range r.hashed {
 		if b == nil || b.n == 0 {
 			continue
 		}
-		keys := r.cardKeys[:0]
+		keys := r.keys[:0]
 		for i := 0; i < b.n; i++ {
 			if t := b.at(i); t.Time < w {
-				k := cardKey{card: t.Card, city: t.City}
-				keys = append(keys, cardSortKey{hash: keyHash(&k), time: t.Time, idx: int32(i)})
+				keys = append(keys, sortKey{hash: cardKeyHash(t), time: t.Time, idx: int32(i)})
 			}
 		}
-		slices.SortFunc(keys, func(x, y cardSortKey) int {
+		slices.SortFunc(keys, func(x, y sortKey) int {
 			if c := cmp.Compare(x.hash, y.hash); c != 0 {
 				return c
 			}
@@ -205,9 +211,9 @@ func (r *reorder) releaseByCard(w int64, price func(*transit.Tap)) {
 			return transit.Compare(b.at(int(x.idx)), b.at(int(y.idx)))
 		})
 		for _, k := range keys {
-			price(b.at(int(k.idx)))
+			price(b.at(int(k.idx)), k.hash)
 		}
-		r.cardKeys = keys[:0]
+		r.keys = keys[:0]
 		r.n -= len(keys)
 		if len(keys) == b.n {
 			r.chunks = append(r.chunks, b.chunks...)
@@ -251,8 +257,8 @@ const (
 // than w, and forgets them. Buckets partition time, so sorting bucket by
 // bucket gives the global order. In card order (newCardReorder) each
 // card's taps are released in that order, the cards in hash order.
-func (r *reorder) release(w int64, price func(*transit.Tap), ahead func(*transit.Tap, int)) {
-	if r.width == 0 {
+func (r *reorder) release(w int64, price func(*transit.Tap, uint64), ahead func(h uint64, stage int)) {
+	if r.byCard() {
 		r.releaseByCard(w, price)
 		return
 	}
@@ -265,7 +271,7 @@ func (r *reorder) release(w int64, price func(*transit.Tap), ahead func(*transit
 		keys := r.keys[:0]
 		for i := 0; i < b.n; i++ {
 			if t := b.at(i); full || t.Time < w {
-				keys = append(keys, sortKey{time: t.Time, idx: int32(i)})
+				keys = append(keys, sortKey{hash: cardKeyHash(t), time: t.Time, idx: int32(i)})
 			}
 		}
 		slices.SortFunc(keys, func(x, y sortKey) int {
@@ -275,16 +281,16 @@ func (r *reorder) release(w int64, price func(*transit.Tap), ahead func(*transit
 			return transit.Compare(b.at(int(x.idx)), b.at(int(y.idx)))
 		})
 		for i := range min(len(keys), aheadSlot) {
-			ahead(b.at(int(keys[i].idx)), 0)
+			ahead(keys[i].hash, 0)
 		}
 		for i, k := range keys {
 			if j := i + aheadSlot; j < len(keys) {
-				ahead(b.at(int(keys[j].idx)), 0)
+				ahead(keys[j].hash, 0)
 			}
 			if j := i + aheadState; j < len(keys) {
-				ahead(b.at(int(keys[j].idx)), 1)
+				ahead(keys[j].hash, 1)
 			}
-			price(b.at(int(k.idx)))
+			price(b.at(int(k.idx)), k.hash)
 		}
 		r.keys = keys[:0]
 		r.n -= len(keys)
@@ -310,7 +316,7 @@ func (r *reorder) recycle(b *bucket) {
 
 // each calls f for every held tap, bucket by bucket in arrival order.
 func (r *reorder) each(f func(*transit.Tap)) {
-	for _, bs := range [][]*bucket{r.buckets, r.byCard[:]} {
+	for _, bs := range [][]*bucket{r.buckets, r.hashed[:]} {
 		for _, b := range bs {
 			for i := 0; b != nil && i < b.n; i++ {
 				f(b.at(i))

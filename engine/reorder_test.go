@@ -58,7 +58,7 @@ func TestReorderMatchesSort(t *testing.T) {
 					continue
 				}
 				got = got[:0]
-				r.release(w, func(tp *transit.Tap) { got = append(got, *tp) }, func(*transit.Tap, int) {})
+				r.release(w, func(tp *transit.Tap, _ uint64) { got = append(got, *tp) }, func(uint64, int) {})
 				var due, kept []transit.Tap
 				for _, m := range model {
 					if m.Time < w {
@@ -150,7 +150,7 @@ func TestCardReorder(t *testing.T) {
 		releasedTo = w
 		var prevHash uint64
 		released := 0
-		r.release(w, func(tp *transit.Tap) {
+		r.release(w, func(tp *transit.Tap, given uint64) {
 			released++
 			if ids[tp.ID] != 1 {
 				t.Fatalf("released %s, which is not held", tp.ID)
@@ -158,6 +158,9 @@ func TestCardReorder(t *testing.T) {
 			delete(ids, tp.ID)
 			k := cardKey{card: tp.Card, city: tp.City}
 			h := keyHash(&k)
+			if given != h {
+				t.Fatalf("released %s with hash %x, its card's is %x", tp.ID, given, h)
+			}
 			if tp.Time >= w {
 				t.Fatalf("released a tap at %d, watermark %d", tp.Time, w)
 			}

@@ -4,7 +4,6 @@ import (
 	"math"
 	"slices"
 	"time"
-	"unsafe"
 
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/transit"
@@ -153,7 +152,7 @@ func (s *core) take(t *transit.Tap, late bool, w int64) {
 		return
 	}
 	s.stats.Late++
-	s.price(t, transit.RuleLate)
+	s.price(t, cardKeyHash(t), transit.RuleLate)
 }
 
 // advance releases up to watermark w once it has moved at least a step on
@@ -171,7 +170,7 @@ func (s *core) release(w int64) {
 	if w <= s.released {
 		return
 	}
-	if s.held.width == 0 {
+	if s.held.byCard() {
 		// In card order every held tap may be a new card (see reserve).
 		s.cards.reserve(s.cards.len() + s.held.len())
 	}
@@ -179,34 +178,15 @@ func (s *core) release(w int64) {
 	s.released = w
 }
 
-// ahead readies the cache for pricing t a few taps from now (see
-// reorder.release): stage 0 prefetches its card's home slot in the index,
-// stage 1, the slot having arrived, the card state it names (a card not in
-// its home slot is left to find). Once a day's
-// cards outgrow the caches, those two misses are most of a tap's cost;
-// prefetched, they overlap with pricing the taps before it.
-func (s *core) ahead(t *transit.Tap, stage int) {
-	index := s.cards.index
-	if len(index) == 0 {
-		return
-	}
-	k := cardKey{card: t.Card, city: t.City}
-	h := keyHash(&k)
-	slot := &index[h>>s.cards.shift]
-	if stage == 0 {
-		prefetch(uintptr(unsafe.Pointer(slot)))
-		return
-	}
-	if v := *slot; v != 0 && v&^0xFFFFFFFF == h<<32 {
-		p := uintptr(unsafe.Pointer(s.cards.at(int32(uint32(v) - 1))))
-		prefetch(p)
-		prefetch(p + 64)
-		prefetch(p + 128)
-	}
-}
+// ahead readies the cache for pricing, a few taps from now, a tap whose
+// card hash is h (see reorder.release and cardTable.prefetch). Once a
+// day's cards outgrow the caches, the index slot and the state are most of
+// a tap's cost; prefetched, their misses overlap with pricing the taps
+// before it.
+func (s *core) ahead(h uint64, stage int) { s.cards.prefetch(h, stage) }
 
 // priceHeld prices a tap released from the reorder buffer.
-func (s *core) priceHeld(t *transit.Tap) { s.price(t, 0) }
+func (s *core) priceHeld(t *transit.Tap, h uint64) { s.price(t, h, 0) }
 
 func (s *core) finishBatch() {
 	s.flushOut()
@@ -247,11 +227,12 @@ func setQuote(p *transit.Priced, q *fares.Quote) {
 	p.Rules |= q.Rules
 }
 
-// price decides one tap. flags are rules to record on its row (late).
-func (s *core) price(t *transit.Tap, flags transit.Rules) {
+// price decides one tap. h is its card hash (cardKeyHash), flags are
+// rules to record on its row (late).
+func (s *core) price(t *transit.Tap, h uint64, flags transit.Rules) {
 	s.stats.Taps++
 	day := s.days.DayOf(t.Time)
-	st, si := s.state(t)
+	st, si := s.state(t, h)
 	if s.seenBefore(st, day, &t.ID) {
 		s.row(t, day, transit.StatusDuplicate).Rules = flags
 		return
@@ -348,11 +329,11 @@ func (s *core) price(t *transit.Tap, flags transit.Rules) {
 	}
 }
 
-// state returns the journey state of t's card in t's city, creating it,
-// and its index.
-func (s *core) state(t *transit.Tap) (*cardState, int32) {
+// state returns the journey state of t's card in t's city (card hash h),
+// creating it, and its index.
+func (s *core) state(t *transit.Tap, h uint64) (*cardState, int32) {
 	k := cardKey{card: t.Card, city: t.City}
-	i := s.cards.find(&k)
+	i := s.cards.find(&k, h)
 	st := s.cards.at(i)
 	s.markDirty(st, i)
 	return st, i
