@@ -216,10 +216,7 @@ func (r *reorder) releaseByCard(w int64, price func(*transit.Tap, uint64)) {
 		r.keys = keys[:0]
 		r.n -= len(keys)
 		if len(keys) == b.n {
-			r.chunks = append(r.chunks, b.chunks...)
-			clear(b.chunks)
-			b.chunks = b.chunks[:0]
-			b.n = 0
+			r.drain(b)
 			continue
 		}
 		// A partial release (a day closed before the input ended): keep
@@ -306,12 +303,18 @@ func (r *reorder) release(w int64, price func(*transit.Tap, uint64), ahead func(
 	r.last = nil
 }
 
+// recycle empties time bucket b and keeps it for reuse.
 func (r *reorder) recycle(b *bucket) {
+	r.drain(b)
+	r.free = append(r.free, b)
+}
+
+// drain empties b, keeping its chunks as spares.
+func (r *reorder) drain(b *bucket) {
 	r.chunks = append(r.chunks, b.chunks...)
 	clear(b.chunks)
 	b.chunks = b.chunks[:0]
 	b.n = 0
-	r.free = append(r.free, b)
 }
 
 // each calls f for every held tap, bucket by bucket in arrival order.
