@@ -53,6 +53,11 @@ type worker struct {
 	next      int64  // next offset to consume
 	sinceTaps int
 	lastCkpt  time.Time
+	// due ends when the checkpoint interval that began at lastCkpt is up:
+	// what fetch waits on while work is pending, made once per interval
+	// rather than once per fetch.
+	due       context.Context
+	cancelDue context.CancelFunc
 
 	taps     []transit.Tap
 	dec      feed.Decoder
@@ -136,6 +141,7 @@ func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
 		return err
 	}
 	defer s.unpublish(w.p)
+	defer w.endDue()
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.SetAssigned(w.p, true)
 		defer s.cfg.Metrics.SetAssigned(w.p, false)
@@ -198,10 +204,19 @@ func (w *worker) fetch(ctx context.Context, r *feed.PartitionReader, buf []feed.
 	if w.sinceTaps == 0 && w.seg.Rows()+w.seg.Rejects() == 0 {
 		return r.Fetch(ctx, buf)
 	}
-	wait := w.s.cfg.CheckpointInterval - time.Since(w.lastCkpt)
-	fctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
-	defer cancel()
-	return r.Fetch(fctx, buf)
+	if w.due == nil {
+		w.due, w.cancelDue = context.WithDeadline(ctx, w.lastCkpt.Add(w.s.cfg.CheckpointInterval))
+	}
+	return r.Fetch(w.due, buf)
+}
+
+// endDue drops the interval's deadline context: a checkpoint started the
+// next interval, or the worker is done.
+func (w *worker) endDue() {
+	if w.cancelDue != nil {
+		w.cancelDue()
+		w.due, w.cancelDue = nil, nil
+	}
 }
 
 // fail turns a checkpoint error into the claim's result: a cancelled
@@ -531,6 +546,7 @@ func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 	w.seq = w.cp.Seq
 	taps := w.sinceTaps
 	w.sinceTaps, w.lastCkpt = 0, time.Now()
+	w.endDue()
 	w.drops = w.drops[:0]
 	if err := c.Commit(w.next); err != nil {
 		// The group's offset only feeds lag monitoring; the state holds
