@@ -47,6 +47,10 @@ type Redis struct {
 	mu     sync.Mutex
 	parts  map[int]*redisPart
 	closed bool
+
+	// beforeExec, when set (by tests), runs between a Commit's reads and its
+	// EXEC, where another client's write aborts the transaction.
+	beforeExec func()
 }
 
 var _ Store = (*Redis)(nil)

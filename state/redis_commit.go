@@ -27,7 +27,8 @@ const (
 //     DEL and SREM drops, RPUSH and SADD appends, SET meta, EXEC.
 //
 // If another Store Loads p between 1 and 3, its INCR of the owner key makes
-// EXEC discard the whole transaction (ErrFenced). Any other failure wraps
+// EXEC discard the whole transaction (ErrFenced); an EXEC discarded with the
+// owner token still ours is retryable (see aborted). Any other failure wraps
 // ErrUnavailable: the caller retries the same checkpoint, and step 2 makes
 // the retry apply it at most once.
 func (r *Redis) Commit(ctx context.Context, p int, cp *Checkpoint) error {
@@ -102,12 +103,15 @@ func (r *Redis) commitTx(ctx context.Context, tx *redis.Tx, pt *redisPart, cp *C
 			return err
 		}
 	}
+	if r.beforeExec != nil {
+		r.beforeExec()
+	}
 	cmds, err := tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 		r.queue(ctx, pipe, pt, cp, lists)
 		return nil
 	})
 	if errors.Is(err, redis.TxFailedErr) {
-		return fmt.Errorf("state: partition %d seq %d: owner or meta changed during the transaction: %w", pt.p, cp.Seq, ErrFenced)
+		return r.aborted(ctx, pt, cp)
 	}
 	if err != nil {
 		return err
@@ -118,6 +122,25 @@ func (r *Redis) commitTx(ctx context.Context, tx *redis.Tx, pt *redisPart, cp *C
 		}
 	}
 	return nil
+}
+
+// aborted explains an EXEC that a watched key's change discarded. Another
+// store's Load raises the owner token for good, so a changed token means we
+// are fenced. With the token still ours nobody else took the partition and
+// only we write its meta: something else touched a watched key (a server
+// replaying its append-only file after a restart touches every key it loads,
+// and a WATCH is served during the replay). Nothing was applied, so the
+// error is retryable (fail wraps it as ErrUnavailable), and the retry's
+// stored-Seq check keeps it at most once.
+func (r *Redis) aborted(ctx context.Context, pt *redisPart, cp *Checkpoint) error {
+	owner, err := r.client.Get(ctx, pt.keys.owner).Int64()
+	switch {
+	case err != nil && !errors.Is(err, redis.Nil):
+		return fmt.Errorf("partition %d seq %d: transaction aborted, owner unknown: %w", pt.p, cp.Seq, err)
+	case owner != pt.token:
+		return fmt.Errorf("state: partition %d seq %d: owner token changed to %d during the transaction, ours %d: %w", pt.p, cp.Seq, owner, pt.token, ErrFenced)
+	}
+	return fmt.Errorf("partition %d seq %d: transaction aborted by a change to a watched key with our owner token %d unchanged", pt.p, cp.Seq, pt.token)
 }
 
 // queue adds the transaction's commands to pipe. Arguments are built in

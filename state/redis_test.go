@@ -92,6 +92,53 @@ func TestRedisOutage(t *testing.T) {
 	m.check(t, "after outages", load(t, newRedisStore(t, fastClient(t, srv.Addr()), prefix), 0))
 }
 
+// TestRedisCommitAborted: a change to a watched key between a Commit's
+// reads and its EXEC discards the transaction. With the owner token still
+// ours (a server replaying its append-only file touches the keys it loads)
+// the Commit is retryable, ErrUnavailable, and the retry applies it once;
+// with another store's Load in between it is ErrFenced.
+func TestRedisCommitAborted(t *testing.T) {
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t)
+	direct := fastClient(t, addr)
+	s := newRedisStore(t, fastClient(t, addr), prefix)
+	g, m := newGen(12), newModel()
+	load(t, s, 0)
+	cp := g.next(1, 0)
+	commit(t, s, 0, cp)
+	m.apply(cp)
+
+	meta := s.parts[0].keys.meta
+	s.beforeExec = func() {
+		// Rewrite the meta key with its own value: nothing changes but the
+		// key is touched.
+		v, err := direct.Get(context.Background(), meta).Bytes()
+		if err == nil {
+			err = direct.Set(context.Background(), meta, v, 0).Err()
+		}
+		if err != nil {
+			t.Errorf("touch %s: %v", meta, err)
+		}
+	}
+	cp = g.next(2, 0)
+	err := s.Commit(context.Background(), 0, cp)
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrFenced) {
+		t.Fatalf("Commit aborted by a touched key = %v, want ErrUnavailable", err)
+	}
+	s.beforeExec = nil
+	commit(t, s, 0, cp)
+	m.apply(cp)
+
+	// Another store takes the partition between the reads and EXEC.
+	other := newRedisStore(t, fastClient(t, addr), prefix)
+	s.beforeExec = func() { load(t, other, 0) }
+	err = s.Commit(context.Background(), 0, g.next(3, 0))
+	if !errors.Is(err, ErrFenced) {
+		t.Fatalf("Commit with another store's Load before EXEC = %v, want ErrFenced", err)
+	}
+	m.check(t, "after the fenced commit", load(t, newRedisStore(t, fastClient(t, addr), prefix), 0))
+}
+
 // cutProxy forwards TCP connections to a server and, while armed, cuts a
 // connection right after forwarding an EXEC to the server: the
 // transaction runs, its reply never arrives. It serves loopback only and

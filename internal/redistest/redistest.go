@@ -168,7 +168,7 @@ func (s *Server) start() error {
 	go func() { exited <- cmd.Wait() }()
 	deadline := time.Now().Add(startTimeout)
 	for {
-		if serverPID(s.Addr(), s.cfg.password) == cmd.Process.Pid {
+		if readyPID(s.Addr(), s.cfg.password) == cmd.Process.Pid {
 			s.cmd = cmd
 			// Keep reaping: stop waits on the same channel.
 			s.waitCh = exited
@@ -208,11 +208,15 @@ func (s *Server) stop(sig syscall.Signal) error {
 	}
 }
 
-// serverPID asks the server on addr for its process id (INFO server). It
-// returns 0 while nothing answers. Comparing the id with the process we
-// started makes sure the test never talks to another server that happened to
-// take the port first.
-func serverPID(addr, password string) int {
+// readyPID asks the server on addr for its process id (INFO server) and
+// returns it once the server has finished loading its append-only file
+// (INFO persistence, loading:0); it returns 0 while nothing answers or the
+// server still loads. Comparing the id with the process we started makes sure
+// the test never talks to another server that happened to take the port
+// first. Waiting for the load matters: INFO, WATCH, MULTI and EXEC are served
+// while the file is replayed, and a transaction watching keys the load has
+// not reached yet is aborted when it does.
+func readyPID(addr, password string) int {
 	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 	if err != nil {
 		return 0
@@ -228,12 +232,12 @@ func serverPID(addr, password string) int {
 			return 0
 		}
 	}
-	if _, err := c.Write([]byte("*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")); err != nil {
+	if _, err := c.Write([]byte("*3\r\n$4\r\nINFO\r\n$6\r\nserver\r\n$11\r\npersistence\r\n")); err != nil {
 		return 0
 	}
 	head, err := rd.ReadString('\n')
 	if err != nil || !strings.HasPrefix(head, "$") {
-		return 0 // -LOADING while the append-only file is replayed, or not up yet
+		return 0 // not up yet
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(head[1:]))
 	if err != nil || n < 0 {
@@ -243,13 +247,19 @@ func serverPID(addr, password string) int {
 	if _, err := io.ReadFull(rd, body); err != nil {
 		return 0
 	}
+	pid, loaded := 0, false
 	for _, line := range strings.Split(string(body), "\r\n") {
 		if v, ok := strings.CutPrefix(line, "process_id:"); ok {
-			pid, _ := strconv.Atoi(v)
-			return pid
+			pid, _ = strconv.Atoi(v)
+		}
+		if v, ok := strings.CutPrefix(line, "loading:"); ok {
+			loaded = v == "0"
 		}
 	}
-	return 0
+	if !loaded {
+		return 0
+	}
+	return pid
 }
 
 // lookPath finds redis-server or skips (fails under CI=true).
