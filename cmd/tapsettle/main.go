@@ -20,8 +20,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := newRoot()
-	if err := root.ExecuteContext(ctx); err != nil {
+	if err := execute(ctx, newRoot()); err != nil {
 		fmt.Fprintln(os.Stderr, "tapsettle:", err)
 		var ex exitError
 		if errors.As(err, &ex) {
@@ -53,10 +52,23 @@ interregional clearing files of each settlement day.`,
 	root.PersistentFlags().String("log-format", "", "text or json")
 	root.PersistentFlags().String("cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof)")
 	root.PersistentFlags().String("memprofile", "", "write a memory allocation profile of the command to this file when it ends (go tool pprof)")
-	root.PersistentPreRunE = startProfile
-	root.PersistentPostRunE = stopProfile
+	root.PersistentPreRunE = startProfile // stopped by execute
 	root.AddCommand(newSettle(), newVerify(), newGen(), newBench(), newDemo(), newPolicy(), newQuote(), newRun(), newProduce(), newClear())
 	return root
+}
+
+// execute runs the command line, then ends the profiles its global flags
+// asked for whether the command succeeded or not (cobra runs post-run hooks
+// only after a success, and the profile of a failing run is often the one
+// wanted).
+func execute(ctx context.Context, root *cobra.Command) error {
+	cmd, err := root.ExecuteContextC(ctx)
+	if cmd != nil {
+		if perr := stopProfile(cmd); perr != nil {
+			err = errors.Join(err, perr)
+		}
+	}
+	return err
 }
 
 func newLogger(level, format string) *slog.Logger {
@@ -94,7 +106,7 @@ var profileFile *os.File
 // stopProfile ends the CPU profile and writes the allocation profile asked
 // for with --memprofile: on a machine where fresh memory is expensive, what
 // a run allocates is as telling as where it spends its CPU.
-func stopProfile(cmd *cobra.Command, _ []string) error {
+func stopProfile(cmd *cobra.Command) error {
 	var err error
 	if profileFile != nil {
 		pprof.StopCPUProfile()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -20,7 +21,7 @@ func run(t *testing.T, args ...string) (string, error) {
 	root.SetOut(&out)
 	root.SetErr(&out)
 	root.SetArgs(args)
-	err := root.Execute()
+	err := execute(context.Background(), root)
 	return out.String(), err
 }
 
@@ -112,6 +113,22 @@ func TestBenchShardsAndProfile(t *testing.T) {
 	for _, p := range []string{prof, mem} {
 		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
 			t.Errorf("no profile written to %s: %v", p, err)
+		}
+	}
+}
+
+// TestProfileOfFailingCommand: the profiles are written when the command
+// fails too.
+func TestProfileOfFailingCommand(t *testing.T) {
+	dir := t.TempDir()
+	prof, mem := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "mem.prof")
+	out, err := run(t, "settle", "--out", filepath.Join(dir, "out"), "--cpuprofile", prof, "--memprofile", mem, filepath.Join(dir, "missing.csv"))
+	if err == nil {
+		t.Fatalf("settle of a missing file succeeded:\n%s", out)
+	}
+	for _, p := range []string{prof, mem} {
+		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+			t.Errorf("no profile written to %s after a failing command: %v", p, err)
 		}
 	}
 }
