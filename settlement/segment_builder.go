@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/tapsettle/tapsettle/internal/pages"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -32,15 +33,10 @@ type SegmentBuilder struct {
 // exactly; a row the engine could not have produced (an enumeration out of
 // range) is encoded as it is but makes ReadSegment refuse the segment.
 func (b *SegmentBuilder) AddRows(rows []transit.Priced) {
-	if need := len(b.rows) + len(rows)*segmentRowSize; need > cap(b.rows) {
-		// Double, rather than append's gentle growth of large slices: a
-		// segment reaches tens of megabytes, and every growth is a
-		// copy the garbage collector has to wait for. The capacity is
-		// kept by Reset, so only a partition's first segments grow.
-		grown := make([]byte, len(b.rows), max(need, 2*cap(b.rows), 1<<16))
-		copy(grown, b.rows)
-		b.rows = grown
-	}
+	// Doubling, rather than append's gentle growth of large slices: a
+	// segment reaches tens of megabytes, and every growth is a copy. The
+	// capacity is kept by Reset, so only a partition's first segments grow.
+	b.rows = pages.Grow(b.rows, len(rows)*segmentRowSize)
 	for i := range rows {
 		r := &rows[i]
 		if !b.hasLast || r.Day != b.lastDay {

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/klauspost/compress/s2"
+	"github.com/tapsettle/tapsettle/internal/pages"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -208,13 +209,7 @@ func appendSegment(dst []byte, rows, rejects int, days []transit.Day, raw []byte
 	hdrLen := segFixedHeader + 4*len(days) + 4
 	maxBody := s2.MaxEncodedLen(len(raw))
 	start := len(dst)
-	if need := start + hdrLen + maxBody + segTrailerSize; need > cap(dst) {
-		// Not slices.Grow, which appends zeros: copying megabytes of
-		// zeros into memory the allocator hands over already zeroed.
-		grown := make([]byte, start, need)
-		copy(grown, dst)
-		dst = grown
-	}
+	dst = pages.Grow(dst, hdrLen+maxBody+segTrailerSize)
 	dst = dst[:start+hdrLen]
 	// s2.Encode writes into its dst when the capacity suffices, which the
 	// growth above guarantees: the block lands right behind the header.

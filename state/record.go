@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"slices"
+
+	"github.com/tapsettle/tapsettle/internal/pages"
 )
 
 // On-disk format of a local partition log (all integers little-endian):
@@ -81,13 +83,8 @@ func checkFileHeader(h []byte) error {
 // appendRecord appends cp as one framed record to dst. It grows dst once and
 // allocates nothing else, so a reused buffer makes Commit allocation-free.
 func appendRecord(dst []byte, cp *Checkpoint) []byte {
-	if need := len(dst) + frameHeaderLen + payloadSize(cp); need > cap(dst) {
-		// Not slices.Grow, which appends zeros: a checkpoint record is
-		// megabytes, and the allocator's fresh memory is zeroed already.
-		grown := make([]byte, len(dst), max(need, 2*cap(dst)))
-		copy(grown, dst)
-		dst = grown
-	}
+	// A checkpoint record is megabytes: see pages.Grow.
+	dst = pages.Grow(dst, frameHeaderLen+payloadSize(cp))
 	start := len(dst)
 	dst = append(dst, make([]byte, frameHeaderLen)...)
 	dst = appendPayload(dst, cp)

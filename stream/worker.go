@@ -14,6 +14,7 @@ import (
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/internal/pages"
 	"github.com/tapsettle/tapsettle/metrics"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/state"
@@ -112,7 +113,7 @@ func (a *arena) keep(b []byte) []byte {
 		a.cur++
 	}
 	if a.cur == len(a.chunks) {
-		a.chunks = append(a.chunks, make([]byte, 0, max(1<<20, len(b))))
+		a.chunks = append(a.chunks, pages.Make[byte](max(1<<20, len(b)))[:0])
 	}
 	c := a.chunks[a.cur]
 	n := len(c)

@@ -26,3 +26,21 @@ func Make[T any](n int) []T {
 	}
 	return s
 }
+
+// Grow returns s with room for at least n more elements, like
+// slices.Grow, for buffers that grow to megabytes and are then reused: a
+// new array at least doubles the capacity, its pages populated when it is
+// large (see Make), and only s's elements are copied into it (slices.Grow
+// appends n zeros first, copying megabytes of zeros into memory that is
+// zeroed already).
+func Grow[T any](s []T, n int) []T {
+	if n < 0 {
+		panic("pages.Grow: negative count")
+	}
+	if n <= cap(s)-len(s) {
+		return s
+	}
+	g := Make[T](max(len(s)+n, 2*cap(s)))[:len(s)]
+	copy(g, s)
+	return g
+}

@@ -50,3 +50,40 @@ func touch(s []byte) {
 	}
 	sink = s
 }
+
+func TestGrow(t *testing.T) {
+	for _, tc := range []struct{ len, cap, n, wantCap int }{
+		{0, 0, 0, 0},             // nothing asked: s as it is
+		{3, 10, 7, 10},           // room enough: s as it is
+		{3, 10, 8, 20},           // doubles
+		{3, 4, 100, 103},         // exactly what is needed when that is more
+		{0, 0, 1 << 17, 1 << 17}, // large: populated, same contract
+	} {
+		s := make([]int32, tc.len, tc.cap)
+		for i := range s {
+			s[i] = int32(i + 1)
+		}
+		g := Grow(s, tc.n)
+		if len(g) != tc.len || cap(g) != tc.wantCap {
+			t.Errorf("Grow(len %d cap %d, %d): len %d cap %d, want len %d cap %d", tc.len, tc.cap, tc.n, len(g), cap(g), tc.len, tc.wantCap)
+			continue
+		}
+		for i := range g {
+			if g[i] != int32(i+1) {
+				t.Fatalf("Grow lost element %d: %d", i, g[i])
+			}
+		}
+		if tail := g[len(g):cap(g)]; len(tail) > 0 && tail[len(tail)-1] != 0 {
+			t.Errorf("Grow's new capacity is not zeroed")
+		}
+		if same := cap(s) > 0 && cap(g) == cap(s) && &g[:cap(g)][0] != &s[:cap(s)][0]; same {
+			t.Errorf("Grow reallocated though the capacity sufficed")
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Grow with a negative count did not panic")
+		}
+	}()
+	Grow([]byte{}, -1)
+}
