@@ -33,7 +33,12 @@ func TestEngineRunAllocatesNothingPerTap(t *testing.T) {
 			if large.Allocs > small.Allocs+small.Allocs/2+50 {
 				t.Errorf("allocations grow with taps: %d for %d taps, %d for %d", small.Allocs, small.Taps, large.Allocs, large.Taps)
 			}
-			t.Logf("allocations: %d for %d taps, %d for %d taps", small.Allocs, small.Taps, large.Allocs, large.Taps)
+			// Bytes too: a few large allocations per day (a tap_id set
+			// grown anew each day) are few allocations but megabytes.
+			if large.Bytes > small.Bytes+small.Bytes/2+1<<20 {
+				t.Errorf("allocated bytes grow with taps: %d for %d taps, %d for %d", small.Bytes, small.Taps, large.Bytes, large.Taps)
+			}
+			t.Logf("allocations: %d (%d B) for %d taps, %d (%d B) for %d taps", small.Allocs, small.Bytes, small.Taps, large.Allocs, large.Bytes, large.Taps)
 		})
 	}
 }

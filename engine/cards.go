@@ -176,6 +176,10 @@ type dayLog struct {
 	ckIDs, ckSpill int
 }
 
+// room is how many identifiers the log holds without growing: its
+// spilled ids' capacity, and its dense log's.
+func (l *dayLog) room() int { return cap(l.spill.ids) + len(l.ids.chunks)<<chunkShift }
+
 func (l *dayLog) reset(d transit.Day) {
 	l.day = d
 	l.ids.reset()

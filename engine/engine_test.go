@@ -669,3 +669,33 @@ func TestCardOrderPartialReleases(t *testing.T) {
 		}
 	}
 }
+
+// TestDayLogReusesRoomiestSpare: a new day's log is the roomiest of the
+// evicted ones, so a day's tap_id set is not grown anew because a small
+// log (a few taps past midnight, a late tap) was evicted last.
+func TestDayLogReusesRoomiestSpare(t *testing.T) {
+	var c core
+	c.init(0, nil, &Options{Calendar: calendar(t), DedupDays: 1, Window: DefaultWindow})
+	var big, small dayLog
+	big.reset(1)
+	small.reset(2)
+	for i := range 5000 {
+		var id transit.TapID
+		copy(id[:], fmt.Sprintf("id-%d", i))
+		big.spill.add(&spillKey{id: id})
+		big.ids.push(&id)
+	}
+	c.spare = []*dayLog{&big, &small} // the small one last, as the bench's days leave them
+	if got := c.dayLog(10); got != &big {
+		t.Fatalf("the new day got the log with room %d, want the roomiest (%d)", got.room(), big.room())
+	}
+	if got := c.dayLog(11); got != &small {
+		t.Fatalf("the second new day did not get the remaining spare")
+	}
+	if len(c.spare) != 0 || len(c.logs) != 2 || c.logs[0].day != 10 || c.logs[1].day != 11 {
+		t.Fatalf("spare %d logs %d", len(c.spare), len(c.logs))
+	}
+	if big.spill.len() != 0 || big.ids.len() != 0 {
+		t.Fatalf("a reused log was not emptied: %d spilled, %d ids", big.spill.len(), big.ids.len())
+	}
+}

@@ -498,7 +498,19 @@ func (s *core) dayLog(d transit.Day) *dayLog {
 	}
 	var l *dayLog
 	if n := len(s.spare); n > 0 {
-		l = s.spare[n-1]
+		// The roomiest spare: the first log made after a close is usually
+		// the new day's, the largest; handing it a small log (one a few
+		// taps past midnight or a late tap had made) would grow its
+		// tap_id set anew, copies of megabytes, every day.
+		best := 0
+		for i, sp := range s.spare {
+			if sp.room() > s.spare[best].room() {
+				best = i
+			}
+		}
+		l = s.spare[best]
+		s.spare[best] = s.spare[n-1]
+		s.spare[n-1] = nil
 		s.spare = s.spare[:n-1]
 	} else {
 		l = new(dayLog)
