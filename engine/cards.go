@@ -24,14 +24,39 @@ const seenInline = 8
 type cardState struct {
 	key     cardKey
 	journey int32 // 1-based index into shard.journeys; 0 = none open
-	// spilled: some of this card's tap_ids are in the day sets, not
-	// inline, so a miss inline must also check there.
-	spilled bool
+	// spillLo..spillHi are the days (16-bit, as in seenEntry) whose spill
+	// sets may hold this card's tap_ids; spillLo == 0: none. spillFar: a
+	// day beyond 16 bits may. A miss inline checks the tap's day's set only
+	// then (see seenBefore), not on every tap of a card that ever spilled.
+	spillLo, spillHi uint16
+	spillFar         bool
 	// dirty: changed since the last checkpoint, listed in core.dirty.
 	dirty bool
 	rider fares.Rider
 	seen  [seenInline]seenEntry
 }
+
+// noteSpill records that one of the card's tap_ids of (16-bit) day d went to
+// that day's spill set.
+func (st *cardState) noteSpill(d uint16) {
+	if st.spillLo == 0 {
+		st.spillLo, st.spillHi = d, d
+		return
+	}
+	st.spillLo, st.spillHi = min(st.spillLo, d), max(st.spillHi, d)
+}
+
+// mayHaveSpilled reports whether the spill set of day d may hold one of the
+// card's tap_ids; inline says whether d fits 16 bits.
+func (st *cardState) mayHaveSpilled(d transit.Day, inline bool) bool {
+	if !inline {
+		return st.spillFar
+	}
+	return st.spillLo != 0 && uint16(d) >= st.spillLo && uint16(d) <= st.spillHi
+}
+
+// spilled reports whether any of the card's tap_ids may be in a spill set.
+func (st *cardState) spilled() bool { return st.spillLo != 0 || st.spillFar }
 
 // seenEntry remembers a tap_id: its settlement day, the top 16 bits of its
 // hash, and its index in the day's log of identifiers, where a tag match

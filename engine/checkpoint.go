@@ -138,7 +138,7 @@ func appendCardKey(b []byte, k *cardKey) []byte {
 
 func (p *Partition) appendCard(b []byte, st *cardState) []byte {
 	var flags byte
-	if st.spilled {
+	if st.spilled() {
 		flags |= 1
 	}
 	if st.journey != 0 {
@@ -192,6 +192,7 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 	if err := p.restoreMeta(meta); err != nil {
 		return err
 	}
+	var spilled []int32 // cards whose record has the spilled flag
 	for k, v := range cards {
 		if len(k) != cardKeySize || len(v) < 1+fares.RiderSize+1 {
 			return fmt.Errorf("%w: card record of %d+%d bytes", ErrCheckpoint, len(k), len(v))
@@ -202,7 +203,11 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 		si := c.cards.find(&key, keyHash(&key))
 		st := c.cards.at(si)
 		flags := v[0]
-		st.spilled = flags&1 != 0
+		if flags&1 != 0 {
+			// The record says only that some ids spilled: which days'
+			// sets may hold them is known once the lists are read.
+			spilled = append(spilled, si)
+		}
 		if err := st.rider.UnmarshalBinary(v[1 : 1+fares.RiderSize]); err != nil {
 			return fmt.Errorf("%w: card rider: %w", ErrCheckpoint, err)
 		}
@@ -224,6 +229,8 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 			return fmt.Errorf("%w: card record has %d trailing bytes", ErrCheckpoint, len(s))
 		}
 	}
+	var spillLo, spillHi uint16 // the days of the spill lists read (16-bit)
+	spillFar := false
 	for name, blobs := range lists {
 		var spill bool
 		var rest string
@@ -241,6 +248,16 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 		}
 		l := c.dayLog(transit.Day(n))
 		l.fresh = false
+		if spill {
+			if d := transit.Day(n); d >= 1 && d <= math.MaxUint16 {
+				if spillLo == 0 || uint16(d) < spillLo {
+					spillLo = uint16(d)
+				}
+				spillHi = max(spillHi, uint16(d))
+			} else {
+				spillFar = true
+			}
+		}
 		size := transit.MaxTapID
 		if spill {
 			size += cardKeySize
@@ -262,6 +279,12 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 			}
 		}
 		l.ckIDs, l.ckSpill = l.ids.len(), len(l.spill.ids)
+	}
+	// A spilled card's ids are in some of the spill lists read: the range
+	// of their days is a safe superset of where to look.
+	for _, si := range spilled {
+		st := c.cards.at(si)
+		st.spillLo, st.spillHi, st.spillFar = spillLo, spillHi, spillFar
 	}
 	p.ckpt.stored = p.ckpt.stored[:0]
 	for _, l := range c.logs {

@@ -699,3 +699,80 @@ func TestDayLogReusesRoomiestSpare(t *testing.T) {
 		t.Fatalf("a reused log was not emptied: %d spilled, %d ids", big.spill.len(), big.ids.len())
 	}
 }
+
+// TestDedupSpillDays: a card that spilled on one day probes only that
+// day's spill set (not the next day's, until it spills there too), and
+// duplicates of both days, inline or spilled, are still caught when they
+// come late, through a checkpoint and restore too.
+func TestDedupSpillDays(t *testing.T) {
+	tp := &tapper{t: t}
+	bus := func(card, at string) transit.Tap {
+		return tp.tap(card, transit.ProductStandard, 110100, 110100, transit.ModeBus, transit.ActionBoard, "", at)
+	}
+	var day1, day2 []transit.Tap
+	for i := range seenInline + 2 { // two spill
+		day1 = append(day1, bus("BUSY", fmt.Sprintf("2025-03-03T08:%02d:00+08:00", i)))
+	}
+	for i := range 3 { // the inline entries hold day 1's: these spill
+		day2 = append(day2, bus("BUSY", fmt.Sprintf("2025-03-04T08:%02d:00+08:00", i)))
+	}
+	far := bus("OTHER", "2025-03-04T20:00:00+08:00") // moves the watermark past both
+	late := []transit.Tap{day1[0], day1[len(day1)-1], day2[1]}
+	fresh := bus("BUSY", "2025-03-04T09:00:00+08:00")
+	cal := calendar(t)
+	d1, d2 := cal.DayOf(day1[0].Time), cal.DayOf(day2[0].Time)
+	busy := func(p *Partition) *cardState {
+		k := cardKey{card: day1[0].Card, city: day1[0].City}
+		return p.core.cards.at(p.core.cards.find(&k, keyHash(&k)))
+	}
+
+	for _, restore := range []bool{false, true} {
+		t.Run(fmt.Sprint("restore=", restore), func(t *testing.T) {
+			sink := &seqSink{}
+			p := newTestPartition(t, sink)
+			p.Submit(slices.Concat(day1, []transit.Tap{bus("OTHER", "2025-03-03T20:00:00+08:00")}))
+			if st := busy(p); !st.mayHaveSpilled(d1, true) || st.mayHaveSpilled(d2, true) {
+				t.Fatalf("after day 1: spill days %d..%d, want %d only", st.spillLo, st.spillHi, d1)
+			}
+			p.Submit(append(slices.Clone(day2), far))
+			if st := busy(p); !st.mayHaveSpilled(d1, true) || !st.mayHaveSpilled(d2, true) {
+				t.Fatalf("after day 2: spill days %d..%d, want %d..%d", st.spillLo, st.spillHi, d1, d2)
+			}
+			if restore {
+				store := newMemStore()
+				store.checkpoint(p, false)
+				p = newTestPartition(t, sink)
+				if err := p.Restore(store.meta, store.cards, store.lists); err != nil {
+					t.Fatal(err)
+				}
+				if st := busy(p); !st.mayHaveSpilled(d1, true) || !st.mayHaveSpilled(d2, true) {
+					t.Fatalf("restored spill days %d..%d, want at least %d..%d", st.spillLo, st.spillHi, d1, d2)
+				}
+			}
+			p.Submit(append(slices.Clone(late), fresh))
+			p.CloseDay(d2)
+			var dups []string
+			charged := 0
+			for _, r := range sink.rows {
+				switch r.Status {
+				case transit.StatusDuplicate:
+					dups = append(dups, r.ID.String())
+				case transit.StatusCharged:
+					charged++
+				}
+			}
+			var want []string
+			for _, tp := range late {
+				want = append(want, tp.ID.String())
+			}
+			slices.Sort(dups)
+			slices.Sort(want)
+			if !slices.Equal(dups, want) {
+				t.Errorf("duplicates %v, want %v", dups, want)
+			}
+			if wantCharged := len(day1) + len(day2) + 3; charged != wantCharged {
+				t.Errorf("%d charged, want %d", charged, wantCharged)
+			}
+		})
+	}
+}
