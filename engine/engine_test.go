@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -774,5 +776,74 @@ func TestDedupSpillDays(t *testing.T) {
 				t.Errorf("%d charged, want %d", charged, wantCharged)
 			}
 		})
+	}
+}
+
+// TestExitAfterNetworkReload: a journey entered under one policy and
+// exited after a reload whose network orders the stations differently is
+// priced by the new network: the entry station is looked up in it, never
+// carried over as an index into the old one.
+func TestExitAfterNetworkReload(t *testing.T) {
+	load := func(stations string) *fares.Book {
+		dir := t.TempDir()
+		policy := `city: 320500
+versions:
+  - effective_from: 2020-01-01
+    source: "ours: test"
+    bus: {fare: 200, source: "ours: test"}
+    metro:
+      source: "ours: test"
+      ladder:
+        base: {fare: 200, up_to_km: 4}
+        steps:
+          - {per_km: 4}
+      network:
+        source: "ours: test"
+        lines:
+          - {code: L1, stations: ` + stations + `, distances_m: [5000, 5000, 1000]}
+`
+		if err := os.WriteFile(filepath.Join(dir, "320500.yaml"), []byte(policy), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b, err := fares.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	before, after := load("[A, B, C, X]"), load("[X, C, B, A]")
+	tp := &tapper{t: t}
+	entry := tp.tap("RIDER", transit.ProductStandard, 320500, 320500, transit.ModeMetro, transit.ActionEntry, "A", "2025-03-03T08:00:00+08:00")
+	later := tp.tap("OTHER", transit.ProductStandard, 320500, 320500, transit.ModeBus, transit.ActionBoard, "", "2025-03-03T12:00:00+08:00")
+	exit := tp.tap("RIDER", transit.ProductStandard, 320500, 320500, transit.ModeMetro, transit.ActionExit, "B", "2025-03-03T12:30:00+08:00")
+	day := calendar(t).DayOf(entry.Time)
+	netAfter := after.Policy(320500, day).Metro
+	a, _ := netAfter.Station(entry.Stop)
+	b, _ := netAfter.Station(exit.Stop)
+	want := netAfter.Fare(a, b)
+	if stale := netAfter.Fare(3-a, b); stale == want {
+		t.Fatalf("test networks do not tell a stale index from a fresh one (both %d)", want)
+	}
+
+	sink := &seqSink{}
+	p, err := NewPartition(before, sink, 0, Options{Calendar: calendar(t), Window: DefaultWindow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Submit([]transit.Tap{entry, later}) // later moves the watermark past the entry: it is priced, its journey open
+	if p.Stats().Open != 1 {
+		t.Fatalf("%d journeys open before the reload, want 1", p.Stats().Open)
+	}
+	p.SetBook(after)
+	p.Submit([]transit.Tap{exit})
+	p.CloseDay(day)
+	var got transit.Fen = -1
+	for _, r := range sink.rows {
+		if r.Action == transit.ActionExit {
+			got = r.Gross
+		}
+	}
+	if got != want {
+		t.Errorf("exit after the reload priced %d fen gross, want %d (the new network's A to B)", got, want)
 	}
 }
