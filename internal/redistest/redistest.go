@@ -208,14 +208,15 @@ func (s *Server) stop(sig syscall.Signal) error {
 	}
 }
 
-// readyPID asks the server on addr for its process id (INFO server) and
-// returns it once the server has finished loading its append-only file
-// (INFO persistence, loading:0); it returns 0 while nothing answers or the
-// server still loads. Comparing the id with the process we started makes sure
-// the test never talks to another server that happened to take the port
-// first. Waiting for the load matters: INFO, WATCH, MULTI and EXEC are served
-// while the file is replayed, and a transaction watching keys the load has
-// not reached yet is aborted when it does.
+// readyPID asks the server on addr for its process id (INFO, server
+// section) and returns it once the server has finished loading its
+// append-only file (persistence section, loading:0); it returns 0 while
+// nothing answers or the server still loads. Comparing the id with the
+// process we started makes sure the test never talks to another server that
+// happened to take the port first. Waiting for the load matters: INFO,
+// WATCH, MULTI and EXEC are served while the file is replayed, and a
+// transaction watching keys the load has not reached yet is aborted when it
+// does.
 func readyPID(addr, password string) int {
 	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 	if err != nil {
@@ -232,7 +233,9 @@ func readyPID(addr, password string) int {
 			return 0
 		}
 	}
-	if _, err := c.Write([]byte("*3\r\n$4\r\nINFO\r\n$6\r\nserver\r\n$11\r\npersistence\r\n")); err != nil {
+	// Plain INFO: it holds both the server and the persistence sections,
+	// and servers before 7.0 refuse INFO with more than one section.
+	if _, err := c.Write([]byte("*1\r\n$4\r\nINFO\r\n")); err != nil {
 		return 0
 	}
 	head, err := rd.ReadString('\n')
