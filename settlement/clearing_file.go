@@ -37,17 +37,46 @@ type AcquirerEntries struct {
 // BuildClearingFile makes one batch per acquirer and mode, in that order,
 // keeping the entries' order within a batch, and computes every derived
 // field: batch numbers, sequence numbers, counts, sums and hashes. The
-// entries are copied; groups may come in any order and must name distinct
-// acquirers.
-func BuildClearingFile(h FileHeader, groups []AcquirerEntries) *ClearingFile {
+// entries are copied; groups may come in any order, and groups naming the
+// same acquirer are merged in the order given.
+//
+// It returns an error, rather than a file no reader accepts, for an entry
+// whose mode is not bus or metro and for anything ReadClearingFile refuses
+// (it validates the result: an acquirer equal to the issuer, entries that
+// are not clearing rows or not in time order, too many batches).
+func BuildClearingFile(h FileHeader, groups []AcquirerEntries) (*ClearingFile, error) {
 	groups = slices.Clone(groups)
-	slices.SortFunc(groups, func(a, b AcquirerEntries) int { return cmp.Compare(a.Acquirer, b.Acquirer) })
-	f := &ClearingFile{Header: h}
+	slices.SortStableFunc(groups, func(a, b AcquirerEntries) int { return cmp.Compare(a.Acquirer, b.Acquirer) })
 	for _, g := range groups {
-		f.addBatches(g.Acquirer, len(g.Entries), func(i int, e *Entry) { *e = g.Entries[i] })
+		for i := range g.Entries {
+			if m := g.Entries[i].Mode; m < 1 || m >= transit.NumModes {
+				return nil, fmt.Errorf("settlement: clearing file of issuer %v: acquirer %v entry %d (%s): mode %d is not bus or metro", h.Issuer, g.Acquirer, i+1, g.Entries[i].TapID, m)
+			}
+		}
+	}
+	f := &ClearingFile{Header: h}
+	for i := 0; i < len(groups); {
+		// Merge the run of groups naming this acquirer.
+		acq, n := groups[i].Acquirer, 0
+		j := i
+		for ; j < len(groups) && groups[j].Acquirer == acq; j++ {
+			n += len(groups[j].Entries)
+		}
+		run := groups[i:j]
+		f.addBatches(acq, n, func(k int, e *Entry) {
+			for k >= len(run[0].Entries) {
+				k -= len(run[0].Entries)
+				run = run[1:]
+			}
+			*e = run[0].Entries[k]
+		})
+		i = j
 	}
 	f.seal()
-	return f
+	if err := f.Validate(); err != nil {
+		return nil, fmt.Errorf("settlement: clearing file of issuer %v: %w", h.Issuer, err)
+	}
+	return f, nil
 }
 
 // addBatches appends acquirer's batches, one per mode, of n entries that

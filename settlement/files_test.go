@@ -161,10 +161,15 @@ func TestClearingFileBatchOrder(t *testing.T) {
 		return e
 	}
 	build := func() *ClearingFile {
-		return BuildClearingFile(FileHeader{Day: 20148, Issuer: issuer}, []AcquirerEntries{
+		f, err := BuildClearingFile(FileHeader{Day: 20148, Issuer: issuer}, []AcquirerEntries{
 			{Acquirer: b, Entries: []Entry{entry("t2", transit.ModeBus)}},
-			{Acquirer: a, Entries: []Entry{entry("t1", transit.ModeBus), entry("t3", transit.ModeMetro)}},
+			{Acquirer: a, Entries: []Entry{entry("t1", transit.ModeBus)}},
+			{Acquirer: a, Entries: []Entry{entry("t3", transit.ModeMetro)}}, // merged with the group above
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
 	}
 	good := build()
 	if got := len(good.Batches); got != 3 {
@@ -197,6 +202,45 @@ func TestClearingFileBatchOrder(t *testing.T) {
 			var re *RecordError
 			if !errors.As(err, &re) || re.Line != tc.line {
 				t.Errorf("ReadClearingFile = %v, want an error at line %d", err, tc.line)
+			}
+		})
+	}
+}
+
+// TestBuildClearingFileRefuses: the builder returns an error rather than a
+// file no reader accepts (or an entry silently left out).
+func TestBuildClearingFileRefuses(t *testing.T) {
+	const issuer, a = transit.City(440300), transit.City(310100)
+	entry := func(id string, m transit.Mode, at int64) Entry {
+		e := Entry{Product: transit.ProductStandard, Mode: m, Action: transit.ActionBoard, Stop: transit.MustCode("S1"),
+			Time: at, Offset: 8 * 3600, Gross: 200, Charged: 200, Status: transit.StatusCharged}
+		must := func(err error) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(e.TapID.Set([]byte(id)))
+		must(e.Card.Set([]byte("3101000000000000001")))
+		return e
+	}
+	h := FileHeader{Day: 20148, Issuer: issuer}
+	for _, tc := range []struct {
+		name   string
+		groups []AcquirerEntries
+		want   string
+	}{
+		{"mode 0 (would be left out)", []AcquirerEntries{{Acquirer: a, Entries: []Entry{entry("t1", 0, 1_740_800_000e9)}}}, "mode 0"},
+		{"mode out of range (would panic)", []AcquirerEntries{{Acquirer: a, Entries: []Entry{entry("t1", transit.NumModes, 1_740_800_000e9)}}}, "not bus or metro"},
+		{"local acquirer", []AcquirerEntries{{Acquirer: issuer, Entries: []Entry{entry("t1", transit.ModeBus, 1_740_800_000e9)}}}, "acquirer"},
+		{"merged groups out of time order", []AcquirerEntries{
+			{Acquirer: a, Entries: []Entry{entry("t2", transit.ModeBus, 1_740_800_060e9)}},
+			{Acquirer: a, Entries: []Entry{entry("t1", transit.ModeBus, 1_740_800_000e9)}},
+		}, "order"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := BuildClearingFile(h, tc.groups)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("BuildClearingFile = %v, %v; want an error mentioning %q", f, err, tc.want)
 			}
 		})
 	}

@@ -113,7 +113,11 @@ func FuzzClearingFile(f *testing.F) {
 			g := &groups[len(groups)-1]
 			g.Entries = append(g.Entries, b.Entries...)
 		}
-		if out := BuildClearingFile(cf.Header, groups).Append(nil); !bytes.Equal(out, data) {
+		built, err := BuildClearingFile(cf.Header, groups)
+		if err != nil {
+			t.Fatalf("rebuilding a file that reads: %v", err)
+		}
+		if out := built.Append(nil); !bytes.Equal(out, data) {
 			t.Fatalf("rebuilt:\n in  %q\n out %q", data, out)
 		}
 	})
