@@ -41,6 +41,7 @@ func TestCheck(t *testing.T) {
 		{"g_more.yaml", 29, "versions[0].caps.volume.tiers[1].after", ErrRange},
 		{"h_template.yaml", 9, "versions[0].metro.network", ErrInvalid},
 		{"i_alias.yaml", 5, "versions[0].bus.source", ErrType},
+		{"j_control.yaml", 5, "versions[0].bus.source", ErrInvalid}, // a line break in a string
 	}
 	err := Check("testdata/broken")
 	if err == nil {

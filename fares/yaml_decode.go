@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -149,6 +150,15 @@ func (f *yamlFile) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		if !utf8.ValidString(n.Value) {
 			f.fail(n.Line, path, ErrInvalid, "not valid UTF-8")
+			return
+		}
+		if i := strings.IndexFunc(n.Value, unicode.IsControl); i >= 0 {
+			// Codes, dates, names and sources are one line of text; a
+			// line break or other control character would garble every
+			// listing of the policy (and yaml.Marshal cannot write some
+			// of them back, e.g. a leading line break).
+			r, _ := utf8.DecodeRuneInString(n.Value[i:])
+			f.fail(n.Line, path, ErrInvalid, "control character %U at byte %d: strings are one line of text", r, i)
 			return
 		}
 		// Any scalar reads as its text, so unquoted codes such as 330200
