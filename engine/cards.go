@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"math/bits"
 	"unsafe"
 
@@ -36,20 +37,26 @@ type cardState struct {
 	seen  [seenInline]seenEntry
 }
 
-// noteSpill records that one of the card's tap_ids of (16-bit) day d went to
-// that day's spill set.
-func (st *cardState) noteSpill(d uint16) {
-	if st.spillLo == 0 {
-		st.spillLo, st.spillHi = d, d
-		return
+// inlineDay reports whether day d fits a seenEntry's 16 bits.
+func inlineDay(d transit.Day) bool { return d >= 1 && d <= math.MaxUint16 }
+
+// noteSpill records that one of the card's tap_ids of day d went to that
+// day's spill set.
+func (st *cardState) noteSpill(d transit.Day) {
+	switch {
+	case !inlineDay(d):
+		st.spillFar = true
+	case st.spillLo == 0:
+		st.spillLo, st.spillHi = uint16(d), uint16(d)
+	default:
+		st.spillLo, st.spillHi = min(st.spillLo, uint16(d)), max(st.spillHi, uint16(d))
 	}
-	st.spillLo, st.spillHi = min(st.spillLo, d), max(st.spillHi, d)
 }
 
 // mayHaveSpilled reports whether the spill set of day d may hold one of the
-// card's tap_ids; inline says whether d fits 16 bits.
-func (st *cardState) mayHaveSpilled(d transit.Day, inline bool) bool {
-	if !inline {
+// card's tap_ids.
+func (st *cardState) mayHaveSpilled(d transit.Day) bool {
+	if !inlineDay(d) {
 		return st.spillFar
 	}
 	return st.spillLo != 0 && uint16(d) >= st.spillLo && uint16(d) <= st.spillHi

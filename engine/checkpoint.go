@@ -229,8 +229,7 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 			return fmt.Errorf("%w: card record has %d trailing bytes", ErrCheckpoint, len(s))
 		}
 	}
-	var spillLo, spillHi uint16 // the days of the spill lists read (16-bit)
-	spillFar := false
+	var span cardState // noted with the day of every spill list read
 	for name, blobs := range lists {
 		var spill bool
 		var rest string
@@ -249,14 +248,7 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 		l := c.dayLog(transit.Day(n))
 		l.fresh = false
 		if spill {
-			if d := transit.Day(n); d >= 1 && d <= math.MaxUint16 {
-				if spillLo == 0 || uint16(d) < spillLo {
-					spillLo = uint16(d)
-				}
-				spillHi = max(spillHi, uint16(d))
-			} else {
-				spillFar = true
-			}
+			span.noteSpill(transit.Day(n))
 		}
 		size := transit.MaxTapID
 		if spill {
@@ -280,11 +272,11 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 		}
 		l.ckIDs, l.ckSpill = l.ids.len(), len(l.spill.ids)
 	}
-	// A spilled card's ids are in some of the spill lists read: the range
+	// A spilled card's ids are in some of the spill lists read: the span
 	// of their days is a safe superset of where to look.
 	for _, si := range spilled {
 		st := c.cards.at(si)
-		st.spillLo, st.spillHi, st.spillFar = spillLo, spillHi, spillFar
+		st.spillLo, st.spillHi, st.spillFar = span.spillLo, span.spillHi, span.spillFar
 	}
 	p.ckpt.stored = p.ckpt.stored[:0]
 	for _, l := range c.logs {

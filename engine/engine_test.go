@@ -733,11 +733,11 @@ func TestDedupSpillDays(t *testing.T) {
 			sink := &seqSink{}
 			p := newTestPartition(t, sink)
 			p.Submit(slices.Concat(day1, []transit.Tap{bus("OTHER", "2025-03-03T20:00:00+08:00")}))
-			if st := busy(p); !st.mayHaveSpilled(d1, true) || st.mayHaveSpilled(d2, true) {
+			if st := busy(p); !st.mayHaveSpilled(d1) || st.mayHaveSpilled(d2) {
 				t.Fatalf("after day 1: spill days %d..%d, want %d only", st.spillLo, st.spillHi, d1)
 			}
 			p.Submit(append(slices.Clone(day2), far))
-			if st := busy(p); !st.mayHaveSpilled(d1, true) || !st.mayHaveSpilled(d2, true) {
+			if st := busy(p); !st.mayHaveSpilled(d1) || !st.mayHaveSpilled(d2) {
 				t.Fatalf("after day 2: spill days %d..%d, want %d..%d", st.spillLo, st.spillHi, d1, d2)
 			}
 			if restore {
@@ -747,7 +747,7 @@ func TestDedupSpillDays(t *testing.T) {
 				if err := p.Restore(store.meta, store.cards, store.lists); err != nil {
 					t.Fatal(err)
 				}
-				if st := busy(p); !st.mayHaveSpilled(d1, true) || !st.mayHaveSpilled(d2, true) {
+				if st := busy(p); !st.mayHaveSpilled(d1) || !st.mayHaveSpilled(d2) {
 					t.Fatalf("restored spill days %d..%d, want at least %d..%d", st.spillLo, st.spillHi, d1, d2)
 				}
 			}

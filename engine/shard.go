@@ -360,7 +360,7 @@ func (s *core) markDirty(st *cardState, i int32) {
 func (s *core) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool {
 	log := s.dayLog(d)
 	tag := uint16(tapHash(id) >> 48)
-	inline := d >= 1 && d <= math.MaxUint16
+	inline := inlineDay(d)
 	free := -1
 	for i := range st.seen {
 		e := &st.seen[i]
@@ -378,19 +378,14 @@ func (s *core) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool 
 			}
 		}
 	}
-	if st.mayHaveSpilled(d, inline) && log.spill.len() > 0 {
+	if st.mayHaveSpilled(d) && log.spill.len() > 0 {
 		k := spillKey{id: *id, card: st.key}
 		if log.spill.has(&k) {
 			return true
 		}
 	}
-	if !inline {
-		st.spillFar = true
-		log.spill.add(&spillKey{id: *id, card: st.key})
-		return false
-	}
-	if free < 0 {
-		st.noteSpill(uint16(d))
+	if free < 0 || !inline {
+		st.noteSpill(d)
 		log.spill.add(&spillKey{id: *id, card: st.key})
 		return false
 	}
