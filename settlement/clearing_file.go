@@ -55,22 +55,12 @@ func BuildClearingFile(h FileHeader, groups []AcquirerEntries) (*ClearingFile, e
 		}
 	}
 	f := &ClearingFile{Header: h}
-	for i := 0; i < len(groups); {
-		// Merge the run of groups naming this acquirer.
-		acq, n := groups[i].Acquirer, 0
-		j := i
-		for ; j < len(groups) && groups[j].Acquirer == acq; j++ {
-			n += len(groups[j].Entries)
+	for lo, hi := range runs(groups, func(g *AcquirerEntries) transit.City { return g.Acquirer }) {
+		var entries []Entry // the run's groups, merged
+		for _, g := range groups[lo:hi] {
+			entries = append(entries, g.Entries...)
 		}
-		run := groups[i:j]
-		f.addBatches(acq, n, func(k int, e *Entry) {
-			for k >= len(run[0].Entries) {
-				k -= len(run[0].Entries)
-				run = run[1:]
-			}
-			*e = run[0].Entries[k]
-		})
-		i = j
+		f.addBatches(groups[lo].Acquirer, len(entries), func(i int, e *Entry) { *e = entries[i] })
 	}
 	f.seal()
 	if err := f.Validate(); err != nil {

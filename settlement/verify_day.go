@@ -473,7 +473,7 @@ func (v *dayVerifier) crossSummary() error {
 func (v *dayVerifier) crossClearing() error {
 	bil := v.sday.Bilateral // sorted by issuer, then acquirer
 	seen := 0
-	for lo, hi := range issuerRuns(bil) {
+	for lo, hi := range runs(bil, issuerOf) {
 		issuer, run := bil[lo].Issuer, bil[lo:hi]
 		c := v.clr[issuer]
 		if c == nil {
@@ -519,16 +519,15 @@ type acquirerSum struct {
 // acquirer order).
 func pairSums(f *ClearingFile) []acquirerSum {
 	var sums []acquirerSum
-	for i := range f.Batches {
-		b := &f.Batches[i]
-		if len(sums) == 0 || sums[len(sums)-1].acquirer != b.Header.Acquirer {
-			sums = append(sums, acquirerSum{acquirer: b.Header.Acquirer, firstBatch: i})
+	for lo, hi := range runs(f.Batches, func(b *ClearingBatch) transit.City { return b.Header.Acquirer }) {
+		s := acquirerSum{acquirer: f.Batches[lo].Header.Acquirer, firstBatch: lo}
+		for _, b := range f.Batches[lo:hi] {
+			s.Count += b.Control.Entries
+			s.Gross += b.Control.Gross
+			s.Discount += b.Control.Discount
+			s.Charged += b.Control.Charged
 		}
-		s := &sums[len(sums)-1]
-		s.Count += b.Control.Entries
-		s.Gross += b.Control.Gross
-		s.Discount += b.Control.Discount
-		s.Charged += b.Control.Charged
+		sums = append(sums, s)
 	}
 	return sums
 }

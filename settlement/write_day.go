@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"iter"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -240,7 +239,7 @@ func dayJobs(d *Day, opts WriteOptions) []dayJob {
 			pairRows[j] = append(pairRows[j], int32(i))
 		}
 	}
-	for lo, hi := range issuerRuns(d.Bilateral) {
+	for lo, hi := range runs(d.Bilateral, issuerOf) {
 		issuer := d.Bilateral[lo].Issuer
 		jobs = append(jobs, dayJob{
 			path: ClearingPath(issuer),
@@ -260,23 +259,6 @@ func dayJobs(d *Day, opts WriteOptions) []dayJob {
 		})
 	}
 	return jobs
-}
-
-// issuerRuns yields the bounds [lo, hi) of each issuer's run of bil,
-// which is sorted by issuer.
-func issuerRuns(bil []Bilateral) iter.Seq2[int, int] {
-	return func(yield func(int, int) bool) {
-		for lo := 0; lo < len(bil); {
-			hi := lo + 1
-			for hi < len(bil) && bil[hi].Issuer == bil[lo].Issuer {
-				hi++
-			}
-			if !yield(lo, hi) {
-				return
-			}
-			lo = hi
-		}
-	}
 }
 
 func setTotals(mf *ManifestFile, a Amounts) {
