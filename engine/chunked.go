@@ -13,20 +13,16 @@ const chunkShift = 10
 type chunked[T any] struct {
 	chunks [][]T
 	n      int
-	slab   []T // fresh memory that new chunks are cut from
+	slab   pages.Slab[T] // fresh memory that new chunks are cut from
 }
 
 // push appends v and returns its index.
 func (c *chunked[T]) push(v *T) int {
 	i := c.n
 	if i>>chunkShift == len(c.chunks) {
-		if len(c.slab) == 0 {
-			// Slabs grow with the vector (1, 2, ... slabChunks chunks),
-			// so a small one never holds much populated memory unused.
-			c.slab = pages.Make[T](min(max(len(c.chunks), 1), slabChunks) << chunkShift)
-		}
-		c.chunks = append(c.chunks, c.slab[:1<<chunkShift:1<<chunkShift])
-		c.slab = c.slab[1<<chunkShift:]
+		// Slabs grow with the vector (1, 2, ... slabChunks chunks), so a
+		// small one never holds much populated memory unused.
+		c.chunks = append(c.chunks, c.slab.Cut(1<<chunkShift, min(max(len(c.chunks), 1), slabChunks)<<chunkShift))
 	}
 	c.chunks[i>>chunkShift][i&(1<<chunkShift-1)] = *v
 	c.n++

@@ -40,9 +40,9 @@ type reorder struct {
 	n       int       // taps held
 	keys    []sortKey // release's scratch
 	free    []*bucket
-	chunks  [][]transit.Tap // spare chunks
-	slab    []transit.Tap   // fresh memory that new chunks are cut from
-	made    int             // chunks made without a slab (see chunk)
+	chunks  [][]transit.Tap         // spare chunks
+	slab    pages.Slab[transit.Tap] // fresh memory that new chunks are cut from
+	made    int                     // chunks made without a slab (see chunk)
 
 	// hashed are the card-order mode's buckets (newCardReorder), by the
 	// top cardBucketBits of the card hash.
@@ -157,12 +157,7 @@ func (r *reorder) chunk() []transit.Tap {
 		r.made++
 		return make([]transit.Tap, chunkTaps)
 	}
-	if len(r.slab) < chunkTaps {
-		r.slab = pages.Make[transit.Tap](chunkTaps * slabChunks)
-	}
-	c := r.slab[:chunkTaps:chunkTaps]
-	r.slab = r.slab[chunkTaps:]
-	return c
+	return r.slab.Cut(chunkTaps, chunkTaps*slabChunks)
 }
 
 // addByCard is add in card order.

@@ -44,3 +44,19 @@ func Grow[T any](s []T, n int) []T {
 	copy(g, s)
 	return g
 }
+
+// Slab cuts fixed-size pieces out of large populated allocations (Make),
+// one system call for many pieces: for chunked storage that grows a piece
+// at a time. The zero Slab is empty.
+type Slab[T any] struct{ rest []T }
+
+// Cut returns the next n elements (len and cap n, zeroed), first taking a
+// fresh slab of max(size, n) elements when fewer than n remain.
+func (s *Slab[T]) Cut(n, size int) []T {
+	if len(s.rest) < n {
+		s.rest = Make[T](max(size, n))
+	}
+	c := s.rest[:n:n]
+	s.rest = s.rest[n:]
+	return c
+}

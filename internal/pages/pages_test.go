@@ -3,6 +3,7 @@ package pages
 import (
 	"runtime/debug"
 	"testing"
+	"unsafe"
 )
 
 func TestMakeIsMake(t *testing.T) {
@@ -86,4 +87,30 @@ func TestGrow(t *testing.T) {
 		}
 	}()
 	Grow([]byte{}, -1)
+}
+
+func TestSlabCut(t *testing.T) {
+	var s Slab[int32]
+	a := s.Cut(3, 8)
+	b := s.Cut(3, 8)
+	c := s.Cut(3, 8) // only 2 left: a fresh slab
+	for _, p := range [][]int32{a, b, c} {
+		if len(p) != 3 || cap(p) != 3 {
+			t.Fatalf("piece len %d cap %d, want 3 and 3", len(p), cap(p))
+		}
+	}
+	addr := func(p []int32) uintptr { return uintptr(unsafe.Pointer(&p[0])) }
+	if addr(b)-addr(a) != 3*4 {
+		t.Error("the second piece is not cut right behind the first")
+	}
+	if addr(c)-addr(b) == 3*4 {
+		t.Error("the third piece was cut past the end of the slab")
+	}
+	a[0], b[0], c[0] = 1, 2, 3
+	if a[0] != 1 || b[0] != 2 || c[0] != 3 {
+		t.Error("pieces overlap")
+	}
+	if big := s.Cut(20, 8); len(big) != 20 {
+		t.Errorf("a piece larger than the slab size: len %d, want 20", len(big))
+	}
 }
