@@ -14,6 +14,7 @@ import (
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/internal/cputime"
 	"github.com/tapsettle/tapsettle/pipeline"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
@@ -27,7 +28,15 @@ type Result struct {
 	Elapsed time.Duration
 	// Allocs and Bytes are heap allocations during the measured part.
 	Allocs, Bytes uint64
+	// CPU is the process's CPU time during the measured part, 0 where the
+	// platform does not report it.
+	CPU time.Duration
 }
+
+// CPUPerTap is the CPU time per tap in nanoseconds, summed over all cores:
+// the work a tap costs, which noisy neighbours disturb far less than the
+// throughput (see package cputime).
+func (r Result) CPUPerTap() float64 { return float64(r.CPU.Nanoseconds()) / float64(r.Taps) }
 
 // TapsPerSecond is the throughput of the run.
 func (r Result) TapsPerSecond() float64 { return float64(r.Taps) / r.Elapsed.Seconds() }
@@ -38,15 +47,19 @@ func (r Result) AllocsPerTap() float64 { return float64(r.Allocs) / float64(r.Ta
 // BytesPerTap is the heap bytes allocated per tap.
 func (r Result) BytesPerTap() float64 { return float64(r.Bytes) / float64(r.Taps) }
 
-func measure(f func()) (time.Duration, uint64, uint64) {
+// measure runs f after a collection (so that none of the garbage made
+// before is collected on f's time) and returns what it took.
+func measure(f func()) Result {
 	runtime.GC()
 	var a, b runtime.MemStats
 	runtime.ReadMemStats(&a)
+	cpu0, _ := cputime.Process()
 	start := time.Now()
 	f()
 	el := time.Since(start)
+	cpu1, _ := cputime.Process()
 	runtime.ReadMemStats(&b)
-	return el, b.Mallocs - a.Mallocs, b.TotalAlloc - a.TotalAlloc
+	return Result{Elapsed: el, Allocs: b.Mallocs - a.Mallocs, Bytes: b.TotalAlloc - a.TotalAlloc, CPU: cpu1 - cpu0}
 }
 
 // Engine measures the hot path: taps already in memory, priced by the
@@ -128,10 +141,11 @@ func replay(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards,
 	}
 	res := Result{Shards: shards, Taps: int64(len(in) * rounds)}
 	for range rounds {
-		el, allocs, bytes := measure(round)
-		res.Elapsed += el
-		res.Allocs += allocs
-		res.Bytes += bytes
+		m := measure(round)
+		res.Elapsed += m.Elapsed
+		res.Allocs += m.Allocs
+		res.Bytes += m.Bytes
+		res.CPU += m.CPU
 		shift()
 	}
 	return res, nil
@@ -156,11 +170,12 @@ func Settle(book *fares.Book, cal *transit.Calendar, day *GenDay, shards int) (R
 	}
 	job := &pipeline.Settle{Book: book, Calendar: cal, Shards: shards, OutDir: filepath.Join(dir, "out"), SkipSync: true}
 	var rep *pipeline.Report
-	el, allocs, bytes := measure(func() { rep, err = job.Run(context.Background(), []string{path}) })
+	res := measure(func() { rep, err = job.Run(context.Background(), []string{path}) })
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Name: "settle zstd csv", Shards: shards, Taps: rep.Records, Elapsed: el, Allocs: allocs, Bytes: bytes}, nil
+	res.Name, res.Shards, res.Taps = "settle zstd csv", shards, rep.Records
+	return res, nil
 }
 
 // ShardCounts returns the shard counts a scaling run measures: 1, 2, 4 ...
@@ -175,8 +190,8 @@ func ShardCounts() []int {
 
 // String renders a result as one table row.
 func (r Result) String() string {
-	return fmt.Sprintf("%-16s shards=%-3d %10.0f taps/s  %8.4f allocs/tap  %7.1f B/tap  (%d taps in %v)",
-		r.Name, r.Shards, r.TapsPerSecond(), r.AllocsPerTap(), r.BytesPerTap(), r.Taps, r.Elapsed.Round(time.Millisecond))
+	return fmt.Sprintf("%-16s shards=%-3d %10.0f taps/s  %6.0f cpu-ns/tap  %8.4f allocs/tap  %7.1f B/tap  (%d taps in %v)",
+		r.Name, r.Shards, r.TapsPerSecond(), r.CPUPerTap(), r.AllocsPerTap(), r.BytesPerTap(), r.Taps, r.Elapsed.Round(time.Millisecond))
 }
 
 // Median returns the run of median throughput among rs (the lower of the
