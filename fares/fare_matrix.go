@@ -2,7 +2,9 @@ package fares
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -52,7 +54,7 @@ func (n *Network) build() error {
 	}
 
 	n.dist = make([]int32, nn*nn)
-	n.fare = make([]int32, nn*nn)
+	fare := make([]int32, nn*nn)
 	n.maxFrom = make([]int32, nn)
 	var h minHeap
 	h = make(minHeap, 0, len(adj)+1)
@@ -78,7 +80,7 @@ func (n *Network) build() error {
 				}
 			}
 		}
-		fares := n.fare[s*nn : (s+1)*nn]
+		fares := fare[s*nn : (s+1)*nn]
 		var mx int32
 		for j, d := range row {
 			if d == unreached {
@@ -97,7 +99,40 @@ func (n *Network) build() error {
 		maxFare = max(maxFare, mx)
 	}
 	n.maxFare = transit.Fen(maxFare)
+	n.setFares(fare)
 	return nil
+}
+
+// setFares stores the fare matrix: palette-coded, one byte per cell, when
+// it has at most 256 distinct fares (see Network), as it is otherwise.
+func (n *Network) setFares(fare []int32) {
+	seen := make(map[int32]struct{})
+	for _, f := range fare {
+		if _, ok := seen[f]; !ok {
+			if len(seen) == 256 {
+				n.fareWide, n.fare, n.palette = fare, nil, nil
+				return
+			}
+			seen[f] = struct{}{}
+		}
+	}
+	values := slices.Sorted(maps.Keys(seen))
+	n.palette = make([]transit.Fen, len(values))
+	code := make(map[int32]uint8, len(values))
+	for i, f := range values {
+		n.palette[i] = transit.Fen(f)
+		code[f] = uint8(i)
+	}
+	n.fare = make([]uint8, len(fare))
+	last, lastCode := int32(-1), uint8(0)
+	for i, f := range fare {
+		// Neighbouring cells mostly share a fare: skip the map for them.
+		if f != last {
+			last, lastCode = f, code[f]
+		}
+		n.fare[i] = lastCode
+	}
+	n.fareWide = nil
 }
 
 // minHeap is a binary min-heap of (distance, station) packed into one

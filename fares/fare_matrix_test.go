@@ -2,6 +2,7 @@ package fares
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/tapsettle/tapsettle/transit"
@@ -115,5 +116,74 @@ func TestMinHeap(t *testing.T) {
 	}
 	if len(h) != 0 {
 		t.Fatalf("heap not empty: %v", h)
+	}
+}
+
+// TestFareMatrixCoding builds a line of stations 1 km apart priced on
+// ladders of few and of many distinct fares: the matrix is palette-coded
+// (one byte per cell) up to 256 distinct fares and kept as int32 beyond,
+// and in both cases every cell is the ladder's fare of the distance.
+func TestFareMatrixCoding(t *testing.T) {
+	tests := []struct {
+		name     string
+		perM     int32 // the ladder adds 1 fen per started perM metres
+		stations int
+		wide     bool
+	}{
+		{"few fares", 2000, 300, false},     // 150 distinct fares
+		{"256 fares", 1000, 256, false},     // exactly 256: 0..255 km
+		{"257 fares", 1000, 257, true},      // one more does not fit a byte
+		{"many fares", 1000, 400, true},     // 400 distinct fares
+		{"one station", 1000, 1, false},     // the base fare only
+		{"two stations", 500_000, 2, false}, // one band
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := &Network{ladder: ladder{base: 100, steps: []ladderStep{{add: 1, per: tt.perM}}}}
+			l := Line{Code: transit.MustCode("L")}
+			for i := range tt.stations {
+				n.codes = append(n.codes, transit.MustCode(fmt.Sprintf("S%d", i)))
+				l.Stations = append(l.Stations, int32(i))
+				if i > 0 {
+					l.Distances = append(l.Distances, 1000)
+				}
+			}
+			n.lines = []Line{l}
+			if err := n.build(); err != nil {
+				t.Fatal(err)
+			}
+			if got := n.fareWide != nil; got != tt.wide {
+				t.Fatalf("wide matrix = %v, want %v (palette of %d)", got, tt.wide, len(n.palette))
+			}
+			var highest transit.Fen
+			for i := range int32(tt.stations) {
+				for j := range int32(tt.stations) {
+					want := n.ladder.fare(n.Distance(i, j))
+					if got := n.Fare(i, j); got != want {
+						t.Fatalf("Fare(%d, %d) = %d, want %d", i, j, got, want)
+					}
+					highest = max(highest, want)
+				}
+			}
+			if n.MaxFare() != highest {
+				t.Errorf("MaxFare = %d, want %d", n.MaxFare(), highest)
+			}
+		})
+	}
+}
+
+// TestStationHint checks that a hint is taken only when it names the stop,
+// and that any other hint (wrong, out of range, negative) falls back to
+// the lookup by code.
+func TestStationHint(t *testing.T) {
+	n := mustLoad(t, "testdata/override").Policy(320500, transit.DayOf(2025, 1, 1)).Metro
+	c, _ := n.Station(transit.MustCode("C"))
+	for _, hint := range []int32{c, (c + 1) % int32(n.NumStations()), int32(n.NumStations()), -1, 1 << 30} {
+		if got, ok := n.StationHint(transit.MustCode("C"), hint); !ok || got != c {
+			t.Errorf("StationHint(C, %d) = %d, %v; want %d", hint, got, ok, c)
+		}
+		if got, ok := n.StationHint(transit.MustCode("Z"), hint); ok {
+			t.Errorf("StationHint(Z, %d) = %d: an unknown stop was found", hint, got)
+		}
 	}
 }

@@ -145,7 +145,7 @@ func TestDeterministicCompile(t *testing.T) {
 			if p.Metro == nil {
 				continue
 			}
-			if p.Metro == q.Metro || !slices.Equal(p.Metro.fare, q.Metro.fare) || !slices.Equal(p.Metro.dist, q.Metro.dist) ||
+			if p.Metro == q.Metro || !slices.Equal(p.Metro.fare, q.Metro.fare) || !slices.Equal(p.Metro.palette, q.Metro.palette) || !slices.Equal(p.Metro.fareWide, q.Metro.fareWide) || !slices.Equal(p.Metro.dist, q.Metro.dist) ||
 				!slices.Equal(p.Metro.codes, q.Metro.codes) || !slices.Equal(p.Metro.maxFrom, q.Metro.maxFrom) {
 				t.Fatalf("%s: matrices differ between compiles", p.City)
 			}
