@@ -162,6 +162,18 @@ func (t *cardTable) prefetch(h uint64, stage int) {
 	}
 }
 
+// peek returns the state in h's home slot if its hash bits are h's (most
+// likely, not surely, the state of the key hashed to h), or nil.
+func (t *cardTable) peek(h uint64) *cardState {
+	if len(t.index) == 0 {
+		return nil
+	}
+	if j, ok := t.match(t.index[t.home(h)], h); ok {
+		return t.at(j)
+	}
+	return nil
+}
+
 // reserve grows the index to hold n states without growing again. A run
 // of new cards in hash order needs it: the keys seen so far share a narrow
 // range of home slots, so an index sized for their number, not for the

@@ -224,7 +224,7 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 				return fmt.Errorf("%w: open journey: %w", ErrCheckpoint, err)
 			}
 			// States never move, so the journey can point at si now.
-			c.openJourney(si, &entry, transit.Day(binary.LittleEndian.Uint32(s)))
+			c.openJourney(si, &entry, transit.Day(binary.LittleEndian.Uint32(s)), -1)
 		} else if len(s) != 0 {
 			return fmt.Errorf("%w: card record has %d trailing bytes", ErrCheckpoint, len(s))
 		}

@@ -241,8 +241,9 @@ func (b *bucket) keepFrom(w int64) int {
 // for the one aheadState places on, by when the slot has arrived.
 // Prefetching the open journey as a third stage measured no better.
 const (
-	aheadSlot  = 16
-	aheadState = 8
+	aheadSlot    = 16
+	aheadState   = 8
+	aheadJourney = 4
 )
 
 // release calls price, in transit.Compare order, for every held tap older
@@ -281,6 +282,9 @@ func (r *reorder) release(w int64, price func(*transit.Tap, uint64), ahead func(
 			}
 			if j := i + aheadState; j < len(keys) {
 				ahead(keys[j].hash, 1)
+			}
+			if j := i + aheadJourney; j < len(keys) {
+				ahead(keys[j].hash, 2)
 			}
 			price(b.at(int(k.idx)), k.hash)
 		}
