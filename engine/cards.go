@@ -7,6 +7,7 @@ import (
 
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/internal/pages"
+	"github.com/tapsettle/tapsettle/internal/prefetch"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -151,14 +152,14 @@ func (t *cardTable) prefetch(h uint64, stage int) {
 	}
 	s := &t.index[t.home(h)]
 	if stage == 0 {
-		prefetch(uintptr(unsafe.Pointer(s)))
+		prefetch.Line(uintptr(unsafe.Pointer(s)))
 		return
 	}
 	if j, ok := t.match(*s, h); ok {
 		p := uintptr(unsafe.Pointer(t.at(j)))
-		prefetch(p)
-		prefetch(p + 64)
-		prefetch(p + 128)
+		prefetch.Line(p)
+		prefetch.Line(p + 64)
+		prefetch.Line(p + 128)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"unsafe"
 
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -193,14 +192,5 @@ func TestCardReorder(t *testing.T) {
 	}
 	if held != 0 {
 		t.Fatalf("%d taps still held after the final release", held)
-	}
-}
-
-// TestPrefetchIsHarmless: a prefetch of any address, mapped or not, is a
-// hint the CPU may drop; it never faults.
-func TestPrefetchIsHarmless(t *testing.T) {
-	var x [64]byte
-	for _, p := range []uintptr{0, 1, ^uintptr(0) - 63, uintptr(unsafe.Pointer(&x))} {
-		prefetch(p)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/internal/prefetch"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -196,14 +197,10 @@ func (s *core) ahead(h uint64, stage int) {
 		return
 	}
 	// Stage 2, the state having arrived: a card with an open journey is
-	// about to exit, which reads the journey (152 bytes, up to four cache
-	// lines, far from the state).
+	// about to exit, which reads the journey (160 bytes, three or four
+	// cache lines, far from the state).
 	if st := s.cards.peek(h); st != nil && st.journey != 0 {
-		p := uintptr(unsafe.Pointer(&s.journeys[st.journey-1]))
-		prefetch(p)
-		prefetch(p + 64)
-		prefetch(p + 128)
-		prefetch(p + unsafe.Sizeof(openJourney{}) - 1)
+		prefetch.Bytes(uintptr(unsafe.Pointer(&s.journeys[st.journey-1])), unsafe.Sizeof(openJourney{}))
 	}
 }
 
@@ -255,12 +252,19 @@ func (s *core) price(t *transit.Tap, h uint64, flags transit.Rules) {
 	s.stats.Taps++
 	day := s.days.DayOf(t.Time)
 	st, si := s.state(t, h)
+	book := s.book
+	pol := book.Policy(t.City, day)
+	// A metro tap's stations are looked up before the duplicate check (no
+	// decision is taken on them before it), so that an exit's fare cell,
+	// a likely cache miss, is on its way while the check runs.
+	var sp stops
+	if pol != nil && pol.Metro != nil && t.Mode == transit.ModeMetro {
+		sp = s.lookStops(pol.Metro, t, st)
+	}
 	if s.seenBefore(st, day, &t.ID) {
 		s.row(t, day, transit.StatusDuplicate).Rules = flags
 		return
 	}
-	book := s.book
-	pol := book.Policy(t.City, day)
 	if pol == nil {
 		r := transit.ReasonNoPolicy
 		if !book.Participant(t.City) {
@@ -294,11 +298,11 @@ func (s *core) price(t *transit.Tap, h uint64, flags transit.Rules) {
 			s.reject(t, day, transit.ReasonNoMetro)
 			return
 		}
-		exit, ok := net.Station(t.Stop)
-		if !ok {
+		if !sp.atOK {
 			s.reject(t, day, transit.ReasonUnknownStation)
 			return
 		}
+		exit := sp.at
 		if net.Synthetic {
 			flags |= transit.RuleSynthetic
 		}
@@ -317,8 +321,8 @@ func (s *core) price(t *transit.Tap, h uint64, flags transit.Rules) {
 			return
 		}
 		j := &s.journeys[st.journey-1]
-		entry, ok := net.StationHint(j.entry.Stop, j.station)
-		if !ok {
+		entry := sp.entry
+		if !sp.entryOK {
 			// The network changed under an open journey (a policy reload
 			// dropped its entry station): price it as unmatched.
 			s.closeJourney(si)
@@ -349,6 +353,29 @@ func (s *core) price(t *transit.Tap, h uint64, flags transit.Rules) {
 	default:
 		s.reject(t, day, transit.ReasonModeAction)
 	}
+}
+
+// stops are a metro tap's stations in its network (fares.Network.Station):
+// at, the tap's own, and for an exit with an open journey, entry, the
+// journey's.
+type stops struct {
+	at, entry     int32
+	atOK, entryOK bool
+}
+
+// lookStops looks up t's stops in net, st being t's card state, and for an
+// exit with both found asks for their fare cell (see price).
+func (s *core) lookStops(net *fares.Network, t *transit.Tap, st *cardState) stops {
+	var sp stops
+	sp.at, sp.atOK = net.Station(t.Stop)
+	if t.Action == transit.ActionExit && st.journey != 0 {
+		j := &s.journeys[st.journey-1]
+		sp.entry, sp.entryOK = net.StationHint(j.entry.Stop, j.station)
+		if sp.atOK && sp.entryOK {
+			net.PrefetchFare(sp.entry, sp.at)
+		}
+	}
+	return sp
 }
 
 // state returns the journey state of t's card in t's city (card hash h),

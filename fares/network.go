@@ -2,7 +2,9 @@ package fares
 
 import (
 	"slices"
+	"unsafe"
 
+	"github.com/tapsettle/tapsettle/internal/prefetch"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -89,6 +91,20 @@ func (n *Network) Fare(from, to int32) transit.Fen {
 		return transit.Fen(n.fareWide[i])
 	}
 	return n.palette[n.fare[i]]
+}
+
+// PrefetchFare asks the CPU for the matrix cell Fare(from, to) reads,
+// without waiting for it (see package prefetch): a caller that knows both
+// stations some work before it needs the fare hides the cell's likely
+// cache miss behind that work. Any from and to are safe; out of range,
+// the hint is merely useless.
+func (n *Network) PrefetchFare(from, to int32) {
+	i := uintptr(int(from)*n.n + int(to))
+	if n.fareWide != nil {
+		prefetch.Line(uintptr(unsafe.Pointer(unsafe.SliceData(n.fareWide))) + 4*i)
+		return
+	}
+	prefetch.Line(uintptr(unsafe.Pointer(unsafe.SliceData(n.fare))) + i)
 }
 
 // Distance returns the length in metres of the shortest path between
