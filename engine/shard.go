@@ -427,16 +427,13 @@ func (s *core) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool 
 			}
 		}
 	}
-	if st.mayHaveSpilled(d) && log.spill.len() > 0 {
-		k := spillKey{id: *id, card: st.key}
-		if log.spill.has(&k) {
-			return true
-		}
-	}
 	if free < 0 || !inline {
+		// No room inline: the spill set answers, in one probe.
 		st.noteSpill(d)
-		log.spill.add(&spillKey{id: *id, card: st.key})
-		return false
+		return log.spill.add(&spillKey{id: *id, card: st.key})
+	}
+	if st.mayHaveSpilled(d) && log.spill.len() > 0 && log.spill.has(&spillKey{id: *id, card: st.key}) {
+		return true
 	}
 	st.seen[free] = seenEntry{day: uint16(d), tag: tag, idx: uint32(log.ids.push(id))}
 	return false
