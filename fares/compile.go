@@ -353,7 +353,7 @@ func (c *compiler) network(d *networkDoc, np string, l ladder) *Network {
 		c.fail(np, ErrMissing, "want synthetic or lines")
 		return nil
 	}
-	n.index = map[transit.Code]int32{}
+	index := map[transit.Code]int32{}
 	lineCodes := map[transit.Code]bool{}
 	for i, ld := range d.Lines {
 		lp := fmt.Sprintf("%s.lines[%d]", np, i)
@@ -380,10 +380,10 @@ func (c *compiler) network(d *networkDoc, np string, l ladder) *Network {
 				c.fail(sp, ErrInvalid, "%q: want a station code of 1..%d bytes", s, transit.MaxCode)
 				continue
 			}
-			idx, ok := n.index[code]
+			idx, ok := index[code]
 			if !ok {
 				idx = int32(len(n.codes))
-				n.index[code] = idx
+				index[code] = idx
 				n.codes = append(n.codes, code)
 			}
 			// A station may appear once per line; the one exception is a

@@ -26,6 +26,7 @@ const unreached = math.MaxInt32
 func (n *Network) build() error {
 	nn := len(n.codes)
 	n.n = nn
+	n.stations = newStationTable(n.codes)
 
 	// Adjacency in compressed sparse rows: the neighbours of u are
 	// adj[start[u]:start[u+1]], at track distances w[...].

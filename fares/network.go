@@ -29,10 +29,10 @@ type Network struct {
 	source string
 	ladder ladder
 
-	lines []Line
-	codes []transit.Code // station index -> code
-	index map[transit.Code]int32
-	n     int
+	lines    []Line
+	codes    []transit.Code // station index -> code
+	stations stationTable   // code -> station index
+	n        int
 	// dist is the n*n row-major matrix of shortest paths: dist[i*n+j] is
 	// the length in metres of the shortest path from station i to j.
 	dist []int32
@@ -66,8 +66,7 @@ type Line struct {
 
 // Station returns the index of the station with code stop.
 func (n *Network) Station(stop transit.Code) (int32, bool) {
-	i, ok := n.index[stop]
-	return i, ok
+	return n.stations.find(n.codes, &stop)
 }
 
 // StationHint is Station for a stop whose index is probably hint (the

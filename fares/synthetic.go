@@ -110,10 +110,5 @@ func syntheticNetwork(seed uint64, lines, maxStations int) (codes []transit.Code
 // newSyntheticNetwork returns an unbuilt synthetic network.
 func newSyntheticNetwork(seed uint64, lines, maxStations int, l ladder, source string) *Network {
 	codes, ls := syntheticNetwork(seed, lines, maxStations)
-	n := &Network{Synthetic: true, seed: seed, source: source, ladder: l, lines: ls, codes: codes}
-	n.index = make(map[transit.Code]int32, len(codes))
-	for i, c := range codes {
-		n.index[c] = int32(i)
-	}
-	return n
+	return &Network{Synthetic: true, seed: seed, source: source, ladder: l, lines: ls, codes: codes}
 }
