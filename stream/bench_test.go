@@ -116,19 +116,23 @@ func BenchmarkStream(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(taps))*float64(b.N)/b.Elapsed().Seconds(), "taps/s")
 	})
+	runs := 0
 	run := func(b *testing.B, store func(i int) state.Store) {
 		var stream, closing, cpu time.Duration
-		for i := 0; b.Loop(); i++ {
-			// Each run reads a topic of its own, without the close-day
-			// message until the stream is consumed.
-			name := fmt.Sprintf("%s-%s-%d", topic, b.Name()[len("BenchmarkStream/"):], i)
+		for b.Loop() {
+			// Each run reads a topic of its own (and so a consumer group
+			// of its own, with no committed offsets), without the
+			// close-day message until the stream is consumed. runs keeps
+			// the names apart under -count, which repeats b.Run.
+			runs++
+			name := fmt.Sprintf("%s-%s-%d", topic, b.Name()[len("BenchmarkStream/"):], runs)
 			b.StopTimer()
 			msgs := fill(b, name)
 			b.StartTimer()
 			reg := prometheus.NewRegistry()
 			cfg := Config{
 				Book: e.book, Calendar: e.cal, Participants: pipeline.Participants(e.book),
-				Topic: name, Partitions: partitions, Store: store(i), OutDir: b.TempDir(),
+				Topic: name, Partitions: partitions, Store: store(runs), OutDir: b.TempDir(),
 				CheckpointInterval: DefaultCheckpointInterval, CheckpointTaps: benchCheckpointTaps,
 				UntilClosed: last, Metrics: metrics.New(reg, nil),
 			}
@@ -145,7 +149,15 @@ func BenchmarkStream(b *testing.B) {
 			start, cpu0 := time.Now(), processCPU()
 			done := make(chan error, 1)
 			go func() { done <- svc.Run(ctx, g) }()
-			for consumed(b, reg) < float64(msgs) {
+			// A stream that stops moving fails the benchmark instead of
+			// hanging it.
+			seen, moved := 0.0, time.Now()
+			for n := consumed(b, reg); n < float64(msgs); n = consumed(b, reg) {
+				if n > seen {
+					seen, moved = n, time.Now()
+				} else if time.Since(moved) > time.Minute {
+					b.Fatalf("the service consumed %.0f of %d messages and then nothing for a minute", n, msgs)
+				}
 				select {
 				case err := <-done:
 					b.Fatalf("service stopped before the stream was consumed: %v", err)
