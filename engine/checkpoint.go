@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -23,6 +24,10 @@ import (
 //   - lists "ids/<day>" and "spill/<day>": the tap_id logs of the retained
 //     days, append-only, so a checkpoint appends only the identifiers
 //     logged since the previous one, and drops the lists of evicted days.
+//     An ids blob is compact (compactIDs: each identifier length-prefixed,
+//     not padded to its 40 bytes); blobs of fixed 40-byte identifiers,
+//     written before, are still read, also mixed with compact ones in one
+//     list.
 //   - meta: the scalars (watermarks, the last closed day, counters) and the
 //     reorder buffer, rewritten whole; it is small (a window of taps).
 //
@@ -55,7 +60,70 @@ const (
 
 	idsList   = "ids/"
 	spillList = "spill/"
+
+	// compactIDs is the first byte of a compact ids blob: then, per
+	// identifier, its length (1..MaxTapID) and its bytes. A blob of fixed
+	// 40-byte identifiers never starts with it, since an identifier's
+	// first byte is never NUL. Identifiers are mostly far shorter than 40
+	// bytes (the generator's are 17), and every tap stores one: this
+	// halves what a checkpoint writes and a store (Redis) holds for them.
+	compactIDs = 0
 )
+
+// appendCompactID appends id, length-prefixed without its padding.
+func appendCompactID(b []byte, id *transit.TapID) []byte {
+	n := bytes.IndexByte(id[:], 0)
+	if n < 0 {
+		n = len(id)
+	}
+	b = append(b, byte(n))
+	return append(b, id[:n]...)
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// readIDs calls f for each identifier of an ids blob, compact or of fixed
+// 40-byte identifiers.
+func readIDs(b []byte, f func(*transit.TapID)) error {
+	var id transit.TapID
+	if len(b) == 0 || b[0] != compactIDs {
+		if len(b)%transit.MaxTapID != 0 {
+			return fmt.Errorf("%d bytes, not a whole number of %d-byte identifiers", len(b), transit.MaxTapID)
+		}
+		for ; len(b) > 0; b = b[transit.MaxTapID:] {
+			copy(id[:], b)
+			// As written: a non-empty identifier, NUL-padded.
+			if n := bytes.IndexByte(id[:], 0); n == 0 || n > 0 && !allZero(id[n:]) {
+				return errors.New("a fixed-width identifier is not NUL-padded")
+			}
+			f(&id)
+		}
+		return nil
+	}
+	for b = b[1:]; len(b) > 0; {
+		n := int(b[0])
+		switch {
+		case n == 0 || n > transit.MaxTapID:
+			return fmt.Errorf("identifier length %d, want 1..%d", n, transit.MaxTapID)
+		case len(b) < 1+n:
+			return fmt.Errorf("identifier of %d bytes cut short at %d", n, len(b)-1)
+		case bytes.IndexByte(b[1:1+n], 0) >= 0:
+			return errors.New("identifier holds a NUL byte")
+		}
+		id = transit.TapID{}
+		copy(id[:], b[1:1+n])
+		f(&id)
+		b = b[1+n:]
+	}
+	return nil
+}
 
 // checkpointState is what a Partition remembers of its last checkpoint.
 type checkpointState struct {
@@ -107,9 +175,9 @@ func (p *Partition) Checkpoint(w CheckpointWriter, full bool, meta []byte) []byt
 			keep = append(keep, l.day)
 		}
 		if n := l.ids.len(); n > l.ckIDs {
-			buf = buf[:0]
+			buf = append(buf[:0], compactIDs)
 			for i := l.ckIDs; i < n; i++ {
-				buf = append(buf, l.ids.at(i)[:]...)
+				buf = appendCompactID(buf, l.ids.at(i))
 			}
 			w.Append(idsList+strconv.Itoa(int(l.day)), buf)
 			l.ckIDs = n
@@ -250,24 +318,23 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 		if spill {
 			span.noteSpill(transit.Day(n))
 		}
-		size := transit.MaxTapID
-		if spill {
-			size += cardKeySize
-		}
+		const size = transit.MaxTapID + cardKeySize
 		for _, b := range blobs {
+			if !spill {
+				if err := readIDs(b, func(id *transit.TapID) { l.ids.push(id) }); err != nil {
+					return fmt.Errorf("%w: list %q: %v", ErrCheckpoint, name, err)
+				}
+				continue
+			}
 			if len(b)%size != 0 {
 				return fmt.Errorf("%w: list %q holds %d bytes", ErrCheckpoint, name, len(b))
 			}
 			for ; len(b) > 0; b = b[size:] {
 				var k spillKey
 				copy(k.id[:], b)
-				if spill {
-					copy(k.card.card[:], b[transit.MaxTapID:])
-					k.card.city = transit.City(binary.LittleEndian.Uint32(b[transit.MaxTapID+transit.MaxCardID:]))
-					l.spill.add(&k)
-				} else {
-					l.ids.push(&k.id)
-				}
+				copy(k.card.card[:], b[transit.MaxTapID:])
+				k.card.city = transit.City(binary.LittleEndian.Uint32(b[transit.MaxTapID+transit.MaxCardID:]))
+				l.spill.add(&k)
 			}
 		}
 		l.ckIDs, l.ckSpill = l.ids.len(), len(l.spill.ids)

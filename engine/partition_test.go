@@ -3,8 +3,10 @@ package engine
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,6 +265,10 @@ func TestPartitionRestoreRefusesBadState(t *testing.T) {
 				break
 			}
 		},
+		"compact id of length 0": func(m *memStore) { m.lists["ids/1"] = [][]byte{{compactIDs, 0}} },
+		"compact id too long":    func(m *memStore) { m.lists["ids/1"] = [][]byte{append([]byte{compactIDs, 41}, make([]byte, 41)...)} },
+		"compact id cut short":   func(m *memStore) { m.lists["ids/1"] = [][]byte{{compactIDs, 5, 'a', 'b'}} },
+		"compact id holds a NUL": func(m *memStore) { m.lists["ids/1"] = [][]byte{{compactIDs, 2, 'a', 0}} },
 		"short key": func(m *memStore) {
 			for k, v := range m.cards {
 				delete(m.cards, k)
@@ -361,4 +367,116 @@ func TestPartitionRestoresLegacyCardRecords(t *testing.T) {
 	if !slices.Equal(got.rows, want) {
 		t.Fatalf("after restoring legacy records: %d rows, want %d, or different rows", len(got.rows), len(want))
 	}
+}
+
+// TestRestoreFixedWidthIDs: a state whose ids lists were written before
+// compactIDs (fixed 40-byte identifiers), wholly or in part, restores to a
+// partition that prices the rest of the stream exactly as one restored
+// from the compact lists, duplicates included.
+func TestRestoreFixedWidthIDs(t *testing.T) {
+	ops := twoDayStream(t, 1200, 5)
+	r := rand.New(rand.NewPCG(5, 6))
+	p := newTestPartition(t, &seqSink{})
+	store := newMemStore()
+	at := len(ops.taps) / 2
+	for from := 0; from < at; from += 150 { // several checkpoints: several blobs per list
+		ops.feed(p, r, from, min(at, from+150))
+		store.checkpoint(p, false)
+	}
+	// The second half repeats some taps of the first: they must be
+	// recognised as duplicates from the restored lists.
+	rest := append(slices.Clone(ops.taps[at:]), ops.taps[at-300:at-200]...)
+	rows := func(lists map[string][][]byte) []transit.Priced {
+		sink := &seqSink{}
+		q := newTestPartition(t, sink)
+		if err := q.Restore(store.meta, store.cards, lists); err != nil {
+			t.Fatal(err)
+		}
+		q.Submit(rest)
+		q.CloseDay(math.MaxInt32 - 1)
+		return sink.rows
+	}
+	want := rows(store.lists)
+	compact, blobs := 0, 0
+	for _, sel := range []func(i int) bool{func(int) bool { return true }, func(i int) bool { return i%2 == 0 }} {
+		fixed := map[string][][]byte{}
+		for name, bs := range store.lists {
+			for i, b := range bs {
+				if strings.HasPrefix(name, idsList) && sel(i) {
+					if len(b) > 0 && b[0] == compactIDs {
+						compact++
+					}
+					var w []byte
+					if err := readIDs(b, func(id *transit.TapID) { w = append(w, id[:]...) }); err != nil {
+						t.Fatal(err)
+					}
+					b = w
+				}
+				fixed[name] = append(fixed[name], b)
+				blobs++
+			}
+		}
+		if got := rows(fixed); !slices.Equal(got, want) {
+			t.Fatalf("restored from fixed-width ids: %d rows, want %d (or rows differ)", len(got), len(want))
+		}
+	}
+	dups := 0
+	for _, row := range want {
+		if row.Status == transit.StatusDuplicate {
+			dups++
+		}
+	}
+	if compact == 0 || dups < 100 {
+		t.Fatalf("the test exercised %d compact blobs of %d and %d duplicates", compact, blobs, dups)
+	}
+}
+
+func TestCompactIDs(t *testing.T) {
+	var ids []transit.TapID
+	for _, s := range []string{"a", "310100-0000000005", strings.Repeat("x", transit.MaxTapID), "地铁-1"} {
+		var id transit.TapID
+		if err := id.Set([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	b := []byte{compactIDs}
+	for i := range ids {
+		b = appendCompactID(b, &ids[i])
+	}
+	if want := 1 + 4 + 1 + 17 + 40 + len("地铁-1"); len(b) != want {
+		t.Errorf("compact blob of %d bytes, want %d", len(b), want)
+	}
+	var got []transit.TapID
+	if err := readIDs(b, func(id *transit.TapID) { got = append(got, *id) }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, ids) {
+		t.Fatalf("read back %q, want %q", got, ids)
+	}
+}
+
+// FuzzReadIDs: any blob is read or refused without a panic, and what is
+// read survives a compact round trip.
+func FuzzReadIDs(f *testing.F) {
+	f.Add([]byte{compactIDs, 3, 'a', 'b', 'c'})
+	f.Add(append([]byte("310100-0000000005"), make([]byte, transit.MaxTapID-17)...))
+	f.Add([]byte{compactIDs, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var ids []transit.TapID
+		if readIDs(b, func(id *transit.TapID) { ids = append(ids, *id) }) != nil {
+			return
+		}
+		c := []byte{compactIDs}
+		for i := range ids {
+			c = appendCompactID(c, &ids[i])
+		}
+		var again []transit.TapID
+		if err := readIDs(c, func(id *transit.TapID) { again = append(again, *id) }); err != nil {
+			t.Fatalf("a compact blob of what was read is refused: %v", err)
+		}
+		if !slices.Equal(again, ids) {
+			t.Fatalf("round trip changed the identifiers: %q, then %q", ids, again)
+		}
+	})
 }
