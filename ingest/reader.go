@@ -107,6 +107,14 @@ func (r *Reader) Reset(name string, src io.Reader) error {
 		r.file.Close()
 		r.file = nil
 	}
+	if r.zr != nil && r.comp == CompressionZstd {
+		// The zstd decoder reads ahead in goroutines of its own, from
+		// r.src: stop the previous stream and wait for them before r.src
+		// is reset to the new input (a file not read to its end left
+		// them running; the race detector caught one reading the reset
+		// buffer).
+		_ = r.zr.Reset(nil)
+	}
 	r.name, r.stats, r.err = name, Stats{}, nil
 	r.format, r.comp = r.opts.Format, CompressionNone
 	if err := r.open(src); err != nil {
