@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -72,21 +71,9 @@ const (
 
 // appendCompactID appends id, length-prefixed without its padding.
 func appendCompactID(b []byte, id *transit.TapID) []byte {
-	n := bytes.IndexByte(id[:], 0)
-	if n < 0 {
-		n = len(id)
-	}
-	b = append(b, byte(n))
-	return append(b, id[:n]...)
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
+	v := id.Bytes()
+	b = append(b, byte(len(v)))
+	return append(b, v...)
 }
 
 // readIDs calls f for each identifier of an ids blob, compact or of fixed
@@ -98,10 +85,10 @@ func readIDs(b []byte, f func(*transit.TapID)) error {
 			return fmt.Errorf("%d bytes, not a whole number of %d-byte identifiers", len(b), transit.MaxTapID)
 		}
 		for ; len(b) > 0; b = b[transit.MaxTapID:] {
-			copy(id[:], b)
-			// As written: a non-empty identifier, NUL-padded.
-			if n := bytes.IndexByte(id[:], 0); n == 0 || n > 0 && !allZero(id[n:]) {
-				return errors.New("a fixed-width identifier is not NUL-padded")
+			raw := transit.TapID(b[:transit.MaxTapID])
+			// As written: a valid identifier, NUL-padded.
+			if err := id.Set(raw.Bytes()); err != nil || id != raw {
+				return fmt.Errorf("a fixed-width identifier is not a valid NUL-padded one (%v)", err)
 			}
 			f(&id)
 		}
@@ -109,16 +96,12 @@ func readIDs(b []byte, f func(*transit.TapID)) error {
 	}
 	for b = b[1:]; len(b) > 0; {
 		n := int(b[0])
-		switch {
-		case n == 0 || n > transit.MaxTapID:
-			return fmt.Errorf("identifier length %d, want 1..%d", n, transit.MaxTapID)
-		case len(b) < 1+n:
+		if len(b) < 1+n {
 			return fmt.Errorf("identifier of %d bytes cut short at %d", n, len(b)-1)
-		case bytes.IndexByte(b[1:1+n], 0) >= 0:
-			return errors.New("identifier holds a NUL byte")
 		}
-		id = transit.TapID{}
-		copy(id[:], b[1:1+n])
+		if err := id.Set(b[1 : 1+n]); err != nil {
+			return fmt.Errorf("identifier: %w", err)
+		}
 		f(&id)
 		b = b[1+n:]
 	}
