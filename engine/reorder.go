@@ -239,7 +239,8 @@ func (b *bucket) keepFrom(w int64) int {
 // How far ahead of the tap being priced release calls ahead: stage 0 (the
 // card's index slot) for the tap aheadSlot places on, stage 1 (its state)
 // for the one aheadState places on, by when the slot has arrived.
-// Prefetching the open journey as a third stage measured no better.
+// Stage 2 (the journey of a card with one open) for the tap aheadJourney
+// places on, by when the state has arrived (see core.ahead).
 const (
 	aheadSlot    = 16
 	aheadState   = 8
