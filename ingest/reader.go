@@ -103,17 +103,17 @@ func NewReader(name string, src io.Reader, opts Options) (*Reader, error) {
 // decompressors so that reading many files allocates nothing per file. It
 // closes a file that Open opened, and resets Stats.
 func (r *Reader) Reset(name string, src io.Reader) error {
+	if r.zr != nil && r.comp == CompressionZstd {
+		// The zstd decoder reads ahead in goroutines of its own, from
+		// r.src: stop the previous stream and wait for them before its
+		// file is closed and r.src is reset to the new input (a file not
+		// read to its end left them running; the race detector caught one
+		// reading the reset buffer). Close stops them first too.
+		_ = r.zr.Reset(nil)
+	}
 	if r.file != nil {
 		r.file.Close()
 		r.file = nil
-	}
-	if r.zr != nil && r.comp == CompressionZstd {
-		// The zstd decoder reads ahead in goroutines of its own, from
-		// r.src: stop the previous stream and wait for them before r.src
-		// is reset to the new input (a file not read to its end left
-		// them running; the race detector caught one reading the reset
-		// buffer).
-		_ = r.zr.Reset(nil)
 	}
 	r.name, r.stats, r.err = name, Stats{}, nil
 	r.format, r.comp = r.opts.Format, CompressionNone
