@@ -92,25 +92,25 @@ func mergeDays(parts []*Day) *Day {
 
 // mergeRows merges sorted row slices pairwise into a new slice; the
 // result never aliases an input.
-func mergeRows(runs [][]transit.Priced) []transit.Priced {
-	switch len(runs) {
+func mergeRows(rowRuns [][]transit.Priced) []transit.Priced {
+	switch len(rowRuns) {
 	case 0:
 		return []transit.Priced{}
 	case 1:
-		return append(make([]transit.Priced, 0, len(runs[0])), runs[0]...)
+		return append(make([]transit.Priced, 0, len(rowRuns[0])), rowRuns[0]...)
 	}
-	for len(runs) > 1 {
-		next := make([][]transit.Priced, 0, (len(runs)+1)/2)
-		for i := 0; i < len(runs); i += 2 {
-			if i+1 == len(runs) {
-				next = append(next, runs[i])
+	for len(rowRuns) > 1 {
+		next := make([][]transit.Priced, 0, (len(rowRuns)+1)/2)
+		for i := 0; i < len(rowRuns); i += 2 {
+			if i+1 == len(rowRuns) {
+				next = append(next, rowRuns[i])
 				continue
 			}
-			next = append(next, mergeTwoRows(runs[i], runs[i+1]))
+			next = append(next, mergeTwoRows(rowRuns[i], rowRuns[i+1]))
 		}
-		runs = next
+		rowRuns = next
 	}
-	return runs[0]
+	return rowRuns[0]
 }
 
 func mergeTwoRows(a, b []transit.Priced) []transit.Priced {

@@ -89,7 +89,7 @@ const parallelMin = 1 << 14
 // are copied once, in order. The stores are released as they are read.
 func sortedRows(stores []*rowStore) []transit.Priced {
 	var chunks [][]transit.Priced
-	var runs [][]sortKey
+	var keyRuns [][]sortKey
 	total := 0
 	for _, s := range stores {
 		base := uint64(len(chunks))
@@ -102,7 +102,7 @@ func sortedRows(stores []*rowStore) []transit.Priced {
 		chunks = append(chunks, s.chunks...)
 		s.chunks, s.n = nil, 0
 		if len(keys) > 0 {
-			runs = append(runs, keys)
+			keyRuns = append(keyRuns, keys)
 			total += len(keys)
 		}
 	}
@@ -114,11 +114,11 @@ func sortedRows(stores []*rowStore) []transit.Priced {
 		return ComparePriced(row(a.ref), row(b.ref))
 	}
 	// One very large run (a single shard) is split so both cores sort.
-	if len(runs) == 1 && total >= 2*parallelMin {
-		runs = splitRun(runs[0], runtime.GOMAXPROCS(0))
+	if len(keyRuns) == 1 && total >= 2*parallelMin {
+		keyRuns = splitRun(keyRuns[0], runtime.GOMAXPROCS(0))
 	}
-	parallelEach(len(runs), func(i int) { slices.SortFunc(runs[i], compare) })
-	keys := mergeRuns(runs, total, compare)
+	parallelEach(len(keyRuns), func(i int) { slices.SortFunc(keyRuns[i], compare) })
+	keys := mergeRuns(keyRuns, total, compare)
 	out := make([]transit.Priced, len(keys))
 	workers := 1
 	if len(keys) >= 2*parallelMin {
@@ -136,54 +136,54 @@ func splitRun(keys []sortKey, n int) [][]sortKey {
 	if n < 2 {
 		return [][]sortKey{keys}
 	}
-	runs := make([][]sortKey, n)
-	for i := range runs {
-		runs[i] = keys[i*len(keys)/n : (i+1)*len(keys)/n]
+	keyRuns := make([][]sortKey, n)
+	for i := range keyRuns {
+		keyRuns[i] = keys[i*len(keys)/n : (i+1)*len(keys)/n]
 	}
-	return runs
+	return keyRuns
 }
 
 // mergeRuns merges sorted runs into one sorted slice, pairwise, merging
 // the pairs of a round concurrently.
-func mergeRuns(runs [][]sortKey, total int, compare func(a, b sortKey) int) []sortKey {
-	switch len(runs) {
+func mergeRuns(keyRuns [][]sortKey, total int, compare func(a, b sortKey) int) []sortKey {
+	switch len(keyRuns) {
 	case 0:
 		return nil
 	case 1:
-		return runs[0]
+		return keyRuns[0]
 	}
 	// Rounds alternate between two buffers: a round reads the previous
 	// round's output and writes the other buffer.
 	var bufs [2][]sortKey
-	for round := 0; len(runs) > 1; round++ {
+	for round := 0; len(keyRuns) > 1; round++ {
 		buf := bufs[round%2]
 		if buf == nil {
 			buf = make([]sortKey, total)
 			bufs[round%2] = buf
 		}
-		next := make([][]sortKey, (len(runs)+1)/2)
+		next := make([][]sortKey, (len(keyRuns)+1)/2)
 		offsets := make([]int, len(next))
 		off := 0
 		for i := range next {
 			offsets[i] = off
-			off += len(runs[2*i])
-			if 2*i+1 < len(runs) {
-				off += len(runs[2*i+1])
+			off += len(keyRuns[2*i])
+			if 2*i+1 < len(keyRuns) {
+				off += len(keyRuns[2*i+1])
 			}
 		}
 		parallelEach(len(next), func(i int) {
-			a := runs[2*i]
+			a := keyRuns[2*i]
 			var b []sortKey
-			if 2*i+1 < len(runs) {
-				b = runs[2*i+1]
+			if 2*i+1 < len(keyRuns) {
+				b = keyRuns[2*i+1]
 			}
 			dst := buf[offsets[i] : offsets[i]+len(a)+len(b)]
 			mergeTwo(dst, a, b, compare)
 			next[i] = dst
 		})
-		runs = next
+		keyRuns = next
 	}
-	return runs[0]
+	return keyRuns[0]
 }
 
 func mergeTwo[T any](dst, a, b []T, compare func(a, b T) int) {
