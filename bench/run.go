@@ -62,6 +62,15 @@ func measure(f func()) Result {
 	return Result{Elapsed: el, Allocs: b.Mallocs - a.Mallocs, Bytes: b.TotalAlloc - a.TotalAlloc, CPU: cpu1 - cpu0}
 }
 
+// add adds the measured part of m (what measure fills in) to r; the
+// name, shard count and taps are r's.
+func (r *Result) add(m Result) {
+	r.Elapsed += m.Elapsed
+	r.Allocs += m.Allocs
+	r.Bytes += m.Bytes
+	r.CPU += m.CPU
+}
+
 // Engine measures the hot path: taps already in memory, priced by the
 // engine with its streaming reorder window, fare plus journey state, the
 // rows counted and dropped by the sink. The taps are replayed rounds times,
@@ -141,11 +150,7 @@ func replay(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards,
 	}
 	res := Result{Shards: shards, Taps: int64(len(in) * rounds)}
 	for range rounds {
-		m := measure(round)
-		res.Elapsed += m.Elapsed
-		res.Allocs += m.Allocs
-		res.Bytes += m.Bytes
-		res.CPU += m.CPU
+		res.add(measure(round))
 		shift()
 	}
 	return res, nil
