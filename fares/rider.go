@@ -11,7 +11,7 @@ import (
 // Rider is the pricing state of one card in one city, read and updated by
 // Policy.Price: the current transfer chain and the spend accumulators that
 // caps read. The engine keeps one per (card, acquirer city) and
-// checkpoints it with AppendBinary. Rider is fixed-size and pointer-free,
+// checkpoints it with AppendCompact. Rider is fixed-size and pointer-free,
 // so millions of them cost the garbage collector nothing; its zero value
 // is a card never seen.
 type Rider struct {
@@ -41,8 +41,10 @@ type Rider struct {
 	MonthSpend [transit.NumModes]transit.Fen
 }
 
-// riderVersion is the first byte of the binary form; a change of layout
-// gets a new version, and UnmarshalBinary refuses versions it does not know.
+// riderVersion is the first byte of the fixed-size binary form, which
+// checkpoints were written in before the compact form (rider_compact.go)
+// and which Restore still reads; a change of layout gets a new version,
+// and UnmarshalBinary refuses versions it does not know.
 const riderVersion = 1
 
 // RiderSize is the length of Rider's binary form.

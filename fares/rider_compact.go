@@ -1,0 +1,123 @@
+package fares
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/tapsettle/tapsettle/internal/varint"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// The compact form of a Rider, which checkpoints write: a version byte
+// (riderCompactVersion), a varint mask of the fields that are not zero,
+// then each of those fields, in the order of Rider.fields, as a zig-zag
+// varint. Most fields of most riders are zero (one mode ridden, few
+// transfers), so a rider pricing reaches takes 25 to 35 bytes instead of RiderSize (63),
+// and a checkpoint writes one per changed card.
+const (
+	riderCompactVersion = 2
+	riderFields         = 3 + MaxTransferRules + 3 + 2*(transit.NumModes-1)
+)
+
+// fields lists the rider's fields as integers, in the compact form's order.
+func (r *Rider) fields() (f [riderFields]int64) {
+	f[0], f[1], f[2] = r.ChainStart, int64(r.ChainFrom), int64(r.LastMode)
+	i := 3
+	for _, u := range r.Uses {
+		f[i] = int64(u)
+		i++
+	}
+	f[i], f[i+1] = int64(r.Day), int64(r.Month)
+	if r.HasDay {
+		f[i+2] = 1
+	}
+	i += 3
+	for m := 1; m < transit.NumModes; m++ {
+		f[i], f[i+transit.NumModes-1] = int64(r.DaySpend[m]), int64(r.MonthSpend[m])
+		i++
+	}
+	return f
+}
+
+// AppendCompact appends the rider's compact binary form to b.
+func (r *Rider) AppendCompact(b []byte) []byte {
+	f := r.fields()
+	var mask uint64
+	for i, v := range f {
+		if v != 0 {
+			mask |= 1 << i
+		}
+	}
+	b = append(b, riderCompactVersion)
+	b = binary.AppendUvarint(b, mask)
+	for i, v := range f {
+		if mask&(1<<i) != 0 {
+			b = binary.AppendVarint(b, v)
+		}
+	}
+	return b
+}
+
+// DecodeCompact reads a rider written by AppendCompact from the start of b
+// and returns the rest of b. It accepts exactly the encodings AppendCompact
+// produces (a field marked present is not zero, every varint is shortest,
+// every value fits its field), so that a rider read back from a checkpoint
+// is written out again byte for byte. On error r is unchanged.
+func (r *Rider) DecodeCompact(b []byte) ([]byte, error) {
+	if len(b) == 0 || b[0] != riderCompactVersion {
+		return b, fmt.Errorf("%w: not a compact rider (version %v)", ErrRiderEncoding, b[:min(1, len(b))])
+	}
+	mask, rest, err := varint.Uvarint(b[1:])
+	if err != nil || mask >= 1<<riderFields {
+		return b, fmt.Errorf("%w: field mask", ErrRiderEncoding)
+	}
+	var f [riderFields]int64
+	for i := range f {
+		if mask&(1<<i) == 0 {
+			continue
+		}
+		if f[i], rest, err = varint.Varint(rest); err != nil || f[i] == 0 {
+			return b, fmt.Errorf("%w: field %d", ErrRiderEncoding, i)
+		}
+	}
+	var x Rider
+	if err := x.setFields(&f); err != nil {
+		return b, err
+	}
+	*r = x
+	return rest, nil
+}
+
+// setFields is the inverse of fields; it refuses values that do not fit.
+func (r *Rider) setFields(f *[riderFields]int64) error {
+	in32 := func(v int64) bool { return v >= math.MinInt32 && v <= math.MaxInt32 }
+	in8 := func(v int64) bool { return v >= 0 && v <= math.MaxUint8 }
+	bad := func(what string, v int64) error { return fmt.Errorf("%w: %s %d", ErrRiderEncoding, what, v) }
+	r.ChainStart = f[0]
+	if !in32(f[1]) {
+		return bad("chain_from", f[1])
+	}
+	if f[2] < 0 || f[2] >= transit.NumModes {
+		return bad("mode", f[2])
+	}
+	r.ChainFrom, r.LastMode = transit.Day(f[1]), transit.Mode(f[2])
+	i := 3
+	for u := range r.Uses {
+		if !in8(f[i]) {
+			return bad("transfer uses", f[i])
+		}
+		r.Uses[u] = uint8(f[i])
+		i++
+	}
+	if !in32(f[i]) || !in32(f[i+1]) || f[i+2] < 0 || f[i+2] > 1 {
+		return bad("day, month or has_day", f[i])
+	}
+	r.Day, r.Month, r.HasDay = transit.Day(f[i]), int32(f[i+1]), f[i+2] == 1
+	i += 3
+	for m := 1; m < transit.NumModes; m++ {
+		r.DaySpend[m], r.MonthSpend[m] = transit.Fen(f[i]), transit.Fen(f[i+transit.NumModes-1])
+		i++
+	}
+	return nil
+}
