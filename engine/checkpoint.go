@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/internal/varint"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -19,7 +20,9 @@ import (
 //   - cards: one record per (card, city) journey state, keyed by the card
 //     and the city; a checkpoint upserts only the states changed since the
 //     previous one. The value holds the rider's accumulators, the inline
-//     tap_ids and the open metro entry, if any.
+//     tap_ids and the open metro entry, if any, in compact forms (see
+//     appendCard); records written before in fixed-size forms are still
+//     read.
 //   - lists "ids/<day>" and "spill/<day>": the tap_id logs of the retained
 //     days, append-only, so a checkpoint appends only the identifiers
 //     logged since the previous one, and drops the lists of evicted days.
@@ -28,7 +31,8 @@ import (
 //     written before, are still read, also mixed with compact ones in one
 //     list.
 //   - meta: the scalars (watermarks, the last closed day, counters) and the
-//     reorder buffer, rewritten whole; it is small (a window of taps).
+//     reorder buffer, rewritten whole; it is small (a window of taps, in
+//     their compact form since metaVersion 2).
 //
 // Restore rebuilds exactly the state that was checkpointed: pricing after a
 // restore emits exactly what the uninterrupted partition would have.
@@ -48,14 +52,27 @@ type CheckpointWriter interface {
 var ErrCheckpoint = errors.New("engine: invalid checkpoint")
 
 const (
-	metaVersion     = 1
-	cardKeySize     = transit.MaxCardID + 4
-	seenSize        = 12 // an entry of the records written before cardCompactSeen
-	compactSeenSize = 8
+	// metaVersion 2 holds the reorder buffer's taps in their compact form
+	// (transit.Tap.AppendCompact); version 1, fixed-size taps, is still
+	// read.
+	metaVersion      = 2
+	metaVersionFixed = 1
+	cardKeySize      = transit.MaxCardID + 4
+	seenSize         = 12 // an entry of the records written before cardCompactSeen
+	compactSeenSize  = 8
 	// cardCompactSeen flags a card record that holds only its tap_id
 	// entries in use, 8 bytes each, after a count.
 	cardCompactSeen = 4
-	journeyBytes    = 4 + transit.TapBinarySize
+	// cardCompact flags a card record whose rider and open journey are in
+	// their compact forms (fares.Rider.AppendCompact; the journey's day as
+	// a varint and its entry by transit.Tap.AppendCompact). A record is
+	// what every checkpoint writes per changed card, so its size is most
+	// of a checkpoint's: 154 bytes a card on average in the fixed forms,
+	// about 98 in these (key included; a generated day). Records without the
+	// flag are still read.
+	cardCompact  = 8
+	cardFlagsAll = 1 | 2 | cardCompactSeen | cardCompact
+	journeyBytes = 4 + transit.TapBinarySize
 
 	idsList   = "ids/"
 	spillList = "spill/"
@@ -195,8 +212,8 @@ func (p *Partition) appendCard(b []byte, st *cardState) []byte {
 	if st.journey != 0 {
 		flags |= 2
 	}
-	b = append(b, flags|cardCompactSeen)
-	b = st.rider.AppendBinary(b)
+	b = append(b, flags|cardCompactSeen|cardCompact)
+	b = st.rider.AppendCompact(b)
 	// Only the entries in use: most cards have one to three, and the
 	// record is what every checkpoint writes per changed card.
 	n := len(b)
@@ -211,8 +228,8 @@ func (p *Partition) appendCard(b []byte, st *cardState) []byte {
 	}
 	if st.journey != 0 {
 		j := &p.journeys[st.journey-1]
-		b = binary.LittleEndian.AppendUint32(b, uint32(j.day))
-		b = j.entry.AppendBinary(b)
+		b = binary.AppendVarint(b, int64(j.day))
+		b = j.entry.AppendCompact(b)
 	}
 	return b
 }
@@ -228,7 +245,7 @@ func (p *Partition) appendMeta(b []byte) []byte {
 		b = binary.LittleEndian.AppendUint64(b, uint64(v))
 	}
 	b = binary.LittleEndian.AppendUint32(b, uint32(c.held.len()))
-	c.held.each(func(t *transit.Tap) { b = t.AppendBinary(b) })
+	c.held.each(func(t *transit.Tap) { b = t.AppendCompact(b) })
 	return b
 }
 
@@ -245,8 +262,8 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 	}
 	var spilled []int32 // cards whose record has the spilled flag
 	for k, v := range cards {
-		if len(k) != cardKeySize || len(v) < 1+fares.RiderSize+1 {
-			return fmt.Errorf("%w: card record of %d+%d bytes", ErrCheckpoint, len(k), len(v))
+		if len(k) != cardKeySize || len(v) == 0 || v[0]&^cardFlagsAll != 0 {
+			return fmt.Errorf("%w: card record of %d+%d bytes, flags %x", ErrCheckpoint, len(k), len(v), v[:min(1, len(v))])
 		}
 		var key cardKey
 		copy(key.card[:], k)
@@ -259,23 +276,20 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 			// sets may hold them is known once the lists are read.
 			spilled = append(spilled, si)
 		}
-		if err := st.rider.UnmarshalBinary(v[1 : 1+fares.RiderSize]); err != nil {
-			return fmt.Errorf("%w: card rider: %w", ErrCheckpoint, err)
-		}
-		s, err := restoreSeen(st, flags, v[1+fares.RiderSize:])
+		s, err := restoreRider(&st.rider, flags, v[1:])
 		if err != nil {
 			return err
 		}
+		if s, err = restoreSeen(st, flags, s); err != nil {
+			return err
+		}
 		if flags&2 != 0 {
-			if len(s) != journeyBytes {
-				return fmt.Errorf("%w: open journey of %d bytes", ErrCheckpoint, len(s))
-			}
-			var entry transit.Tap
-			if err := entry.DecodeBinary(s[4:]); err != nil {
-				return fmt.Errorf("%w: open journey: %w", ErrCheckpoint, err)
+			entry, day, err := restoreJourney(flags, s)
+			if err != nil {
+				return err
 			}
 			// States never move, so the journey can point at si now.
-			c.openJourney(si, &entry, transit.Day(binary.LittleEndian.Uint32(s)), -1)
+			c.openJourney(si, &entry, day, -1)
 		} else if len(s) != 0 {
 			return fmt.Errorf("%w: card record has %d trailing bytes", ErrCheckpoint, len(s))
 		}
@@ -342,9 +356,10 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 func (p *Partition) restoreMeta(b []byte) error {
 	c := &p.core
 	const fixed = 1 + 9*8 + transit.NumStatuses*8 + 4
-	if len(b) < fixed || b[0] != metaVersion {
+	if len(b) < fixed || (b[0] != metaVersion && b[0] != metaVersionFixed) {
 		return fmt.Errorf("%w: meta of %d bytes, version %v", ErrCheckpoint, len(b), b[:min(1, len(b))])
 	}
+	version := b[0]
 	b = b[1:]
 	next := func() int64 {
 		v := int64(binary.LittleEndian.Uint64(b))
@@ -362,17 +377,76 @@ func (p *Partition) restoreMeta(b []byte) error {
 	}
 	n := int(binary.LittleEndian.Uint32(b))
 	b = b[4:]
-	if n < 0 || len(b) != n*transit.TapBinarySize {
-		return fmt.Errorf("%w: reorder buffer of %d taps in %d bytes", ErrCheckpoint, n, len(b))
+	if version == metaVersionFixed {
+		if n < 0 || len(b) != n*transit.TapBinarySize {
+			return fmt.Errorf("%w: reorder buffer of %d taps in %d bytes", ErrCheckpoint, n, len(b))
+		}
+		var t transit.Tap
+		for i := range n {
+			if err := t.DecodeBinary(b[i*transit.TapBinarySize:]); err != nil {
+				return fmt.Errorf("%w: reorder buffer: %w", ErrCheckpoint, err)
+			}
+			c.held.add(&t)
+		}
+		return nil
 	}
 	var t transit.Tap
 	for i := range n {
-		if err := t.DecodeBinary(b[i*transit.TapBinarySize:]); err != nil {
-			return fmt.Errorf("%w: reorder buffer: %w", ErrCheckpoint, err)
+		var err error
+		if b, err = t.DecodeCompact(b); err != nil {
+			return fmt.Errorf("%w: reorder buffer: tap %d of %d: %w", ErrCheckpoint, i, n, err)
 		}
 		c.held.add(&t)
 	}
+	if len(b) != 0 {
+		return fmt.Errorf("%w: reorder buffer of %d taps has %d trailing bytes", ErrCheckpoint, n, len(b))
+	}
 	return nil
+}
+
+// restoreRider reads a card record's rider, compact or (records written
+// before cardCompact) fixed-size, and returns the rest of the record.
+func restoreRider(r *fares.Rider, flags byte, s []byte) ([]byte, error) {
+	if flags&cardCompact != 0 {
+		rest, err := r.DecodeCompact(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: card rider: %w", ErrCheckpoint, err)
+		}
+		return rest, nil
+	}
+	if len(s) < fares.RiderSize {
+		return nil, fmt.Errorf("%w: card record of %d bytes after its flags, shorter than a rider", ErrCheckpoint, len(s))
+	}
+	if err := r.UnmarshalBinary(s[:fares.RiderSize]); err != nil {
+		return nil, fmt.Errorf("%w: card rider: %w", ErrCheckpoint, err)
+	}
+	return s[fares.RiderSize:], nil
+}
+
+// restoreJourney reads the open journey that ends a card record: its day
+// and its entry tap, compact or fixed-size as flags say.
+func restoreJourney(flags byte, s []byte) (transit.Tap, transit.Day, error) {
+	var entry transit.Tap
+	if flags&cardCompact == 0 {
+		if len(s) != journeyBytes {
+			return entry, 0, fmt.Errorf("%w: open journey of %d bytes", ErrCheckpoint, len(s))
+		}
+		if err := entry.DecodeBinary(s[4:]); err != nil {
+			return entry, 0, fmt.Errorf("%w: open journey: %w", ErrCheckpoint, err)
+		}
+		return entry, transit.Day(binary.LittleEndian.Uint32(s)), nil
+	}
+	day, s, err := varint.Int32(s)
+	if err != nil {
+		return entry, 0, fmt.Errorf("%w: open journey's day: %w", ErrCheckpoint, err)
+	}
+	if s, err = entry.DecodeCompact(s); err != nil {
+		return entry, 0, fmt.Errorf("%w: open journey: %w", ErrCheckpoint, err)
+	}
+	if len(s) != 0 {
+		return entry, 0, fmt.Errorf("%w: card record has %d bytes after its open journey", ErrCheckpoint, len(s))
+	}
+	return entry, transit.Day(day), nil
 }
 
 // restoreSeen reads a card record's tap_id entries into st and returns
@@ -396,6 +470,9 @@ func restoreSeen(st *cardState, flags byte, s []byte) ([]byte, error) {
 			s = s[seenSize:]
 		}
 		return s, nil
+	}
+	if len(s) == 0 {
+		return nil, fmt.Errorf("%w: card record ends before its tap_id entries", ErrCheckpoint)
 	}
 	n := int(s[0])
 	s = s[1:]

@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -10,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -315,10 +316,12 @@ func BenchmarkPartitionCheckpoint(b *testing.B) {
 	b.ReportMetric(float64(len(store.cards)), "cards")
 }
 
-// TestPartitionRestoresLegacyCardRecords: card records in the layout
-// checkpoints had before cardCompactSeen (every inline slot, 32-bit
-// fields, the tag in the high half) restore to the same state: pricing
-// goes on exactly as from the compact records.
+// TestPartitionRestoresLegacyCardRecords: card records and meta in the
+// layouts checkpoints had before — fixed-size riders, open journeys and
+// held taps (before cardCompact and metaVersion 2), and also every inline
+// tap_id slot in 32-bit fields with the tag in the high half (before
+// cardCompactSeen) — restore to the same state: pricing goes on exactly as
+// from the compact records, also with both kinds of record in one store.
 func TestPartitionRestoresLegacyCardRecords(t *testing.T) {
 	ops := twoDayStream(t, 4000, 7)
 	half := len(ops.taps) / 2
@@ -332,41 +335,124 @@ func TestPartitionRestoresLegacyCardRecords(t *testing.T) {
 	ops.feed(p, rand.New(rand.NewPCG(2, 2)), half, len(ops.taps))
 	want := ref.rows[before:]
 
-	legacy := map[string][]byte{}
-	converted := 0
+	journeys := 0
 	for k, v := range store.cards {
-		if v[0]&cardCompactSeen == 0 {
+		if v[0]&(cardCompactSeen|cardCompact) != cardCompactSeen|cardCompact {
 			t.Fatalf("card record %q is not compact", k)
 		}
-		rest := v[1+fares.RiderSize:]
-		n := int(rest[0])
-		entries, tail := rest[1:1+n*compactSeenSize], rest[1+n*compactSeenSize:]
-		out := append([]byte{v[0] &^ cardCompactSeen}, v[1:1+fares.RiderSize]...)
-		for i := range seenInline {
-			var day, tag, idx uint32
-			if i < n {
-				e := entries[i*compactSeenSize:]
-				day, tag, idx = uint32(binary.LittleEndian.Uint16(e)), uint32(binary.LittleEndian.Uint16(e[2:]))<<16, binary.LittleEndian.Uint32(e[4:])
-				converted++
-			}
-			out = binary.LittleEndian.AppendUint32(out, day)
-			out = binary.LittleEndian.AppendUint32(out, tag)
-			out = binary.LittleEndian.AppendUint32(out, idx)
+		if v[0]&2 != 0 {
+			journeys++
 		}
-		legacy[k] = append(out, tail...)
 	}
-	if converted == 0 {
-		t.Fatal("no tap_id entries in the checkpoint: nothing was converted")
+	if journeys == 0 {
+		t.Fatal("no open journey in the checkpoint: none would be converted")
 	}
-	got := &seqSink{}
-	q := newTestPartition(t, got)
-	if err := q.Restore(store.meta, legacy, store.lists); err != nil {
+	meta := legacyMeta(t, store.meta)
+	for _, tc := range []struct {
+		name      string
+		fixedSeen bool
+		every     int // convert every n-th record
+	}{
+		{"fixed rider and journey", false, 1},
+		{"fixed rider, journey and tap_id slots", true, 1},
+		{"half of the records fixed", true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			legacy := map[string][]byte{}
+			i := 0
+			for _, k := range slices.Sorted(maps.Keys(store.cards)) {
+				v := store.cards[k]
+				if i%tc.every == 0 {
+					v = legacyCard(t, v, tc.fixedSeen)
+				}
+				legacy[k] = v
+				i++
+			}
+			got := &seqSink{}
+			q := newTestPartition(t, got)
+			if err := q.Restore(meta, legacy, store.lists); err != nil {
+				t.Fatal(err)
+			}
+			ops.feed(q, rand.New(rand.NewPCG(2, 2)), half, len(ops.taps))
+			if !slices.Equal(got.rows, want) {
+				t.Fatalf("after restoring legacy records: %d rows, want %d, or different rows", len(got.rows), len(want))
+			}
+		})
+	}
+}
+
+// legacyCard rewrites a compact card record in the fixed-size forms of
+// the rider and open journey, and with fixedSeen in the tap_id slot
+// layout from before cardCompactSeen too.
+func legacyCard(t testing.TB, v []byte, fixedSeen bool) []byte {
+	t.Helper()
+	flags := v[0]
+	var st cardState
+	s, err := restoreRider(&st.rider, flags, v[1:])
+	if err != nil {
 		t.Fatal(err)
 	}
-	ops.feed(q, rand.New(rand.NewPCG(2, 2)), half, len(ops.taps))
-	if !slices.Equal(got.rows, want) {
-		t.Fatalf("after restoring legacy records: %d rows, want %d, or different rows", len(got.rows), len(want))
+	if s, err = restoreSeen(&st, flags, s); err != nil {
+		t.Fatal(err)
 	}
+	out := []byte{flags &^ cardCompact}
+	if fixedSeen {
+		out[0] &^= cardCompactSeen
+	}
+	out = st.rider.AppendBinary(out)
+	if !fixedSeen {
+		n := len(out)
+		out = append(out, 0)
+		for i := range st.seen {
+			if e := &st.seen[i]; e.day != 0 {
+				out = binary.LittleEndian.AppendUint16(out, e.day)
+				out = binary.LittleEndian.AppendUint16(out, e.tag)
+				out = binary.LittleEndian.AppendUint32(out, e.idx)
+				out[n]++
+			}
+		}
+	} else {
+		for i := range st.seen {
+			e := &st.seen[i]
+			out = binary.LittleEndian.AppendUint32(out, uint32(e.day))
+			out = binary.LittleEndian.AppendUint32(out, uint32(e.tag)<<16)
+			out = binary.LittleEndian.AppendUint32(out, e.idx)
+		}
+	}
+	if flags&2 != 0 {
+		entry, day, err := restoreJourney(flags, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = binary.LittleEndian.AppendUint32(out, uint32(day))
+		out = entry.AppendBinary(out)
+	}
+	return out
+}
+
+// legacyMeta rewrites a meta blob as metaVersionFixed: the reorder
+// buffer's taps in their fixed-size form.
+func legacyMeta(t testing.TB, meta []byte) []byte {
+	t.Helper()
+	const fixed = 1 + 9*8 + transit.NumStatuses*8 + 4
+	if meta[0] != metaVersion {
+		t.Fatalf("meta version %d, want %d", meta[0], metaVersion)
+	}
+	out := append([]byte{metaVersionFixed}, meta[1:fixed]...)
+	n := int(binary.LittleEndian.Uint32(meta[fixed-4:]))
+	if n == 0 {
+		t.Fatal("no held taps in the meta: none would be converted")
+	}
+	b := meta[fixed:]
+	for range n {
+		var tp transit.Tap
+		var err error
+		if b, err = tp.DecodeCompact(b); err != nil {
+			t.Fatal(err)
+		}
+		out = tp.AppendBinary(out)
+	}
+	return out
 }
 
 // TestRestoreFixedWidthIDs: a state whose ids lists were written before
@@ -477,6 +563,43 @@ func FuzzReadIDs(f *testing.F) {
 		}
 		if !slices.Equal(again, ids) {
 			t.Fatalf("round trip changed the identifiers: %q, then %q", ids, again)
+		}
+	})
+}
+
+// FuzzRestoreCard: any card record (and meta blob) is restored or refused
+// without a panic; what is restored checkpoints to records that restore
+// to the same state, so a second round trip writes the same bytes.
+func FuzzRestoreCard(f *testing.F) {
+	ops := twoDayStream(f, 600, 3)
+	p := newTestPartition(f, &seqSink{})
+	ops.feed(p, rand.New(rand.NewPCG(3, 3)), 0, len(ops.taps)/2)
+	store := newMemStore()
+	store.checkpoint(p, true)
+	seeded := 0
+	for _, k := range slices.Sorted(maps.Keys(store.cards)) {
+		v := store.cards[k]
+		if seeded < 6 || v[0]&2 != 0 && seeded < 12 {
+			f.Add([]byte(k), v, store.meta)
+			f.Add([]byte(k), legacyCard(f, v, seeded%2 == 0), legacyMeta(f, store.meta))
+			seeded++
+		}
+	}
+	f.Fuzz(func(t *testing.T, key, value, meta []byte) {
+		q := newTestPartition(t, &seqSink{})
+		if q.Restore(meta, map[string][]byte{string(key): value}, nil) != nil {
+			return
+		}
+		once := newMemStore()
+		once.checkpoint(q, true)
+		r := newTestPartition(t, &seqSink{})
+		if err := r.Restore(once.meta, once.cards, once.lists); err != nil {
+			t.Fatalf("a checkpoint of a restored state is refused: %v", err)
+		}
+		twice := newMemStore()
+		twice.checkpoint(r, true)
+		if !bytes.Equal(once.meta, twice.meta) || !maps.EqualFunc(once.cards, twice.cards, bytes.Equal) {
+			t.Fatalf("a second round trip changed the checkpoint")
 		}
 	})
 }
