@@ -1,14 +1,13 @@
 package feed
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tapsettle/tapsettle/internal/brokertest"
 )
 
 // brokerEnv, set to "topic:partitions", makes the test binary serve an
@@ -25,7 +24,8 @@ func TestMain(m *testing.M) {
 }
 
 // serveBroker runs a broker until standard input is closed, after
-// printing its addresses on the first line of standard output.
+// printing its addresses on the first line of standard output (see
+// brokertest.Serve).
 func serveBroker(spec string) int {
 	topic, n, _ := strings.Cut(spec, ":")
 	partitions, err := strconv.Atoi(n)
@@ -39,8 +39,7 @@ func serveBroker(spec string) int {
 		return 1
 	}
 	defer e.Close()
-	fmt.Println(strings.Join(e.Addrs(), ","))
-	io.Copy(io.Discard, os.Stdin)
+	brokertest.Serve(e.Addrs())
 	return 0
 }
 
@@ -48,27 +47,5 @@ func serveBroker(spec string) int {
 // returns its addresses; the broker stops when the benchmark ends.
 func startBrokerProcess(tb testing.TB, topic string, partitions int) []string {
 	tb.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s:%d", brokerEnv, topic, partitions))
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		stdin.Close()
-		cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		tb.Fatalf("broker process: %v", err)
-	}
-	return strings.Split(strings.TrimSpace(line), ",")
+	return brokertest.Start(tb, fmt.Sprintf("%s=%s:%d", brokerEnv, topic, partitions))
 }

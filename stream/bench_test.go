@@ -1,15 +1,12 @@
 package stream
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 
 	"github.com/tapsettle/tapsettle/bench"
 	"github.com/tapsettle/tapsettle/feed"
+	"github.com/tapsettle/tapsettle/internal/brokertest"
 	"github.com/tapsettle/tapsettle/internal/cputime"
 	"github.com/tapsettle/tapsettle/internal/redistest"
 	"github.com/tapsettle/tapsettle/metrics"
@@ -246,29 +244,8 @@ func profileStream(b *testing.B, name string) (stop func()) {
 // in a process of its own, as in production, so that its allocations and
 // garbage collection are not the service's. It stops with the benchmark.
 func brokerProcess(b *testing.B) []string {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "STREAM_CHILD=broker")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		stdin.Close()
-		_ = cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		b.Fatalf("broker process: %v", err)
-	}
-	return strings.Split(strings.TrimSpace(line), ",")
+	b.Helper()
+	return brokertest.Start(b, "STREAM_CHILD=broker")
 }
 
 // processCPU is the CPU time this process (the service; the broker is a

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
@@ -25,6 +24,7 @@ import (
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/internal/brokertest"
 	"github.com/tapsettle/tapsettle/internal/redistest"
 	"github.com/tapsettle/tapsettle/pipeline"
 	"github.com/tapsettle/tapsettle/state"
@@ -536,7 +536,8 @@ func TestMain(m *testing.M) {
 }
 
 // runBroker is the child process of brokerProcess: an embedded broker
-// that prints its addresses and runs until its standard input closes.
+// that prints its addresses and runs until its standard input closes (see
+// brokertest.Serve).
 func runBroker() int {
 	b, err := feed.StartEmbedded(topic, partitions)
 	if err != nil {
@@ -544,8 +545,7 @@ func runBroker() int {
 		return 1
 	}
 	defer b.Close()
-	fmt.Println(strings.Join(b.Addrs(), ","))
-	_, _ = io.Copy(io.Discard, os.Stdin)
+	brokertest.Serve(b.Addrs())
 	return 0
 }
 
