@@ -299,11 +299,9 @@ func (h *BatchHeader) Parse(line []byte) error {
 	}
 	var ok bool
 	*h = BatchHeader{}
-	n, ok := parseInt(f[1])
-	if !ok || n < 1 || n > maxBatches {
-		return fieldError("batch_number", "not a batch number")
+	if h.Batch, err = parseBatchNumber(f[1]); err != nil {
+		return err
 	}
-	h.Batch = int(n)
 	if h.Mode, ok = parseMode(f[2]); !ok {
 		return fieldError("mode", "unknown mode")
 	}
@@ -389,11 +387,9 @@ func (c *BatchControl) Parse(line []byte) error {
 	}
 	var ok bool
 	*c = BatchControl{}
-	n, ok := parseInt(f[1])
-	if !ok || n < 1 || n > maxBatches {
-		return fieldError("batch_number", "not a batch number")
+	if c.Batch, err = parseBatchNumber(f[1]); err != nil {
+		return err
 	}
-	c.Batch = int(n)
 	if c.Mode, ok = parseMode(f[2]); !ok {
 		return fieldError("mode", "unknown mode")
 	}
@@ -435,6 +431,16 @@ func (c *FileControl) Parse(line []byte) error {
 	}
 	var out [512]byte
 	return canonical(line, c.Append(out[:0]))
+}
+
+// parseBatchNumber parses the batch_number of a batch header or control:
+// 1 to maxBatches.
+func parseBatchNumber(b []byte) (int, error) {
+	n, ok := parseInt(b)
+	if !ok || n < 1 || n > maxBatches {
+		return 0, fieldError("batch_number", "not a batch number")
+	}
+	return int(n), nil
 }
 
 func parseSums(f [][]byte, gross, discount, charged *transit.Fen) error {
