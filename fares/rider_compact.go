@@ -10,52 +10,57 @@ import (
 )
 
 // The compact form of a Rider, which checkpoints write: a version byte
-// (riderCompactVersion), a varint mask of the fields that are not zero,
-// then each of those fields, in the order of Rider.fields, as a zig-zag
-// varint. Most fields of most riders are zero (one mode ridden, few
-// transfers), so a rider pricing reaches takes 25 to 35 bytes instead of RiderSize (63),
-// and a checkpoint writes one per changed card.
+// (riderCompactVersion), a 3-byte little-endian mask of the fields that
+// are not zero, then each of those fields, in the order below, as a
+// zig-zag varint: ChainStart, ChainFrom, LastMode, Uses[0..7], Day, Month,
+// HasDay (1), DaySpend[1..], MonthSpend[1..]. Most fields of most riders
+// are zero (one mode ridden, few transfers), so a rider pricing reaches
+// takes 25 to 35 bytes instead of RiderSize (63), and a checkpoint writes
+// one per changed card. The mask has a fixed width so that AppendCompact
+// writes the fields in one pass and fills the mask in after.
 const (
 	riderCompactVersion = 2
 	riderFields         = 3 + MaxTransferRules + 3 + 2*(transit.NumModes-1)
+	riderMaskBytes      = 3
 )
-
-// fields lists the rider's fields as integers, in the compact form's order.
-func (r *Rider) fields() (f [riderFields]int64) {
-	f[0], f[1], f[2] = r.ChainStart, int64(r.ChainFrom), int64(r.LastMode)
-	i := 3
-	for _, u := range r.Uses {
-		f[i] = int64(u)
-		i++
-	}
-	f[i], f[i+1] = int64(r.Day), int64(r.Month)
-	if r.HasDay {
-		f[i+2] = 1
-	}
-	i += 3
-	for m := 1; m < transit.NumModes; m++ {
-		f[i], f[i+transit.NumModes-1] = int64(r.DaySpend[m]), int64(r.MonthSpend[m])
-		i++
-	}
-	return f
-}
 
 // AppendCompact appends the rider's compact binary form to b.
 func (r *Rider) AppendCompact(b []byte) []byte {
-	f := r.fields()
-	var mask uint64
-	for i, v := range f {
+	at := len(b) + 1
+	b = append(b, riderCompactVersion, 0, 0, 0)
+	var mask uint32
+	bit := uint32(1)
+	field := func(v int64) {
 		if v != 0 {
-			mask |= 1 << i
-		}
-	}
-	b = append(b, riderCompactVersion)
-	b = binary.AppendUvarint(b, mask)
-	for i, v := range f {
-		if mask&(1<<i) != 0 {
+			mask |= bit
 			b = binary.AppendVarint(b, v)
 		}
+		bit <<= 1
 	}
+	field(r.ChainStart)
+	field(int64(r.ChainFrom))
+	field(int64(r.LastMode))
+	if r.Uses == ([MaxTransferRules]uint8{}) {
+		bit <<= MaxTransferRules
+	} else {
+		for _, u := range r.Uses {
+			field(int64(u))
+		}
+	}
+	field(int64(r.Day))
+	field(int64(r.Month))
+	if r.HasDay {
+		field(1)
+	} else {
+		field(0)
+	}
+	for m := 1; m < transit.NumModes; m++ {
+		field(int64(r.DaySpend[m]))
+	}
+	for m := 1; m < transit.NumModes; m++ {
+		field(int64(r.MonthSpend[m]))
+	}
+	b[at], b[at+1], b[at+2] = byte(mask), byte(mask>>8), byte(mask>>16)
 	return b
 }
 
@@ -68,10 +73,15 @@ func (r *Rider) DecodeCompact(b []byte) ([]byte, error) {
 	if len(b) == 0 || b[0] != riderCompactVersion {
 		return b, fmt.Errorf("%w: not a compact rider (version %v)", ErrRiderEncoding, b[:min(1, len(b))])
 	}
-	mask, rest, err := varint.Uvarint(b[1:])
-	if err != nil || mask >= 1<<riderFields {
-		return b, fmt.Errorf("%w: field mask", ErrRiderEncoding)
+	if len(b) < 1+riderMaskBytes {
+		return b, fmt.Errorf("%w: %d bytes, shorter than a compact rider's header", ErrRiderEncoding, len(b))
 	}
+	mask := uint32(b[1]) | uint32(b[2])<<8 | uint32(b[3])<<16
+	if mask >= 1<<riderFields {
+		return b, fmt.Errorf("%w: field mask %x", ErrRiderEncoding, mask)
+	}
+	rest := b[1+riderMaskBytes:]
+	var err error
 	var f [riderFields]int64
 	for i := range f {
 		if mask&(1<<i) == 0 {
@@ -89,7 +99,8 @@ func (r *Rider) DecodeCompact(b []byte) ([]byte, error) {
 	return rest, nil
 }
 
-// setFields is the inverse of fields; it refuses values that do not fit.
+// setFields sets the rider from its fields in the compact form's order; it
+// refuses values that do not fit.
 func (r *Rider) setFields(f *[riderFields]int64) error {
 	in32 := func(v int64) bool { return v >= math.MinInt32 && v <= math.MaxInt32 }
 	in8 := func(v int64) bool { return v >= 0 && v <= math.MaxUint8 }

@@ -31,8 +31,8 @@ func TestRiderCompact(t *testing.T) {
 			}
 		}
 	}
-	if n := len((&Rider{}).AppendCompact(nil)); n != 2 {
-		t.Errorf("the zero rider takes %d bytes, want 2 (version and empty mask)", n)
+	if n := len((&Rider{}).AppendCompact(nil)); n != 1+riderMaskBytes {
+		t.Errorf("the zero rider takes %d bytes, want %d (version and empty mask)", n, 1+riderMaskBytes)
 	}
 	r := sampleRiders(t)[2]
 	buf := make([]byte, 0, 64)
@@ -44,18 +44,19 @@ func TestRiderCompact(t *testing.T) {
 func TestRiderCompactErrors(t *testing.T) {
 	// one field present (mask bit i) with value v.
 	one := func(i int, v int64) []byte {
-		b := binary.AppendUvarint([]byte{riderCompactVersion}, 1<<i)
-		return binary.AppendVarint(b, v)
+		m := uint32(1) << i
+		return binary.AppendVarint([]byte{riderCompactVersion, byte(m), byte(m >> 8), byte(m >> 16)}, v)
 	}
 	usesField, hasDayField := 3, 3+MaxTransferRules+2
 	for name, data := range map[string][]byte{
 		"empty":              nil,
 		"fixed version":      (&Rider{HasDay: true}).AppendBinary(nil),
 		"no mask":            {riderCompactVersion},
-		"padded mask":        {riderCompactVersion, 0x81, 0x00, 0x02},
-		"mask beyond fields": binary.AppendUvarint([]byte{riderCompactVersion}, 1<<riderFields),
+		"short mask":         {riderCompactVersion, 0, 0},
+		"mask beyond fields": {riderCompactVersion, 0, 0, 1 << (riderFields - 16)},
 		"zero present":       one(0, 0),
-		"padded value":       {riderCompactVersion, 1, 0x82, 0x00},
+		"padded value":       {riderCompactVersion, 1, 0, 0, 0x82, 0x00},
+		"missing value":      {riderCompactVersion, 1, 0, 0},
 		"chain_from > int32": one(1, 1<<31),
 		"mode":               one(2, 3),
 		"uses > 255":         one(usesField, 256),
