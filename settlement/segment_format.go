@@ -62,8 +62,8 @@ const MaxSegmentSize = 1 << 30
 // segCRCTable is CRC-32C, which amd64 and arm64 compute in hardware.
 var segCRCTable = crc32.MakeTable(crc32.Castagnoli)
 
-// The row record: transit.Tap's binary form (Tap.AppendBinary, shared with
-// the engine's checkpoints), then the verdict. Identifiers keep their
+// The row record: transit.Tap's fixed-size binary form (Tap.AppendBinary),
+// then the verdict. Identifiers keep their
 // NUL-padded fixed width: the record has one layout whatever the values,
 // and the compressor removes the padding.
 const (

@@ -15,8 +15,8 @@ const TapBinarySize = 8 + 4 + 4 + 4 + 3 + MaxTapID + MaxCardID + 2*MaxCode + Max
 var ErrTapEncoding = errors.New("transit: invalid tap encoding")
 
 // AppendBinary appends the tap's fixed-size little-endian binary form
-// (TapBinarySize bytes): the layout of checkpoints and segments, so it is
-// explicit field by field and never depends on the struct's memory layout.
+// (TapBinarySize bytes): the layout of segment rows (and of checkpoints
+// before AppendCompact), so it is explicit field by field and never depends on the struct's memory layout.
 func (t *Tap) AppendBinary(b []byte) []byte {
 	b = binary.LittleEndian.AppendUint64(b, uint64(t.Time))
 	b = binary.LittleEndian.AppendUint32(b, uint32(t.Offset))
