@@ -102,11 +102,16 @@ func (t *Tap) DecodeCompact(b []byte) ([]byte, error) {
 		return b, ErrTapEncoding
 	}
 	r = r[3:]
-	for _, set := range [...]func([]byte) error{x.ID.Set, x.Card.Set, x.Line.Set, x.Stop.Set, x.Device.Set} {
+	// The identifiers, held to the Set methods' rules (tap_id and card_id
+	// required).
+	for _, id := range [...]struct {
+		dst      []byte
+		required bool
+	}{{x.ID[:], true}, {x.Card[:], true}, {x.Line[:], false}, {x.Stop[:], false}, {x.Device[:], false}} {
 		if len(r) < 1 || len(r) < 1+int(r[0]) {
 			return b, ErrTapEncoding
 		}
-		if set(r[1:1+int(r[0])]) != nil {
+		if setID(id.dst, r[1:1+int(r[0])], id.required) != nil {
 			return b, ErrTapEncoding
 		}
 		r = r[1+int(r[0]):]

@@ -43,6 +43,12 @@ func TestTapCompactRoundTrip(t *testing.T) {
 		if out != in || !bytes.Equal(rest, []byte{0xBB}) {
 			t.Fatalf("tap %d: round trip %+v, rest %x; want %+v and the trailing byte", i, out, rest, in)
 		}
+		if allocs := testing.AllocsPerRun(50, func() { _, _ = out.DecodeCompact(b[1:]) }); allocs != 0 {
+			t.Errorf("tap %d: DecodeCompact allocates %v times", i, allocs)
+		}
+		if allocs := testing.AllocsPerRun(50, func() { b = in.AppendCompact(b[:1]) }); allocs != 0 {
+			t.Errorf("tap %d: AppendCompact into a large enough buffer allocates %v times", i, allocs)
+		}
 		// Every truncation is refused and leaves the tap as it was.
 		for n := range len(b) - 1 {
 			keep := out
