@@ -214,8 +214,20 @@ func (p *Partition) appendCard(b []byte, st *cardState) []byte {
 	}
 	b = append(b, flags|cardCompactSeen|cardCompact)
 	b = st.rider.AppendCompact(b)
-	// Only the entries in use: most cards have one to three, and the
-	// record is what every checkpoint writes per changed card.
+	b = appendSeen(b, st)
+	if st.journey != 0 {
+		j := &p.journeys[st.journey-1]
+		b = binary.AppendVarint(b, int64(j.day))
+		b = j.entry.AppendCompact(b)
+	}
+	return b
+}
+
+// appendSeen appends the card's tap_id entries in their compact form
+// (cardCompactSeen): a count, then the entries in use, 8 bytes each. Most
+// cards have one to three, and the record is what every checkpoint writes
+// per changed card.
+func appendSeen(b []byte, st *cardState) []byte {
 	n := len(b)
 	b = append(b, 0)
 	for i := range st.seen {
@@ -225,11 +237,6 @@ func (p *Partition) appendCard(b []byte, st *cardState) []byte {
 			b = binary.LittleEndian.AppendUint32(b, e.idx)
 			b[n]++
 		}
-	}
-	if st.journey != 0 {
-		j := &p.journeys[st.journey-1]
-		b = binary.AppendVarint(b, int64(j.day))
-		b = j.entry.AppendCompact(b)
 	}
 	return b
 }

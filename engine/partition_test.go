@@ -401,16 +401,7 @@ func legacyCard(t testing.TB, v []byte, fixedSeen bool) []byte {
 	}
 	out = st.rider.AppendBinary(out)
 	if !fixedSeen {
-		n := len(out)
-		out = append(out, 0)
-		for i := range st.seen {
-			if e := &st.seen[i]; e.day != 0 {
-				out = binary.LittleEndian.AppendUint16(out, e.day)
-				out = binary.LittleEndian.AppendUint16(out, e.tag)
-				out = binary.LittleEndian.AppendUint32(out, e.idx)
-				out[n]++
-			}
-		}
+		out = appendSeen(out, &st)
 	} else {
 		for i := range st.seen {
 			e := &st.seen[i]
