@@ -393,6 +393,11 @@ func (p *Partition) restoreMeta(b []byte) error {
 			if err := t.DecodeBinary(b[i*transit.TapBinarySize:]); err != nil {
 				return fmt.Errorf("%w: reorder buffer: %w", ErrCheckpoint, err)
 			}
+			// Held to the compact form's rules: the tap is checkpointed
+			// again in that form (found by FuzzRestoreCard).
+			if err := t.CheckIDs(); err != nil {
+				return fmt.Errorf("%w: reorder buffer: %w", ErrCheckpoint, err)
+			}
 			c.held.add(&t)
 		}
 		return nil
@@ -439,6 +444,9 @@ func restoreJourney(flags byte, s []byte) (transit.Tap, transit.Day, error) {
 			return entry, 0, fmt.Errorf("%w: open journey of %d bytes", ErrCheckpoint, len(s))
 		}
 		if err := entry.DecodeBinary(s[4:]); err != nil {
+			return entry, 0, fmt.Errorf("%w: open journey: %w", ErrCheckpoint, err)
+		}
+		if err := entry.CheckIDs(); err != nil {
 			return entry, 0, fmt.Errorf("%w: open journey: %w", ErrCheckpoint, err)
 		}
 		return entry, transit.Day(binary.LittleEndian.Uint32(s)), nil

@@ -1,8 +1,10 @@
 package transit
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"github.com/tapsettle/tapsettle/internal/varint"
 )
@@ -51,6 +53,32 @@ func (t *Tap) DecodeBinary(b []byte) error {
 	b = b[copy(t.Line[:], b):]
 	b = b[copy(t.Stop[:], b):]
 	copy(t.Device[:], b)
+	return nil
+}
+
+// CheckIDs reports whether the tap's identifiers are ones ingest accepts:
+// valid bytes, NUL-padded, tap_id and card_id not empty. DecodeBinary does
+// not check them (segments are checksummed and written by this program);
+// a restore of stored state that will be written again in the compact
+// form, which DecodeCompact holds to these rules, does.
+func (t *Tap) CheckIDs() error {
+	for _, id := range [...]struct {
+		name     string
+		v        []byte
+		required bool
+	}{{"tap_id", t.ID[:], true}, {"card_id", t.Card[:], true}, {"line", t.Line[:], false}, {"stop", t.Stop[:], false}, {"device", t.Device[:], false}} {
+		b := idBytes(id.v)
+		err := validID(b)
+		switch {
+		case id.required && len(b) == 0:
+			err = ErrEmpty
+		case err == nil && bytes.ContainsFunc(id.v[len(b):], func(r rune) bool { return r != 0 }):
+			err = fmt.Errorf("%w: bytes after the NUL padding", ErrChar)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrTapEncoding, id.name, err)
+		}
+	}
 	return nil
 }
 
