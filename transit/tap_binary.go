@@ -18,7 +18,8 @@ var ErrTapEncoding = errors.New("transit: invalid tap encoding")
 
 // AppendBinary appends the tap's fixed-size little-endian binary form
 // (TapBinarySize bytes): the layout of segment rows (and of checkpoints
-// before AppendCompact), so it is explicit field by field and never depends on the struct's memory layout.
+// before AppendCompact), so it is explicit field by field and never
+// depends on the struct's memory layout.
 func (t *Tap) AppendBinary(b []byte) []byte {
 	b = binary.LittleEndian.AppendUint64(b, uint64(t.Time))
 	b = binary.LittleEndian.AppendUint32(b, uint32(t.Offset))
@@ -56,23 +57,32 @@ func (t *Tap) DecodeBinary(b []byte) error {
 	return nil
 }
 
-// CheckIDs reports whether the tap's identifiers are ones ingest accepts:
-// valid bytes, NUL-padded, tap_id and card_id not empty. DecodeBinary does
-// not check them (segments are checksummed and written by this program);
-// a restore of stored state that will be written again in the compact
-// form, which DecodeCompact holds to these rules, does.
+// idField is one of a tap's identifiers: its name, its padded bytes, and
+// whether ingest requires it.
+type idField struct {
+	name     string
+	v        []byte
+	required bool
+}
+
+// idFields lists the tap's identifiers in the order the binary forms
+// write them, aliasing t.
+func (t *Tap) idFields() [5]idField {
+	return [...]idField{{"tap_id", t.ID[:], true}, {"card_id", t.Card[:], true}, {"line", t.Line[:], false}, {"stop", t.Stop[:], false}, {"device", t.Device[:], false}}
+}
+
+// CheckIDs reports whether the tap's identifiers are ones their Set methods
+// would have stored: valid bytes, NUL-padded, tap_id and card_id not
+// empty. DecodeBinary does not check them (segments are checksummed and
+// written by this program); a restore of stored state that will be
+// written again in the compact form, which DecodeCompact holds to these
+// rules, does.
 func (t *Tap) CheckIDs() error {
-	for _, id := range [...]struct {
-		name     string
-		v        []byte
-		required bool
-	}{{"tap_id", t.ID[:], true}, {"card_id", t.Card[:], true}, {"line", t.Line[:], false}, {"stop", t.Stop[:], false}, {"device", t.Device[:], false}} {
-		b := idBytes(id.v)
-		err := validID(b)
-		switch {
-		case id.required && len(b) == 0:
-			err = ErrEmpty
-		case err == nil && bytes.ContainsFunc(id.v[len(b):], func(r rune) bool { return r != 0 }):
+	var set [MaxTapID]byte // the widest identifier
+	for _, id := range t.idFields() {
+		dst := set[:len(id.v)]
+		err := setID(dst, idBytes(id.v), id.required)
+		if err == nil && !bytes.Equal(dst, id.v) {
 			err = fmt.Errorf("%w: bytes after the NUL padding", ErrChar)
 		}
 		if err != nil {
@@ -94,9 +104,10 @@ func (t *Tap) AppendCompact(b []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(t.Issuer))
 	b = binary.AppendUvarint(b, uint64(t.City))
 	b = append(b, byte(t.Mode), byte(t.Action), byte(t.Product))
-	for _, id := range [...][]byte{t.ID.Bytes(), t.Card.Bytes(), t.Line.Bytes(), t.Stop.Bytes(), t.Device.Bytes()} {
-		b = append(b, byte(len(id)))
-		b = append(b, id...)
+	for _, id := range t.idFields() {
+		v := idBytes(id.v)
+		b = append(b, byte(len(v)))
+		b = append(b, v...)
 	}
 	return b
 }
@@ -130,16 +141,12 @@ func (t *Tap) DecodeCompact(b []byte) ([]byte, error) {
 		return b, ErrTapEncoding
 	}
 	r = r[3:]
-	// The identifiers, held to the Set methods' rules (tap_id and card_id
-	// required).
-	for _, id := range [...]struct {
-		dst      []byte
-		required bool
-	}{{x.ID[:], true}, {x.Card[:], true}, {x.Line[:], false}, {x.Stop[:], false}, {x.Device[:], false}} {
+	// The identifiers, held to the Set methods' rules.
+	for _, id := range x.idFields() {
 		if len(r) < 1 || len(r) < 1+int(r[0]) {
 			return b, ErrTapEncoding
 		}
-		if setID(id.dst, r[1:1+int(r[0])], id.required) != nil {
+		if setID(id.v, r[1:1+int(r[0])], id.required) != nil {
 			return b, ErrTapEncoding
 		}
 		r = r[1+int(r[0]):]
