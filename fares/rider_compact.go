@@ -49,11 +49,7 @@ func (r *Rider) AppendCompact(b []byte) []byte {
 	}
 	field(int64(r.Day))
 	field(int64(r.Month))
-	if r.HasDay {
-		field(1)
-	} else {
-		field(0)
-	}
+	field(int64(boolByte(r.HasDay)))
 	for m := 1; m < transit.NumModes; m++ {
 		field(int64(r.DaySpend[m]))
 	}
