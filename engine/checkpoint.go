@@ -384,28 +384,15 @@ func (p *Partition) restoreMeta(b []byte) error {
 	}
 	n := int(binary.LittleEndian.Uint32(b))
 	b = b[4:]
-	if version == metaVersionFixed {
-		if n < 0 || len(b) != n*transit.TapBinarySize {
-			return fmt.Errorf("%w: reorder buffer of %d taps in %d bytes", ErrCheckpoint, n, len(b))
-		}
-		var t transit.Tap
-		for i := range n {
-			if err := t.DecodeBinary(b[i*transit.TapBinarySize:]); err != nil {
-				return fmt.Errorf("%w: reorder buffer: %w", ErrCheckpoint, err)
-			}
-			// Held to the compact form's rules: the tap is checkpointed
-			// again in that form (found by FuzzRestoreCard).
-			if err := t.CheckIDs(); err != nil {
-				return fmt.Errorf("%w: reorder buffer: %w", ErrCheckpoint, err)
-			}
-			c.held.add(&t)
-		}
-		return nil
-	}
 	var t transit.Tap
 	for i := range n {
 		var err error
-		if b, err = t.DecodeCompact(b); err != nil {
+		if version == metaVersionFixed {
+			b, err = decodeFixedTap(&t, b)
+		} else {
+			b, err = t.DecodeCompact(b)
+		}
+		if err != nil {
 			return fmt.Errorf("%w: reorder buffer: tap %d of %d: %w", ErrCheckpoint, i, n, err)
 		}
 		c.held.add(&t)
@@ -443,10 +430,7 @@ func restoreJourney(flags byte, s []byte) (transit.Tap, transit.Day, error) {
 		if len(s) != journeyBytes {
 			return entry, 0, fmt.Errorf("%w: open journey of %d bytes", ErrCheckpoint, len(s))
 		}
-		if err := entry.DecodeBinary(s[4:]); err != nil {
-			return entry, 0, fmt.Errorf("%w: open journey: %w", ErrCheckpoint, err)
-		}
-		if err := entry.CheckIDs(); err != nil {
+		if _, err := decodeFixedTap(&entry, s[4:]); err != nil {
 			return entry, 0, fmt.Errorf("%w: open journey: %w", ErrCheckpoint, err)
 		}
 		return entry, transit.Day(binary.LittleEndian.Uint32(s)), nil
@@ -462,6 +446,21 @@ func restoreJourney(flags byte, s []byte) (transit.Tap, transit.Day, error) {
 		return entry, 0, fmt.Errorf("%w: card record has %d bytes after its open journey", ErrCheckpoint, len(s))
 	}
 	return entry, transit.Day(day), nil
+}
+
+// decodeFixedTap reads a tap in the fixed-size form of checkpoints written
+// before the compact one and returns the rest of b. Its identifiers are
+// held to the compact form's rules, which the tap is checkpointed in next
+// (a laxer read let FuzzRestoreCard restore a tap whose next checkpoint
+// could not be read back).
+func decodeFixedTap(t *transit.Tap, b []byte) ([]byte, error) {
+	if err := t.DecodeBinary(b); err != nil {
+		return b, err
+	}
+	if err := t.CheckIDs(); err != nil {
+		return b, err
+	}
+	return b[transit.TapBinarySize:], nil
 }
 
 // restoreSeen reads a card record's tap_id entries into st and returns
