@@ -57,9 +57,12 @@ const (
 	// read.
 	metaVersion      = 2
 	metaVersionFixed = 1
-	cardKeySize      = transit.MaxCardID + 4
-	seenSize         = 12 // an entry of the records written before cardCompactSeen
-	compactSeenSize  = 8
+	// metaFixedSize is the meta blob before its held taps: the version,
+	// nine scalars, the row counts by status, the number of held taps.
+	metaFixedSize   = 1 + 9*8 + transit.NumStatuses*8 + 4
+	cardKeySize     = transit.MaxCardID + 4
+	seenSize        = 12 // an entry of the records written before cardCompactSeen
+	compactSeenSize = 8
 	// cardCompactSeen flags a card record that holds only its tap_id
 	// entries in use, 8 bytes each, after a count.
 	cardCompactSeen = 4
@@ -362,8 +365,7 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 
 func (p *Partition) restoreMeta(b []byte) error {
 	c := &p.core
-	const fixed = 1 + 9*8 + transit.NumStatuses*8 + 4
-	if len(b) < fixed || (b[0] != metaVersion && b[0] != metaVersionFixed) {
+	if len(b) < metaFixedSize || (b[0] != metaVersion && b[0] != metaVersionFixed) {
 		return fmt.Errorf("%w: meta of %d bytes, version %v", ErrCheckpoint, len(b), b[:min(1, len(b))])
 	}
 	version := b[0]

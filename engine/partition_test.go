@@ -425,16 +425,15 @@ func legacyCard(t testing.TB, v []byte, fixedSeen bool) []byte {
 // buffer's taps in their fixed-size form.
 func legacyMeta(t testing.TB, meta []byte) []byte {
 	t.Helper()
-	const fixed = 1 + 9*8 + transit.NumStatuses*8 + 4
 	if meta[0] != metaVersion {
 		t.Fatalf("meta version %d, want %d", meta[0], metaVersion)
 	}
-	out := append([]byte{metaVersionFixed}, meta[1:fixed]...)
-	n := int(binary.LittleEndian.Uint32(meta[fixed-4:]))
+	out := append([]byte{metaVersionFixed}, meta[1:metaFixedSize]...)
+	n := int(binary.LittleEndian.Uint32(meta[metaFixedSize-4:]))
 	if n == 0 {
 		t.Fatal("no held taps in the meta: none would be converted")
 	}
-	b := meta[fixed:]
+	b := meta[metaFixedSize:]
 	for range n {
 		var tp transit.Tap
 		var err error
