@@ -143,6 +143,7 @@ func TestStreamingDefaults(t *testing.T) {
 	f("redis.prefix", c.Redis.Prefix, "tapsettle")
 	f("checkpoint.interval", c.Checkpoint.Interval, 2*time.Second)
 	f("checkpoint.taps", c.Checkpoint.Taps, 200000)
+	f("checkpoint.compress_segments", c.Checkpoint.CompressSegments, false)
 	f("clearing.interval", c.Clearing.Interval, 15*time.Minute)
 	f("clearing.taps", c.Clearing.Taps, int64(0))
 	f("clearing.keep", c.Clearing.Keep, 2)
@@ -343,6 +344,7 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 		"redis.prefix":                   {"ts2", "ts2", nil},
 		"checkpoint.interval":            {"750ms", 750 * time.Millisecond, nil},
 		"checkpoint.taps":                {"5000", 5000, nil},
+		"checkpoint.compress_segments":   {"true", true, nil},
 		"clearing.interval":              {"5m", 5 * time.Minute, nil},
 		"clearing.taps":                  {"100000", int64(100000), nil},
 		"clearing.keep":                  {"5", 5, nil},

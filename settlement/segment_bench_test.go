@@ -49,25 +49,29 @@ func reportPerRow(b *testing.B, rows int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows), "ns/row")
 }
 
-// BenchmarkSegmentEncode measures a checkpoint: AddRows, Encode into the
-// previous segment's buffer, Reset. MB/s counts row records before
-// compression (225 bytes a row); B/row is the file's size per row.
+// BenchmarkSegmentEncode measures a checkpoint in each format: AddRows,
+// Encode into the previous segment's buffer, Reset. MB/s counts the row
+// records before any compression; raw/row is their size and B/row the
+// file's size per row.
 func BenchmarkSegmentEncode(b *testing.B) {
-	for _, c := range segBenchCases() {
-		b.Run(c.name, func(b *testing.B) {
-			var sb SegmentBuilder
-			sb.AddRows(c.rows)
-			dst := sb.Encode(nil) // size the buffers: the steady state is measured
-			b.SetBytes(int64(len(c.rows) * segmentRowSize))
-			b.ReportAllocs()
-			for b.Loop() {
-				sb.Reset()
+	for _, f := range segFormats {
+		for _, c := range segBenchCases() {
+			b.Run(f.name+"/"+c.name, func(b *testing.B) {
+				sb := newBuilder(f.f)
 				sb.AddRows(c.rows)
-				dst = sb.Encode(dst[:0])
-			}
-			reportPerRow(b, len(c.rows))
-			b.ReportMetric(float64(len(dst))/float64(len(c.rows)), "B/row")
-		})
+				dst := sb.Encode(nil) // size the buffers: the steady state is measured
+				b.SetBytes(int64(sb.Size()))
+				b.ReportAllocs()
+				for b.Loop() {
+					sb.Reset()
+					sb.AddRows(c.rows)
+					dst = sb.Encode(dst[:0])
+				}
+				reportPerRow(b, len(c.rows))
+				b.ReportMetric(float64(sb.Size())/float64(len(c.rows)), "raw/row")
+				b.ReportMetric(float64(len(dst))/float64(len(c.rows)), "B/row")
+			})
+		}
 	}
 }
 
@@ -75,42 +79,49 @@ func BenchmarkSegmentEncode(b *testing.B) {
 // are priced: laying them out in the builder's buffer.
 func BenchmarkSegmentAddRows(b *testing.B) {
 	rows := segBenchRows(1024, false)
-	var sb SegmentBuilder
-	sb.AddRows(rows)
-	b.SetBytes(int64(len(rows) * segmentRowSize))
-	b.ReportAllocs()
-	for b.Loop() {
-		sb.Reset()
-		sb.AddRows(rows)
-	}
-	reportPerRow(b, len(rows))
-}
-
-// BenchmarkSegmentDecode measures ReadSegment with a callback that takes
-// each row. MB/s counts row records after decompression. The allocations
-// are per segment (the body and the rejects), not per row.
-func BenchmarkSegmentDecode(b *testing.B) {
-	for _, c := range segBenchCases() {
-		b.Run(c.name, func(b *testing.B) {
-			var sb SegmentBuilder
-			sb.AddRows(c.rows)
-			data := sb.Encode(nil)
-			var sum transit.Fen
-			b.SetBytes(int64(len(c.rows) * segmentRowSize))
+	for _, f := range segFormats[1:] { // v2-stored lays rows out as v2-s2 does
+		b.Run(f.name, func(b *testing.B) {
+			sb := newBuilder(f.f)
+			sb.AddRows(rows)
+			b.SetBytes(int64(sb.Size()))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := ReadSegment(data, func(p *transit.Priced) error { sum += p.Charged; return nil }, nil); err != nil {
-					b.Fatal(err)
-				}
+				sb.Reset()
+				sb.AddRows(rows)
 			}
-			reportPerRow(b, len(c.rows))
+			reportPerRow(b, len(rows))
 		})
 	}
 }
 
-// BenchmarkSegmentCodec compresses the same segment body with the two
-// candidates of klauspost/compress, the measurement behind the choice of
-// S2 (docs/segment-format.md).
+// BenchmarkSegmentDecode measures ReadSegment in each format with a
+// callback that takes each row. MB/s counts row records after any
+// decompression. The allocations are per segment (the body and the
+// rejects), not per row.
+func BenchmarkSegmentDecode(b *testing.B) {
+	for _, f := range segFormats {
+		for _, c := range segBenchCases() {
+			b.Run(f.name+"/"+c.name, func(b *testing.B) {
+				sb := newBuilder(f.f)
+				sb.AddRows(c.rows)
+				data := sb.Encode(nil)
+				var sum transit.Fen
+				b.SetBytes(int64(sb.Size()))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := ReadSegment(data, func(p *transit.Priced) error { sum += p.Charged; return nil }, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportPerRow(b, len(c.rows))
+			})
+		}
+	}
+}
+
+// BenchmarkSegmentCodec compresses the same segment body (version 2 rows)
+// with the candidates of klauspost/compress, the measurement behind the
+// choice of S2 for compressed segments (docs/segment-format.md).
 func BenchmarkSegmentCodec(b *testing.B) {
 	zfast, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 	if err != nil {

@@ -15,15 +15,19 @@ import (
 // record handed over; what it accepts, a builder given the same records
 // encodes back to the same bytes.
 func FuzzReadSegment(f *testing.F) {
-	golden, err := os.ReadFile(segmentGoldenSeg)
-	if err != nil {
-		f.Fatal(err)
+	for _, name := range []string{segmentGoldenSeg, segmentGoldenV1Seg} {
+		golden, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(golden)
 	}
-	f.Add(golden)
 	f.Add(smallSegment(f))
-	f.Add((&segContent{}).encode())
-	f.Add((&segContent{rejects: fixtureSegRejects(f)}).encode())
-	f.Add((&segContent{rows: []transit.Priced{extremeRow()}}).encode())
+	for _, sf := range segFormats {
+		f.Add((&segContent{}).encodeAs(sf.f))
+		f.Add((&segContent{rejects: fixtureSegRejects(f)}).encodeAs(sf.f))
+		f.Add((&segContent{rows: []transit.Priced{extremeRow(), minimalRow()}}).encodeAs(sf.f))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, calls, info, err := readSegment(data)
 		if err != nil {
@@ -36,8 +40,9 @@ func FuzzReadSegment(f *testing.F) {
 			}
 			return
 		}
-		if out := got.encode(); !bytes.Equal(out, data) {
-			t.Fatalf("accepted %d bytes that re-encode to %d other bytes", len(data), len(out))
+		h, _ := parseSegmentHeader(data)
+		if out := got.encodeAs(h.segFormat); !bytes.Equal(out, data) {
+			t.Fatalf("accepted %d bytes that re-encode to %d other bytes in format %+v", len(data), len(out), h.segFormat)
 		}
 		if info.Rows != len(got.rows) || info.Rejects != len(got.rejects) || info.Sum != sha256.Sum256(data) {
 			t.Fatalf("info %+v disagrees with %d rows, %d rejects", info, len(got.rows), len(got.rejects))
@@ -47,27 +52,31 @@ func FuzzReadSegment(f *testing.F) {
 
 // FuzzSegmentBody reaches past the checksums, which FuzzReadSegment can
 // only rarely get through: it seals any body and header values into a
-// segment with correct checksums, so the record decoders and the
-// consistency checks see every mutation. Same property as above.
+// segment of one of segFormats with correct checksums, so the record
+// decoders and the consistency checks see every mutation. Same property
+// as above.
 func FuzzSegmentBody(f *testing.F) {
-	for _, c := range []segContent{
-		goldenSegmentContent(f),
-		{rows: []transit.Priced{extremeRow()}},
-		{rejects: fixtureSegRejects(f)},
-	} {
-		b := c.build()
-		var days []byte
-		for _, d := range b.Days() {
-			days = segLE.AppendUint32(days, uint32(d))
+	for i, sf := range segFormats {
+		for _, c := range []segContent{
+			goldenSegmentContent(f),
+			{rows: []transit.Priced{extremeRow(), minimalRow()}},
+			{rejects: fixtureSegRejects(f)},
+		} {
+			b := c.buildAs(sf.f)
+			var days []byte
+			for _, d := range b.Days() {
+				days = segLE.AppendUint32(days, uint32(d))
+			}
+			f.Add(uint8(i), uint32(b.Rows()), uint32(b.Rejects()), days, append(b.rows, b.rejects...))
 		}
-		f.Add(uint32(b.Rows()), uint32(b.Rejects()), days, append(b.rows, b.rejects...))
 	}
-	f.Fuzz(func(t *testing.T, rows, rejects uint32, dayBytes, raw []byte) {
+	f.Fuzz(func(t *testing.T, format uint8, rows, rejects uint32, dayBytes, raw []byte) {
+		sf := segFormats[int(format)%len(segFormats)].f
 		days := make([]transit.Day, len(dayBytes)/4)
 		for i := range days {
 			days[i] = transit.Day(segLE.Uint32(dayBytes[4*i:]))
 		}
-		data := appendSegment(nil, int(rows), int(rejects), days, raw)
+		data := appendSegment(nil, sf, int(rows), int(rejects), days, raw)
 		got, calls, _, err := readSegment(data)
 		if err != nil {
 			if !errors.Is(err, ErrSegmentCorrupt) || calls != 0 {
@@ -75,7 +84,7 @@ func FuzzSegmentBody(f *testing.F) {
 			}
 			return
 		}
-		if out := got.encode(); !bytes.Equal(out, data) {
+		if out := got.encodeAs(sf); !bytes.Equal(out, data) {
 			t.Fatalf("accepted a segment that re-encodes to other bytes")
 		}
 	})

@@ -11,9 +11,13 @@ import (
 	"github.com/tapsettle/tapsettle/transit"
 )
 
+// The golden segments: what this build writes (version 2, stored), and
+// what builds before version 2 wrote, which must stay readable.
 var (
-	segmentGoldenSeg = filepath.Join("testdata", "segment_golden.seg")
-	segmentGoldenTxt = filepath.Join("testdata", "segment_golden.txt")
+	segmentGoldenSeg   = filepath.Join("testdata", "segment_golden.seg")
+	segmentGoldenTxt   = filepath.Join("testdata", "segment_golden.txt")
+	segmentGoldenV1Seg = filepath.Join("testdata", "segment_golden_v1.seg")
+	segmentGoldenV1Txt = filepath.Join("testdata", "segment_golden_v1.txt")
 )
 
 // goldenSegmentContent is the fixture's day as one partition would
@@ -26,16 +30,21 @@ func goldenSegmentContent(t testing.TB) segContent {
 
 // renderSegment lists what ReadSegment hands over, one record a line, rows
 // in the ledger's notation: the reviewable twin of the binary golden file.
-func renderSegment(t testing.TB, data []byte) string {
+func renderSegment(t testing.TB, name string, data []byte) string {
 	t.Helper()
 	var out strings.Builder
 	h, serr := parseSegmentHeader(data)
 	if serr != nil {
 		t.Fatalf("golden segment: %v", serr)
 	}
-	fmt.Fprintf(&out, "# %s, decoded (regenerate: go test ./settlement -run TestSegmentGolden -update)\n", filepath.Base(segmentGoldenSeg))
-	fmt.Fprintf(&out, "version %d, row size %d, %d bytes: body %d bytes, %d compressed\n",
-		segmentVersion, segmentRowSize, len(data), h.rawLen, len(h.body))
+	fmt.Fprintf(&out, "# %s, decoded (regenerate: go test ./settlement -run TestSegmentGolden -update)\n", filepath.Base(name))
+	if h.version == segmentVersionFixed {
+		fmt.Fprintf(&out, "version %d, row size %d, %d bytes: body %d bytes, %d compressed\n",
+			h.version, segmentRowSize, len(data), h.rawLen, len(h.body))
+	} else {
+		fmt.Fprintf(&out, "version %d, codec %d, %d bytes: body %d bytes, %d as stored\n",
+			h.version, h.codec, len(data), h.rawLen, len(h.body))
+	}
 	var line []byte
 	info, err := ReadSegment(data,
 		func(p *transit.Priced) error {
@@ -59,43 +68,55 @@ func renderSegment(t testing.TB, data []byte) string {
 	return out.String()
 }
 
-// TestSegmentGolden pins the format. The golden file must still decode to
-// the fixture (old segments stay readable), and the fixture must still
-// encode to the golden file byte for byte (the format cannot change
-// unnoticed). After a deliberate change, bump segmentVersion, run with
-// -update and review the diff of segment_golden.txt.
+// TestSegmentGolden pins the formats. Each golden file must still decode
+// to the fixture (old segments stay readable), and the fixture must still
+// encode to it byte for byte: the current format, and version 1 as the
+// tests' legacy writer makes it (the format cannot change unnoticed).
+// After a deliberate change, bump segmentVersion, run with -update and
+// review the diff of segment_golden.txt. Version 1 is frozen: -update
+// leaves its files alone.
 func TestSegmentGolden(t *testing.T) {
 	c := goldenSegmentContent(t)
-	data := c.encode()
-	if *update {
-		if err := os.WriteFile(segmentGoldenSeg, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(segmentGoldenTxt, []byte(renderSegment(t, data)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	golden, err := os.ReadFile(segmentGoldenSeg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, err := os.ReadFile(segmentGoldenTxt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _, _, err := readSegment(golden)
-	if err != nil {
-		t.Fatalf("the golden segment no longer reads: %v", err)
-	}
-	if !got.equal(&c) {
-		t.Fatalf("the golden segment decodes to other records than the fixture's:\n got %+v\nwant %+v", got, c)
-	}
-	if r := renderSegment(t, golden); r != string(text) {
-		t.Errorf("%s differs from its decoding:\n got: %s\nwant: %s", segmentGoldenTxt, r, text)
-	}
-	if !bytes.Equal(data, golden) {
-		t.Errorf("the fixture encodes to other bytes than %s (%d bytes, golden %d). The golden file still decodes, "+
-			"so if only the compressor's output changed (a klauspost/compress upgrade), old segments stay readable: "+
-			"run with -update. Any change to the layout needs a new segmentVersion first.", segmentGoldenSeg, len(data), len(golden))
+	for _, g := range []struct {
+		name, seg, txt string
+		f              segFormat
+	}{
+		{"current", segmentGoldenSeg, segmentGoldenTxt, segFormat{segmentVersion, segCodecStored}},
+		{"version 1", segmentGoldenV1Seg, segmentGoldenV1Txt, segFormat{segmentVersionFixed, segCodecS2}},
+	} {
+		t.Run(g.name, func(t *testing.T) {
+			data := c.encodeAs(g.f)
+			if *update && g.f.version == segmentVersion {
+				if err := os.WriteFile(g.seg, data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(g.txt, []byte(renderSegment(t, g.seg, data)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			golden, err := os.ReadFile(g.seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text, err := os.ReadFile(g.txt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _, _, err := readSegment(golden)
+			if err != nil {
+				t.Fatalf("the golden segment no longer reads: %v", err)
+			}
+			if !got.equal(&c) {
+				t.Fatalf("the golden segment decodes to other records than the fixture's:\n got %+v\nwant %+v", got, c)
+			}
+			if r := renderSegment(t, g.seg, golden); r != string(text) {
+				t.Errorf("%s differs from its decoding:\n got: %s\nwant: %s", g.txt, r, text)
+			}
+			if !bytes.Equal(data, golden) {
+				t.Errorf("the fixture encodes to other bytes than %s (%d bytes, golden %d). The golden file still decodes, "+
+					"so if only the compressor's output changed (a klauspost/compress upgrade), old segments stay readable: "+
+					"run with -update. Any change to the layout needs a new segmentVersion first.", g.seg, len(data), len(golden))
+			}
+		})
 	}
 }

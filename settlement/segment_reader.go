@@ -23,6 +23,7 @@ type SegmentInfo struct {
 
 // segmentHeader is the parsed and checked frame of a segment.
 type segmentHeader struct {
+	segFormat
 	rows, rejects int
 	days          []transit.Day
 	rawLen        int
@@ -74,30 +75,32 @@ func (sr *SegmentReader) Read(data []byte, row func(*transit.Priced) error, rej 
 	if serr != nil {
 		return SegmentInfo{}, serr
 	}
-	raw, serr := decompressSegmentBody(&h, sr.raw)
-	if serr != nil {
-		return SegmentInfo{}, serr
+	raw := h.body
+	if h.compressed() {
+		if raw, serr = decompressSegmentBody(&h, sr.raw); serr != nil {
+			return SegmentInfo{}, serr
+		}
+		sr.raw = raw
 	}
-	sr.raw = raw
 
 	// First pass: check every record and collect the days.
-	rowsLen := h.rows * segmentRowSize
 	var days []transit.Day
 	var p transit.Priced
+	off := 0
 	for i := 0; i < h.rows; i++ {
-		off := i * segmentRowSize
 		last := p.Day
-		if why := decodeSegmentRow(raw[off:], &p); why != "" {
+		n, why := h.decodeRow(raw[off:], &p)
+		if why != "" {
 			return SegmentInfo{}, segmentBodyCorrupt(off, "row %d: %s", i, why)
 		}
 		if i == 0 || p.Day != last {
 			days = addSegmentDay(days, p.Day)
 		}
+		off += n
 	}
 	rejects := slices.Grow(sr.rejects[:0], h.rejects)[:h.rejects]
 	rejDays := slices.Grow(sr.rejDays[:0], h.rejects)[:h.rejects]
 	sr.rejects, sr.rejDays = rejects, rejDays
-	off := rowsLen
 	for i := range rejects {
 		n, d, at, why := decodeSegmentReject(raw[off:], &rejects[i])
 		if why != "" {
@@ -116,8 +119,10 @@ func (sr *SegmentReader) Read(data []byte, row func(*transit.Priced) error, rej 
 
 	// Second pass: hand the records over.
 	if row != nil {
+		off := 0
 		for i := 0; i < h.rows; i++ {
-			decodeSegmentRow(raw[i*segmentRowSize:], &p) // checked above
+			n, _ := h.decodeRow(raw[off:], &p) // checked above
+			off += n
 			if err := row(&p); err != nil {
 				return SegmentInfo{}, fmt.Errorf("segment row %d: %w", i, err)
 			}
@@ -145,12 +150,21 @@ func parseSegmentHeader(data []byte) (segmentHeader, *SegmentError) {
 	if len(data) < segFixedHeader {
 		return h, segmentCorrupt(len(data), "truncated: %d bytes, the header alone is %d", len(data), segFixedHeader)
 	}
-	if v := segLE.Uint16(data[segOffVersion:]); v != segmentVersion {
+	h.version = segLE.Uint16(data[segOffVersion:])
+	switch h.version {
+	case segmentVersionFixed:
+		if rs := segLE.Uint16(data[segOffRowSize:]); rs != segmentRowSize {
+			return h, segmentCorrupt(segOffRowSize, "row size %d, version %d rows are %d bytes", rs, segmentVersionFixed, segmentRowSize)
+		}
+		h.codec = segCodecS2
+	case segmentVersion:
+		h.codec = segLE.Uint16(data[segOffCodec:])
+		if h.codec != segCodecStored && h.codec != segCodecS2 {
+			return h, segmentCorrupt(segOffCodec, "unknown body codec %d", h.codec)
+		}
+	default:
 		return h, &SegmentError{Offset: segOffVersion, Err: ErrSegmentVersion,
-			Reason: fmt.Sprintf("segment version %d; this build reads version %d", v, segmentVersion)}
-	}
-	if rs := segLE.Uint16(data[segOffRowSize:]); rs != segmentRowSize {
-		return h, segmentCorrupt(segOffRowSize, "row size %d, version %d rows are %d bytes", rs, segmentVersion, segmentRowSize)
+			Reason: fmt.Sprintf("segment version %d; this build reads versions %d and %d", h.version, segmentVersionFixed, segmentVersion)}
 	}
 	nDays := uint64(segLE.Uint32(data[segOffDayCount:]))
 	if uint64(len(data)) < uint64(segMinSize)+4*nDays {
@@ -186,8 +200,15 @@ func parseSegmentHeader(data []byte) (segmentHeader, *SegmentError) {
 	if rawLen > MaxSegmentSize {
 		return h, segmentCorrupt(segOffRawLen, "body of %d bytes, at most %d", rawLen, MaxSegmentSize)
 	}
-	if least := rows*segmentRowSize + rejects*segRejMinSize; rawLen < least {
+	rowMin := uint64(segCompactRowMin)
+	if h.version == segmentVersionFixed {
+		rowMin = segmentRowSize
+	}
+	if least := rows*rowMin + rejects*segRejMinSize; rawLen < least {
 		return h, segmentCorrupt(segOffRawLen, "body of %d bytes cannot hold %d rows and %d rejects", rawLen, rows, rejects)
+	}
+	if !h.compressed() && rawLen != bodyLen {
+		return h, segmentCorrupt(segOffRawLen, "stored body of %d bytes, the header says %d once decoded", bodyLen, rawLen)
 	}
 	if nDays > rows+rejects {
 		return h, segmentCorrupt(segOffDayCount, "%d days for %d records", nDays, rows+rejects)
@@ -201,6 +222,22 @@ func parseSegmentHeader(data []byte) (segmentHeader, *SegmentError) {
 		}
 	}
 	return h, nil
+}
+
+// compressed reports whether the body is an S2 block.
+func (f segFormat) compressed() bool { return f.codec == segCodecS2 }
+
+// decodeRow reads the row record of f's version at the start of b and
+// returns its length, or 0 and what is wrong. A version 1 record is fixed
+// width; the header check made sure the body holds every one of them.
+func (f segFormat) decodeRow(b []byte, r *transit.Priced) (int, string) {
+	if f.version == segmentVersionFixed {
+		if len(b) < segmentRowSize {
+			return 0, "row record truncated"
+		}
+		return segmentRowSize, decodeSegmentRowFixed(b, r)
+	}
+	return decodeSegmentRow(b, r)
 }
 
 // decompressSegmentBody returns the body, decompressed and of the length

@@ -3,7 +3,9 @@ package settlement
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"math"
 	"slices"
@@ -26,15 +28,43 @@ type segContent struct {
 }
 
 func (c *segContent) build() *SegmentBuilder {
-	var b SegmentBuilder
+	return c.buildAs(segFormat{segmentVersion, segCodecStored})
+}
+
+// buildAs returns a builder of c's records that writes format f.
+func (c *segContent) buildAs(f segFormat) *SegmentBuilder {
+	b := newBuilder(f)
 	b.AddRows(c.rows)
 	for i := range c.rejects {
 		b.AddReject(&c.rejects[i].r, c.rejects[i].day)
 	}
-	return &b
+	return b
+}
+
+// newBuilder returns an empty builder that writes format f.
+func newBuilder(f segFormat) *SegmentBuilder {
+	b := &SegmentBuilder{fixed: f.version == segmentVersionFixed, Compress: f.codec == segCodecS2}
+	if b.format() != f {
+		panic(fmt.Sprintf("no builder writes format %+v", f))
+	}
+	return b
 }
 
 func (c *segContent) encode() []byte { return c.build().Encode(nil) }
+
+// encodeAs encodes c in format f.
+func (c *segContent) encodeAs(f segFormat) []byte { return c.buildAs(f).Encode(nil) }
+
+// segFormats are the formats a reader reads: what the builder writes,
+// stored and compressed, and version 1.
+var segFormats = []struct {
+	name string
+	f    segFormat
+}{
+	{"v2-stored", segFormat{segmentVersion, segCodecStored}},
+	{"v2-s2", segFormat{segmentVersion, segCodecS2}},
+	{"v1", segFormat{segmentVersionFixed, segCodecS2}},
+}
 
 func (c *segContent) equal(o *segContent) bool {
 	return slices.Equal(c.rows, o.rows) && slices.Equal(c.rejects, o.rejects)
@@ -107,6 +137,37 @@ func extremeRow() transit.Priced {
 	return r
 }
 
+// minimalRow is the smallest row the engine could write: one-byte
+// identifiers, every other field zero.
+func minimalRow() transit.Priced {
+	var r transit.Priced
+	r.ID = mustID[transit.TapID]("t")
+	r.Card = mustID[transit.CardID]("c")
+	return r
+}
+
+// TestSegmentRowSizes holds the compact row to the bounds the reader and
+// the builder rely on: segCompactRowMin (the reader's check that a body
+// can hold its rows) and segCompactRowMax (the builder's reservation).
+func TestSegmentRowSizes(t *testing.T) {
+	min := minimalRow()
+	if n := len(appendSegmentRow(nil, &min)); n != segCompactRowMin {
+		t.Errorf("the smallest row is %d bytes, segCompactRowMin says %d", n, segCompactRowMin)
+	}
+	big := extremeRow()
+	big.Offset, big.City, big.Day, big.Rules = math.MinInt32, math.MaxUint32, math.MinInt32, math.MaxUint32
+	big.Gross, big.Discount, big.Charged, big.ProductDiscount, big.TransferDiscount, big.CapDiscount =
+		math.MinInt64, math.MinInt64, math.MinInt64, math.MinInt64, math.MinInt64, math.MinInt64
+	big.EntryTime = math.MinInt64
+	if n := len(appendSegmentRow(nil, &big)); n != segCompactRowMax {
+		t.Errorf("the largest row is %d bytes, segCompactRowMax says %d", n, segCompactRowMax)
+	}
+	fixture := fixtureRows()
+	if n := len(appendSegmentRow(nil, &fixture[0])); n >= segmentRowSize/2 {
+		t.Errorf("a fixture row is %d bytes compact, want well under half of version 1's %d", n, segmentRowSize)
+	}
+}
+
 // everyStatusRows has one row of each status, as the engine writes them.
 func everyStatusRows() []transit.Priced {
 	bus, metro := transit.ModeBus, transit.ModeMetro
@@ -147,7 +208,7 @@ func TestSegmentRoundTrip(t *testing.T) {
 		{"every status", segContent{rows: everyStatusRows()}},
 		{"metro exit with entry", segContent{rows: fixtureRows()[1:3]}},
 		{"max-length ids", segContent{rows: []transit.Priced{maxIDRow()}}},
-		{"extreme values", segContent{rows: []transit.Priced{extremeRow(), {}}}},
+		{"extreme values", segContent{rows: []transit.Priced{extremeRow(), minimalRow()}}},
 		{"two days, then back", segContent{rows: []transit.Priced{fixtureRows()[0], prev, fixtureRows()[1]}}},
 		{"rejects only, dated and undated", segContent{rejects: []segRej{
 			{transit.Reject{Source: "kafka/taps/3", Line: 1, Reason: "unreadable"}, Undated},
@@ -160,51 +221,58 @@ func TestSegmentRoundTrip(t *testing.T) {
 		}}},
 		{"synthetic rows with rejects", segContent{synthRows(3000, 4), fixtureSegRejects(t)}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := tt.c.build()
-			data := b.Encode(nil)
+	for _, f := range segFormats {
+		for _, tt := range tests {
+			t.Run(f.name+"/"+tt.name, func(t *testing.T) { testSegmentRoundTrip(t, f.f, tt.c) })
+		}
+	}
+}
 
-			// The days the test expects, computed without the builder.
-			seen := map[transit.Day]bool{}
-			for _, r := range tt.c.rows {
-				seen[r.Day] = true
-			}
-			for _, r := range tt.c.rejects {
-				seen[r.day] = true
-			}
-			var wantDays []transit.Day
-			for d := range seen {
-				wantDays = append(wantDays, d)
-			}
-			slices.Sort(wantDays)
+func testSegmentRoundTrip(t *testing.T, f segFormat, c segContent) {
+	b := c.buildAs(f)
+	data := b.Encode(nil)
+	if h, serr := parseSegmentHeader(data); serr != nil || h.segFormat != f {
+		t.Fatalf("written as %+v, read as %+v (%v)", f, h.segFormat, serr)
+	}
 
-			if b.Rows() != len(tt.c.rows) || b.Rejects() != len(tt.c.rejects) || !slices.Equal(b.Days(), wantDays) {
-				t.Errorf("builder: %d rows, %d rejects, days %v; want %d, %d, %v",
-					b.Rows(), b.Rejects(), b.Days(), len(tt.c.rows), len(tt.c.rejects), wantDays)
-			}
-			got, _, info, err := readSegment(data)
-			if err != nil {
-				t.Fatalf("ReadSegment: %v", err)
-			}
-			if len(got.rows) != len(tt.c.rows) {
-				t.Fatalf("%d rows, want %d", len(got.rows), len(tt.c.rows))
-			}
-			for i := range got.rows {
-				if got.rows[i] != tt.c.rows[i] {
-					t.Fatalf("row %d:\n got %+v\nwant %+v", i, got.rows[i], tt.c.rows[i])
-				}
-			}
-			if !slices.Equal(got.rejects, tt.c.rejects) {
-				t.Fatalf("rejects:\n got %+v\nwant %+v", got.rejects, tt.c.rejects)
-			}
-			if info.Rows != len(tt.c.rows) || info.Rejects != len(tt.c.rejects) || !slices.Equal(info.Days, wantDays) {
-				t.Errorf("info %+v; want %d rows, %d rejects, days %v", info, len(tt.c.rows), len(tt.c.rejects), wantDays)
-			}
-			if info.Sum != sha256.Sum256(data) {
-				t.Error("info.Sum is not the file's SHA-256")
-			}
-		})
+	// The days the test expects, computed without the builder.
+	seen := map[transit.Day]bool{}
+	for _, r := range c.rows {
+		seen[r.Day] = true
+	}
+	for _, r := range c.rejects {
+		seen[r.day] = true
+	}
+	var wantDays []transit.Day
+	for d := range seen {
+		wantDays = append(wantDays, d)
+	}
+	slices.Sort(wantDays)
+
+	if b.Rows() != len(c.rows) || b.Rejects() != len(c.rejects) || !slices.Equal(b.Days(), wantDays) {
+		t.Errorf("builder: %d rows, %d rejects, days %v; want %d, %d, %v",
+			b.Rows(), b.Rejects(), b.Days(), len(c.rows), len(c.rejects), wantDays)
+	}
+	got, _, info, err := readSegment(data)
+	if err != nil {
+		t.Fatalf("ReadSegment: %v", err)
+	}
+	if len(got.rows) != len(c.rows) {
+		t.Fatalf("%d rows, want %d", len(got.rows), len(c.rows))
+	}
+	for i := range got.rows {
+		if got.rows[i] != c.rows[i] {
+			t.Fatalf("row %d:\n got %+v\nwant %+v", i, got.rows[i], c.rows[i])
+		}
+	}
+	if !slices.Equal(got.rejects, c.rejects) {
+		t.Fatalf("rejects:\n got %+v\nwant %+v", got.rejects, c.rejects)
+	}
+	if info.Rows != len(c.rows) || info.Rejects != len(c.rejects) || !slices.Equal(info.Days, wantDays) {
+		t.Errorf("info %+v; want %d rows, %d rejects, days %v", info, len(c.rows), len(c.rejects), wantDays)
+	}
+	if info.Sum != sha256.Sum256(data) {
+		t.Error("info.Sum is not the file's SHA-256")
 	}
 }
 
@@ -253,8 +321,26 @@ func TestSegmentEncodeStable(t *testing.T) {
 	if again := b.Encode(nil); !bytes.Equal(again, want) {
 		t.Fatal("a second Encode differs: Encode changed the builder")
 	}
-	if b.Size() != len(c.rows)*segmentRowSize+len(appendRejects(c.rejects)) {
+	var rowBytes []byte
+	for i := range c.rows {
+		rowBytes = appendSegmentRow(rowBytes, &c.rows[i])
+	}
+	if b.Size() != len(rowBytes)+len(appendRejects(c.rejects)) {
 		t.Errorf("Size = %d", b.Size())
+	}
+	// Compress may change between segments; it changes only the body's
+	// codec.
+	b.Compress = true
+	packed := b.Encode(nil)
+	b.Compress = false
+	if h, serr := parseSegmentHeader(packed); serr != nil || h.codec != segCodecS2 || len(packed) >= len(want) {
+		t.Fatalf("Compress: codec %d, %d bytes against %d stored (%v)", h.codec, len(packed), len(want), serr)
+	}
+	if got, _, _, err := readSegment(packed); err != nil || !got.equal(&c) {
+		t.Fatalf("the compressed segment reads back other records (%v)", err)
+	}
+	if again := b.Encode(nil); !bytes.Equal(again, want) {
+		t.Fatal("after Compress is cleared, Encode writes other bytes")
 	}
 }
 
@@ -345,7 +431,7 @@ func resealSegment(b []byte) []byte {
 
 func TestSegmentVersion(t *testing.T) {
 	data := smallSegment(t)
-	for _, v := range []uint16{0, 2, 0xffff} {
+	for _, v := range []uint16{0, 3, 0xffff} {
 		bad := slices.Clone(data)
 		segLE.PutUint16(bad[segOffVersion:], v)
 		resealSegment(bad)
@@ -368,6 +454,27 @@ func TestSegmentForged(t *testing.T) {
 		}
 		return append(raw, appendRejects(rejects)...)
 	}
+	fixedOf := func(rows []transit.Priced) []byte {
+		var raw []byte
+		for i := range rows {
+			raw = appendSegmentRowFixed(raw, &rows[i])
+		}
+		return raw
+	}
+	// paddedDay is good's rows with row 1's day written as a varint one
+	// byte longer than it need be.
+	paddedDay := func() []byte {
+		raw := rawOf(good[:1], nil)
+		r := &good[1]
+		tap := r.Tap.AppendCompact(nil)
+		day := binary.AppendVarint(nil, int64(r.Day))
+		rest := appendSegmentRow(nil, r)[len(tap)+len(day):]
+		raw = append(raw, tap...)
+		raw = append(raw, day[:len(day)-1]...)
+		raw = append(raw, day[len(day)-1]|0x80, 0)
+		raw = append(raw, rest...)
+		return append(raw, rawOf(good[2:], nil)...)
+	}
 	withRow := func(f func(r *transit.Priced)) []transit.Priced {
 		rows := slices.Clone(good)
 		f(&rows[1])
@@ -380,6 +487,8 @@ func TestSegmentForged(t *testing.T) {
 	patch := func(off int, f func(b []byte)) func([]byte) []byte {
 		return func(b []byte) []byte { f(b[off:]); return resealSegment(b) }
 	}
+	stored := segFormat{segmentVersion, segCodecStored}
+	s2Format, v1 := segFormat{segmentVersion, segCodecS2}, segFormat{segmentVersionFixed, segCodecS2}
 	tests := []struct {
 		name       string
 		rows, rejs int
@@ -387,27 +496,38 @@ func TestSegmentForged(t *testing.T) {
 		raw        []byte
 		patch      func([]byte) []byte
 		want       string
+		f          segFormat
 	}{
-		{"a day missing from the header", 3, 0, nil, rawOf(good, nil), nil, "header lists days"},
-		{"a day too many", 3, 0, []transit.Day{fixturePrev, fixtureDay}, rawOf(good, nil), nil, "header lists days"},
-		{"days out of order", 3, 1, []transit.Day{fixtureDay, Undated}, rawOf(good, undated), nil, "ascending"},
-		{"more days than records", 1, 0, []transit.Day{1, 2}, rawOf(good[:1], nil), nil, "days for"},
-		{"status out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Status = transit.NumStatuses }), nil), nil, "row 1: status"},
-		{"reason out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Reason = transit.NumReasons }), nil), nil, "row 1: reason"},
-		{"unknown rule", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Rules = transit.KnownRules + 1 }), nil), nil, "row 1: unknown rule"},
-		{"mode out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Mode = 9 }), nil), nil, "row 1: tap"},
-		{"rows past the body", 4, 0, []transit.Day{fixtureDay}, rawOf(good, nil), nil, "cannot hold"},
-		{"bytes after the last reject", 3, 0, []transit.Day{fixtureDay}, append(rawOf(good, nil), 0), nil, "after the last reject"},
-		{"reject string past the body", 0, 1, []transit.Day{Undated}, longRaw, nil, "reject 0: reject string runs past the body"},
-		{"rejects past the body", 0, 2, []transit.Day{Undated}, append(rawOf(nil, undated), make([]byte, segRejMinSize-3)...), nil, "cannot hold"},
-		{"reject truncated", 0, 2, []transit.Day{Undated}, append(rawOf(nil, long), make([]byte, segRejMinSize-1)...), nil, "reject 1: reject record truncated"},
-		{"row size", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffRowSize, func(b []byte) { b[0]++ }), "row size"},
-		{"raw length", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { b[0]++ }), "S2"},
-		{"raw length over the maximum", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { segLE.PutUint32(b, MaxSegmentSize+1) }), "at most"},
+		{"a day missing from the header", 3, 0, nil, rawOf(good, nil), nil, "header lists days", stored},
+		{"a day too many", 3, 0, []transit.Day{fixturePrev, fixtureDay}, rawOf(good, nil), nil, "header lists days", stored},
+		{"days out of order", 3, 1, []transit.Day{fixtureDay, Undated}, rawOf(good, undated), nil, "ascending", stored},
+		{"more days than records", 1, 0, []transit.Day{1, 2}, rawOf(good[:1], nil), nil, "days for", stored},
+		{"status out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Status = transit.NumStatuses }), nil), nil, "row 1: status", stored},
+		{"reason out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Reason = transit.NumReasons }), nil), nil, "row 1: reason", stored},
+		{"unknown rule", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Rules = transit.KnownRules + 1 }), nil), nil, "row 1: unknown rule", stored},
+		{"mode out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Mode = 9 }), nil), nil, "row 1: tap", stored},
+		{"entry stop not a code", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { copy(r.EntryStop[:], "a,b") }), nil), nil, "row 1: entry stop is not a valid code", stored},
+		{"padded varint", 3, 0, []transit.Day{fixtureDay}, paddedDay(), nil, "row 1: day", stored},
+		{"a row past the rows", 4, 0, []transit.Day{fixtureDay}, rawOf(good, nil), nil, "row 3: tap", stored},
+		{"rows past the body", 100, 0, []transit.Day{fixtureDay}, rawOf(good, nil), nil, "cannot hold", stored},
+		{"bytes after the last reject", 3, 0, []transit.Day{fixtureDay}, append(rawOf(good, nil), 0), nil, "after the last reject", stored},
+		{"reject string past the body", 0, 1, []transit.Day{Undated}, longRaw, nil, "reject 0: reject string runs past the body", stored},
+		{"rejects past the body", 0, 2, []transit.Day{Undated}, append(rawOf(nil, undated), make([]byte, segRejMinSize-3)...), nil, "cannot hold", stored},
+		{"reject truncated", 0, 2, []transit.Day{Undated}, append(rawOf(nil, long), make([]byte, segRejMinSize-1)...), nil, "reject 1: reject record truncated", stored},
+		{"unknown codec", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffCodec, func(b []byte) { b[0] = 2 }), "unknown body codec 2", stored},
+		{"raw length", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { b[0]++ }), "stored body of", stored},
+		{"raw length over the maximum", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { segLE.PutUint32(b, MaxSegmentSize+1) }), "at most", stored},
+		// A compressed body, and version 1.
+		{"compressed raw length", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { b[0]++ }), "S2", s2Format},
+		{"compressed status out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Status = transit.NumStatuses }), nil), nil, "row 1: status", s2Format},
+		{"v1 row size", 3, 0, []transit.Day{fixtureDay}, fixedOf(good), patch(segOffRowSize, func(b []byte) { b[0]++ }), "row size", v1},
+		{"v1 rows past the body", 4, 0, []transit.Day{fixtureDay}, fixedOf(good), nil, "cannot hold", v1},
+		{"v1 status out of range", 3, 0, []transit.Day{fixtureDay}, fixedOf(withRow(func(r *transit.Priced) { r.Status = transit.NumStatuses })), nil, "row 1: status", v1},
+		{"v1 mode out of range", 3, 0, []transit.Day{fixtureDay}, fixedOf(withRow(func(r *transit.Priced) { r.Mode = 9 })), nil, "row 1: tap", v1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			data := appendSegment(nil, tt.rows, tt.rejs, tt.days, tt.raw)
+			data := appendSegment(nil, tt.f, tt.rows, tt.rejs, tt.days, tt.raw)
 			if tt.patch != nil {
 				data = tt.patch(data)
 			}
@@ -419,11 +539,11 @@ func TestSegmentForged(t *testing.T) {
 	}
 }
 
-// TestSegmentRejectFlags reaches the flags byte inside the compressed body.
+// TestSegmentRejectFlags reaches the flags byte inside a compressed body.
 func TestSegmentRejectFlags(t *testing.T) {
 	raw := appendSegmentReject(nil, &transit.Reject{Source: "s"}, Undated)
 	raw[segRejFlags] = 2
-	data := appendSegment(nil, 0, 1, []transit.Day{Undated}, raw)
+	data := appendSegment(nil, segFormat{segmentVersion, segCodecS2}, 0, 1, []transit.Day{Undated}, raw)
 	se := wantSegmentError(t, "reject flags", data)
 	if !se.Body || se.Offset != segRejFlags || !strings.Contains(se.Reason, "flags") {
 		t.Fatalf("error %v (body %v, offset %d), want the flags byte in the body", se, se.Body, se.Offset)

@@ -49,6 +49,9 @@ type Config struct {
 	// lose: a partition checkpoints after this long or this many taps.
 	CheckpointInterval time.Duration
 	CheckpointTaps     int
+	// CompressSegments writes segments with an S2-compressed body
+	// (settlement.SegmentBuilder.Compress).
+	CompressSegments bool
 	// CloseAfter is how far past a day's cut-off, in event time, a
 	// partition closes the day when no close-day message came.
 	// 0 disables closing by event time.

@@ -219,19 +219,45 @@ func sameTree(t *testing.T, got, want string, f *fixture, compareRejects bool) {
 }
 
 // TestStreamMatchesBatch: a stream settles to the files the batch job
-// writes for the same taps, byte for byte, manifest included.
+// writes for the same taps, byte for byte, manifest included, whether its
+// segments are stored or compressed.
 func TestStreamMatchesBatch(t *testing.T) {
 	e := newEnv(t)
 	f := newFixture(t, e, 20000)
 	b := publish(t, f)
-	out := t.TempDir()
-	store, err := state.NewLocal(t.TempDir(), state.LocalOptions{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+			out := t.TempDir()
+			store, err := state.NewLocal(t.TempDir(), state.LocalOptions{NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			cfg := serviceConfig(e, store, out, f.last)
+			cfg.CompressSegments = compress
+			runUntilClosed(t, cfg, newGroup(t, b.Addrs(), fmt.Sprintf("g-%v", compress)))
+			sameTree(t, out, f.batch, f, true)
+			// The segments are in the format asked for: version 2, codec
+			// 1 (S2) or 0 (stored), in the header's bytes 8 to 11.
+			segs, _ := filepath.Glob(filepath.Join(out, "segments", "*", "*"))
+			if len(segs) == 0 {
+				t.Fatal("no segments written")
+			}
+			want := []byte{2, 0, 0, 0}
+			if compress {
+				want[2] = 1
+			}
+			for _, name := range segs {
+				data, err := os.ReadFile(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(data) < 12 || !bytes.Equal(data[8:12], want) {
+					t.Fatalf("%s: version and codec bytes % x, want % x", name, data[8:min(12, len(data))], want)
+				}
+			}
+		})
 	}
-	defer store.Close()
-	runUntilClosed(t, serviceConfig(e, store, out, f.last), newGroup(t, b.Addrs(), "g1"))
-	sameTree(t, out, f.batch, f, true)
 }
 
 // TestMalformedMessageIsQuarantined: a bad message is a reject naming its

@@ -260,6 +260,7 @@ func (s *Service) newWorker(ctx context.Context, c *feed.Claim) (*worker, error)
 		lastCkpt: time.Now(),
 	}
 	w.onReject = w.rejectLine
+	w.seg.Compress = s.cfg.CompressSegments
 	if s.cfg.Metrics != nil {
 		w.counts = s.cfg.Metrics.NewCounts(w.p)
 	}

@@ -42,16 +42,31 @@ type DeviceID [MaxDeviceID]byte
 // never allowed, because NUL marks the end of the padded value.
 func validID(b []byte) error {
 	for _, c := range b {
-		switch {
-		case c >= 0x80: // UTF-8 multi-byte sequences; validated by the decoder
-		case c <= 0x20 || c == 0x7f:
-			return ErrChar
-		case c == ',' || c == '"' || c == '|' || c == '\\':
+		if !idByte[c] {
 			return ErrChar
 		}
 	}
 	return nil
 }
+
+// idByte says which bytes an identifier may hold (see validID): a table,
+// because a segment's day close checks every byte of every identifier of
+// millions of rows, and a lookup is about twice as fast as the
+// comparisons.
+var idByte = func() (ok [256]bool) {
+	for i := range ok {
+		c := byte(i)
+		switch {
+		case c >= 0x80: // UTF-8 multi-byte sequences; validated by the decoder
+			ok[i] = true
+		case c <= 0x20 || c == 0x7f:
+		case c == ',' || c == '"' || c == '|' || c == '\\':
+		default:
+			ok[i] = true
+		}
+	}
+	return ok
+}()
 
 func setID(dst []byte, b []byte, required bool) error {
 	if len(b) == 0 {

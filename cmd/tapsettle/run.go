@@ -153,6 +153,7 @@ func runService(ctx context.Context, e *env, brokers []string, until transit.Day
 		Ledger:             e.cfg.Output.Ledger,
 		CheckpointInterval: e.cfg.Checkpoint.Interval,
 		CheckpointTaps:     e.cfg.Checkpoint.Taps,
+		CompressSegments:   e.cfg.Checkpoint.CompressSegments,
 		CloseAfter:         e.cfg.Clearing.CloseAfter,
 		ClearingInterval:   e.cfg.Clearing.Interval,
 		ClearingTaps:       e.cfg.Clearing.Taps,
