@@ -19,9 +19,9 @@ import (
 type SegmentBuilder struct {
 	// Compress stores the body as one S2 block instead of as it is. The
 	// compact rows of version 2 are about 85 bytes; S2 takes them to about
-	// 40 at some 2 µs per kilobyte on the 2-core machines tapsettle is
-	// benchmarked on: a tenth of the streaming service's CPU time. Set it
-	// where disk, not CPU, is what is short. It may change between
+	// 40 for some 130 ns a row on the 2-core machines tapsettle is
+	// benchmarked on, about 8% of the streaming service's CPU per tap.
+	// Set it where disk, not CPU, is what is short. It may change between
 	// segments; the reader reads both.
 	Compress bool
 	// fixed writes version 1 (fixed-width rows, S2): the tests' way to
