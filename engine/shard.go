@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/internal/pages"
 	"github.com/tapsettle/tapsettle/internal/prefetch"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -460,6 +461,7 @@ func (s *core) openJourney(si int32, t *transit.Tap, day transit.Day, station in
 		j = s.freeJ[n-1]
 		s.freeJ = s.freeJ[:n-1]
 	} else {
+		s.journeys = pages.Grow(s.journeys, 1) // doubling: see pages.Grow
 		s.journeys = append(s.journeys, openJourney{})
 		j = int32(len(s.journeys) - 1)
 	}

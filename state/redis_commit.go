@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tapsettle/tapsettle/internal/pages"
 )
 
 // Command sizes inside the transaction: Redis handles commands of thousands
@@ -169,6 +171,11 @@ func (r *Redis) queue(ctx context.Context, pipe redis.Pipeliner, pt *redisPart, 
 		}
 	}
 
+	// Room for every card's arguments at once: a checkpoint's HSETs take
+	// two per card, and growing by append's steps would copy them over and
+	// over (the blobs' addresses stay valid either way, see blob).
+	pt.args = pages.Grow(pt.args, 2*len(cp.Cards)+2*(len(cp.Cards)/redisHSetPairs+1))
+	pt.blobs = pages.Grow(pt.blobs, 2*len(cp.Cards))
 	for cards := cp.Cards; len(cards) > 0; {
 		n := min(len(cards), redisHSetPairs)
 		start := len(pt.args)
