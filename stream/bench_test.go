@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/tapsettle/tapsettle/metrics"
 	"github.com/tapsettle/tapsettle/pipeline"
 	"github.com/tapsettle/tapsettle/state"
+	"github.com/tapsettle/tapsettle/transit"
 )
 
 // benchTaps is the size of BenchmarkStream's topic; benchCheckpointTaps
@@ -41,9 +43,10 @@ func envInt(name string, def int) int {
 
 // BenchmarkStream compares, side by side on one topic of a local broker
 // (kfake, in a process of its own), a bare kafka-go consume loop of the
-// topic (feed.ConsumeAll: the cost of reading the messages) with the
-// streaming service consuming the same topic, with local state and with
-// Redis state. One op is the whole topic.
+// topic (feed.ConsumeAll: the cost of reading the messages), the same loop
+// decoding each message's taps, and the streaming service consuming the
+// same topic, with local state and with Redis state. One op is the whole
+// topic.
 //
 // For the service, taps/s is the stream phase: from Run (group join
 // included) until every message has been decoded, priced, written to
@@ -110,6 +113,39 @@ func BenchmarkStream(b *testing.B) {
 		for b.Loop() {
 			if _, _, err := feed.ConsumeAll(ctx, addrs, feed.Security{}, topic, ids, func(feed.Message) {}); err != nil {
 				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(taps))*float64(b.N)/b.Elapsed().Seconds(), "taps/s")
+	})
+	// consume-decode adds to the bare loop what any consumer of the feed
+	// must do next: decode every message's taps (feed.Decoder, one per
+	// partition as the service has). The service's cost beyond it is the
+	// pricing, the segments and the checkpoints.
+	b.Run("consume-decode", func(b *testing.B) {
+		for b.Loop() {
+			decoded := make([]int, len(ids))
+			errs := make([]error, len(ids))
+			var wg sync.WaitGroup
+			for i, p := range ids {
+				wg.Go(func() {
+					var dec feed.Decoder
+					var buf []transit.Tap
+					_, _, errs[i] = feed.ConsumeAll(ctx, addrs, feed.Security{}, topic, []int{p}, func(m feed.Message) {
+						buf = dec.Decode(buf[:0], m.Value, nil)
+						decoded[i] += len(buf)
+					})
+				})
+			}
+			wg.Wait()
+			n := 0
+			for i := range ids {
+				if errs[i] != nil {
+					b.Fatal(errs[i])
+				}
+				n += decoded[i]
+			}
+			if n != len(taps) {
+				b.Fatalf("decoded %d taps of the %d published", n, len(taps))
 			}
 		}
 		b.ReportMetric(float64(len(taps))*float64(b.N)/b.Elapsed().Seconds(), "taps/s")
