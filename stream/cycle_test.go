@@ -13,7 +13,6 @@ import (
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/settlement"
-	"github.com/tapsettle/tapsettle/state"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -31,11 +30,7 @@ func TestIntradayCycles(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	store, err := state.NewLocal(t.TempDir(), state.LocalOptions{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := tempLocal(t)
 	cfg := serviceConfig(e, store, out, f.last)
 	cfg.ClearingTaps, cfg.ClearingInterval, cfg.KeepCycles = 4000, 300*time.Millisecond, 2
 	svc, err := New(cfg)
@@ -209,11 +204,7 @@ func TestCycleSkipsPartitionsWithForeignSegments(t *testing.T) {
 	var sb settlement.SegmentBuilder
 	sb.AddRows(rows)
 	out := t.TempDir()
-	store, err := state.NewLocal(t.TempDir(), state.LocalOptions{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := tempLocal(t)
 	cfg := serviceConfig(e, store, out, 0)
 	cfg.ClearingInterval = time.Hour
 	s, err := New(cfg)

@@ -139,6 +139,18 @@ func startBroker(t *testing.T, tapsPerMessage int) (*feed.Embedded, *feed.Publis
 	return b, pub
 }
 
+// tempLocal opens local state in a temporary folder, without fsync (the
+// tests do not crash the machine), closed when t ends.
+func tempLocal(t *testing.T) *state.Local {
+	t.Helper()
+	store, err := state.NewLocal(t.TempDir(), state.LocalOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
+
 func serviceConfig(e *env, store state.Store, out string, until transit.Day) Config {
 	return Config{
 		Book: e.book, Calendar: e.cal, Participants: pipeline.Participants(e.book),
@@ -228,11 +240,7 @@ func TestStreamMatchesBatch(t *testing.T) {
 	for _, compress := range []bool{false, true} {
 		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
 			out := t.TempDir()
-			store, err := state.NewLocal(t.TempDir(), state.LocalOptions{NoSync: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer store.Close()
+			store := tempLocal(t)
 			cfg := serviceConfig(e, store, out, f.last)
 			cfg.CompressSegments = compress
 			runUntilClosed(t, cfg, newGroup(t, b.Addrs(), fmt.Sprintf("g-%v", compress)))
@@ -289,11 +297,7 @@ func TestMalformedMessageIsQuarantined(t *testing.T) {
 	pub.Close()
 
 	out := t.TempDir()
-	store, err := state.NewLocal(t.TempDir(), state.LocalOptions{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := tempLocal(t)
 	svc := runUntilClosed(t, serviceConfig(e, store, out, f.last), newGroup(t, b.Addrs(), "g1"))
 	day := svc.Cleared()[testDay]
 	if got := day.Counts[transit.StatusRejected]; got != 2 {
