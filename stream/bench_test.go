@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tapsettle/tapsettle/bench"
+	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/internal/brokertest"
 	"github.com/tapsettle/tapsettle/internal/cputime"
@@ -44,9 +45,9 @@ func envInt(name string, def int) int {
 // BenchmarkStream compares, side by side on one topic of a local broker
 // (kfake, in a process of its own), a bare kafka-go consume loop of the
 // topic (feed.ConsumeAll: the cost of reading the messages), the same loop
-// decoding each message's taps, and the streaming service consuming the
-// same topic, with local state and with Redis state. One op is the whole
-// topic.
+// decoding each message's taps, then pricing them too (in memory, nothing
+// durable), and the streaming service consuming the same topic, with local
+// state and with Redis state. One op is the whole topic.
 //
 // For the service, taps/s is the stream phase: from Run (group join
 // included) until every message has been decoded, priced, written to
@@ -150,6 +151,45 @@ func BenchmarkStream(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(taps))*float64(b.N)/b.Elapsed().Seconds(), "taps/s")
 	})
+	// consume-decode-price adds the engine: each partition's taps priced
+	// by an engine.Partition as the service's are, the rows discarded. The
+	// service's cost beyond it is what makes the stream durable: the
+	// segments, the checkpoints, the offsets.
+	b.Run("consume-decode-price", func(b *testing.B) {
+		for b.Loop() {
+			rows := make([]int, len(ids))
+			errs := make([]error, len(ids))
+			var wg sync.WaitGroup
+			for i, p := range ids {
+				sink := countRows{n: &rows[i]}
+				part, err := engine.NewPartition(e.book, sink, p, engine.Options{Calendar: e.cal})
+				if err != nil {
+					b.Fatal(err)
+				}
+				wg.Go(func() {
+					var dec feed.Decoder
+					var buf []transit.Tap
+					_, _, errs[i] = feed.ConsumeAll(ctx, addrs, feed.Security{}, topic, []int{p}, func(m feed.Message) {
+						buf = dec.Decode(buf[:0], m.Value, nil)
+						part.Submit(buf)
+					})
+					part.CloseDay(last)
+				})
+			}
+			wg.Wait()
+			n := 0
+			for i := range ids {
+				if errs[i] != nil {
+					b.Fatal(errs[i])
+				}
+				n += rows[i]
+			}
+			if n < len(taps) {
+				b.Fatalf("priced %d rows for the %d taps published", n, len(taps))
+			}
+		}
+		b.ReportMetric(float64(len(taps))*float64(b.N)/b.Elapsed().Seconds(), "taps/s")
+	})
 	runs := 0
 	run := func(b *testing.B, store func(i int) state.Store) {
 		var stream, closing, cpu time.Duration
@@ -235,6 +275,11 @@ func BenchmarkStream(b *testing.B) {
 		})
 	})
 }
+
+// countRows is an engine.Sink that counts the rows and drops them.
+type countRows struct{ n *int }
+
+func (c countRows) Emit(_ int, rows []transit.Priced) { *c.n += len(rows) }
 
 // consumed is the service's messages_consumed_total, summed over
 // partitions.
