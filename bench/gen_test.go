@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -55,6 +56,31 @@ func TestGenerateIsDeterministic(t *testing.T) {
 	}
 	if bytes.Equal(a, c) {
 		t.Error("different seeds gave the same bytes")
+	}
+}
+
+// TestGeneratedDayIsInOrder: the records come in the engine's order
+// (transit.Compare), except the late share, which follows in that order
+// too; a duplicate sits beside the tap it repeats.
+func TestGeneratedDayIsInOrder(t *testing.T) {
+	byTap := func(a, b Record) int { return transit.Compare(&a.Tap, &b.Tap) }
+	d := gen(t, GenOptions{Taps: 20000, Seed: 5, Late: -1})
+	if !slices.IsSortedFunc(d.Records, byTap) {
+		t.Error("with no late share the records are not in transit.Compare order")
+	}
+	d = gen(t, GenOptions{Taps: 20000, Seed: 5, Late: 0.05})
+	onTime := d.Records[:len(d.Records)-d.Late]
+	if d.Late == 0 || !slices.IsSortedFunc(onTime, byTap) || !slices.IsSortedFunc(d.Records[len(onTime):], byTap) {
+		t.Errorf("%d late records: the on-time and the late records are not each in order", d.Late)
+	}
+	dups := 0
+	for i := 1; i < len(onTime); i++ {
+		if onTime[i].Tap.ID == onTime[i-1].Tap.ID {
+			dups++
+		}
+	}
+	if dups == 0 {
+		t.Error("no duplicate sits beside the tap it repeats")
 	}
 }
 
