@@ -180,14 +180,27 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // sync false it skips the syncs (tests only). The stream writes its
 // segments and parts with it.
 func WriteFile(path string, data []byte, sync bool) ([32]byte, error) {
+	return writeFileFunc(path, sync, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFileFrom is WriteFile for a file that src writes, such as a segment
+// a SegmentBuilder writes from its buffers without assembling it first.
+func WriteFileFrom(path string, src io.WriterTo, sync bool) ([32]byte, error) {
+	return writeFileFunc(path, sync, func(w io.Writer) error {
+		_, err := src.WriteTo(w)
+		return err
+	})
+}
+
+func writeFileFunc(path string, sync bool, fill func(io.Writer) error) ([32]byte, error) {
 	o := fileOut{sync: sync, mode: 0o640}
 	if err := o.mkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return [32]byte{}, err
 	}
-	_, sum, err := o.write(path, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
+	_, sum, err := o.write(path, fill)
 	if err != nil {
 		return sum, err
 	}

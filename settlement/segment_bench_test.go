@@ -2,6 +2,7 @@ package settlement
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"testing"
 
@@ -75,6 +76,26 @@ func BenchmarkSegmentEncode(b *testing.B) {
 	}
 }
 
+// BenchmarkSegmentFirst measures a partition's first segment, the one
+// that sizes the builder's buffers: a new builder, 200,000 rows (a
+// checkpoint at the default cadence) in the engine's batches of 1024, then
+// WriteTo, as the stream writes it. B/op is the memory the first segment
+// takes.
+func BenchmarkSegmentFirst(b *testing.B) {
+	rows := segBenchRows(200_000, false)
+	b.ReportAllocs()
+	for b.Loop() {
+		var sb SegmentBuilder
+		for i := 0; i < len(rows); i += 1024 {
+			sb.AddRows(rows[i:min(i+1024, len(rows))])
+		}
+		if _, err := sb.WriteTo(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportPerRow(b, len(rows))
+}
+
 // BenchmarkSegmentAddRows measures the part of encoding that runs as rows
 // are priced: laying them out in the builder's buffer.
 func BenchmarkSegmentAddRows(b *testing.B) {
@@ -138,7 +159,7 @@ func BenchmarkSegmentCodec(b *testing.B) {
 	for _, c := range segBenchCases() {
 		var sb SegmentBuilder
 		sb.AddRows(c.rows)
-		raw := sb.rows
+		raw := sb.flatBody()
 		for _, codec := range codecs {
 			b.Run(c.name+"/"+codec.name, func(b *testing.B) {
 				dst := make([]byte, 0, s2.MaxEncodedLen(len(raw)))

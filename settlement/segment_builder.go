@@ -2,6 +2,8 @@ package settlement
 
 import (
 	"fmt"
+	"hash/crc32"
+	"io"
 	"slices"
 
 	"github.com/tapsettle/tapsettle/internal/pages"
@@ -10,9 +12,9 @@ import (
 
 // SegmentBuilder accumulates a checkpoint's priced rows and rejects and
 // encodes them as one segment file (docs/segment-format.md). A streaming
-// partition keeps one builder: AddRows as rows are priced, Encode at the
-// checkpoint, Reset, and so on; the buffers are reused, so in steady state
-// nothing is allocated per row or per checkpoint.
+// partition keeps one builder: AddRows as rows are priced, WriteTo (or
+// Encode) at the checkpoint, Reset, and so on; the buffers are reused, so
+// in steady state nothing is allocated per row or per checkpoint.
 //
 // The zero value is an empty builder, ready to use. A SegmentBuilder is not
 // safe for concurrent use.
@@ -29,38 +31,73 @@ type SegmentBuilder struct {
 	// rows are held.
 	fixed bool
 
-	rows    []byte // row records, in the order added
-	rejects []byte // reject records, in the order added
-	nRows   int
-	nRejs   int
-	days    []transit.Day // distinct days of rows and rejects, sorted
+	// chunks hold the row records in the order added, filled one after
+	// the other: a segment reaches tens of megabytes, and one growing
+	// buffer would copy it at every doubling and map twice its size in
+	// fresh pages. Reset keeps them, so only a partition's first segments
+	// allocate.
+	chunks   [][]byte
+	cur      int    // the chunk being filled
+	rowBytes int    // the row records' length, over all chunks
+	rejects  []byte // reject records, in the order added
+	nRows    int
+	nRejs    int
+	days     []transit.Day // distinct days of rows and rejects, sorted
 	// lastDay short-cuts the day bookkeeping: a partition's rows are
 	// nearly all of one day.
 	lastDay transit.Day
 	hasLast bool
+	flat    []byte // the body in one piece, for the codecs that compress it
+	out     []byte // header and trailer, or the whole compressed file, for WriteTo
 }
+
+// Chunk sizes: the first chunk is small, for partitions that see few
+// taps between checkpoints; each new one doubles, up to segChunkMax.
+const (
+	segChunkMin = 64 << 10
+	segChunkMax = 4 << 20
+)
 
 // AddRows appends rows to the segment. They are copied: the caller may
 // reuse the slice once AddRows returns. Every field of every row is kept
 // exactly; a row the engine could not have produced (an enumeration out of
 // range) is encoded as it is but makes ReadSegment refuse the segment.
 func (b *SegmentBuilder) AddRows(rows []transit.Priced) {
-	// Doubling, rather than append's gentle growth of large slices: a
-	// segment reaches tens of megabytes, and every growth is a copy. The
-	// capacity is kept by Reset, so only a partition's first segments grow.
-	b.rows = pages.Grow(b.rows, len(rows)*max(segCompactRowMax, segmentRowSize))
+	maxRow := segCompactRowMax
+	if b.fixed {
+		maxRow = segmentRowSize
+	}
 	for i := range rows {
 		r := &rows[i]
 		if !b.hasLast || r.Day != b.lastDay {
 			b.noteDay(r.Day)
 		}
+		c := b.room(maxRow)
+		n := len(*c)
 		if b.fixed {
-			b.rows = appendSegmentRowFixed(b.rows, r)
+			*c = appendSegmentRowFixed(*c, r)
 		} else {
-			b.rows = appendSegmentRow(b.rows, r)
+			*c = appendSegmentRow(*c, r)
 		}
+		b.rowBytes += len(*c) - n
 	}
 	b.nRows += len(rows)
+}
+
+// room returns the chunk to append a row of at most n bytes to, moving on
+// to the next chunk (or a new one) when the current one lacks the room.
+func (b *SegmentBuilder) room(n int) *[]byte {
+	for ; b.cur < len(b.chunks); b.cur++ {
+		if c := &b.chunks[b.cur]; cap(*c)-len(*c) >= n {
+			return c
+		}
+	}
+	size := segChunkMin
+	if k := len(b.chunks); k > 0 {
+		size = min(segChunkMax, 2*cap(b.chunks[k-1]))
+	}
+	b.chunks = append(b.chunks, pages.Make[byte](max(size, n))[:0])
+	return &b.chunks[b.cur]
 }
 
 // AddReject appends a malformed record, quarantined in settlement day d:
@@ -92,26 +129,104 @@ func (b *SegmentBuilder) Days() []transit.Day { return slices.Clone(b.days) }
 // Size returns the segment's body length before any compression. Encode
 // requires it to be at most [MaxSegmentSize]; a caller that may buffer
 // that much should checkpoint on size as well as on time.
-func (b *SegmentBuilder) Size() int { return len(b.rows) + len(b.rejects) }
+func (b *SegmentBuilder) Size() int { return b.rowBytes + len(b.rejects) }
 
 // Encode appends the whole segment file to dst and returns the extended
 // slice. The builder is unchanged, so Encode may be called again; the same
 // rows and rejects always give the same bytes. It allocates only when dst
 // lacks capacity: reusing the previous segment's buffer, dst[:0], keeps a
-// checkpoint free of allocations.
+// checkpoint free of allocations. WriteTo writes the same bytes without
+// assembling them.
 //
 // Encode panics if Size() exceeds MaxSegmentSize: that is a caller that
 // never checkpoints, and a segment that large could not be read back.
 func (b *SegmentBuilder) Encode(dst []byte) []byte {
+	b.checkSize()
+	f := b.format()
+	if f.compressed() {
+		return appendSegment(dst, f, b.nRows, b.nRejs, b.days, b.flatBody())
+	}
+	hdrLen := segHeaderLen(len(b.days))
+	start := len(dst)
+	dst = pages.Grow(dst, hdrLen+b.Size()+segTrailerSize)
+	dst = dst[:start+hdrLen]
+	for _, c := range b.chunks {
+		dst = append(dst, c...)
+	}
+	dst = append(dst, b.rejects...)
+	body := dst[start+hdrLen:]
+	putSegmentHeader(dst[start:start+hdrLen], f, b.nRows, b.nRejs, b.days, len(body), len(body))
+	return appendSegmentTrailer(dst, crc32.Checksum(body, segCRCTable))
+}
+
+// WriteTo writes the segment file that Encode would return to w. A stored
+// body goes out chunk by chunk as it was built, so the stream never holds
+// a second copy of a segment; a compressed one is encoded first.
+func (b *SegmentBuilder) WriteTo(w io.Writer) (int64, error) {
+	b.checkSize()
+	f := b.format()
+	if f.compressed() {
+		b.out = b.Encode(b.out[:0])
+		n, err := w.Write(b.out)
+		return int64(n), err
+	}
+	hdrLen := segHeaderLen(len(b.days))
+	b.out = slices.Grow(b.out[:0], hdrLen)[:hdrLen]
+	putSegmentHeader(b.out, f, b.nRows, b.nRejs, b.days, b.Size(), b.Size())
+	var total int64
+	write := func(p []byte) error {
+		if len(p) == 0 {
+			return nil
+		}
+		n, err := w.Write(p)
+		total += int64(n)
+		return err
+	}
+	if err := write(b.out); err != nil {
+		return total, err
+	}
+	var crc uint32
+	for _, c := range b.chunks {
+		crc = crc32.Update(crc, segCRCTable, c)
+		if err := write(c); err != nil {
+			return total, err
+		}
+	}
+	crc = crc32.Update(crc, segCRCTable, b.rejects)
+	if err := write(b.rejects); err != nil {
+		return total, err
+	}
+	b.out = appendSegmentTrailer(b.out[:0], crc)
+	err := write(b.out)
+	return total, err
+}
+
+// checkSize panics if the segment is larger than a reader accepts (see
+// Encode).
+func (b *SegmentBuilder) checkSize() {
 	if n := b.Size(); n > MaxSegmentSize {
 		panic(fmt.Sprintf("settlement.SegmentBuilder.Encode: %d bytes of rows and rejects, at most %d per segment", n, MaxSegmentSize))
 	}
-	// The body is compressed as one block from one buffer, so the rejects
-	// go behind the rows in the rows buffer's spare capacity for the
-	// duration of the call (no copy at all when there are none).
-	raw := append(b.rows, b.rejects...)
-	b.rows = raw[:len(b.rows)]
-	return appendSegment(dst, b.format(), b.nRows, b.nRejs, b.days, raw)
+}
+
+// flatBody returns the rows and rejects in one piece, as a compressor
+// needs them: the only chunk in use as it is, otherwise a copy into a
+// buffer the builder keeps.
+func (b *SegmentBuilder) flatBody() []byte {
+	// Chunks past cur are empty: with cur at 0 the rows are all in the
+	// first.
+	if len(b.rejects) == 0 && b.cur == 0 {
+		if len(b.chunks) == 0 {
+			return nil
+		}
+		return b.chunks[0]
+	}
+	b.flat = pages.Grow(b.flat[:0], b.Size())
+	for _, c := range b.chunks {
+		b.flat = append(b.flat, c...)
+	}
+	b.flat = append(b.flat, b.rejects...)
+	return b.flat
 }
 
 // format returns the format Encode writes.
@@ -127,7 +242,10 @@ func (b *SegmentBuilder) format() segFormat {
 
 // Reset empties the builder for the next segment, keeping its buffers.
 func (b *SegmentBuilder) Reset() {
-	b.rows = b.rows[:0]
+	for i := range b.chunks {
+		b.chunks[i] = b.chunks[i][:0]
+	}
+	b.cur, b.rowBytes = 0, 0
 	b.rejects = b.rejects[:0]
 	b.nRows, b.nRejs = 0, 0
 	b.days = b.days[:0]

@@ -315,7 +315,7 @@ type segFormat struct {
 // S2 block), and the trailer. raw must hold row records of f's version. It
 // allocates only when dst lacks capacity.
 func appendSegment(dst []byte, f segFormat, rows, rejects int, days []transit.Day, raw []byte) []byte {
-	hdrLen := segFixedHeader + 4*len(days) + 4
+	hdrLen := segHeaderLen(len(days))
 	compress := f.version == segmentVersionFixed || f.codec == segCodecS2
 	maxBody := len(raw)
 	if compress {
@@ -334,8 +334,17 @@ func appendSegment(dst []byte, f segFormat, rows, rejects int, days []transit.Da
 		body = append(dst[start+hdrLen:], raw...)
 	}
 	dst = dst[:start+hdrLen+len(body)]
+	putSegmentHeader(dst[start:start+hdrLen], f, rows, rejects, days, len(raw), len(body))
+	return appendSegmentTrailer(dst, crc32.Checksum(body, segCRCTable))
+}
 
-	h := dst[start : start+hdrLen]
+// segHeaderLen is the length of the header of a segment listing days
+// days: the fixed part, the days, the header's CRC-32C.
+func segHeaderLen(days int) int { return segFixedHeader + 4*days + 4 }
+
+// putSegmentHeader writes the header into h (segHeaderLen(len(days))
+// bytes) for a body of rawLen bytes, stored in bodyLen.
+func putSegmentHeader(h []byte, f segFormat, rows, rejects int, days []transit.Day, rawLen, bodyLen int) {
 	copy(h, segmentMagic)
 	segLE.PutUint16(h[segOffVersion:], f.version)
 	if f.version == segmentVersionFixed {
@@ -346,12 +355,18 @@ func appendSegment(dst []byte, f segFormat, rows, rejects int, days []transit.Da
 	segLE.PutUint32(h[segOffRows:], uint32(rows))
 	segLE.PutUint32(h[segOffRejects:], uint32(rejects))
 	segLE.PutUint32(h[segOffDayCount:], uint32(len(days)))
-	segLE.PutUint32(h[segOffRawLen:], uint32(len(raw)))
-	segLE.PutUint32(h[segOffBodyLen:], uint32(len(body)))
+	segLE.PutUint32(h[segOffRawLen:], uint32(rawLen))
+	segLE.PutUint32(h[segOffBodyLen:], uint32(bodyLen))
 	for i, d := range days {
 		segLE.PutUint32(h[segFixedHeader+4*i:], uint32(d))
 	}
-	segLE.PutUint32(h[hdrLen-4:], crc32.Checksum(h[:hdrLen-4], segCRCTable))
-	dst = segLE.AppendUint32(dst, crc32.Checksum(body, segCRCTable))
+	n := len(h) - 4
+	segLE.PutUint32(h[n:], crc32.Checksum(h[:n], segCRCTable))
+}
+
+// appendSegmentTrailer appends the trailer: the body's CRC-32C, the end
+// magic.
+func appendSegmentTrailer(dst []byte, bodyCRC uint32) []byte {
+	dst = segLE.AppendUint32(dst, bodyCRC)
 	return append(dst, segmentEndMagic...)
 }

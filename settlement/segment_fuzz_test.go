@@ -67,7 +67,7 @@ func FuzzSegmentBody(f *testing.F) {
 			for _, d := range b.Days() {
 				days = segLE.AppendUint32(days, uint32(d))
 			}
-			f.Add(uint8(i), uint32(b.Rows()), uint32(b.Rejects()), days, append(b.rows, b.rejects...))
+			f.Add(uint8(i), uint32(b.Rows()), uint32(b.Rejects()), days, bytes.Clone(b.flatBody()))
 		}
 	}
 	f.Fuzz(func(t *testing.T, format uint8, rows, rejects uint32, dayBytes, raw []byte) {

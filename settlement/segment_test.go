@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"slices"
 	"strings"
@@ -628,5 +629,97 @@ func TestSegmentReaderReuse(t *testing.T) {
 			t.Fatalf("segment %d: reused reader read %d rows, %d rejects (%+v); ReadSegment %d, %d (%+v)",
 				i, len(got.rows), len(got.rejects), info, len(want.rows), len(want.rejects), wantInfo)
 		}
+	}
+}
+
+// TestSegmentChunks: a segment larger than several of the builder's chunks
+// encodes, by Encode and by WriteTo, to exactly the file appendSegment
+// makes of the same records laid end to end, in every format; so does a
+// smaller one built next in the same builder, and the file reads back.
+func TestSegmentChunks(t *testing.T) {
+	big := segContent{synthRows(20000, 11), fixtureSegRejects(t)} // ~1.7 MB: five chunks
+	small := segContent{rows: synthRows(300, 12)}
+	for _, f := range segFormats {
+		t.Run(f.name, func(t *testing.T) {
+			b := newBuilder(f.f)
+			for _, c := range []segContent{big, small, big} {
+				b.Reset()
+				for rows := c.rows; len(rows) > 0; {
+					k := min(777, len(rows))
+					b.AddRows(rows[:k])
+					rows = rows[k:]
+				}
+				for i := range c.rejects {
+					b.AddReject(&c.rejects[i].r, c.rejects[i].day)
+				}
+				var raw []byte
+				for i := range c.rows {
+					if f.f.version == segmentVersionFixed {
+						raw = appendSegmentRowFixed(raw, &c.rows[i])
+					} else {
+						raw = appendSegmentRow(raw, &c.rows[i])
+					}
+				}
+				raw = append(raw, appendRejects(c.rejects)...)
+				want := appendSegment(nil, f.f, len(c.rows), len(c.rejects), b.Days(), raw)
+				if b.Size() != len(raw) {
+					t.Errorf("%d rows: Size = %d, the records are %d bytes", len(c.rows), b.Size(), len(raw))
+				}
+				if got := b.Encode(nil); !bytes.Equal(got, want) {
+					t.Fatalf("%d rows: Encode differs from the records laid end to end", len(c.rows))
+				}
+				var buf bytes.Buffer
+				n, err := b.WriteTo(&buf)
+				if err != nil || n != int64(len(want)) || !bytes.Equal(buf.Bytes(), want) {
+					t.Fatalf("%d rows: WriteTo wrote %d bytes (%v), not Encode's %d", len(c.rows), n, err, len(want))
+				}
+				if got, _, _, err := readSegment(want); err != nil || !got.equal(&c) {
+					t.Fatalf("%d rows: the segment reads back other records (%v)", len(c.rows), err)
+				}
+			}
+		})
+	}
+}
+
+// TestSegmentWriteToError: a failing writer's error comes back, after no
+// more bytes than it took.
+func TestSegmentWriteToError(t *testing.T) {
+	c := segContent{synthRows(5000, 13), nil}
+	b := c.build()
+	w := &failAfter{n: 100000}
+	n, err := b.WriteTo(w)
+	if !errors.Is(err, errFull) || n != 100000 {
+		t.Fatalf("WriteTo = %d, %v; want 100000, %v", n, err, errFull)
+	}
+}
+
+var errFull = errors.New("disk full")
+
+// failAfter takes n bytes, then fails.
+type failAfter struct{ n int }
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		k := f.n
+		f.n = 0
+		return k, errFull
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+func TestSegmentWriteToNoAllocs(t *testing.T) {
+	rows := synthRows(4096, 3)
+	var b SegmentBuilder
+	run := func() {
+		b.Reset()
+		b.AddRows(rows)
+		if _, err := b.WriteTo(io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run() // size the buffers
+	if n := testing.AllocsPerRun(20, run); n != 0 {
+		t.Fatalf("%v allocations per segment in steady state, want 0", n)
 	}
 }

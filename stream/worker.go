@@ -36,7 +36,6 @@ type worker struct {
 	counts *metrics.Counts
 
 	seg      settlement.SegmentBuilder
-	segBuf   []byte
 	segs     map[transit.Day][]segRef // committed segment lists, by day (Undated: not yet placed)
 	days     map[transit.Day]bool     // days with rows or rejects not yet written as parts
 	lastDay  transit.Day
@@ -496,8 +495,7 @@ func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 	w.cp.Drops = append(w.cp.Drops, w.drops...)
 	if w.seg.Rows()+w.seg.Rejects() > 0 {
 		name := segmentName(w.p, w.cp.Seq, s.owner)
-		w.segBuf = w.seg.Encode(w.segBuf[:0])
-		sum, err := settlement.WriteFile(s.segmentPath(name), w.segBuf, !s.cfg.SkipSync)
+		sum, err := settlement.WriteFileFrom(s.segmentPath(name), &w.seg, !s.cfg.SkipSync)
 		if err != nil {
 			w.lost = true
 			return fmt.Errorf("stream: partition %d: segment: %w", w.p, err)
