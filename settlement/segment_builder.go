@@ -36,13 +36,12 @@ type SegmentBuilder struct {
 	// buffer would copy it at every doubling and map twice its size in
 	// fresh pages. Reset keeps them, so only a partition's first segments
 	// allocate.
-	chunks   [][]byte
-	cur      int    // the chunk being filled
-	rowBytes int    // the row records' length, over all chunks
-	rejects  []byte // reject records, in the order added
-	nRows    int
-	nRejs    int
-	days     []transit.Day // distinct days of rows and rejects, sorted
+	chunks  [][]byte
+	cur     int    // the chunk being filled; those after it are empty
+	rejects []byte // reject records, in the order added
+	nRows   int
+	nRejs   int
+	days    []transit.Day // distinct days of rows and rejects, sorted
 	// lastDay short-cuts the day bookkeeping: a partition's rows are
 	// nearly all of one day.
 	lastDay transit.Day
@@ -67,21 +66,27 @@ func (b *SegmentBuilder) AddRows(rows []transit.Priced) {
 	if b.fixed {
 		maxRow = segmentRowSize
 	}
-	for i := range rows {
-		r := &rows[i]
-		if !b.hasLast || r.Day != b.lastDay {
-			b.noteDay(r.Day)
-		}
-		c := b.room(maxRow)
-		n := len(*c)
-		if b.fixed {
-			*c = appendSegmentRowFixed(*c, r)
-		} else {
-			*c = appendSegmentRow(*c, r)
-		}
-		b.rowBytes += len(*c) - n
-	}
 	b.nRows += len(rows)
+	for len(rows) > 0 {
+		// The rows that surely fit in the chunk in hand go in without a
+		// check each.
+		c := b.room(maxRow)
+		buf := *c
+		k := min(len(rows), (cap(buf)-len(buf))/maxRow)
+		for i := range rows[:k] {
+			r := &rows[i]
+			if !b.hasLast || r.Day != b.lastDay {
+				b.noteDay(r.Day)
+			}
+			if b.fixed {
+				buf = appendSegmentRowFixed(buf, r)
+			} else {
+				buf = appendSegmentRow(buf, r)
+			}
+		}
+		*c = buf
+		rows = rows[k:]
+	}
 }
 
 // room returns the chunk to append a row of at most n bytes to, moving on
@@ -129,7 +134,13 @@ func (b *SegmentBuilder) Days() []transit.Day { return slices.Clone(b.days) }
 // Size returns the segment's body length before any compression. Encode
 // requires it to be at most [MaxSegmentSize]; a caller that may buffer
 // that much should checkpoint on size as well as on time.
-func (b *SegmentBuilder) Size() int { return b.rowBytes + len(b.rejects) }
+func (b *SegmentBuilder) Size() int {
+	n := len(b.rejects)
+	for _, c := range b.chunks {
+		n += len(c)
+	}
+	return n
+}
 
 // Encode appends the whole segment file to dst and returns the extended
 // slice. The builder is unchanged, so Encode may be called again; the same
@@ -146,17 +157,12 @@ func (b *SegmentBuilder) Encode(dst []byte) []byte {
 	if f.compressed() {
 		return appendSegment(dst, f, b.nRows, b.nRejs, b.days, b.flatBody())
 	}
-	hdrLen := segHeaderLen(len(b.days))
-	start := len(dst)
-	dst = pages.Grow(dst, hdrLen+b.Size()+segTrailerSize)
-	dst = dst[:start+hdrLen]
-	for _, c := range b.chunks {
-		dst = append(dst, c...)
-	}
-	dst = append(dst, b.rejects...)
-	body := dst[start+hdrLen:]
-	putSegmentHeader(dst[start:start+hdrLen], f, b.nRows, b.nRejs, b.days, len(body), len(body))
-	return appendSegmentTrailer(dst, crc32.Checksum(body, segCRCTable))
+	dst = pages.Grow(dst, segHeaderLen(len(b.days))+b.Size()+segTrailerSize)
+	_ = b.storedPieces(func(p []byte) error { // appending cannot fail
+		dst = append(dst, p...)
+		return nil
+	})
+	return dst
 }
 
 // WriteTo writes the segment file that Encode would return to w. A stored
@@ -164,41 +170,48 @@ func (b *SegmentBuilder) Encode(dst []byte) []byte {
 // a second copy of a segment; a compressed one is encoded first.
 func (b *SegmentBuilder) WriteTo(w io.Writer) (int64, error) {
 	b.checkSize()
-	f := b.format()
-	if f.compressed() {
+	if b.format().compressed() {
 		b.out = b.Encode(b.out[:0])
 		n, err := w.Write(b.out)
 		return int64(n), err
 	}
-	hdrLen := segHeaderLen(len(b.days))
-	b.out = slices.Grow(b.out[:0], hdrLen)[:hdrLen]
-	putSegmentHeader(b.out, f, b.nRows, b.nRejs, b.days, b.Size(), b.Size())
 	var total int64
-	write := func(p []byte) error {
-		if len(p) == 0 {
-			return nil
-		}
+	err := b.storedPieces(func(p []byte) error {
 		n, err := w.Write(p)
 		total += int64(n)
 		return err
-	}
-	if err := write(b.out); err != nil {
-		return total, err
+	})
+	return total, err
+}
+
+// storedPieces hands emit a stored segment file piece by piece, in order:
+// the header, the chunks and the rejects as built, the trailer. It stops
+// at emit's first error.
+func (b *SegmentBuilder) storedPieces(emit func([]byte) error) error {
+	size, hdrLen := b.Size(), segHeaderLen(len(b.days))
+	b.out = slices.Grow(b.out[:0], hdrLen)[:hdrLen]
+	putSegmentHeader(b.out, b.format(), b.nRows, b.nRejs, b.days, size, size)
+	if err := emit(b.out); err != nil {
+		return err
 	}
 	var crc uint32
+	body := func(p []byte) error {
+		if len(p) == 0 {
+			return nil
+		}
+		crc = crc32.Update(crc, segCRCTable, p)
+		return emit(p)
+	}
 	for _, c := range b.chunks {
-		crc = crc32.Update(crc, segCRCTable, c)
-		if err := write(c); err != nil {
-			return total, err
+		if err := body(c); err != nil {
+			return err
 		}
 	}
-	crc = crc32.Update(crc, segCRCTable, b.rejects)
-	if err := write(b.rejects); err != nil {
-		return total, err
+	if err := body(b.rejects); err != nil {
+		return err
 	}
 	b.out = appendSegmentTrailer(b.out[:0], crc)
-	err := write(b.out)
-	return total, err
+	return emit(b.out)
 }
 
 // checkSize panics if the segment is larger than a reader accepts (see
@@ -245,7 +258,7 @@ func (b *SegmentBuilder) Reset() {
 	for i := range b.chunks {
 		b.chunks[i] = b.chunks[i][:0]
 	}
-	b.cur, b.rowBytes = 0, 0
+	b.cur = 0
 	b.rejects = b.rejects[:0]
 	b.nRows, b.nRejs = 0, 0
 	b.days = b.days[:0]
