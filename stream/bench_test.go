@@ -124,27 +124,10 @@ func BenchmarkStream(b *testing.B) {
 	// pricing, the segments and the checkpoints.
 	b.Run("consume-decode", func(b *testing.B) {
 		for b.Loop() {
-			decoded := make([]int, len(ids))
-			errs := make([]error, len(ids))
-			var wg sync.WaitGroup
-			for i, p := range ids {
-				wg.Go(func() {
-					var dec feed.Decoder
-					var buf []transit.Tap
-					_, _, errs[i] = feed.ConsumeAll(ctx, addrs, feed.Security{}, topic, []int{p}, func(m feed.Message) {
-						buf = dec.Decode(buf[:0], m.Value, nil)
-						decoded[i] += len(buf)
-					})
-				})
-			}
-			wg.Wait()
-			n := 0
-			for i := range ids {
-				if errs[i] != nil {
-					b.Fatal(errs[i])
-				}
-				n += decoded[i]
-			}
+			n := consumeEach(b, addrs, topic, ids, func(int) (func([]transit.Tap), func() int) {
+				decoded := 0
+				return func(taps []transit.Tap) { decoded += len(taps) }, func() int { return decoded }
+			})
 			if n != len(taps) {
 				b.Fatalf("decoded %d taps of the %d published", n, len(taps))
 			}
@@ -157,33 +140,14 @@ func BenchmarkStream(b *testing.B) {
 	// segments, the checkpoints, the offsets.
 	b.Run("consume-decode-price", func(b *testing.B) {
 		for b.Loop() {
-			rows := make([]int, len(ids))
-			errs := make([]error, len(ids))
-			var wg sync.WaitGroup
-			for i, p := range ids {
-				sink := countRows{n: &rows[i]}
-				part, err := engine.NewPartition(e.book, sink, p, engine.Options{Calendar: e.cal})
+			n := consumeEach(b, addrs, topic, ids, func(p int) (func([]transit.Tap), func() int) {
+				var rows int
+				part, err := engine.NewPartition(e.book, countRows{n: &rows}, p, engine.Options{Calendar: e.cal})
 				if err != nil {
 					b.Fatal(err)
 				}
-				wg.Go(func() {
-					var dec feed.Decoder
-					var buf []transit.Tap
-					_, _, errs[i] = feed.ConsumeAll(ctx, addrs, feed.Security{}, topic, []int{p}, func(m feed.Message) {
-						buf = dec.Decode(buf[:0], m.Value, nil)
-						part.Submit(buf)
-					})
-					part.CloseDay(last)
-				})
-			}
-			wg.Wait()
-			n := 0
-			for i := range ids {
-				if errs[i] != nil {
-					b.Fatal(errs[i])
-				}
-				n += rows[i]
-			}
+				return part.Submit, func() int { part.CloseDay(last); return rows }
+			})
 			if n < len(taps) {
 				b.Fatalf("priced %d rows for the %d taps published", n, len(taps))
 			}
@@ -274,6 +238,39 @@ func BenchmarkStream(b *testing.B) {
 			return st
 		})
 	})
+}
+
+// consumeEach reads the given partitions of topic, each on a goroutine of
+// its own as the service does, and decodes every message's taps with a
+// decoder of the partition's. open, called before the goroutines start,
+// returns for partition p what takes its taps and what, called on the
+// partition's goroutine once it is read, finishes and says how many it
+// counted; consumeEach returns the sum.
+func consumeEach(b *testing.B, addrs []string, topic string, ids []int, open func(p int) (take func([]transit.Tap), done func() int)) int {
+	counts := make([]int, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, p := range ids {
+		take, done := open(p)
+		wg.Go(func() {
+			var dec feed.Decoder
+			var buf []transit.Tap
+			_, _, errs[i] = feed.ConsumeAll(context.Background(), addrs, feed.Security{}, topic, []int{p}, func(m feed.Message) {
+				buf = dec.Decode(buf[:0], m.Value, nil)
+				take(buf)
+			})
+			counts[i] = done()
+		})
+	}
+	wg.Wait()
+	n := 0
+	for i := range ids {
+		if errs[i] != nil {
+			b.Fatal(errs[i])
+		}
+		n += counts[i]
+	}
+	return n
 }
 
 // countRows is an engine.Sink that counts the rows and drops them.
