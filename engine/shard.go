@@ -461,8 +461,7 @@ func (s *core) openJourney(si int32, t *transit.Tap, day transit.Day, station in
 		j = s.freeJ[n-1]
 		s.freeJ = s.freeJ[:n-1]
 	} else {
-		s.journeys = pages.Grow(s.journeys, 1) // doubling: see pages.Grow
-		s.journeys = append(s.journeys, openJourney{})
+		s.journeys = pages.Append(s.journeys, openJourney{})
 		j = int32(len(s.journeys) - 1)
 	}
 	s.journeys[j] = openJourney{entry: *t, day: day, state: si, station: station}

@@ -171,13 +171,14 @@ func (r *Redis) queue(ctx context.Context, pipe redis.Pipeliner, pt *redisPart, 
 		}
 	}
 
-	// Room for every card's arguments at once: a checkpoint's HSETs take
-	// two per card, and growing by append's steps would copy them over and
-	// over (the blobs' addresses stay valid either way, see blob).
-	pt.args = pages.Grow(pt.args, 2*len(cp.Cards)+2*(len(cp.Cards)/redisHSetPairs+1))
-	pt.blobs = pages.Grow(pt.blobs, 2*len(cp.Cards))
 	for cards := cp.Cards; len(cards) > 0; {
 		n := min(len(cards), redisHSetPairs)
+		// Room for the command's arguments and blobs, grown by doubling: a
+		// checkpoint's HSETs carry up to every card of the partition, and
+		// append's steps would copy them over and over (the blobs'
+		// addresses stay valid either way, see blob).
+		pt.args = pages.Grow(pt.args, 2+2*n)
+		pt.blobs = pages.Grow(pt.blobs, 2*n)
 		start := len(pt.args)
 		pt.args = append(pt.args, "hset", &k.cards)
 		for i := range cards[:n] {

@@ -87,10 +87,8 @@ func (w *worker) Emit(_ int, rows []transit.Priced) {
 // they copy into the checkpoint being built.
 func (w *worker) Card(k, v []byte) {
 	// A checkpoint carries up to a partition's every card (150,000 and
-	// more): doubling copies the list once in all, where append's gentle
-	// growth of large slices copies it several times over.
-	w.cp.Cards = pages.Grow(w.cp.Cards, 1)
-	w.cp.Cards = append(w.cp.Cards, state.Entry{Key: w.keep(k), Value: w.keep(v)})
+	// more): see pages.Append.
+	w.cp.Cards = pages.Append(w.cp.Cards, state.Entry{Key: w.keep(k), Value: w.keep(v)})
 }
 func (w *worker) Drop(list string) { w.cp.Drops = append(w.cp.Drops, list) }
 func (w *worker) Append(list string, blob []byte) {

@@ -45,6 +45,12 @@ func Grow[T any](s []T, n int) []T {
 	return g
 }
 
+// Append appends v to s like the built-in append, but when s is full it
+// grows as Grow does (doubling), not by append's quarter steps for large
+// slices: for lists that reach hundreds of thousands of elements, built one
+// element at a time and then reused.
+func Append[T any](s []T, v ...T) []T { return append(Grow(s, len(v)), v...) }
+
 // Slab cuts fixed-size pieces out of large populated allocations (Make),
 // one system call for many pieces: for chunked storage that grows a piece
 // at a time. The zero Slab is empty.

@@ -52,6 +52,27 @@ func touch(s []byte) {
 	sink = s
 }
 
+// TestAppend: one element at a time, Append keeps every element and
+// doubles the capacity when it is full.
+func TestAppend(t *testing.T) {
+	var s []int32
+	for i := range int32(1000) {
+		before := cap(s)
+		s = Append(s, i)
+		if before > 0 && cap(s) != before && cap(s) != 2*before {
+			t.Fatalf("at %d elements the capacity went from %d to %d, want %d", i, before, cap(s), 2*before)
+		}
+	}
+	for i := range s {
+		if s[i] != int32(i) {
+			t.Fatalf("element %d is %d", i, s[i])
+		}
+	}
+	if s = Append(s, 7, 8, 9); len(s) != 1003 || s[1002] != 9 {
+		t.Fatalf("appending three: len %d, last %d", len(s), s[len(s)-1])
+	}
+}
+
 func TestGrow(t *testing.T) {
 	for _, tc := range []struct{ len, cap, n, wantCap int }{
 		{0, 0, 0, 0},             // nothing asked: s as it is
