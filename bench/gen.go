@@ -116,7 +116,6 @@ type city struct {
 	code    transit.City
 	weight  float64
 	net     *fares.Network
-	lines   []transit.Code // the metro's line codes, taken once: Network.Lines copies every line
 	cumFrom float64
 }
 
@@ -141,13 +140,7 @@ func newWorld(book *fares.Book, cal *transit.Calendar, day transit.Day) (*world,
 		if pol.Metro != nil {
 			wt = 20 + 2*float64(pol.Metro.NumStations())
 		}
-		ct := city{code: c.Code, weight: wt, net: pol.Metro, cumFrom: w.total}
-		if pol.Metro != nil {
-			for _, l := range pol.Metro.Lines() {
-				ct.lines = append(ct.lines, l.Code)
-			}
-		}
-		w.cities = append(w.cities, ct)
+		w.cities = append(w.cities, city{code: c.Code, weight: wt, net: pol.Metro, cumFrom: w.total})
 		w.total += wt
 	}
 	if len(w.cities) == 0 {
@@ -296,7 +289,8 @@ func (g *generator) metro(c *city, card *transit.CardID, issuer transit.City, pr
 	for to == from && n > 1 {
 		to = r.Int32N(n)
 	}
-	line := c.lines[r.IntN(len(c.lines))].Bytes()
+	lineCode := c.net.LineCode(r.IntN(c.net.NumLines()))
+	line := lineCode.Bytes()
 	fromCode, toCode := c.net.StationCode(from), c.net.StationCode(to)
 	g.emit(c, card, issuer, product, transit.ModeMetro, transit.ActionEntry, at, line, fromCode.Bytes())
 	km := float64(c.net.Distance(from, to)) / 1000

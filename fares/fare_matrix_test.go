@@ -85,6 +85,14 @@ func TestShortestPath(t *testing.T) {
 	if len(lines) != 5 || lines[3].Code.String() != "L4" || len(lines[3].Stations) != 4 || lines[3].Stations[0] != lines[3].Stations[3] {
 		t.Errorf("Lines() = %+v, want L4 as a loop of 4 entries", lines)
 	}
+	if n.NumLines() != len(lines) {
+		t.Errorf("NumLines = %d, want %d", n.NumLines(), len(lines))
+	}
+	for i := range lines {
+		if n.LineCode(i) != lines[i].Code {
+			t.Errorf("LineCode(%d) = %s, want %s", i, n.LineCode(i), lines[i].Code)
+		}
+	}
 	lines[0].Stations[0] = 99 // a copy: the network must not change
 	if n.Lines()[0].Stations[0] == 99 {
 		t.Error("Lines() returned the network's own slices")

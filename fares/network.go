@@ -128,6 +128,13 @@ func (n *Network) NumStations() int { return n.n }
 // StationCode returns the code of station i.
 func (n *Network) StationCode(i int32) transit.Code { return n.codes[i] }
 
+// NumLines returns the number of lines.
+func (n *Network) NumLines() int { return len(n.lines) }
+
+// LineCode returns the code of line i, in the order the lines were
+// defined, without the copy Lines makes.
+func (n *Network) LineCode(i int) transit.Code { return n.lines[i].Code }
+
 // Lines returns the network's lines, in the order they were defined. The
 // result is a copy the caller may keep.
 func (n *Network) Lines() []Line {
