@@ -335,11 +335,11 @@ func (g *generator) finish() {
 	// merge), half of a day's generation. Ties keep the order generated,
 	// as the stable sort did, so a seed still gives the same file.
 	recs := g.out.Records
-	idx := make([]int32, len(recs))
+	idx := make([]int, len(recs))
 	for i := range idx {
-		idx[i] = int32(i)
+		idx[i] = i
 	}
-	slices.SortFunc(idx, func(a, b int32) int {
+	slices.SortFunc(idx, func(a, b int) int {
 		if c := transit.Compare(&recs[a].Tap, &recs[b].Tap); c != 0 {
 			return c
 		}
