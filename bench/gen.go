@@ -36,7 +36,18 @@ type GenOptions struct {
 	// Malformed is the share of records corrupted in the file.
 	// Default: 0.001.
 	Malformed float64
+	// FirstID numbers the day's tap_ids from FirstID+1 (0: from 1). The
+	// riders depend on Seed alone, so the same Seed on the next Day with
+	// FirstID past the previous day's records generates a second day of
+	// the same riders (the same cards), each tap with an id of its own:
+	// what a service that runs for days sees.
+	FirstID int
 }
+
+// maxTapSeq is the largest sequence a tap_id's ten digits hold. The i-th
+// record has a sequence of at most FirstID+i (a duplicate repeats one), so
+// a day's records stay within FirstID+Taps.
+const maxTapSeq = 9_999_999_999
 
 // Default shares.
 const (
@@ -70,6 +81,9 @@ func (o *GenOptions) EnsureDefaults() {
 func (o *GenOptions) Validate() error {
 	if o.Taps < 1 {
 		return fmt.Errorf("gen: taps = %d, want >= 1", o.Taps)
+	}
+	if last := maxTapSeq - o.Taps; o.FirstID < 0 || o.FirstID > last {
+		return fmt.Errorf("gen: first id = %d, want 0..%d for %d taps (a tap_id's sequence has ten digits)", o.FirstID, last, o.Taps)
 	}
 	for _, s := range []struct {
 		name string
@@ -191,7 +205,7 @@ func Generate(book *fares.Book, cal *transit.Calendar, opts GenOptions) (*GenDay
 		return nil, err
 	}
 	r := rand.New(rand.NewPCG(opts.Seed, 0x7A95E771E))
-	g := &generator{w: w, r: r, opts: &opts, midnight: cal.Start(opts.Day).Add(-cal.Cutoff())}
+	g := &generator{w: w, r: r, opts: &opts, midnight: cal.Start(opts.Day).Add(-cal.Cutoff()), seq: opts.FirstID}
 	g.out.Records = make([]Record, 0, opts.Taps+opts.Taps/8)
 	for len(g.out.Records) < opts.Taps {
 		g.rider()

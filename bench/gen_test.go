@@ -168,9 +168,51 @@ func TestGeneratedDayIsRealistic(t *testing.T) {
 
 func TestGenOptionsValidate(t *testing.T) {
 	b, cal := testWorld(t)
-	for _, o := range []GenOptions{{Taps: 0}, {Taps: 10, Duplicates: 2}} {
+	for _, o := range []GenOptions{{Taps: 0}, {Taps: 10, Duplicates: 2}, {Taps: 10, FirstID: -1}, {Taps: 10, FirstID: maxTapSeq - 10}} {
 		if _, err := Generate(b, cal, o); err == nil {
 			t.Errorf("Generate(%+v) accepted", o)
+		}
+	}
+}
+
+// TestGenerateNextDay checks FirstID's promise: the same seed on the next
+// day is the same riders, every tap on that day, no tap_id shared with
+// the first day, and the ids still ten digits of sequence.
+func TestGenerateNextDay(t *testing.T) {
+	day1, _ := transit.ParseDay("2025-03-03")
+	const n = 20_000
+	first := gen(t, GenOptions{Taps: n, Seed: 6, Day: day1, Late: -1})
+	second := gen(t, GenOptions{Taps: n, Seed: 6, Day: day1 + 1, Late: -1, FirstID: n})
+	_, cal := testWorld(t)
+	cards := func(d *GenDay) map[transit.CardID]bool {
+		m := map[transit.CardID]bool{}
+		for _, r := range d.Records {
+			m[r.Tap.Card] = true
+		}
+		return m
+	}
+	if a, b := cards(first), cards(second); len(a) != len(b) || len(a) == 0 {
+		t.Errorf("%d cards on the first day, %d on the second, want the same riders", len(a), len(b))
+	} else {
+		for c := range b {
+			if !a[c] {
+				t.Fatalf("card %s rides on the second day only", c.String())
+			}
+		}
+	}
+	ids := map[transit.TapID]bool{}
+	for _, r := range first.Records {
+		ids[r.Tap.ID] = true
+	}
+	for _, r := range second.Records {
+		if ids[r.Tap.ID] && r.Bad == NotCorrupt {
+			t.Fatalf("tap_id %s is on both days", r.Tap.ID.String())
+		}
+		if got := cal.DayOf(r.Tap.Time); got != day1+1 {
+			t.Fatalf("tap %s is on %v, want %v", r.Tap.ID.String(), got, day1+1)
+		}
+		if len(r.Tap.ID.String()) != len("110100-0000000001") {
+			t.Fatalf("tap_id %q: want six digits of city, a dash, ten of sequence", r.Tap.ID.String())
 		}
 	}
 }
