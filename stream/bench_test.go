@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -33,6 +34,9 @@ import (
 var (
 	benchTaps           = envInt("BENCH_STREAM_TAPS", 600_000)
 	benchCheckpointTaps = envInt("BENCH_STREAM_CHECKPOINT_TAPS", 50_000)
+	// benchCompress ($BENCH_STREAM_S2=1) has the service compress its
+	// segments (Config.CompressSegments), to compare the two.
+	benchCompress = os.Getenv("BENCH_STREAM_S2") == "1"
 )
 
 func envInt(name string, def int) int {
@@ -47,11 +51,13 @@ func envInt(name string, def int) int {
 // topic (feed.ConsumeAll: the cost of reading the messages), the same loop
 // decoding each message's taps, then pricing them too (in memory, nothing
 // durable), and the streaming service consuming the same topic, with local
-// state and with Redis state. One op is the whole topic.
+// state and with Redis state: cold (a service's first day) and warm (a
+// day in steady state, after two days; see run). One op is the whole
+// topic.
 //
-// For the service, taps/s is the stream phase: from Run (group join
-// included) until every message has been decoded, priced, written to
-// segments and checkpointed every benchCheckpointTaps taps. close-s is
+// For the service, taps/s is the stream phase: until every message of
+// the day measured has been decoded, priced, written to segments and
+// checkpointed every benchCheckpointTaps taps. close-s is
 // the day close that follows the close-day message: the last checkpoint,
 // the parts, and reading the segments back into the day's ~2,000 files.
 // The close is a fixed cost per settlement day, not per tap, which is why
@@ -70,15 +76,31 @@ func BenchmarkStream(b *testing.B) {
 		b.Fatal(err)
 	}
 	taps := d.Taps()
-	last := testDay
-	for _, tp := range taps {
-		last = max(last, e.cal.DayOf(tp.Time))
+	last := lastDay(e.cal, taps)
+	// The warm cases stream the same riders' next days after this one:
+	// as many as a partition keeps tap_ids of (engine.DefaultDedupDays),
+	// so that the day measured, the last, is one whose tap_id log is
+	// recycled from a day dropped, as on every day of a long-running
+	// service.
+	type day struct {
+		taps []transit.Tap
+		last transit.Day
+	}
+	days := []day{{taps, last}}
+	for len(days) <= engine.DefaultDedupDays {
+		prev := days[len(days)-1]
+		next, err := bench.Generate(e.book, e.cal, bench.GenOptions{Taps: benchTaps, Seed: 7, Day: prev.last + 1, Late: -1, Malformed: -1, FirstID: len(days) * benchTaps})
+		if err != nil {
+			b.Fatal(err)
+		}
+		days = append(days, day{next.Taps(), lastDay(e.cal, next.Taps())})
 	}
 	ids := []int{0, 1, 2, 3}
 	addrs := brokerProcess(b)
 	ctx := context.Background()
-	// fill publishes the day to a new topic and returns its message count.
-	fill := func(b *testing.B, name string) int64 {
+	// publish publishes taps to topic name, creating it first unless it
+	// is the benchmark's own.
+	publish := func(b *testing.B, name string, taps []transit.Tap) {
 		if name != topic {
 			if err := feed.CreateTopic(ctx, addrs, feed.Security{}, name, partitions); err != nil {
 				b.Fatal(err)
@@ -92,21 +114,25 @@ func BenchmarkStream(b *testing.B) {
 		if err := pub.Publish(ctx, taps); err != nil {
 			b.Fatal(err)
 		}
-		msgs, _, err := feed.ConsumeAll(ctx, addrs, feed.Security{}, name, ids, func(feed.Message) {})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return msgs
 	}
-	closeDay := func(b *testing.B, name string) {
+	closeDay := func(b *testing.B, name string, day transit.Day) {
 		pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: addrs, Topic: name})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer pub.Close()
-		if err := pub.CloseDay(ctx, last.String()); err != nil {
+		if err := pub.CloseDay(ctx, day.String()); err != nil {
 			b.Fatal(err)
 		}
+	}
+	// fill publishes the day to a new topic and returns its message count.
+	fill := func(b *testing.B, name string) int64 {
+		publish(b, name, taps)
+		msgs, _, err := feed.ConsumeAll(ctx, addrs, feed.Security{}, name, ids, func(feed.Message) {})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return msgs
 	}
 	fill(b, topic)
 
@@ -155,24 +181,55 @@ func BenchmarkStream(b *testing.B) {
 		b.ReportMetric(float64(len(taps))*float64(b.N)/b.Elapsed().Seconds(), "taps/s")
 	})
 	runs := 0
-	run := func(b *testing.B, store func(i int) state.Store) {
+	// run measures the service on a topic of its own (and so a consumer
+	// group of its own, with no committed offsets). Cold, the topic holds
+	// the day and the service starts on it with no state: the stream phase
+	// is from Run (group join included) until every message is consumed,
+	// and the close-day message follows. Warm, the topic holds the days,
+	// each but the last followed by its close-day message: the service
+	// streams and closes the first days untimed, and the stream phase is
+	// the last day's, from the moment the day before is cleared (its close
+	// is over) until every message is consumed. That is a service in
+	// steady state: card tables, tap_id logs, buffers and the heap
+	// already sized by the days before, as on every day but a service's
+	// first two.
+	run := func(b *testing.B, store func(i int) state.Store, warm bool) {
 		var stream, closing, cpu time.Duration
+		streamed := 0 // taps in the stream phases
 		for b.Loop() {
-			// Each run reads a topic of its own (and so a consumer group
-			// of its own, with no committed offsets), without the
-			// close-day message until the stream is consumed. runs keeps
-			// the names apart under -count, which repeats b.Run.
+			// runs keeps the names apart under -count, which repeats b.Run.
 			runs++
 			name := fmt.Sprintf("%s-%s-%d", topic, b.Name()[len("BenchmarkStream/"):], runs)
 			b.StopTimer()
-			msgs := fill(b, name)
+			streams := days[:1]
+			if warm {
+				streams = days
+			}
+			for i, d := range streams {
+				if i > 0 {
+					closeDay(b, name, streams[i-1].last)
+				}
+				publish(b, name, d.taps)
+			}
+			// The day measured, and how many close-day messages come
+			// before it in every partition.
+			measured, until, closes := streams[len(streams)-1].taps, streams[len(streams)-1].last, len(streams)-1
+			tapsAt, controls := tapsByOffset(b, addrs, name, ids)
+			msgs := int64(0)
+			for _, p := range tapsAt {
+				msgs += int64(len(p) - 1)
+			}
 			b.StartTimer()
 			reg := prometheus.NewRegistry()
 			cfg := Config{
 				Book: e.book, Calendar: e.cal, Participants: pipeline.Participants(e.book),
 				Topic: name, Partitions: partitions, Store: store(runs), OutDir: b.TempDir(),
 				CheckpointInterval: DefaultCheckpointInterval, CheckpointTaps: benchCheckpointTaps,
-				UntilClosed: last, Metrics: metrics.New(reg, nil),
+				UntilClosed: until, Metrics: metrics.New(reg, nil), CompressSegments: benchCompress,
+			}
+			hold := newHoldAfter(controls, closes)
+			if warm {
+				cfg.beforeBatch = hold.beforeBatch
 			}
 			svc, err := New(cfg)
 			if err != nil {
@@ -183,61 +240,108 @@ func BenchmarkStream(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			stopProfile := profileStream(b, name)
-			start, cpu0 := time.Now(), processCPU()
 			done := make(chan error, 1)
 			go func() { done <- svc.Run(ctx, g) }()
-			// A stream that stops moving fails the benchmark instead of
-			// hanging it.
-			seen, moved := 0.0, time.Now()
-			for n := consumed(b, reg); n < float64(msgs); n = consumed(b, reg) {
-				if n > seen {
-					seen, moved = n, time.Now()
-				} else if time.Since(moved) > time.Minute {
-					b.Fatalf("the service consumed %.0f of %d messages and then nothing for a minute", n, msgs)
-				}
-				select {
-				case err := <-done:
-					b.Fatalf("service stopped before the stream was consumed: %v", err)
-				case <-time.After(time.Millisecond):
+			// wait waits for cond, failing the benchmark if the stream
+			// stops moving instead of hanging it.
+			wait := func(cond func(consumed []float64) bool) []float64 {
+				seen, moved := 0.0, time.Now()
+				for {
+					n := consumedBy(b, reg)
+					if cond(n) {
+						return n
+					}
+					if sum := sumOf(n); sum > seen {
+						seen, moved = sum, time.Now()
+					} else if time.Since(moved) > time.Minute {
+						b.Fatalf("the service consumed %.0f of %d messages and then nothing for a minute", sum, msgs)
+					}
+					select {
+					case err := <-done:
+						b.Fatalf("service stopped before the stream was consumed: %v", err)
+					case <-time.After(time.Millisecond):
+					}
 				}
 			}
-			streamed := time.Now()
+			start, cpu0, before := time.Now(), processCPU(), 0
+			if warm {
+				// Every partition is held before its first batch past the
+				// first day's close-day message; once all are held and the
+				// day's files are written, they are let go together and
+				// the stream phase starts. The taps of the next day that
+				// came in the batches with the close-day messages are
+				// counted out of it.
+				for range partitions {
+					select {
+					case <-hold.arrived:
+					case err := <-done:
+						b.Fatalf("service stopped before the first day closed: %v", err)
+					case <-time.After(time.Minute):
+						b.Fatal("the partitions did not all reach the next day in a minute")
+					}
+				}
+				if prev := streams[len(streams)-2].last; svc.Cleared()[prev] == nil {
+					b.Fatalf("every partition is past the close of %v, but the day is not cleared", prev)
+				}
+				start, cpu0 = time.Now(), processCPU()
+				close(hold.release)
+				for i, p := range tapsAt {
+					before += p[hold.at[i]] - p[controls[i][closes-1]]
+				}
+			}
+			stopProfile := profileStream(b, name)
+			wait(func(n []float64) bool { return sumOf(n) >= float64(msgs) })
+			end := time.Now()
 			cpu += processCPU() - cpu0
 			stopProfile()
-			closeDay(b, name)
+			closeDay(b, name, until)
 			if err := <-done; err != nil {
 				b.Fatal(err)
 			}
-			stream += streamed.Sub(start)
-			closing += time.Since(streamed)
+			// Every tap measured is in the files of the days it spans.
+			var cleared int64
+			for d, day := range svc.Cleared() {
+				if len(streams) == 1 || d > streams[len(streams)-2].last {
+					cleared += day.Records
+				}
+			}
+			if cleared != int64(len(measured)) {
+				b.Fatalf("%d records in the files of the days to %v, want %d", cleared, until, len(measured))
+			}
+			stream += end.Sub(start)
+			closing += time.Since(end)
+			streamed += len(measured) - before
 			g.Close()
 		}
-		b.ReportMetric(float64(len(taps))*float64(b.N)/stream.Seconds(), "taps/s")
+		b.ReportMetric(float64(streamed)/stream.Seconds(), "taps/s")
 		b.ReportMetric(closing.Seconds()/float64(b.N), "close-s")
-		b.ReportMetric(float64(cpu.Nanoseconds())/float64(len(taps))/float64(b.N), "cpu-ns/tap")
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(streamed), "cpu-ns/tap")
 	}
-	b.Run("service-local-state", func(b *testing.B) {
-		run(b, func(int) state.Store {
+	local := func(b *testing.B) func(int) state.Store {
+		return func(int) state.Store {
 			st, err := state.NewLocal(b.TempDir(), state.LocalOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}
 			return st
-		})
-	})
-	b.Run("service-redis-state", func(b *testing.B) {
-		addr := redistest.Addr(b)
-		client := redis.NewClient(&redis.Options{Addr: addr})
-		defer client.Close()
-		run(b, func(i int) state.Store {
+		}
+	}
+	// redisState's stores share one client, each under a prefix of its own.
+	redisState := func(b *testing.B) func(int) state.Store {
+		client := redis.NewClient(&redis.Options{Addr: redistest.Addr(b)})
+		b.Cleanup(func() { client.Close() })
+		return func(i int) state.Store {
 			st, err := state.NewRedis(client, state.RedisOptions{Prefix: fmt.Sprintf("%s-%d", redistest.Prefix(b), i)})
 			if err != nil {
 				b.Fatal(err)
 			}
 			return st
-		})
-	})
+		}
+	}
+	b.Run("service-local-state", func(b *testing.B) { run(b, local(b), false) })
+	b.Run("service-redis-state", func(b *testing.B) { run(b, redisState(b), false) })
+	b.Run("service-local-state-warm", func(b *testing.B) { run(b, local(b), true) })
+	b.Run("service-redis-state-warm", func(b *testing.B) { run(b, redisState(b), true) })
 }
 
 // consumeEach reads the given partitions of topic, each on a goroutine of
@@ -278,22 +382,111 @@ type countRows struct{ n *int }
 
 func (c countRows) Emit(_ int, rows []transit.Priced) { *c.n += len(rows) }
 
-// consumed is the service's messages_consumed_total, summed over
-// partitions.
-func consumed(b *testing.B, g prometheus.Gatherer) float64 {
+// consumedBy is the service's messages_consumed_total by partition (0,
+// 1, ... partitions-1).
+func consumedBy(b *testing.B, g prometheus.Gatherer) []float64 {
 	fams, err := g.Gather()
 	if err != nil {
 		b.Fatal(err)
 	}
-	var n float64
+	n := make([]float64, partitions)
 	for _, f := range fams {
-		if f.GetName() == metrics.Namespace+"_messages_consumed_total" {
-			for _, m := range f.GetMetric() {
-				n += m.GetCounter().GetValue()
+		if f.GetName() != metrics.Namespace+"_messages_consumed_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if p, err := strconv.Atoi(l.GetValue()); l.GetName() == "partition" && err == nil && p >= 0 && p < partitions {
+					n[p] += m.GetCounter().GetValue()
+				}
 			}
 		}
 	}
 	return n
+}
+
+func sumOf(v []float64) (sum float64) {
+	for _, x := range v {
+		sum += x
+	}
+	return sum
+}
+
+// tapsByOffset reads the given partitions of topic and returns, for each,
+// the taps held by the messages before each offset, and the offsets of
+// its control messages: at[p][k] is the taps in partition p's first k
+// messages (control messages hold none), and len(at[p])-1 is the
+// partition's message count.
+func tapsByOffset(b *testing.B, addrs []string, topic string, ids []int) (at [][]int, controls [][]int64) {
+	at = make([][]int, len(ids))
+	controls = make([][]int64, len(ids))
+	var dec feed.Decoder
+	var buf []transit.Tap
+	for i, p := range ids {
+		at[i] = []int{0}
+		_, _, err := feed.ConsumeAll(context.Background(), addrs, feed.Security{}, topic, []int{p}, func(m feed.Message) {
+			n := 0
+			if m.Control == "" {
+				buf = dec.Decode(buf[:0], m.Value, nil)
+				n = len(buf)
+			} else {
+				controls[i] = append(controls[i], m.Offset)
+			}
+			at[i] = append(at[i], at[i][len(at[i])-1]+n)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return at, controls
+}
+
+// holdAfter holds each partition of a service before its first batch past
+// an offset (Config.beforeBatch) until released, and notes where it held
+// each.
+type holdAfter struct {
+	after   []int64       // by partition: hold once the next offset is past after[p]
+	mu      sync.Mutex    // guards at
+	at      []int         // the next offset of each partition held; -1 until then
+	arrived chan struct{} // one per partition held
+	release chan struct{} // closed to let them go
+}
+
+// newHoldAfter holds partition p past the n-th of offsets[p] (n >= 1); a
+// partition with fewer offsets is never held.
+func newHoldAfter(offsets [][]int64, n int) *holdAfter {
+	h := &holdAfter{arrived: make(chan struct{}, len(offsets)), release: make(chan struct{})}
+	for _, o := range offsets {
+		after := int64(math.MaxInt64)
+		if n >= 1 && len(o) >= n {
+			after = o[n-1]
+		}
+		h.after = append(h.after, after)
+		h.at = append(h.at, -1)
+	}
+	return h
+}
+
+func (h *holdAfter) beforeBatch(p int, next int64) {
+	h.mu.Lock()
+	first := next > h.after[p] && h.at[p] < 0
+	if first {
+		h.at[p] = int(next)
+	}
+	h.mu.Unlock()
+	if first {
+		h.arrived <- struct{}{}
+		<-h.release
+	}
+}
+
+// lastDay is the latest settlement day of taps.
+func lastDay(cal *transit.Calendar, taps []transit.Tap) transit.Day {
+	var d transit.Day
+	for _, t := range taps {
+		d = max(d, cal.DayOf(t.Time))
+	}
+	return d
 }
 
 // profileStream writes a CPU profile of the stream phase alone to the

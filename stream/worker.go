@@ -155,6 +155,9 @@ func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
 	defer r.Close()
 	buf := make([]feed.Message, 256)
 	for {
+		if s.cfg.beforeBatch != nil {
+			s.cfg.beforeBatch(w.p, w.next)
+		}
 		n, err := w.fetch(ctx, r, buf)
 		if err != nil {
 			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
