@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/tapsettle/tapsettle/bench"
 	"github.com/tapsettle/tapsettle/engine"
@@ -180,6 +181,44 @@ func BenchmarkStream(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(taps))*float64(b.N)/b.Elapsed().Seconds(), "taps/s")
 	})
+	// consume-decode-price-warm is the same loop on the last of the warm
+	// days (see run), timed alone, by partitions that priced and closed
+	// the days before it: the in-memory stage to hold the warm service
+	// against.
+	b.Run("consume-decode-price-warm", func(b *testing.B) {
+		names := make([]string, len(days))
+		for i, d := range days {
+			names[i] = fmt.Sprintf("%s-warm-day%d", topic, i+1)
+			publish(b, names[i], d.taps)
+			defer deleteTopic(b, addrs, names[i])
+		}
+		measured := days[len(days)-1].taps
+		for b.Loop() {
+			b.StopTimer()
+			parts := make([]*engine.Partition, len(ids))
+			rows := make([]int, len(ids))
+			for i, p := range ids {
+				var err error
+				if parts[i], err = engine.NewPartition(e.book, countRows{n: &rows[i]}, p, engine.Options{Calendar: e.cal}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			n := 0
+			for i, d := range days {
+				if i == len(days)-1 {
+					b.StartTimer()
+				}
+				n = consumeEach(b, addrs, names[i], ids, func(p int) (func([]transit.Tap), func() int) {
+					before := rows[p]
+					return parts[p].Submit, func() int { parts[p].CloseDay(d.last); return rows[p] - before }
+				})
+			}
+			if n < len(measured) {
+				b.Fatalf("priced %d rows for the %d taps of the day measured", n, len(measured))
+			}
+		}
+		b.ReportMetric(float64(len(measured))*float64(b.N)/b.Elapsed().Seconds(), "taps/s")
+	})
 	runs := 0
 	// run measures the service on a topic of its own (and so a consumer
 	// group of its own, with no committed offsets). Cold, the topic holds
@@ -312,6 +351,12 @@ func BenchmarkStream(b *testing.B) {
 			closing += time.Since(end)
 			streamed += len(measured) - before
 			g.Close()
+			// Drop the run's topic, so the broker's heap (and its
+			// garbage collector, on the same cores) does not grow run
+			// after run.
+			b.StopTimer()
+			deleteTopic(b, addrs, name)
+			b.StartTimer()
 		}
 		b.ReportMetric(float64(streamed)/stream.Seconds(), "taps/s")
 		b.ReportMetric(closing.Seconds()/float64(b.N), "close-s")
@@ -477,6 +522,18 @@ func (h *holdAfter) beforeBatch(p int, next int64) {
 	if first {
 		h.arrived <- struct{}{}
 		<-h.release
+	}
+}
+
+// deleteTopic deletes topic from the broker.
+func deleteTopic(b *testing.B, addrs []string, topic string) {
+	c := &kafka.Client{Addr: kafka.TCP(addrs...), Timeout: 10 * time.Second}
+	res, err := c.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{topic}})
+	if err == nil {
+		err = res.Errors[topic]
+	}
+	if err != nil {
+		b.Fatalf("delete topic %s: %v", topic, err)
 	}
 }
 
