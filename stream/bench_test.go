@@ -30,11 +30,15 @@ import (
 
 // benchTaps is the size of BenchmarkStream's topic; benchCheckpointTaps
 // makes each partition checkpoint about three times during the stream
-// (the default, 200,000, would checkpoint only at the close). Both can be
-// set with $BENCH_STREAM_TAPS and $BENCH_STREAM_CHECKPOINT_TAPS.
+// (the default, 200,000, would checkpoint only at the close);
+// benchTapsPerMessage is how many taps a message holds (1: one JSON tap a
+// message, the feed's simplest form). They can be set with
+// $BENCH_STREAM_TAPS, $BENCH_STREAM_CHECKPOINT_TAPS and
+// $BENCH_STREAM_TAPS_PER_MESSAGE.
 var (
 	benchTaps           = envInt("BENCH_STREAM_TAPS", 600_000)
 	benchCheckpointTaps = envInt("BENCH_STREAM_CHECKPOINT_TAPS", 50_000)
+	benchTapsPerMessage = envInt("BENCH_STREAM_TAPS_PER_MESSAGE", 64)
 	// benchCompress ($BENCH_STREAM_S2=1) has the service compress its
 	// segments (Config.CompressSegments), to compare the two.
 	benchCompress = os.Getenv("BENCH_STREAM_S2") == "1"
@@ -107,7 +111,7 @@ func BenchmarkStream(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: addrs, Topic: name, TapsPerMessage: 64})
+		pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: addrs, Topic: name, TapsPerMessage: benchTapsPerMessage})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -281,42 +285,21 @@ func BenchmarkStream(b *testing.B) {
 			}
 			done := make(chan error, 1)
 			go func() { done <- svc.Run(ctx, g) }()
-			// wait waits for cond, failing the benchmark if the stream
-			// stops moving instead of hanging it.
-			wait := func(cond func(consumed []float64) bool) []float64 {
-				seen, moved := 0.0, time.Now()
-				for {
-					n := consumedBy(b, reg)
-					if cond(n) {
-						return n
-					}
-					if sum := sumOf(n); sum > seen {
-						seen, moved = sum, time.Now()
-					} else if time.Since(moved) > time.Minute {
-						b.Fatalf("the service consumed %.0f of %d messages and then nothing for a minute", sum, msgs)
-					}
-					select {
-					case err := <-done:
-						b.Fatalf("service stopped before the stream was consumed: %v", err)
-					case <-time.After(time.Millisecond):
-					}
-				}
-			}
 			start, cpu0, before := time.Now(), processCPU(), 0
 			if warm {
 				// Every partition is held before its first batch past the
-				// first day's close-day message; once all are held and the
-				// day's files are written, they are let go together and
-				// the stream phase starts. The taps of the next day that
+				// last close-day message; once all are held and the day
+				// before is cleared, they are let go together and the
+				// stream phase starts. The taps of the day measured that
 				// came in the batches with the close-day messages are
 				// counted out of it.
 				for range partitions {
 					select {
 					case <-hold.arrived:
 					case err := <-done:
-						b.Fatalf("service stopped before the first day closed: %v", err)
+						b.Fatalf("service stopped before the days before closed: %v", err)
 					case <-time.After(time.Minute):
-						b.Fatal("the partitions did not all reach the next day in a minute")
+						b.Fatal("the partitions did not all reach the day measured in a minute")
 					}
 				}
 				if prev := streams[len(streams)-2].last; svc.Cleared()[prev] == nil {
@@ -329,7 +312,21 @@ func BenchmarkStream(b *testing.B) {
 				}
 			}
 			stopProfile := profileStream(b, name)
-			wait(func(n []float64) bool { return sumOf(n) >= float64(msgs) })
+			// A stream that stops moving fails the benchmark instead of
+			// hanging it.
+			seen, moved := 0.0, time.Now()
+			for n := consumed(b, reg); n < float64(msgs); n = consumed(b, reg) {
+				if n > seen {
+					seen, moved = n, time.Now()
+				} else if time.Since(moved) > time.Minute {
+					b.Fatalf("the service consumed %.0f of %d messages and then nothing for a minute", n, msgs)
+				}
+				select {
+				case err := <-done:
+					b.Fatalf("service stopped before the stream was consumed: %v", err)
+				case <-time.After(time.Millisecond):
+				}
+			}
 			end := time.Now()
 			cpu += processCPU() - cpu0
 			stopProfile()
@@ -427,34 +424,22 @@ type countRows struct{ n *int }
 
 func (c countRows) Emit(_ int, rows []transit.Priced) { *c.n += len(rows) }
 
-// consumedBy is the service's messages_consumed_total by partition (0,
-// 1, ... partitions-1).
-func consumedBy(b *testing.B, g prometheus.Gatherer) []float64 {
+// consumed is the service's messages_consumed_total, summed over
+// partitions.
+func consumed(b *testing.B, g prometheus.Gatherer) float64 {
 	fams, err := g.Gather()
 	if err != nil {
 		b.Fatal(err)
 	}
-	n := make([]float64, partitions)
+	var n float64
 	for _, f := range fams {
-		if f.GetName() != metrics.Namespace+"_messages_consumed_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if p, err := strconv.Atoi(l.GetValue()); l.GetName() == "partition" && err == nil && p >= 0 && p < partitions {
-					n[p] += m.GetCounter().GetValue()
-				}
+		if f.GetName() == metrics.Namespace+"_messages_consumed_total" {
+			for _, m := range f.GetMetric() {
+				n += m.GetCounter().GetValue()
 			}
 		}
 	}
 	return n
-}
-
-func sumOf(v []float64) (sum float64) {
-	for _, x := range v {
-		sum += x
-	}
-	return sum
 }
 
 // tapsByOffset reads the given partitions of topic and returns, for each,
