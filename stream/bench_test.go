@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -373,7 +374,7 @@ func BenchmarkStream(b *testing.B) {
 		client := redis.NewClient(&redis.Options{Addr: redistest.Addr(b)})
 		b.Cleanup(func() { client.Close() })
 		return func(i int) state.Store {
-			st, err := state.NewRedis(client, state.RedisOptions{Prefix: fmt.Sprintf("%s-%d", redistest.Prefix(b), i)})
+			st, err := state.NewRedis(client, state.RedisOptions{Prefix: fmt.Sprintf("%s-%d", redistest.Prefix(b), i), Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				b.Fatal(err)
 			}
