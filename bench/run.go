@@ -47,9 +47,11 @@ func (r Result) AllocsPerTap() float64 { return float64(r.Allocs) / float64(r.Ta
 // BytesPerTap is the heap bytes allocated per tap.
 func (r Result) BytesPerTap() float64 { return float64(r.Bytes) / float64(r.Taps) }
 
-// measure runs f after a collection (so that none of the garbage made
-// before is collected on f's time) and returns what it took.
-func measure(f func()) Result {
+// Measure runs f after a collection (so that none of the garbage made
+// before is collected on f's time) and returns what it took: the wall
+// time, the process's CPU time and the heap allocations. The caller
+// names the result and counts its taps.
+func Measure(f func()) Result {
 	runtime.GC()
 	var a, b runtime.MemStats
 	runtime.ReadMemStats(&a)
@@ -150,7 +152,7 @@ func replay(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards,
 	}
 	res := Result{Shards: shards, Taps: int64(len(in) * rounds)}
 	for range rounds {
-		res.add(measure(round))
+		res.add(Measure(round))
 		shift()
 	}
 	return res, nil
@@ -175,7 +177,7 @@ func Settle(book *fares.Book, cal *transit.Calendar, day *GenDay, shards int) (R
 	}
 	job := &pipeline.Settle{Book: book, Calendar: cal, Shards: shards, OutDir: filepath.Join(dir, "out"), SkipSync: true}
 	var rep *pipeline.Report
-	res := measure(func() { rep, err = job.Run(context.Background(), []string{path}) })
+	res := Measure(func() { rep, err = job.Run(context.Background(), []string{path}) })
 	if err != nil {
 		return Result{}, err
 	}

@@ -457,3 +457,22 @@ func TestReasonsAreTheSchemaFields(t *testing.T) {
 		t.Errorf("reasons %v, schema fields %v", got, want)
 	}
 }
+
+func TestMessagesConsumed(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, nil)
+	if n, err := MessagesConsumed(reg); err != nil || n != 0 {
+		t.Fatalf("before any message: %v, %v; want 0", n, err)
+	}
+	a, b := m.NewCounts(0), m.NewCounts(3)
+	a.Messages(7, 1400)
+	b.Messages(5, 100)
+	a.Publish()
+	if n, err := MessagesConsumed(reg); err != nil || n != 7 {
+		t.Fatalf("one partition published: %v, %v; want 7", n, err)
+	}
+	b.Publish()
+	if n, err := MessagesConsumed(reg); err != nil || n != 12 {
+		t.Fatalf("both published: %v, %v; want 12 (summed over partitions)", n, err)
+	}
+}

@@ -215,3 +215,22 @@ func (m *Metrics) DayClosed(d transit.Day) {
 		m.lastClosedDay.Set(float64(n))
 	}
 }
+
+// MessagesConsumed reads messages_consumed_total from g, summed over
+// partitions: how many messages the service whose metrics g gathers has
+// consumed, for benchmarks and tests that wait on a stream.
+func MessagesConsumed(g prometheus.Gatherer) (float64, error) {
+	fams, err := g.Gather()
+	if err != nil {
+		return 0, err
+	}
+	var n float64
+	for _, f := range fams {
+		if f.GetName() == Namespace+"_messages_consumed_total" {
+			for _, m := range f.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n, nil
+}

@@ -425,20 +425,11 @@ type countRows struct{ n *int }
 
 func (c countRows) Emit(_ int, rows []transit.Priced) { *c.n += len(rows) }
 
-// consumed is the service's messages_consumed_total, summed over
-// partitions.
+// consumed is the service's messages consumed, summed over partitions.
 func consumed(b *testing.B, g prometheus.Gatherer) float64 {
-	fams, err := g.Gather()
+	n, err := metrics.MessagesConsumed(g)
 	if err != nil {
 		b.Fatal(err)
-	}
-	var n float64
-	for _, f := range fams {
-		if f.GetName() == metrics.Namespace+"_messages_consumed_total" {
-			for _, m := range f.GetMetric() {
-				n += m.GetCounter().GetValue()
-			}
-		}
 	}
 	return n
 }

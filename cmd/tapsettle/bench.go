@@ -12,18 +12,20 @@ import (
 )
 
 func newBench() *cobra.Command {
-	var taps, rounds, repeat int
+	var taps, rounds, repeat, perMessage int
 	var seed uint64
 	var shards []int
-	var skipSettle bool
+	var engineOnly bool
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure the engine's hot path and the batch job on a generated day",
+		Short: "Measure the engine's hot path, the batch job and the streaming service on a generated day",
 		Long: `bench generates a day, then measures (1) the engine's hot path: taps in memory,
 priced (fare plus journey state), over several shard counts, with heap allocations
-per tap; (2) the same with the rows aggregated for settlement; and (3) settle end to
-end on the same day encoded as zstd CSV. Compare ratios from one run: absolute
-numbers on shared machines are noisy.`,
+per tap; (2) the same with the rows aggregated for settlement; (3) settle end to
+end on the same day encoded as zstd CSV; and (4) the streaming service (run) on
+the same day published to an embedded broker in this process, cold, with local
+state, side by side with a bare kafka-go consume loop of the same topic. Compare
+ratios from one run: absolute numbers on shared machines are noisy.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := setup(cmd)
@@ -70,13 +72,26 @@ numbers on shared machines are noisy.`,
 					fmt.Fprintf(w, "%s  x%.2f  %s\n", r, r.TapsPerSecond()/base, spread)
 				}
 			}
-			if !skipSettle {
-				r, spread, err := median(func() (bench.Result, error) { return bench.Settle(e.book, e.cal, d, 0) })
+			if engineOnly {
+				return nil
+			}
+			r, spread, err := median(func() (bench.Result, error) { return bench.Settle(e.book, e.cal, d, 0) })
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "%s         %s\n", r, spread)
+			var reads, runs []bench.Result
+			for range repeat {
+				read, run, err := benchStream(e.book, e.cal, tapsIn, streamOptions{TapsPerMessage: perMessage})
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "%s         %s\n", r, spread)
+				reads, runs = append(reads, read), append(runs, run)
 			}
+			read, lo, hi := bench.Median(reads)
+			fmt.Fprintf(w, "%s         [%.2f-%.2f]\n", read, lo/1e6, hi/1e6)
+			run, lo, hi := bench.Median(runs)
+			fmt.Fprintf(w, "%s  x%.2f  [%.2f-%.2f]  (x: of the bare read)\n", run, run.TapsPerSecond()/read.TapsPerSecond(), lo/1e6, hi/1e6)
 			return nil
 		},
 	}
@@ -87,6 +102,7 @@ numbers on shared machines are noisy.`,
 	fl.Uint64Var(&seed, "seed", 1, "random seed")
 	fl.IntSliceVar(&shards, "shards", nil, "shard counts to measure (default 1,2,4.. up to 2x cores)")
 	_ = fl.SetAnnotation("shards", notConfig, nil)
-	fl.BoolVar(&skipSettle, "engine-only", false, "skip the end-to-end settle measurement")
+	fl.IntVar(&perMessage, "taps-per-message", 64, "taps in each Kafka message of the streaming measurement")
+	fl.BoolVar(&engineOnly, "engine-only", false, "skip the settle and streaming measurements")
 	return cmd
 }
