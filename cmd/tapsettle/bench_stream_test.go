@@ -3,9 +3,9 @@ package main
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tapsettle/tapsettle/bench"
+	"github.com/tapsettle/tapsettle/config"
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -14,15 +14,12 @@ import (
 // options of its own: both runs count every tap, and benchStream itself
 // fails unless the day's files hold every tap published.
 func TestBenchStream(t *testing.T) {
-	book, err := fares.Default()
+	cfg := config.Default() // the command's policies and calendar
+	book, err := fares.Load(cfg.Policies.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cal, err := transit.NewCalendar(loc, 4*time.Hour)
+	cal, err := cfg.Calendar()
 	if err != nil {
 		t.Fatal(err)
 	}
