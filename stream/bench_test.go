@@ -54,12 +54,13 @@ func envInt(name string, def int) int {
 
 // BenchmarkStream compares, side by side on one topic of a local broker
 // (kfake, in a process of its own), a bare kafka-go consume loop of the
-// topic (feed.ConsumeAll: the cost of reading the messages), the same loop
-// decoding each message's taps, then pricing them too (in memory, nothing
-// durable), and the streaming service consuming the same topic, with local
-// state and with Redis state: cold (a service's first day) and warm (a
-// day in steady state, after two days; see run). One op is the whole
-// topic.
+// topic (feed.ConsumeAll: the cost of reading the messages; bare-reader,
+// the kafka.Reader loop a kafka-go user writes, for reference), the same
+// loop decoding each message's taps, then pricing them too (in memory,
+// nothing durable), and the streaming service consuming the same topic,
+// with local state and with Redis state. Pricing and the service run cold
+// (a service's first day) and warm (a day in steady state, after two
+// days; see run). One op is the whole topic.
 //
 // For the service, taps/s is the stream phase: until every message of
 // the day measured has been decoded, priced, written to segments and
@@ -99,7 +100,8 @@ func BenchmarkStream(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		days = append(days, day{next.Taps(), lastDay(e.cal, next.Taps())})
+		taps := next.Taps()
+		days = append(days, day{taps, lastDay(e.cal, taps)})
 	}
 	ids := []int{0, 1, 2, 3}
 	addrs := brokerProcess(b)
