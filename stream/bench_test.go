@@ -83,7 +83,7 @@ func BenchmarkStream(b *testing.B) {
 		b.Fatal(err)
 	}
 	taps := d.Taps()
-	last := lastDay(e.cal, taps)
+	last := e.cal.LastDay(taps)
 	// The warm cases stream the same riders' next days after this one:
 	// as many as a partition keeps tap_ids of (engine.DefaultDedupDays),
 	// so that the day measured, the last, is one whose tap_id log is
@@ -101,7 +101,7 @@ func BenchmarkStream(b *testing.B) {
 			b.Fatal(err)
 		}
 		taps := next.Taps()
-		days = append(days, day{taps, lastDay(e.cal, taps)})
+		days = append(days, day{taps, e.cal.LastDay(taps)})
 	}
 	ids := []int{0, 1, 2, 3}
 	addrs := brokerProcess(b)
@@ -563,15 +563,6 @@ func deleteTopic(b *testing.B, addrs []string, topic string) {
 	if err != nil {
 		b.Fatalf("delete topic %s: %v", topic, err)
 	}
-}
-
-// lastDay is the latest settlement day of taps.
-func lastDay(cal *transit.Calendar, taps []transit.Tap) transit.Day {
-	var d transit.Day
-	for _, t := range taps {
-		d = max(d, cal.DayOf(t.Time))
-	}
-	return d
 }
 
 // profileStream writes a CPU profile of the stream phase alone to the

@@ -94,10 +94,8 @@ func newFixture(t testing.TB, e *env, n int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{taps: d.Taps(), file: filepath.Join(dir, "taps.csv"), batch: filepath.Join(dir, "batch"), last: testDay}
-	for _, tp := range f.taps {
-		f.last = max(f.last, e.cal.DayOf(tp.Time))
-	}
+	f := &fixture{taps: d.Taps(), file: filepath.Join(dir, "taps.csv"), batch: filepath.Join(dir, "batch")}
+	f.last = max(testDay, e.cal.LastDay(f.taps))
 	if err := bench.WriteFile(f.file, ingest.FormatCSV, ingest.CompressionNone, d); err != nil {
 		t.Fatal(err)
 	}

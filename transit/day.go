@@ -71,6 +71,16 @@ func (c *Calendar) DayOf(unixNano int64) Day {
 	return DayOf(y, m, d)
 }
 
+// LastDay returns the latest settlement day of taps, 0 when there are
+// none: the day a feed of them must close through.
+func (c *Calendar) LastDay(taps []Tap) Day {
+	var last Day
+	for i := range taps {
+		last = max(last, c.DayOf(taps[i].Time))
+	}
+	return last
+}
+
 // Start returns the instant at which settlement day d begins.
 func (c *Calendar) Start(d Day) time.Time {
 	y, m, dd := d.Date().Date()

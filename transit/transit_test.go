@@ -107,6 +107,17 @@ func TestCalendar(t *testing.T) {
 	f("2025-03-01T20:00:00Z", "2025-03-02") // 04:00 on the 2nd, local
 	f("2025-03-01T19:59:59Z", "2025-03-01")
 	f("2025-03-02T04:30:00+08:00", "2025-03-02")
+	at := func(s string) Tap {
+		tm, _ := time.Parse(time.RFC3339, s)
+		return Tap{Time: tm.UnixNano()}
+	}
+	taps := []Tap{at("2025-03-01T05:00:00+08:00"), at("2025-03-02T03:00:00+08:00"), at("2025-02-28T23:00:00+08:00")}
+	if got := cal.LastDay(taps).String(); got != "2025-03-01" {
+		t.Errorf("LastDay = %s, want 2025-03-01 (03:00 on the 2nd is before the cut-off)", got)
+	}
+	if got := cal.LastDay(nil); got != 0 {
+		t.Errorf("LastDay(nil) = %v, want 0", got)
+	}
 	if _, err := NewCalendar(sh, 25*time.Hour); err == nil {
 		t.Error("cut-off past 24h accepted")
 	}

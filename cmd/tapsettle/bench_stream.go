@@ -68,10 +68,7 @@ func benchStream(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, op
 	if len(taps) == 0 {
 		return read, service, errors.New("bench stream: no taps")
 	}
-	var last transit.Day
-	for i := range taps {
-		last = max(last, cal.DayOf(taps[i].Time))
-	}
+	last := cal.LastDay(taps)
 	broker, err := feed.StartEmbedded(streamTopic, opts.Partitions)
 	if err != nil {
 		return read, service, fmt.Errorf("bench stream: %w", err)

@@ -68,10 +68,7 @@ files.`,
 
 			// The last day the generated taps reach (late trips cross the
 			// cut-off); the feed closes every day up to it.
-			last := genDay
-			for _, t := range d.Taps() {
-				last = max(last, e.cal.DayOf(t.Time))
-			}
+			last := max(genDay, e.cal.LastDay(d.Taps()))
 			start = time.Now()
 			partitions := e.cfg.Kafka.Partitions
 			broker, err := feed.StartEmbedded(e.cfg.Kafka.Topic, partitions)
