@@ -330,18 +330,8 @@ func BenchmarkStream(b *testing.B) {
 			stopProfile := profileStream(b, name)
 			// A stream that stops moving fails the benchmark instead of
 			// hanging it.
-			seen, moved := 0.0, time.Now()
-			for n := consumed(b, reg); n < float64(msgs); n = consumed(b, reg) {
-				if n > seen {
-					seen, moved = n, time.Now()
-				} else if time.Since(moved) > time.Minute {
-					b.Fatalf("the service consumed %.0f of %d messages and then nothing for a minute", n, msgs)
-				}
-				select {
-				case err := <-done:
-					b.Fatalf("service stopped before the stream was consumed: %v", err)
-				case <-time.After(time.Millisecond):
-				}
+			if err := metrics.AwaitConsumed(reg, float64(msgs), done); err != nil {
+				b.Fatal(err)
 			}
 			end := time.Now()
 			cpu += processCPU() - cpu0
@@ -439,15 +429,6 @@ func consumeEach(b *testing.B, addrs []string, topic string, ids []int, open fun
 type countRows struct{ n *int }
 
 func (c countRows) Emit(_ int, rows []transit.Priced) { *c.n += len(rows) }
-
-// consumed is the service's messages consumed, summed over partitions.
-func consumed(b *testing.B, g prometheus.Gatherer) float64 {
-	n, err := metrics.MessagesConsumed(g)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return n
-}
 
 // tapsByOffset reads the given partitions of topic and returns, for each,
 // the taps held by the messages before each offset, and the offsets of

@@ -126,7 +126,7 @@ func benchStream(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, op
 	done := make(chan error, 1)
 	service = bench.Measure(func() {
 		go func() { done <- svc.Run(ctx, g) }()
-		err = awaitConsumed(reg, float64(msgs), done)
+		err = metrics.AwaitConsumed(reg, float64(msgs), done)
 	})
 	if err != nil {
 		return read, service, fmt.Errorf("bench stream: %w", err)
@@ -146,31 +146,4 @@ func benchStream(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, op
 		return read, service, fmt.Errorf("bench stream: the days cleared hold %d records, want the %d taps published", records, len(taps))
 	}
 	return read, service, nil
-}
-
-// awaitConsumed waits until the streaming service whose metrics g
-// gathers has consumed msgs messages (metrics.MessagesConsumed), polling
-// every millisecond. It returns an error if the service stops first (a
-// value arrives on done), or if the count stops moving for a minute,
-// rather than hang.
-func awaitConsumed(g prometheus.Gatherer, msgs float64, done <-chan error) error {
-	seen, moved := -1.0, time.Now()
-	for {
-		n, err := metrics.MessagesConsumed(g)
-		switch {
-		case err != nil:
-			return err
-		case n >= msgs:
-			return nil
-		case n > seen:
-			seen, moved = n, time.Now()
-		case time.Since(moved) > time.Minute:
-			return fmt.Errorf("the service consumed %.0f of %.0f messages and then nothing for a minute", n, msgs)
-		}
-		select {
-		case err := <-done:
-			return fmt.Errorf("the service stopped after %.0f of %.0f messages: %v", n, msgs, err)
-		case <-time.After(time.Millisecond):
-		}
-	}
 }
