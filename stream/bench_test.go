@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -83,7 +82,6 @@ func BenchmarkStream(b *testing.B) {
 		b.Fatal(err)
 	}
 	taps := d.Taps()
-	last := e.cal.LastDay(taps)
 	// The warm cases stream the same riders' next days after this one:
 	// as many as a partition keeps tap_ids of (engine.DefaultDedupDays),
 	// so that the day measured, the last, is one whose tap_id log is
@@ -93,7 +91,7 @@ func BenchmarkStream(b *testing.B) {
 		taps []transit.Tap
 		last transit.Day
 	}
-	days := []day{{taps, last}}
+	days := []day{{taps, e.cal.LastDay(taps)}}
 	for len(days) <= engine.DefaultDedupDays {
 		prev := days[len(days)-1]
 		next, err := bench.Generate(e.book, e.cal, bench.GenOptions{Taps: benchTaps, Seed: 7, Day: prev.last + 1, Late: -1, Malformed: -1, FirstID: len(days) * benchTaps})
@@ -181,37 +179,11 @@ func BenchmarkStream(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(taps))*float64(b.N)/b.Elapsed().Seconds(), "taps/s")
 	})
-	// consume-decode-price adds the engine: each partition's taps priced
-	// by an engine.Partition as the service's are, the rows discarded. The
-	// service's cost beyond it is what makes the stream durable: the
-	// segments, the checkpoints, the offsets.
-	b.Run("consume-decode-price", func(b *testing.B) {
-		for b.Loop() {
-			n := consumeEach(b, addrs, topic, ids, func(p int) (func([]transit.Tap), func() int) {
-				var rows int
-				part, err := engine.NewPartition(e.book, countRows{n: &rows}, p, engine.Options{Calendar: e.cal})
-				if err != nil {
-					b.Fatal(err)
-				}
-				return part.Submit, func() int { part.CloseDay(last); return rows }
-			})
-			if n < len(taps) {
-				b.Fatalf("priced %d rows for the %d taps published", n, len(taps))
-			}
-		}
-		b.ReportMetric(float64(len(taps))*float64(b.N)/b.Elapsed().Seconds(), "taps/s")
-	})
-	// consume-decode-price-warm is the same loop on the last of the warm
-	// days (see run), timed alone, by partitions that priced and closed
-	// the days before it: the in-memory stage to hold the warm service
-	// against.
-	b.Run("consume-decode-price-warm", func(b *testing.B) {
-		names := make([]string, len(days))
-		for i, d := range days {
-			names[i] = fmt.Sprintf("%s-warm-day%d", topic, i+1)
-			publish(b, names[i], d.taps)
-			defer deleteTopic(b, addrs, names[i])
-		}
+	// priceDays prices days in memory, a topic a day, each partition's
+	// taps by an engine.Partition as the service's are, the rows
+	// discarded; it times the last day alone and checks that it gave a
+	// row for every tap.
+	priceDays := func(b *testing.B, topics []string, days []day) {
 		measured := days[len(days)-1].taps
 		for b.Loop() {
 			b.StopTimer()
@@ -228,7 +200,7 @@ func BenchmarkStream(b *testing.B) {
 				if i == len(days)-1 {
 					b.StartTimer()
 				}
-				n = consumeEach(b, addrs, names[i], ids, func(p int) (func([]transit.Tap), func() int) {
+				n = consumeEach(b, addrs, topics[i], ids, func(p int) (func([]transit.Tap), func() int) {
 					before := rows[p]
 					return parts[p].Submit, func() int { parts[p].CloseDay(d.last); return rows[p] - before }
 				})
@@ -238,6 +210,22 @@ func BenchmarkStream(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(len(measured))*float64(b.N)/b.Elapsed().Seconds(), "taps/s")
+	}
+	// consume-decode-price adds the engine to consume-decode, on a
+	// service's first day. The service's cost beyond it is what makes the
+	// stream durable: the segments, the checkpoints, the offsets.
+	b.Run("consume-decode-price", func(b *testing.B) { priceDays(b, []string{topic}, days[:1]) })
+	// consume-decode-price-warm prices the last of the warm days (see run)
+	// by partitions that priced and closed the days before it: the
+	// in-memory stage to hold the warm service against.
+	b.Run("consume-decode-price-warm", func(b *testing.B) {
+		names := make([]string, len(days))
+		for i, d := range days {
+			names[i] = fmt.Sprintf("%s-warm-day%d", topic, i+1)
+			publish(b, names[i], d.taps)
+			defer deleteTopic(b, addrs, names[i])
+		}
+		priceDays(b, names, days)
 	})
 	runs := 0
 	// run measures the service on a topic of its own (and so a consumer
@@ -286,8 +274,9 @@ func BenchmarkStream(b *testing.B) {
 				CheckpointInterval: DefaultCheckpointInterval, CheckpointTaps: benchCheckpointTaps,
 				UntilClosed: until, Metrics: metrics.New(reg, nil), CompressSegments: benchCompress,
 			}
-			hold := newHoldAfter(controls, closes)
+			var hold *holdAfter
 			if warm {
+				hold = newHoldAfter(controls, closes)
 				cfg.beforeBatch = hold.beforeBatch
 			}
 			svc, err := New(cfg)
@@ -470,16 +459,11 @@ type holdAfter struct {
 	release chan struct{} // closed to let them go
 }
 
-// newHoldAfter holds partition p past the n-th of offsets[p] (n >= 1); a
-// partition with fewer offsets is never held.
+// newHoldAfter holds partition p past the n-th of offsets[p] (n >= 1).
 func newHoldAfter(offsets [][]int64, n int) *holdAfter {
 	h := &holdAfter{arrived: make(chan struct{}, len(offsets)), release: make(chan struct{})}
 	for _, o := range offsets {
-		after := int64(math.MaxInt64)
-		if n >= 1 && len(o) >= n {
-			after = o[n-1]
-		}
-		h.after = append(h.after, after)
+		h.after = append(h.after, o[n-1])
 		h.at = append(h.at, -1)
 	}
 	return h
