@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tapsettle/tapsettle/bench"
+	"github.com/tapsettle/tapsettle/config"
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/metrics"
@@ -83,13 +84,9 @@ func benchStream(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, op
 	if err := pub.Publish(ctx, taps); err != nil {
 		return read, service, fmt.Errorf("bench stream: publish: %w", err)
 	}
-	ids := make([]int, opts.Partitions)
-	for i := range ids {
-		ids[i] = i
-	}
 	var msgs int64
 	read = bench.Measure(func() {
-		msgs, _, err = feed.ConsumeAll(ctx, broker.Addrs(), feed.Security{}, streamTopic, ids, func(feed.Message) {})
+		msgs, _, err = feed.ConsumeAll(ctx, broker.Addrs(), feed.Security{}, streamTopic, nil, func(feed.Message) {})
 	})
 	if err != nil {
 		return read, service, fmt.Errorf("bench stream: bare read: %w", err)
@@ -109,7 +106,7 @@ func benchStream(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, op
 	reg := prometheus.NewRegistry()
 	svc, err := stream.New(stream.Config{
 		Book: book, Calendar: cal, Participants: pipeline.Participants(book),
-		Topic: streamTopic, Partitions: opts.Partitions, Store: st, Backend: "local",
+		Topic: streamTopic, Partitions: opts.Partitions, Store: st, Backend: config.BackendLocal,
 		OutDir:             filepath.Join(dir, "out"),
 		CheckpointInterval: stream.DefaultCheckpointInterval, CheckpointTaps: opts.CheckpointTaps,
 		UntilClosed: last, Metrics: metrics.New(reg, nil), Log: slog.New(slog.DiscardHandler),
@@ -123,9 +120,12 @@ func benchStream(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, op
 		return read, service, fmt.Errorf("bench stream: %w", err)
 	}
 	defer g.Close()
-	done := make(chan error, 1)
+	// Whatever happens, the service is stopped before its folder goes.
+	runCtx, cancel := context.WithCancel(ctx)
+	done, stopped := make(chan error, 1), make(chan struct{})
+	defer func() { cancel(); <-stopped }()
 	service = bench.Measure(func() {
-		go func() { done <- svc.Run(ctx, g) }()
+		go func() { done <- svc.Run(runCtx, g); close(stopped) }()
 		err = metrics.AwaitConsumed(reg, float64(msgs), done)
 	})
 	if err != nil {
