@@ -40,6 +40,11 @@ type segRef struct {
 	Undated bool `json:"undated,omitempty"`
 }
 
+// appendBinary appends the reference as a day's list stores it:
+//
+//	name length (1 byte) | name | SHA-256 (32 bytes) | flags (1 byte: 1 = Undated)
+//
+// Segment names are far shorter than 256 bytes (see segmentName).
 func (r *segRef) appendBinary(b []byte) []byte {
 	b = append(b, byte(len(r.Name)))
 	b = append(b, r.Name...)
@@ -51,6 +56,8 @@ func (r *segRef) appendBinary(b []byte) []byte {
 	return append(b, 0)
 }
 
+// parseSegRefs decodes the references in a list's blobs, each blob holding
+// one or more back to back. It accepts exactly what appendBinary writes.
 func parseSegRefs(blobs [][]byte) ([]segRef, error) {
 	var refs []segRef
 	for _, b := range blobs {
@@ -59,10 +66,14 @@ func parseSegRefs(blobs [][]byte) ([]segRef, error) {
 			if len(b) < 1+n+32+1 {
 				return nil, errors.New("stream: truncated segment reference")
 			}
+			flag := b[1+n+32]
+			if flag > 1 {
+				return nil, fmt.Errorf("stream: segment reference %q has flag byte %d (0 or 1)", b[1:1+n], flag)
+			}
 			refs = append(refs, segRef{
 				Name:    string(b[1 : 1+n]),
 				SHA256:  hex.EncodeToString(b[1+n : 1+n+32]),
-				Undated: b[1+n+32] == 1,
+				Undated: flag == 1,
 			})
 			b = b[1+n+32+1:]
 		}

@@ -307,9 +307,9 @@ func (s *Service) newWorker(ctx context.Context, c *feed.Claim) (*worker, error)
 		}
 		d := settlement.Undated
 		if name != undatedList {
-			n, err := strconv.Atoi(name[len(segList):])
+			n, err := strconv.ParseInt(name[len(segList):], 10, 32)
 			if err != nil {
-				return nil, fmt.Errorf("stream: partition %d: list %q", w.p, name)
+				return nil, fmt.Errorf("stream: partition %d: list %q does not name a day: %w", w.p, name, err)
 			}
 			d = transit.Day(n)
 		}
