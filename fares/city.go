@@ -39,32 +39,7 @@ func parseCities(name string, data []byte) ([]City, error) {
 	r.ReuseRecord = true
 	var out []City
 	seen := map[transit.City]int{}
-	for first := true; ; first = false {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			// FieldPos is only defined for a record returned without
-			// error; a ParseError carries its own line.
-			var pe *csv.ParseError
-			line := 0
-			if errors.As(err, &pe) {
-				line = pe.Line
-			}
-			probs.add(name, line, "", ErrSyntax, "%v", err)
-			if !errors.Is(err, csv.ErrFieldCount) {
-				break // the reader cannot resynchronise after a quoting error
-			}
-			continue
-		}
-		line, _ := r.FieldPos(0)
-		if first {
-			if !slices.Equal(rec, citiesHeader) {
-				probs.add(name, line, "", ErrInvalid, "header %q, want %q", rec, citiesHeader)
-			}
-			continue
-		}
+	eachCSVRow(name, r, citiesHeader, &probs, func(line int, rec []string) {
 		c := City{NameZH: rec[1], NameEN: rec[2], ProvinceZH: rec[4]}
 		var err1, err2 error
 		c.Code, err1 = transit.ParseCity([]byte(rec[0]))
@@ -81,12 +56,12 @@ func parseCities(name string, data []byte) ([]City, error) {
 		default:
 			if prev, dup := seen[c.Code]; dup {
 				probs.add(name, line, "code", ErrDuplicate, "%s first given on line %d", c.Code, prev)
-				continue
+				return
 			}
 			seen[c.Code] = line
 			out = append(out, c)
 		}
-	}
+	})
 	if len(out) == 0 && len(probs.errs) == 0 {
 		probs.add(name, 0, "", ErrMissing, "no cities")
 	}
@@ -122,56 +97,70 @@ func parseMetroCities(name string, data []byte, known func(transit.City) bool) (
 	r.Comment = '#'
 	r.FieldsPerRecord = len(metroHeader)
 	out := map[transit.City]int{}
+	eachCSVRow(name, r, metroHeader, &probs, func(line int, rec []string) {
+		c, err := transit.ParseCity([]byte(rec[0]))
+		if err != nil {
+			probs.add(name, line, "code", ErrInvalid, "%q: %v", rec[0], err)
+			return
+		}
+		if !known(c) {
+			probs.add(name, line, "code", ErrUnknownCity, "%s", c)
+			return
+		}
+		if _, dup := out[c]; dup {
+			probs.add(name, line, "code", ErrDuplicate, "%s", c)
+			return
+		}
+		n, err := strconv.Atoi(rec[2])
+		if err != nil || n < 1 {
+			probs.add(name, line, "lines", ErrInvalid, "%q: want a positive whole number", rec[2])
+			return
+		}
+		if !strings.HasPrefix(rec[3], "reported") && !strings.HasPrefix(rec[3], "public knowledge") && !strings.HasPrefix(rec[3], "ours") {
+			probs.add(name, line, "source", ErrLabel, "%q", rec[3])
+			return
+		}
+		out[c] = n
+	})
+	if err := probs.err(); err != nil {
+		return nil, fmt.Errorf("metro cities: %w", err)
+	}
+	return out, nil
+}
+
+// eachCSVRow reads the records of r, the data file name: the first must
+// be header, and row gets each record after it with its line. A record
+// with the wrong number of fields is reported in probs and skipped; a
+// quoting error is reported and ends the reading, since the reader cannot
+// find the next record after it.
+func eachCSVRow(name string, r *csv.Reader, header []string, probs *problems, row func(line int, rec []string)) {
 	for first := true; ; first = false {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
-			break
+			return
 		}
 		if err != nil {
+			// FieldPos is only defined for a record returned without
+			// error; a ParseError carries the line its record starts on
+			// (a quoted field may run on over several lines).
 			var pe *csv.ParseError
 			line := 0
 			if errors.As(err, &pe) {
-				line = pe.Line
+				line = pe.StartLine
 			}
 			probs.add(name, line, "", ErrSyntax, "%v", err)
 			if !errors.Is(err, csv.ErrFieldCount) {
-				break
+				return
 			}
 			continue
 		}
 		line, _ := r.FieldPos(0)
 		if first {
-			if !slices.Equal(rec, metroHeader) {
-				probs.add(name, line, "", ErrInvalid, "header %q, want %q", rec, metroHeader)
+			if !slices.Equal(rec, header) {
+				probs.add(name, line, "", ErrInvalid, "header %q, want %q", rec, header)
 			}
 			continue
 		}
-		c, err := transit.ParseCity([]byte(rec[0]))
-		if err != nil {
-			probs.add(name, line, "code", ErrInvalid, "%q: %v", rec[0], err)
-			continue
-		}
-		if !known(c) {
-			probs.add(name, line, "code", ErrUnknownCity, "%s", c)
-			continue
-		}
-		if _, dup := out[c]; dup {
-			probs.add(name, line, "code", ErrDuplicate, "%s", c)
-			continue
-		}
-		n, err := strconv.Atoi(rec[2])
-		if err != nil || n < 1 {
-			probs.add(name, line, "lines", ErrInvalid, "%q: want a positive whole number", rec[2])
-			continue
-		}
-		if !strings.HasPrefix(rec[3], "reported") && !strings.HasPrefix(rec[3], "public knowledge") && !strings.HasPrefix(rec[3], "ours") {
-			probs.add(name, line, "source", ErrLabel, "%q", rec[3])
-			continue
-		}
-		out[c] = n
+		row(line, rec)
 	}
-	if err := probs.err(); err != nil {
-		return nil, fmt.Errorf("metro cities: %w", err)
-	}
-	return out, nil
 }

@@ -9,8 +9,9 @@ import (
 // Every *Error unwraps to exactly one of them, so callers (and tests) can
 // classify problems with errors.Is.
 var (
-	// ErrSyntax: the file is not well-formed YAML.
-	ErrSyntax = errors.New("invalid YAML")
+	// ErrSyntax: the file is not well-formed: YAML for policy files, CSV
+	// for the data files (data/cities.csv, data/metro_cities.csv).
+	ErrSyntax = errors.New("syntax error")
 	// ErrUnknownKey: a mapping key the schema does not define. Unknown keys
 	// are errors, not warnings, so a misspelt "max_uses" cannot silently
 	// drop a limit.

@@ -121,6 +121,60 @@ func TestParseCitiesErrors(t *testing.T) {
 	}
 }
 
+// TestCSVRowErrors: the problems of a data file's rows name the file, the
+// line and the sentinel, for both tables; a row with the wrong number of
+// fields is skipped and reading goes on, a quoting error ends it.
+func TestCSVRowErrors(t *testing.T) {
+	known := func(c transit.City) bool { return c == 330200 || c == 330100 }
+	parse := map[string]func(string, []byte) error{
+		"cities": func(name string, in []byte) error { _, err := parseCities(name, in); return err },
+		"metro": func(name string, in []byte) error {
+			_, err := parseMetroCities(name, in, known)
+			return err
+		},
+	}
+	for _, tc := range []struct {
+		table, in string
+		want      []Error // File, Line and the sentinel in Err
+	}{
+		{"cities", "code,name_zh,name_en,province,province_zh\n330200,宁波市,Ningbo,330000,浙江省\n", []Error{{Line: 1, Err: ErrInvalid}}},
+		{"cities", "code,name_zh,name_en,province_code,province_zh\n330200,宁波市,Ningbo\n33020x,宁波市,Ningbo,330000,浙江省\n", []Error{{Line: 2, Err: ErrSyntax}, {Line: 3, Err: ErrInvalid}}},
+		{"cities", "code,name_zh,name_en,province_code,province_zh\n330200,\"宁波市,Ningbo,330000,浙江省\n330200,宁波市,Ningbo,330000,浙江省\n", []Error{{Line: 2, Err: ErrSyntax}}},
+		{"metro", "code,name,lines,source\n330200,Ningbo,7,ours\n", []Error{{Line: 1, Err: ErrInvalid}}},
+		{"metro", "code,name_en,lines,source\n330200,Ningbo\n330100,Hangzhou,0,ours\n", []Error{{Line: 2, Err: ErrSyntax}, {Line: 3, Err: ErrInvalid}}},
+	} {
+		err := parse[tc.table](tc.table+".csv", []byte(tc.in))
+		got := problemsOf(err)
+		if len(got) != len(tc.want) {
+			t.Errorf("%s %q: %d problems, want %d: %v", tc.table, tc.in, len(got), len(tc.want), err)
+			continue
+		}
+		for i, w := range tc.want {
+			if g := got[i]; g.File != tc.table+".csv" || g.Line != w.Line || !errors.Is(g.Err, w.Err) {
+				t.Errorf("%s %q: problem %d is %v (file %s line %d), want line %d, %v", tc.table, tc.in, i, g, g.File, g.Line, w.Line, w.Err)
+			}
+		}
+	}
+}
+
+// problemsOf returns the *Errors that problems.err joined in err, under
+// any wrapping (parseMetroCities adds a prefix).
+func problemsOf(err error) []*Error {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			var out []*Error
+			for _, e := range j.Unwrap() {
+				var fe *Error
+				if errors.As(e, &fe) {
+					out = append(out, fe)
+				}
+			}
+			return out
+		}
+	}
+	return nil
+}
+
 // FuzzMetroCities: parseMetroCities never panics, and what it accepts,
 // written out again, parses to the same table.
 func FuzzMetroCities(f *testing.F) {
