@@ -3,13 +3,13 @@ package feed
 import (
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/internal/testtool"
 )
 
 // TestKcatProducer publishes taps with kcat (librdkafka), an independent
@@ -18,13 +18,7 @@ import (
 // that PartitionOf (kafka-go's Murmur2Balancer) gives its card, i.e. the
 // two clients partition the feed alike.
 func TestKcatProducer(t *testing.T) {
-	kcat, err := exec.LookPath("kcat")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("kcat is required in CI (apt-get install kcat): %v", err)
-		}
-		t.Skipf("kcat not installed (apt-get install kcat); skipping the cross-client partitioner check: %v", err)
-	}
+	kcat := testtool.Require(t, "kcat", "kcat", "the cross-client partitioner check")
 	const (
 		topic      = "taps"
 		partitions = 7

@@ -25,6 +25,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/tapsettle/tapsettle/internal/testtool"
 	"time"
 )
 
@@ -268,16 +270,8 @@ func readyPID(addr, password string) int {
 // lookPath finds redis-server or skips (fails under CI=true).
 func lookPath(tb testing.TB) string {
 	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err == nil {
-		return bin
-	}
-	msg := "redistest: redis-server is not in PATH; install redis-server (apt-get install redis-server) to run the Redis tests (those that start, stop or kill their own server need it even when $" + EnvAddr + " is set)"
-	if os.Getenv("CI") == "true" {
-		tb.Fatal(msg)
-	}
-	tb.Skip(msg)
-	return ""
+	return testtool.Require(tb, "redis-server", "redis-server",
+		"the Redis tests (those that start, stop or kill their own server even when $"+EnvAddr+" is set)")
 }
 
 // freePort asks the kernel for a free loopback port. Another process could
