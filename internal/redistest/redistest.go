@@ -25,9 +25,9 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tapsettle/tapsettle/internal/testtool"
-	"time"
 )
 
 // EnvAddr names the variable holding the address of a shared test server.
@@ -271,7 +271,7 @@ func readyPID(addr, password string) int {
 func lookPath(tb testing.TB) string {
 	tb.Helper()
 	return testtool.Require(tb, "redis-server", "redis-server",
-		"the Redis tests (those that start, stop or kill their own server even when $"+EnvAddr+" is set)")
+		"the Redis tests (those that start, stop or kill their own server, even when $"+EnvAddr+" is set)")
 }
 
 // freePort asks the kernel for a free loopback port. Another process could

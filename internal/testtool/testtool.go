@@ -11,15 +11,15 @@ import (
 )
 
 // Require returns the path of program name. Without it in PATH the test
-// skips, or under CI=true fails, saying what it was for and which Debian
-// package brings it.
-func Require(tb testing.TB, name, pkg, forWhat string) string {
+// skips, or under CI=true fails, saying which Debian package brings it and
+// what it is needed for.
+func Require(tb testing.TB, name, pkg, neededFor string) string {
 	tb.Helper()
 	bin, err := exec.LookPath(name)
 	if err == nil {
 		return bin
 	}
-	msg := name + " is not in PATH (apt-get install " + pkg + "), which " + forWhat + " needs: " + err.Error()
+	msg := name + " is not in PATH (apt-get install " + pkg + "), needed for " + neededFor + ": " + err.Error()
 	if os.Getenv("CI") == "true" {
 		tb.Fatal(msg)
 	}
