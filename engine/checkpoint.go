@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/internal/varint"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -21,18 +20,19 @@ import (
 //     and the city; a checkpoint upserts only the states changed since the
 //     previous one. The value holds the rider's accumulators, the inline
 //     tap_ids and the open metro entry, if any, in compact forms (see
-//     appendCard); records written before in fixed-size forms are still
-//     read.
+//     appendCard).
 //   - lists "ids/<day>" and "spill/<day>": the tap_id logs of the retained
 //     days, append-only, so a checkpoint appends only the identifiers
 //     logged since the previous one, and drops the lists of evicted days.
-//     An ids blob is compact (compactIDs: each identifier length-prefixed,
-//     not padded to its 40 bytes); blobs of fixed 40-byte identifiers,
-//     written before, are still read, also mixed with compact ones in one
-//     list.
+//     An ids blob starts with compactIDs, then holds each identifier
+//     length-prefixed, not padded to its 40 bytes.
 //   - meta: the scalars (watermarks, the last closed day, counters) and the
 //     reorder buffer, rewritten whole; it is small (a window of taps, in
-//     their compact form since metaVersion 2).
+//     their compact form).
+//
+// The meta's version byte, a card record's format flags and the ids
+// blob's first byte leave room for other forms: Restore refuses versions
+// and flags it does not know rather than guess at them.
 //
 // Restore rebuilds exactly the state that was checkpointed: pricing after a
 // restore emits exactly what the uninterrupted partition would have.
@@ -52,41 +52,46 @@ type CheckpointWriter interface {
 var ErrCheckpoint = errors.New("engine: invalid checkpoint")
 
 const (
-	// metaVersion 2 holds the reorder buffer's taps in their compact form
-	// (transit.Tap.AppendCompact); version 1, fixed-size taps, is still
-	// read.
-	metaVersion      = 2
-	metaVersionFixed = 1
+	// metaVersion is the first byte of the meta blob. Version 1 (held
+	// taps in a fixed-size form) was never released; Restore refuses it
+	// like any version it does not know.
+	metaVersion = 2
 	// metaFixedSize is the meta blob before its held taps: the version,
 	// nine scalars, the row counts by status, the number of held taps.
 	metaFixedSize   = 1 + 9*8 + transit.NumStatuses*8 + 4
 	cardKeySize     = transit.MaxCardID + 4
-	seenSize        = 12 // an entry of the records written before cardCompactSeen
 	compactSeenSize = 8
-	// cardCompactSeen flags a card record that holds only its tap_id
-	// entries in use, 8 bytes each, after a count.
-	cardCompactSeen = 4
-	// cardCompact flags a card record whose rider and open journey are in
-	// their compact forms (fares.Rider.AppendCompact; the journey's day as
-	// a varint and its entry by transit.Tap.AppendCompact). A record is
-	// what every checkpoint writes per changed card, so its size is most
-	// of a checkpoint's: 154 bytes a card on average in the fixed forms,
-	// about 98 in these (key included; a generated day). Records without the
-	// flag are still read.
-	cardCompact  = 8
-	cardFlagsAll = 1 | 2 | cardCompactSeen | cardCompact
-	journeyBytes = 4 + transit.TapBinarySize
 
 	idsList   = "ids/"
 	spillList = "spill/"
 
-	// compactIDs is the first byte of a compact ids blob: then, per
-	// identifier, its length (1..MaxTapID) and its bytes. A blob of fixed
-	// 40-byte identifiers never starts with it, since an identifier's
-	// first byte is never NUL. Identifiers are mostly far shorter than 40
-	// bytes (the generator's are 17), and every tap stores one: this
-	// halves what a checkpoint writes and a store (Redis) holds for them.
+	// compactIDs is the first byte of an ids blob: then, per identifier,
+	// its length (1..MaxTapID) and its bytes. Identifiers are mostly far
+	// shorter than their 40-byte maximum, and every tap stores one.
 	compactIDs = 0
+)
+
+// The first byte of a card record holds flags: what the record holds and
+// the forms it is in.
+const (
+	// cardSpilled: some of the card's tap_ids spilled to the day's spill
+	// sets (cardState.noteSpill).
+	cardSpilled = 1 << 0
+	// cardJourney: an open metro journey ends the record.
+	cardJourney = 1 << 1
+	// cardCompactSeen: the tap_id entries are those in use, 8 bytes each,
+	// after a count.
+	cardCompactSeen = 1 << 2
+	// cardCompact: the rider and open journey are in their compact forms
+	// (fares.Rider.AppendCompact; the journey's day as a varint and its
+	// entry by transit.Tap.AppendCompact).
+	cardCompact = 1 << 3
+
+	// cardFormat is the flags every record is written with: the only
+	// forms Restore reads. A record without them is of a form this build
+	// does not know, like one with flags outside cardFlagsAll.
+	cardFormat   = cardCompactSeen | cardCompact
+	cardFlagsAll = cardSpilled | cardJourney | cardFormat
 )
 
 // appendCompactID appends id, length-prefixed without its padding.
@@ -96,24 +101,12 @@ func appendCompactID(b []byte, id *transit.TapID) []byte {
 	return append(b, v...)
 }
 
-// readIDs calls f for each identifier of an ids blob, compact or of fixed
-// 40-byte identifiers.
+// readIDs calls f for each identifier of an ids blob.
 func readIDs(b []byte, f func(*transit.TapID)) error {
-	var id transit.TapID
 	if len(b) == 0 || b[0] != compactIDs {
-		if len(b)%transit.MaxTapID != 0 {
-			return fmt.Errorf("%d bytes, not a whole number of %d-byte identifiers", len(b), transit.MaxTapID)
-		}
-		for ; len(b) > 0; b = b[transit.MaxTapID:] {
-			raw := transit.TapID(b[:transit.MaxTapID])
-			// As written: a valid identifier, NUL-padded.
-			if err := id.Set(raw.Bytes()); err != nil || id != raw {
-				return fmt.Errorf("a fixed-width identifier is not a valid NUL-padded one (%v)", err)
-			}
-			f(&id)
-		}
-		return nil
+		return fmt.Errorf("ids blob of %d bytes starts with %v, want %d", len(b), b[:min(1, len(b))], compactIDs)
 	}
+	var id transit.TapID
 	for b = b[1:]; len(b) > 0; {
 		n := int(b[0])
 		if len(b) < 1+n {
@@ -208,14 +201,14 @@ func appendCardKey(b []byte, k *cardKey) []byte {
 }
 
 func (p *Partition) appendCard(b []byte, st *cardState) []byte {
-	var flags byte
+	var flags byte = cardFormat
 	if st.spilled() {
-		flags |= 1
+		flags |= cardSpilled
 	}
 	if st.journey != 0 {
-		flags |= 2
+		flags |= cardJourney
 	}
-	b = append(b, flags|cardCompactSeen|cardCompact)
+	b = append(b, flags)
 	b = st.rider.AppendCompact(b)
 	b = appendSeen(b, st)
 	if st.journey != 0 {
@@ -228,8 +221,8 @@ func (p *Partition) appendCard(b []byte, st *cardState) []byte {
 
 // appendSeen appends the card's tap_id entries in their compact form
 // (cardCompactSeen): a count, then the entries in use, 8 bytes each. Most
-// cards have one to three, and the record is what every checkpoint writes
-// per changed card.
+// cards have one to three in use of seenInline, and the record is what
+// every checkpoint writes per changed card.
 func appendSeen(b []byte, st *cardState) []byte {
 	n := len(b)
 	b = append(b, 0)
@@ -263,48 +256,84 @@ func (p *Partition) appendMeta(b []byte) []byte {
 // nothing yet. cards and lists are the store's contents (lists it does not
 // know are ignored, so a caller may keep its own lists beside them).
 func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[string][][]byte) error {
-	c := &p.core
-	if c.stats.Taps != 0 || c.held.len() != 0 || c.cards.len() != 0 {
+	pr := &p.core
+	if pr.stats.Taps != 0 || pr.held.len() != 0 || pr.cards.len() != 0 {
 		return fmt.Errorf("%w: restore into a partition that has state", ErrCheckpoint)
 	}
 	if err := p.restoreMeta(meta); err != nil {
 		return err
 	}
-	var spilled []int32 // cards whose record has the spilled flag
+	spilled, err := p.restoreCards(cards)
+	if err != nil {
+		return err
+	}
+	span, err := p.restoreLists(lists)
+	if err != nil {
+		return err
+	}
+	// A spilled card's ids are in some of the spill lists read: the span
+	// of their days is a safe superset of where to look.
+	for _, si := range spilled {
+		st := pr.cards.at(si)
+		st.spillLo, st.spillHi, st.spillFar = span.spillLo, span.spillHi, span.spillFar
+	}
+	p.ckpt.stored = p.ckpt.stored[:0]
+	for _, l := range pr.logs {
+		p.ckpt.stored = append(p.ckpt.stored, l.day)
+	}
+	slices.Sort(p.ckpt.stored)
+	pr.stats.Held = int64(pr.held.len())
+	pr.stats.Open = int64(len(pr.journeys) - len(pr.freeJ))
+	pr.published.store(&pr.stats)
+	return nil
+}
+
+// restoreCards reads the card records and returns the states whose record
+// has the spilled flag: which days' sets may hold their ids is known once
+// the lists are read.
+func (p *Partition) restoreCards(cards map[string][]byte) (spilled []int32, err error) {
+	pr := &p.core
 	for k, v := range cards {
-		if len(k) != cardKeySize || len(v) == 0 || v[0]&^cardFlagsAll != 0 {
-			return fmt.Errorf("%w: card record of %d+%d bytes, flags %x", ErrCheckpoint, len(k), len(v), v[:min(1, len(v))])
+		if len(k) != cardKeySize || len(v) == 0 {
+			return nil, fmt.Errorf("%w: card record of %d+%d bytes", ErrCheckpoint, len(k), len(v))
+		}
+		if flags := v[0]; flags&^cardFlagsAll != 0 || flags&cardFormat != cardFormat {
+			return nil, fmt.Errorf("%w: card record with flags %#x: unknown format", ErrCheckpoint, flags)
 		}
 		var key cardKey
 		copy(key.card[:], k)
 		key.city = transit.City(binary.LittleEndian.Uint32([]byte(k[transit.MaxCardID:])))
-		si := c.cards.find(&key, keyHash(&key))
-		st := c.cards.at(si)
+		si := pr.cards.find(&key, keyHash(&key))
+		st := pr.cards.at(si)
 		flags := v[0]
-		if flags&1 != 0 {
-			// The record says only that some ids spilled: which days'
-			// sets may hold them is known once the lists are read.
+		if flags&cardSpilled != 0 {
 			spilled = append(spilled, si)
 		}
-		s, err := restoreRider(&st.rider, flags, v[1:])
+		s, err := st.rider.DecodeCompact(v[1:])
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("%w: card rider: %w", ErrCheckpoint, err)
 		}
-		if s, err = restoreSeen(st, flags, s); err != nil {
-			return err
+		if s, err = restoreSeen(st, s); err != nil {
+			return nil, err
 		}
-		if flags&2 != 0 {
-			entry, day, err := restoreJourney(flags, s)
+		if flags&cardJourney != 0 {
+			entry, day, err := restoreJourney(s)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			// States never move, so the journey can point at si now.
-			c.openJourney(si, &entry, day, -1)
+			pr.openJourney(si, &entry, day, -1)
 		} else if len(s) != 0 {
-			return fmt.Errorf("%w: card record has %d trailing bytes", ErrCheckpoint, len(s))
+			return nil, fmt.Errorf("%w: card record has %d trailing bytes", ErrCheckpoint, len(s))
 		}
 	}
-	var span cardState // noted with the day of every spill list read
+	return spilled, nil
+}
+
+// restoreLists reads the tap_id logs (ids and spill lists) and returns a
+// state noted with the day of every spill list read.
+func (p *Partition) restoreLists(lists map[string][][]byte) (span cardState, err error) {
+	pr := &p.core
 	for name, blobs := range lists {
 		var spill bool
 		var rest string
@@ -318,86 +347,73 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 		}
 		n, err := strconv.Atoi(rest)
 		if err != nil || n < math.MinInt32 || n > math.MaxInt32 {
-			return fmt.Errorf("%w: list %q", ErrCheckpoint, name)
+			return span, fmt.Errorf("%w: list %q", ErrCheckpoint, name)
 		}
-		l := c.dayLog(transit.Day(n))
+		l := pr.dayLog(transit.Day(n))
 		l.fresh = false
 		if spill {
 			span.noteSpill(transit.Day(n))
 		}
-		const size = transit.MaxTapID + cardKeySize
 		for _, b := range blobs {
-			if !spill {
-				if err := readIDs(b, func(id *transit.TapID) { l.ids.push(id) }); err != nil {
-					return fmt.Errorf("%w: list %q: %v", ErrCheckpoint, name, err)
-				}
-				continue
+			if spill {
+				err = readSpill(b, l)
+			} else {
+				err = readIDs(b, func(id *transit.TapID) { l.ids.push(id) })
 			}
-			if len(b)%size != 0 {
-				return fmt.Errorf("%w: list %q holds %d bytes", ErrCheckpoint, name, len(b))
-			}
-			for ; len(b) > 0; b = b[size:] {
-				var k spillKey
-				copy(k.id[:], b)
-				copy(k.card.card[:], b[transit.MaxTapID:])
-				k.card.city = transit.City(binary.LittleEndian.Uint32(b[transit.MaxTapID+transit.MaxCardID:]))
-				l.spill.add(&k)
+			if err != nil {
+				return span, fmt.Errorf("%w: list %q: %w", ErrCheckpoint, name, err)
 			}
 		}
 		l.ckIDs, l.ckSpill = l.ids.len(), len(l.spill.ids)
 	}
-	// A spilled card's ids are in some of the spill lists read: the span
-	// of their days is a safe superset of where to look.
-	for _, si := range spilled {
-		st := c.cards.at(si)
-		st.spillLo, st.spillHi, st.spillFar = span.spillLo, span.spillHi, span.spillFar
+	return span, nil
+}
+
+// readSpill adds the entries of a spill blob to l's spill set.
+func readSpill(b []byte, l *dayLog) error {
+	const size = transit.MaxTapID + cardKeySize
+	if len(b)%size != 0 {
+		return fmt.Errorf("spill blob of %d bytes, not a whole number of %d-byte entries", len(b), size)
 	}
-	p.ckpt.stored = p.ckpt.stored[:0]
-	for _, l := range c.logs {
-		p.ckpt.stored = append(p.ckpt.stored, l.day)
+	for ; len(b) > 0; b = b[size:] {
+		var k spillKey
+		copy(k.id[:], b)
+		copy(k.card.card[:], b[transit.MaxTapID:])
+		k.card.city = transit.City(binary.LittleEndian.Uint32(b[transit.MaxTapID+transit.MaxCardID:]))
+		l.spill.add(&k)
 	}
-	slices.Sort(p.ckpt.stored)
-	c.stats.Held = int64(c.held.len())
-	c.stats.Open = int64(len(c.journeys) - len(c.freeJ))
-	c.published.store(&c.stats)
 	return nil
 }
 
 func (p *Partition) restoreMeta(b []byte) error {
-	c := &p.core
-	if len(b) < metaFixedSize || (b[0] != metaVersion && b[0] != metaVersionFixed) {
-		return fmt.Errorf("%w: meta of %d bytes, version %v", ErrCheckpoint, len(b), b[:min(1, len(b))])
+	pr := &p.core
+	if len(b) < metaFixedSize || b[0] != metaVersion {
+		return fmt.Errorf("%w: meta of %d bytes, version %v, want version %d", ErrCheckpoint, len(b), b[:min(1, len(b))], metaVersion)
 	}
-	version := b[0]
 	b = b[1:]
 	next := func() int64 {
 		v := int64(binary.LittleEndian.Uint64(b))
 		b = b[8:]
 		return v
 	}
-	c.released, c.step, p.clock.maxTime, p.clock.watermark = next(), next(), next(), next()
+	pr.released, pr.step, p.clock.maxTime, p.clock.watermark = next(), next(), next(), next()
 	if w := next(); w != p.clock.window {
 		return fmt.Errorf("%w: checkpoint taken with window %v, partition has %v", ErrCheckpoint, w, p.clock.window)
 	}
-	c.oldest, p.settled = transit.Day(next()), transit.Day(next())
-	c.stats.Taps, c.stats.Late = next(), next()
-	for i := range c.stats.Rows {
-		c.stats.Rows[i] = next()
+	pr.oldest, p.settled = transit.Day(next()), transit.Day(next())
+	pr.stats.Taps, pr.stats.Late = next(), next()
+	for i := range pr.stats.Rows {
+		pr.stats.Rows[i] = next()
 	}
 	n := int(binary.LittleEndian.Uint32(b))
 	b = b[4:]
 	var t transit.Tap
 	for i := range n {
 		var err error
-		if version == metaVersionFixed {
-			b, err = decodeFixedTap(&t, b)
-		} else {
-			b, err = t.DecodeCompact(b)
-		}
-		if err != nil {
+		if b, err = t.DecodeCompact(b); err != nil {
 			return fmt.Errorf("%w: reorder buffer: tap %d of %d: %w", ErrCheckpoint, i, n, err)
 		}
-		c.held.add(&t)
+		pr.held.add(&t)
 	}
 	if len(b) != 0 {
 		return fmt.Errorf("%w: reorder buffer of %d taps has %d trailing bytes", ErrCheckpoint, n, len(b))
@@ -405,38 +421,10 @@ func (p *Partition) restoreMeta(b []byte) error {
 	return nil
 }
 
-// restoreRider reads a card record's rider, compact or (records written
-// before cardCompact) fixed-size, and returns the rest of the record.
-func restoreRider(r *fares.Rider, flags byte, s []byte) ([]byte, error) {
-	if flags&cardCompact != 0 {
-		rest, err := r.DecodeCompact(s)
-		if err != nil {
-			return nil, fmt.Errorf("%w: card rider: %w", ErrCheckpoint, err)
-		}
-		return rest, nil
-	}
-	if len(s) < fares.RiderSize {
-		return nil, fmt.Errorf("%w: card record of %d bytes after its flags, shorter than a rider", ErrCheckpoint, len(s))
-	}
-	if err := r.UnmarshalBinary(s[:fares.RiderSize]); err != nil {
-		return nil, fmt.Errorf("%w: card rider: %w", ErrCheckpoint, err)
-	}
-	return s[fares.RiderSize:], nil
-}
-
 // restoreJourney reads the open journey that ends a card record: its day
-// and its entry tap, compact or fixed-size as flags say.
-func restoreJourney(flags byte, s []byte) (transit.Tap, transit.Day, error) {
+// and its entry tap.
+func restoreJourney(s []byte) (transit.Tap, transit.Day, error) {
 	var entry transit.Tap
-	if flags&cardCompact == 0 {
-		if len(s) != journeyBytes {
-			return entry, 0, fmt.Errorf("%w: open journey of %d bytes", ErrCheckpoint, len(s))
-		}
-		if _, err := decodeFixedTap(&entry, s[4:]); err != nil {
-			return entry, 0, fmt.Errorf("%w: open journey: %w", ErrCheckpoint, err)
-		}
-		return entry, transit.Day(binary.LittleEndian.Uint32(s)), nil
-	}
 	day, s, err := varint.Int32(s)
 	if err != nil {
 		return entry, 0, fmt.Errorf("%w: open journey's day: %w", ErrCheckpoint, err)
@@ -450,43 +438,9 @@ func restoreJourney(flags byte, s []byte) (transit.Tap, transit.Day, error) {
 	return entry, transit.Day(day), nil
 }
 
-// decodeFixedTap reads a tap in the fixed-size form of checkpoints written
-// before the compact one and returns the rest of b. Its identifiers are
-// held to the compact form's rules, which the tap is checkpointed in next
-// (a laxer read let FuzzRestoreCard restore a tap whose next checkpoint
-// could not be read back).
-func decodeFixedTap(t *transit.Tap, b []byte) ([]byte, error) {
-	if err := t.DecodeBinary(b); err != nil {
-		return b, err
-	}
-	if err := t.CheckIDs(); err != nil {
-		return b, err
-	}
-	return b[transit.TapBinarySize:], nil
-}
-
-// restoreSeen reads a card record's tap_id entries into st and returns
-// the rest of the record. A record has its entries in use, compactly
-// (cardCompactSeen), or, as checkpoints written before that had them, all
-// seenInline slots of 32-bit fields with the tag in the high half.
-func restoreSeen(st *cardState, flags byte, s []byte) ([]byte, error) {
-	if flags&cardCompactSeen == 0 {
-		if len(s) < seenInline*seenSize {
-			return nil, fmt.Errorf("%w: card record truncated in its tap_id entries", ErrCheckpoint)
-		}
-		for j := range st.seen {
-			e := &st.seen[j]
-			day := binary.LittleEndian.Uint32(s)
-			if day > math.MaxUint16 {
-				return nil, fmt.Errorf("%w: card tap_id entry of day %d", ErrCheckpoint, day)
-			}
-			e.day = uint16(day)
-			e.tag = uint16(binary.LittleEndian.Uint32(s[4:]) >> 16)
-			e.idx = binary.LittleEndian.Uint32(s[8:])
-			s = s[seenSize:]
-		}
-		return s, nil
-	}
+// restoreSeen reads a card record's tap_id entries (appendSeen) into st
+// and returns the rest of the record.
+func restoreSeen(st *cardState, s []byte) ([]byte, error) {
 	if len(s) == 0 {
 		return nil, fmt.Errorf("%w: card record ends before its tap_id entries", ErrCheckpoint)
 	}

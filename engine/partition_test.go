@@ -2,10 +2,9 @@ package engine
 
 import (
 	"bytes"
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -252,14 +251,24 @@ func TestPartitionRestoreRefusesBadState(t *testing.T) {
 	cases := map[string]func(m *memStore){
 		"short meta":  func(m *memStore) { m.meta = m.meta[:10] },
 		"bad version": func(m *memStore) { m.meta[0] = 99 },
-		"meta tail":   func(m *memStore) { m.meta = append(m.meta, 1) },
+		// Version 1 held fixed-size taps; it was never released.
+		"meta version 1": func(m *memStore) { m.meta[0] = 1 },
+		"meta tail":      func(m *memStore) { m.meta = append(m.meta, 1) },
 		"short card": func(m *memStore) {
 			for k, v := range m.cards {
 				m.cards[k] = v[:len(v)-1]
 				break
 			}
 		},
-		"bad list": func(m *memStore) { m.lists["ids/x"] = [][]byte{make([]byte, 40)} },
+		"rider not compact":   func(m *memStore) { setCardFlags(m, 0, cardCompact) },
+		"tap_ids not compact": func(m *memStore) { setCardFlags(m, 0, cardCompactSeen) },
+		"unknown card flag":   func(m *memStore) { setCardFlags(m, 1<<4, 0) },
+		"bad list":            func(m *memStore) { m.lists["ids/x"] = [][]byte{make([]byte, 40)} },
+		"empty ids blob":      func(m *memStore) { m.lists["ids/1"] = [][]byte{{}} },
+		"fixed-width ids blob": func(m *memStore) {
+			m.lists["ids/1"] = [][]byte{append([]byte("310100-0000000005"), make([]byte, transit.MaxTapID-17)...)}
+		},
+		"ragged spill": func(m *memStore) { m.lists["spill/1"] = [][]byte{make([]byte, transit.MaxTapID)} },
 		"ragged ids": func(m *memStore) {
 			for k, v := range m.lists {
 				m.lists[k] = append(v, []byte{1})
@@ -289,8 +298,8 @@ func TestPartitionRestoreRefusesBadState(t *testing.T) {
 			}
 			spoil(m)
 			q := newTestPartition(t, &seqSink{})
-			if err := q.Restore(m.meta, m.cards, m.lists); err == nil {
-				t.Fatal("restore accepted spoiled state")
+			if err := q.Restore(m.meta, m.cards, m.lists); !errors.Is(err, ErrCheckpoint) {
+				t.Fatalf("restore of spoiled state: %v, want ErrCheckpoint", err)
 			}
 		})
 	}
@@ -304,6 +313,15 @@ func TestPartitionRestoreRefusesBadState(t *testing.T) {
 	}
 }
 
+// setCardFlags sets flags set and clears flags clear on every card record
+// of m.
+func setCardFlags(m *memStore, set, clear byte) {
+	for k, v := range m.cards {
+		v[0] = v[0]&^clear | set
+		m.cards[k] = v
+	}
+}
+
 func BenchmarkPartitionCheckpoint(b *testing.B) {
 	ops := twoDayStream(b, 20000, 1)
 	p := newTestPartition(b, &seqSink{})
@@ -314,197 +332,6 @@ func BenchmarkPartitionCheckpoint(b *testing.B) {
 		store.checkpoint(p, true)
 	}
 	b.ReportMetric(float64(len(store.cards)), "cards")
-}
-
-// TestPartitionRestoresLegacyCardRecords: card records and meta in the
-// layouts checkpoints had before — fixed-size riders, open journeys and
-// held taps (before cardCompact and metaVersion 2), and also every inline
-// tap_id slot in 32-bit fields with the tag in the high half (before
-// cardCompactSeen) — restore to the same state: pricing goes on exactly as
-// from the compact records, also with both kinds of record in one store.
-func TestPartitionRestoresLegacyCardRecords(t *testing.T) {
-	ops := twoDayStream(t, 4000, 7)
-	half := len(ops.taps) / 2
-	r := rand.New(rand.NewPCG(1, 1))
-	ref := &seqSink{}
-	p := newTestPartition(t, ref)
-	ops.feed(p, r, 0, half)
-	store := newMemStore()
-	store.checkpoint(p, true)
-	before := len(ref.rows)
-	ops.feed(p, rand.New(rand.NewPCG(2, 2)), half, len(ops.taps))
-	want := ref.rows[before:]
-
-	journeys := 0
-	for k, v := range store.cards {
-		if v[0]&(cardCompactSeen|cardCompact) != cardCompactSeen|cardCompact {
-			t.Fatalf("card record %q is not compact", k)
-		}
-		if v[0]&2 != 0 {
-			journeys++
-		}
-	}
-	if journeys == 0 {
-		t.Fatal("no open journey in the checkpoint: none would be converted")
-	}
-	meta := legacyMeta(t, store.meta)
-	for _, tc := range []struct {
-		name      string
-		fixedSeen bool
-		every     int // convert every n-th record
-	}{
-		{"fixed rider and journey", false, 1},
-		{"fixed rider, journey and tap_id slots", true, 1},
-		{"half of the records fixed", true, 2},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			legacy := map[string][]byte{}
-			i := 0
-			for _, k := range slices.Sorted(maps.Keys(store.cards)) {
-				v := store.cards[k]
-				if i%tc.every == 0 {
-					v = legacyCard(t, v, tc.fixedSeen)
-				}
-				legacy[k] = v
-				i++
-			}
-			got := &seqSink{}
-			q := newTestPartition(t, got)
-			if err := q.Restore(meta, legacy, store.lists); err != nil {
-				t.Fatal(err)
-			}
-			ops.feed(q, rand.New(rand.NewPCG(2, 2)), half, len(ops.taps))
-			if !slices.Equal(got.rows, want) {
-				t.Fatalf("after restoring legacy records: %d rows, want %d, or different rows", len(got.rows), len(want))
-			}
-		})
-	}
-}
-
-// legacyCard rewrites a compact card record in the fixed-size forms of
-// the rider and open journey, and with fixedSeen in the tap_id slot
-// layout from before cardCompactSeen too.
-func legacyCard(t testing.TB, v []byte, fixedSeen bool) []byte {
-	t.Helper()
-	flags := v[0]
-	var st cardState
-	s, err := restoreRider(&st.rider, flags, v[1:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s, err = restoreSeen(&st, flags, s); err != nil {
-		t.Fatal(err)
-	}
-	out := []byte{flags &^ cardCompact}
-	if fixedSeen {
-		out[0] &^= cardCompactSeen
-	}
-	out = st.rider.AppendBinary(out)
-	if !fixedSeen {
-		out = appendSeen(out, &st)
-	} else {
-		for i := range st.seen {
-			e := &st.seen[i]
-			out = binary.LittleEndian.AppendUint32(out, uint32(e.day))
-			out = binary.LittleEndian.AppendUint32(out, uint32(e.tag)<<16)
-			out = binary.LittleEndian.AppendUint32(out, e.idx)
-		}
-	}
-	if flags&2 != 0 {
-		entry, day, err := restoreJourney(flags, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = binary.LittleEndian.AppendUint32(out, uint32(day))
-		out = entry.AppendBinary(out)
-	}
-	return out
-}
-
-// legacyMeta rewrites a meta blob as metaVersionFixed: the reorder
-// buffer's taps in their fixed-size form.
-func legacyMeta(t testing.TB, meta []byte) []byte {
-	t.Helper()
-	if meta[0] != metaVersion {
-		t.Fatalf("meta version %d, want %d", meta[0], metaVersion)
-	}
-	out := append([]byte{metaVersionFixed}, meta[1:metaFixedSize]...)
-	n := int(binary.LittleEndian.Uint32(meta[metaFixedSize-4:]))
-	if n == 0 {
-		t.Fatal("no held taps in the meta: none would be converted")
-	}
-	b := meta[metaFixedSize:]
-	for range n {
-		var tp transit.Tap
-		var err error
-		if b, err = tp.DecodeCompact(b); err != nil {
-			t.Fatal(err)
-		}
-		out = tp.AppendBinary(out)
-	}
-	return out
-}
-
-// TestRestoreFixedWidthIDs: a state whose ids lists were written before
-// compactIDs (fixed 40-byte identifiers), wholly or in part, restores to a
-// partition that prices the rest of the stream exactly as one restored
-// from the compact lists, duplicates included.
-func TestRestoreFixedWidthIDs(t *testing.T) {
-	ops := twoDayStream(t, 1200, 5)
-	r := rand.New(rand.NewPCG(5, 6))
-	p := newTestPartition(t, &seqSink{})
-	store := newMemStore()
-	at := len(ops.taps) / 2
-	for from := 0; from < at; from += 150 { // several checkpoints: several blobs per list
-		ops.feed(p, r, from, min(at, from+150))
-		store.checkpoint(p, false)
-	}
-	// The second half repeats some taps of the first: they must be
-	// recognised as duplicates from the restored lists.
-	rest := append(slices.Clone(ops.taps[at:]), ops.taps[at-300:at-200]...)
-	rows := func(lists map[string][][]byte) []transit.Priced {
-		sink := &seqSink{}
-		q := newTestPartition(t, sink)
-		if err := q.Restore(store.meta, store.cards, lists); err != nil {
-			t.Fatal(err)
-		}
-		q.Submit(rest)
-		q.CloseDay(math.MaxInt32 - 1)
-		return sink.rows
-	}
-	want := rows(store.lists)
-	compact, blobs := 0, 0
-	for _, sel := range []func(i int) bool{func(int) bool { return true }, func(i int) bool { return i%2 == 0 }} {
-		fixed := map[string][][]byte{}
-		for name, bs := range store.lists {
-			for i, b := range bs {
-				if strings.HasPrefix(name, idsList) && sel(i) {
-					if len(b) > 0 && b[0] == compactIDs {
-						compact++
-					}
-					var w []byte
-					if err := readIDs(b, func(id *transit.TapID) { w = append(w, id[:]...) }); err != nil {
-						t.Fatal(err)
-					}
-					b = w
-				}
-				fixed[name] = append(fixed[name], b)
-				blobs++
-			}
-		}
-		if got := rows(fixed); !slices.Equal(got, want) {
-			t.Fatalf("restored from fixed-width ids: %d rows, want %d (or rows differ)", len(got), len(want))
-		}
-	}
-	dups := 0
-	for _, row := range want {
-		if row.Status == transit.StatusDuplicate {
-			dups++
-		}
-	}
-	if compact == 0 || dups < 100 {
-		t.Fatalf("the test exercised %d compact blobs of %d and %d duplicates", compact, blobs, dups)
-	}
 }
 
 func TestCompactIDs(t *testing.T) {
@@ -536,7 +363,6 @@ func TestCompactIDs(t *testing.T) {
 // read survives a compact round trip.
 func FuzzReadIDs(f *testing.F) {
 	f.Add([]byte{compactIDs, 3, 'a', 'b', 'c'})
-	f.Add(append([]byte("310100-0000000005"), make([]byte, transit.MaxTapID-17)...))
 	f.Add([]byte{compactIDs, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var ids []transit.TapID
@@ -569,9 +395,8 @@ func FuzzRestoreCard(f *testing.F) {
 	seeded := 0
 	for _, k := range slices.Sorted(maps.Keys(store.cards)) {
 		v := store.cards[k]
-		if seeded < 6 || v[0]&2 != 0 && seeded < 12 {
+		if seeded < 6 || v[0]&cardJourney != 0 && seeded < 12 {
 			f.Add([]byte(k), v, store.meta)
-			f.Add([]byte(k), legacyCard(f, v, seeded%2 == 0), legacyMeta(f, store.meta))
 			seeded++
 		}
 	}

@@ -1,10 +1,8 @@
 package transit
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 
 	"github.com/tapsettle/tapsettle/internal/varint"
 )
@@ -17,9 +15,8 @@ const TapBinarySize = 8 + 4 + 4 + 4 + 3 + MaxTapID + MaxCardID + 2*MaxCode + Max
 var ErrTapEncoding = errors.New("transit: invalid tap encoding")
 
 // AppendBinary appends the tap's fixed-size little-endian binary form
-// (TapBinarySize bytes): the layout of segment rows (and of checkpoints
-// before AppendCompact), so it is explicit field by field and never
-// depends on the struct's memory layout.
+// (TapBinarySize bytes): the layout of segment rows, so it is explicit
+// field by field and never depends on the struct's memory layout.
 func (t *Tap) AppendBinary(b []byte) []byte {
 	b = binary.LittleEndian.AppendUint64(b, uint64(t.Time))
 	b = binary.LittleEndian.AppendUint32(b, uint32(t.Offset))
@@ -69,27 +66,6 @@ type idField struct {
 // write them, aliasing t.
 func (t *Tap) idFields() [5]idField {
 	return [...]idField{{"tap_id", t.ID[:], true}, {"card_id", t.Card[:], true}, {"line", t.Line[:], false}, {"stop", t.Stop[:], false}, {"device", t.Device[:], false}}
-}
-
-// CheckIDs reports whether the tap's identifiers are ones their Set methods
-// would have stored: valid bytes, NUL-padded, tap_id and card_id not
-// empty. DecodeBinary does not check them (segments are checksummed and
-// written by this program); a restore of stored state that will be
-// written again in the compact form, which DecodeCompact holds to these
-// rules, does.
-func (t *Tap) CheckIDs() error {
-	var set [MaxTapID]byte // the widest identifier
-	for _, id := range t.idFields() {
-		dst := set[:len(id.v)]
-		err := setID(dst, idBytes(id.v), id.required)
-		if err == nil && !bytes.Equal(dst, id.v) {
-			err = fmt.Errorf("%w: bytes after the NUL padding", ErrChar)
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %s: %w", ErrTapEncoding, id.name, err)
-		}
-	}
-	return nil
 }
 
 // AppendCompact appends the tap's compact binary form, for state that is
