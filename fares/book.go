@@ -32,8 +32,8 @@ var embedded embed.FS
 type Book struct {
 	cities []City // sorted by code
 	// slot maps City.Index() to 1 + the city's position in cities, 0 when
-	// the code is not a participant. 8300 entries (codes run to 829900)
-	// make a 16 KiB table that answers Policy without hashing.
+	// the code is not a participant. transit.MaxCity.Index()+1 entries make a
+	// 16 KiB table that answers Policy without hashing.
 	slot     []uint16
 	versions [][]*Policy // per city, ascending by EffectiveFrom
 
@@ -347,7 +347,7 @@ func buildAll(nets []*Network) error {
 }
 
 func (b *Book) index() {
-	b.slot = make([]uint16, transit.City(829900).Index()+1)
+	b.slot = make([]uint16, transit.MaxCity.Index()+1)
 	for i, c := range b.cities {
 		b.slot[c.Code.Index()] = uint16(i + 1)
 	}

@@ -96,7 +96,7 @@ func New(reg prometheus.Registerer, cities []transit.City) *Metrics {
 
 	partition := []string{"partition"}
 	m := &Metrics{
-		cityRow: make([]uint16, transit.City(829900).Index()+1), // the largest valid code
+		cityRow: make([]uint16, transit.MaxCity.Index()+1),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "messages_consumed_total",
 			Help: "Kafka messages consumed, by partition."}, partition),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "bytes_consumed_total",

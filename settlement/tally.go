@@ -14,7 +14,7 @@ type cityIndex struct {
 }
 
 func newCityIndex(parts []Participant) *cityIndex {
-	ix := &cityIndex{idx: make([]int16, transit.City(829900).Index()+1), n: len(parts)}
+	ix := &cityIndex{idx: make([]int16, transit.MaxCity.Index()+1), n: len(parts)}
 	for i := range ix.idx {
 		ix.idx[i] = -1
 	}

@@ -13,6 +13,14 @@ type City uint32
 // Ningbo is the city whose Join in Card discount tapsettle ships.
 const Ningbo City = 330200
 
+// MinCity and MaxCity are the smallest and the largest valid codes (GB/T
+// 2260 provinces run 11..82): tables indexed by City.Index need
+// MaxCity.Index()+1 entries.
+const (
+	MinCity City = 110000
+	MaxCity City = 829900
+)
+
 // ErrCityCode is returned for a value that is not a six-digit code of a
 // prefecture-level division (the last two digits must be 00).
 var ErrCityCode = errors.New("not a six-digit prefecture-level city code")
@@ -37,9 +45,9 @@ func ParseCity(b []byte) (City, error) {
 }
 
 // Valid reports whether c has the shape of a prefecture-level code:
-// 110000 <= c <= 829999 and c%100 == 0 (GB/T 2260 provinces run 11..82).
+// MinCity <= c <= MaxCity and c%100 == 0.
 func (c City) Valid() bool {
-	return c >= 110000 && c <= 829999 && c%100 == 0
+	return c >= MinCity && c <= MaxCity && c%100 == 0
 }
 
 // Index returns c/100, a dense key below 10000 for array-indexed tables.
