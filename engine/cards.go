@@ -32,7 +32,7 @@ type cardState struct {
 	// then (see seenBefore), not on every tap of a card that ever spilled.
 	spillLo, spillHi uint16
 	spillFar         bool
-	// dirty: changed since the last checkpoint, listed in core.dirty.
+	// dirty: changed since the last checkpoint, listed in pricer.dirty.
 	dirty bool
 	rider fares.Rider
 	seen  [seenInline]seenEntry

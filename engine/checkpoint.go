@@ -131,11 +131,11 @@ type checkpointState struct {
 // (or Restore), or all of it when full, and appends the meta blob to meta.
 // A full checkpoint is meant for a store that first drops everything.
 func (p *Partition) Checkpoint(w CheckpointWriter, full bool, meta []byte) []byte {
-	c := &p.core
+	pr := &p.pricer
 	buf := p.ckpt.buf
 	// Cards.
 	emit := func(i int32) {
-		st := c.cards.at(i)
+		st := pr.cards.at(i)
 		st.dirty = false
 		buf = appendCardKey(buf[:0], &st.key)
 		k := len(buf)
@@ -143,26 +143,26 @@ func (p *Partition) Checkpoint(w CheckpointWriter, full bool, meta []byte) []byt
 		w.Card(buf[:k], buf[k:])
 	}
 	if full {
-		for i := range c.cards.len() {
+		for i := range pr.cards.len() {
 			emit(int32(i))
 		}
 	} else {
-		for _, i := range c.dirty {
+		for _, i := range pr.dirty {
 			emit(i)
 		}
 	}
-	c.dirty = c.dirty[:0]
+	pr.dirty = pr.dirty[:0]
 	// Tap-id logs.
 	var keep []transit.Day
 	for _, d := range p.ckpt.stored {
-		if l := c.findLog(d); full || l == nil || l.fresh {
+		if l := pr.findLog(d); full || l == nil || l.fresh {
 			w.Drop(idsList + strconv.Itoa(int(d)))
 			w.Drop(spillList + strconv.Itoa(int(d)))
 			continue
 		}
 		keep = append(keep, d)
 	}
-	for _, l := range c.logs {
+	for _, l := range pr.logs {
 		if full {
 			l.ckIDs, l.ckSpill = 0, 0
 		}
@@ -238,17 +238,17 @@ func appendSeen(b []byte, st *cardState) []byte {
 }
 
 func (p *Partition) appendMeta(b []byte) []byte {
-	c := &p.core
+	pr := &p.pricer
 	b = append(b, metaVersion)
-	for _, v := range []int64{c.released, c.step, p.clock.maxTime, p.clock.watermark, p.clock.window,
-		int64(c.oldest), int64(p.settled), c.stats.Taps, c.stats.Late} {
+	for _, v := range []int64{pr.released, pr.step, p.clock.maxTime, p.clock.watermark, p.clock.window,
+		int64(pr.oldest), int64(p.settled), pr.stats.Taps, pr.stats.Late} {
 		b = binary.LittleEndian.AppendUint64(b, uint64(v))
 	}
-	for _, v := range c.stats.Rows {
+	for _, v := range pr.stats.Rows {
 		b = binary.LittleEndian.AppendUint64(b, uint64(v))
 	}
-	b = binary.LittleEndian.AppendUint32(b, uint32(c.held.len()))
-	c.held.each(func(t *transit.Tap) { b = t.AppendCompact(b) })
+	b = binary.LittleEndian.AppendUint32(b, uint32(pr.held.len()))
+	pr.held.each(func(t *transit.Tap) { b = t.AppendCompact(b) })
 	return b
 }
 
@@ -256,7 +256,7 @@ func (p *Partition) appendMeta(b []byte) []byte {
 // nothing yet. cards and lists are the store's contents (lists it does not
 // know are ignored, so a caller may keep its own lists beside them).
 func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[string][][]byte) error {
-	pr := &p.core
+	pr := &p.pricer
 	if pr.stats.Taps != 0 || pr.held.len() != 0 || pr.cards.len() != 0 {
 		return fmt.Errorf("%w: restore into a partition that has state", ErrCheckpoint)
 	}
@@ -292,7 +292,7 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 // has the spilled flag: which days' sets may hold their ids is known once
 // the lists are read.
 func (p *Partition) restoreCards(cards map[string][]byte) (spilled []int32, err error) {
-	pr := &p.core
+	pr := &p.pricer
 	for k, v := range cards {
 		if len(k) != cardKeySize || len(v) == 0 {
 			return nil, fmt.Errorf("%w: card record of %d+%d bytes", ErrCheckpoint, len(k), len(v))
@@ -333,7 +333,7 @@ func (p *Partition) restoreCards(cards map[string][]byte) (spilled []int32, err 
 // restoreLists reads the tap_id logs (ids and spill lists) and returns a
 // state noted with the day of every spill list read.
 func (p *Partition) restoreLists(lists map[string][][]byte) (span cardState, err error) {
-	pr := &p.core
+	pr := &p.pricer
 	for name, blobs := range lists {
 		var spill bool
 		var rest string
@@ -386,7 +386,7 @@ func readSpill(b []byte, l *dayLog) error {
 }
 
 func (p *Partition) restoreMeta(b []byte) error {
-	pr := &p.core
+	pr := &p.pricer
 	if len(b) < metaFixedSize || b[0] != metaVersion {
 		return fmt.Errorf("%w: meta of %d bytes, version %v, want version %d", ErrCheckpoint, len(b), b[:min(1, len(b))], metaVersion)
 	}

@@ -46,6 +46,11 @@ type Options struct {
 	// detect duplicates (a resend just after a cut-off must still be
 	// caught). Default: 2.
 	DedupDays int
+
+	// timeOrder makes an Unbounded window release in transit.Compare
+	// order, as a bounded one does, instead of card by card: both orders
+	// price alike, which tests check by comparing them on one input.
+	timeOrder bool
 }
 
 // Defaults.

@@ -632,8 +632,8 @@ func TestCardOrderPartialReleases(t *testing.T) {
 	})
 	cal := calendar(t)
 	first := cal.DayOf(taps[0].Time)
-	submit := func(shards int) []transit.Priced {
-		opts := Options{Window: Unbounded, Shards: shards, Calendar: cal}
+	submit := func(shards int, timeOrder bool) []transit.Priced {
+		opts := Options{Window: Unbounded, Shards: shards, Calendar: cal, timeOrder: timeOrder}
 		opts.EnsureDefaults()
 		c := newCollect(opts.Shards)
 		e, err := New(book(t), c, opts)
@@ -650,10 +650,8 @@ func TestCardOrderPartialReleases(t *testing.T) {
 		return rows
 	}
 	for _, shards := range []int{1, 3} {
-		got := submit(shards)
-		cardOrder = false
-		want := submit(shards)
-		cardOrder = true
+		got := submit(shards, false)
+		want := submit(shards, true)
 		if len(got) != len(want) || len(got) < len(taps) {
 			t.Fatalf("%d shards: %d rows in card order, %d in time order, %d taps", shards, len(got), len(want), len(taps))
 		}
@@ -676,8 +674,8 @@ func TestCardOrderPartialReleases(t *testing.T) {
 // evicted ones, so a day's tap_id set is not grown anew because a small
 // log (a few taps past midnight, a late tap) was evicted last.
 func TestDayLogReusesRoomiestSpare(t *testing.T) {
-	var c core
-	c.init(0, nil, &Options{Calendar: calendar(t), DedupDays: 1, Window: DefaultWindow})
+	var pr pricer
+	pr.init(0, nil, &Options{Calendar: calendar(t), DedupDays: 1, Window: DefaultWindow})
 	var big, small dayLog
 	big.reset(1)
 	small.reset(2)
@@ -687,15 +685,15 @@ func TestDayLogReusesRoomiestSpare(t *testing.T) {
 		big.spill.add(&spillKey{id: id})
 		big.ids.push(&id)
 	}
-	c.spare = []*dayLog{&big, &small} // the small one last, as the bench's days leave them
-	if got := c.dayLog(10); got != &big {
+	pr.spare = []*dayLog{&big, &small} // the small one last, as the bench's days leave them
+	if got := pr.dayLog(10); got != &big {
 		t.Fatalf("the new day got the log with room %d, want the roomiest (%d)", got.room(), big.room())
 	}
-	if got := c.dayLog(11); got != &small {
+	if got := pr.dayLog(11); got != &small {
 		t.Fatalf("the second new day did not get the remaining spare")
 	}
-	if len(c.spare) != 0 || len(c.logs) != 2 || c.logs[0].day != 10 || c.logs[1].day != 11 {
-		t.Fatalf("spare %d logs %d", len(c.spare), len(c.logs))
+	if len(pr.spare) != 0 || len(pr.logs) != 2 || pr.logs[0].day != 10 || pr.logs[1].day != 11 {
+		t.Fatalf("spare %d logs %d", len(pr.spare), len(pr.logs))
 	}
 	if big.spill.len() != 0 || big.ids.len() != 0 {
 		t.Fatalf("a reused log was not emptied: %d spilled, %d ids", big.spill.len(), big.ids.len())
@@ -725,7 +723,7 @@ func TestDedupSpillDays(t *testing.T) {
 	d1, d2 := cal.DayOf(day1[0].Time), cal.DayOf(day2[0].Time)
 	busy := func(p *Partition) *cardState {
 		k := cardKey{card: day1[0].Card, city: day1[0].City}
-		return p.core.cards.at(p.core.cards.find(&k, keyHash(&k)))
+		return p.pricer.cards.at(p.pricer.cards.find(&k, keyHash(&k)))
 	}
 
 	for _, restore := range []bool{false, true} {

@@ -29,7 +29,7 @@ import (
 // Submit, CloseDay, Checkpoint and Restore must be called from one
 // goroutine; SetBook and Stats from any.
 type Partition struct {
-	core
+	pricer
 	book atomic.Pointer[fares.Book]
 	sink Sink
 
@@ -51,8 +51,8 @@ func NewPartition(book *fares.Book, sink Sink, id int, opts Options) (*Partition
 		return nil, err
 	}
 	p := &Partition{clock: newClock(opts.Window), sink: sink}
-	p.core.init(id, p, &opts)
-	p.core.track = true
+	p.pricer.init(id, p, &opts)
+	p.pricer.track = true
 	p.book.Store(book)
 	return p, nil
 }
@@ -67,15 +67,15 @@ func (p *Partition) SetBook(b *fares.Book) {
 // Submit prices what taps make due and emits the rows to the sink before
 // it returns. Taps are copied; the caller may reuse the slice.
 func (p *Partition) Submit(taps []transit.Tap) {
-	c := &p.core
-	c.book = p.book.Load()
+	pr := &p.pricer
+	pr.book = p.book.Load()
 	for i := range taps {
 		t := &taps[i]
 		late, w := p.clock.see(t.Time)
-		c.take(t, late, w)
+		pr.admit(t, late, w)
 	}
-	c.advance(p.clock.watermark)
-	c.finishBatch()
+	pr.advance(p.clock.watermark)
+	pr.finishBatch()
 }
 
 // CloseDay prices every held tap of settlement days up to and including d,
@@ -83,18 +83,18 @@ func (p *Partition) Submit(taps []transit.Tap) {
 // those days submitted later are settled in day d+1 as late adjustments.
 // Closing a day already closed does nothing.
 func (p *Partition) CloseDay(d transit.Day) {
-	c := &p.core
+	pr := &p.pricer
 	if p.settled != 0 && d <= p.settled {
 		return
 	}
-	c.book = p.book.Load()
-	c.closeDays(d)
-	c.flushOut() // these rows belong to the days being closed
+	pr.book = p.book.Load()
+	pr.closeDays(d)
+	pr.flushOut() // these rows belong to the days being closed
 	p.settled = d
-	c.finishBatch()
+	pr.finishBatch()
 }
 
-// Emit receives the core's rows and passes them to the partition's sink,
+// Emit receives the pricer's rows and passes them to the partition's sink,
 // moving rows of closed days into the next open day: their day's files
 // are written, so they are settled there as late adjustments.
 func (p *Partition) Emit(shard int, rows []transit.Priced) {

@@ -240,7 +240,7 @@ func (b *bucket) keepFrom(w int64) int {
 // card's index slot) for the tap aheadSlot places on, stage 1 (its state)
 // for the one aheadState places on, by when the slot has arrived.
 // Stage 2 (the journey of a card with one open) for the tap aheadJourney
-// places on, by when the state has arrived (see core.ahead).
+// places on, by when the state has arrived (see pricer.prefetchCard).
 const (
 	aheadSlot    = 16
 	aheadState   = 8

@@ -15,16 +15,16 @@ import (
 // shard is one of an Engine's single-writer workers: a goroutine that
 // feeds batches from the router to its pricing core.
 type shard struct {
-	core
+	pricer
 	e  *Engine
 	in chan *batch
 }
 
-// core owns the journey state of a set of cards and prices their taps. It
+// pricer owns the journey state of a set of cards and prices their taps. It
 // is the single-writer unit shared by the Engine's shards and by
 // Partition. Every field is touched by the owning goroutine only, except
 // published.
-type core struct {
+type pricer struct {
 	id        int
 	sink      Sink
 	dedupDays int
@@ -84,20 +84,16 @@ const inQueue = 4
 
 func newShard(id int, e *Engine) *shard {
 	s := &shard{e: e, in: make(chan *batch, inQueue)}
-	s.core.init(id, e.sink, &e.opts)
+	s.pricer.init(id, e.sink, &e.opts)
 	return s
 }
 
-// cardOrder makes engines with an Unbounded window release card by card.
-// Only tests turn it off, to compare the two orders on the same input.
-var cardOrder = true
-
-func (c *core) init(id int, sink Sink, opts *Options) {
+func (pr *pricer) init(id int, sink Sink, opts *Options) {
 	step := int64(opts.Window / 8)
 	if step < int64(1e9) {
 		step = 1e9
 	}
-	*c = core{
+	*pr = pricer{
 		id:        id,
 		sink:      sink,
 		dedupDays: opts.DedupDays,
@@ -109,8 +105,8 @@ func (c *core) init(id int, sink Sink, opts *Options) {
 		oldest:    math.MinInt32,
 		out:       make([]transit.Priced, 0, 2*opts.BatchSize),
 	}
-	if opts.Window == Unbounded && cardOrder {
-		c.held = newCardReorder() // nothing is released before the end
+	if opts.Window == Unbounded && !opts.timeOrder {
+		pr.held = newCardReorder() // nothing is released before the end
 	}
 }
 
@@ -134,7 +130,7 @@ func (s *shard) run() {
 }
 
 // accept takes a batch from the router: the router marked the late taps.
-func (s *core) accept(b *batch) {
+func (pr *pricer) accept(b *batch) {
 	marks := b.late
 	for i := range b.taps {
 		late := len(marks) > 0 && marks[0].index == int32(i)
@@ -142,98 +138,98 @@ func (s *core) accept(b *batch) {
 		if late {
 			w, marks = marks[0].watermark, marks[1:]
 		}
-		s.take(&b.taps[i], late, w)
+		pr.admit(&b.taps[i], late, w)
 	}
-	s.advance(b.watermark)
+	pr.advance(b.watermark)
 }
 
-// take holds t for reordering or, when it is late against watermark w,
+// admit holds t for reordering or, when it is late against watermark w,
 // prices it on the spot after an exact release up to w (package comment):
 // everything older than the watermark of its arrival was priced before it.
 // A tap older than a forced release (a day close that ran ahead of the
 // watermark) is priced on the spot too. Both are flagged late.
-func (s *core) take(t *transit.Tap, late bool, w int64) {
+func (pr *pricer) admit(t *transit.Tap, late bool, w int64) {
 	switch {
 	case late:
-		s.release(w)
-	case t.Time >= s.released:
-		s.held.add(t)
+		pr.release(w)
+	case t.Time >= pr.released:
+		pr.held.add(t)
 		return
 	}
-	s.stats.Late++
-	s.price(t, cardKeyHash(t), transit.RuleLate)
+	pr.stats.Late++
+	pr.price(t, cardKeyHash(t), transit.RuleLate)
 }
 
 // advance releases up to watermark w once it has moved at least a step on
 // since the last release (hysteresis: a release sorts what it prices).
-func (s *core) advance(w int64) {
-	if w > s.released && (s.released == math.MinInt64 || w-s.released >= s.step) {
-		s.release(w)
+func (pr *pricer) advance(w int64) {
+	if w > pr.released && (pr.released == math.MinInt64 || w-pr.released >= pr.step) {
+		pr.release(w)
 	}
 }
 
 // release prices every held tap older than w: in transit.Compare order, or
 // card by card (each card's taps in that order) in the batch job's card
 // order.
-func (s *core) release(w int64) {
-	if w <= s.released {
+func (pr *pricer) release(w int64) {
+	if w <= pr.released {
 		return
 	}
-	if s.held.byCard() {
+	if pr.held.byCard() {
 		// In card order every held tap may be a new card (see reserve).
-		s.cards.reserve(s.cards.len() + s.held.len())
+		pr.cards.reserve(pr.cards.len() + pr.held.len())
 	}
-	s.held.release(w, s.priceHeld, s.ahead)
-	s.released = w
+	pr.held.release(w, pr.priceHeld, pr.prefetchCard)
+	pr.released = w
 }
 
-// ahead readies the cache for pricing, a few taps from now, a tap whose
+// prefetchCard readies the cache for pricing, a few taps from now, a tap whose
 // card hash is h (see reorder.release and cardTable.prefetch). Once a
 // day's cards outgrow the caches, the index slot and the state are most of
 // a tap's cost; prefetched, their misses overlap with pricing the taps
 // before it.
-func (s *core) ahead(h uint64, stage int) {
+func (pr *pricer) prefetchCard(h uint64, stage int) {
 	if stage < 2 {
-		s.cards.prefetch(h, stage)
+		pr.cards.prefetch(h, stage)
 		return
 	}
 	// Stage 2, the state having arrived: a card with an open journey is
 	// about to exit, which reads the journey (160 bytes, three or four
 	// cache lines, far from the state).
-	if st := s.cards.peek(h); st != nil && st.journey != 0 {
-		prefetch.Bytes(uintptr(unsafe.Pointer(&s.journeys[st.journey-1])), unsafe.Sizeof(openJourney{}))
+	if st := pr.cards.peek(h); st != nil && st.journey != 0 {
+		prefetch.Bytes(uintptr(unsafe.Pointer(&pr.journeys[st.journey-1])), unsafe.Sizeof(openJourney{}))
 	}
 }
 
 // priceHeld prices a tap released from the reorder buffer.
-func (s *core) priceHeld(t *transit.Tap, h uint64) { s.price(t, h, 0) }
+func (pr *pricer) priceHeld(t *transit.Tap, h uint64) { pr.price(t, h, 0) }
 
-func (s *core) finishBatch() {
-	s.flushOut()
-	s.stats.Held = int64(s.held.len())
-	s.stats.Open = int64(len(s.journeys) - len(s.freeJ))
-	s.published.store(&s.stats)
+func (pr *pricer) finishBatch() {
+	pr.flushOut()
+	pr.stats.Held = int64(pr.held.len())
+	pr.stats.Open = int64(len(pr.journeys) - len(pr.freeJ))
+	pr.published.store(&pr.stats)
 }
 
-func (s *core) flushOut() {
-	if len(s.out) > 0 {
-		s.sink.Emit(s.id, s.out)
-		s.out = s.out[:0]
+func (pr *pricer) flushOut() {
+	if len(pr.out) > 0 {
+		pr.sink.Emit(pr.id, pr.out)
+		pr.out = pr.out[:0]
 	}
 }
 
-// row appends a row for t and returns it for the caller to fill in.
-func (s *core) row(t *transit.Tap, day transit.Day, status transit.Status) *transit.Priced {
-	if len(s.out) == cap(s.out) {
-		s.flushOut()
+// appendRow appends a row for t and returns it for the caller to fill in.
+func (pr *pricer) appendRow(t *transit.Tap, day transit.Day, status transit.Status) *transit.Priced {
+	if len(pr.out) == cap(pr.out) {
+		pr.flushOut()
 	}
-	s.out = append(s.out, transit.Priced{Tap: *t, Day: day, Status: status})
-	s.stats.Rows[status]++
-	return &s.out[len(s.out)-1]
+	pr.out = append(pr.out, transit.Priced{Tap: *t, Day: day, Status: status})
+	pr.stats.Rows[status]++
+	return &pr.out[len(pr.out)-1]
 }
 
-func (s *core) reject(t *transit.Tap, day transit.Day, r transit.Reason) {
-	p := s.row(t, day, transit.StatusRejected)
+func (pr *pricer) reject(t *transit.Tap, day transit.Day, r transit.Reason) {
+	p := pr.appendRow(t, day, transit.StatusRejected)
 	p.Reason = r
 }
 
@@ -249,21 +245,21 @@ func setQuote(p *transit.Priced, q *fares.Quote) {
 
 // price decides one tap. h is its card hash (cardKeyHash), flags are
 // rules to record on its row (late).
-func (s *core) price(t *transit.Tap, h uint64, flags transit.Rules) {
-	s.stats.Taps++
-	day := s.days.DayOf(t.Time)
-	st, si := s.state(t, h)
-	book := s.book
+func (pr *pricer) price(t *transit.Tap, h uint64, flags transit.Rules) {
+	pr.stats.Taps++
+	day := pr.days.DayOf(t.Time)
+	st, si := pr.state(t, h)
+	book := pr.book
 	pol := book.Policy(t.City, day)
 	// A metro tap's stations are looked up before the duplicate check (no
 	// decision is taken on them before it), so that an exit's fare cell,
 	// a likely cache miss, is on its way while the check runs.
 	var sp stops
 	if pol != nil && pol.Metro != nil && t.Mode == transit.ModeMetro {
-		sp = s.lookStops(pol.Metro, t, st)
+		sp = pr.lookStops(pol.Metro, t, st)
 	}
-	if s.seenBefore(st, day, &t.ID) {
-		s.row(t, day, transit.StatusDuplicate).Rules = flags
+	if pr.seenBefore(st, day, &t.ID) {
+		pr.appendRow(t, day, transit.StatusDuplicate).Rules = flags
 		return
 	}
 	if pol == nil {
@@ -271,17 +267,17 @@ func (s *core) price(t *transit.Tap, h uint64, flags transit.Rules) {
 		if !book.Participant(t.City) {
 			r = transit.ReasonUnknownCity
 		}
-		s.reject(t, day, r)
+		pr.reject(t, day, r)
 		return
 	}
 	if !book.Participant(t.Issuer) {
-		s.reject(t, day, transit.ReasonUnknownIssuer)
+		pr.reject(t, day, transit.ReasonUnknownIssuer)
 		return
 	}
-	if st.journey != 0 && s.journeys[st.journey-1].day < day {
+	if st.journey != 0 && pr.journeys[st.journey-1].day < day {
 		// An entry from an earlier day is still open: it missed its
 		// day's close (only possible when days are not closed in order).
-		s.closeJourney(si)
+		pr.closeJourney(si)
 	}
 	if pol.Default {
 		flags |= transit.RuleDefaultPolicy
@@ -291,16 +287,16 @@ func (s *core) price(t *transit.Tap, h uint64, flags transit.Rules) {
 		gross, rules := pol.BusFare(t.Line)
 		leg := fares.Leg{Mode: t.Mode, Product: t.Product, Issuer: t.Issuer, Start: t.Time, Day: day, Gross: gross, Rules: rules | flags}
 		q := pol.Price(&leg, &st.rider)
-		p := s.row(t, day, transit.StatusCharged)
+		p := pr.appendRow(t, day, transit.StatusCharged)
 		setQuote(p, &q)
 	case t.Mode == transit.ModeMetro && (t.Action == transit.ActionEntry || t.Action == transit.ActionExit):
 		net := pol.Metro
 		if net == nil {
-			s.reject(t, day, transit.ReasonNoMetro)
+			pr.reject(t, day, transit.ReasonNoMetro)
 			return
 		}
 		if !sp.atOK {
-			s.reject(t, day, transit.ReasonUnknownStation)
+			pr.reject(t, day, transit.ReasonUnknownStation)
 			return
 		}
 		exit := sp.at
@@ -309,28 +305,28 @@ func (s *core) price(t *transit.Tap, h uint64, flags transit.Rules) {
 		}
 		if t.Action == transit.ActionEntry {
 			if st.journey != 0 {
-				s.closeJourney(si) // entry after entry: the first never exited
+				pr.closeJourney(si) // entry after entry: the first never exited
 			}
-			s.openJourney(si, t, day, exit)
+			pr.openJourney(si, t, day, exit)
 			return
 		}
 		if st.journey == 0 {
 			leg := fares.Leg{Mode: t.Mode, Product: t.Product, Issuer: t.Issuer, Start: t.Time, Day: day,
 				Gross: net.MaxFare(), Rules: transit.RuleUnmatchedExit | flags, Incomplete: true}
 			q := pol.Price(&leg, &st.rider)
-			setQuote(s.row(t, day, transit.StatusIncomplete), &q)
+			setQuote(pr.appendRow(t, day, transit.StatusIncomplete), &q)
 			return
 		}
-		j := &s.journeys[st.journey-1]
+		j := &pr.journeys[st.journey-1]
 		entry := sp.entry
 		if !sp.entryOK {
 			// The network changed under an open journey (a policy reload
 			// dropped its entry station): price it as unmatched.
-			s.closeJourney(si)
+			pr.closeJourney(si)
 			leg := fares.Leg{Mode: t.Mode, Product: t.Product, Issuer: t.Issuer, Start: t.Time, Day: day,
 				Gross: net.MaxFare(), Rules: transit.RuleUnmatchedExit | flags, Incomplete: true}
 			q := pol.Price(&leg, &st.rider)
-			setQuote(s.row(t, day, transit.StatusIncomplete), &q)
+			setQuote(pr.appendRow(t, day, transit.StatusIncomplete), &q)
 			return
 		}
 		var gross transit.Fen
@@ -344,15 +340,15 @@ func (s *core) price(t *transit.Tap, h uint64, flags transit.Rules) {
 		}
 		leg := fares.Leg{Mode: t.Mode, Product: j.entry.Product, Issuer: j.entry.Issuer, Start: j.entry.Time, Day: day, Gross: gross, Rules: rules}
 		q := pol.Price(&leg, &st.rider)
-		ep := s.row(&j.entry, j.day, transit.StatusCharged)
+		ep := pr.appendRow(&j.entry, j.day, transit.StatusCharged)
 		ep.Rules = transit.RuleMetroEntry | flags&^transit.RuleLate
-		p := s.row(t, day, transit.StatusCharged)
+		p := pr.appendRow(t, day, transit.StatusCharged)
 		setQuote(p, &q)
 		p.EntryStop = j.entry.Stop
 		p.EntryTime = j.entry.Time
-		s.dropJourney(si)
+		pr.dropJourney(si)
 	default:
-		s.reject(t, day, transit.ReasonModeAction)
+		pr.reject(t, day, transit.ReasonModeAction)
 	}
 }
 
@@ -366,11 +362,11 @@ type stops struct {
 
 // lookStops looks up t's stops in net, st being t's card state, and for an
 // exit with both found asks for their fare cell (see price).
-func (s *core) lookStops(net *fares.Network, t *transit.Tap, st *cardState) stops {
+func (pr *pricer) lookStops(net *fares.Network, t *transit.Tap, st *cardState) stops {
 	var sp stops
 	sp.at, sp.atOK = net.Station(t.Stop)
 	if t.Action == transit.ActionExit && st.journey != 0 {
-		j := &s.journeys[st.journey-1]
+		j := &pr.journeys[st.journey-1]
 		sp.entry, sp.entryOK = net.StationHint(j.entry.Stop, j.station)
 		if sp.atOK && sp.entryOK {
 			net.PrefetchFare(sp.entry, sp.at)
@@ -381,20 +377,20 @@ func (s *core) lookStops(net *fares.Network, t *transit.Tap, st *cardState) stop
 
 // state returns the journey state of t's card in t's city (card hash h),
 // creating it, and its index.
-func (s *core) state(t *transit.Tap, h uint64) (*cardState, int32) {
+func (pr *pricer) state(t *transit.Tap, h uint64) (*cardState, int32) {
 	k := cardKey{card: t.Card, city: t.City}
-	i := s.cards.find(&k, h)
-	st := s.cards.at(i)
-	s.markDirty(st, i)
+	i := pr.cards.find(&k, h)
+	st := pr.cards.at(i)
+	pr.markDirty(st, i)
 	return st, i
 }
 
 // markDirty lists state i (st) for the next checkpoint, once (Partition
 // only).
-func (s *core) markDirty(st *cardState, i int32) {
-	if s.track && !st.dirty {
+func (pr *pricer) markDirty(st *cardState, i int32) {
+	if pr.track && !st.dirty {
 		st.dirty = true
-		s.dirty = append(s.dirty, i)
+		pr.dirty = append(pr.dirty, i)
 	}
 }
 
@@ -407,8 +403,8 @@ func (s *core) markDirty(st *cardState, i int32) {
 // yesterday does not pay it on today's taps until today spills too.
 // (Moving yesterday's entries out to make room for today's instead was
 // measured slower: each move reads the old id back from its log.)
-func (s *core) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool {
-	log := s.dayLog(d)
+func (pr *pricer) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool {
+	log := pr.dayLog(d)
 	tag := uint16(tapHash(id) >> 48)
 	inline := inlineDay(d)
 	free := -1
@@ -422,7 +418,7 @@ func (s *core) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool 
 			if e.tag == tag && int(e.idx) < log.ids.len() && *log.ids.at(int(e.idx)) == *id {
 				return true
 			}
-		case e.day == 0 || transit.Day(e.day) < s.oldest || s.evicted(transit.Day(e.day)):
+		case e.day == 0 || transit.Day(e.day) < pr.oldest || pr.evicted(transit.Day(e.day)):
 			if free < 0 {
 				free = i
 			}
@@ -441,11 +437,11 @@ func (s *core) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool 
 }
 
 // evicted reports whether day d's log was dropped (its entries are dead).
-func (s *core) evicted(d transit.Day) bool { return s.findLog(d) == nil }
+func (pr *pricer) evicted(d transit.Day) bool { return pr.findLog(d) == nil }
 
 // findLog returns day d's log, or nil.
-func (s *core) findLog(d transit.Day) *dayLog {
-	for _, l := range s.logs {
+func (pr *pricer) findLog(d transit.Day) *dayLog {
+	for _, l := range pr.logs {
 		if l.day == d {
 			return l
 		}
@@ -455,42 +451,42 @@ func (s *core) findLog(d transit.Day) *dayLog {
 
 // openJourney opens a journey for state si at entry t, whose station has
 // index station in its network (-1: unknown).
-func (s *core) openJourney(si int32, t *transit.Tap, day transit.Day, station int32) {
+func (pr *pricer) openJourney(si int32, t *transit.Tap, day transit.Day, station int32) {
 	var j int32
-	if n := len(s.freeJ); n > 0 {
-		j = s.freeJ[n-1]
-		s.freeJ = s.freeJ[:n-1]
+	if n := len(pr.freeJ); n > 0 {
+		j = pr.freeJ[n-1]
+		pr.freeJ = pr.freeJ[:n-1]
 	} else {
-		s.journeys = pages.Append(s.journeys, openJourney{})
-		j = int32(len(s.journeys) - 1)
+		pr.journeys = pages.Append(pr.journeys, openJourney{})
+		j = int32(len(pr.journeys) - 1)
 	}
-	s.journeys[j] = openJourney{entry: *t, day: day, state: si, station: station}
-	s.cards.at(si).journey = j + 1
+	pr.journeys[j] = openJourney{entry: *t, day: day, state: si, station: station}
+	pr.cards.at(si).journey = j + 1
 }
 
-func (s *core) dropJourney(si int32) {
-	st := s.cards.at(si)
-	s.markDirty(st, si) // a day close reaches states that no tap touched
-	s.freeJ = append(s.freeJ, st.journey-1)
-	s.journeys[st.journey-1].state = -1
+func (pr *pricer) dropJourney(si int32) {
+	st := pr.cards.at(si)
+	pr.markDirty(st, si) // a day close reaches states that no tap touched
+	pr.freeJ = append(pr.freeJ, st.journey-1)
+	pr.journeys[st.journey-1].state = -1
 	st.journey = 0
 }
 
 // closeJourney charges an open journey as incomplete on its entry row: its
 // exit never came (a new entry, a later day or the day's close found it).
-func (s *core) closeJourney(si int32) {
-	st := s.cards.at(si)
-	j := &s.journeys[st.journey-1]
+func (pr *pricer) closeJourney(si int32) {
+	st := pr.cards.at(si)
+	j := &pr.journeys[st.journey-1]
 	t := &j.entry
-	pol := s.book.Policy(t.City, j.day)
+	pol := pr.book.Policy(t.City, j.day)
 	var net *fares.Network
 	if pol != nil {
 		net = pol.Metro
 	}
 	if net == nil {
 		// A reload removed the city's metro: nothing to charge by.
-		s.reject(t, j.day, transit.ReasonNoMetro)
-		s.dropJourney(si)
+		pr.reject(t, j.day, transit.ReasonNoMetro)
+		pr.dropJourney(si)
 		return
 	}
 	rules := transit.RuleUnclosedEntry
@@ -503,74 +499,74 @@ func (s *core) closeJourney(si int32) {
 	leg := fares.Leg{Mode: t.Mode, Product: t.Product, Issuer: t.Issuer, Start: t.Time, Day: j.day,
 		Gross: net.MaxFare(), Rules: rules, Incomplete: true}
 	q := pol.Price(&leg, &st.rider)
-	setQuote(s.row(t, j.day, transit.StatusIncomplete), &q)
-	s.dropJourney(si)
+	setQuote(pr.appendRow(t, j.day, transit.StatusIncomplete), &q)
+	pr.dropJourney(si)
 }
 
 // closeDays prices held taps of days up to d and closes their open
 // journeys. d == math.MaxInt32 closes everything (end of input).
-func (s *core) closeDays(d transit.Day) {
+func (pr *pricer) closeDays(d transit.Day) {
 	if d == math.MaxInt32 {
-		s.release(math.MaxInt64)
+		pr.release(math.MaxInt64)
 	} else {
-		s.release(s.cal.Start(d + 1).UnixNano())
+		pr.release(pr.cal.Start(d + 1).UnixNano())
 	}
-	if len(s.journeys) > len(s.freeJ) {
+	if len(pr.journeys) > len(pr.freeJ) {
 		// Close in entry order so the rows and the riders' accumulators
 		// do not depend on map or slice order.
 		var open []int32
-		for i := range s.journeys {
-			if s.journeys[i].state >= 0 && s.journeys[i].day <= d {
+		for i := range pr.journeys {
+			if pr.journeys[i].state >= 0 && pr.journeys[i].day <= d {
 				open = append(open, int32(i))
 			}
 		}
 		slices.SortFunc(open, func(a, b int32) int {
-			return transit.Compare(&s.journeys[a].entry, &s.journeys[b].entry)
+			return transit.Compare(&pr.journeys[a].entry, &pr.journeys[b].entry)
 		})
 		for _, j := range open {
-			s.closeJourney(s.journeys[j].state)
+			pr.closeJourney(pr.journeys[j].state)
 		}
 	}
 	if d != math.MaxInt32 {
-		s.oldest = d - transit.Day(s.dedupDays) + 1
-		keep := s.logs[:0]
-		for _, l := range s.logs {
-			if l.day >= s.oldest {
+		pr.oldest = d - transit.Day(pr.dedupDays) + 1
+		keep := pr.logs[:0]
+		for _, l := range pr.logs {
+			if l.day >= pr.oldest {
 				keep = append(keep, l)
 			} else {
-				s.spare = append(s.spare, l)
+				pr.spare = append(pr.spare, l)
 			}
 		}
-		clear(s.logs[len(keep):])
-		s.logs = keep
+		clear(pr.logs[len(keep):])
+		pr.logs = keep
 	}
 }
 
 // dayLog returns the tap_id log of day d.
-func (s *core) dayLog(d transit.Day) *dayLog {
-	if l := s.findLog(d); l != nil {
+func (pr *pricer) dayLog(d transit.Day) *dayLog {
+	if l := pr.findLog(d); l != nil {
 		return l
 	}
 	var l *dayLog
-	if n := len(s.spare); n > 0 {
+	if n := len(pr.spare); n > 0 {
 		// The roomiest spare: the first log made after a close is usually
 		// the new day's, the largest; handing it a small log (one a few
 		// taps past midnight or a late tap had made) would grow its
 		// tap_id set anew, copies of megabytes, every day.
 		best := 0
-		for i, sp := range s.spare {
-			if sp.room() > s.spare[best].room() {
+		for i, sp := range pr.spare {
+			if sp.room() > pr.spare[best].room() {
 				best = i
 			}
 		}
-		l = s.spare[best]
-		s.spare[best] = s.spare[n-1]
-		s.spare[n-1] = nil
-		s.spare = s.spare[:n-1]
+		l = pr.spare[best]
+		pr.spare[best] = pr.spare[n-1]
+		pr.spare[n-1] = nil
+		pr.spare = pr.spare[:n-1]
 	} else {
 		l = new(dayLog)
 	}
 	l.reset(d)
-	s.logs = append(s.logs, l)
+	pr.logs = append(pr.logs, l)
 	return l
 }
