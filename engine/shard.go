@@ -290,66 +290,76 @@ func (pr *pricer) price(t *transit.Tap, h uint64, flags transit.Rules) {
 		p := pr.appendRow(t, day, transit.StatusCharged)
 		setQuote(p, &q)
 	case t.Mode == transit.ModeMetro && (t.Action == transit.ActionEntry || t.Action == transit.ActionExit):
-		net := pol.Metro
-		if net == nil {
-			pr.reject(t, day, transit.ReasonNoMetro)
-			return
-		}
-		if !sp.atOK {
-			pr.reject(t, day, transit.ReasonUnknownStation)
-			return
-		}
-		exit := sp.at
-		if net.Synthetic {
-			flags |= transit.RuleSynthetic
-		}
-		if t.Action == transit.ActionEntry {
-			if st.journey != 0 {
-				pr.closeJourney(si) // entry after entry: the first never exited
-			}
-			pr.openJourney(si, t, day, exit)
-			return
-		}
-		if st.journey == 0 {
-			leg := fares.Leg{Mode: t.Mode, Product: t.Product, Issuer: t.Issuer, Start: t.Time, Day: day,
-				Gross: net.MaxFare(), Rules: transit.RuleUnmatchedExit | flags, Incomplete: true}
-			q := pol.Price(&leg, &st.rider)
-			setQuote(pr.appendRow(t, day, transit.StatusIncomplete), &q)
-			return
-		}
-		j := &pr.journeys[st.journey-1]
-		entry := sp.entry
-		if !sp.entryOK {
-			// The network changed under an open journey (a policy reload
-			// dropped its entry station): price it as unmatched.
-			pr.closeJourney(si)
-			leg := fares.Leg{Mode: t.Mode, Product: t.Product, Issuer: t.Issuer, Start: t.Time, Day: day,
-				Gross: net.MaxFare(), Rules: transit.RuleUnmatchedExit | flags, Incomplete: true}
-			q := pol.Price(&leg, &st.rider)
-			setQuote(pr.appendRow(t, day, transit.StatusIncomplete), &q)
-			return
-		}
-		var gross transit.Fen
-		rules := flags
-		if pol.MaxInSystem > 0 && t.Time-j.entry.Time > pol.MaxInSystem {
-			gross = net.MaxFareFrom(exit)
-			rules |= transit.RuleOvertime
-		} else {
-			gross = net.Fare(entry, exit)
-			rules |= transit.RuleMetroDistance
-		}
-		leg := fares.Leg{Mode: t.Mode, Product: j.entry.Product, Issuer: j.entry.Issuer, Start: j.entry.Time, Day: day, Gross: gross, Rules: rules}
-		q := pol.Price(&leg, &st.rider)
-		ep := pr.appendRow(&j.entry, j.day, transit.StatusCharged)
-		ep.Rules = transit.RuleMetroEntry | flags&^transit.RuleLate
-		p := pr.appendRow(t, day, transit.StatusCharged)
-		setQuote(p, &q)
-		p.EntryStop = j.entry.Stop
-		p.EntryTime = j.entry.Time
-		pr.dropJourney(si)
+		pr.priceMetro(t, day, pol, st, si, &sp, flags)
 	default:
 		pr.reject(t, day, transit.ReasonModeAction)
 	}
+}
+
+// priceMetro decides a metro entry or exit: an entry opens a journey, an
+// exit closes the card's open journey with a fare between the two
+// stations (sp, see lookStops).
+func (pr *pricer) priceMetro(t *transit.Tap, day transit.Day, pol *fares.Policy, st *cardState, si int32, sp *stops, flags transit.Rules) {
+	net := pol.Metro
+	if net == nil {
+		pr.reject(t, day, transit.ReasonNoMetro)
+		return
+	}
+	if !sp.atOK {
+		pr.reject(t, day, transit.ReasonUnknownStation)
+		return
+	}
+	exit := sp.at
+	if net.Synthetic {
+		flags |= transit.RuleSynthetic
+	}
+	if t.Action == transit.ActionEntry {
+		if st.journey != 0 {
+			pr.closeJourney(si) // entry after entry: the first never exited
+		}
+		pr.openJourney(si, t, day, exit)
+		return
+	}
+	if st.journey == 0 {
+		pr.priceUnmatchedExit(t, day, pol, st, flags)
+		return
+	}
+	j := &pr.journeys[st.journey-1]
+	entry := sp.entry
+	if !sp.entryOK {
+		// The network changed under an open journey (a policy reload
+		// dropped its entry station): price it as unmatched.
+		pr.closeJourney(si)
+		pr.priceUnmatchedExit(t, day, pol, st, flags)
+		return
+	}
+	var gross transit.Fen
+	rules := flags
+	if pol.MaxInSystem > 0 && t.Time-j.entry.Time > pol.MaxInSystem {
+		gross = net.MaxFareFrom(exit)
+		rules |= transit.RuleOvertime
+	} else {
+		gross = net.Fare(entry, exit)
+		rules |= transit.RuleMetroDistance
+	}
+	leg := fares.Leg{Mode: t.Mode, Product: j.entry.Product, Issuer: j.entry.Issuer, Start: j.entry.Time, Day: day, Gross: gross, Rules: rules}
+	q := pol.Price(&leg, &st.rider)
+	ep := pr.appendRow(&j.entry, j.day, transit.StatusCharged)
+	ep.Rules = transit.RuleMetroEntry | flags&^transit.RuleLate
+	p := pr.appendRow(t, day, transit.StatusCharged)
+	setQuote(p, &q)
+	p.EntryStop = j.entry.Stop
+	p.EntryTime = j.entry.Time
+	pr.dropJourney(si)
+}
+
+// priceUnmatchedExit charges a metro exit that has no open journey to
+// close as incomplete, at the network's maximum fare.
+func (pr *pricer) priceUnmatchedExit(t *transit.Tap, day transit.Day, pol *fares.Policy, st *cardState, flags transit.Rules) {
+	leg := fares.Leg{Mode: t.Mode, Product: t.Product, Issuer: t.Issuer, Start: t.Time, Day: day,
+		Gross: pol.Metro.MaxFare(), Rules: transit.RuleUnmatchedExit | flags, Incomplete: true}
+	q := pol.Price(&leg, &st.rider)
+	setQuote(pr.appendRow(t, day, transit.StatusIncomplete), &q)
 }
 
 // stops are a metro tap's stations in its network (fares.Network.Station):
