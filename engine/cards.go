@@ -83,9 +83,9 @@ type seenEntry struct {
 // open-addressing (linear probing) index of 8-byte slots.
 //
 // The split is about memory, which is what a day of new cards costs: an
-// inline table of 232-byte slots at a load of at most 5/8, rebuilt at
-// every doubling, touched about 1 KB of fresh memory per card; dense
-// states touch their own size once and the index 8 bytes per slot. States
+// inline table, kept part empty and rebuilt at every doubling, touches
+// several states' worth of fresh memory per card; dense states touch
+// their own size once and the index 8 bytes per slot. States
 // never move, so their indices stay valid (open journeys and the dirty
 // list hold them) and growing rewrites only the index.
 //

@@ -16,8 +16,7 @@ func spillHash(k *spillKey) uint64 { return mix(tapHash(&k.id), keyHash(&k.card)
 // slots (32 bits of hash, 32 bits of index) over a dense array of the keys
 // themselves. A hash match is confirmed against the stored key, so a hash
 // collision can never turn a real tap into a "duplicate" that is not
-// charged. It costs about 84 bytes per tap at the maximum load factor of
-// 1/2, and allocates only when it grows.
+// charged. It allocates only when it grows.
 type idSet struct {
 	slots []uint64 // hash<<32 | (index+1); 0 = empty
 	ids   []spillKey

@@ -9,11 +9,10 @@ import (
 )
 
 // chunkTaps is the number of taps in one storage chunk of the reorder
-// buffer (~76 KiB): large enough to amortise the bookkeeping, small enough
-// that a day of held taps never needs one huge slice. A single growing
-// slice was what the batch job (which holds a whole day) spent a third of
-// its time on: copying it as it grew, and the garbage collector waiting
-// for those non-preemptible copies to finish.
+// buffer: large enough to amortise the bookkeeping, small enough that a
+// day of held taps (the batch job holds a whole day) never needs one huge
+// slice, which would be copied as it grew, in non-preemptible copies the
+// garbage collector has to wait for.
 const chunkTaps = 512
 
 // slabChunks is how many chunks are allocated at once (~1.2 MiB), their

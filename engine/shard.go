@@ -411,8 +411,8 @@ func (pr *pricer) markDirty(st *cardState, i int32) {
 // A miss inline probes the day's spill set, a likely cache miss, only when
 // the card spilled on that day (mayHaveSpilled): a busy rider who spilled
 // yesterday does not pay it on today's taps until today spills too.
-// (Moving yesterday's entries out to make room for today's instead was
-// measured slower: each move reads the old id back from its log.)
+// Yesterday's entries are not moved out to make room for today's: each
+// move would read the old id back from its log.
 func (pr *pricer) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool {
 	log := pr.dayLog(d)
 	tag := uint16(tapHash(id) >> 48)

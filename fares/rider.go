@@ -41,10 +41,9 @@ type Rider struct {
 	MonthSpend [transit.NumModes]transit.Fen
 }
 
-// riderVersion is the first byte of the fixed-size binary form, which
-// checkpoints were written in before the compact form (rider_compact.go)
-// and which Restore still reads; a change of layout gets a new version,
-// and UnmarshalBinary refuses versions it does not know.
+// riderVersion is the first byte of the fixed-size binary form; a change
+// of layout gets a new version, and UnmarshalBinary refuses versions it
+// does not know.
 const riderVersion = 1
 
 // RiderSize is the length of Rider's binary form.

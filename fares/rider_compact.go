@@ -14,9 +14,9 @@ import (
 // are not zero, then each of those fields, in the order below, as a
 // zig-zag varint: ChainStart, ChainFrom, LastMode, Uses[0..7], Day, Month,
 // HasDay (1), DaySpend[1..], MonthSpend[1..]. Most fields of most riders
-// are zero (one mode ridden, few transfers), so a rider pricing reaches
-// takes 25 to 35 bytes instead of RiderSize (63), and a checkpoint writes
-// one per changed card. The mask has a fixed width so that AppendCompact
+// are zero (one mode ridden, few transfers), so the form is far shorter
+// than RiderSize for most riders, and a checkpoint writes one per changed
+// card. The mask has a fixed width so that AppendCompact
 // writes the fields in one pass and fills the mask in after.
 const (
 	riderCompactVersion = 2
