@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/internal/chunked"
 	"github.com/tapsettle/tapsettle/internal/pages"
 	"github.com/tapsettle/tapsettle/internal/prefetch"
 	"github.com/tapsettle/tapsettle/transit"
@@ -96,7 +97,7 @@ type seenEntry struct {
 type cardTable struct {
 	index  []uint64 // low 32 bits of hash<<32 | (state index+1); 0 = empty
 	shift  uint8    // 64 - log2(len(index))
-	states chunked[cardState]
+	states chunked.Vec[cardState]
 }
 
 func keyHash(k *cardKey) uint64 {
@@ -105,22 +106,22 @@ func keyHash(k *cardKey) uint64 {
 }
 
 // len returns the number of card states.
-func (t *cardTable) len() int { return t.states.len() }
+func (t *cardTable) len() int { return t.states.Len() }
 
 // at returns state i; the pointer stays valid for the table's life.
-func (t *cardTable) at(i int32) *cardState { return t.states.at(int(i)) }
+func (t *cardTable) at(i int32) *cardState { return t.states.At(int(i)) }
 
 // find returns the index of k's state, creating it if needed; h is
 // keyHash(k), which the caller has at hand.
 func (t *cardTable) find(k *cardKey, h uint64) int32 {
-	if (t.states.len()+1)*8 > len(t.index)*5 {
+	if (t.states.Len()+1)*8 > len(t.index)*5 {
 		t.grow()
 	}
 	mask := uint64(len(t.index) - 1)
 	for i := t.home(h); ; i = (i + 1) & mask {
 		v := t.index[i]
 		if v == 0 {
-			idx := t.states.push(&cardState{key: *k})
+			idx := t.states.Push(&cardState{key: *k})
 			t.index[i] = slot(h, idx)
 			return int32(idx)
 		}
@@ -197,8 +198,8 @@ func (t *cardTable) resize(n int) {
 	t.index = pages.Make[uint64](n)
 	t.shift = uint8(64 - bits.TrailingZeros(uint(n)))
 	mask := uint64(n - 1)
-	for j := range t.states.len() {
-		h := keyHash(&t.states.at(j).key)
+	for j := range t.states.Len() {
+		h := keyHash(&t.states.At(j).key)
 		i := t.home(h)
 		for t.index[i] != 0 {
 			i = (i + 1) & mask
@@ -212,7 +213,7 @@ func (t *cardTable) resize(n int) {
 // cards whose inline entries were full.
 type dayLog struct {
 	day   transit.Day
-	ids   chunked[transit.TapID]
+	ids   chunked.Vec[transit.TapID]
 	spill idSet
 
 	// Checkpoint bookkeeping (Partition only): fresh marks a log created
@@ -224,11 +225,11 @@ type dayLog struct {
 
 // room is how many identifiers the log holds without growing: its
 // spilled ids' capacity, and its dense log's.
-func (l *dayLog) room() int { return cap(l.spill.ids) + len(l.ids.chunks)<<chunkShift }
+func (l *dayLog) room() int { return cap(l.spill.ids) + l.ids.Cap() }
 
 func (l *dayLog) reset(d transit.Day) {
 	l.day = d
-	l.ids.reset()
+	l.ids.Reset()
 	l.spill.reset()
 	l.fresh, l.ckIDs, l.ckSpill = true, 0, 0
 }

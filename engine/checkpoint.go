@@ -170,10 +170,10 @@ func (p *Partition) Checkpoint(w CheckpointWriter, full bool, meta []byte) []byt
 			l.fresh = false
 			keep = append(keep, l.day)
 		}
-		if n := l.ids.len(); n > l.ckIDs {
+		if n := l.ids.Len(); n > l.ckIDs {
 			buf = append(buf[:0], compactIDs)
 			for i := l.ckIDs; i < n; i++ {
-				buf = appendCompactID(buf, l.ids.at(i))
+				buf = appendCompactID(buf, l.ids.At(i))
 			}
 			w.Append(idsList+strconv.Itoa(int(l.day)), buf)
 			l.ckIDs = n
@@ -358,13 +358,13 @@ func (p *Partition) restoreLists(lists map[string][][]byte) (span cardState, err
 			if spill {
 				err = readSpill(b, l)
 			} else {
-				err = readIDs(b, func(id *transit.TapID) { l.ids.push(id) })
+				err = readIDs(b, func(id *transit.TapID) { l.ids.Push(id) })
 			}
 			if err != nil {
 				return span, fmt.Errorf("%w: list %q: %w", ErrCheckpoint, name, err)
 			}
 		}
-		l.ckIDs, l.ckSpill = l.ids.len(), len(l.spill.ids)
+		l.ckIDs, l.ckSpill = l.ids.Len(), len(l.spill.ids)
 	}
 	return span, nil
 }

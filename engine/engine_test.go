@@ -683,7 +683,7 @@ func TestDayLogReusesRoomiestSpare(t *testing.T) {
 		var id transit.TapID
 		copy(id[:], fmt.Sprintf("id-%d", i))
 		big.spill.add(&spillKey{id: id})
-		big.ids.push(&id)
+		big.ids.Push(&id)
 	}
 	pr.spare = []*dayLog{&big, &small} // the small one last, as the bench's days leave them
 	if got := pr.dayLog(10); got != &big {
@@ -695,8 +695,8 @@ func TestDayLogReusesRoomiestSpare(t *testing.T) {
 	if len(pr.spare) != 0 || len(pr.logs) != 2 || pr.logs[0].day != 10 || pr.logs[1].day != 11 {
 		t.Fatalf("spare %d logs %d", len(pr.spare), len(pr.logs))
 	}
-	if big.spill.len() != 0 || big.ids.len() != 0 {
-		t.Fatalf("a reused log was not emptied: %d spilled, %d ids", big.spill.len(), big.ids.len())
+	if big.spill.len() != 0 || big.ids.Len() != 0 {
+		t.Fatalf("a reused log was not emptied: %d spilled, %d ids", big.spill.len(), big.ids.Len())
 	}
 }
 

@@ -87,30 +87,6 @@ func TestReorderMatchesSort(t *testing.T) {
 	}
 }
 
-func TestChunked(t *testing.T) {
-	var c chunked[int]
-	for round := range 3 {
-		for i := range 3000 {
-			v := i * (round + 1)
-			if got := c.push(&v); got != i {
-				t.Fatalf("push returned %d, want %d", got, i)
-			}
-		}
-		if c.len() != 3000 {
-			t.Fatalf("len = %d", c.len())
-		}
-		for i := range 3000 {
-			if *c.at(i) != i*(round+1) {
-				t.Fatalf("round %d: at(%d) = %d", round, i, *c.at(i))
-			}
-		}
-		c.reset()
-	}
-	if len(c.chunks) != 3 {
-		t.Fatalf("reset should keep the 3 chunks for reuse, have %d", len(c.chunks))
-	}
-}
-
 // TestCardReorder checks the card-order mode against its contract: every
 // held tap older than the watermark released exactly once, the rest kept;
 // each card's taps in transit.Compare order, across releases too; cards in

@@ -425,7 +425,7 @@ func (pr *pricer) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bo
 			// The bound check matters only for a day whose log was
 			// evicted and then made anew by a very late tap: entries
 			// from before may point past the new log.
-			if e.tag == tag && int(e.idx) < log.ids.len() && *log.ids.at(int(e.idx)) == *id {
+			if e.tag == tag && int(e.idx) < log.ids.Len() && *log.ids.At(int(e.idx)) == *id {
 				return true
 			}
 		case e.day == 0 || transit.Day(e.day) < pr.oldest || pr.evicted(transit.Day(e.day)):
@@ -442,7 +442,7 @@ func (pr *pricer) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bo
 	if st.mayHaveSpilled(d) && log.spill.len() > 0 && log.spill.has(&spillKey{id: *id, card: st.key}) {
 		return true
 	}
-	st.seen[free] = seenEntry{day: uint16(d), tag: tag, idx: uint32(log.ids.push(id))}
+	st.seen[free] = seenEntry{day: uint16(d), tag: tag, idx: uint32(log.ids.Push(id))}
 	return false
 }
 
