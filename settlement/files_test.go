@@ -247,8 +247,7 @@ func TestBuildClearingFileRefuses(t *testing.T) {
 }
 
 // TestClearingFileVersion: a reader refuses a file of another format
-// version (version 1 had the acquirer in the file header), naming the
-// field.
+// version, naming the field.
 func TestClearingFileVersion(t *testing.T) {
 	for _, line := range []string{
 		"1|TSCLR|1|2025-03-01|110100|310100|CNY|fen|p",

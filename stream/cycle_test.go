@@ -12,6 +12,7 @@ import (
 
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
+	"github.com/tapsettle/tapsettle/internal/durable"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -212,7 +213,7 @@ func TestCycleSkipsPartitionsWithForeignSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := segmentName(1, 1, s.owner)
-	sum, err := settlement.WriteFile(s.segmentPath(name), sb.Encode(nil), false)
+	sum, err := durable.WriteFile(s.segmentPath(name), sb.Encode(nil), false)
 	if err != nil {
 		t.Fatal(err)
 	}

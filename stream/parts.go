@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tapsettle/tapsettle/internal/durable"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -108,7 +109,7 @@ func writePart(root string, day transit.Day, part *Part, sync bool) error {
 	if err != nil {
 		return err
 	}
-	_, err = settlement.WriteFile(partPath(root, day, part.Partition), append(b, '\n'), sync)
+	_, err = durable.WriteFile(partPath(root, day, part.Partition), append(b, '\n'), sync)
 	return err
 }
 

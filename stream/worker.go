@@ -14,6 +14,7 @@ import (
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/internal/durable"
 	"github.com/tapsettle/tapsettle/internal/pages"
 	"github.com/tapsettle/tapsettle/metrics"
 	"github.com/tapsettle/tapsettle/settlement"
@@ -496,7 +497,7 @@ func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 	w.cp.Drops = append(w.cp.Drops, w.drops...)
 	if w.seg.Rows()+w.seg.Rejects() > 0 {
 		name := segmentName(w.p, w.cp.Seq, s.owner)
-		sum, err := settlement.WriteFileFrom(s.segmentPath(name), &w.seg, !s.cfg.SkipSync)
+		sum, err := durable.WriteFileFrom(s.segmentPath(name), &w.seg, !s.cfg.SkipSync)
 		if err != nil {
 			w.lost = true
 			return fmt.Errorf("stream: partition %d: segment: %w", w.p, err)
