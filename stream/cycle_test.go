@@ -14,6 +14,7 @@ import (
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/internal/durable"
 	"github.com/tapsettle/tapsettle/settlement"
+	"github.com/tapsettle/tapsettle/stream/segment"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -202,7 +203,7 @@ func TestCycleSkipsPartitionsWithForeignSegments(t *testing.T) {
 	}
 	part.Submit(f.taps)
 	part.CloseDay(f.last)
-	var sb settlement.SegmentBuilder
+	var sb segment.Builder
 	sb.AddRows(rows)
 	out := t.TempDir()
 	store := tempLocal(t)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tapsettle/tapsettle/internal/durable"
 	"github.com/tapsettle/tapsettle/settlement"
+	"github.com/tapsettle/tapsettle/stream/segment"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -203,7 +204,7 @@ type partReader struct {
 	day   transit.Day
 	dirs  []string
 	coll  *settlement.Collector
-	seg   settlement.SegmentReader
+	seg   segment.Reader
 	file  []byte
 	rows  []transit.Priced
 }

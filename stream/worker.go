@@ -19,6 +19,7 @@ import (
 	"github.com/tapsettle/tapsettle/metrics"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/state"
+	"github.com/tapsettle/tapsettle/stream/segment"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -36,7 +37,7 @@ type worker struct {
 	part   *engine.Partition
 	counts *metrics.Counts
 
-	seg      settlement.SegmentBuilder
+	seg      segment.Builder
 	segs     map[transit.Day][]segRef // committed segment lists, by day (Undated: not yet placed)
 	days     map[transit.Day]bool     // days with rows or rejects not yet written as parts
 	lastDay  transit.Day
