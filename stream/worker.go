@@ -90,7 +90,7 @@ func (w *worker) Emit(_ int, rows []transit.Priced) {
 func (w *worker) Card(k, v []byte) {
 	// A checkpoint carries up to a partition's every card (150,000 and
 	// more): see pages.Append.
-	w.cp.Cards = pages.Append(w.cp.Cards, state.Entry{Key: w.keep(k), Value: w.keep(v)})
+	w.cp.Cards = pages.Append(w.cp.Cards, state.KV{Key: w.keep(k), Value: w.keep(v)})
 }
 func (w *worker) Drop(list string) { w.cp.Drops = append(w.cp.Drops, list) }
 func (w *worker) Append(list string, blob []byte) {
