@@ -24,14 +24,14 @@ type ClearingFile struct {
 // ClearingBatch is a batch header, its entries and its control record.
 type ClearingBatch struct {
 	Header  BatchHeader
-	Entries []Entry
+	Entries []Detail
 	Control BatchControl
 }
 
-// AcquirerEntries are the transactions an issuer owes one acquirer.
-type AcquirerEntries struct {
+// AcquirerDetails are the transactions an issuer owes one acquirer.
+type AcquirerDetails struct {
 	Acquirer transit.City
-	Entries  []Entry
+	Entries  []Detail
 }
 
 // BuildClearingFile makes one batch per acquirer and mode, in that order,
@@ -44,9 +44,9 @@ type AcquirerEntries struct {
 // whose mode is not bus or metro and for anything ReadClearingFile refuses
 // (it validates the result: an acquirer equal to the issuer, entries that
 // are not clearing rows or not in time order, too many batches).
-func BuildClearingFile(h FileHeader, groups []AcquirerEntries) (*ClearingFile, error) {
+func BuildClearingFile(h FileHeader, groups []AcquirerDetails) (*ClearingFile, error) {
 	groups = slices.Clone(groups)
-	slices.SortStableFunc(groups, func(a, b AcquirerEntries) int { return cmp.Compare(a.Acquirer, b.Acquirer) })
+	slices.SortStableFunc(groups, func(a, b AcquirerDetails) int { return cmp.Compare(a.Acquirer, b.Acquirer) })
 	for _, g := range groups {
 		for i := range g.Entries {
 			if m := g.Entries[i].Mode; m < 1 || m >= transit.NumModes {
@@ -55,12 +55,12 @@ func BuildClearingFile(h FileHeader, groups []AcquirerEntries) (*ClearingFile, e
 		}
 	}
 	f := &ClearingFile{Header: h}
-	for lo, hi := range runs(groups, func(g *AcquirerEntries) transit.City { return g.Acquirer }) {
-		var entries []Entry // the run's groups, merged
+	for lo, hi := range runs(groups, func(g *AcquirerDetails) transit.City { return g.Acquirer }) {
+		var entries []Detail // the run's groups, merged
 		for _, g := range groups[lo:hi] {
 			entries = append(entries, g.Entries...)
 		}
-		f.addBatches(groups[lo].Acquirer, len(entries), func(i int, e *Entry) { *e = entries[i] })
+		f.addBatches(groups[lo].Acquirer, len(entries), func(i int, e *Detail) { *e = entries[i] })
 	}
 	f.seal()
 	if err := f.Validate(); err != nil {
@@ -71,10 +71,10 @@ func BuildClearingFile(h FileHeader, groups []AcquirerEntries) (*ClearingFile, e
 
 // addBatches appends acquirer's batches, one per mode, of n entries that
 // entry fills in; call seal once all are added.
-func (f *ClearingFile) addBatches(acquirer transit.City, n int, entry func(i int, e *Entry)) {
-	var byMode [transit.NumModes][]Entry
+func (f *ClearingFile) addBatches(acquirer transit.City, n int, entry func(i int, e *Detail)) {
+	var byMode [transit.NumModes][]Detail
 	for i := 0; i < n; i++ {
-		var e Entry
+		var e Detail
 		entry(i, &e)
 		byMode[e.Mode] = append(byMode[e.Mode], e)
 	}
@@ -208,7 +208,7 @@ func readClearing(r io.Reader, keep bool) (*ClearingFile, error) {
 		}
 		var c BatchControl
 		eh := sha256.New()
-		var e, prev Entry
+		var e, prev Detail
 		for {
 			line, err := next()
 			if err != nil {
@@ -301,7 +301,7 @@ func batchAfter(b, prev *BatchHeader) bool {
 
 // checkEntry checks one entry against the rules of its batch; n entries
 // precede it, the last being prev.
-func checkEntry(e, prev *Entry, mode transit.Mode, n int64) error {
+func checkEntry(e, prev *Detail, mode transit.Mode, n int64) error {
 	switch {
 	case e.Seq != n+1:
 		return fieldError("seq", fmt.Sprintf("%d, want %d", e.Seq, n+1))

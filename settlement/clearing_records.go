@@ -52,8 +52,8 @@ type BatchHeader struct {
 	Day      transit.Day
 }
 
-// Entry is record type 6: one transaction, a clearing row.
-type Entry struct {
+// Detail is record type 6: one transaction, a clearing row.
+type Detail struct {
 	Seq       int64 // 1-based, consecutive within the batch
 	TapID     transit.TapID
 	Card      transit.CardID
@@ -96,8 +96,8 @@ type FileControl struct {
 	Hash     [32]byte
 }
 
-func entryFromRow(r *transit.Priced, seq int64) Entry {
-	return Entry{
+func entryFromRow(r *transit.Priced, seq int64) Detail {
+	return Detail{
 		Seq: seq, TapID: r.ID, Card: r.Card, Product: r.Product, Mode: r.Mode, Action: r.Action,
 		Line: r.Line, EntryStop: r.EntryStop, EntryTime: r.EntryTime, Stop: r.Stop,
 		Time: r.Time, Offset: r.Offset, Gross: r.Gross, Discount: r.Discount, Charged: r.Charged,
@@ -140,7 +140,7 @@ func (h *BatchHeader) Append(b []byte) []byte {
 }
 
 // Append appends the record's line, newline included.
-func (e *Entry) Append(b []byte) []byte {
+func (e *Detail) Append(b []byte) []byte {
 	b = append(b, RecordEntry, '|')
 	b = strconv.AppendInt(b, e.Seq, 10)
 	b = append(b, '|')
@@ -319,14 +319,14 @@ func (h *BatchHeader) Parse(line []byte) error {
 }
 
 // Parse parses an entry detail line (without newline), strictly.
-func (e *Entry) Parse(line []byte) error {
+func (e *Detail) Parse(line []byte) error {
 	var buf [maxRecordFields][]byte
 	f, err := splitRecord(&buf, line, RecordEntry, entryFields)
 	if err != nil {
 		return err
 	}
 	var ok bool
-	*e = Entry{}
+	*e = Detail{}
 	if e.Seq, ok = parseInt(f[1]); !ok || e.Seq < 1 {
 		return fieldError("seq", "not a sequence number")
 	}

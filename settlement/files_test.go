@@ -144,8 +144,8 @@ func TestDirName(t *testing.T) {
 // naming the offending batch header's line.
 func TestClearingFileBatchOrder(t *testing.T) {
 	const issuer, a, b = transit.City(440300), transit.City(310100), transit.City(440100)
-	entry := func(id string, m transit.Mode) Entry {
-		e := Entry{Product: transit.ProductStandard, Mode: m, Stop: transit.MustCode("S1"),
+	entry := func(id string, m transit.Mode) Detail {
+		e := Detail{Product: transit.ProductStandard, Mode: m, Stop: transit.MustCode("S1"),
 			Time: 1_740_800_000e9, Offset: 8 * 3600, Gross: 200, Charged: 200, Status: transit.StatusCharged}
 		if err := e.TapID.Set([]byte(id)); err != nil {
 			t.Fatal(err)
@@ -161,10 +161,10 @@ func TestClearingFileBatchOrder(t *testing.T) {
 		return e
 	}
 	build := func() *ClearingFile {
-		f, err := BuildClearingFile(FileHeader{Day: 20148, Issuer: issuer}, []AcquirerEntries{
-			{Acquirer: b, Entries: []Entry{entry("t2", transit.ModeBus)}},
-			{Acquirer: a, Entries: []Entry{entry("t1", transit.ModeBus)}},
-			{Acquirer: a, Entries: []Entry{entry("t3", transit.ModeMetro)}}, // merged with the group above
+		f, err := BuildClearingFile(FileHeader{Day: 20148, Issuer: issuer}, []AcquirerDetails{
+			{Acquirer: b, Entries: []Detail{entry("t2", transit.ModeBus)}},
+			{Acquirer: a, Entries: []Detail{entry("t1", transit.ModeBus)}},
+			{Acquirer: a, Entries: []Detail{entry("t3", transit.ModeMetro)}}, // merged with the group above
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -211,8 +211,8 @@ func TestClearingFileBatchOrder(t *testing.T) {
 // file no reader accepts (or an entry silently left out).
 func TestBuildClearingFileRefuses(t *testing.T) {
 	const issuer, a = transit.City(440300), transit.City(310100)
-	entry := func(id string, m transit.Mode, at int64) Entry {
-		e := Entry{Product: transit.ProductStandard, Mode: m, Action: transit.ActionBoard, Stop: transit.MustCode("S1"),
+	entry := func(id string, m transit.Mode, at int64) Detail {
+		e := Detail{Product: transit.ProductStandard, Mode: m, Action: transit.ActionBoard, Stop: transit.MustCode("S1"),
 			Time: at, Offset: 8 * 3600, Gross: 200, Charged: 200, Status: transit.StatusCharged}
 		must := func(err error) {
 			if err != nil {
@@ -226,15 +226,15 @@ func TestBuildClearingFileRefuses(t *testing.T) {
 	h := FileHeader{Day: 20148, Issuer: issuer}
 	for _, tc := range []struct {
 		name   string
-		groups []AcquirerEntries
+		groups []AcquirerDetails
 		want   string
 	}{
-		{"mode 0 (would be left out)", []AcquirerEntries{{Acquirer: a, Entries: []Entry{entry("t1", 0, 1_740_800_000e9)}}}, "mode 0"},
-		{"mode out of range (would panic)", []AcquirerEntries{{Acquirer: a, Entries: []Entry{entry("t1", transit.NumModes, 1_740_800_000e9)}}}, "not bus or metro"},
-		{"local acquirer", []AcquirerEntries{{Acquirer: issuer, Entries: []Entry{entry("t1", transit.ModeBus, 1_740_800_000e9)}}}, "acquirer"},
-		{"merged groups out of time order", []AcquirerEntries{
-			{Acquirer: a, Entries: []Entry{entry("t2", transit.ModeBus, 1_740_800_060e9)}},
-			{Acquirer: a, Entries: []Entry{entry("t1", transit.ModeBus, 1_740_800_000e9)}},
+		{"mode 0 (would be left out)", []AcquirerDetails{{Acquirer: a, Entries: []Detail{entry("t1", 0, 1_740_800_000e9)}}}, "mode 0"},
+		{"mode out of range (would panic)", []AcquirerDetails{{Acquirer: a, Entries: []Detail{entry("t1", transit.NumModes, 1_740_800_000e9)}}}, "not bus or metro"},
+		{"local acquirer", []AcquirerDetails{{Acquirer: issuer, Entries: []Detail{entry("t1", transit.ModeBus, 1_740_800_000e9)}}}, "acquirer"},
+		{"merged groups out of time order", []AcquirerDetails{
+			{Acquirer: a, Entries: []Detail{entry("t2", transit.ModeBus, 1_740_800_060e9)}},
+			{Acquirer: a, Entries: []Detail{entry("t1", transit.ModeBus, 1_740_800_000e9)}},
 		}, "order"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -247,8 +247,7 @@ func TestBuildClearingFileRefuses(t *testing.T) {
 }
 
 // TestClearingFileVersion: a reader refuses a file of another format
-// version (version 1 had the acquirer in the file header), naming the
-// field.
+// version, naming the field.
 func TestClearingFileVersion(t *testing.T) {
 	for _, line := range []string{
 		"1|TSCLR|1|2025-03-01|110100|310100|CNY|fen|p",

@@ -106,9 +106,9 @@ func FuzzClearingFile(f *testing.F) {
 		// The builder recomputes every derived field from the entries and
 		// their acquirers alone, merging the batches of one acquirer
 		// itself.
-		var groups []AcquirerEntries
+		var groups []AcquirerDetails
 		for _, b := range cf.Batches {
-			groups = append(groups, AcquirerEntries{Acquirer: b.Header.Acquirer, Entries: b.Entries})
+			groups = append(groups, AcquirerDetails{Acquirer: b.Header.Acquirer, Entries: b.Entries})
 		}
 		built, err := BuildClearingFile(cf.Header, groups)
 		if err != nil {

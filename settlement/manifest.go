@@ -71,7 +71,7 @@ func ClearingPath(issuer transit.City) string {
 }
 
 // clearingStem returns the name of a clearing file without its folder and
-// extension ("110100" or, in version 1, "110100-310100").
+// extension ("110100").
 func clearingStem(p string) (string, bool) {
 	rest, found := strings.CutPrefix(p, ClearingDir+"/")
 	if !found {
@@ -87,19 +87,6 @@ func parseClearingPath(p string) (issuer transit.City, ok bool) {
 		return 0, false
 	}
 	return parseCity([]byte(stem))
-}
-
-// legacyClearingPath reports whether p names a clearing file of format
-// version 1, one file per pair ("clearing/110100-310100.clr.zst"): a day
-// folder written by an earlier release.
-func legacyClearingPath(p string) bool {
-	stem, ok := clearingStem(p)
-	if !ok || len(stem) != 13 || stem[6] != '-' {
-		return false
-	}
-	_, ok1 := parseCity([]byte(stem[:6]))
-	_, ok2 := parseCity([]byte(stem[7:]))
-	return ok1 && ok2
 }
 
 // knownPath reports whether p names a file this package writes in a day
@@ -227,9 +214,6 @@ func parseManifestFile(line []byte) (ManifestFile, *RecordError) {
 		return f, fieldError("", "want: file PATH size= sha256= records= [gross_fen= discount_fen= charged_fen=]")
 	}
 	f.Path = string(fields[1])
-	if legacyClearingPath(f.Path) {
-		return f, fieldError("path", fmt.Sprintf("%q is a clearing file of format version 1 (one file per pair); this release reads version %d: settle or clear the day again to rewrite it", f.Path, ClearingVersion))
-	}
 	if !knownPath(f.Path) {
 		return f, fieldError("path", fmt.Sprintf("%q is not a file of a day folder", f.Path))
 	}

@@ -112,6 +112,18 @@ type WriteOptions struct {
 	// ledger hold card numbers, so the default keeps them from other users.
 	// Default: 0640.
 	FileMode uint32
+
+	// failAt, set by tests only, is called at each writeStep of writeDay:
+	// an error from it stops the write there, as a crash would.
+	failAt func(writeStep) error
+}
+
+// fault calls o.failAt, if set, at step.
+func (o *WriteOptions) fault(step writeStep) error {
+	if o.failAt == nil {
+		return nil
+	}
+	return o.failAt(step)
 }
 
 // maxFingerprint bounds PolicyFingerprint: a hash in hex (64) with a name

@@ -2,8 +2,6 @@ package settlement
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -273,43 +271,5 @@ func TestRewriteDay(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(gone))); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s of the earlier run is still there", gone)
 		}
-	}
-}
-
-// TestRewriteVersion1Day: a day folder written by a release of clearing
-// format version 1 (one file per pair) is refused by Verify with a message
-// that says so, and writing the day again removes the old pair files, so
-// the folder verifies.
-func TestRewriteVersion1Day(t *testing.T) {
-	root, dir := writeFixture(t, false)
-	legacy := filepath.Join(dir, ClearingDir, "110100-310100.clr.zst")
-	if err := os.WriteFile(legacy, []byte("v1"), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	manifest := filepath.Join(dir, ManifestName)
-	m, err := os.ReadFile(manifest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// What a version 1 manifest lists, with its checksum line resealed.
-	body := string(m[:bytes.LastIndex(m, []byte(manifestLast))])
-	body = strings.Replace(body, "file clearing/110100.clr.zst", "file clearing/110100-310100.clr.zst", 1)
-	sum := sha256.Sum256([]byte(body))
-	old := body + manifestLast + hex.EncodeToString(sum[:]) + "\n"
-	if err := os.WriteFile(manifest, []byte(old), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	if err := Verify(dir); err == nil || !strings.Contains(err.Error(), "format version 1") {
-		t.Errorf("Verify of a version 1 folder = %v, want it named as version 1", err)
-	}
-	day := collect(t, fixtureRows(), fixtureRejects(), 1, false, nil).Day(fixtureDay)
-	if _, err := WriteDay(root, day, WriteOptions{SkipSync: true}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(legacy); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the version 1 file is still there: %v", err)
-	}
-	if err := Verify(dir); err != nil {
-		t.Errorf("Verify after writing the day again: %v", err)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/tapsettle/tapsettle/internal/durable"
 )
 
 // WriteDay validates d and writes its files to root/<day>/ (see the
@@ -26,15 +28,13 @@ import (
 // handful of syncs per day, whatever its number of clearing files. syncfs
 // flushes every dirty file of the file system, other programs' too, so
 // the output is best kept off a file system that others write heavily.
-// Writing a day again
-// replaces its files: the old manifest is removed (durably) first, and
-// files of an earlier run that the new manifest does not list (an issuer
-// whose cards no longer ride elsewhere, a ledger no longer asked for, the
-// per-pair clearing files of format version 1) are removed before
-// the new manifest is written. Other files in the folder are left alone,
-// and Verify reports them.
+// Writing a day again replaces its files: the old manifest is removed
+// (durably) first, and files of an earlier run that the new manifest does
+// not list (an issuer whose cards no longer ride elsewhere, a ledger no
+// longer asked for) are removed before the new manifest is written. Other
+// files in the folder are left alone, and Verify reports them.
 func WriteDay(root string, d *Day, opts WriteOptions) (*Manifest, error) {
-	return writeDay(root, d, opts, fileOut{sync: !opts.SkipSync, syncEach: !syncfsReportsErrors}, nil)
+	return writeDay(root, d, opts, durable.Writer{Sync: !opts.SkipSync, SyncEach: !durable.SyncFSReportsErrors})
 }
 
 // writeStep names a point between two phases of writeDay.
@@ -48,10 +48,9 @@ const (
 	stepInPlace
 )
 
-// writeDay is WriteDay with the durability strategy chosen by out (mode
-// is set here) and, for tests, a fault called at each writeStep: an error
-// from it stops the write there, as a crash would.
-func writeDay(root string, d *Day, opts WriteOptions, out fileOut, fault func(writeStep) error) (*Manifest, error) {
+// writeDay is WriteDay with the durability strategy chosen by out (its
+// mode is set here).
+func writeDay(root string, d *Day, opts WriteOptions, out durable.Writer) (*Manifest, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -61,67 +60,47 @@ func writeDay(root string, d *Day, opts WriteOptions, out fileOut, fault func(wr
 	if opts.Ledger && !d.Ledger {
 		return nil, fmt.Errorf("%w: a ledger was asked for, but day %s was collected without Options.Ledger", ErrOptions, DirName(d.Day))
 	}
-	if fault == nil {
-		fault = func(writeStep) error { return nil }
-	}
-	out.mode = os.FileMode(opts.fileMode())
+	out.Mode = os.FileMode(opts.fileMode())
 	dir := filepath.Join(root, DirName(d.Day))
 	clearingDir := filepath.Join(dir, ClearingDir)
-	if err := out.mkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("cannot create day folder: %w", err)
-	}
-	// From here on no manifest exists, on disk either, until the new one
-	// is written: a crash leaves a folder that Verify refuses.
-	switch err := os.Remove(filepath.Join(dir, ManifestName)); {
-	case err == nil:
-		if err := out.syncDir(dir); err != nil {
-			return nil, err
-		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("cannot remove the old manifest: %w", err)
-	}
-	if len(d.Bilateral) > 0 {
-		if err := out.mkdirAll(clearingDir, 0o750); err != nil {
-			return nil, fmt.Errorf("cannot create clearing folder: %w", err)
-		}
+	if err := prepareDayDir(dir, clearingDir, len(d.Bilateral) > 0, out); err != nil {
+		return nil, err
 	}
 	// syncfs reports the write-back errors that happen after the
 	// descriptor it is given was opened: open the folders before writing.
 	var dirs []*os.File
-	if out.sync && !out.syncEach {
-		for _, p := range []string{dir, clearingDir} {
-			f, err := os.Open(p)
-			if errors.Is(err, fs.ErrNotExist) && p == clearingDir {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("cannot open %s to sync it: %w", p, err)
-			}
-			defer f.Close()
-			dirs = append(dirs, f)
+	if out.Sync && !out.SyncEach {
+		var err error
+		if dirs, err = openDirs(dir, clearingDir); err != nil {
+			return nil, err
 		}
+		defer func() {
+			for _, f := range dirs {
+				f.Close()
+			}
+		}()
 	}
 
 	files, stagedFiles, err := stageDay(dir, d, opts, out)
 	committed := 0
 	defer func() {
 		for _, s := range stagedFiles[committed:] {
-			s.discard()
+			s.Discard()
 		}
 	}()
 	if err != nil {
 		return nil, fmt.Errorf("write day %s: %w", DirName(d.Day), err)
 	}
 	if len(dirs) > 0 {
-		if err := syncFS(dirs...); err != nil {
+		if err := durable.SyncFS(dirs...); err != nil {
 			return nil, fmt.Errorf("write day %s: %w", DirName(d.Day), err)
 		}
 	}
-	if err := fault(stepDurable); err != nil {
+	if err := opts.fault(stepDurable); err != nil {
 		return nil, err
 	}
 	for _, s := range stagedFiles {
-		if err := s.commit(); err != nil {
+		if err := s.Commit(); err != nil {
 			return nil, fmt.Errorf("write day %s: %w", DirName(d.Day), err)
 		}
 		committed++
@@ -131,23 +110,72 @@ func writeDay(root string, d *Day, opts WriteOptions, out fileOut, fault func(wr
 		return nil, err
 	}
 	for _, sub := range []string{clearingDir, dir} {
-		if err := out.syncDir(sub); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := out.SyncDir(sub); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 	}
-	if err := fault(stepInPlace); err != nil {
+	if err := opts.fault(stepInPlace); err != nil {
 		return nil, err
 	}
+	return writeManifest(dir, DirName(d.Day), files, out)
+}
 
-	m := &Manifest{Day: DirName(d.Day), Files: files}
+// prepareDayDir creates the day's folder (and its clearing folder when the
+// day has clearing files) and removes, durably, the manifest of an earlier
+// run: from here on no manifest exists, on disk either, until the new one
+// is written, so a crash leaves a folder that Verify refuses.
+func prepareDayDir(dir, clearingDir string, clearing bool, out durable.Writer) error {
+	if err := out.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create day folder: %w", err)
+	}
+	switch err := os.Remove(filepath.Join(dir, ManifestName)); {
+	case err == nil:
+		if err := out.SyncDir(dir); err != nil {
+			return err
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("remove the old manifest: %w", err)
+	}
+	if clearing {
+		if err := out.MkdirAll(clearingDir, 0o750); err != nil {
+			return fmt.Errorf("create clearing folder: %w", err)
+		}
+	}
+	return nil
+}
+
+// openDirs opens the day folder and, if it exists, the clearing folder,
+// for durable.SyncFS. On error it closes what it opened.
+func openDirs(dir, clearingDir string) ([]*os.File, error) {
+	var dirs []*os.File
+	for _, p := range []string{dir, clearingDir} {
+		f, err := os.Open(p)
+		if errors.Is(err, fs.ErrNotExist) && p == clearingDir {
+			continue
+		}
+		if err != nil {
+			for _, d := range dirs {
+				d.Close()
+			}
+			return nil, fmt.Errorf("open %s to sync it: %w", p, err)
+		}
+		dirs = append(dirs, f)
+	}
+	return dirs, nil
+}
+
+// writeManifest writes the manifest listing files, last, and syncs the
+// folder.
+func writeManifest(dir, day string, files []ManifestFile, out durable.Writer) (*Manifest, error) {
+	m := &Manifest{Day: day, Files: files}
 	data := m.Marshal()
-	if _, _, err := out.write(filepath.Join(dir, ManifestName), func(w io.Writer) error {
+	if _, _, err := out.Write(filepath.Join(dir, ManifestName), func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	}); err != nil {
 		return nil, err
 	}
-	if err := out.syncDir(dir); err != nil {
+	if err := out.SyncDir(dir); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -157,10 +185,10 @@ func writeDay(root string, d *Day, opts WriteOptions, out fileOut, fault func(wr
 // up to opts.concurrency() goroutines, and returns their manifest entries
 // and staged files in job order. On error the files staged so far are
 // still returned, for the caller to discard.
-func stageDay(dir string, d *Day, opts WriteOptions, out fileOut) ([]ManifestFile, []staged, error) {
+func stageDay(dir string, d *Day, opts WriteOptions, out durable.Writer) ([]ManifestFile, []durable.Staged, error) {
 	jobs := dayJobs(d, opts)
 	files := make([]ManifestFile, len(jobs))
-	stagedFiles := make([]staged, len(jobs))
+	stagedFiles := make([]durable.Staged, len(jobs))
 	errs := make([]error, len(jobs))
 	var failed atomic.Bool
 	var wg sync.WaitGroup
@@ -175,7 +203,7 @@ func stageDay(dir string, d *Day, opts WriteOptions, out fileOut) ([]ManifestFil
 			defer func() { <-sem }()
 			mf := ManifestFile{Path: j.path}
 			var err error
-			stagedFiles[i], mf.Size, mf.SHA256, err = out.stage(filepath.Join(dir, filepath.FromSlash(j.path)), func(w io.Writer) error {
+			stagedFiles[i], mf.Size, mf.SHA256, err = out.Stage(filepath.Join(dir, filepath.FromSlash(j.path)), func(w io.Writer) error {
 				return j.write(w, &mf)
 			})
 			files[i], errs[i] = mf, err
@@ -185,7 +213,7 @@ func stageDay(dir string, d *Day, opts WriteOptions, out fileOut) ([]ManifestFil
 		})
 	}
 	wg.Wait()
-	// A failed or skipped job left a zero staged entry; discard ignores it.
+	// A failed or skipped job left a zero staged entry; Discard ignores it.
 	return files, stagedFiles, errors.Join(errs...)
 }
 
@@ -247,7 +275,7 @@ func dayJobs(d *Day, opts WriteOptions) []dayJob {
 				f := &ClearingFile{Header: FileHeader{Day: d.Day, Issuer: issuer, PolicyFingerprint: opts.PolicyFingerprint}}
 				for j := lo; j < hi; j++ {
 					rows := pairRows[j]
-					f.addBatches(d.Bilateral[j].Acquirer, len(rows), func(i int, e *Entry) { *e = entryFromRow(&d.Rows[rows[i]], 0) })
+					f.addBatches(d.Bilateral[j].Acquirer, len(rows), func(i int, e *Detail) { *e = entryFromRow(&d.Rows[rows[i]], 0) })
 				}
 				f.seal()
 				got := Amounts{Count: f.Control.Entries, Gross: f.Control.Gross, Discount: f.Control.Discount, Charged: f.Control.Charged}
@@ -280,19 +308,19 @@ func removeStale(dir string, files []ManifestFile) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("cannot list %s: %w", dir, err)
+			return fmt.Errorf("list %s: %w", dir, err)
 		}
 		for _, e := range entries {
 			rel := e.Name()
 			if sub != "" {
 				rel = sub + "/" + rel
 			}
-			stale := e.Type().IsRegular() && !keep[rel] && (knownPath(rel) || legacyClearingPath(rel) || strings.HasPrefix(e.Name(), tempPrefix))
+			stale := e.Type().IsRegular() && !keep[rel] && (knownPath(rel) || strings.HasPrefix(e.Name(), durable.TempPrefix))
 			if !stale {
 				continue
 			}
 			if err := os.Remove(filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
-				return fmt.Errorf("cannot remove stale file: %w", err)
+				return fmt.Errorf("remove stale file: %w", err)
 			}
 		}
 	}

@@ -11,24 +11,25 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tapsettle/tapsettle/internal/durable"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
 // strategy is a way writeDay can make the files durable.
 type strategy struct {
 	name string
-	out  fileOut
+	out  durable.Writer
 }
 
 // strategies returns every strategy this system can run: syncfs only
 // where the kernel reports its errors (WriteDay then uses it).
 func strategies() []strategy {
 	s := []strategy{
-		{"skip-sync", fileOut{}},
-		{"fsync-each", fileOut{sync: true, syncEach: true}},
+		{"skip-sync", durable.Writer{}},
+		{"fsync-each", durable.Writer{Sync: true, SyncEach: true}},
 	}
-	if syncfsReportsErrors {
-		s = append(s, strategy{"syncfs", fileOut{sync: true}})
+	if durable.SyncFSReportsErrors {
+		s = append(s, strategy{"syncfs", durable.Writer{Sync: true}})
 	}
 	return s
 }
@@ -56,7 +57,7 @@ func folderFiles(t *testing.T, dir string) []string {
 	return files
 }
 
-func isTemp(rel string) bool { return strings.HasPrefix(filepath.Base(rel), tempPrefix) }
+func isTemp(rel string) bool { return strings.HasPrefix(filepath.Base(rel), durable.TempPrefix) }
 
 // TestWriteDayStrategies writes the fixture with each durability strategy:
 // the folders must verify, hold no temporary file, and be byte for byte
@@ -68,7 +69,7 @@ func TestWriteDayStrategies(t *testing.T) {
 	for _, s := range strategies() {
 		t.Run(s.name, func(t *testing.T) {
 			root := t.TempDir()
-			if _, err := writeDay(root, day, opts, s.out, nil); err != nil {
+			if _, err := writeDay(root, day, opts, s.out); err != nil {
 				t.Fatal(err)
 			}
 			dir := filepath.Join(root, DirName(fixtureDay))
@@ -121,7 +122,8 @@ func TestWriteDayCrash(t *testing.T) {
 						writeAll(t, collect(t, fixtureRows(), fixtureRejects(), 1, true, nil), root, opts)
 					}
 					reached := false
-					_, err := writeDay(root, day, opts, s.out, func(at writeStep) error {
+					crashing := opts
+					crashing.failAt = func(at writeStep) error {
 						if at != step {
 							return nil
 						}
@@ -152,7 +154,8 @@ func TestWriteDayCrash(t *testing.T) {
 							}
 						}
 						return errCrash
-					})
+					}
+					_, err := writeDay(root, day, crashing, s.out)
 					if !reached || !errors.Is(err, errCrash) {
 						t.Fatalf("writeDay = %v, want the simulated crash", err)
 					}
@@ -167,7 +170,7 @@ func TestWriteDayCrash(t *testing.T) {
 					}
 
 					// A real crash leaves the staged files behind.
-					for _, p := range []string{tempPrefix + SummaryName + "-1", ClearingDir + "/" + tempPrefix + "110100.clr.zst-2"} {
+					for _, p := range []string{durable.TempPrefix + SummaryName + "-1", ClearingDir + "/" + durable.TempPrefix + "110100.clr.zst-2"} {
 						if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o750); err != nil {
 							t.Fatal(err)
 						}
@@ -204,7 +207,7 @@ func TestWriteDayRenameFails(t *testing.T) {
 			if err := os.MkdirAll(filepath.Join(dir, ClearingDir, "110100.clr.zst"), 0o750); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := writeDay(root, day, WriteOptions{}, s.out, nil); err == nil {
+			if _, err := writeDay(root, day, WriteOptions{}, s.out); err == nil {
 				t.Fatal("writeDay succeeded")
 			}
 			files := folderFiles(t, dir)

@@ -17,7 +17,7 @@ func benchCheckpoint() (*Checkpoint, int64) {
 	cp := &Checkpoint{Meta: make([]byte, 256)}
 	raw := int64(len(cp.Meta))
 	for i := range 10_000 {
-		e := Entry{Key: fmt.Appendf(nil, "card:%011d", i), Value: make([]byte, 200)}
+		e := KV{Key: fmt.Appendf(nil, "card:%011d", i), Value: make([]byte, 200)}
 		for j := range e.Value {
 			e.Value[j] = byte(i + j)
 		}

@@ -27,13 +27,14 @@ type Checkpoint struct {
 	Offset  int64    // next Kafka offset to consume after this checkpoint
 	Meta    []byte   // replaces the stored meta blob (nil stores an empty blob)
 	Full    bool     // holds the whole state: every card and list is dropped first (compaction)
-	Cards   []Entry  // upserts into the partition's card map; a later duplicate key wins
+	Cards   []KV     // upserts into the partition's card map; a later duplicate key wins
 	Drops   []string // lists deleted entirely, applied before Appends
 	Appends []Append // blobs appended to named lists, in order
 }
 
-// Entry is one card upsert. Key is at most MaxKeyLen bytes.
-type Entry struct{ Key, Value []byte }
+// KV is one card upsert: a key and its value. Key is at most MaxKeyLen
+// bytes.
+type KV struct{ Key, Value []byte }
 
 // Append adds Blob to the end of the list named List (1 to MaxListNameLen bytes).
 type Append struct {
@@ -99,9 +100,9 @@ func (s *Snapshot) apply(cp *Checkpoint) {
 // writing it reproduces s exactly. Used to rewrite a local log.
 func (s *Snapshot) fullCheckpoint() *Checkpoint {
 	cp := &Checkpoint{Seq: s.Seq, Offset: s.Offset, Meta: s.Meta, Full: true,
-		Cards: make([]Entry, 0, len(s.Cards))}
+		Cards: make([]KV, 0, len(s.Cards))}
 	for k, v := range s.Cards {
-		cp.Cards = append(cp.Cards, Entry{Key: []byte(k), Value: v})
+		cp.Cards = append(cp.Cards, KV{Key: []byte(k), Value: v})
 	}
 	for name, blobs := range s.Lists {
 		for _, b := range blobs {

@@ -193,7 +193,7 @@ func testRetryOfApplied(t *testing.T, _ backend, open func() Store) {
 	load(t, s, p)
 	for seq := uint64(1); seq <= 3; seq++ {
 		cp := &Checkpoint{Seq: seq, Offset: int64(seq * 10), Meta: []byte("m"),
-			Cards:   []Entry{{Key: []byte("k"), Value: fmt.Appendf(nil, "v%d", seq)}},
+			Cards:   []KV{{Key: []byte("k"), Value: fmt.Appendf(nil, "v%d", seq)}},
 			Appends: []Append{{List: "taps", Blob: fmt.Appendf(nil, "tap-%d", seq)}}}
 		commit(t, s, p, cp)
 		commit(t, s, p, cp) // the retry: no second append
@@ -305,7 +305,7 @@ func testFullCompaction(t *testing.T, _ backend, open func() Store) {
 	}
 	before := logBytes(s, p)
 	full := &Checkpoint{Seq: 31, Offset: 3100, Meta: []byte("compacted"), Full: true,
-		Cards:   []Entry{{Key: []byte("only"), Value: []byte("card")}},
+		Cards:   []KV{{Key: []byte("only"), Value: []byte("card")}},
 		Appends: []Append{{List: "fresh", Blob: []byte("1")}, {List: "fresh", Blob: []byte("2")}}}
 	commit(t, s, p, full)
 	m.apply(full)
@@ -369,7 +369,7 @@ func testInvalid(t *testing.T, _ backend, open func() Store) {
 		{"nil", p, nil},
 		{"seq 0", p, &Checkpoint{Seq: 0}},
 		{"negative partition", -1, &Checkpoint{Seq: 1}},
-		{"long key", p, &Checkpoint{Seq: 1, Cards: []Entry{{Key: []byte("ok"), Value: nil}, {Key: long}}}},
+		{"long key", p, &Checkpoint{Seq: 1, Cards: []KV{{Key: []byte("ok"), Value: nil}, {Key: long}}}},
 		{"empty drop", p, &Checkpoint{Seq: 1, Drops: []string{""}}},
 		{"empty list", p, &Checkpoint{Seq: 1, Appends: []Append{{List: "", Blob: []byte("x")}}}},
 		{"long list", p, &Checkpoint{Seq: 1, Appends: []Append{{List: string(make([]byte, MaxListNameLen+1))}}}},
@@ -381,7 +381,7 @@ func testInvalid(t *testing.T, _ backend, open func() Store) {
 	}
 	// A key of exactly MaxKeyLen bytes is fine.
 	m := newModel()
-	cp := &Checkpoint{Seq: 1, Cards: []Entry{{Key: long[:MaxKeyLen], Value: []byte("v")}}}
+	cp := &Checkpoint{Seq: 1, Cards: []KV{{Key: long[:MaxKeyLen], Value: []byte("v")}}}
 	commit(t, s, p, cp)
 	m.apply(cp)
 	if _, err := s.Load(context.Background(), -1); !errors.Is(err, ErrInvalid) {
@@ -400,7 +400,7 @@ func testLarge(t *testing.T, _ backend, open func() Store) {
 	load(t, s, p)
 	cp := &Checkpoint{Seq: 1, Offset: 1 << 40, Meta: make([]byte, 64<<10)}
 	for i := range cards {
-		cp.Cards = append(cp.Cards, Entry{Key: fmt.Appendf(nil, "card:%08d", i), Value: fmt.Appendf(nil, "state of card %d %0100d", i, i)})
+		cp.Cards = append(cp.Cards, KV{Key: fmt.Appendf(nil, "card:%08d", i), Value: fmt.Appendf(nil, "state of card %d %0100d", i, i)})
 	}
 	for i := range 2000 {
 		cp.Appends = append(cp.Appends, Append{List: fmt.Sprintf("day-%d", i%3), Blob: fmt.Appendf(nil, "tap-%d", i)})

@@ -32,7 +32,7 @@ func ExampleLocal() {
 	cp := &state.Checkpoint{
 		Seq:     snap.Seq + 1,
 		Offset:  1042, // the next Kafka offset to consume
-		Cards:   []state.Entry{{Key: []byte("card:330200:0001"), Value: []byte("balance=1200")}},
+		Cards:   []state.KV{{Key: []byte("card:330200:0001"), Value: []byte("balance=1200")}},
 		Appends: []state.Append{{List: "taps:2025-03-03", Blob: []byte("tap-0001")}},
 	}
 	if err := owner.Commit(ctx, 7, cp); err != nil {

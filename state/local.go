@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+
+	"github.com/tapsettle/tapsettle/internal/durable"
 )
 
 // File names inside a partition folder.
@@ -454,7 +456,7 @@ func (l *Local) sync(f *os.File) error {
 	if l.opts.NoSync {
 		return nil
 	}
-	return datasync(f)
+	return durable.Datasync(f)
 }
 
 // syncDir makes a rename in dir durable.
@@ -462,5 +464,5 @@ func (l *Local) syncDir(dir string) error {
 	if l.opts.NoSync {
 		return nil
 	}
-	return syncDir(dir)
+	return durable.SyncDir(dir)
 }

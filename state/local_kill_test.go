@@ -35,12 +35,12 @@ func killCheckpoint(seq uint64) *Checkpoint {
 	if seq%25 == 0 {
 		cp.Full = true
 		for i := range 10 {
-			cp.Cards = append(cp.Cards, Entry{Key: fmt.Appendf(nil, "c%02d", i), Value: fmt.Appendf(nil, "full-%d-%d", seq, i)})
+			cp.Cards = append(cp.Cards, KV{Key: fmt.Appendf(nil, "c%02d", i), Value: fmt.Appendf(nil, "full-%d-%d", seq, i)})
 		}
 		cp.Appends = []Append{{List: "l0", Blob: fmt.Appendf(nil, "f%d", seq)}}
 		return cp
 	}
-	cp.Cards = []Entry{
+	cp.Cards = []KV{
 		{Key: fmt.Appendf(nil, "c%02d", seq%16), Value: fmt.Appendf(nil, "v%d", seq)},
 		{Key: []byte("big"), Value: bytes.Repeat(fmt.Appendf(nil, "%d,", seq), 2000)},
 	}

@@ -80,7 +80,7 @@ func threeRecords() ([]*Checkpoint, []*model) {
 	models := []*model{newModel()}
 	for seq := uint64(1); seq <= 3; seq++ {
 		cp := &Checkpoint{Seq: seq, Offset: int64(seq) * 1000, Meta: fmt.Appendf(nil, "meta-%d", seq),
-			Cards: []Entry{
+			Cards: []KV{
 				{Key: fmt.Appendf(nil, "card-%d", seq), Value: bytes.Repeat([]byte{byte(seq)}, 40)},
 				{Key: []byte("card-shared"), Value: fmt.Appendf(nil, "v%d", seq)},
 			},

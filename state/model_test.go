@@ -122,7 +122,7 @@ func (g *gen) next(seq uint64, fullEvery int) *Checkpoint {
 		for i := range val {
 			val[i] = byte(g.rng.IntN(256))
 		}
-		cp.Cards = append(cp.Cards, Entry{Key: key, Value: val})
+		cp.Cards = append(cp.Cards, KV{Key: key, Value: val})
 	}
 	if g.rng.IntN(4) == 0 {
 		cp.Drops = append(cp.Drops, g.lists[g.rng.IntN(len(g.lists))])

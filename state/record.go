@@ -211,7 +211,7 @@ func decodePayload(payload []byte, cp *Checkpoint) error {
 	if n := d.count(2); n > 0 {
 		cp.Cards = slices.Grow(cp.Cards, n)
 		for range n {
-			cp.Cards = append(cp.Cards, Entry{Key: d.bytes(), Value: d.bytes()})
+			cp.Cards = append(cp.Cards, KV{Key: d.bytes(), Value: d.bytes()})
 		}
 	}
 	if n := d.count(1); n > 0 {

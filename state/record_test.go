@@ -18,11 +18,11 @@ func goldenCheckpoints() []*Checkpoint {
 	return []*Checkpoint{
 		{
 			Seq: 1, Offset: 1234567, Meta: []byte("meta\x00blob"),
-			Cards:   []Entry{{Key: []byte("card:330200:0001"), Value: []byte("state-1")}, {Key: []byte("empty"), Value: nil}},
+			Cards:   []KV{{Key: []byte("card:330200:0001"), Value: []byte("state-1")}, {Key: []byte("empty"), Value: nil}},
 			Drops:   []string{"old"},
 			Appends: []Append{{List: "taps:2025-03-03", Blob: []byte("tap-a")}, {List: "taps:2025-03-03", Blob: []byte("tap-b")}},
 		},
-		{Seq: 2, Offset: -1, Full: true, Cards: []Entry{{Key: []byte("k"), Value: []byte("v")}}},
+		{Seq: 2, Offset: -1, Full: true, Cards: []KV{{Key: []byte("k"), Value: []byte("v")}}},
 	}
 }
 
@@ -103,7 +103,7 @@ func sameCheckpoint(a, b *Checkpoint) bool {
 	norm := func(cp *Checkpoint) Checkpoint {
 		n := Checkpoint{Seq: cp.Seq, Offset: cp.Offset, Full: cp.Full, Meta: append([]byte{}, cp.Meta...)}
 		for _, e := range cp.Cards {
-			n.Cards = append(n.Cards, Entry{Key: append([]byte{}, e.Key...), Value: append([]byte{}, e.Value...)})
+			n.Cards = append(n.Cards, KV{Key: append([]byte{}, e.Key...), Value: append([]byte{}, e.Value...)})
 		}
 		n.Drops = append(n.Drops, cp.Drops...)
 		for _, a := range cp.Appends {

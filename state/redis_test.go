@@ -243,7 +243,7 @@ func TestRedisReplyLost(t *testing.T) {
 	m := newModel()
 	load(t, s, 0)
 	for seq := uint64(1); seq <= 3; seq++ {
-		cp := &Checkpoint{Seq: seq, Offset: int64(seq), Cards: []Entry{{Key: []byte("k"), Value: []byte{byte(seq)}}},
+		cp := &Checkpoint{Seq: seq, Offset: int64(seq), Cards: []KV{{Key: []byte("k"), Value: []byte{byte(seq)}}},
 			Appends: []Append{{List: "taps", Blob: []byte{byte(seq)}}}}
 		proxy.armed.Store(seq == 2)
 		err := s.Commit(context.Background(), 0, cp)
@@ -292,7 +292,7 @@ func TestRedisFencedMidTransaction(t *testing.T) {
 	ca.AddHook(multiHook{before: func() {
 		once.Do(func() { m.check(t, "takeover", load(t, b, 0)) })
 	}})
-	stale := &Checkpoint{Seq: 2, Cards: []Entry{{Key: []byte("k"), Value: []byte("stale")}},
+	stale := &Checkpoint{Seq: 2, Cards: []KV{{Key: []byte("k"), Value: []byte("stale")}},
 		Appends: []Append{{List: "l", Blob: []byte("stale")}}}
 	if err := a.Commit(context.Background(), 0, stale); !errors.Is(err, ErrFenced) {
 		t.Fatalf("Commit racing a takeover = %v, want ErrFenced", err)
@@ -328,7 +328,7 @@ func TestRedisKeys(t *testing.T) {
 	s := newRedisStore(t, c, prefix)
 	for p := range 2 {
 		load(t, s, p)
-		commit(t, s, p, &Checkpoint{Seq: 1, Meta: []byte("m"), Cards: []Entry{{Key: []byte("k"), Value: []byte("v")}},
+		commit(t, s, p, &Checkpoint{Seq: 1, Meta: []byte("m"), Cards: []KV{{Key: []byte("k"), Value: []byte("v")}},
 			Appends: []Append{{List: "a b:c", Blob: []byte("1")}, {List: "d", Blob: []byte("2")}}})
 	}
 	var all []string

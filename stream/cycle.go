@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tapsettle/tapsettle/internal/durable"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -199,7 +200,7 @@ func (s *Service) cycle() (*Cycle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := settlement.WriteFile(filepath.Join(dir, cycleFile), append(b, '\n'), !s.cfg.SkipSync); err != nil {
+	if _, err := durable.WriteFile(filepath.Join(dir, cycleFile), append(b, '\n'), !s.cfg.SkipSync); err != nil {
 		return nil, fmt.Errorf("cycle %d: %w", c.Cycle, err)
 	}
 	return c, pruneCycles(root, s.cfg.KeepCycles)

@@ -12,7 +12,9 @@ import (
 
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
+	"github.com/tapsettle/tapsettle/internal/durable"
 	"github.com/tapsettle/tapsettle/settlement"
+	"github.com/tapsettle/tapsettle/stream/segment"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -201,7 +203,7 @@ func TestCycleSkipsPartitionsWithForeignSegments(t *testing.T) {
 	}
 	part.Submit(f.taps)
 	part.CloseDay(f.last)
-	var sb settlement.SegmentBuilder
+	var sb segment.Builder
 	sb.AddRows(rows)
 	out := t.TempDir()
 	store := tempLocal(t)
@@ -212,7 +214,7 @@ func TestCycleSkipsPartitionsWithForeignSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := segmentName(1, 1, s.owner)
-	sum, err := settlement.WriteFile(s.segmentPath(name), sb.Encode(nil), false)
+	sum, err := durable.WriteFile(s.segmentPath(name), sb.Encode(nil), false)
 	if err != nil {
 		t.Fatal(err)
 	}

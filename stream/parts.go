@@ -17,7 +17,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tapsettle/tapsettle/internal/durable"
 	"github.com/tapsettle/tapsettle/settlement"
+	"github.com/tapsettle/tapsettle/stream/segment"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -108,7 +110,7 @@ func writePart(root string, day transit.Day, part *Part, sync bool) error {
 	if err != nil {
 		return err
 	}
-	_, err = settlement.WriteFile(partPath(root, day, part.Partition), append(b, '\n'), sync)
+	_, err = durable.WriteFile(partPath(root, day, part.Partition), append(b, '\n'), sync)
 	return err
 }
 
@@ -202,7 +204,7 @@ type partReader struct {
 	day   transit.Day
 	dirs  []string
 	coll  *settlement.Collector
-	seg   settlement.SegmentReader
+	seg   segment.Reader
 	file  []byte
 	rows  []transit.Priced
 }

@@ -50,7 +50,7 @@ type Config struct {
 	CheckpointInterval time.Duration
 	CheckpointTaps     int
 	// CompressSegments writes segments with an S2-compressed body
-	// (settlement.SegmentBuilder.Compress).
+	// (segment.Builder.Compress).
 	CompressSegments bool
 	// CloseAfter is how far past a day's cut-off, in event time, a
 	// partition closes the day when no close-day message came.

@@ -14,10 +14,12 @@ import (
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/internal/durable"
 	"github.com/tapsettle/tapsettle/internal/pages"
 	"github.com/tapsettle/tapsettle/metrics"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/state"
+	"github.com/tapsettle/tapsettle/stream/segment"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -35,7 +37,7 @@ type worker struct {
 	part   *engine.Partition
 	counts *metrics.Counts
 
-	seg      settlement.SegmentBuilder
+	seg      segment.Builder
 	segs     map[transit.Day][]segRef // committed segment lists, by day (Undated: not yet placed)
 	days     map[transit.Day]bool     // days with rows or rejects not yet written as parts
 	lastDay  transit.Day
@@ -88,7 +90,7 @@ func (w *worker) Emit(_ int, rows []transit.Priced) {
 func (w *worker) Card(k, v []byte) {
 	// A checkpoint carries up to a partition's every card (150,000 and
 	// more): see pages.Append.
-	w.cp.Cards = pages.Append(w.cp.Cards, state.Entry{Key: w.keep(k), Value: w.keep(v)})
+	w.cp.Cards = pages.Append(w.cp.Cards, state.KV{Key: w.keep(k), Value: w.keep(v)})
 }
 func (w *worker) Drop(list string) { w.cp.Drops = append(w.cp.Drops, list) }
 func (w *worker) Append(list string, blob []byte) {
@@ -496,7 +498,7 @@ func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 	w.cp.Drops = append(w.cp.Drops, w.drops...)
 	if w.seg.Rows()+w.seg.Rejects() > 0 {
 		name := segmentName(w.p, w.cp.Seq, s.owner)
-		sum, err := settlement.WriteFileFrom(s.segmentPath(name), &w.seg, !s.cfg.SkipSync)
+		sum, err := durable.WriteFileFrom(s.segmentPath(name), &w.seg, !s.cfg.SkipSync)
 		if err != nil {
 			w.lost = true
 			return fmt.Errorf("stream: partition %d: segment: %w", w.p, err)

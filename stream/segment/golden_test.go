@@ -1,23 +1,24 @@
-package settlement
+package segment
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
-// The golden segments: what this build writes (version 2, stored), and
-// what builds before version 2 wrote, which must stay readable.
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// The golden segment: what this build writes (stored).
 var (
-	segmentGoldenSeg   = filepath.Join("testdata", "segment_golden.seg")
-	segmentGoldenTxt   = filepath.Join("testdata", "segment_golden.txt")
-	segmentGoldenV1Seg = filepath.Join("testdata", "segment_golden_v1.seg")
-	segmentGoldenV1Txt = filepath.Join("testdata", "segment_golden_v1.txt")
+	segmentGoldenSeg = filepath.Join("testdata", "segment_golden.seg")
+	segmentGoldenTxt = filepath.Join("testdata", "segment_golden.txt")
 )
 
 // goldenSegmentContent is the fixture's day as one partition would
@@ -28,7 +29,7 @@ func goldenSegmentContent(t testing.TB) segContent {
 	return segContent{rows: append(fixtureRows(), maxIDRow()), rejects: fixtureSegRejects(t)}
 }
 
-// renderSegment lists what ReadSegment hands over, one record a line, rows
+// renderSegment lists what Read hands over, one record a line, rows
 // in the ledger's notation: the reviewable twin of the binary golden file.
 func renderSegment(t testing.TB, name string, data []byte) string {
 	t.Helper()
@@ -37,24 +38,21 @@ func renderSegment(t testing.TB, name string, data []byte) string {
 	if serr != nil {
 		t.Fatalf("golden segment: %v", serr)
 	}
+	// The first line names the package the format lived in when the
+	// golden file was made; it stays so that the file's bytes do.
 	fmt.Fprintf(&out, "# %s, decoded (regenerate: go test ./settlement -run TestSegmentGolden -update)\n", filepath.Base(name))
-	if h.version == segmentVersionFixed {
-		fmt.Fprintf(&out, "version %d, row size %d, %d bytes: body %d bytes, %d compressed\n",
-			h.version, segmentRowSize, len(data), h.rawLen, len(h.body))
-	} else {
-		fmt.Fprintf(&out, "version %d, codec %d, %d bytes: body %d bytes, %d as stored\n",
-			h.version, h.codec, len(data), h.rawLen, len(h.body))
-	}
+	fmt.Fprintf(&out, "version %d, codec %d, %d bytes: body %d bytes, %d as stored\n",
+		h.version, h.codec, len(data), h.rawLen, len(h.body))
 	var line []byte
-	info, err := ReadSegment(data,
+	info, err := Read(data,
 		func(p *transit.Priced) error {
-			line = AppendLedgerRow(line[:0], p)
+			line = settlement.AppendLedgerRow(line[:0], p)
 			fmt.Fprintf(&out, "row    %s", line)
 			return nil
 		},
 		func(r *transit.Reject, day transit.Day, dated bool) error {
-			line = AppendRejectRow(line[:0], r)
-			fmt.Fprintf(&out, "reject day=%s has_time=%v time=%d %q\n", DirName(day), r.HasTime, r.Time, line)
+			line = settlement.AppendRejectRow(line[:0], r)
+			fmt.Fprintf(&out, "reject day=%s has_time=%v time=%d %q\n", settlement.DirName(day), r.HasTime, r.Time, line)
 			return nil
 		})
 	if err != nil {
@@ -62,19 +60,17 @@ func renderSegment(t testing.TB, name string, data []byte) string {
 	}
 	days := make([]string, len(info.Days))
 	for i, d := range info.Days {
-		days[i] = DirName(d)
+		days[i] = settlement.DirName(d)
 	}
 	fmt.Fprintf(&out, "rows %d, rejects %d, days %s\n", info.Rows, info.Rejects, strings.Join(days, " "))
 	return out.String()
 }
 
-// TestSegmentGolden pins the formats. Each golden file must still decode
-// to the fixture (old segments stay readable), and the fixture must still
-// encode to it byte for byte: the current format, and version 1 as the
-// tests' legacy writer makes it (the format cannot change unnoticed).
-// After a deliberate change, bump segmentVersion, run with -update and
-// review the diff of segment_golden.txt. Version 1 is frozen: -update
-// leaves its files alone.
+// TestSegmentGolden pins the format. The golden file must still decode to
+// the fixture, and the fixture must still encode to it byte for byte (the
+// format cannot change unnoticed). After a deliberate change, bump
+// segmentVersion, run with -update and review the diff of
+// segment_golden.txt.
 func TestSegmentGolden(t *testing.T) {
 	c := goldenSegmentContent(t)
 	for _, g := range []struct {
@@ -82,11 +78,10 @@ func TestSegmentGolden(t *testing.T) {
 		f              segFormat
 	}{
 		{"current", segmentGoldenSeg, segmentGoldenTxt, segFormat{segmentVersion, segCodecStored}},
-		{"version 1", segmentGoldenV1Seg, segmentGoldenV1Txt, segFormat{segmentVersionFixed, segCodecS2}},
 	} {
 		t.Run(g.name, func(t *testing.T) {
 			data := c.encodeAs(g.f)
-			if *update && g.f.version == segmentVersion {
+			if *update {
 				if err := os.WriteFile(g.seg, data, 0o644); err != nil {
 					t.Fatal(err)
 				}

@@ -1,4 +1,4 @@
-package settlement
+package segment
 
 import (
 	"crypto/sha256"
@@ -7,14 +7,15 @@ import (
 	"slices"
 
 	"github.com/klauspost/compress/s2"
+	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
-// SegmentInfo describes a segment that ReadSegment read in full.
-type SegmentInfo struct {
+// Info describes a segment that Read read in full.
+type Info struct {
 	Rows, Rejects int
 	// Days are the distinct settlement days of the rows and rejects,
-	// sorted ([Undated] first when present).
+	// sorted ([settlement.Undated] first when present).
 	Days []transit.Day
 	// Sum is the SHA-256 of the file's bytes, for a manifest of the
 	// segments merged into a day.
@@ -31,24 +32,24 @@ type segmentHeader struct {
 	bodyOff       int
 }
 
-// ReadSegment decodes a whole segment: it calls row for each row and rej
+// Read decodes a whole segment: it calls row for each row and rej
 // for each reject, in the order they were added to the builder (all rows
 // first, then all rejects), and returns what the segment holds. A nil
 // callback skips those records. The *transit.Priced and *transit.Reject
 // passed are valid only during the call: copy what you keep. dated is
-// false exactly when day is [Undated].
+// false exactly when day is [settlement.Undated].
 //
-// ReadSegment checks everything before it calls anything: the magic, the
+// Read checks everything before it calls anything: the magic, the
 // version, both checksums, the lengths, every record's bounds and
 // enumerations, and that the header's days are those of the records. So a
 // segment that is damaged, truncated or extended in any byte yields a
-// *SegmentError (wrapping ErrSegmentCorrupt, or ErrSegmentVersion for a
+// *Error (wrapping ErrCorrupt, or ErrVersion for a
 // layout this build does not know) and no callback at all: the caller
 // never sees part of a bad segment. An error returned by a callback stops
-// the read and is returned wrapped, with the record's index. ReadSegment
+// the read and is returned wrapped, with the record's index. Read
 // never panics, whatever data holds.
-func ReadSegment(data []byte, row func(*transit.Priced) error, rej func(r *transit.Reject, day transit.Day, dated bool) error) (SegmentInfo, error) {
-	var r SegmentReader
+func Read(data []byte, row func(*transit.Priced) error, rej func(r *transit.Reject, day transit.Day, dated bool) error) (Info, error) {
+	var r Reader
 	info, err := r.Read(data, row, rej)
 	if err == nil {
 		info.Sum = sha256.Sum256(data)
@@ -56,29 +57,29 @@ func ReadSegment(data []byte, row func(*transit.Priced) error, rej func(r *trans
 	return info, err
 }
 
-// SegmentReader reads segments as ReadSegment does, keeping its buffers
+// Reader reads segments as Read does, keeping its buffers
 // from one segment to the next: a day close reads hundreds of segments of
 // megabytes each, and fresh buffers for every one are garbage and, on
 // some machines, mostly page faults. The zero value is ready to use; a
-// SegmentReader is not safe for concurrent use.
-type SegmentReader struct {
+// Reader is not safe for concurrent use.
+type Reader struct {
 	raw     []byte
 	rejects []transit.Reject
 	rejDays []transit.Day
 }
 
-// Read is ReadSegment with the reader's buffers, except that it leaves
-// SegmentInfo.Sum zero: a caller that checks the file's SHA-256 against a
+// Read is Read with the reader's buffers, except that it leaves
+// Info.Sum zero: a caller that checks the file's SHA-256 against a
 // list already has it.
-func (sr *SegmentReader) Read(data []byte, row func(*transit.Priced) error, rej func(r *transit.Reject, day transit.Day, dated bool) error) (SegmentInfo, error) {
+func (sr *Reader) Read(data []byte, row func(*transit.Priced) error, rej func(r *transit.Reject, day transit.Day, dated bool) error) (Info, error) {
 	h, serr := parseSegmentHeader(data)
 	if serr != nil {
-		return SegmentInfo{}, serr
+		return Info{}, serr
 	}
 	raw := h.body
 	if h.compressed() {
 		if raw, serr = decompressSegmentBody(&h, sr.raw); serr != nil {
-			return SegmentInfo{}, serr
+			return Info{}, serr
 		}
 		sr.raw = raw
 	}
@@ -89,9 +90,9 @@ func (sr *SegmentReader) Read(data []byte, row func(*transit.Priced) error, rej 
 	off := 0
 	for i := 0; i < h.rows; i++ {
 		last := p.Day
-		n, why := h.decodeRow(raw[off:], &p)
+		n, why := decodeSegmentRow(raw[off:], &p)
 		if why != "" {
-			return SegmentInfo{}, segmentBodyCorrupt(off, "row %d: %s", i, why)
+			return Info{}, segmentBodyCorrupt(off, "row %d: %s", i, why)
 		}
 		if i == 0 || p.Day != last {
 			days = addSegmentDay(days, p.Day)
@@ -104,45 +105,45 @@ func (sr *SegmentReader) Read(data []byte, row func(*transit.Priced) error, rej 
 	for i := range rejects {
 		n, d, at, why := decodeSegmentReject(raw[off:], &rejects[i])
 		if why != "" {
-			return SegmentInfo{}, segmentBodyCorrupt(off+at, "reject %d: %s", i, why)
+			return Info{}, segmentBodyCorrupt(off+at, "reject %d: %s", i, why)
 		}
 		rejDays[i] = d
 		days = addSegmentDay(days, d)
 		off += n
 	}
 	if off != len(raw) {
-		return SegmentInfo{}, segmentBodyCorrupt(off, "%d bytes after the last reject", len(raw)-off)
+		return Info{}, segmentBodyCorrupt(off, "%d bytes after the last reject", len(raw)-off)
 	}
 	if !slices.Equal(days, h.days) {
-		return SegmentInfo{}, segmentCorrupt(segFixedHeader, "header lists days %v, the records have %v", h.days, days)
+		return Info{}, segmentCorrupt(segFixedHeader, "header lists days %v, the records have %v", h.days, days)
 	}
 
 	// Second pass: hand the records over.
 	if row != nil {
 		off := 0
 		for i := 0; i < h.rows; i++ {
-			n, _ := h.decodeRow(raw[off:], &p) // checked above
+			n, _ := decodeSegmentRow(raw[off:], &p) // checked above
 			off += n
 			if err := row(&p); err != nil {
-				return SegmentInfo{}, fmt.Errorf("segment row %d: %w", i, err)
+				return Info{}, fmt.Errorf("segment row %d: %w", i, err)
 			}
 		}
 	}
 	if rej != nil {
 		for i := range rejects {
-			if err := rej(&rejects[i], rejDays[i], rejDays[i] != Undated); err != nil {
-				return SegmentInfo{}, fmt.Errorf("segment reject %d: %w", i, err)
+			if err := rej(&rejects[i], rejDays[i], rejDays[i] != settlement.Undated); err != nil {
+				return Info{}, fmt.Errorf("segment reject %d: %w", i, err)
 			}
 		}
 	}
 	clear(rejects) // drop the strings for the garbage collector
-	return SegmentInfo{Rows: h.rows, Rejects: h.rejects, Days: h.days}, nil
+	return Info{Rows: h.rows, Rejects: h.rejects, Days: h.days}, nil
 }
 
 // parseSegmentHeader checks the frame of a segment: magic, version, header
 // checksum, lengths, trailer and body checksum. It allocates only the
 // days.
-func parseSegmentHeader(data []byte) (segmentHeader, *SegmentError) {
+func parseSegmentHeader(data []byte) (segmentHeader, *Error) {
 	var h segmentHeader
 	if len(data) < len(segmentMagic) || string(data[:len(segmentMagic)]) != segmentMagic {
 		return h, segmentCorrupt(0, "not a segment: no magic number")
@@ -151,20 +152,13 @@ func parseSegmentHeader(data []byte) (segmentHeader, *SegmentError) {
 		return h, segmentCorrupt(len(data), "truncated: %d bytes, the header alone is %d", len(data), segFixedHeader)
 	}
 	h.version = segLE.Uint16(data[segOffVersion:])
-	switch h.version {
-	case segmentVersionFixed:
-		if rs := segLE.Uint16(data[segOffRowSize:]); rs != segmentRowSize {
-			return h, segmentCorrupt(segOffRowSize, "row size %d, version %d rows are %d bytes", rs, segmentVersionFixed, segmentRowSize)
-		}
-		h.codec = segCodecS2
-	case segmentVersion:
-		h.codec = segLE.Uint16(data[segOffCodec:])
-		if h.codec != segCodecStored && h.codec != segCodecS2 {
-			return h, segmentCorrupt(segOffCodec, "unknown body codec %d", h.codec)
-		}
-	default:
-		return h, &SegmentError{Offset: segOffVersion, Err: ErrSegmentVersion,
-			Reason: fmt.Sprintf("segment version %d; this build reads versions %d and %d", h.version, segmentVersionFixed, segmentVersion)}
+	if h.version != segmentVersion {
+		return h, &Error{Offset: segOffVersion, Err: ErrVersion,
+			Reason: fmt.Sprintf("segment version %d; this build reads version %d", h.version, segmentVersion)}
+	}
+	h.codec = segLE.Uint16(data[segOffCodec:])
+	if h.codec != segCodecStored && h.codec != segCodecS2 {
+		return h, segmentCorrupt(segOffCodec, "unknown body codec %d", h.codec)
 	}
 	nDays := uint64(segLE.Uint32(data[segOffDayCount:]))
 	if uint64(len(data)) < uint64(segMinSize)+4*nDays {
@@ -197,14 +191,10 @@ func parseSegmentHeader(data []byte) (segmentHeader, *SegmentError) {
 	rows := uint64(segLE.Uint32(data[segOffRows:]))
 	rejects := uint64(segLE.Uint32(data[segOffRejects:]))
 	rawLen := uint64(segLE.Uint32(data[segOffRawLen:]))
-	if rawLen > MaxSegmentSize {
-		return h, segmentCorrupt(segOffRawLen, "body of %d bytes, at most %d", rawLen, MaxSegmentSize)
+	if rawLen > MaxSize {
+		return h, segmentCorrupt(segOffRawLen, "body of %d bytes, at most %d", rawLen, MaxSize)
 	}
-	rowMin := uint64(segCompactRowMin)
-	if h.version == segmentVersionFixed {
-		rowMin = segmentRowSize
-	}
-	if least := rows*rowMin + rejects*segRejMinSize; rawLen < least {
+	if least := rows*segCompactRowMin + rejects*segRejMinSize; rawLen < least {
 		return h, segmentCorrupt(segOffRawLen, "body of %d bytes cannot hold %d rows and %d rejects", rawLen, rows, rejects)
 	}
 	if !h.compressed() && rawLen != bodyLen {
@@ -227,22 +217,9 @@ func parseSegmentHeader(data []byte) (segmentHeader, *SegmentError) {
 // compressed reports whether the body is an S2 block.
 func (f segFormat) compressed() bool { return f.codec == segCodecS2 }
 
-// decodeRow reads the row record of f's version at the start of b and
-// returns its length, or 0 and what is wrong. A version 1 record is fixed
-// width; the header check made sure the body holds every one of them.
-func (f segFormat) decodeRow(b []byte, r *transit.Priced) (int, string) {
-	if f.version == segmentVersionFixed {
-		if len(b) < segmentRowSize {
-			return 0, "row record truncated"
-		}
-		return segmentRowSize, decodeSegmentRowFixed(b, r)
-	}
-	return decodeSegmentRow(b, r)
-}
-
 // decompressSegmentBody returns the body, decompressed and of the length
 // the header gives.
-func decompressSegmentBody(h *segmentHeader, buf []byte) ([]byte, *SegmentError) {
+func decompressSegmentBody(h *segmentHeader, buf []byte) ([]byte, *Error) {
 	n, err := s2.DecodedLen(h.body)
 	if err != nil || n != h.rawLen {
 		return nil, segmentCorrupt(h.bodyOff, "body block is not %d bytes of S2", h.rawLen)

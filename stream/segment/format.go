@@ -1,4 +1,4 @@
-package settlement
+package segment
 
 import (
 	"encoding/binary"
@@ -33,23 +33,16 @@ const segmentMagic = "\x89TSSEG\r\n"
 // died before the last byte) is recognisable from the file's tail alone.
 const segmentEndMagic = "TSSEGEND"
 
-// segmentVersion is the layout version written. Any change to the header,
-// the trailer or the records is a new version; a reader refuses versions it
-// does not know with ErrSegmentVersion. Version 2 writes rows in a compact
-// form (Tap.AppendCompact, varints) and says in its header whether the body
-// is compressed; version 1 (fixed-width rows, always S2) is still read, so
-// that segments written before an upgrade settle after it.
-const (
-	segmentVersion      = 2
-	segmentVersionFixed = 1
-)
+// segmentVersion is the layout version written and read. Any change to the
+// header, the trailer or the records is a new version; a reader refuses
+// versions it does not know with ErrVersion.
+const segmentVersion = 2
 
 // Header field offsets. The fixed part is followed by day_count days (int32
 // each) and the header CRC.
 const (
 	segOffVersion  = 8  // uint16
-	segOffRowSize  = 10 // uint16, version 1: segmentRowSize, a guard against a layout change without a version change
-	segOffCodec    = 10 // uint16, version 2: how the body is stored (segCodec*)
+	segOffCodec    = 10 // uint16: how the body is stored (segCodec*)
 	segOffRows     = 12 // uint32: row records in the body
 	segOffRejects  = 16 // uint32: reject records in the body
 	segOffDayCount = 20 // uint32: days listed in the header
@@ -61,13 +54,12 @@ const (
 	segMinSize = segFixedHeader + 4 + segTrailerSize
 )
 
-// MaxSegmentSize bounds a segment's body before compression: 1 GiB, about
-// 4.7 million rows. A checkpoint is orders of magnitude smaller; the bound
+// MaxSize bounds a segment's body before compression: 1 GiB. A checkpoint is orders of magnitude smaller; the bound
 // keeps a reader from being asked for an unbounded buffer, and keeps every
 // length within the header's 32-bit fields.
-const MaxSegmentSize = 1 << 30
+const MaxSize = 1 << 30
 
-// The body codecs of version 2 (version 1 bodies are always S2).
+// The body codecs.
 const (
 	// segCodecStored: the body is stored as it is; raw_len equals
 	// body_len.
@@ -79,25 +71,10 @@ const (
 // segCRCTable is CRC-32C, which amd64 and arm64 compute in hardware.
 var segCRCTable = crc32.MakeTable(crc32.Castagnoli)
 
-// The row record of version 1: transit.Tap's fixed-size binary form
-// (Tap.AppendBinary), then the verdict. Identifiers keep their NUL-padded
-// fixed width: the record has one layout whatever the values, and the
-// compressor removes the padding.
-const (
-	segRowDay       = transit.TapBinarySize // int32
-	segRowStatus    = segRowDay + 4         // uint8
-	segRowReason    = segRowStatus + 1      // uint8
-	segRowRules     = segRowReason + 1      // uint32
-	segRowAmounts   = segRowRules + 4       // 6 x int64 fen: gross, discount, charged, product, transfer, cap
-	segRowEntryStop = segRowAmounts + 6*8   // [transit.MaxCode]byte
-	segRowEntryTime = segRowEntryStop + transit.MaxCode
-	segmentRowSize  = segRowEntryTime + 8
-)
-
 // The reject record: a fixed part, then four strings, each a uint32 length
 // and its bytes. Rejects are rare, so the record favours simplicity.
 const (
-	segRejDay    = 0  // int32; Undated for a reject without a settlement day
+	segRejDay    = 0  // int32; settlement.Undated for a reject without a settlement day
 	segRejFlags  = 4  // uint8: bit 0 is Reject.HasTime; other bits zero
 	segRejLine   = 5  // int64
 	segRejTime   = 13 // int64 Unix nanoseconds
@@ -109,27 +86,26 @@ const (
 	segRejHasTime = 1
 )
 
-// segCompactRowMin is the smallest row record of version 2: a compact tap
+// segCompactRowMin is the smallest row record: a compact tap
 // of one-byte identifiers (8 bytes of time, three one-byte varints, three
 // enumerations, five length bytes and two identifier bytes), then a
 // one-byte day, status, reason, one-byte rules, six one-byte amounts, an
 // empty entry stop and a one-byte entry time.
 const segCompactRowMin = 8 + 3 + 3 + 5 + 2 + 1 + 2 + 1 + 6 + 1 + 1
 
-// segCompactRowMax is the largest row record of version 2: every varint
+// segCompactRowMax is the largest row record: every varint
 // at its longest, every identifier at its maximum length.
 const segCompactRowMax = 8 + 3*binary.MaxVarintLen32 + 3 + 5 + transit.MaxTapID + transit.MaxCardID + 2*transit.MaxCode + transit.MaxDeviceID +
 	binary.MaxVarintLen32 + 2 + binary.MaxVarintLen32 + 6*binary.MaxVarintLen64 + 1 + transit.MaxCode + binary.MaxVarintLen64
 
 var segLE = binary.LittleEndian
 
-// appendSegmentRow appends r's row record of version 2: the tap's compact
-// form (Tap.AppendCompact), then the verdict: the day, the rules and the
-// six amounts as varints (zig-zag for the signed), status and reason as a
-// byte each, the entry stop as a length byte and its bytes, the entry time
-// as a zig-zag varint. About 85 bytes for the generator's taps, against
-// 225 in version 1; what the compressor no longer has to squeeze out of
-// the padding is most of its work.
+// appendSegmentRow appends r's row record: the tap's compact form
+// (Tap.AppendCompact), then the verdict: the day, the rules and the six
+// amounts as varints (zig-zag for the signed), status and reason as a byte
+// each, the entry stop as a length byte and its bytes, the entry time as a
+// zig-zag varint. No field is padded, which leaves a compressor little to
+// do.
 func appendSegmentRow(b []byte, r *transit.Priced) []byte {
 	b = r.Tap.AppendCompact(b)
 	b = binary.AppendVarint(b, int64(r.Day))
@@ -144,7 +120,7 @@ func appendSegmentRow(b []byte, r *transit.Priced) []byte {
 	return binary.AppendVarint(b, r.EntryTime)
 }
 
-// decodeSegmentRow reads a version 2 row record from the start of b and
+// decodeSegmentRow reads a row record from the start of b and
 // returns its length, or 0 and what is wrong. It accepts exactly what
 // appendSegmentRow writes for a row the engine can produce (identifiers
 // valid, varints shortest, enumerations in range), so a row read back is
@@ -201,47 +177,6 @@ func checkVerdict(r *transit.Priced) string {
 		return "unknown rule bits"
 	}
 	return ""
-}
-
-// appendSegmentRowFixed appends r's row record of version 1
-// (segmentRowSize bytes).
-func appendSegmentRowFixed(b []byte, r *transit.Priced) []byte {
-	b = r.Tap.AppendBinary(b)
-	b = segLE.AppendUint32(b, uint32(r.Day))
-	b = append(b, byte(r.Status), byte(r.Reason))
-	b = segLE.AppendUint32(b, uint32(r.Rules))
-	b = segLE.AppendUint64(b, uint64(r.Gross))
-	b = segLE.AppendUint64(b, uint64(r.Discount))
-	b = segLE.AppendUint64(b, uint64(r.Charged))
-	b = segLE.AppendUint64(b, uint64(r.ProductDiscount))
-	b = segLE.AppendUint64(b, uint64(r.TransferDiscount))
-	b = segLE.AppendUint64(b, uint64(r.CapDiscount))
-	b = append(b, r.EntryStop[:]...)
-	return segLE.AppendUint64(b, uint64(r.EntryTime))
-}
-
-// decodeSegmentRowFixed reads the version 1 row record at the start of b,
-// which holds at least segmentRowSize bytes. It refuses enumerations out of
-// range and returns what is wrong, or "".
-func decodeSegmentRowFixed(b []byte, r *transit.Priced) string {
-	b = b[:segmentRowSize]
-	if r.Tap.DecodeBinary(b) != nil {
-		return "tap mode, action or product out of range"
-	}
-	r.Day = transit.Day(segLE.Uint32(b[segRowDay:]))
-	r.Status = transit.Status(b[segRowStatus])
-	r.Reason = transit.Reason(b[segRowReason])
-	r.Rules = transit.Rules(segLE.Uint32(b[segRowRules:]))
-	a := b[segRowAmounts:]
-	r.Gross = transit.Fen(segLE.Uint64(a))
-	r.Discount = transit.Fen(segLE.Uint64(a[8:]))
-	r.Charged = transit.Fen(segLE.Uint64(a[16:]))
-	r.ProductDiscount = transit.Fen(segLE.Uint64(a[24:]))
-	r.TransferDiscount = transit.Fen(segLE.Uint64(a[32:]))
-	r.CapDiscount = transit.Fen(segLE.Uint64(a[40:]))
-	copy(r.EntryStop[:], b[segRowEntryStop:])
-	r.EntryTime = int64(segLE.Uint64(b[segRowEntryTime:]))
-	return checkVerdict(r)
 }
 
 // appendSegmentReject appends r's reject record, in settlement day d.
@@ -303,8 +238,7 @@ func addSegmentDay(days []transit.Day, d transit.Day) []transit.Day {
 	return slices.Insert(days, i, d)
 }
 
-// segFormat is how a segment is written: its version and, for version 2,
-// its body codec.
+// segFormat is how a segment is written: its version and its body codec.
 type segFormat struct {
 	version uint16
 	codec   uint16
@@ -312,11 +246,10 @@ type segFormat struct {
 
 // appendSegment appends a whole segment file in format f: the header for
 // the given counts and days, raw as the body (stored, or compressed as one
-// S2 block), and the trailer. raw must hold row records of f's version. It
-// allocates only when dst lacks capacity.
+// S2 block), and the trailer. It allocates only when dst lacks capacity.
 func appendSegment(dst []byte, f segFormat, rows, rejects int, days []transit.Day, raw []byte) []byte {
 	hdrLen := segHeaderLen(len(days))
-	compress := f.version == segmentVersionFixed || f.codec == segCodecS2
+	compress := f.codec == segCodecS2
 	maxBody := len(raw)
 	if compress {
 		maxBody = s2.MaxEncodedLen(len(raw))
@@ -347,11 +280,7 @@ func segHeaderLen(days int) int { return segFixedHeader + 4*days + 4 }
 func putSegmentHeader(h []byte, f segFormat, rows, rejects int, days []transit.Day, rawLen, bodyLen int) {
 	copy(h, segmentMagic)
 	segLE.PutUint16(h[segOffVersion:], f.version)
-	if f.version == segmentVersionFixed {
-		segLE.PutUint16(h[segOffRowSize:], segmentRowSize)
-	} else {
-		segLE.PutUint16(h[segOffCodec:], f.codec)
-	}
+	segLE.PutUint16(h[segOffCodec:], f.codec)
 	segLE.PutUint32(h[segOffRows:], uint32(rows))
 	segLE.PutUint32(h[segOffRejects:], uint32(rejects))
 	segLE.PutUint32(h[segOffDayCount:], uint32(len(days)))

@@ -1,6 +1,6 @@
 //go:build linux
 
-package settlement
+package durable
 
 import (
 	"errors"
@@ -10,25 +10,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// syncfsReportsErrors says whether one syncfs(2) can replace an fsync per
+// SyncFSReportsErrors says whether one syncfs(2) can replace an fsync per
 // file. Since Linux 5.8, syncfs returns the write-back errors of the file
 // system that happened after the descriptor it is given was opened;
 // before, it returned 0 whatever write-back did, which proves nothing.
-var syncfsReportsErrors = kernelAtLeast(5, 8)
+var SyncFSReportsErrors = kernelAtLeast(5, 8)
 
-// syncFS flushes the file systems holding the folders dirs (data, then
+// SyncFS flushes the file systems holding the folders dirs (data, then
 // metadata and the journal, then the device cache) with one syncfs(2) per
 // file system, and returns the write-back errors of each since its folder
 // was opened. Open the folders before writing the files they must cover.
 // On a file system shared with other busy writers this also waits for
 // their dirty data: one flush of everything instead of thousands of
 // small ones, which is the better trade for a day of hundreds of files.
-func syncFS(dirs ...*os.File) error {
+func SyncFS(dirs ...*os.File) error {
 	done := make(map[uint64]bool, len(dirs))
 	for _, d := range dirs {
 		rc, err := d.SyscallConn()
 		if err != nil {
-			return fmt.Errorf("cannot sync the file system of %s: %w", d.Name(), err)
+			return fmt.Errorf("sync the file system of %s: %w", d.Name(), err)
 		}
 		var st unix.Stat_t
 		var serr error
@@ -39,7 +39,7 @@ func syncFS(dirs ...*os.File) error {
 			serr = unix.Syncfs(int(fd))
 		})
 		if err := errors.Join(cerr, serr); err != nil {
-			return fmt.Errorf("cannot sync the file system of %s: %w", d.Name(), err)
+			return fmt.Errorf("sync the file system of %s: %w", d.Name(), err)
 		}
 		done[uint64(st.Dev)] = true // Dev is 32 bits on some ports
 	}

@@ -1,4 +1,4 @@
-package settlement
+package segment
 
 import (
 	"fmt"
@@ -85,7 +85,7 @@ func BenchmarkSegmentFirst(b *testing.B) {
 	rows := segBenchRows(200_000, false)
 	b.ReportAllocs()
 	for b.Loop() {
-		var sb SegmentBuilder
+		var sb Builder
 		for i := 0; i < len(rows); i += 1024 {
 			sb.AddRows(rows[i:min(i+1024, len(rows))])
 		}
@@ -115,7 +115,7 @@ func BenchmarkSegmentAddRows(b *testing.B) {
 	}
 }
 
-// BenchmarkSegmentDecode measures ReadSegment in each format with a
+// BenchmarkSegmentDecode measures Read in each format with a
 // callback that takes each row. MB/s counts row records after any
 // decompression. The allocations are per segment (the body and the
 // rejects), not per row.
@@ -130,7 +130,7 @@ func BenchmarkSegmentDecode(b *testing.B) {
 				b.SetBytes(int64(sb.Size()))
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := ReadSegment(data, func(p *transit.Priced) error { sum += p.Charged; return nil }, nil); err != nil {
+					if _, err := Read(data, func(p *transit.Priced) error { sum += p.Charged; return nil }, nil); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -157,7 +157,7 @@ func BenchmarkSegmentCodec(b *testing.B) {
 		{"zstd-fastest", func(dst, src []byte) []byte { return zfast.EncodeAll(src, dst[:0]) }},
 	}
 	for _, c := range segBenchCases() {
-		var sb SegmentBuilder
+		var sb Builder
 		sb.AddRows(c.rows)
 		raw := sb.flatBody()
 		for _, codec := range codecs {

@@ -1,4 +1,4 @@
-package settlement
+package durable
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestMissingDirs: the folders mkdirAll creates, and so must sync the
+// TestMissingDirs: the folders MkdirAll creates, and so must sync the
 // parents of, are exactly the missing ones, deepest first.
 func TestMissingDirs(t *testing.T) {
 	root := t.TempDir()
@@ -54,7 +54,7 @@ func TestMkdirAllOverAFile(t *testing.T) {
 	if err := os.WriteFile(blocker, []byte("x"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if err := (fileOut{}).mkdirAll(blocker, 0o750); !errors.Is(err, syscall.ENOTDIR) {
-		t.Errorf("mkdirAll over a file = %v, want ENOTDIR", err)
+	if err := (Writer{}).MkdirAll(blocker, 0o750); !errors.Is(err, syscall.ENOTDIR) {
+		t.Errorf("MkdirAll over a file = %v, want ENOTDIR", err)
 	}
 }

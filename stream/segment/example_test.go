@@ -1,16 +1,17 @@
-package settlement_test
+package segment_test
 
 import (
 	"fmt"
 	"time"
 
 	"github.com/tapsettle/tapsettle/settlement"
+	"github.com/tapsettle/tapsettle/stream/segment"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
 // A partition checkpoints its rows and rejects as a segment; at the day's
 // close the segment is read back into a Collector.
-func ExampleSegmentBuilder() {
+func ExampleBuilder() {
 	day := transit.DayOf(2025, time.March, 1)
 	var row transit.Priced
 	_ = row.ID.Set([]byte("t-001"))
@@ -19,13 +20,13 @@ func ExampleSegmentBuilder() {
 	row.Product, row.Day, row.Status = transit.ProductJoinIn, day, transit.StatusCharged
 	row.Gross, row.Charged, row.Rules = 200, 200, transit.RuleBusFlat
 
-	var b settlement.SegmentBuilder
+	var b segment.Builder
 	b.AddRows([]transit.Priced{row})
 	b.AddReject(&transit.Reject{Source: "taps/3", Line: 42, Reason: "not a tap"}, settlement.Undated)
 	file := b.Encode(nil)
 
 	c := settlement.NewCollector(settlement.Options{Participants: []settlement.Participant{{Code: 310100}, {Code: transit.Ningbo}}})
-	info, err := settlement.ReadSegment(file,
+	info, err := segment.Read(file,
 		func(p *transit.Priced) error { c.Emit(0, []transit.Priced{*p}); return nil },
 		func(r *transit.Reject, d transit.Day, dated bool) error {
 			fmt.Printf("reject %s:%d in %s\n", r.Source, r.Line, settlement.DirName(d))

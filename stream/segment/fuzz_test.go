@@ -1,4 +1,4 @@
-package settlement
+package segment
 
 import (
 	"bytes"
@@ -10,12 +10,12 @@ import (
 	"github.com/tapsettle/tapsettle/transit"
 )
 
-// FuzzReadSegment holds ReadSegment to the round-trip property of every
-// reader here: it never panics; what it refuses is a *SegmentError with no
+// FuzzReadSegment holds Read to the round-trip property of every
+// reader here: it never panics; what it refuses is a *Error with no
 // record handed over; what it accepts, a builder given the same records
 // encodes back to the same bytes.
 func FuzzReadSegment(f *testing.F) {
-	for _, name := range []string{segmentGoldenSeg, segmentGoldenV1Seg} {
+	for _, name := range []string{segmentGoldenSeg} {
 		golden, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
@@ -31,9 +31,9 @@ func FuzzReadSegment(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, calls, info, err := readSegment(data)
 		if err != nil {
-			var se *SegmentError
+			var se *Error
 			if !errors.As(err, &se) {
-				t.Fatalf("error is not a *SegmentError: %v", err)
+				t.Fatalf("error is not a *Error: %v", err)
 			}
 			if calls != 0 {
 				t.Fatalf("%d records handed over before the error %v", calls, err)
@@ -79,7 +79,7 @@ func FuzzSegmentBody(f *testing.F) {
 		data := appendSegment(nil, sf, int(rows), int(rejects), days, raw)
 		got, calls, _, err := readSegment(data)
 		if err != nil {
-			if !errors.Is(err, ErrSegmentCorrupt) || calls != 0 {
+			if !errors.Is(err, ErrCorrupt) || calls != 0 {
 				t.Fatalf("%d calls, error %v", calls, err)
 			}
 			return

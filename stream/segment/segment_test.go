@@ -1,4 +1,4 @@
-package settlement
+package segment
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -22,18 +23,18 @@ type segRej struct {
 	day transit.Day
 }
 
-// segContent is what a segment holds, as ReadSegment hands it over.
+// segContent is what a segment holds, as Read hands it over.
 type segContent struct {
 	rows    []transit.Priced
 	rejects []segRej
 }
 
-func (c *segContent) build() *SegmentBuilder {
+func (c *segContent) build() *Builder {
 	return c.buildAs(segFormat{segmentVersion, segCodecStored})
 }
 
 // buildAs returns a builder of c's records that writes format f.
-func (c *segContent) buildAs(f segFormat) *SegmentBuilder {
+func (c *segContent) buildAs(f segFormat) *Builder {
 	b := newBuilder(f)
 	b.AddRows(c.rows)
 	for i := range c.rejects {
@@ -43,8 +44,8 @@ func (c *segContent) buildAs(f segFormat) *SegmentBuilder {
 }
 
 // newBuilder returns an empty builder that writes format f.
-func newBuilder(f segFormat) *SegmentBuilder {
-	b := &SegmentBuilder{fixed: f.version == segmentVersionFixed, Compress: f.codec == segCodecS2}
+func newBuilder(f segFormat) *Builder {
+	b := &Builder{Compress: f.codec == segCodecS2}
 	if b.format() != f {
 		panic(fmt.Sprintf("no builder writes format %+v", f))
 	}
@@ -57,14 +58,13 @@ func (c *segContent) encode() []byte { return c.build().Encode(nil) }
 func (c *segContent) encodeAs(f segFormat) []byte { return c.buildAs(f).Encode(nil) }
 
 // segFormats are the formats a reader reads: what the builder writes,
-// stored and compressed, and version 1.
+// stored and compressed.
 var segFormats = []struct {
 	name string
 	f    segFormat
 }{
 	{"v2-stored", segFormat{segmentVersion, segCodecStored}},
 	{"v2-s2", segFormat{segmentVersion, segCodecS2}},
-	{"v1", segFormat{segmentVersionFixed, segCodecS2}},
 }
 
 func (c *segContent) equal(o *segContent) bool {
@@ -73,10 +73,10 @@ func (c *segContent) equal(o *segContent) bool {
 
 // readSegment reads data into a segContent, counting the callbacks even
 // when the read fails.
-func readSegment(data []byte) (segContent, int, SegmentInfo, error) {
+func readSegment(data []byte) (segContent, int, Info, error) {
 	var got segContent
 	calls := 0
-	info, err := ReadSegment(data,
+	info, err := Read(data,
 		func(p *transit.Priced) error {
 			calls++
 			got.rows = append(got.rows, *p)
@@ -84,7 +84,7 @@ func readSegment(data []byte) (segContent, int, SegmentInfo, error) {
 		},
 		func(r *transit.Reject, day transit.Day, dated bool) error {
 			calls++
-			if dated != (day != Undated) {
+			if dated != (day != settlement.Undated) {
 				return errors.New("dated disagrees with the day")
 			}
 			got.rejects = append(got.rejects, segRej{*r, day})
@@ -96,7 +96,7 @@ func readSegment(data []byte) (segContent, int, SegmentInfo, error) {
 // rejectDay places a reject as Collector.Reject does.
 func rejectDay(cal *transit.Calendar, r *transit.Reject) transit.Day {
 	if !r.HasTime {
-		return Undated
+		return settlement.Undated
 	}
 	return cal.DayOf(r.Time)
 }
@@ -163,10 +163,6 @@ func TestSegmentRowSizes(t *testing.T) {
 	if n := len(appendSegmentRow(nil, &big)); n != segCompactRowMax {
 		t.Errorf("the largest row is %d bytes, segCompactRowMax says %d", n, segCompactRowMax)
 	}
-	fixture := fixtureRows()
-	if n := len(appendSegmentRow(nil, &fixture[0])); n >= segmentRowSize/2 {
-		t.Errorf("a fixture row is %d bytes compact, want well under half of version 1's %d", n, segmentRowSize)
-	}
 }
 
 // everyStatusRows has one row of each status, as the engine writes them.
@@ -212,9 +208,9 @@ func TestSegmentRoundTrip(t *testing.T) {
 		{"extreme values", segContent{rows: []transit.Priced{extremeRow(), minimalRow()}}},
 		{"two days, then back", segContent{rows: []transit.Priced{fixtureRows()[0], prev, fixtureRows()[1]}}},
 		{"rejects only, dated and undated", segContent{rejects: []segRej{
-			{transit.Reject{Source: "kafka/taps/3", Line: 1, Reason: "unreadable"}, Undated},
+			{transit.Reject{Source: "kafka/taps/3", Line: 1, Reason: "unreadable"}, settlement.Undated},
 			{transit.Reject{Source: "kafka/taps/3", Line: 2, Field: "time", Reason: "r", Raw: "x", Time: at(12, 0, 0), HasTime: true}, fixtureDay},
-			{transit.Reject{Time: at(2, 0, 0), HasTime: true}, Undated}, // a partition without a calendar
+			{transit.Reject{Time: at(2, 0, 0), HasTime: true}, settlement.Undated}, // a partition without a calendar
 		}}},
 		{"reject strings", segContent{rejects: []segRej{
 			{transit.Reject{Source: "", Line: -1, Raw: string(allBytes)}, fixtureDay},
@@ -256,7 +252,7 @@ func testSegmentRoundTrip(t *testing.T, f segFormat, c segContent) {
 	}
 	got, _, info, err := readSegment(data)
 	if err != nil {
-		t.Fatalf("ReadSegment: %v", err)
+		t.Fatalf("Read: %v", err)
 	}
 	if len(got.rows) != len(c.rows) {
 		t.Fatalf("%d rows, want %d", len(got.rows), len(c.rows))
@@ -279,7 +275,7 @@ func testSegmentRoundTrip(t *testing.T, f segFormat, c segContent) {
 
 func TestSegmentUndatedFirst(t *testing.T) {
 	c := segContent{rows: fixtureRows(), rejects: fixtureSegRejects(t)}
-	want := []transit.Day{Undated, fixturePrev, fixtureDay}
+	want := []transit.Day{settlement.Undated, fixturePrev, fixtureDay}
 	if got := c.build().Days(); !slices.Equal(got, want) {
 		t.Fatalf("Days = %v, want %v", got, want)
 	}
@@ -291,7 +287,7 @@ func TestSegmentEncodeStable(t *testing.T) {
 	c := segContent{synthRows(500, 9), fixtureSegRejects(t)}
 	want := c.encode()
 
-	var b SegmentBuilder
+	var b Builder
 	b.AddRows(fixtureRows()) // something else first, then Reset
 	b.AddReject(&c.rejects[0].r, 0)
 	b.Reset()
@@ -361,17 +357,17 @@ func TestSegmentEncodeNoAllocs(t *testing.T) {
 	var dst []byte
 	for _, tt := range []struct {
 		name  string
-		write func(b *SegmentBuilder)
+		write func(b *Builder)
 	}{
-		{"Encode", func(b *SegmentBuilder) { dst = b.Encode(dst[:0]) }},
-		{"WriteTo", func(b *SegmentBuilder) {
+		{"Encode", func(b *Builder) { dst = b.Encode(dst[:0]) }},
+		{"WriteTo", func(b *Builder) {
 			if _, err := b.WriteTo(io.Discard); err != nil {
 				t.Fatal(err)
 			}
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var b SegmentBuilder
+			var b Builder
 			run := func() {
 				b.Reset()
 				b.AddRows(rows[:512])
@@ -395,17 +391,17 @@ func smallSegment(t testing.TB) []byte {
 	return c.encode()
 }
 
-func wantSegmentError(t *testing.T, what string, data []byte) *SegmentError {
+func wantSegmentError(t *testing.T, what string, data []byte) *Error {
 	t.Helper()
 	_, calls, _, err := readSegment(data)
-	var se *SegmentError
+	var se *Error
 	switch {
 	case err == nil:
 		t.Fatalf("%s: accepted", what)
 	case !errors.As(err, &se):
-		t.Fatalf("%s: error is not a *SegmentError: %v", what, err)
-	case !errors.Is(err, ErrSegmentCorrupt) && !errors.Is(err, ErrSegmentVersion):
-		t.Fatalf("%s: error wraps neither ErrSegmentCorrupt nor ErrSegmentVersion: %v", what, err)
+		t.Fatalf("%s: error is not a *Error: %v", what, err)
+	case !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrVersion):
+		t.Fatalf("%s: error wraps neither ErrCorrupt nor ErrVersion: %v", what, err)
 	case calls != 0:
 		t.Fatalf("%s: %d records handed over before the error %v", what, calls, err)
 	}
@@ -453,8 +449,8 @@ func TestSegmentVersion(t *testing.T) {
 		segLE.PutUint16(bad[segOffVersion:], v)
 		resealSegment(bad)
 		_, _, _, err := readSegment(bad)
-		if !errors.Is(err, ErrSegmentVersion) || errors.Is(err, ErrSegmentCorrupt) {
-			t.Errorf("version %d: %v, want ErrSegmentVersion", v, err)
+		if !errors.Is(err, ErrVersion) || errors.Is(err, ErrCorrupt) {
+			t.Errorf("version %d: %v, want ErrVersion", v, err)
 		}
 	}
 }
@@ -470,13 +466,6 @@ func TestSegmentForged(t *testing.T) {
 			raw = appendSegmentRow(raw, &rows[i])
 		}
 		return append(raw, appendRejects(rejects)...)
-	}
-	fixedOf := func(rows []transit.Priced) []byte {
-		var raw []byte
-		for i := range rows {
-			raw = appendSegmentRowFixed(raw, &rows[i])
-		}
-		return raw
 	}
 	// paddedDay is good's rows with row 1's day written as a varint one
 	// byte longer than it need be.
@@ -497,15 +486,15 @@ func TestSegmentForged(t *testing.T) {
 		f(&rows[1])
 		return rows
 	}
-	undated := []segRej{{transit.Reject{Source: "s", Reason: "r"}, Undated}}
-	long := []segRej{{transit.Reject{Source: "a longer source", Raw: "xyz"}, Undated}}
+	undated := []segRej{{transit.Reject{Source: "s", Reason: "r"}, settlement.Undated}}
+	long := []segRej{{transit.Reject{Source: "a longer source", Raw: "xyz"}, settlement.Undated}}
 	longRaw := rawOf(nil, long)
 	segLE.PutUint32(longRaw[len(longRaw)-3-4:], 4) // Raw claims 4 bytes, 3 follow
 	patch := func(off int, f func(b []byte)) func([]byte) []byte {
 		return func(b []byte) []byte { f(b[off:]); return resealSegment(b) }
 	}
 	stored := segFormat{segmentVersion, segCodecStored}
-	s2Format, v1 := segFormat{segmentVersion, segCodecS2}, segFormat{segmentVersionFixed, segCodecS2}
+	s2Format := segFormat{segmentVersion, segCodecS2}
 	tests := []struct {
 		name       string
 		rows, rejs int
@@ -517,7 +506,7 @@ func TestSegmentForged(t *testing.T) {
 	}{
 		{"a day missing from the header", 3, 0, nil, rawOf(good, nil), nil, "header lists days", stored},
 		{"a day too many", 3, 0, []transit.Day{fixturePrev, fixtureDay}, rawOf(good, nil), nil, "header lists days", stored},
-		{"days out of order", 3, 1, []transit.Day{fixtureDay, Undated}, rawOf(good, undated), nil, "ascending", stored},
+		{"days out of order", 3, 1, []transit.Day{fixtureDay, settlement.Undated}, rawOf(good, undated), nil, "ascending", stored},
 		{"more days than records", 1, 0, []transit.Day{1, 2}, rawOf(good[:1], nil), nil, "days for", stored},
 		{"status out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Status = transit.NumStatuses }), nil), nil, "row 1: status", stored},
 		{"reason out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Reason = transit.NumReasons }), nil), nil, "row 1: reason", stored},
@@ -528,19 +517,15 @@ func TestSegmentForged(t *testing.T) {
 		{"a row past the rows", 4, 0, []transit.Day{fixtureDay}, rawOf(good, nil), nil, "row 3: tap", stored},
 		{"rows past the body", 100, 0, []transit.Day{fixtureDay}, rawOf(good, nil), nil, "cannot hold", stored},
 		{"bytes after the last reject", 3, 0, []transit.Day{fixtureDay}, append(rawOf(good, nil), 0), nil, "after the last reject", stored},
-		{"reject string past the body", 0, 1, []transit.Day{Undated}, longRaw, nil, "reject 0: reject string runs past the body", stored},
-		{"rejects past the body", 0, 2, []transit.Day{Undated}, append(rawOf(nil, undated), make([]byte, segRejMinSize-3)...), nil, "cannot hold", stored},
-		{"reject truncated", 0, 2, []transit.Day{Undated}, append(rawOf(nil, long), make([]byte, segRejMinSize-1)...), nil, "reject 1: reject record truncated", stored},
+		{"reject string past the body", 0, 1, []transit.Day{settlement.Undated}, longRaw, nil, "reject 0: reject string runs past the body", stored},
+		{"rejects past the body", 0, 2, []transit.Day{settlement.Undated}, append(rawOf(nil, undated), make([]byte, segRejMinSize-3)...), nil, "cannot hold", stored},
+		{"reject truncated", 0, 2, []transit.Day{settlement.Undated}, append(rawOf(nil, long), make([]byte, segRejMinSize-1)...), nil, "reject 1: reject record truncated", stored},
 		{"unknown codec", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffCodec, func(b []byte) { b[0] = 2 }), "unknown body codec 2", stored},
 		{"raw length", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { b[0]++ }), "stored body of", stored},
-		{"raw length over the maximum", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { segLE.PutUint32(b, MaxSegmentSize+1) }), "at most", stored},
-		// A compressed body, and version 1.
+		{"raw length over the maximum", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { segLE.PutUint32(b, MaxSize+1) }), "at most", stored},
+		// A compressed body.
 		{"compressed raw length", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { b[0]++ }), "S2", s2Format},
 		{"compressed status out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Status = transit.NumStatuses }), nil), nil, "row 1: status", s2Format},
-		{"v1 row size", 3, 0, []transit.Day{fixtureDay}, fixedOf(good), patch(segOffRowSize, func(b []byte) { b[0]++ }), "row size", v1},
-		{"v1 rows past the body", 4, 0, []transit.Day{fixtureDay}, fixedOf(good), nil, "cannot hold", v1},
-		{"v1 status out of range", 3, 0, []transit.Day{fixtureDay}, fixedOf(withRow(func(r *transit.Priced) { r.Status = transit.NumStatuses })), nil, "row 1: status", v1},
-		{"v1 mode out of range", 3, 0, []transit.Day{fixtureDay}, fixedOf(withRow(func(r *transit.Priced) { r.Mode = 9 })), nil, "row 1: tap", v1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -549,8 +534,8 @@ func TestSegmentForged(t *testing.T) {
 				data = tt.patch(data)
 			}
 			se := wantSegmentError(t, tt.name, data)
-			if !errors.Is(se, ErrSegmentCorrupt) || !strings.Contains(se.Error(), tt.want) {
-				t.Fatalf("error %q, want ErrSegmentCorrupt containing %q", se, tt.want)
+			if !errors.Is(se, ErrCorrupt) || !strings.Contains(se.Error(), tt.want) {
+				t.Fatalf("error %q, want ErrCorrupt containing %q", se, tt.want)
 			}
 		})
 	}
@@ -558,9 +543,9 @@ func TestSegmentForged(t *testing.T) {
 
 // TestSegmentRejectFlags reaches the flags byte inside a compressed body.
 func TestSegmentRejectFlags(t *testing.T) {
-	raw := appendSegmentReject(nil, &transit.Reject{Source: "s"}, Undated)
+	raw := appendSegmentReject(nil, &transit.Reject{Source: "s"}, settlement.Undated)
 	raw[segRejFlags] = 2
-	data := appendSegment(nil, segFormat{segmentVersion, segCodecS2}, 0, 1, []transit.Day{Undated}, raw)
+	data := appendSegment(nil, segFormat{segmentVersion, segCodecS2}, 0, 1, []transit.Day{settlement.Undated}, raw)
 	se := wantSegmentError(t, "reject flags", data)
 	if !se.Body || se.Offset != segRejFlags || !strings.Contains(se.Reason, "flags") {
 		t.Fatalf("error %v (body %v, offset %d), want the flags byte in the body", se, se.Body, se.Offset)
@@ -572,7 +557,7 @@ func TestSegmentCallbackError(t *testing.T) {
 	stop := errors.New("stop")
 	for _, at := range []string{"row", "reject"} {
 		calls := 0
-		_, err := ReadSegment(data,
+		_, err := Read(data,
 			func(*transit.Priced) error {
 				if calls++; at == "row" && calls == 3 {
 					return stop
@@ -585,7 +570,7 @@ func TestSegmentCallbackError(t *testing.T) {
 				}
 				return nil
 			})
-		if !errors.Is(err, stop) || errors.Is(err, ErrSegmentCorrupt) {
+		if !errors.Is(err, stop) || errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s callback error: got %v", at, err)
 		}
 		if want := map[string]int{"row": 3, "reject": len(fixtureRows()) + 1}[at]; calls != want {
@@ -593,14 +578,14 @@ func TestSegmentCallbackError(t *testing.T) {
 		}
 	}
 	// Nil callbacks skip their records.
-	info, err := ReadSegment(data, nil, nil)
+	info, err := Read(data, nil, nil)
 	if err != nil || info.Rows != len(fixtureRows()) {
 		t.Fatalf("nil callbacks: %+v, %v", info, err)
 	}
 }
 
 func TestSegmentErrorText(t *testing.T) {
-	f := func(e *SegmentError, want string) {
+	f := func(e *Error, want string) {
 		t.Helper()
 		if got := e.Error(); got != want {
 			t.Errorf("Error() = %q, want %q", got, want)
@@ -611,7 +596,7 @@ func TestSegmentErrorText(t *testing.T) {
 }
 
 // TestSegmentReaderReuse reads segments of decreasing and increasing size
-// with one SegmentReader: each read gives exactly what ReadSegment gives,
+// with one Reader: each read gives exactly what Read gives,
 // whatever the buffers hold from the segment before; a corrupt segment in
 // between changes nothing after it.
 func TestSegmentReaderReuse(t *testing.T) {
@@ -624,7 +609,7 @@ func TestSegmentReaderReuse(t *testing.T) {
 		[]byte("not a segment"),
 		(&segContent{rows: rows, rejects: rejects}).encode(),
 	}
-	var sr SegmentReader
+	var sr Reader
 	for i, data := range segs {
 		want, _, wantInfo, wantErr := readSegment(data)
 		var got segContent
@@ -635,14 +620,14 @@ func TestSegmentReaderReuse(t *testing.T) {
 				return nil
 			})
 		if (err == nil) != (wantErr == nil) {
-			t.Fatalf("segment %d: error %v, ReadSegment's %v", i, err, wantErr)
+			t.Fatalf("segment %d: error %v, Read's %v", i, err, wantErr)
 		}
 		if err != nil {
 			continue
 		}
 		wantInfo.Sum = [32]byte{}
 		if !got.equal(&want) || info.Rows != wantInfo.Rows || info.Rejects != wantInfo.Rejects || !slices.Equal(info.Days, wantInfo.Days) {
-			t.Fatalf("segment %d: reused reader read %d rows, %d rejects (%+v); ReadSegment %d, %d (%+v)",
+			t.Fatalf("segment %d: reused reader read %d rows, %d rejects (%+v); Read %d, %d (%+v)",
 				i, len(got.rows), len(got.rejects), info, len(want.rows), len(want.rejects), wantInfo)
 		}
 	}
@@ -670,11 +655,7 @@ func TestSegmentChunks(t *testing.T) {
 				}
 				var raw []byte
 				for i := range c.rows {
-					if f.f.version == segmentVersionFixed {
-						raw = appendSegmentRowFixed(raw, &c.rows[i])
-					} else {
-						raw = appendSegmentRow(raw, &c.rows[i])
-					}
+					raw = appendSegmentRow(raw, &c.rows[i])
 				}
 				raw = append(raw, appendRejects(c.rejects)...)
 				want := appendSegment(nil, f.f, len(c.rows), len(c.rejects), b.Days(), raw)

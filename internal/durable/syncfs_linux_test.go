@@ -1,4 +1,4 @@
-package settlement
+package durable
 
 import (
 	"os"
@@ -38,11 +38,11 @@ func TestSyncFS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := syncFS(a, b); err != nil {
-		t.Errorf("syncFS: %v", err)
+	if err := SyncFS(a, b); err != nil {
+		t.Errorf("SyncFS: %v", err)
 	}
 	b.Close()
-	if err := syncFS(b); err == nil {
-		t.Error("syncFS of a closed folder succeeded")
+	if err := SyncFS(b); err == nil {
+		t.Error("SyncFS of a closed folder succeeded")
 	}
 }

@@ -1,4 +1,4 @@
-package settlement
+package segment
 
 import (
 	"fmt"
@@ -10,26 +10,20 @@ import (
 	"github.com/tapsettle/tapsettle/transit"
 )
 
-// SegmentBuilder accumulates a checkpoint's priced rows and rejects and
+// Builder accumulates a checkpoint's priced rows and rejects and
 // encodes them as one segment file (docs/segment-format.md). A streaming
 // partition keeps one builder: AddRows as rows are priced, WriteTo (or
 // Encode) at the checkpoint, Reset, and so on; the buffers are reused, so
 // in steady state nothing is allocated per row or per checkpoint.
 //
-// The zero value is an empty builder, ready to use. A SegmentBuilder is not
+// The zero value is an empty builder, ready to use. A Builder is not
 // safe for concurrent use.
-type SegmentBuilder struct {
-	// Compress stores the body as one S2 block instead of as it is. The
-	// compact rows of version 2 are about 85 bytes; S2 takes them to about
-	// 40 for some 130 ns a row on the 2-core machines tapsettle is
-	// benchmarked on, about 8% of the streaming service's CPU per tap.
-	// Set it where disk, not CPU, is what is short. It may change between
-	// segments; the reader reads both.
+type Builder struct {
+	// Compress stores the body as one S2 block instead of as it is,
+	// trading the streaming service's CPU on the hot path for disk (see
+	// docs/performance.md): set it where disk, not CPU, is what is short.
+	// It may change between segments; the reader reads both.
 	Compress bool
-	// fixed writes version 1 (fixed-width rows, S2): the tests' way to
-	// make the segments an earlier build wrote. It must not change while
-	// rows are held.
-	fixed bool
 
 	// chunks hold the row records in the order added, filled one after
 	// the other: a segment reaches tens of megabytes, and one growing
@@ -60,29 +54,21 @@ const (
 // AddRows appends rows to the segment. They are copied: the caller may
 // reuse the slice once AddRows returns. Every field of every row is kept
 // exactly; a row the engine could not have produced (an enumeration out of
-// range) is encoded as it is but makes ReadSegment refuse the segment.
-func (b *SegmentBuilder) AddRows(rows []transit.Priced) {
-	maxRow := segCompactRowMax
-	if b.fixed {
-		maxRow = segmentRowSize
-	}
+// range) is encoded as it is but makes Read refuse the segment.
+func (b *Builder) AddRows(rows []transit.Priced) {
 	b.nRows += len(rows)
 	for len(rows) > 0 {
 		// The rows that surely fit in the chunk in hand go in without a
 		// check each.
-		c := b.room(maxRow)
+		c := b.room(segCompactRowMax)
 		buf := *c
-		k := min(len(rows), (cap(buf)-len(buf))/maxRow)
+		k := min(len(rows), (cap(buf)-len(buf))/segCompactRowMax)
 		for i := range rows[:k] {
 			r := &rows[i]
 			if !b.hasLast || r.Day != b.lastDay {
 				b.noteDay(r.Day)
 			}
-			if b.fixed {
-				buf = appendSegmentRowFixed(buf, r)
-			} else {
-				buf = appendSegmentRow(buf, r)
-			}
+			buf = appendSegmentRow(buf, r)
 		}
 		*c = buf
 		rows = rows[k:]
@@ -91,7 +77,7 @@ func (b *SegmentBuilder) AddRows(rows []transit.Priced) {
 
 // room returns the chunk to append a row of at most n bytes to, moving on
 // to the next chunk (or a new one) when the current one lacks the room.
-func (b *SegmentBuilder) room(n int) *[]byte {
+func (b *Builder) room(n int) *[]byte {
 	for ; b.cur < len(b.chunks); b.cur++ {
 		if c := &b.chunks[b.cur]; cap(*c)-len(*c) >= n {
 			return c
@@ -106,35 +92,35 @@ func (b *SegmentBuilder) room(n int) *[]byte {
 }
 
 // AddReject appends a malformed record, quarantined in settlement day d:
-// the day of r.Time on the partition's calendar, or [Undated] when r has no
-// time (or there is no calendar), as [Collector.Reject] places it. r is
+// the day of r.Time on the partition's calendar, or [settlement.Undated] when r has no
+// time (or there is no calendar), as [settlement.Collector.Reject] places it. r is
 // copied.
-func (b *SegmentBuilder) AddReject(r *transit.Reject, d transit.Day) {
+func (b *Builder) AddReject(r *transit.Reject, d transit.Day) {
 	b.rejects = appendSegmentReject(b.rejects, r, d)
 	b.nRejs++
 	b.noteDay(d)
 }
 
-func (b *SegmentBuilder) noteDay(d transit.Day) {
+func (b *Builder) noteDay(d transit.Day) {
 	b.days = addSegmentDay(b.days, d)
 	b.lastDay, b.hasLast = d, true
 }
 
 // Rows returns the number of rows added since the last Reset.
-func (b *SegmentBuilder) Rows() int { return b.nRows }
+func (b *Builder) Rows() int { return b.nRows }
 
 // Rejects returns the number of rejects added since the last Reset.
-func (b *SegmentBuilder) Rejects() int { return b.nRejs }
+func (b *Builder) Rejects() int { return b.nRejs }
 
 // Days returns the distinct settlement days of the rows and rejects added,
-// sorted ([Undated] first when an undated reject was added). The slice is
+// sorted ([settlement.Undated] first when an undated reject was added). The slice is
 // the caller's.
-func (b *SegmentBuilder) Days() []transit.Day { return slices.Clone(b.days) }
+func (b *Builder) Days() []transit.Day { return slices.Clone(b.days) }
 
 // Size returns the segment's body length before any compression. Encode
-// requires it to be at most [MaxSegmentSize]; a caller that may buffer
+// requires it to be at most [MaxSize]; a caller that may buffer
 // that much should checkpoint on size as well as on time.
-func (b *SegmentBuilder) Size() int {
+func (b *Builder) Size() int {
 	n := len(b.rejects)
 	for _, c := range b.chunks {
 		n += len(c)
@@ -149,9 +135,9 @@ func (b *SegmentBuilder) Size() int {
 // checkpoint free of allocations. WriteTo writes the same bytes without
 // assembling them.
 //
-// Encode panics if Size() exceeds MaxSegmentSize: that is a caller that
+// Encode panics if Size() exceeds MaxSize: that is a caller that
 // never checkpoints, and a segment that large could not be read back.
-func (b *SegmentBuilder) Encode(dst []byte) []byte {
+func (b *Builder) Encode(dst []byte) []byte {
 	b.checkSize()
 	f := b.format()
 	if f.compressed() {
@@ -168,7 +154,7 @@ func (b *SegmentBuilder) Encode(dst []byte) []byte {
 // WriteTo writes the segment file that Encode would return to w. A stored
 // body goes out chunk by chunk as it was built, so the stream never holds
 // a second copy of a segment; a compressed one is encoded first.
-func (b *SegmentBuilder) WriteTo(w io.Writer) (int64, error) {
+func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 	b.checkSize()
 	if b.format().compressed() {
 		b.out = b.Encode(b.out[:0])
@@ -187,7 +173,7 @@ func (b *SegmentBuilder) WriteTo(w io.Writer) (int64, error) {
 // storedPieces hands emit a stored segment file piece by piece, in order:
 // the header, the chunks and the rejects as built, the trailer. It stops
 // at emit's first error.
-func (b *SegmentBuilder) storedPieces(emit func([]byte) error) error {
+func (b *Builder) storedPieces(emit func([]byte) error) error {
 	size, hdrLen := b.Size(), segHeaderLen(len(b.days))
 	b.out = slices.Grow(b.out[:0], hdrLen)[:hdrLen]
 	putSegmentHeader(b.out, b.format(), b.nRows, b.nRejs, b.days, size, size)
@@ -216,16 +202,16 @@ func (b *SegmentBuilder) storedPieces(emit func([]byte) error) error {
 
 // checkSize panics if the segment is larger than a reader accepts (see
 // Encode).
-func (b *SegmentBuilder) checkSize() {
-	if n := b.Size(); n > MaxSegmentSize {
-		panic(fmt.Sprintf("settlement.SegmentBuilder.Encode: %d bytes of rows and rejects, at most %d per segment", n, MaxSegmentSize))
+func (b *Builder) checkSize() {
+	if n := b.Size(); n > MaxSize {
+		panic(fmt.Sprintf("segment.Builder.Encode: %d bytes of rows and rejects, at most %d per segment", n, MaxSize))
 	}
 }
 
 // flatBody returns the rows and rejects in one piece, as a compressor
 // needs them: the only chunk in use as it is, otherwise a copy into a
 // buffer the builder keeps.
-func (b *SegmentBuilder) flatBody() []byte {
+func (b *Builder) flatBody() []byte {
 	// Chunks past cur are empty: with cur at 0 the rows are all in the
 	// first.
 	if len(b.rejects) == 0 && b.cur == 0 {
@@ -243,18 +229,15 @@ func (b *SegmentBuilder) flatBody() []byte {
 }
 
 // format returns the format Encode writes.
-func (b *SegmentBuilder) format() segFormat {
-	switch {
-	case b.fixed:
-		return segFormat{version: segmentVersionFixed, codec: segCodecS2}
-	case b.Compress:
+func (b *Builder) format() segFormat {
+	if b.Compress {
 		return segFormat{version: segmentVersion, codec: segCodecS2}
 	}
 	return segFormat{version: segmentVersion, codec: segCodecStored}
 }
 
 // Reset empties the builder for the next segment, keeping its buffers.
-func (b *SegmentBuilder) Reset() {
+func (b *Builder) Reset() {
 	for i := range b.chunks {
 		b.chunks[i] = b.chunks[i][:0]
 	}
