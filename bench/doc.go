@@ -1,5 +1,5 @@
 // Package bench generates realistic synthetic days of taps and measures
-// the pipeline on them.
+// the batch job and the streaming service on them.
 //
 // The generator is deterministic for a seed: the same options give the
 // same taps, byte for byte, so a benchmark or a failing run can be

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/tapsettle/tapsettle/feed/embedded"
 	"github.com/tapsettle/tapsettle/ingest"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -15,7 +16,7 @@ import (
 // readerFixture is a one-partition topic holding one tap per message,
 // offset i holding taps[i].
 type readerFixture struct {
-	e      *Embedded
+	e      *embedded.Broker
 	topic  string
 	taps   []transit.Tap
 	client *kafka.Client

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/bench"
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
@@ -23,7 +24,6 @@ import (
 	"github.com/tapsettle/tapsettle/internal/cputime"
 	"github.com/tapsettle/tapsettle/internal/redistest"
 	"github.com/tapsettle/tapsettle/metrics"
-	"github.com/tapsettle/tapsettle/pipeline"
 	"github.com/tapsettle/tapsettle/state"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -269,7 +269,7 @@ func BenchmarkStream(b *testing.B) {
 			b.StartTimer()
 			reg := prometheus.NewRegistry()
 			cfg := Config{
-				Book: e.book, Calendar: e.cal, Participants: pipeline.Participants(e.book),
+				Book: e.book, Calendar: e.cal, Participants: batch.Participants(e.book),
 				Topic: name, Partitions: partitions, Store: store(runs), OutDir: b.TempDir(),
 				CheckpointInterval: DefaultCheckpointInterval, CheckpointTaps: benchCheckpointTaps,
 				UntilClosed: until, Metrics: metrics.New(reg, nil), CompressSegments: benchCompress,

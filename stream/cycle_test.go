@@ -12,6 +12,7 @@ import (
 
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
+	"github.com/tapsettle/tapsettle/feed/embedded"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -149,7 +150,7 @@ func newestCycle(t *testing.T, root string) *Cycle {
 
 // offsetsAtEnd reports whether cycle c covers every partition up to the
 // end of its log.
-func offsetsAtEnd(t *testing.T, b *feed.Embedded, c *Cycle) bool {
+func offsetsAtEnd(t *testing.T, b *embedded.Broker, c *Cycle) bool {
 	if len(c.Partitions) != partitions {
 		return false
 	}

@@ -13,11 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/bench"
 	"github.com/tapsettle/tapsettle/config"
 	"github.com/tapsettle/tapsettle/feed"
+	"github.com/tapsettle/tapsettle/feed/embedded"
 	"github.com/tapsettle/tapsettle/ingest"
-	"github.com/tapsettle/tapsettle/pipeline"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -71,9 +72,9 @@ files.`,
 			last := max(genDay, e.cal.LastDay(d.Taps()))
 			start = time.Now()
 			partitions := e.cfg.Kafka.Partitions
-			broker, err := feed.StartEmbedded(e.cfg.Kafka.Topic, partitions)
+			broker, err := embedded.Start(e.cfg.Kafka.Topic, partitions)
 			if err != nil {
-				return fmt.Errorf("embedded broker: %w", err)
+				return err
 			}
 			defer broker.Close()
 			n, rejected, err := produce(ctx, broker.Addrs(), feed.Security{}, e.cfg.Kafka.Topic, 64, []string{input}, last.String(), e)
@@ -99,7 +100,7 @@ files.`,
 			if _, ok := cleared[last]; !ok {
 				return fmt.Errorf("the service stopped before clearing %s", last)
 			}
-			rep := &pipeline.Report{Records: n, Taps: n, Inputs: []pipeline.InputReport{{Name: "topic " + e.cfg.Kafka.Topic}}}
+			rep := &batch.Report{Records: n, Taps: n, Inputs: []batch.InputReport{{Name: "topic " + e.cfg.Kafka.Topic}}}
 			for _, day := range slices.Sorted(maps.Keys(cleared)) {
 				rep.Days = append(rep.Days, cleared[day])
 			}
@@ -114,12 +115,12 @@ files.`,
 			}
 			fmt.Fprintf(w, "\n4. verified %s: checksums, control totals, bilateral totals and zero-sum net positions agree\n", settled)
 
-			batch := filepath.Join(out, "batch")
-			job := &pipeline.Settle{Book: e.book, Calendar: e.cal, OutDir: batch, Ledger: true, Log: e.log}
+			batchDir := filepath.Join(out, "batch")
+			job := &batch.Settle{Book: e.book, Calendar: e.cal, OutDir: batchDir, Ledger: true, Log: e.log}
 			if _, err := job.Run(ctx, []string{input}); err != nil {
 				return err
 			}
-			same, files, err := sameClearing(settled, batch, cleared)
+			same, files, err := sameClearing(settled, batchDir, cleared)
 			if err != nil {
 				return err
 			}

@@ -13,12 +13,12 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/config"
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/ingest"
 	"github.com/tapsettle/tapsettle/metrics"
-	"github.com/tapsettle/tapsettle/pipeline"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/state"
 	"github.com/tapsettle/tapsettle/stream"
@@ -136,7 +136,7 @@ func runService(ctx context.Context, e *env, brokers []string, until transit.Day
 	defer closeStore()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	parties := pipeline.Participants(e.book)
+	parties := batch.Participants(e.book)
 	cities := make([]transit.City, len(parties))
 	for i, p := range parties {
 		cities[i] = p.Code
@@ -300,7 +300,7 @@ It fails naming the partitions whose parts are missing.`,
 			}
 			out := e.cfg.Output.Dir
 			d, m, err := stream.Clear(day, args, out, stream.ClearOptions{
-				Participants: pipeline.Participants(e.book), Calendar: e.cal, Ledger: e.cfg.Output.Ledger,
+				Participants: batch.Participants(e.book), Calendar: e.cal, Ledger: e.cfg.Output.Ledger,
 			})
 			if err != nil {
 				return err
