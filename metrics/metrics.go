@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -234,30 +233,4 @@ func MessagesConsumed(g prometheus.Gatherer) (float64, error) {
 		}
 	}
 	return n, nil
-}
-
-// AwaitConsumed waits until the service whose metrics g gathers has
-// consumed msgs messages (MessagesConsumed), polling every millisecond.
-// It returns an error if the service stops first (a value arrives on
-// done), or if the count stops moving for a minute, rather than hang.
-func AwaitConsumed(g prometheus.Gatherer, msgs float64, done <-chan error) error {
-	seen, moved := -1.0, time.Now()
-	for {
-		n, err := MessagesConsumed(g)
-		switch {
-		case err != nil:
-			return err
-		case n >= msgs:
-			return nil
-		case n > seen:
-			seen, moved = n, time.Now()
-		case time.Since(moved) > time.Minute:
-			return fmt.Errorf("the service consumed %.0f of %.0f messages and then nothing for a minute", n, msgs)
-		}
-		select {
-		case err := <-done:
-			return fmt.Errorf("the service stopped after %.0f of %.0f messages: %v", n, msgs, err)
-		case <-time.After(time.Millisecond):
-		}
-	}
 }

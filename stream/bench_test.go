@@ -53,7 +53,7 @@ func envInt(name string, def int) int {
 
 // BenchmarkStream compares, side by side on one topic of a local broker
 // (kfake, in a process of its own), a bare kafka-go consume loop of the
-// topic (feed.ConsumeAll: the cost of reading the messages; bare-reader,
+// topic (bench.ConsumeAll: the cost of reading the messages; bare-reader,
 // the kafka.Reader loop a kafka-go user writes, for reference), the same
 // loop decoding each message's taps, then pricing them too (in memory,
 // nothing durable), and the streaming service consuming the same topic,
@@ -134,7 +134,7 @@ func BenchmarkStream(b *testing.B) {
 	// fill publishes the day to a new topic and returns its message count.
 	fill := func(b *testing.B, name string) int64 {
 		publish(b, name, taps)
-		msgs, _, err := feed.ConsumeAll(ctx, addrs, feed.Security{}, name, ids, func(feed.Message) {})
+		msgs, _, err := bench.ConsumeAll(ctx, addrs, feed.Security{}, name, ids, func(feed.Message) {})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -144,7 +144,7 @@ func BenchmarkStream(b *testing.B) {
 
 	b.Run("bare-consume", func(b *testing.B) {
 		for b.Loop() {
-			if _, _, err := feed.ConsumeAll(ctx, addrs, feed.Security{}, topic, ids, func(feed.Message) {}); err != nil {
+			if _, _, err := bench.ConsumeAll(ctx, addrs, feed.Security{}, topic, ids, func(feed.Message) {}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -152,9 +152,9 @@ func BenchmarkStream(b *testing.B) {
 	})
 	// bare-reader is the loop a kafka-go user writes: a kafka.Reader per
 	// partition, FetchMessage until the partition's end. It allocates a
-	// key and a value per message where feed.ConsumeAll (what the service
-	// fetches with) reads pooled pages, so it is the slower of the two
-	// bare reads.
+	// key and a value per message where bench.ConsumeAll reads pooled
+	// pages through feed.PartitionReader (what the service fetches with),
+	// so it is the slower of the two bare reads.
 	b.Run("bare-reader", func(b *testing.B) {
 		for b.Loop() {
 			if n := readerLoop(b, addrs, topic, ids); n != msgs {
@@ -319,7 +319,7 @@ func BenchmarkStream(b *testing.B) {
 			stopProfile := profileStream(b, name)
 			// A stream that stops moving fails the benchmark instead of
 			// hanging it.
-			if err := metrics.AwaitConsumed(reg, float64(msgs), done); err != nil {
+			if err := bench.AwaitConsumed(reg, float64(msgs), done); err != nil {
 				b.Fatal(err)
 			}
 			end := time.Now()
@@ -396,7 +396,7 @@ func consumeEach(b *testing.B, addrs []string, topic string, ids []int, open fun
 		wg.Go(func() {
 			var dec feed.Decoder
 			var buf []transit.Tap
-			_, _, errs[i] = feed.ConsumeAll(context.Background(), addrs, feed.Security{}, topic, []int{p}, func(m feed.Message) {
+			_, _, errs[i] = bench.ConsumeAll(context.Background(), addrs, feed.Security{}, topic, []int{p}, func(m feed.Message) {
 				buf = dec.Decode(buf[:0], m.Value, nil)
 				take(buf)
 			})
@@ -431,7 +431,7 @@ func tapsByOffset(b *testing.B, addrs []string, topic string, ids []int) (at [][
 	var buf []transit.Tap
 	for i, p := range ids {
 		at[i] = []int{0}
-		_, _, err := feed.ConsumeAll(context.Background(), addrs, feed.Security{}, topic, []int{p}, func(m feed.Message) {
+		_, _, err := bench.ConsumeAll(context.Background(), addrs, feed.Security{}, topic, []int{p}, func(m feed.Message) {
 			n := 0
 			if m.Control == "" {
 				buf = dec.Decode(buf[:0], m.Value, nil)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tapsettle/tapsettle/bench"
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/feed/embedded"
@@ -156,7 +157,7 @@ func offsetsAtEnd(t *testing.T, b *embedded.Broker, c *Cycle) bool {
 	}
 	ends := map[int]int64{}
 	for p := range partitions {
-		n, _, err := feed.ConsumeAll(context.Background(), b.Addrs(), feed.Security{}, topic, []int{p}, func(feed.Message) {})
+		n, _, err := bench.ConsumeAll(context.Background(), b.Addrs(), feed.Security{}, topic, []int{p}, func(feed.Message) {})
 		if err != nil {
 			t.Fatal(err)
 		}

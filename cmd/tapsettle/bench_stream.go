@@ -53,7 +53,7 @@ const streamTopic = "bench-taps"
 
 // benchStream publishes taps to a topic of an embedded broker started in this
 // process (embedded.Start), then measures side by side on that topic
-// a bare kafka-go consume loop (feed.ConsumeAll: reading the messages,
+// a bare kafka-go consume loop (bench.ConsumeAll: reading the messages,
 // nothing decoded) and the streaming service (package stream: decoding,
 // pricing, segments, checkpoints with fsync, local state in a temporary
 // folder), cold: a fresh consumer group and no state. The service's run
@@ -87,7 +87,7 @@ func benchStream(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, op
 	}
 	var msgs int64
 	read = bench.Measure(func() {
-		msgs, _, err = feed.ConsumeAll(ctx, broker.Addrs(), feed.Security{}, streamTopic, nil, func(feed.Message) {})
+		msgs, _, err = bench.ConsumeAll(ctx, broker.Addrs(), feed.Security{}, streamTopic, nil, func(feed.Message) {})
 	})
 	if err != nil {
 		return read, service, fmt.Errorf("bench stream: bare read: %w", err)
@@ -127,7 +127,7 @@ func benchStream(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, op
 	defer func() { cancel(); <-stopped }()
 	service = bench.Measure(func() {
 		go func() { done <- svc.Run(runCtx, g); close(stopped) }()
-		err = metrics.AwaitConsumed(reg, float64(msgs), done)
+		err = bench.AwaitConsumed(reg, float64(msgs), done)
 	})
 	if err != nil {
 		return read, service, fmt.Errorf("bench stream: %w", err)
