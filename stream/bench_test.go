@@ -277,7 +277,7 @@ func BenchmarkStream(b *testing.B) {
 			var hold *holdAfter
 			if warm {
 				hold = newHoldAfter(controls, closes)
-				cfg.beforeBatch = hold.beforeBatch
+				cfg.BeforeFetch = hold.beforeFetch
 			}
 			svc, err := New(cfg)
 			if err != nil {
@@ -449,7 +449,7 @@ func tapsByOffset(b *testing.B, addrs []string, topic string, ids []int) (at [][
 }
 
 // holdAfter holds each partition of a service before its first batch past
-// an offset (Config.beforeBatch) until released, and notes where it held
+// an offset (Config.BeforeFetch) until released, and notes where it held
 // each.
 type holdAfter struct {
 	after   []int64       // by partition: hold once the next offset is past after[p]
@@ -469,7 +469,7 @@ func newHoldAfter(offsets [][]int64, n int) *holdAfter {
 	return h
 }
 
-func (h *holdAfter) beforeBatch(p int, next int64) {
+func (h *holdAfter) beforeFetch(p int, next int64) {
 	h.mu.Lock()
 	first := next > h.after[p] && h.at[p] < 0
 	if first {

@@ -155,8 +155,8 @@ func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
 	defer r.Close()
 	buf := make([]feed.Message, 256)
 	for {
-		if s.cfg.beforeBatch != nil {
-			s.cfg.beforeBatch(w.p, w.next)
+		if s.cfg.BeforeFetch != nil {
+			s.cfg.BeforeFetch(w.p, w.next)
 		}
 		n, err := w.fetch(ctx, r, buf)
 		if err != nil {
