@@ -29,8 +29,9 @@ const (
 var CheckpointBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 // BatchBuckets are the upper bounds, in seconds, of batch_duration_seconds:
-// a batch of 1024 taps takes about 0.2ms to price; the long tail is
-// segment writes and day closes.
+// from a fraction of a millisecond, where pricing a batch lands (figures in
+// docs/performance.md), to seconds for the long tail of segment writes and
+// day closes.
 var BatchBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
 
 // CycleBuckets are the upper bounds, in seconds, of
