@@ -11,11 +11,11 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/ingest"
 	"github.com/tapsettle/tapsettle/internal/cputime"
-	"github.com/tapsettle/tapsettle/pipeline"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -103,7 +103,7 @@ func EngineBatch(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, sh
 // dropped: what the batch job and the streaming service add to the hot
 // path before any file is written.
 func EngineAggregate(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards, rounds int) (Result, error) {
-	coll := settlement.NewCollector(settlement.Options{Participants: pipeline.Participants(book), Shards: shards, Calendar: cal})
+	coll := settlement.NewCollector(settlement.Options{Participants: batch.Participants(book), Shards: shards, Calendar: cal})
 	r, err := replay(book, cal, taps, shards, rounds, engine.DefaultWindow, coll)
 	r.Name = "engine+aggregate"
 	return r, err
@@ -175,8 +175,8 @@ func Settle(book *fares.Book, cal *transit.Calendar, day *GenDay, shards int) (R
 	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 		return Result{}, err
 	}
-	job := &pipeline.Settle{Book: book, Calendar: cal, Shards: shards, OutDir: filepath.Join(dir, "out"), SkipSync: true}
-	var rep *pipeline.Report
+	job := &batch.Settle{Book: book, Calendar: cal, Shards: shards, OutDir: filepath.Join(dir, "out"), SkipSync: true}
+	var rep *batch.Report
 	res := Measure(func() { rep, err = job.Run(context.Background(), []string{path}) })
 	if err != nil {
 		return Result{}, err

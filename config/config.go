@@ -20,6 +20,7 @@ import (
 	"time"
 	_ "time/tzdata" // the settlement time zone must load on machines without zoneinfo
 
+	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -114,10 +115,10 @@ func (c *Config) EnsureDefaults() {
 		c.Settlement.Cutoff = "04:00"
 	}
 	if c.Engine.BatchSize == 0 {
-		c.Engine.BatchSize = 1024
+		c.Engine.BatchSize = engine.DefaultBatchSize
 	}
 	if c.Engine.Window == 0 {
-		c.Engine.Window = 2 * time.Minute
+		c.Engine.Window = engine.DefaultWindow
 	}
 	if c.Output.Dir == "" {
 		c.Output.Dir = "out"

@@ -45,7 +45,7 @@ func Load(src Sources) (*Config, error) {
 	known := Keys()
 	if src.File != "" {
 		if err := k.Load(file.Provider(src.File), yaml.Parser()); err != nil {
-			return nil, fmt.Errorf("config: cannot read %s: %w", src.File, err)
+			return nil, fmt.Errorf("config: read %s: %w", src.File, err)
 		}
 	}
 	if src.Environ != nil {

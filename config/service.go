@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/tapsettle/tapsettle/stream"
+)
 
 // Checkpoint configures how often the streaming service saves its state
 // and commits offsets. A restart replays at most the taps since the last
@@ -17,10 +21,10 @@ type Checkpoint struct {
 
 func (c *Checkpoint) ensureDefaults() {
 	if c.Interval == 0 {
-		c.Interval = 2 * time.Second
+		c.Interval = stream.DefaultCheckpointInterval
 	}
 	if c.Taps == 0 {
-		c.Taps = 200000
+		c.Taps = stream.DefaultCheckpointTaps
 	}
 }
 
@@ -54,7 +58,7 @@ type Clearing struct {
 func (c *Clearing) ensureDefaults() {
 	// Interval: 0 disables the cycle, so its default comes from Default.
 	if c.Keep == 0 {
-		c.Keep = 2
+		c.Keep = stream.DefaultKeepCycles
 	}
 	if c.CloseAfter == 0 {
 		c.CloseAfter = 2 * time.Hour

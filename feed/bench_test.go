@@ -117,31 +117,6 @@ func BenchmarkFetch(b *testing.B) {
 	}
 }
 
-// BenchmarkConsumeAll runs the bare consume loop over a topic of 4
-// partitions, one full pass per op.
-func BenchmarkConsumeAll(b *testing.B) {
-	const (
-		topic      = "taps"
-		partitions = 4
-	)
-	brokers := startBrokerProcess(b, topic, partitions)
-	taps, size := fillTopic(b, brokers, topic, partitions)
-	b.ReportAllocs()
-	b.SetBytes(size)
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	for b.Loop() {
-		msgs, _, err := ConsumeAll(context.Background(), brokers, Security{}, topic, nil, func(Message) {})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if msgs != benchMessages {
-			b.Fatalf("%d messages, want %d", msgs, benchMessages)
-		}
-	}
-	reportRates(b, &ms, benchMessages, taps)
-}
-
 // BenchmarkPublish publishes 8192 taps per op, one per message or 64 per
 // message.
 func BenchmarkPublish(b *testing.B) {

@@ -83,8 +83,8 @@
 //
 // # Embedded broker
 //
-// StartEmbedded runs franz-go's kfake, a Kafka wire-protocol broker kept
-// in memory, on a loopback port: for the demo and the tests, never for
-// production. Its minimum session timeout is lowered to 100 ms so that
-// tests see rebalances within a second.
+// Package feed/embedded runs franz-go's kfake, a Kafka wire-protocol broker
+// kept in memory, on a loopback port: for the demo, the benchmarks and the
+// tests, never for production. Its minimum session timeout is lowered to
+// 100 ms so that tests see rebalances within a second.
 package feed

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tapsettle/tapsettle/feed"
+	"github.com/tapsettle/tapsettle/feed/embedded"
 	"github.com/tapsettle/tapsettle/ingest"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -17,7 +18,7 @@ import (
 // consumes the feed in a consumer group, committing each partition's
 // position once its close-day message arrives.
 func Example() {
-	e, err := feed.StartEmbedded("taps", 2)
+	e, err := embedded.Start("taps", 2)
 	if err != nil {
 		panic(err)
 	}

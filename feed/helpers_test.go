@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tapsettle/tapsettle/feed/embedded"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -60,10 +61,10 @@ func must(err error) {
 	}
 }
 
-// startBroker starts an Embedded broker for the test.
-func startBroker(tb testing.TB, topic string, partitions int) *Embedded {
+// startBroker starts an embedded broker for the test.
+func startBroker(tb testing.TB, topic string, partitions int) *embedded.Broker {
 	tb.Helper()
-	e, err := StartEmbedded(topic, partitions)
+	e, err := embedded.Start(topic, partitions)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -89,8 +90,8 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // groupConfig is a GroupConfig with timeouts short enough for tests:
-// kfake accepts sessions down to 100ms (StartEmbedded).
-func groupConfig(tb testing.TB, e *Embedded, topic, group string) GroupConfig {
+// kfake accepts sessions down to 100ms (embedded.Start).
+func groupConfig(tb testing.TB, e *embedded.Broker, topic, group string) GroupConfig {
 	return GroupConfig{
 		Brokers:           e.Addrs(),
 		Topic:             topic,

@@ -7,11 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tapsettle/tapsettle/feed/embedded"
 	"github.com/tapsettle/tapsettle/internal/brokertest"
 )
 
 // brokerEnv, set to "topic:partitions", makes the test binary serve an
-// Embedded broker instead of running tests: benchmarks start one in a
+// embedded broker instead of running tests: benchmarks start one in a
 // child process so that the allocations they report are the client's
 // alone, not kfake's.
 const brokerEnv = "FEED_TEST_BROKER"
@@ -33,7 +34,7 @@ func serveBroker(spec string) int {
 		fmt.Fprintf(os.Stderr, "%s=%q: %v\n", brokerEnv, spec, err)
 		return 2
 	}
-	e, err := StartEmbedded(topic, partitions)
+	e, err := embedded.Start(topic, partitions)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -43,7 +44,7 @@ func serveBroker(spec string) int {
 	return 0
 }
 
-// startBrokerProcess starts an Embedded broker in a child process and
+// startBrokerProcess starts an embedded broker in a child process and
 // returns its addresses; the broker stops when the benchmark ends.
 func startBrokerProcess(tb testing.TB, topic string, partitions int) []string {
 	tb.Helper()

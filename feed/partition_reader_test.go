@@ -8,14 +8,14 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/feed/embedded"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
 // readerFixture is a one-partition topic holding one tap per message,
 // offset i holding taps[i].
 type readerFixture struct {
-	e      *Embedded
+	e      *embedded.Broker
 	topic  string
 	taps   []transit.Tap
 	client *kafka.Client
@@ -193,68 +193,4 @@ func TestPartitionReaderErrors(t *testing.T) {
 			t.Fatalf("Fetch returned %v, want it to keep retrying until the deadline", err)
 		}
 	})
-}
-
-// TestConsumeAll checks the counts of the bare consume loop against what
-// was published, for all partitions and for a subset.
-func TestConsumeAll(t *testing.T) {
-	const (
-		topic      = "taps"
-		partitions = 4
-		perMessage = 5
-	)
-	e := startBroker(t, topic, partitions)
-	taps := makeTaps(1000, 61)
-	p, err := NewPublisher(PublisherConfig{Brokers: e.Addrs(), Topic: topic, TapsPerMessage: perMessage})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := p.Publish(ctx, taps); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.CloseDay(ctx, "2025-03-01"); err != nil {
-		t.Fatal(err)
-	}
-	// What the topic holds, per partition: the encoder's messages and one
-	// close-day message of 10 bytes.
-	var enc encoder
-	wantMsgs, wantBytes := make([]int64, partitions), make([]int64, partitions)
-	for _, m := range enc.encode(taps, perMessage, partitions, time.Now()) {
-		wantMsgs[m.Partition]++
-		wantBytes[m.Partition] += int64(len(m.Key) + len(m.Value))
-	}
-	for p := range partitions {
-		wantMsgs[p]++
-		wantBytes[p] += int64(len("2025-03-01"))
-	}
-	for _, subset := range [][]int{nil, {1, 3}} {
-		var want [2]int64
-		for p := range partitions {
-			if subset == nil || p == 1 || p == 3 {
-				want[0] += wantMsgs[p]
-				want[1] += wantBytes[p]
-			}
-		}
-		var seen, tapsSeen atomicCounter
-		msgs, bytes, err := ConsumeAll(ctx, e.Addrs(), Security{}, topic, subset, func(m Message) {
-			seen.add(1)
-			if m.Control == "" {
-				tapsSeen.add(int64(len(new(Decoder).Decode(nil, m.Value, func(int, []byte, *ingest.FieldError) {
-					t.Error("reject")
-				}))))
-			}
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if msgs != want[0] || bytes != want[1] || seen.load() != msgs {
-			t.Errorf("partitions %v: %d messages (%d calls), %d bytes; want %d messages, %d bytes", subset, msgs, seen.load(), bytes, want[0], want[1])
-		}
-		if subset == nil && tapsSeen.load() != int64(len(taps)) {
-			t.Errorf("%d taps, want %d", tapsSeen.load(), len(taps))
-		}
-	}
 }

@@ -48,9 +48,9 @@ func TestCreateTopic(t *testing.T) {
 	if _, err := PartitionCount(ctx, e.Addrs(), Security{}, "missing"); err == nil {
 		t.Error("PartitionCount of a missing topic succeeded")
 	}
-	msgs, _, err := ConsumeAll(ctx, e.Addrs(), Security{}, "fresh", nil, func(Message) {})
+	msgs, err := topicMessages(ctx, e.Addrs(), "fresh")
 	if err != nil || msgs != 0 {
-		t.Errorf("ConsumeAll of the new, empty topic: %d messages, %v", msgs, err)
+		t.Errorf("the new topic holds %d messages (%v), want 0", msgs, err)
 	}
 }
 
@@ -137,7 +137,7 @@ func TestPublishRefuses(t *testing.T) {
 	if err := p.Publish(ctx, nil); err != nil {
 		t.Errorf("Publish of no taps: %v", err)
 	}
-	msgs, _, err := ConsumeAll(ctx, e.Addrs(), Security{}, topic, nil, func(Message) {})
+	msgs, err := topicMessages(ctx, e.Addrs(), topic)
 	if err != nil || msgs != 0 {
 		t.Errorf("after refused calls the topic holds %d messages (%v), want 0", msgs, err)
 	}

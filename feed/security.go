@@ -16,7 +16,7 @@ const defaultClientID = "tapsettle"
 const dialTimeout = 10 * time.Second
 
 // Security says how to reach the brokers. The zero value is plaintext
-// without authentication, which suits a broker on loopback (Embedded) and
+// without authentication, which suits a broker on loopback (package feed/embedded) and
 // nothing else.
 type Security struct {
 	// TLS, when not nil, encrypts every connection with this config. A

@@ -86,9 +86,9 @@ func (c *Counts) SetOpen(open, held int64) {
 }
 
 // Row counts one priced tap: in city (the acquirer), by mode, with
-// status. It costs a few nanoseconds: a table lookup for the city, an
-// increment, and an append to the touched list the first time a cell is
-// hit since the last Publish. A city that is not a participant counts as
+// status. It is cheap enough to call for every row: a table lookup for
+// the city, an increment, and an append to the touched list the first
+// time a cell is hit since the last Publish. A city that is not a participant counts as
 // OtherCity; an out-of-range mode or status counts as Unknown.
 func (c *Counts) Row(city transit.City, mode transit.Mode, status transit.Status) {
 	cell := len(c.cells) - 1                         // out-of-range mode or status

@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -476,28 +474,5 @@ func TestMessagesConsumed(t *testing.T) {
 	b.Publish()
 	if n, err := MessagesConsumed(reg); err != nil || n != 12 {
 		t.Fatalf("both published: %v, %v; want 12 (summed over partitions)", n, err)
-	}
-}
-
-// TestAwaitConsumed: it returns once the count is reached, and with an
-// error when the service stops first.
-func TestAwaitConsumed(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	c := New(reg, nil).NewCounts(1)
-	done := make(chan error, 1)
-	go func() {
-		for range 5 {
-			time.Sleep(2 * time.Millisecond)
-			c.Messages(2, 10)
-			c.Publish()
-		}
-	}()
-	if err := AwaitConsumed(reg, 10, done); err != nil {
-		t.Fatalf("waiting for 10 of the 10 messages published: %v", err)
-	}
-	done <- errors.New("broker gone")
-	err := AwaitConsumed(reg, 11, done)
-	if err == nil || !strings.Contains(err.Error(), "broker gone") || !strings.Contains(err.Error(), "10 of 11") {
-		t.Fatalf("a service that stops after 10 of 11 messages: %v", err)
 	}
 }

@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -30,8 +29,9 @@ const (
 var CheckpointBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 // BatchBuckets are the upper bounds, in seconds, of batch_duration_seconds:
-// a batch of 1024 taps takes about 0.2ms to price; the long tail is
-// segment writes and day closes.
+// from a fraction of a millisecond, where pricing a batch lands (figures in
+// docs/performance.md), to seconds for the long tail of segment writes and
+// day closes.
 var BatchBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
 
 // CycleBuckets are the upper bounds, in seconds, of
@@ -234,30 +234,4 @@ func MessagesConsumed(g prometheus.Gatherer) (float64, error) {
 		}
 	}
 	return n, nil
-}
-
-// AwaitConsumed waits until the service whose metrics g gathers has
-// consumed msgs messages (MessagesConsumed), polling every millisecond.
-// It returns an error if the service stops first (a value arrives on
-// done), or if the count stops moving for a minute, rather than hang.
-func AwaitConsumed(g prometheus.Gatherer, msgs float64, done <-chan error) error {
-	seen, moved := -1.0, time.Now()
-	for {
-		n, err := MessagesConsumed(g)
-		switch {
-		case err != nil:
-			return err
-		case n >= msgs:
-			return nil
-		case n > seen:
-			seen, moved = n, time.Now()
-		case time.Since(moved) > time.Minute:
-			return fmt.Errorf("the service consumed %.0f of %.0f messages and then nothing for a minute", n, msgs)
-		}
-		select {
-		case err := <-done:
-			return fmt.Errorf("the service stopped after %.0f of %.0f messages: %v", n, msgs, err)
-		case <-time.After(time.Millisecond):
-		}
-	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/bench"
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
@@ -23,7 +24,6 @@ import (
 	"github.com/tapsettle/tapsettle/internal/cputime"
 	"github.com/tapsettle/tapsettle/internal/redistest"
 	"github.com/tapsettle/tapsettle/metrics"
-	"github.com/tapsettle/tapsettle/pipeline"
 	"github.com/tapsettle/tapsettle/state"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -53,7 +53,7 @@ func envInt(name string, def int) int {
 
 // BenchmarkStream compares, side by side on one topic of a local broker
 // (kfake, in a process of its own), a bare kafka-go consume loop of the
-// topic (feed.ConsumeAll: the cost of reading the messages; bare-reader,
+// topic (bench.ConsumeAll: the cost of reading the messages; bare-reader,
 // the kafka.Reader loop a kafka-go user writes, for reference), the same
 // loop decoding each message's taps, then pricing them too (in memory,
 // nothing durable), and the streaming service consuming the same topic,
@@ -134,7 +134,7 @@ func BenchmarkStream(b *testing.B) {
 	// fill publishes the day to a new topic and returns its message count.
 	fill := func(b *testing.B, name string) int64 {
 		publish(b, name, taps)
-		msgs, _, err := feed.ConsumeAll(ctx, addrs, feed.Security{}, name, ids, func(feed.Message) {})
+		msgs, _, err := bench.ConsumeAll(ctx, addrs, feed.Security{}, name, ids, func(feed.Message) {})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -144,7 +144,7 @@ func BenchmarkStream(b *testing.B) {
 
 	b.Run("bare-consume", func(b *testing.B) {
 		for b.Loop() {
-			if _, _, err := feed.ConsumeAll(ctx, addrs, feed.Security{}, topic, ids, func(feed.Message) {}); err != nil {
+			if _, _, err := bench.ConsumeAll(ctx, addrs, feed.Security{}, topic, ids, func(feed.Message) {}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -152,9 +152,9 @@ func BenchmarkStream(b *testing.B) {
 	})
 	// bare-reader is the loop a kafka-go user writes: a kafka.Reader per
 	// partition, FetchMessage until the partition's end. It allocates a
-	// key and a value per message where feed.ConsumeAll (what the service
-	// fetches with) reads pooled pages, so it is the slower of the two
-	// bare reads.
+	// key and a value per message where bench.ConsumeAll reads pooled
+	// pages through feed.PartitionReader (what the service fetches with),
+	// so it is the slower of the two bare reads.
 	b.Run("bare-reader", func(b *testing.B) {
 		for b.Loop() {
 			if n := readerLoop(b, addrs, topic, ids); n != msgs {
@@ -269,7 +269,7 @@ func BenchmarkStream(b *testing.B) {
 			b.StartTimer()
 			reg := prometheus.NewRegistry()
 			cfg := Config{
-				Book: e.book, Calendar: e.cal, Participants: pipeline.Participants(e.book),
+				Book: e.book, Calendar: e.cal, Participants: batch.Participants(e.book),
 				Topic: name, Partitions: partitions, Store: store(runs), OutDir: b.TempDir(),
 				CheckpointInterval: DefaultCheckpointInterval, CheckpointTaps: benchCheckpointTaps,
 				UntilClosed: until, Metrics: metrics.New(reg, nil), CompressSegments: benchCompress,
@@ -277,7 +277,7 @@ func BenchmarkStream(b *testing.B) {
 			var hold *holdAfter
 			if warm {
 				hold = newHoldAfter(controls, closes)
-				cfg.beforeBatch = hold.beforeBatch
+				cfg.BeforeFetch = hold.beforeFetch
 			}
 			svc, err := New(cfg)
 			if err != nil {
@@ -319,7 +319,7 @@ func BenchmarkStream(b *testing.B) {
 			stopProfile := profileStream(b, name)
 			// A stream that stops moving fails the benchmark instead of
 			// hanging it.
-			if err := metrics.AwaitConsumed(reg, float64(msgs), done); err != nil {
+			if err := bench.AwaitConsumed(reg, float64(msgs), done); err != nil {
 				b.Fatal(err)
 			}
 			end := time.Now()
@@ -396,7 +396,7 @@ func consumeEach(b *testing.B, addrs []string, topic string, ids []int, open fun
 		wg.Go(func() {
 			var dec feed.Decoder
 			var buf []transit.Tap
-			_, _, errs[i] = feed.ConsumeAll(context.Background(), addrs, feed.Security{}, topic, []int{p}, func(m feed.Message) {
+			_, _, errs[i] = bench.ConsumeAll(context.Background(), addrs, feed.Security{}, topic, []int{p}, func(m feed.Message) {
 				buf = dec.Decode(buf[:0], m.Value, nil)
 				take(buf)
 			})
@@ -431,7 +431,7 @@ func tapsByOffset(b *testing.B, addrs []string, topic string, ids []int) (at [][
 	var buf []transit.Tap
 	for i, p := range ids {
 		at[i] = []int{0}
-		_, _, err := feed.ConsumeAll(context.Background(), addrs, feed.Security{}, topic, []int{p}, func(m feed.Message) {
+		_, _, err := bench.ConsumeAll(context.Background(), addrs, feed.Security{}, topic, []int{p}, func(m feed.Message) {
 			n := 0
 			if m.Control == "" {
 				buf = dec.Decode(buf[:0], m.Value, nil)
@@ -449,7 +449,7 @@ func tapsByOffset(b *testing.B, addrs []string, topic string, ids []int) (at [][
 }
 
 // holdAfter holds each partition of a service before its first batch past
-// an offset (Config.beforeBatch) until released, and notes where it held
+// an offset (Config.BeforeFetch) until released, and notes where it held
 // each.
 type holdAfter struct {
 	after   []int64       // by partition: hold once the next offset is past after[p]
@@ -469,7 +469,7 @@ func newHoldAfter(offsets [][]int64, n int) *holdAfter {
 	return h
 }
 
-func (h *holdAfter) beforeBatch(p int, next int64) {
+func (h *holdAfter) beforeFetch(p int, next int64) {
 	h.mu.Lock()
 	first := next > h.after[p] && h.at[p] < 0
 	if first {

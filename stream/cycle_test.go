@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tapsettle/tapsettle/bench"
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
+	"github.com/tapsettle/tapsettle/feed/embedded"
 	"github.com/tapsettle/tapsettle/internal/durable"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/stream/segment"
@@ -151,13 +153,13 @@ func newestCycle(t *testing.T, root string) *Cycle {
 
 // offsetsAtEnd reports whether cycle c covers every partition up to the
 // end of its log.
-func offsetsAtEnd(t *testing.T, b *feed.Embedded, c *Cycle) bool {
+func offsetsAtEnd(t *testing.T, b *embedded.Broker, c *Cycle) bool {
 	if len(c.Partitions) != partitions {
 		return false
 	}
 	ends := map[int]int64{}
 	for p := range partitions {
-		n, _, err := feed.ConsumeAll(context.Background(), b.Addrs(), feed.Security{}, topic, []int{p}, func(feed.Message) {})
+		n, _, err := bench.ConsumeAll(context.Background(), b.Addrs(), feed.Security{}, topic, []int{p}, func(feed.Message) {})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -116,7 +116,7 @@ func writePart(root string, day transit.Day, part *Part, sync bool) error {
 
 // ClearOptions configures Clear.
 type ClearOptions struct {
-	// Participants are the clearing participants (pipeline.Participants).
+	// Participants are the clearing participants (batch.Participants).
 	Participants []settlement.Participant
 	// Calendar is the settlement calendar.
 	Calendar *transit.Calendar

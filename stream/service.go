@@ -28,7 +28,7 @@ type Config struct {
 	// Book is the compiled fare policy; Calendar the settlement calendar.
 	Book     *fares.Book
 	Calendar *transit.Calendar
-	// Participants are the clearing participants (pipeline.Participants).
+	// Participants are the clearing participants (batch.Participants).
 	Participants []settlement.Participant
 	// Engine sets each partition's reorder window, batch size and dedup
 	// horizon (Shards is ignored: a partition is one single writer).
@@ -73,11 +73,11 @@ type Config struct {
 	Log *slog.Logger
 	// SkipSync skips fsync of segments and day files (tests only).
 	SkipSync bool
-
-	// beforeBatch, when set, is called on a partition's goroutine before
-	// each fetch with the next offset it will consume. BenchmarkStream
-	// holds partitions there to start a measurement at a known offset.
-	beforeBatch func(p int, next int64)
+	// BeforeFetch is for benchmarks and tests; production leaves it nil.
+	// When set, it is called on a partition's goroutine before each fetch
+	// with the next offset the partition will consume, so that a benchmark
+	// can hold partitions there and start a measurement at a known offset.
+	BeforeFetch func(p int, next int64)
 }
 
 // Defaults.

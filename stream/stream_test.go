@@ -20,13 +20,14 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/bench"
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/feed"
+	"github.com/tapsettle/tapsettle/feed/embedded"
 	"github.com/tapsettle/tapsettle/ingest"
 	"github.com/tapsettle/tapsettle/internal/brokertest"
 	"github.com/tapsettle/tapsettle/internal/redistest"
-	"github.com/tapsettle/tapsettle/pipeline"
 	"github.com/tapsettle/tapsettle/state"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -99,7 +100,7 @@ func newFixture(t testing.TB, e *env, n int) *fixture {
 	if err := bench.WriteFile(f.file, ingest.FormatCSV, ingest.CompressionNone, d); err != nil {
 		t.Fatal(err)
 	}
-	job := &pipeline.Settle{Book: e.book, Calendar: e.cal, OutDir: f.batch, Ledger: true, SkipSync: true}
+	job := &batch.Settle{Book: e.book, Calendar: e.cal, OutDir: f.batch, Ledger: true, SkipSync: true}
 	if _, err := job.Run(context.Background(), []string{f.file}); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func newFixture(t testing.TB, e *env, n int) *fixture {
 }
 
 // publish starts a broker and publishes the fixture and the close-day.
-func publish(t *testing.T, f *fixture) *feed.Embedded {
+func publish(t *testing.T, f *fixture) *embedded.Broker {
 	t.Helper()
 	b, pub := startBroker(t, 16)
 	ctx := context.Background()
@@ -122,9 +123,9 @@ func publish(t *testing.T, f *fixture) *feed.Embedded {
 
 // startBroker starts an embedded broker with the test topic and a
 // publisher to it, both closed when the test ends.
-func startBroker(t *testing.T, tapsPerMessage int) (*feed.Embedded, *feed.Publisher) {
+func startBroker(t *testing.T, tapsPerMessage int) (*embedded.Broker, *feed.Publisher) {
 	t.Helper()
-	b, err := feed.StartEmbedded(topic, partitions)
+	b, err := embedded.Start(topic, partitions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func tempLocal(t *testing.T) *state.Local {
 
 func serviceConfig(e *env, store state.Store, out string, until transit.Day) Config {
 	return Config{
-		Book: e.book, Calendar: e.cal, Participants: pipeline.Participants(e.book),
+		Book: e.book, Calendar: e.cal, Participants: batch.Participants(e.book),
 		Topic: topic, Partitions: partitions, Store: store, OutDir: out, Ledger: true,
 		CheckpointInterval: 50 * time.Millisecond, CheckpointTaps: 2000,
 		CloseAfter: 2 * time.Hour, UntilClosed: until, SkipSync: true,
@@ -452,7 +453,7 @@ func TestTakeOverAndClear(t *testing.T) {
 	merged := t.TempDir()
 	for d := testDay; d <= f.last; d++ {
 		if _, _, err := Clear(d, []string{outA, outB}, merged, ClearOptions{
-			Participants: pipeline.Participants(e.book), Calendar: e.cal, Ledger: true, SkipSync: true,
+			Participants: batch.Participants(e.book), Calendar: e.cal, Ledger: true, SkipSync: true,
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -567,7 +568,7 @@ func TestMain(m *testing.M) {
 // that prints its addresses and runs until its standard input closes (see
 // brokertest.Serve).
 func runBroker() int {
-	b, err := feed.StartEmbedded(topic, partitions)
+	b, err := embedded.Start(topic, partitions)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "broker:", err)
 		return 1

@@ -157,8 +157,8 @@ func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
 	defer r.Close()
 	buf := make([]feed.Message, 256)
 	for {
-		if s.cfg.beforeBatch != nil {
-			s.cfg.beforeBatch(w.p, w.next)
+		if s.cfg.BeforeFetch != nil {
+			s.cfg.BeforeFetch(w.p, w.next)
 		}
 		n, err := w.fetch(ctx, r, buf)
 		if err != nil {
@@ -479,7 +479,6 @@ func (w *worker) closeThrough(ctx context.Context, c *feed.Claim, d transit.Day)
 // commits it with the state and the offset, then advances the group's
 // offset and writes the parts of days just closed.
 func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
-	s := w.s
 	if w.lost {
 		return errors.New("stream: a checkpoint of this partition failed; it must be restored from the store")
 	}
@@ -490,6 +489,21 @@ func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 		// Nothing consumed yet: nothing to commit.
 		return nil
 	}
+	if err := w.stage(); err != nil {
+		return err
+	}
+	if err := w.commit(ctx, start); err != nil {
+		return err
+	}
+	return w.committed(c)
+}
+
+// stage builds the checkpoint w.cp: the engine's changes and the
+// service's meta, the segment of rows and rejects since the last
+// checkpoint (written and synced first) in its days' lists, and the
+// undated references folded into a day being closed.
+func (w *worker) stage() error {
+	s := w.s
 	// The engine's changes first: it may drop lists of evicted days.
 	w.meta = encodeMeta(w.meta[:0], w.pending, func(b []byte) []byte {
 		return w.part.Checkpoint(w, w.wantFull(), b)
@@ -527,13 +541,22 @@ func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 		delete(w.segs, settlement.Undated)
 	}
 	w.foldInto = 0
+	return nil
+}
+
+// commit commits the staged checkpoint to the store, retrying while the
+// store is unavailable (consumption of the partition stalls meanwhile) and
+// until ctx ends; started is when the attempt began, for the metrics.
+func (w *worker) commit(ctx context.Context, started time.Time) error {
+	s := w.s
 	for attempt := 0; ; attempt++ {
 		err := s.cfg.Store.Commit(ctx, w.p, &w.cp)
 		if m := s.cfg.Metrics; m != nil {
-			m.ObserveCheckpoint(s.cfg.Backend, time.Since(start), err)
+			m.ObserveCheckpoint(s.cfg.Backend, time.Since(started), err)
 		}
 		if err == nil {
-			break
+			s.failing.Store(false)
+			return nil
 		}
 		if !errors.Is(err, state.ErrUnavailable) {
 			w.lost = true
@@ -547,9 +570,14 @@ func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 			w.lost = true
 			return err
 		}
-		start = time.Now()
+		started = time.Now()
 	}
-	s.failing.Store(false)
+}
+
+// committed follows a committed checkpoint: it starts the next interval,
+// advances the group's offset, writes the parts of days just closed and
+// publishes the partition's progress to the intraday cycles.
+func (w *worker) committed(c *feed.Claim) error {
 	w.seq = w.cp.Seq
 	taps := w.sinceTaps
 	w.sinceTaps, w.lastCkpt = 0, time.Now()
@@ -558,7 +586,7 @@ func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 	if err := c.Commit(w.next); err != nil {
 		// The group's offset only feeds lag monitoring; the state holds
 		// the real one.
-		s.log.Warn("offset commit to the group failed", "partition", w.p, "offset", w.next, "err", err)
+		w.s.log.Warn("offset commit to the group failed", "partition", w.p, "offset", w.next, "err", err)
 	}
 	if err := w.writeParts(); err != nil {
 		return err

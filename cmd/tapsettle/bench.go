@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 
 	"github.com/spf13/cobra"
@@ -37,62 +38,23 @@ ratios from one run: absolute numbers on shared machines are noisy.`,
 			if err != nil {
 				return err
 			}
-			tapsIn := d.Taps()
-			w := cmd.OutOrStdout()
-			if len(shards) == 0 {
-				shards = bench.ShardCounts()
-			}
 			if repeat < 1 {
 				return fmt.Errorf("--repeat %d: want at least 1", repeat)
 			}
-			fmt.Fprintf(w, "%d taps generated; GOMAXPROCS=%d; %d rounds per engine run; median of %d runs [lowest-highest M taps/s]\n",
-				len(tapsIn), runtime.GOMAXPROCS(0), rounds, repeat)
-			median := func(run func() (bench.Result, error)) (bench.Result, string, error) {
-				var rs []bench.Result
-				for range repeat {
-					r, err := run()
-					if err != nil {
-						return r, "", err
-					}
-					rs = append(rs, r)
-				}
-				med, lo, hi := bench.Median(rs)
-				return med, fmt.Sprintf("[%.2f-%.2f]", lo/1e6, hi/1e6), nil
+			if len(shards) == 0 {
+				shards = bench.ShardCounts()
 			}
-			for _, run := range []func(*fares.Book, *transit.Calendar, []transit.Tap, int, int) (bench.Result, error){bench.Engine, bench.EngineBatch, bench.EngineAggregate} {
-				var base float64
-				for _, n := range shards {
-					r, spread, err := median(func() (bench.Result, error) { return run(e.book, e.cal, tapsIn, n, rounds) })
-					if err != nil {
-						return err
-					}
-					if base == 0 {
-						base = r.TapsPerSecond()
-					}
-					fmt.Fprintf(w, "%s  x%.2f  %s\n", r, r.TapsPerSecond()/base, spread)
-				}
+			m := measurer{w: cmd.OutOrStdout(), e: e, repeat: repeat}
+			tapsIn := d.Taps()
+			fmt.Fprintf(m.w, "%d taps generated; GOMAXPROCS=%d; %d rounds per engine run; median of %d runs [lowest-highest M taps/s]\n",
+				len(tapsIn), runtime.GOMAXPROCS(0), rounds, repeat)
+			if err := m.engine(tapsIn, shards, rounds); err != nil {
+				return err
 			}
 			if engineOnly {
 				return nil
 			}
-			r, spread, err := median(func() (bench.Result, error) { return bench.Settle(e.book, e.cal, d, 0) })
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "%s         %s\n", r, spread)
-			var reads, runs []bench.Result
-			for range repeat {
-				read, run, err := benchStream(e.book, e.cal, tapsIn, streamOptions{TapsPerMessage: perMessage})
-				if err != nil {
-					return err
-				}
-				reads, runs = append(reads, read), append(runs, run)
-			}
-			read, lo, hi := bench.Median(reads)
-			fmt.Fprintf(w, "%s         [%.2f-%.2f]\n", read, lo/1e6, hi/1e6)
-			run, lo, hi := bench.Median(runs)
-			fmt.Fprintf(w, "%s  x%.2f  [%.2f-%.2f]  (x: of the bare read)\n", run, run.TapsPerSecond()/read.TapsPerSecond(), lo/1e6, hi/1e6)
-			return nil
+			return m.endToEnd(d, tapsIn, perMessage)
 		},
 	}
 	fl := cmd.Flags()
@@ -105,4 +67,69 @@ ratios from one run: absolute numbers on shared machines are noisy.`,
 	fl.IntVar(&perMessage, "taps-per-message", 64, "taps in each Kafka message of the streaming measurement")
 	fl.BoolVar(&engineOnly, "engine-only", false, "skip the settle and streaming measurements")
 	return cmd
+}
+
+// measurer runs bench's measurements, each repeat times, and prints their
+// medians to w.
+type measurer struct {
+	w      io.Writer
+	e      *env
+	repeat int
+}
+
+// median runs run repeat times and returns the median result and the
+// spread of the rates, in M taps/s.
+func (m *measurer) median(run func() (bench.Result, error)) (bench.Result, string, error) {
+	var rs []bench.Result
+	for range m.repeat {
+		r, err := run()
+		if err != nil {
+			return r, "", err
+		}
+		rs = append(rs, r)
+	}
+	med, lo, hi := bench.Median(rs)
+	return med, fmt.Sprintf("[%.2f-%.2f]", lo/1e6, hi/1e6), nil
+}
+
+// engine measures the engine's hot path over the shard counts, each rate
+// also as a multiple of the first count's.
+func (m *measurer) engine(taps []transit.Tap, shards []int, rounds int) error {
+	for _, run := range []func(*fares.Book, *transit.Calendar, []transit.Tap, int, int) (bench.Result, error){bench.Engine, bench.EngineBatch, bench.EngineAggregate} {
+		var base float64
+		for _, n := range shards {
+			r, spread, err := m.median(func() (bench.Result, error) { return run(m.e.book, m.e.cal, taps, n, rounds) })
+			if err != nil {
+				return err
+			}
+			if base == 0 {
+				base = r.TapsPerSecond()
+			}
+			fmt.Fprintf(m.w, "%s  x%.2f  %s\n", r, r.TapsPerSecond()/base, spread)
+		}
+	}
+	return nil
+}
+
+// endToEnd measures settle on the day, then the streaming service on its
+// taps against the bare read of the same topic.
+func (m *measurer) endToEnd(d *bench.GenDay, taps []transit.Tap, perMessage int) error {
+	r, spread, err := m.median(func() (bench.Result, error) { return bench.Settle(m.e.book, m.e.cal, d, 0) })
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.w, "%s         %s\n", r, spread)
+	var reads, runs []bench.Result
+	for range m.repeat {
+		read, run, err := benchStream(m.e.book, m.e.cal, taps, streamOptions{TapsPerMessage: perMessage})
+		if err != nil {
+			return err
+		}
+		reads, runs = append(reads, read), append(runs, run)
+	}
+	read, lo, hi := bench.Median(reads)
+	fmt.Fprintf(m.w, "%s         [%.2f-%.2f]\n", read, lo/1e6, hi/1e6)
+	run, lo, hi := bench.Median(runs)
+	fmt.Fprintf(m.w, "%s  x%.2f  [%.2f-%.2f]  (x: of the bare read)\n", run, run.TapsPerSecond()/read.TapsPerSecond(), lo/1e6, hi/1e6)
+	return nil
 }

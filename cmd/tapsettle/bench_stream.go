@@ -11,12 +11,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/bench"
 	"github.com/tapsettle/tapsettle/config"
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/feed"
+	"github.com/tapsettle/tapsettle/feed/embedded"
 	"github.com/tapsettle/tapsettle/metrics"
-	"github.com/tapsettle/tapsettle/pipeline"
 	"github.com/tapsettle/tapsettle/state"
 	"github.com/tapsettle/tapsettle/stream"
 	"github.com/tapsettle/tapsettle/transit"
@@ -51,8 +52,8 @@ func (o *streamOptions) ensureDefaults() {
 const streamTopic = "bench-taps"
 
 // benchStream publishes taps to a topic of an embedded broker started in this
-// process (feed.StartEmbedded), then measures side by side on that topic
-// a bare kafka-go consume loop (feed.ConsumeAll: reading the messages,
+// process (embedded.Start), then measures side by side on that topic
+// a bare kafka-go consume loop (bench.ConsumeAll: reading the messages,
 // nothing decoded) and the streaming service (package stream: decoding,
 // pricing, segments, checkpoints with fsync, local state in a temporary
 // folder), cold: a fresh consumer group and no state. The service's run
@@ -70,7 +71,7 @@ func benchStream(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, op
 		return read, service, errors.New("bench stream: no taps")
 	}
 	last := cal.LastDay(taps)
-	broker, err := feed.StartEmbedded(streamTopic, opts.Partitions)
+	broker, err := embedded.Start(streamTopic, opts.Partitions)
 	if err != nil {
 		return read, service, fmt.Errorf("bench stream: %w", err)
 	}
@@ -86,7 +87,7 @@ func benchStream(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, op
 	}
 	var msgs int64
 	read = bench.Measure(func() {
-		msgs, _, err = feed.ConsumeAll(ctx, broker.Addrs(), feed.Security{}, streamTopic, nil, func(feed.Message) {})
+		msgs, _, err = bench.ConsumeAll(ctx, broker.Addrs(), feed.Security{}, streamTopic, nil, func(feed.Message) {})
 	})
 	if err != nil {
 		return read, service, fmt.Errorf("bench stream: bare read: %w", err)
@@ -105,7 +106,7 @@ func benchStream(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, op
 	defer st.Close()
 	reg := prometheus.NewRegistry()
 	svc, err := stream.New(stream.Config{
-		Book: book, Calendar: cal, Participants: pipeline.Participants(book),
+		Book: book, Calendar: cal, Participants: batch.Participants(book),
 		Topic: streamTopic, Partitions: opts.Partitions, Store: st, Backend: config.BackendLocal,
 		OutDir:             filepath.Join(dir, "out"),
 		CheckpointInterval: stream.DefaultCheckpointInterval, CheckpointTaps: opts.CheckpointTaps,
@@ -126,7 +127,7 @@ func benchStream(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, op
 	defer func() { cancel(); <-stopped }()
 	service = bench.Measure(func() {
 		go func() { done <- svc.Run(runCtx, g); close(stopped) }()
-		err = metrics.AwaitConsumed(reg, float64(msgs), done)
+		err = bench.AwaitConsumed(reg, float64(msgs), done)
 	})
 	if err != nil {
 		return read, service, fmt.Errorf("bench stream: %w", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -54,44 +55,13 @@ func newQuote() *cobra.Command {
 				return fmt.Errorf("no policy of %v is effective on %v", c, day)
 			}
 			leg := fares.Leg{Mode: m, Product: prod, Issuer: iss, Start: when.UnixNano(), Day: day}
-			var detail string
-			switch m {
-			case transit.ModeBus:
-				var lc transit.Code
-				if err := lc.Set([]byte(line)); err != nil {
-					return fmt.Errorf("--line: %w", err)
-				}
-				leg.Gross, leg.Rules = pol.BusFare(lc)
-			case transit.ModeMetro:
-				if pol.Metro == nil {
-					return fmt.Errorf("%v runs no metro", c)
-				}
-				a, b, err := stationsArg(pol.Metro, from, to)
-				if err != nil {
-					return err
-				}
-				if pol.MaxInSystem > 0 && int64(minutes)*int64(time.Minute) > pol.MaxInSystem {
-					leg.Gross, leg.Rules = pol.Metro.MaxFareFrom(b), transit.RuleOvertime
-				} else {
-					leg.Gross, leg.Rules = pol.Metro.Fare(a, b), transit.RuleMetroDistance
-				}
-				detail = fmt.Sprintf("%s -> %s, %.1f km on the shortest path, %d min", from, to, float64(pol.Metro.Distance(a, b))/1000, minutes)
+			detail, err := quoteGross(pol, &leg, line, from, to, minutes)
+			if err != nil {
+				return err
 			}
 			var r fares.Rider
 			q := pol.Price(&leg, &r)
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintf(tw, "city\t%v (policy %s, effective %v)\n", c, pol.Version, pol.EffectiveFrom)
-			fmt.Fprintf(tw, "card\t%v issued by %v\n", prod, iss)
-			if detail != "" {
-				fmt.Fprintf(tw, "journey\t%s\n", detail)
-			}
-			fmt.Fprintf(tw, "gross\t%s CNY\n", q.Gross)
-			fmt.Fprintf(tw, "product discount\t%s CNY\n", q.ProductDiscount)
-			fmt.Fprintf(tw, "transfer discount\t%s CNY\n", q.TransferDiscount)
-			fmt.Fprintf(tw, "cap discount\t%s CNY\n", q.CapDiscount)
-			fmt.Fprintf(tw, "charged\t%s CNY\n", q.Charged)
-			fmt.Fprintf(tw, "rules\t%v\n", q.Rules)
-			return tw.Flush()
+			return printQuote(cmd.OutOrStdout(), pol, &leg, c, detail, q)
 		},
 	}
 	fl := cmd.Flags()
@@ -106,6 +76,52 @@ func newQuote() *cobra.Command {
 	fl.StringVar(&at, "at", "2025-03-03T09:00:00+08:00", "time of the first tap")
 	_ = cmd.MarkFlagRequired("city")
 	return cmd
+}
+
+// quoteGross sets leg's gross fare and rules: the bus line's fare, or the
+// metro fare between stations from and to (the overtime fare past the
+// time-in-system limit). It returns a description of a metro journey.
+func quoteGross(pol *fares.Policy, leg *fares.Leg, line, from, to string, minutes int) (string, error) {
+	switch leg.Mode {
+	case transit.ModeBus:
+		var lc transit.Code
+		if err := lc.Set([]byte(line)); err != nil {
+			return "", fmt.Errorf("--line: %w", err)
+		}
+		leg.Gross, leg.Rules = pol.BusFare(lc)
+	case transit.ModeMetro:
+		if pol.Metro == nil {
+			return "", fmt.Errorf("%v runs no metro", pol.City)
+		}
+		a, b, err := stationsArg(pol.Metro, from, to)
+		if err != nil {
+			return "", err
+		}
+		if pol.MaxInSystem > 0 && int64(minutes)*int64(time.Minute) > pol.MaxInSystem {
+			leg.Gross, leg.Rules = pol.Metro.MaxFareFrom(b), transit.RuleOvertime
+		} else {
+			leg.Gross, leg.Rules = pol.Metro.Fare(a, b), transit.RuleMetroDistance
+		}
+		return fmt.Sprintf("%s -> %s, %.1f km on the shortest path, %d min", from, to, float64(pol.Metro.Distance(a, b))/1000, minutes), nil
+	}
+	return "", nil
+}
+
+// printQuote prints the quote q of leg in city c as a table.
+func printQuote(w io.Writer, pol *fares.Policy, leg *fares.Leg, c transit.City, detail string, q fares.Quote) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "city\t%v (policy %s, effective %v)\n", c, pol.Version, pol.EffectiveFrom)
+	fmt.Fprintf(tw, "card\t%v issued by %v\n", leg.Product, leg.Issuer)
+	if detail != "" {
+		fmt.Fprintf(tw, "journey\t%s\n", detail)
+	}
+	fmt.Fprintf(tw, "gross\t%s CNY\n", q.Gross)
+	fmt.Fprintf(tw, "product discount\t%s CNY\n", q.ProductDiscount)
+	fmt.Fprintf(tw, "transfer discount\t%s CNY\n", q.TransferDiscount)
+	fmt.Fprintf(tw, "cap discount\t%s CNY\n", q.CapDiscount)
+	fmt.Fprintf(tw, "charged\t%s CNY\n", q.Charged)
+	fmt.Fprintf(tw, "rules\t%v\n", q.Rules)
+	return tw.Flush()
 }
 
 func stationsArg(n *fares.Network, from, to string) (int32, int32, error) {

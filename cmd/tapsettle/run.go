@@ -2,23 +2,19 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/config"
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
-	"github.com/tapsettle/tapsettle/ingest"
 	"github.com/tapsettle/tapsettle/metrics"
-	"github.com/tapsettle/tapsettle/pipeline"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/state"
 	"github.com/tapsettle/tapsettle/stream"
@@ -136,32 +132,7 @@ func runService(ctx context.Context, e *env, brokers []string, until transit.Day
 	defer closeStore()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	parties := pipeline.Participants(e.book)
-	cities := make([]transit.City, len(parties))
-	for i, p := range parties {
-		cities[i] = p.Code
-	}
-	m := metrics.New(reg, cities)
-	svc, err := stream.New(stream.Config{
-		Book: e.book, Calendar: e.cal, Participants: parties,
-		Engine:             engineOptions(e),
-		Topic:              e.cfg.Kafka.Topic,
-		Partitions:         parts,
-		Store:              store,
-		Backend:            e.cfg.State.Backend,
-		OutDir:             e.cfg.Output.Dir,
-		Ledger:             e.cfg.Output.Ledger,
-		CheckpointInterval: e.cfg.Checkpoint.Interval,
-		CheckpointTaps:     e.cfg.Checkpoint.Taps,
-		CompressSegments:   e.cfg.Checkpoint.CompressSegments,
-		CloseAfter:         e.cfg.Clearing.CloseAfter,
-		ClearingInterval:   e.cfg.Clearing.Interval,
-		ClearingTaps:       e.cfg.Clearing.Taps,
-		KeepCycles:         e.cfg.Clearing.Keep,
-		UntilClosed:        until,
-		Metrics:            m,
-		Log:                e.log,
-	})
+	svc, err := newService(e, parts, store, until, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -189,132 +160,34 @@ func runService(ctx context.Context, e *env, brokers []string, until transit.Day
 	return svc, nil
 }
 
-func newProduce() *cobra.Command {
-	var perMessage int
-	var closeDay string
-	var create bool
-	cmd := &cobra.Command{
-		Use:   "produce [--brokers HOST:PORT,...] [--topic T] [--close-day YYYY-MM-DD] INPUT...",
-		Short: "Publish tap files to the topic, keyed by card",
-		Long: `produce reads tap files (any format settle reads) and publishes every tap to the
-topic, keyed by card_id (murmur2 partitioner, as the Java client), one JSON object per
-message or --per-message taps of one partition as JSON lines. Malformed records are
-reported and not published. --close-day then tells every partition that the day's feed
-is complete.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := setup(cmd)
-			if err != nil {
-				return err
-			}
-			if len(args) == 0 && closeDay == "" {
-				return errors.New("nothing to publish: give input files or --close-day")
-			}
-			sec, err := kafkaSecurity(e)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			if create {
-				if err := feed.CreateTopic(ctx, e.cfg.Kafka.Brokers, sec, e.cfg.Kafka.Topic, e.cfg.Kafka.Partitions); err != nil {
-					return err
-				}
-			}
-			n, rejected, err := produce(ctx, e.cfg.Kafka.Brokers, sec, e.cfg.Kafka.Topic, perMessage, args, closeDay, e)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "published %d taps to %s (%d malformed records not published)\n", n, e.cfg.Kafka.Topic, rejected)
-			return nil
-		},
+// newService is the streaming service of the configuration, on a topic of
+// parts partitions, with its metrics registered in reg.
+func newService(e *env, parts int, store state.Store, until transit.Day, reg prometheus.Registerer) (*stream.Service, error) {
+	parties := batch.Participants(e.book)
+	cities := make([]transit.City, len(parties))
+	for i, p := range parties {
+		cities[i] = p.Code
 	}
-	addKafkaFlags(cmd)
-	cmd.Flags().IntVar(&perMessage, "per-message", 64, "taps per message (1: one JSON object per message)")
-	cmd.Flags().StringVar(&closeDay, "close-day", "", "after publishing, send the close-day message for this day to every partition")
-	cmd.Flags().BoolVar(&create, "create", false, "create the topic if it does not exist")
-	cmd.Flags().Int("partitions", 0, "partitions of a topic created with --create (default 8)")
-	return cmd
-}
-
-// produce publishes the taps of inputs, then the close-day message.
-func produce(ctx context.Context, brokers []string, sec feed.Security, topic string, perMessage int, inputs []string, closeDay string, e *env) (int64, int64, error) {
-	pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: brokers, Topic: topic, Security: sec, TapsPerMessage: perMessage, Logger: e.log})
-	if err != nil {
-		return 0, 0, err
-	}
-	defer pub.Close()
-	var n, rejected int64
-	buf := make([]transit.Tap, 16384)
-	for _, in := range inputs {
-		r, err := ingest.Open(in, ingest.Options{OnReject: func(r transit.Reject) {
-			rejected++
-			e.log.Debug("malformed record not published", "source", r.Source, "line", r.Line, "field", r.Field, "reason", r.Reason)
-		}})
-		if err != nil {
-			return n, rejected, err
-		}
-		for {
-			k, err := r.Read(buf)
-			if k > 0 {
-				if err := pub.Publish(ctx, buf[:k]); err != nil {
-					r.Close()
-					return n, rejected, err
-				}
-				n += int64(k)
-			}
-			if err != nil {
-				r.Close()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return n, rejected, err
-			}
-		}
-	}
-	if closeDay != "" {
-		if err := pub.CloseDay(ctx, closeDay); err != nil {
-			return n, rejected, err
-		}
-	}
-	return n, rejected, nil
-}
-
-func newClear() *cobra.Command {
-	var dayFlag string
-	cmd := &cobra.Command{
-		Use:   "clear --day YYYY-MM-DD --out DIR INSTANCE_DIR...",
-		Short: "Merge the streaming instances' parts of a day into the day's files",
-		Long: `clear is the clearing house's batch job for a streamed day: it reads every
-partition's part of the day from the instances' output folders (the segments they
-list, checked by SHA-256) and writes the day's ledger, clearing files, summary and
-manifest under --out: the same bytes one instance, or the batch job, would write.
-It fails naming the partitions whose parts are missing.`,
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := setup(cmd)
-			if err != nil {
-				return err
-			}
-			day, err := transit.ParseDay(dayFlag)
-			if err != nil {
-				return fmt.Errorf("--day: %w", err)
-			}
-			out := e.cfg.Output.Dir
-			d, m, err := stream.Clear(day, args, out, stream.ClearOptions{
-				Participants: pipeline.Participants(e.book), Calendar: e.cal, Ledger: e.cfg.Output.Ledger,
-			})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "cleared %s from %s: %d records, %d files in %s\n",
-				dayFlag, strings.Join(args, ", "), d.Records, len(m.Files), filepath.Join(out, settlement.DirName(day)))
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&dayFlag, "day", "", "settlement day YYYY-MM-DD (required)")
-	cmd.Flags().String("out", "", "output root of the merged day (default \"out\")")
-	cmd.Flags().Bool("ledger", false, "also write the ledger")
-	_ = cmd.MarkFlagRequired("day")
-	return cmd
+	return stream.New(stream.Config{
+		Book: e.book, Calendar: e.cal, Participants: parties,
+		Engine:             engineOptions(e),
+		Topic:              e.cfg.Kafka.Topic,
+		Partitions:         parts,
+		Store:              store,
+		Backend:            e.cfg.State.Backend,
+		OutDir:             e.cfg.Output.Dir,
+		Ledger:             e.cfg.Output.Ledger,
+		CheckpointInterval: e.cfg.Checkpoint.Interval,
+		CheckpointTaps:     e.cfg.Checkpoint.Taps,
+		CompressSegments:   e.cfg.Checkpoint.CompressSegments,
+		CloseAfter:         e.cfg.Clearing.CloseAfter,
+		ClearingInterval:   e.cfg.Clearing.Interval,
+		ClearingTaps:       e.cfg.Clearing.Taps,
+		KeepCycles:         e.cfg.Clearing.Keep,
+		UntilClosed:        until,
+		Metrics:            metrics.New(reg, cities),
+		Log:                e.log,
+	})
 }
 
 // engineOptions are the engine settings of the configuration.

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/tapsettle/tapsettle/pipeline"
+	"github.com/tapsettle/tapsettle/batch"
 )
 
 func newSettle() *cobra.Command {
@@ -26,11 +26,11 @@ count or input order. Exit status is 0 on success, 1 on error.`,
 			if err != nil {
 				return err
 			}
-			job := &pipeline.Settle{
+			job := &batch.Settle{
 				Book: e.book, Calendar: e.cal, Shards: e.cfg.Engine.Shards, BatchSize: e.cfg.Engine.BatchSize,
 				OutDir: e.cfg.Output.Dir, Ledger: e.cfg.Output.Ledger, Log: e.log,
 			}
-			bar := newBar(pipeline.InputSize(args), "settling")
+			bar := newBar(batch.InputSize(args), "settling")
 			if bar != nil {
 				job.Progress = func(n int64) { _ = bar.Add64(n) }
 			}

@@ -5,13 +5,13 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/tapsettle/tapsettle/pipeline"
+	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
 // printReport prints the summary table of a settle run.
-func printReport(w io.Writer, rep *pipeline.Report, out string) {
+func printReport(w io.Writer, rep *batch.Report, out string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "day\trecords\tcharged\topen\tduplicate\trejected\tincomplete\tgross CNY\tdiscount CNY\tcharged CNY\tinterregional\tNingbo Join in discount CNY\t\n")
 	var all settlement.Day

@@ -4,7 +4,7 @@
 // allocations and garbage collection out of what a benchmark measures, as
 // in production.
 //
-// The package does not start the broker itself (that is feed.StartEmbedded,
+// The package does not start the broker itself (embedded.Start, in package feed/embedded,
 // and feed's own tests use this package): the child starts it and hands
 // its addresses to Serve.
 package brokertest

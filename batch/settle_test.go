@@ -1,4 +1,4 @@
-package pipeline_test
+package batch_test
 
 import (
 	"bytes"
@@ -16,10 +16,10 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/bench"
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/ingest"
-	"github.com/tapsettle/tapsettle/pipeline"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -41,10 +41,10 @@ func env(t *testing.T) (*fares.Book, *transit.Calendar) {
 	return b, cal
 }
 
-func settle(t *testing.T, out string, shards int, ledger bool, inputs ...string) *pipeline.Report {
+func settle(t *testing.T, out string, shards int, ledger bool, inputs ...string) *batch.Report {
 	t.Helper()
 	b, cal := env(t)
-	job := &pipeline.Settle{Book: b, Calendar: cal, Shards: shards, OutDir: out, Ledger: ledger, SkipSync: true}
+	job := &batch.Settle{Book: b, Calendar: cal, Shards: shards, OutDir: out, Ledger: ledger, SkipSync: true}
 	rep, err := job.Run(context.Background(), inputs)
 	if err != nil {
 		t.Fatal(err)

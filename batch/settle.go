@@ -1,4 +1,4 @@
-package pipeline
+package batch
 
 import (
 	"context"
@@ -115,14 +115,35 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("settle: %w", err)
 	}
+	rep := &Report{Inputs: make([]InputReport, len(inputs))}
+	if err := s.price(ctx, inputs, eng, coll, rep); err != nil {
+		return nil, err
+	}
+	rep.Engine = eng.Stats()
+	rep.Priced = time.Since(start)
+	for _, ir := range rep.Inputs {
+		rep.Records += ir.Stats.Records
+		rep.Taps += ir.Stats.Taps
+		rep.Rejected += ir.Stats.Rejected
+	}
+	log.Info("priced", "records", rep.Records, "taps", rep.Taps, "malformed", rep.Rejected, "elapsed", rep.Priced)
+	if err := s.writeDays(coll, rep, log); err != nil {
+		return nil, err
+	}
+	rep.Elapsed = time.Since(start)
+	return rep, nil
+}
+
+// price decodes the inputs into the engine and closes it: every tap is
+// priced into coll when it returns nil. Each input's report goes into
+// rep.Inputs.
+func (s *Settle) price(ctx context.Context, inputs []string, eng *engine.Engine, coll *settlement.Collector, rep *Report) error {
 	engineOpen := true
 	defer func() {
 		if engineOpen {
 			eng.Close()
 		}
 	}()
-
-	rep := &Report{Inputs: make([]InputReport, len(inputs))}
 	full := make(chan *tapBuf, 8)
 	free := make(chan *tapBuf, 16)
 	var wg sync.WaitGroup
@@ -154,26 +175,23 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 		}
 	}
 	if p := firstErr.Load(); p != nil {
-		return nil, *p
+		return *p
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	eng.Close()
 	engineOpen = false
-	rep.Engine = eng.Stats()
-	rep.Priced = time.Since(start)
-	for _, ir := range rep.Inputs {
-		rep.Records += ir.Stats.Records
-		rep.Taps += ir.Stats.Taps
-		rep.Rejected += ir.Stats.Rejected
-	}
-	log.Info("priced", "records", rep.Records, "taps", rep.Taps, "malformed", rep.Rejected, "elapsed", rep.Priced)
+	return nil
+}
 
+// writeDays validates the collected days into rep.Days and, when OutDir is
+// set, writes each day's files, their manifests going into rep.Manifests.
+func (s *Settle) writeDays(coll *settlement.Collector, rep *Report, log *slog.Logger) error {
 	for _, d := range coll.Days() {
 		day := coll.Day(d)
 		if err := day.Validate(); err != nil {
-			return nil, fmt.Errorf("settle: %w", err)
+			return fmt.Errorf("settle: %w", err)
 		}
 		rep.Days = append(rep.Days, day)
 		if s.OutDir == "" {
@@ -185,13 +203,12 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 			SkipSync:          s.SkipSync,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("settle: %w", err)
+			return fmt.Errorf("settle: %w", err)
 		}
 		rep.Manifests = append(rep.Manifests, m)
 		log.Info("day written", "day", settlement.DirName(d), "records", day.Records, "dir", s.OutDir)
 	}
-	rep.Elapsed = time.Since(start)
-	return rep, nil
+	return nil
 }
 
 // decode reads one input into batches for the router.

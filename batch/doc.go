@@ -1,0 +1,11 @@
+// Package batch is tapsettle's batch clearing job (tapsettle settle): tap
+// files in, the settlement days' files out. It wires the stages in one
+// process: ingest decodes the tap files, the engine prices them card by
+// card, settlement aggregates the priced rows per settlement day and writes
+// the clearing files.
+//
+// The stages know nothing of each other; the jobs that run them (this
+// package, the streaming service in package stream, and the benchmarks in
+// package bench) import them, so the layering stays ingest -> engine ->
+// fares -> settlement with no cycles.
+package batch

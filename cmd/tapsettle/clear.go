@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tapsettle/tapsettle/batch"
+	"github.com/tapsettle/tapsettle/settlement"
+	"github.com/tapsettle/tapsettle/stream"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+func newClear() *cobra.Command {
+	var dayFlag string
+	cmd := &cobra.Command{
+		Use:   "clear --day YYYY-MM-DD --out DIR INSTANCE_DIR...",
+		Short: "Merge the streaming instances' parts of a day into the day's files",
+		Long: `clear is the clearing house's batch job for a streamed day: it reads every
+partition's part of the day from the instances' output folders (the segments they
+list, checked by SHA-256) and writes the day's ledger, clearing files, summary and
+manifest under --out: the same bytes one instance, or the batch job, would write.
+It fails naming the partitions whose parts are missing.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := setup(cmd)
+			if err != nil {
+				return err
+			}
+			day, err := transit.ParseDay(dayFlag)
+			if err != nil {
+				return fmt.Errorf("--day: %w", err)
+			}
+			out := e.cfg.Output.Dir
+			d, m, err := stream.Clear(day, args, out, stream.ClearOptions{
+				Participants: batch.Participants(e.book), Calendar: e.cal, Ledger: e.cfg.Output.Ledger,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "cleared %s from %s: %d records, %d files in %s\n",
+				dayFlag, strings.Join(args, ", "), d.Records, len(m.Files), filepath.Join(out, settlement.DirName(day)))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dayFlag, "day", "", "settlement day YYYY-MM-DD (required)")
+	cmd.Flags().String("out", "", "output root of the merged day (default \"out\")")
+	cmd.Flags().Bool("ledger", false, "also write the ledger")
+	_ = cmd.MarkFlagRequired("day")
+	return cmd
+}
