@@ -676,3 +676,42 @@ func zstdDecode(b []byte) ([]byte, error) {
 	defer d.Close()
 	return d.DecodeAll(b, nil)
 }
+
+// TestUntilClosedDayAlreadyWritten: a restarted service asked to run until
+// a day that an earlier process already wrote returns at once, instead of
+// waiting for close-day messages consumed long ago; one whose earlier run
+// stopped after the last part but before the day's files writes them from
+// the parts and returns.
+func TestUntilClosedDayAlreadyWritten(t *testing.T) {
+	e := newEnv(t)
+	f := newFixture(t, e, 3000)
+	b := publish(t, f)
+	out := t.TempDir()
+	store := tempLocal(t)
+	runUntilClosed(t, serviceConfig(e, store, out, f.last), newGroup(t, b.Addrs(), "g-until"))
+
+	again := func(name string) {
+		t.Helper()
+		svc, err := New(serviceConfig(e, store, out, f.last))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		start := time.Now()
+		if err := svc.Run(ctx, newGroup(t, b.Addrs(), "g-until")); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s: Run waited %v, until the test's deadline, for a day already closed", name, time.Since(start).Round(time.Millisecond))
+		}
+		sameTree(t, out, f.batch, f, true)
+	}
+	again("files written")
+
+	// The day's files gone, its parts still there: written again from them.
+	if err := os.RemoveAll(filepath.Join(out, f.last.String())); err != nil {
+		t.Fatal(err)
+	}
+	again("parts only")
+}
