@@ -42,14 +42,18 @@ type RejectFunc func(line int, raw []byte, err *ingest.FieldError)
 // Decode appends the taps of a message value to dst and returns the
 // extended slice. Blank lines are skipped. A line that does not decode is
 // handed to reject (which may be nil) and decoding goes on with the next
-// line, so one bad tap never holds up the partition.
+// line, so one bad tap never holds up the partition. A value with no line
+// that is not blank (empty, or only blank lines) holds no tap and is
+// rejected as a whole as line 1, so that every message is accounted for.
 func (d *Decoder) Decode(dst []transit.Tap, value []byte, reject RejectFunc) []transit.Tap {
+	whole, lines := value, 0
 	for n := 1; len(value) > 0; n++ {
 		var line []byte
 		line, value = NextLine(value)
 		if isBlank(line) {
 			continue
 		}
+		lines++
 		dst = append(dst, transit.Tap{})
 		if fe := d.json.Decode(line, &dst[len(dst)-1]); fe != nil {
 			dst = dst[:len(dst)-1]
@@ -58,8 +62,18 @@ func (d *Decoder) Decode(dst []transit.Tap, value []byte, reject RejectFunc) []t
 			}
 		}
 	}
+	if lines == 0 && reject != nil {
+		reject(1, whole, &errEmptyMessage)
+	}
 	return dst
 }
+
+// errEmptyMessage is the reject of a message value that holds no tap.
+var errEmptyMessage = ingest.FieldError{Reason: "empty message: no tap"}
+
+// ErrNullMessage is the reject of a message whose value is NULL (a
+// tombstone, or a producer's mistake): it holds no tap.
+var ErrNullMessage = ingest.FieldError{Reason: "null message value: no tap"}
 
 // isBlank reports whether b holds only spaces and tabs (the ingest rule
 // for blank lines, after NextLine has removed any CR).

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tapsettle/tapsettle/ingest"
@@ -43,7 +44,8 @@ func TestDecoder(t *testing.T) {
 		want    []int // indexes into taps
 		rejects []rejected
 	}{
-		{name: "empty", value: ""},
+		{name: "empty", value: "", rejects: []rejected{{1, ""}}},
+		{name: "blank lines only", value: " \r\n\t\n", rejects: []rejected{{1, ""}}},
 		{name: "one object", value: line(0), want: []int{0}},
 		{name: "batch", value: line(0) + "\n" + line(1) + "\n" + line(2), want: []int{0, 1, 2}},
 		{name: "trailing newline", value: line(3) + "\n", want: []int{3}},
@@ -63,7 +65,7 @@ func TestDecoder(t *testing.T) {
 			var got []rejected
 			dst = dec.Decode(dst[:0], []byte(tt.value), func(n int, raw []byte, err *ingest.FieldError) {
 				got = append(got, rejected{n, err.Field})
-				if len(raw) == 0 {
+				if len(raw) == 0 && len(tt.value) > 0 && !strings.HasPrefix(err.Reason, "empty message") {
 					t.Errorf("line %d: reject without its raw line", n)
 				}
 			})
@@ -132,8 +134,17 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		taps := dec.Decode(nil, value, func(int, []byte, *ingest.FieldError) { rejects++ })
+		if lines == 0 {
+			if len(taps) != 0 || rejects != 1 {
+				t.Fatalf("a value with no tap line gave %d taps and %d rejects, want the message rejected once", len(taps), rejects)
+			}
+			return
+		}
 		if len(taps)+rejects != lines {
 			t.Fatalf("%d taps + %d rejects from %d non-blank lines", len(taps), rejects, lines)
+		}
+		if len(taps) == 0 {
+			return
 		}
 		var batch []byte
 		for i := range taps {

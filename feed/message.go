@@ -36,6 +36,9 @@ type Message struct {
 	// Control is the value of the HeaderControl header ("" for taps),
 	// such as ControlCloseDay.
 	Control string
+	// Null reports a record whose value is NULL (Value is then empty):
+	// a tombstone, which a tap feed should never hold.
+	Null bool
 }
 
 // ParseCloseDay returns the settlement day that a close-day control

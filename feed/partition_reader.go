@@ -192,6 +192,7 @@ func (r *PartitionReader) Fetch(ctx context.Context, buf []Message) (n int, err 
 		m.Offset = rec.offset
 		m.HighWaterMark = r.cur.hwm
 		m.Control = rec.control
+		m.Null = rec.value == nil
 		if m.Key, err = readBytes(m.Key, rec.key); err == nil {
 			m.Value, err = readBytes(m.Value, rec.value)
 		}

@@ -6,14 +6,21 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/tapsettle/tapsettle/transit"
 )
 
 // RejectsHeader is the first line of rejects.csv. A record's raw bytes may
-// hold anything, so fields are quoted as RFC 4180 says: a field holding
-// ',', '"', CR or LF is enclosed in '"' with '"' doubled; other fields are
-// written bare. A quoted field may span lines.
+// hold anything, so text fields are escaped (see appendCSVField: the file
+// is valid UTF-8 whatever arrived) and quoted as RFC 4180 says: a field
+// holding ',', '"', CR or LF is enclosed in '"' with '"' doubled; other
+// fields are written bare. A quoted field may span lines.
+//
+// The line column is where the record was read: the 1-based line of its
+// source file for files, and the message's offset in its partition for a
+// Kafka stream (whose source is "topic/partition").
 const RejectsHeader = "source,line,field,reason,raw"
 
 var rejectsFields = [...]string{"source", "line", "field", "reason", "raw"}
@@ -36,25 +43,94 @@ func AppendRejectRow(b []byte, r *transit.Reject) []byte {
 	return append(b, '\n')
 }
 
+// appendCSVField appends s as one rejects.csv field: escaped so that
+// whatever bytes arrived (binary garbage from a Kafka producer, a file in
+// another encoding) the file stays valid UTF-8 CSV, then quoted as RFC
+// 4180 says where it holds ',', '"' or LF.
+//
+// The escapes: a backslash is written "\\"; a byte that is not part of
+// valid UTF-8, and a control character other than tab and LF (C0, CR
+// included since CSV readers fold CRLF to LF, and DEL), is written "\xNN"
+// with two lower-case hex digits. Everything else is copied. unescapeCSVText reverses it exactly.
 func appendCSVField(b []byte, s string) []byte {
-	needs := false
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == ',' || c == '"' || c == '\n' || c == '\r' {
-			needs = true
-			break
+	quote := strings.ContainsAny(s, ",\"\n")
+	if quote {
+		b = append(b, '"')
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '\\':
+				b = append(b, '\\', '\\')
+			case c == '"':
+				b = append(b, '"', '"')
+			case (c < 0x20 && c != '\t' && c != '\n') || c == 0x7f:
+				b = appendHexEscape(b, c)
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = appendHexEscape(b, c)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	if quote {
+		b = append(b, '"')
+	}
+	return b
+}
+
+func appendHexEscape(b []byte, c byte) []byte {
+	const hex = "0123456789abcdef"
+	return append(b, '\\', 'x', hex[c>>4], hex[c&0xf])
+}
+
+// unescapeCSVText reverses appendCSVField's escapes in f, appending the
+// text to dst. It accepts "\\" and "\xNN" (hex digits in either case;
+// the round trip in ParseRejectRow then insists on the writer's form) and
+// reports any other backslash sequence.
+func unescapeCSVText(dst, f []byte) ([]byte, bool) {
+	for len(f) > 0 {
+		i := bytes.IndexByte(f, '\\')
+		if i < 0 {
+			return append(dst, f...), true
+		}
+		dst = append(dst, f[:i]...)
+		f = f[i:]
+		switch {
+		case len(f) >= 2 && f[1] == '\\':
+			dst = append(dst, '\\')
+			f = f[2:]
+		case len(f) >= 4 && f[1] == 'x' && isHex(f[2]) && isHex(f[3]):
+			dst = append(dst, unhex(f[2])<<4|unhex(f[3]))
+			f = f[4:]
+		default:
+			return dst, false
 		}
 	}
-	if !needs {
-		return append(b, s...)
+	return dst, true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	default:
+		return c - 'a' + 10
 	}
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' {
-			b = append(b, '"')
-		}
-		b = append(b, s[i])
-	}
-	return append(b, '"')
 }
 
 // ParseRejectRow parses one rejects.csv record (without its final newline;
@@ -117,7 +193,19 @@ func ParseRejectRow(rec []byte, r *transit.Reject) error {
 	if !ok {
 		return fieldError("line", "not an integer")
 	}
-	*r = transit.Reject{Source: string(fields[0]), Line: line, Field: string(fields[2]), Reason: string(fields[3]), Raw: string(fields[4])}
+	var text [len(rejectsFields)]string
+	var buf []byte
+	for i, f := range fields {
+		if i == 1 {
+			continue
+		}
+		var ok bool
+		if buf, ok = unescapeCSVText(buf[:0], f); !ok {
+			return fieldError(rejectsFields[i], "a backslash that does not start an escape (\\\\ or \\xNN)")
+		}
+		text[i] = string(buf)
+	}
+	*r = transit.Reject{Source: text[0], Line: line, Field: text[2], Reason: text[3], Raw: text[4]}
 	// A field quoted without need, say, parses but is not what the writer
 	// produces; only the writer's form is accepted.
 	if out := AppendRejectRow(scratch[len(scratch):], r); len(out) != len(whole)+1 || !bytes.Equal(out[:len(whole)], whole) {

@@ -172,6 +172,16 @@ type Group interface {
 // checkpoints every partition and returns nil: a graceful shutdown), until
 // UntilClosed's files are written, or until a fatal error.
 func (s *Service) Run(ctx context.Context, g Group) error {
+	if d := s.cfg.UntilClosed; d != 0 {
+		written, err := s.alreadyWritten(d)
+		if err != nil {
+			return err
+		}
+		if written {
+			s.log.Info("the day's files are already written; nothing to wait for", "day", settlement.DirName(d), "dir", filepath.Join(s.cfg.OutDir, settlement.DirName(d)))
+			return nil
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	var cycles sync.WaitGroup
 	defer func() {
@@ -226,6 +236,29 @@ func (s *Service) Cleared() map[transit.Day]*settlement.Day {
 		m[d] = v
 	}
 	return m
+}
+
+// alreadyWritten reports whether day d's files are in the output folder:
+// written by an earlier process (its manifest, written last, is there), or
+// writable now because every partition's part is (an earlier process
+// stopped between its last part and the day's files). A day written
+// before counts as closed, so --until-closed does not wait for close-day
+// messages that were consumed long ago.
+func (s *Service) alreadyWritten(d transit.Day) (bool, error) {
+	_, err := os.Stat(filepath.Join(s.cfg.OutDir, settlement.DirName(d), settlement.ManifestName))
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("stream: look for day %s's files: %w", settlement.DirName(d), err)
+	}
+	if err := s.maybeClear(d); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.cleared[d]
+	return ok, nil
 }
 
 // maybeClear writes day d's files when every partition's part is in this

@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -16,7 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
@@ -282,6 +285,10 @@ func TestMalformedMessageIsQuarantined(t *testing.T) {
 	bad := []kafka.Message{
 		{Key: []byte("C1"), Value: []byte(`{"tap_id": "x", "card_id": `)},
 		{Key: []byte("C2"), Value: []byte(`{"tap_id":"m-1","card_id":"C2","card_product":"gold","issuer":"330200","city":"330200","mode":"bus","line":"1","stop":"S","action":"board","time":"2025-03-03T08:00:00+08:00"}`)},
+		{Key: []byte("C3"), Value: nil},                           // NULL: a tombstone
+		{Key: []byte("C4"), Value: []byte{}},                      // empty
+		{Key: []byte("C5"), Value: []byte(" \r\n\t\n")},           // blank lines only
+		{Key: []byte("C6"), Value: []byte("\x00\xff,\"\r\x1b\\")}, // binary garbage, one line
 	}
 	if err := w.WriteMessages(ctx, bad...); err != nil {
 		t.Fatal(err)
@@ -299,19 +306,49 @@ func TestMalformedMessageIsQuarantined(t *testing.T) {
 	store := tempLocal(t)
 	svc := runUntilClosed(t, serviceConfig(e, store, out, f.last), newGroup(t, b.Addrs(), "g1"))
 	day := svc.Cleared()[testDay]
-	if got := day.Counts[transit.StatusRejected]; got != 2 {
-		t.Errorf("%d rejected, want the 2 malformed messages", got)
+	if got := day.Counts[transit.StatusRejected]; got != int64(len(bad)) {
+		t.Errorf("%d rejected, want the %d malformed messages", got, len(bad))
 	}
-	if len(day.Rejects) != 2 {
-		t.Fatalf("quarantined %d records, want 2: %+v", len(day.Rejects), day.Rejects)
+	if len(day.Rejects) != len(bad) {
+		t.Fatalf("quarantined %d records, want %d: %+v", len(day.Rejects), len(bad), day.Rejects)
 	}
+	reasons := map[string]int{}
 	for _, r := range day.Rejects {
 		if !strings.HasPrefix(r.Source, topic+"/") || r.Line < 0 {
 			t.Errorf("reject %q at %d does not name partition and offset", r.Source, r.Line)
 		}
+		reasons[r.Field+": "+r.Reason]++
 	}
-	if day.Rejects[0].Field != "" && day.Rejects[1].Field != "card_product" {
-		t.Errorf("reject fields %q, %q", day.Rejects[0].Field, day.Rejects[1].Field)
+	for _, want := range []string{"card_product: ", ": null message value: no tap", ": empty message: no tap"} {
+		found := 0
+		for k, n := range reasons {
+			if strings.HasPrefix(k, want) {
+				found += n
+			}
+		}
+		if want == ": empty message: no tap" && found != 2 || want != ": empty message: no tap" && found != 1 {
+			t.Errorf("rejects %v: %d of %q", reasons, found, want)
+		}
+	}
+	// The rejects file is valid UTF-8 CSV whatever the messages held, and
+	// holds one record per reject.
+	zr, err := os.ReadFile(filepath.Join(out, testDay.String(), "rejects.csv.zst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := zstdDecode(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !utf8.Valid(raw) {
+		t.Errorf("rejects.csv is not valid UTF-8: %q", raw)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+	if err != nil {
+		t.Fatalf("rejects.csv is not valid CSV: %v\n%q", err, raw)
+	}
+	if len(recs) != 1+len(bad) {
+		t.Errorf("rejects.csv holds %d records, want a header and %d", len(recs), len(bad))
 	}
 	// Every good tap is settled: the clearing files match the batch job's.
 	sameTree(t, out, f.batch, f, false)
@@ -629,4 +666,53 @@ func runChild() int {
 	}
 	g.Close()
 	return 0
+}
+
+// zstdDecode decompresses a whole zstd file.
+func zstdDecode(b []byte) ([]byte, error) {
+	d, err := zstd.NewReader(nil)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.DecodeAll(b, nil)
+}
+
+// TestUntilClosedDayAlreadyWritten: a restarted service asked to run until
+// a day that an earlier process already wrote returns at once, instead of
+// waiting for close-day messages consumed long ago; one whose earlier run
+// stopped after the last part but before the day's files writes them from
+// the parts and returns.
+func TestUntilClosedDayAlreadyWritten(t *testing.T) {
+	e := newEnv(t)
+	f := newFixture(t, e, 3000)
+	b := publish(t, f)
+	out := t.TempDir()
+	store := tempLocal(t)
+	runUntilClosed(t, serviceConfig(e, store, out, f.last), newGroup(t, b.Addrs(), "g-until"))
+
+	again := func(name string) {
+		t.Helper()
+		svc, err := New(serviceConfig(e, store, out, f.last))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		start := time.Now()
+		if err := svc.Run(ctx, newGroup(t, b.Addrs(), "g-until")); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s: Run waited %v, until the test's deadline, for a day already closed", name, time.Since(start).Round(time.Millisecond))
+		}
+		sameTree(t, out, f.batch, f, true)
+	}
+	again("files written")
+
+	// The day's files gone, its parts still there: written again from them.
+	if err := os.RemoveAll(filepath.Join(out, f.last.String())); err != nil {
+		t.Fatal(err)
+	}
+	again("parts only")
 }

@@ -21,7 +21,15 @@ func newGen() *cobra.Command {
 and evening peaks, metro journeys whose duration follows their distance, transfers,
 visitors from other cities, Join in Cards in Ningbo, and small shares of duplicate,
 late and malformed records. Format and compression follow the file name (.csv,
-.jsonl; .zst, .gz) unless given. The same flags give the same bytes.`,
+.jsonl; .zst, .gz) unless given. The same flags give the same bytes.
+
+A share left at 0 takes its default; a negative share means none. The default
+late and malformed records are there to exercise late adjustments and rejects:
+streamed, they settle differently from the batch job by design (the batch job
+sorts a whole day before pricing, the stream prices a tap that arrives later
+than engine.window out of order; a reject names its partition and offset, not
+its file and line). For a day that streams to the batch job's exact files,
+pass --late -1 --malformed -1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := setup(cmd)
@@ -62,9 +70,9 @@ late and malformed records. Format and compression follow the file name (.csv,
 	fl.StringVar(&format, "format", "auto", "csv, jsonl or auto (from the file name)")
 	fl.StringVar(&compression, "compression", "auto", "none, zstd, gzip or auto (from the file name)")
 	fl.Float64Var(&o.Interregional, "interregional", 0, "share of riders with cards from another city (default 0.04; negative: none)")
-	fl.Float64Var(&o.JoinIn, "joinin", 0, "share of Ningbo-issued cards that are Join in Cards (default 0.05)")
-	fl.Float64Var(&o.Duplicates, "duplicates", 0, "share of taps sent twice (default 0.002)")
-	fl.Float64Var(&o.Late, "late", 0, "share of taps delivered at the end (default 0.001)")
-	fl.Float64Var(&o.Malformed, "malformed", 0, "share of malformed records (default 0.001)")
+	fl.Float64Var(&o.JoinIn, "joinin", 0, "share of Ningbo-issued cards that are Join in Cards (default 0.05; negative: none)")
+	fl.Float64Var(&o.Duplicates, "duplicates", 0, "share of taps sent twice (default 0.002; negative: none)")
+	fl.Float64Var(&o.Late, "late", 0, "share of taps delivered at the end, after their day's cut-off (default 0.001; negative: none)")
+	fl.Float64Var(&o.Malformed, "malformed", 0, "share of malformed records (default 0.001; negative: none)")
 	return cmd
 }
