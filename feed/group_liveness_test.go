@@ -230,3 +230,28 @@ func TestRunStopsDespiteWedgedClaim(t *testing.T) {
 	}
 	t.Logf("Run: %v", err)
 }
+
+// TestGroupConfigRecoveryDefaults checks the defaults that bound how long
+// a restarted member can wait to rejoin: the coordinator may hold its
+// JoinGroup for RebalanceTimeout (waiting on a member killed mid-join),
+// kafka-go's deadline on it is coordinatorTimeout more, and a failed join
+// pauses JoinGroupBackoff; with kafka-go's defaults (30 s, 30 s + 5 s,
+// 5 s) that came to a minute against a 10 s session.
+func TestGroupConfigRecoveryDefaults(t *testing.T) {
+	for _, session := range []time.Duration{1500 * time.Millisecond, 10 * time.Second, DefaultSessionTimeout} {
+		c := GroupConfig{Brokers: []string{"x:9092"}, Topic: "t", GroupID: "g", SessionTimeout: session}
+		c.EnsureDefaults()
+		if err := c.Validate(); err != nil {
+			t.Fatalf("session %v: defaults do not validate: %v", session, err)
+		}
+		if c.RebalanceTimeout != session {
+			t.Errorf("session %v: RebalanceTimeout %v, want the session timeout", session, c.RebalanceTimeout)
+		}
+		if c.HeartbeatInterval > session/3 {
+			t.Errorf("session %v: HeartbeatInterval %v, want at most a third of it", session, c.HeartbeatInterval)
+		}
+		if worst := coordinatorTimeout + c.RebalanceTimeout + c.JoinGroupBackoff; worst > session+6*time.Second {
+			t.Errorf("session %v: a timed-out join and its backoff take %v, want at most the session and 6s", session, worst)
+		}
+	}
+}
