@@ -7,18 +7,24 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 )
 
-// Group defaults (kafka-go's own).
+// Group defaults. RebalanceTimeout defaults to SessionTimeout, and
+// HeartbeatInterval to at most a third of it.
 const (
 	DefaultSessionTimeout    = 30 * time.Second
-	DefaultRebalanceTimeout  = 30 * time.Second
 	DefaultHeartbeatInterval = 3 * time.Second
-	DefaultJoinGroupBackoff  = 5 * time.Second
+	DefaultJoinGroupBackoff  = time.Second
 )
+
+// coordinatorTimeout is the network timeout of a request to the group
+// coordinator; a JoinGroup may take RebalanceTimeout more, a SyncGroup
+// SessionTimeout more (kafka-go adds them).
+const coordinatorTimeout = 5 * time.Second
 
 // GroupConfig configures a Group. The zero value of each optional field
 // means its default.
@@ -40,15 +46,21 @@ type GroupConfig struct {
 	SessionTimeout time.Duration
 	// RebalanceTimeout is how long the coordinator waits for every member
 	// to rejoin after a rebalance starts; a member's claims must return
-	// within it. Default: DefaultRebalanceTimeout.
+	// within it, and Run waits no longer for them when it stops. It also
+	// bounds recovery: a member killed while it was joining stays in the
+	// group until a rebalance completes, so a restarted member's join can
+	// wait this long, then the dead member's session, before it is
+	// answered (kafka-go's own default, 30 s, made such restarts take a
+	// minute). Default: SessionTimeout.
 	RebalanceTimeout time.Duration
 	// HeartbeatInterval is how often a member heartbeats; it is also how
 	// soon a member learns of a rebalance. At most a third of
-	// SessionTimeout is the usual choice. Default:
-	// DefaultHeartbeatInterval.
+	// SessionTimeout is the usual choice. Default: the smaller of
+	// DefaultHeartbeatInterval and SessionTimeout/3.
 	HeartbeatInterval time.Duration
-	// JoinGroupBackoff is the pause before rejoining after a failed join.
-	// Default: DefaultJoinGroupBackoff.
+	// JoinGroupBackoff is the pause before rejoining after a failed join
+	// (a network error, the coordinator moving), which adds to the time a
+	// member is out of the group. Default: DefaultJoinGroupBackoff.
 	JoinGroupBackoff time.Duration
 	// Fetch tunes the PartitionReaders that claims open.
 	Fetch FetchConfig
@@ -63,10 +75,10 @@ func (c *GroupConfig) EnsureDefaults() {
 		c.SessionTimeout = DefaultSessionTimeout
 	}
 	if c.RebalanceTimeout == 0 {
-		c.RebalanceTimeout = DefaultRebalanceTimeout
+		c.RebalanceTimeout = c.SessionTimeout
 	}
 	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = DefaultHeartbeatInterval
+		c.HeartbeatInterval = min(DefaultHeartbeatInterval, c.SessionTimeout/3)
 	}
 	if c.JoinGroupBackoff == 0 {
 		c.JoinGroupBackoff = DefaultJoinGroupBackoff
@@ -111,7 +123,21 @@ type Group struct {
 	closed  bool
 	stop    context.CancelFunc // cancels the running Run; nil when none
 	stopped chan struct{}      // closed when the running Run returns
+
+	// member is set while this member holds a generation: from its
+	// assignment until the generation ends.
+	member atomic.Bool
+	// outSince is when this member last lost its generation (or Run
+	// started), in Unix nanoseconds: where the next Claim.Joining counts
+	// from.
+	outSince atomic.Int64
 }
+
+// Member reports whether this member is in the group now: it holds a
+// generation, with or without partitions. It is false before the first
+// generation, from the end of each generation until the next one is
+// assigned (a rebalance), and after Run returns.
+func (g *Group) Member() bool { return g.member.Load() }
 
 // NewGroup returns a Group for cfg. It does not connect: Run does.
 func NewGroup(cfg GroupConfig) (*Group, error) {
@@ -142,7 +168,9 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 // next one, so a partition is never claimed twice by one member.
 //
 // Run returns nil when ctx is cancelled or Close is called, once every
-// claim has returned and the member has left the group. It returns an
+// claim has returned and the member has left the group. It waits
+// RebalanceTimeout at most for the claims: past that it returns an error
+// and leaves them running, so that a wedged claim cannot hang a shutdown. It returns an
 // error when a claim returns one, other than an error wrapping
 // context.Canceled, context.DeadlineExceeded or ErrRebalanced, and when
 // joining fails with a Kafka error that retrying cannot cure
@@ -164,7 +192,9 @@ func (g *Group) Run(ctx context.Context, claim func(ctx context.Context, c *Clai
 	stopped := make(chan struct{})
 	g.stop, g.stopped = stop, stopped
 	g.mu.Unlock()
+	g.outSince.Store(time.Now().UnixNano())
 	defer func() {
+		g.member.Store(false)
 		stop()
 		g.mu.Lock()
 		g.stop, g.stopped = nil, nil
@@ -178,6 +208,7 @@ func (g *Group) Run(ctx context.Context, claim func(ctx context.Context, c *Clai
 		Brokers:           g.cfg.Brokers,
 		Dialer:            g.dialer,
 		Topics:            []string{g.cfg.Topic},
+		Timeout:           coordinatorTimeout,
 		HeartbeatInterval: g.cfg.HeartbeatInterval,
 		SessionTimeout:    g.cfg.SessionTimeout,
 		RebalanceTimeout:  g.cfg.RebalanceTimeout,
@@ -223,7 +254,24 @@ func (g *Group) Run(ctx context.Context, claim func(ctx context.Context, c *Clai
 	}
 	// Claims commit their final offsets while the generation is still
 	// ours; only then does Close leave the group.
-	claims.Wait()
+	returned := make(chan struct{})
+	go func() {
+		claims.Wait()
+		close(returned)
+	}()
+	timer := time.NewTimer(g.cfg.RebalanceTimeout)
+	defer timer.Stop()
+	select {
+	case <-returned:
+	case <-timer.C:
+		// kafka-go's Close waits for the generation's functions, the
+		// wedged claims among them: leave it to them.
+		go cg.Close()
+		g.tr.CloseIdleConnections()
+		err := fmt.Errorf("feed: group %s: claims still running %v after the stop; leaving them", g.cfg.GroupID, g.cfg.RebalanceTimeout)
+		log.Error("feed: stopping", "err", err)
+		return errors.Join(failure, err)
+	}
 	cg.Close()
 	g.tr.CloseIdleConnections()
 	if failure != nil {
@@ -242,13 +290,23 @@ func (g *Group) startClaims(ctx context.Context, gen *kafka.Generation, log *slo
 		ids[i] = a.ID
 	}
 	slices.Sort(ids)
-	log.Info("feed: joined generation", "generation", gen.ID, "member", gen.MemberID, "partitions", ids)
+	joining := time.Duration(time.Now().UnixNano() - g.outSince.Load())
+	log.Info("feed: joined generation", "generation", gen.ID, "member", gen.MemberID, "partitions", ids, "joining", joining)
+	g.member.Store(true)
+	// Out of the group from the generation's end, which Start's ctx
+	// tells: a member without partitions has no claim to tell it.
+	gen.Start(func(genCtx context.Context) {
+		<-genCtx.Done()
+		g.member.Store(false)
+		g.outSince.Store(time.Now().UnixNano())
+	})
 	for _, a := range assigned {
 		c := &Claim{
 			Topic:      g.cfg.Topic,
 			Partition:  a.ID,
 			Committed:  max(a.Offset, -1), // kafka-go reports "none" as FirstOffset (-2)
 			Generation: gen.ID,
+			Joining:    joining,
 			gen:        gen,
 			group:      g,
 		}
@@ -295,6 +353,10 @@ type Claim struct {
 	Committed int64
 	// Generation is the group generation the claim belongs to.
 	Generation int32
+	// Joining is how long this member was out of the group before the
+	// generation was assigned: since its previous generation ended, or
+	// since Run started. Every claim of a generation has the same.
+	Joining time.Duration
 
 	gen   *kafka.Generation
 	group *Group

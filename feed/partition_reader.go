@@ -338,7 +338,15 @@ func (r *PartitionReader) run(ctx context.Context, offset int64) {
 			r.free <- c
 			continue
 		}
-		r.ready <- c // never blocks: ready holds Prefetch, free Prefetch+1
+		// ready holds Prefetch chunks and there are Prefetch+1, so this
+		// send blocks once the consumer stops reading with none in hand:
+		// Close must still end run.
+		select {
+		case r.ready <- c:
+		case <-ctx.Done():
+			c.reset()
+			return
+		}
 	}
 }
 

@@ -194,3 +194,62 @@ func TestPartitionReaderErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestPartitionReaderCloseBacklog closes a reader whose consumer stopped
+// reading while the partition still had a backlog: every chunk is fetched
+// and waiting, the fetching goroutine holds one more that ready has no room
+// for, and Close must still return promptly (a SIGTERM must not hang on
+// it).
+func TestPartitionReaderCloseBacklog(t *testing.T) {
+	f := newReaderFixture(t, 0)
+	p, err := NewPublisher(PublisherConfig{Brokers: f.e.Addrs(), Topic: f.topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	// One record batch per call: a response of at most MaxBytes holds one
+	// or two of them, so the backlog spans many more responses than the
+	// reader holds.
+	for _, tap := range makeTaps(40, 7) {
+		if err := p.Publish(context.Background(), []transit.Tap{tap}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := FetchConfig{MaxBytes: 1024, Prefetch: 1}
+	cfg.EnsureDefaults()
+	// Not f.open: its cleanup would call Close, the very call that hangs
+	// when this test fails.
+	r := newPartitionReader(f.client, f.topic, 0, 0, cfg, testLogger(t))
+	// No Fetch: the consumer holds no chunk, so run fills ready, takes the
+	// last free chunk and fills it too.
+	waitFor(t, 20*time.Second, "the reader to fetch ahead until it is full", func() bool {
+		return len(r.ready) == cap(r.ready) && len(r.free) == 0
+	})
+	time.Sleep(50 * time.Millisecond) // run is now past its fetch, at the send
+	closed := make(chan struct{})
+	go func() {
+		r.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return within 5s while the reader held a backlog")
+	}
+	// What was fetched is still read, then ErrClosed.
+	buf := make([]Message, 1000)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		n, err := r.Fetch(ctx, buf)
+		if err != nil {
+			if !errors.Is(err, ErrClosed) {
+				t.Fatalf("Fetch after Close: %v, want ErrClosed", err)
+			}
+			break
+		}
+		if n == 0 || buf[0].Offset < 0 {
+			t.Fatalf("Fetch after Close returned %d messages", n)
+		}
+	}
+}

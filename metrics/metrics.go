@@ -59,6 +59,7 @@ type Metrics struct {
 	batchDur                  prometheus.Histogram
 	cycleDur                  prometheus.Histogram
 	cycleFail                 prometheus.Counter
+	groupJoin                 prometheus.Histogram // group.go
 	daysClosed                prometheus.Counter
 	lastClosedDay             prometheus.Gauge
 	lastClosedMu              sync.Mutex
@@ -155,6 +156,7 @@ func New(reg prometheus.Registerer, cities []transit.City) *Metrics {
 		reg.MustRegister(m.messages, m.bytes, tapsVec, rejectsVec, m.lag, m.open, m.held, m.assigned,
 			m.checkpointDur, m.checkpointFail, m.batchDur, m.cycleDur, m.cycleFail, m.daysClosed, m.lastClosedDay)
 	}
+	m.groupJoin = newJoinHistogram(reg)
 	return m
 }
 

@@ -107,6 +107,10 @@ type Service struct {
 	failing  atomic.Bool // the last checkpoint attempt failed
 	joined   atomic.Bool // a partition was claimed: the group is joined
 	fatalErr atomic.Pointer[error]
+
+	owned    atomic.Int32                // claims whose generation is current
+	member   atomic.Pointer[groupMember] // the running Group, when it tells membership
+	joinSeen atomic.Int64                // generation+1 whose join time was observed
 }
 
 // New validates cfg and returns a service.
@@ -168,6 +172,43 @@ type Group interface {
 	Run(ctx context.Context, claim func(ctx context.Context, c *feed.Claim) error) error
 }
 
+// groupMember is a Group that tells whether it is in the group now
+// (feed.Group.Member), which readiness uses.
+type groupMember interface{ Member() bool }
+
+// own records that this instance owns partition p for the claim whose
+// context is ctx, and observes the generation's join time once. The
+// ownership ends when ctx does (the generation ended: the partition is
+// someone else's, whatever the claim still does) or when the returned
+// function is called, whichever comes first; the function waits for the
+// end to be recorded, so that a later claim of p cannot be overwritten.
+func (s *Service) own(ctx context.Context, c *feed.Claim) (release func()) {
+	p := c.Partition
+	m := s.cfg.Metrics
+	if m != nil && s.joinSeen.Swap(int64(c.Generation)+1) != int64(c.Generation)+1 {
+		m.ObserveGroupJoin(c.Joining)
+	}
+	s.owned.Add(1)
+	if m != nil {
+		m.SetAssigned(p, true)
+	}
+	ended := make(chan struct{})
+	end := func() {
+		s.owned.Add(-1)
+		if m != nil {
+			m.SetAssigned(p, false)
+		}
+		close(ended)
+	}
+	stop := context.AfterFunc(ctx, end)
+	return func() {
+		if stop() {
+			end()
+		}
+		<-ended
+	}
+}
+
 // Run consumes the group's partitions until ctx is cancelled (then it
 // checkpoints every partition and returns nil: a graceful shutdown), until
 // UntilClosed's files are written, or until a fatal error.
@@ -190,6 +231,10 @@ func (s *Service) Run(ctx context.Context, g Group) error {
 	}()
 	if s.cfg.ClearingInterval > 0 || s.cfg.ClearingTaps > 0 {
 		cycles.Go(func() { s.runCycles(ctx) })
+	}
+	if m, ok := g.(groupMember); ok {
+		s.member.Store(&m)
+		defer s.member.Store(nil)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- g.Run(ctx, s.claim) }()
@@ -221,10 +266,21 @@ func (s *Service) Ready() error {
 	switch {
 	case !s.joined.Load():
 		return errors.New("not joined to the consumer group yet")
+	case s.owned.Load() == 0 && !s.inGroup():
+		return errors.New("owns no partition and is out of the consumer group (rebalancing or failing to rejoin)")
 	case s.failing.Load():
 		return errors.New("checkpoints are failing (state store unavailable?)")
 	}
 	return nil
+}
+
+// inGroup reports whether the running Group says it is in the group;
+// without one that says, whether a partition was ever claimed.
+func (s *Service) inGroup() bool {
+	if m := s.member.Load(); m != nil {
+		return (*m).Member()
+	}
+	return s.joined.Load()
 }
 
 // Cleared returns the days this instance has written, by day.

@@ -146,10 +146,7 @@ func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
 	}
 	defer s.unpublish(w.p)
 	defer w.endDue()
-	if s.cfg.Metrics != nil {
-		s.cfg.Metrics.SetAssigned(w.p, true)
-		defer s.cfg.Metrics.SetAssigned(w.p, false)
-	}
+	defer s.own(ctx, c)()
 	r, err := c.Open(w.next)
 	if err != nil {
 		return fmt.Errorf("stream: partition %d: %w", w.p, err)
