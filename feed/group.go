@@ -238,7 +238,7 @@ func (g *Group) Run(ctx context.Context, claim func(ctx context.Context, c *Clai
 				break
 			}
 			if !isRetriable(err) {
-				joinErr = fmt.Errorf("feed: group %s: cannot join: %w", g.cfg.GroupID, err)
+				joinErr = fmt.Errorf("feed: group %s: join: %w", g.cfg.GroupID, err)
 				break
 			}
 			// Every member's rejoin after a rebalance starts is answered

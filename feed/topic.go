@@ -62,7 +62,7 @@ func CreateTopic(ctx context.Context, brokers []string, sec Security, topic stri
 func partitionCount(ctx context.Context, client *kafka.Client, topic string) (int, error) {
 	res, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return 0, fmt.Errorf("cannot read the metadata of topic %s: %w", topic, err)
+		return 0, fmt.Errorf("feed: read the metadata of topic %s: %w", topic, err)
 	}
 	for _, t := range res.Topics {
 		if t.Name != topic {

@@ -45,7 +45,7 @@ func (w *Writer) Write(t *transit.Tap) error {
 		return w.err
 	}
 	if fe := Validate(t); fe != nil {
-		return fmt.Errorf("ingest: cannot write tap %q: %w", t.ID.Bytes(), fe)
+		return fmt.Errorf("ingest: write tap %q: %w", t.ID.Bytes(), fe)
 	}
 	b := w.bw.AvailableBuffer()
 	if w.format == FormatJSONL {
