@@ -2,11 +2,11 @@
 //
 // A process touching fresh memory takes a page fault per page. On
 // virtual machines that back guest memory lazily (Firecracker, most cloud
-// VMs) that fault is expensive: about 12 µs per page on the 2-core VMs
-// tapsettle is benchmarked on, so the batch job, which holds a settlement
-// day in memory, spent a third of its CPU time in the kernel faulting
-// pages in one by one. Asking the kernel to populate a whole region at once
-// (madvise MADV_POPULATE_WRITE, Linux 5.14) costs a quarter of that.
+// VMs) that fault is expensive, and the batch job, which holds a
+// settlement day in memory, would spend much of its CPU time in the
+// kernel faulting pages in one by one. Asking the kernel to populate a
+// whole region at once (madvise MADV_POPULATE_WRITE, Linux 5.14) costs a
+// fraction of that (figures in docs/performance.md).
 package pages
 
 import "unsafe"
