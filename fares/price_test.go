@@ -297,7 +297,7 @@ func TestPriceRules(t *testing.T) {
 	// leaves a rider that still checkpoints.
 	var r Rider
 	run(t, ningbo(t), &r, []ride{{mode: 7, gross: 200, want: 200, notRules: transit.RuleTransfer}})
-	if err := new(Rider).UnmarshalBinary(r.AppendBinary(nil)); err != nil {
+	if _, err := new(Rider).DecodeCompact(r.AppendCompact(nil)); err != nil {
 		t.Errorf("rider after an invalid mode: %v", err)
 	}
 	// A negative gross (a caller's bug) is priced as 0, never charged below 0.

@@ -15,8 +15,9 @@ import (
 // zig-zag varint: ChainStart, ChainFrom, LastMode, Uses[0..7], Day, Month,
 // HasDay (1), DaySpend[1..], MonthSpend[1..]. Most fields of most riders
 // are zero (one mode ridden, few transfers), so the form is far shorter
-// than RiderSize for most riders, and a checkpoint writes one per changed
-// card. The mask has a fixed width so that AppendCompact
+// than the struct for most riders, and a checkpoint writes one per changed
+// card. Version 1 was a fixed-size form, never released; the number stays
+// taken. The mask has a fixed width so that AppendCompact
 // writes the fields in one pass and fills the mask in after.
 const (
 	riderCompactVersion = 2
