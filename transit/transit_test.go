@@ -1,7 +1,6 @@
 package transit
 
 import (
-	"slices"
 	"testing"
 	"time"
 )
@@ -159,36 +158,5 @@ func TestCompareTotal(t *testing.T) {
 	b.Device[0] = 'x'
 	if Compare(&a, &b) == 0 {
 		t.Error("Compare ignores device")
-	}
-}
-
-func TestTapBinaryRoundTrip(t *testing.T) {
-	var in Tap
-	in.Time, in.Offset = 1741046400123456789, 8*3600
-	in.Issuer, in.City = 330200, 310100
-	in.Mode, in.Action, in.Product = ModeMetro, ActionExit, ProductJoinIn
-	for _, set := range []error{in.ID.Set([]byte("t-1")), in.Card.Set([]byte("c-9")), in.Line.Set([]byte("L2")), in.Stop.Set([]byte("S17")), in.Device.Set([]byte("gate-4"))} {
-		if set != nil {
-			t.Fatal(set)
-		}
-	}
-	b := in.AppendBinary([]byte{0xAA})
-	if len(b) != 1+TapBinarySize {
-		t.Fatalf("encoded %d bytes, want %d", len(b)-1, TapBinarySize)
-	}
-	var out Tap
-	if err := out.DecodeBinary(b[1:]); err != nil {
-		t.Fatal(err)
-	}
-	if out != in {
-		t.Fatalf("round trip: got %+v, want %+v", out, in)
-	}
-	if err := out.DecodeBinary(b[1 : len(b)-1]); err == nil {
-		t.Fatal("short input decoded")
-	}
-	bad := slices.Clone(b[1:])
-	bad[20] = 200 // mode
-	if err := out.DecodeBinary(bad); err == nil {
-		t.Fatal("invalid mode decoded")
 	}
 }
