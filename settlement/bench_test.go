@@ -129,11 +129,11 @@ func BenchmarkVerifyLedger(b *testing.B) {
 
 // manyPairsParts returns n participants with made-up but valid codes:
 // n*(n-1) possible interregional pairs.
-func manyPairsParts(n int) []Participant {
-	parts := make([]Participant, n)
+func manyPairsParts(n int) []transit.Participant {
+	parts := make([]transit.Participant, n)
 	for i := range parts {
 		c := transit.City(110100 + 100*i)
-		parts[i] = Participant{Code: c, Name: "City " + c.String()}
+		parts[i] = transit.Participant{Code: c, Name: "City " + c.String()}
 	}
 	return parts
 }

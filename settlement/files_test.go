@@ -102,9 +102,9 @@ func TestOptionsValidate(t *testing.T) {
 	f(Options{Participants: fixtureParts, Shards: 4}, true)
 	f(Options{}, true)
 	f(Options{Shards: -1}, false)
-	f(Options{Participants: []Participant{{330200, "Ningbo"}, {110100, "Beijing"}}}, false)
-	f(Options{Participants: []Participant{{330200, "Ningbo"}, {330200, "Ningbo"}}}, false)
-	f(Options{Participants: []Participant{{330201, "bad"}}}, false)
+	f(Options{Participants: []transit.Participant{{Code: 330200, Name: "Ningbo"}, {Code: 110100, Name: "Beijing"}}}, false)
+	f(Options{Participants: []transit.Participant{{Code: 330200, Name: "Ningbo"}, {Code: 330200, Name: "Ningbo"}}}, false)
+	f(Options{Participants: []transit.Participant{{Code: 330201, Name: "bad"}}}, false)
 
 	w := func(o WriteOptions, ok bool) {
 		t.Helper()

@@ -19,9 +19,9 @@ var (
 	cst          = time.FixedZone("CST", 8*3600)
 	fixtureDay   = transit.DayOf(2025, time.March, 1)
 	fixturePrev  = transit.DayOf(2025, time.February, 28)
-	fixtureParts = []Participant{
-		{110100, "Beijing"}, {310100, "Shanghai"}, {330100, "Hangzhou"},
-		{330200, "Ningbo"}, {440100, "Guangzhou"}, {440300, "Shenzhen"},
+	fixtureParts = []transit.Participant{
+		{Code: 110100, Name: "Beijing"}, {Code: 310100, Name: "Shanghai"}, {Code: 330100, Name: "Hangzhou"},
+		{Code: 330200, Name: "Ningbo"}, {Code: 440100, Name: "Guangzhou"}, {Code: 440300, Name: "Shenzhen"},
 	}
 )
 

@@ -9,13 +9,6 @@ import (
 	"github.com/tapsettle/tapsettle/transit"
 )
 
-// Participant is a clearing member: a city whose operators issue cards and
-// carry riders, and which therefore holds a net position every day.
-type Participant struct {
-	Code transit.City
-	Name string
-}
-
 // Undated is the pseudo-day of malformed records whose time could not be
 // parsed. It sorts before every real day and is written to root/undated/.
 const Undated transit.Day = math.MinInt32
@@ -48,7 +41,7 @@ func ParseDirName(s string) (transit.Day, error) {
 type Options struct {
 	// Participants are the clearing members, sorted by code without
 	// duplicates. Every member gets a net position each day, zero included.
-	Participants []Participant
+	Participants []transit.Participant
 	// Shards is the number of engine shards that call Emit, numbered
 	// 0..Shards-1. Default: 1.
 	Shards int

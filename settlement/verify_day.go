@@ -381,7 +381,7 @@ func summaryDay(s *Summary) (*Day, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.Participants = append(d.Participants, Participant{Code: c, Name: n.Name})
+		d.Participants = append(d.Participants, transit.Participant{Code: c, Name: n.Name})
 		d.Net = append(d.Net, NetPosition{Participant: c, Name: n.Name, Receivable: transit.Fen(n.ReceivableFen), Payable: transit.Fen(n.PayableFen), Net: transit.Fen(n.NetFen)})
 	}
 	for _, t := range s.Discounts {
