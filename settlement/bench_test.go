@@ -141,7 +141,7 @@ func manyPairsParts(n int) []transit.Participant {
 // manyPairsDay builds a settlement day shaped like a realistic one: rows
 // rows (with the ledger), a twentieth of them interregional, spread over
 // every pair of 46 participants (2,070 pairs), so that most clearing
-// files hold a handful of entries.
+// files hold a handful of details.
 func manyPairsDay(tb testing.TB, rows int) *Day {
 	tb.Helper()
 	parts := manyPairsParts(46)
