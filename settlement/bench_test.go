@@ -12,7 +12,7 @@ import (
 
 // BenchmarkEmit measures the shard hot path: rows/s and allocations per
 // batch of 1024 rows (steady state: none; the B/op are the row chunks,
-// allocated once per 4096 kept rows). The collector is replaced every 256
+// cut from slabs of up to 16 chunks of 1024 rows). The collector is replaced every 256
 // batches, untimed, so the kept rows stay within ~60 MiB: the number is
 // the cost of aggregating and copying, not of the kernel handing out
 // fresh pages, which on some virtual machines costs more than both (see
