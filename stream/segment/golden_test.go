@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tapsettle/tapsettle/internal/fixture"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -26,7 +27,7 @@ var (
 // journey, a late row of the previous day), a row with every identifier at
 // its maximum length, and rejects dated and undated.
 func goldenSegmentContent(t testing.TB) segContent {
-	return segContent{rows: append(fixtureRows(), maxIDRow()), rejects: fixtureSegRejects(t)}
+	return segContent{rows: append(fixture.Rows(), maxIDRow()), rejects: fixtureSegRejects(t)}
 }
 
 // renderSegment lists what Read hands over, one record a line, rows
