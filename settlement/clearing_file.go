@@ -105,14 +105,14 @@ func (f *ClearingFile) seal() {
 			t.addDetail(d)
 		}
 		h.Sum(t.hash[:0])
-		b.Control = BatchControl{Batch: b.Header.Batch, Mode: b.Header.Mode, Details: t.details,
-			Gross: t.gross, Discount: t.discount, Charged: t.charged, DetailHash: t.hash}
+		b.Control = BatchControl{Batch: b.Header.Batch, Mode: b.Header.Mode, Details: t.Count,
+			Gross: t.Gross, Discount: t.Discount, Charged: t.Charged, DetailHash: t.hash}
 		fileHash.Write(t.hash[:])
-		sum.add(t)
+		sum.Add(t.Amounts)
 	}
 	fileHash.Sum(sum.hash[:0])
-	f.Control = FileControl{Batches: len(f.Batches), Details: sum.details,
-		Gross: sum.gross, Discount: sum.discount, Charged: sum.charged, Hash: sum.hash}
+	f.Control = FileControl{Batches: len(f.Batches), Details: sum.Count,
+		Gross: sum.Gross, Discount: sum.Discount, Charged: sum.Charged, Hash: sum.hash}
 }
 
 // Append appends the file's lines.
@@ -182,7 +182,7 @@ func readClearing(rd io.Reader, keep bool) (*ClearingFile, error) {
 			return nil, err
 		}
 		fileHash.Write(b.Control.DetailHash[:])
-		sum.add(b.Control.totals())
+		sum.Add(b.Control.totals().Amounts)
 		f.Batches = append(f.Batches, b)
 	}
 	fileHash.Sum(sum.hash[:0])
@@ -257,7 +257,7 @@ func (r *clearingReader) readBatch(f *ClearingFile, line []byte) (ClearingBatch,
 		if err := d.Parse(line); err != nil {
 			return b, r.fail(err)
 		}
-		if err := checkDetail(&d, &prev, bh.Mode, sum.details); err != nil {
+		if err := checkDetail(&d, &prev, bh.Mode, sum.Count); err != nil {
 			return b, r.fail(err)
 		}
 		r.line = d.Append(r.line[:0])
@@ -282,7 +282,7 @@ func checkBatchControl(h *BatchHeader, c *BatchControl, sum controlTotals) error
 		return err
 	}
 	switch {
-	case sum.details == 0:
+	case sum.Count == 0:
 		return fieldMismatch("entry_count", "a batch holds at least one entry")
 	case c.Batch != h.Batch:
 		return mismatch("batch_number", c.Batch, h.Batch)
@@ -311,33 +311,21 @@ func checkFileControl(f *ClearingFile, sum controlTotals) error {
 // controlTotals are what a control record repeats of the details it
 // closes: their count, the sums of their amounts, and a hash.
 type controlTotals struct {
-	details                  int64
-	gross, discount, charged transit.Fen
-	hash                     [32]byte
+	Amounts
+	hash [32]byte
 }
 
 // addDetail counts d and adds its amounts.
 func (t *controlTotals) addDetail(d *Detail) {
-	t.details++
-	t.gross += d.Gross
-	t.discount += d.Discount
-	t.charged += d.Charged
-}
-
-// add adds the count and amounts of u (not its hash).
-func (t *controlTotals) add(u controlTotals) {
-	t.details += u.details
-	t.gross += u.gross
-	t.discount += u.discount
-	t.charged += u.charged
+	t.Add(Amounts{Count: 1, Gross: d.Gross, Discount: d.Discount, Charged: d.Charged})
 }
 
 func (c *BatchControl) totals() controlTotals {
-	return controlTotals{c.Details, c.Gross, c.Discount, c.Charged, c.DetailHash}
+	return controlTotals{Amounts{c.Details, c.Gross, c.Discount, c.Charged}, c.DetailHash}
 }
 
 func (c *FileControl) totals() controlTotals {
-	return controlTotals{c.Details, c.Gross, c.Discount, c.Charged, c.Hash}
+	return controlTotals{Amounts{c.Details, c.Gross, c.Discount, c.Charged}, c.Hash}
 }
 
 // checkTotals compares the totals a control record states with those
@@ -345,14 +333,14 @@ func (c *FileControl) totals() controlTotals {
 // differs; hashField is the name of the record's hash field.
 func checkTotals(stated, recomputed controlTotals, hashField string) error {
 	switch {
-	case stated.details != recomputed.details:
-		return mismatch("entry_count", stated.details, recomputed.details)
-	case stated.gross != recomputed.gross:
-		return mismatch("gross_fen", stated.gross, recomputed.gross)
-	case stated.discount != recomputed.discount:
-		return mismatch("discount_fen", stated.discount, recomputed.discount)
-	case stated.charged != recomputed.charged:
-		return mismatch("charged_fen", stated.charged, recomputed.charged)
+	case stated.Count != recomputed.Count:
+		return mismatch("entry_count", stated.Count, recomputed.Count)
+	case stated.Gross != recomputed.Gross:
+		return mismatch("gross_fen", stated.Gross, recomputed.Gross)
+	case stated.Discount != recomputed.Discount:
+		return mismatch("discount_fen", stated.Discount, recomputed.Discount)
+	case stated.Charged != recomputed.Charged:
+		return mismatch("charged_fen", stated.Charged, recomputed.Charged)
 	case stated.hash != recomputed.hash:
 		return mismatch(hashField, fmt.Sprintf("%x", stated.hash), fmt.Sprintf("%x", recomputed.hash))
 	}
