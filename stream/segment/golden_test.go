@@ -39,9 +39,7 @@ func renderSegment(t testing.TB, name string, data []byte) string {
 	if serr != nil {
 		t.Fatalf("golden segment: %v", serr)
 	}
-	// The first line names the package the format lived in when the
-	// golden file was made; it stays so that the file's bytes do.
-	fmt.Fprintf(&out, "# %s, decoded (regenerate: go test ./settlement -run TestSegmentGolden -update)\n", filepath.Base(name))
+	fmt.Fprintf(&out, "# %s, decoded (regenerate: go test ./stream/segment -run TestSegmentGolden -update)\n", filepath.Base(name))
 	fmt.Fprintf(&out, "version %d, codec %d, %d bytes: body %d bytes, %d as stored\n",
 		h.version, h.codec, len(data), h.rawLen, len(h.body))
 	var line []byte
