@@ -171,7 +171,7 @@ func (d *Day) NingboJoinInDiscount() transit.Fen {
 var ErrInvalidDay = errors.New("inconsistent settlement day")
 
 func invalid(d *Day, format string, args ...any) error {
-	return fmt.Errorf("%w %s: %s", ErrInvalidDay, DirName(d.Day), fmt.Sprintf(format, args...))
+	return fmt.Errorf("settlement: day %s: %s: %w", DirName(d.Day), fmt.Sprintf(format, args...), ErrInvalidDay)
 }
 
 // Validate checks every invariant of d and returns the first that fails:

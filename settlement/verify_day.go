@@ -334,7 +334,7 @@ func (v *dayVerifier) rejects(mf *ManifestFile) error {
 func (v *dayVerifier) summary(mf *ManifestFile) error {
 	data, err := io.ReadAll(io.LimitReader(v.dec, maxSummary+1))
 	if err != nil {
-		return v.fail(mf.Path, 0, ErrFormat, "cannot decompress: %v", err)
+		return v.fail(mf.Path, 0, ErrFormat, "decompress: %v", err)
 	}
 	if len(data) > maxSummary {
 		return v.fail(mf.Path, 0, ErrFormat, "larger than %d bytes", maxSummary)

@@ -58,7 +58,7 @@ func writeDay(root string, d *Day, opts WriteOptions, out durable.Writer) (*Mani
 		return nil, err
 	}
 	if opts.Ledger && !d.Ledger {
-		return nil, fmt.Errorf("%w: a ledger was asked for, but day %s was collected without Options.Ledger", ErrOptions, DirName(d.Day))
+		return nil, fmt.Errorf("settlement: a ledger was asked for, but day %s was collected without Options.Ledger: %w", DirName(d.Day), ErrOptions)
 	}
 	out.Mode = os.FileMode(opts.fileMode())
 	dir := filepath.Join(root, DirName(d.Day))
