@@ -106,7 +106,7 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 	eopts := engine.Options{Shards: s.Shards, BatchSize: s.BatchSize, Window: engine.Unbounded, Calendar: s.Calendar}
 	eopts.EnsureDefaults()
 	coll := settlement.NewCollector(settlement.Options{
-		Participants: Participants(s.Book),
+		Participants: s.Book.Participants(),
 		Shards:       eopts.Shards,
 		Calendar:     s.Calendar,
 		Ledger:       s.Ledger,
@@ -273,14 +273,4 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		c.add(int64(n))
 	}
 	return n, err
-}
-
-// Participants lists the book's cities as clearing members.
-func Participants(b *fares.Book) []settlement.Participant {
-	cities := b.Cities()
-	ps := make([]settlement.Participant, len(cities))
-	for i, c := range cities {
-		ps[i] = settlement.Participant{Code: c.Code, Name: c.NameEN}
-	}
-	return ps
 }

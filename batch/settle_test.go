@@ -262,7 +262,7 @@ t3,C3,standard,330200,330200,bus,71,B1,board,2025-03-03T09:00:00+08:00,
 	}
 	found := false
 	for _, b := range f.Batches {
-		for _, e := range b.Entries {
+		for _, e := range b.Details {
 			found = found || (b.Header.Acquirer == 310100 && e.TapID.String() == "t1")
 		}
 	}

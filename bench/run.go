@@ -103,7 +103,7 @@ func EngineBatch(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, sh
 // dropped: what the batch job and the streaming service add to the hot
 // path before any file is written.
 func EngineAggregate(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards, rounds int) (Result, error) {
-	coll := settlement.NewCollector(settlement.Options{Participants: batch.Participants(book), Shards: shards, Calendar: cal})
+	coll := settlement.NewCollector(settlement.Options{Participants: book.Participants(), Shards: shards, Calendar: cal})
 	r, err := replay(book, cal, taps, shards, rounds, engine.DefaultWindow, coll)
 	r.Name = "engine+aggregate"
 	return r, err

@@ -364,6 +364,16 @@ func (b *Book) pos(c transit.City) int {
 // Cities returns the participants sorted by code. The slice is a copy.
 func (b *Book) Cities() []City { return slices.Clone(b.cities) }
 
+// Participants returns the participant cities as clearing members, sorted
+// by code, each named by its English name.
+func (b *Book) Participants() []transit.Participant {
+	ps := make([]transit.Participant, len(b.cities))
+	for i, c := range b.cities {
+		ps[i] = transit.Participant{Code: c.Code, Name: c.NameEN}
+	}
+	return ps
+}
+
 // Participant reports whether c is a participant city: one index probe,
 // for the hot path, where City would copy the city's record.
 func (b *Book) Participant(c transit.City) bool { return b.pos(c) >= 0 }

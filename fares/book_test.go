@@ -41,6 +41,21 @@ func TestCities(t *testing.T) {
 	}
 }
 
+// TestParticipants: one clearing member per city, in the cities' order,
+// named in English.
+func TestParticipants(t *testing.T) {
+	b := mustDefault(t)
+	cities, parts := b.Cities(), b.Participants()
+	if len(parts) != len(cities) {
+		t.Fatalf("%d participants for %d cities", len(parts), len(cities))
+	}
+	for i, c := range cities {
+		if want := (transit.Participant{Code: c.Code, Name: c.NameEN}); parts[i] != want {
+			t.Fatalf("Participants()[%d] = %+v, want %+v", i, parts[i], want)
+		}
+	}
+}
+
 // TestMetroCities: the cities of data/metro_cities.csv, and only they, run
 // a metro, and every shipped policy file with a metro names a city listed
 // there.

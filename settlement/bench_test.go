@@ -12,7 +12,7 @@ import (
 
 // BenchmarkEmit measures the shard hot path: rows/s and allocations per
 // batch of 1024 rows (steady state: none; the B/op are the row chunks,
-// allocated once per 4096 kept rows). The collector is replaced every 256
+// cut from slabs of up to 16 chunks of 1024 rows). The collector is replaced every 256
 // batches, untimed, so the kept rows stay within ~60 MiB: the number is
 // the cost of aggregating and copying, not of the kernel handing out
 // fresh pages, which on some virtual machines costs more than both (see
@@ -129,11 +129,11 @@ func BenchmarkVerifyLedger(b *testing.B) {
 
 // manyPairsParts returns n participants with made-up but valid codes:
 // n*(n-1) possible interregional pairs.
-func manyPairsParts(n int) []Participant {
-	parts := make([]Participant, n)
+func manyPairsParts(n int) []transit.Participant {
+	parts := make([]transit.Participant, n)
 	for i := range parts {
 		c := transit.City(110100 + 100*i)
-		parts[i] = Participant{Code: c, Name: "City " + c.String()}
+		parts[i] = transit.Participant{Code: c, Name: "City " + c.String()}
 	}
 	return parts
 }
@@ -141,7 +141,7 @@ func manyPairsParts(n int) []Participant {
 // manyPairsDay builds a settlement day shaped like a realistic one: rows
 // rows (with the ledger), a twentieth of them interregional, spread over
 // every pair of 46 participants (2,070 pairs), so that most clearing
-// files hold a handful of entries.
+// files hold a handful of details.
 func manyPairsDay(tb testing.TB, rows int) *Day {
 	tb.Helper()
 	parts := manyPairsParts(46)

@@ -21,46 +21,46 @@ type ClearingFile struct {
 	Control FileControl
 }
 
-// ClearingBatch is a batch header, its entries and its control record.
+// ClearingBatch is a batch header, its details and its control record.
 type ClearingBatch struct {
 	Header  BatchHeader
-	Entries []Detail
+	Details []Detail
 	Control BatchControl
 }
 
 // AcquirerDetails are the transactions an issuer owes one acquirer.
 type AcquirerDetails struct {
 	Acquirer transit.City
-	Entries  []Detail
+	Details  []Detail
 }
 
 // BuildClearingFile makes one batch per acquirer and mode, in that order,
-// keeping the entries' order within a batch, and computes every derived
+// keeping the details' order within a batch, and computes every derived
 // field: batch numbers, sequence numbers, counts, sums and hashes. The
-// entries are copied; groups may come in any order, and groups naming the
+// details are copied; groups may come in any order, and groups naming the
 // same acquirer are merged in the order given.
 //
-// It returns an error, rather than a file no reader accepts, for an entry
+// It returns an error, rather than a file no reader accepts, for a detail
 // whose mode is not bus or metro and for anything ReadClearingFile refuses
-// (it validates the result: an acquirer equal to the issuer, entries that
+// (it validates the result: an acquirer equal to the issuer, details that
 // are not clearing rows or not in time order, too many batches).
 func BuildClearingFile(h FileHeader, groups []AcquirerDetails) (*ClearingFile, error) {
 	groups = slices.Clone(groups)
 	slices.SortStableFunc(groups, func(a, b AcquirerDetails) int { return cmp.Compare(a.Acquirer, b.Acquirer) })
 	for _, g := range groups {
-		for i := range g.Entries {
-			if m := g.Entries[i].Mode; m < 1 || m >= transit.NumModes {
-				return nil, fmt.Errorf("settlement: clearing file of issuer %v: acquirer %v entry %d (%s): mode %d is not bus or metro", h.Issuer, g.Acquirer, i+1, g.Entries[i].TapID, m)
+		for i := range g.Details {
+			if m := g.Details[i].Mode; m < 1 || m >= transit.NumModes {
+				return nil, fmt.Errorf("settlement: clearing file of issuer %v: acquirer %v entry %d (%s): mode %d is not bus or metro", h.Issuer, g.Acquirer, i+1, g.Details[i].TapID, m)
 			}
 		}
 	}
 	f := &ClearingFile{Header: h}
 	for lo, hi := range runs(groups, func(g *AcquirerDetails) transit.City { return g.Acquirer }) {
-		var entries []Detail // the run's groups, merged
+		var details []Detail // the run's groups, merged
 		for _, g := range groups[lo:hi] {
-			entries = append(entries, g.Entries...)
+			details = append(details, g.Details...)
 		}
-		f.addBatches(groups[lo].Acquirer, len(entries), func(i int, e *Detail) { *e = entries[i] })
+		f.addBatches(groups[lo].Acquirer, len(details), func(i int, d *Detail) { *d = details[i] })
 	}
 	f.seal()
 	if err := f.Validate(); err != nil {
@@ -69,20 +69,20 @@ func BuildClearingFile(h FileHeader, groups []AcquirerDetails) (*ClearingFile, e
 	return f, nil
 }
 
-// addBatches appends acquirer's batches, one per mode, of n entries that
-// entry fills in; call seal once all are added.
-func (f *ClearingFile) addBatches(acquirer transit.City, n int, entry func(i int, e *Detail)) {
+// addBatches appends acquirer's batches, one per mode, of n details that
+// detail fills in; call seal once all are added.
+func (f *ClearingFile) addBatches(acquirer transit.City, n int, detail func(i int, d *Detail)) {
 	var byMode [transit.NumModes][]Detail
 	for i := 0; i < n; i++ {
-		var e Detail
-		entry(i, &e)
-		byMode[e.Mode] = append(byMode[e.Mode], e)
+		var d Detail
+		detail(i, &d)
+		byMode[d.Mode] = append(byMode[d.Mode], d)
 	}
 	for m := transit.Mode(1); m < transit.NumModes; m++ {
 		if len(byMode[m]) > 0 {
 			f.Batches = append(f.Batches, ClearingBatch{
 				Header:  BatchHeader{Batch: len(f.Batches) + 1, Mode: m, Issuer: f.Header.Issuer, Acquirer: acquirer, Day: f.Header.Day},
-				Entries: byMode[m],
+				Details: byMode[m],
 			})
 		}
 	}
@@ -91,31 +91,28 @@ func (f *ClearingFile) addBatches(acquirer transit.City, n int, entry func(i int
 // seal recomputes sequence numbers and control records.
 func (f *ClearingFile) seal() {
 	fileHash := sha256.New()
-	f.Control = FileControl{Batches: len(f.Batches)}
+	var sum controlTotals
 	var line []byte
 	for bi := range f.Batches {
 		b := &f.Batches[bi]
-		c := BatchControl{Batch: b.Header.Batch, Mode: b.Header.Mode}
+		var t controlTotals
 		h := sha256.New()
-		for i := range b.Entries {
-			e := &b.Entries[i]
-			e.Seq = int64(i + 1)
-			line = e.Append(line[:0])
+		for i := range b.Details {
+			d := &b.Details[i]
+			d.Seq = int64(i + 1)
+			line = d.Append(line[:0])
 			h.Write(line)
-			c.Entries++
-			c.Gross += e.Gross
-			c.Discount += e.Discount
-			c.Charged += e.Charged
+			t.addDetail(d)
 		}
-		h.Sum(c.EntryHash[:0])
-		b.Control = c
-		fileHash.Write(c.EntryHash[:])
-		f.Control.Entries += c.Entries
-		f.Control.Gross += c.Gross
-		f.Control.Discount += c.Discount
-		f.Control.Charged += c.Charged
+		h.Sum(t.hash[:0])
+		b.Control = BatchControl{Batch: b.Header.Batch, Mode: b.Header.Mode, Details: t.Count,
+			Gross: t.Gross, Discount: t.Discount, Charged: t.Charged, DetailHash: t.hash}
+		fileHash.Write(t.hash[:])
+		sum.Add(t.Amounts)
 	}
-	fileHash.Sum(f.Control.Hash[:0])
+	fileHash.Sum(sum.hash[:0])
+	f.Control = FileControl{Batches: len(f.Batches), Details: sum.Count,
+		Gross: sum.Gross, Discount: sum.Discount, Charged: sum.Charged, Hash: sum.hash}
 }
 
 // Append appends the file's lines.
@@ -124,15 +121,15 @@ func (f *ClearingFile) Append(b []byte) []byte {
 	for bi := range f.Batches {
 		bt := &f.Batches[bi]
 		b = bt.Header.Append(b)
-		for i := range bt.Entries {
-			b = bt.Entries[i].Append(b)
+		for i := range bt.Details {
+			b = bt.Details[i].Append(b)
 		}
 		b = bt.Control.Append(b)
 	}
 	return f.Control.Append(b)
 }
 
-// Validate recomputes every control record and checks every entry (see
+// Validate recomputes every control record and checks every detail (see
 // ReadClearingFile); it never modifies f. Errors are *RecordError with the
 // line the record would have in the file.
 func (f *ClearingFile) Validate() error {
@@ -144,7 +141,7 @@ func (f *ClearingFile) Validate() error {
 // record grammar (1, then per batch 5, 6..., 8, then 9), every line in the
 // writer's exact form, batch numbers in order, batches in ascending
 // (acquirer, mode) order with no acquirer equal to the issuer, consecutive
-// sequence numbers, entries that are clearing rows of the batch's mode
+// sequence numbers, details that are clearing rows of the batch's mode
 // with Charged = Gross - Discount, in time order, and every count, sum and
 // hash of the control records. The first problem is returned as a
 // *RecordError naming its line.
@@ -152,145 +149,208 @@ func ReadClearingFile(r io.Reader) (*ClearingFile, error) {
 	return readClearing(r, true)
 }
 
-// readClearing is ReadClearingFile; with keep false it holds no entries,
+// readClearing is ReadClearingFile; with keep false it holds no details,
 // so a verifier's memory does not grow with the file.
-func readClearing(r io.Reader, keep bool) (*ClearingFile, error) {
-	lr := newLineReader(r)
+func readClearing(rd io.Reader, keep bool) (*ClearingFile, error) {
+	r := &clearingReader{lr: newLineReader(rd), keep: keep}
 	f := &ClearingFile{}
-	fail := func(err error) (*ClearingFile, error) { return nil, atLine(err, lr.line) }
-	mismatch := func(field string, got, want any) (*ClearingFile, error) {
-		return nil, &RecordError{Line: lr.line, Field: field, Reason: fmt.Sprintf("%v, recomputed %v", got, want), Err: ErrMismatch}
-	}
-	next := func() ([]byte, error) {
-		line, err := lr.next()
-		if errors.Is(err, io.EOF) {
-			return nil, &RecordError{Line: lr.line + 1, Reason: "file ends before its file control record"}
-		}
-		return line, err
-	}
-
-	line, err := next()
+	line, err := r.next()
 	if err != nil {
 		return nil, err
 	}
 	if err := f.Header.Parse(line); err != nil {
-		return fail(err)
+		return nil, r.fail(err)
 	}
-	h := &f.Header
+	if err := f.Header.Validate(); err != nil {
+		return nil, r.fail(err)
+	}
 	fileHash := sha256.New()
-	var sum FileControl
-	var entry []byte
+	var sum controlTotals // of the batches read, recomputed
 	for {
-		line, err := next()
+		line, err := r.next()
 		if err != nil {
 			return nil, err
 		}
 		if len(line) > 0 && line[0] == RecordFileControl {
 			if err := f.Control.Parse(line); err != nil {
-				return fail(err)
+				return nil, r.fail(err)
 			}
 			break
 		}
-		var b ClearingBatch
-		if err := b.Header.Parse(line); err != nil {
-			return fail(err)
-		}
-		bh := &b.Header
-		switch {
-		case bh.Batch != len(f.Batches)+1:
-			return mismatch("batch_number", bh.Batch, len(f.Batches)+1)
-		case bh.Issuer != h.Issuer || bh.Day != h.Day:
-			return fail(fieldError("", "issuer or day differs from the file header"))
-		case bh.Acquirer == h.Issuer:
-			return fail(fieldError("acquirer", "equals the issuer: a local ride is not cleared"))
-		case len(f.Batches) > 0 && !batchAfter(bh, &f.Batches[len(f.Batches)-1].Header):
-			return fail(fieldError("", "batches must be in acquirer, then mode order, one per acquirer and mode"))
-		}
-		var c BatchControl
-		eh := sha256.New()
-		var e, prev Detail
-		for {
-			line, err := next()
-			if err != nil {
-				return nil, err
-			}
-			if len(line) > 0 && line[0] == RecordBatchControl {
-				if err := b.Control.Parse(line); err != nil {
-					return fail(err)
-				}
-				break
-			}
-			if err := e.Parse(line); err != nil {
-				return fail(err)
-			}
-			if err := checkEntry(&e, &prev, bh.Mode, c.Entries); err != nil {
-				return fail(err)
-			}
-			entry = e.Append(entry[:0])
-			eh.Write(entry)
-			c.Entries++
-			c.Gross += e.Gross
-			c.Discount += e.Discount
-			c.Charged += e.Charged
-			if keep {
-				b.Entries = append(b.Entries, e)
-			}
-			prev = e
-		}
-		c.Batch, c.Mode = bh.Batch, bh.Mode
-		eh.Sum(c.EntryHash[:0])
-		bc := &b.Control
-		switch {
-		case c.Entries == 0:
-			return fail(fieldMismatch("entry_count", "a batch holds at least one entry"))
-		case bc.Batch != c.Batch:
-			return mismatch("batch_number", bc.Batch, c.Batch)
-		case bc.Mode != c.Mode:
-			return mismatch("mode", bc.Mode, c.Mode)
-		case bc.Entries != c.Entries:
-			return mismatch("entry_count", bc.Entries, c.Entries)
-		case bc.Gross != c.Gross:
-			return mismatch("gross_fen", bc.Gross, c.Gross)
-		case bc.Discount != c.Discount:
-			return mismatch("discount_fen", bc.Discount, c.Discount)
-		case bc.Charged != c.Charged:
-			return mismatch("charged_fen", bc.Charged, c.Charged)
-		case bc.EntryHash != c.EntryHash:
-			return mismatch("entry_hash", fmt.Sprintf("%x", bc.EntryHash), fmt.Sprintf("%x", c.EntryHash))
-		}
-		fileHash.Write(c.EntryHash[:])
-		sum.Batches++
-		sum.Entries += c.Entries
-		sum.Gross += c.Gross
-		sum.Discount += c.Discount
-		sum.Charged += c.Charged
-		f.Batches = append(f.Batches, b)
-	}
-	fileHash.Sum(sum.Hash[:0])
-	fc := &f.Control
-	switch {
-	case sum.Batches == 0:
-		return fail(fieldError("batch_count", "a clearing file holds at least one batch"))
-	case fc.Batches != sum.Batches:
-		return mismatch("batch_count", fc.Batches, sum.Batches)
-	case fc.Entries != sum.Entries:
-		return mismatch("entry_count", fc.Entries, sum.Entries)
-	case fc.Gross != sum.Gross:
-		return mismatch("gross_fen", fc.Gross, sum.Gross)
-	case fc.Discount != sum.Discount:
-		return mismatch("discount_fen", fc.Discount, sum.Discount)
-	case fc.Charged != sum.Charged:
-		return mismatch("charged_fen", fc.Charged, sum.Charged)
-	case fc.Hash != sum.Hash:
-		return mismatch("file_hash", fmt.Sprintf("%x", fc.Hash), fmt.Sprintf("%x", sum.Hash))
-	}
-	if _, err := lr.next(); !errors.Is(err, io.EOF) {
+		b, err := r.readBatch(f, line)
 		if err != nil {
 			return nil, err
 		}
-		return nil, &RecordError{Line: lr.line, Reason: "data after the file control record"}
+		fileHash.Write(b.Control.DetailHash[:])
+		sum.Add(b.Control.totals().Amounts)
+		f.Batches = append(f.Batches, b)
+	}
+	fileHash.Sum(sum.hash[:0])
+	if err := checkFileControl(f, sum); err != nil {
+		return nil, r.fail(err)
+	}
+	if _, err := r.lr.next(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, err
+		}
+		return nil, &RecordError{Line: r.lr.line, Reason: "data after the file control record"}
 	}
 	return f, nil
+}
+
+// clearingReader holds the state readClearing shares with the readers of
+// a batch and of the file control record.
+type clearingReader struct {
+	lr   *lineReader
+	keep bool   // keep the details in ClearingBatch.Details
+	line []byte // a detail appended again, for the batch's hash
+}
+
+// next returns the next line, or an error naming the missing file control
+// record at the end of the file.
+func (r *clearingReader) next() ([]byte, error) {
+	line, err := r.lr.next()
+	if errors.Is(err, io.EOF) {
+		return nil, &RecordError{Line: r.lr.line + 1, Reason: "file ends before its file control record"}
+	}
+	return line, err
+}
+
+// fail places err on the line just read.
+func (r *clearingReader) fail(err error) error { return atLine(err, r.lr.line) }
+
+// readBatch reads the batch that line, its header, opens: the details and
+// the batch control record, checked against f, which holds the batches
+// before it.
+func (r *clearingReader) readBatch(f *ClearingFile, line []byte) (ClearingBatch, error) {
+	var b ClearingBatch
+	bh, bc := &b.Header, &b.Control
+	if err := bh.Parse(line); err != nil {
+		return b, r.fail(err)
+	}
+	switch {
+	case bh.Batch != len(f.Batches)+1:
+		return b, r.fail(mismatch("batch_number", bh.Batch, len(f.Batches)+1))
+	case bh.Issuer != f.Header.Issuer || bh.Day != f.Header.Day:
+		return b, r.fail(fieldError("", "issuer or day differs from the file header"))
+	}
+	if err := bh.Validate(); err != nil {
+		return b, r.fail(err)
+	}
+	if len(f.Batches) > 0 && !batchAfter(bh, &f.Batches[len(f.Batches)-1].Header) {
+		return b, r.fail(fieldError("", "batches must be in acquirer, then mode order, one per acquirer and mode"))
+	}
+	var sum controlTotals // of the details read, recomputed
+	h := sha256.New()
+	var d, prev Detail
+	for {
+		line, err := r.next()
+		if err != nil {
+			return b, err
+		}
+		if len(line) > 0 && line[0] == RecordBatchControl {
+			if err := bc.Parse(line); err != nil {
+				return b, r.fail(err)
+			}
+			break
+		}
+		if err := d.Parse(line); err != nil {
+			return b, r.fail(err)
+		}
+		if err := checkDetail(&d, &prev, bh.Mode, sum.Count); err != nil {
+			return b, r.fail(err)
+		}
+		r.line = d.Append(r.line[:0])
+		h.Write(r.line)
+		sum.addDetail(&d)
+		if r.keep {
+			b.Details = append(b.Details, d)
+		}
+		prev = d
+	}
+	h.Sum(sum.hash[:0])
+	if err := checkBatchControl(bh, bc, sum); err != nil {
+		return b, r.fail(err)
+	}
+	return b, nil
+}
+
+// checkBatchControl checks batch control c of the batch that h opens
+// against the totals recomputed from its details.
+func checkBatchControl(h *BatchHeader, c *BatchControl, sum controlTotals) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case sum.Count == 0:
+		return fieldMismatch("entry_count", "a batch holds at least one entry")
+	case c.Batch != h.Batch:
+		return mismatch("batch_number", c.Batch, h.Batch)
+	case c.Mode != h.Mode:
+		return mismatch("mode", c.Mode, h.Mode)
+	}
+	return checkTotals(c.totals(), sum, "entry_hash")
+}
+
+// checkFileControl checks the file control record of f against the
+// totals recomputed from its batches.
+func checkFileControl(f *ClearingFile, sum controlTotals) error {
+	c := &f.Control
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case len(f.Batches) == 0:
+		return fieldError("batch_count", "a clearing file holds at least one batch")
+	case c.Batches != len(f.Batches):
+		return mismatch("batch_count", c.Batches, len(f.Batches))
+	}
+	return checkTotals(c.totals(), sum, "file_hash")
+}
+
+// controlTotals are what a control record repeats of the details it
+// closes: their count, the sums of their amounts, and a hash.
+type controlTotals struct {
+	Amounts
+	hash [32]byte
+}
+
+// addDetail counts d and adds its amounts.
+func (t *controlTotals) addDetail(d *Detail) {
+	t.Add(Amounts{Count: 1, Gross: d.Gross, Discount: d.Discount, Charged: d.Charged})
+}
+
+func (c *BatchControl) totals() controlTotals {
+	return controlTotals{Amounts{c.Details, c.Gross, c.Discount, c.Charged}, c.DetailHash}
+}
+
+func (c *FileControl) totals() controlTotals {
+	return controlTotals{Amounts{c.Details, c.Gross, c.Discount, c.Charged}, c.Hash}
+}
+
+// checkTotals compares the totals a control record states with those
+// recomputed from the records it closes, naming the first field that
+// differs; hashField is the name of the record's hash field.
+func checkTotals(stated, recomputed controlTotals, hashField string) error {
+	switch {
+	case stated.Count != recomputed.Count:
+		return mismatch("entry_count", stated.Count, recomputed.Count)
+	case stated.Gross != recomputed.Gross:
+		return mismatch("gross_fen", stated.Gross, recomputed.Gross)
+	case stated.Discount != recomputed.Discount:
+		return mismatch("discount_fen", stated.Discount, recomputed.Discount)
+	case stated.Charged != recomputed.Charged:
+		return mismatch("charged_fen", stated.Charged, recomputed.Charged)
+	case stated.hash != recomputed.hash:
+		return mismatch(hashField, fmt.Sprintf("%x", stated.hash), fmt.Sprintf("%x", recomputed.hash))
+	}
+	return nil
+}
+
+// mismatch is the error of a field whose value, got, differs from its
+// recomputation, want.
+func mismatch(field string, got, want any) *RecordError {
+	return &RecordError{Field: field, Reason: fmt.Sprintf("%v, recomputed %v", got, want), Err: ErrMismatch}
 }
 
 // batchAfter reports whether batch b may follow batch prev: acquirers in
@@ -299,23 +359,19 @@ func batchAfter(b, prev *BatchHeader) bool {
 	return cmp.Or(cmp.Compare(b.Acquirer, prev.Acquirer), cmp.Compare(b.Mode, prev.Mode)) > 0
 }
 
-// checkEntry checks one entry against the rules of its batch; n entries
+// checkDetail checks one detail against the rules of its batch; n details
 // precede it, the last being prev.
-func checkEntry(e, prev *Detail, mode transit.Mode, n int64) error {
+func checkDetail(d, prev *Detail, mode transit.Mode, n int64) error {
 	switch {
-	case e.Seq != n+1:
-		return fieldError("seq", fmt.Sprintf("%d, want %d", e.Seq, n+1))
-	case e.Mode != mode:
+	case d.Seq != n+1:
+		return fieldError("seq", fmt.Sprintf("%d, want %d", d.Seq, n+1))
+	case d.Mode != mode:
 		return fieldError("mode", "differs from the batch's mode")
-	case e.Status != transit.StatusCharged && e.Status != transit.StatusIncomplete:
-		return fieldError("status", "only charged and incomplete journeys are cleared")
-	case e.Rules&transit.RuleMetroEntry != 0:
-		return fieldError("rule", "a paired metro entry is not a transaction")
-	case e.Gross < 0 || e.Discount < 0 || e.Charged < 0:
-		return fieldError("", "negative amount")
-	case e.Charged != e.Gross-e.Discount:
-		return fieldMismatch("charged_fen", fmt.Sprintf("%d is not gross %d - discount %d", e.Charged, e.Gross, e.Discount))
-	case n > 0 && cmp.Or(cmp.Compare(e.Time, prev.Time), bytes.Compare(e.TapID[:], prev.TapID[:])) < 0:
+	}
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	if n > 0 && cmp.Or(cmp.Compare(d.Time, prev.Time), bytes.Compare(d.TapID[:], prev.TapID[:])) < 0 {
 		return fieldError("", "entries out of (time, tap_id) order")
 	}
 	return nil

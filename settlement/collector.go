@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/tapsettle/tapsettle/internal/chunked"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -34,10 +35,11 @@ type shardState struct {
 	_       [64]byte
 }
 
-// part is a shard's share of one day.
+// part is a shard's share of one day. Its rows are kept in chunks so that
+// a day of tens of millions of rows is never copied to grow.
 type part struct {
 	t    *tally
-	rows rowStore
+	rows chunked.Vec[transit.Priced]
 }
 
 // NewCollector returns a collector for opts. The options come from the
@@ -81,10 +83,10 @@ func (c *Collector) Emit(shard int, rows []transit.Priced) {
 		switch p.t.add(r) {
 		case rowBad:
 		case rowInterregional:
-			p.rows.add(r)
+			p.rows.Push(r)
 		default:
 			if keepAll {
-				p.rows.add(r)
+				p.rows.Push(r)
 			}
 		}
 	}
@@ -157,7 +159,7 @@ func (c *Collector) Days() []transit.Day {
 // The returned Day must not be modified.
 func (c *Collector) Day(d transit.Day) *Day {
 	t := newTally(c.ix)
-	var stores []*rowStore
+	var stores []*chunked.Vec[transit.Priced]
 	for _, s := range c.shards {
 		p := s.parts[d]
 		if p == nil {

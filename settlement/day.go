@@ -124,7 +124,7 @@ type Day struct {
 	Ledger bool
 	// Participants are the clearing members the day was collected for.
 	// The slice is shared between Days and must not be modified.
-	Participants []Participant
+	Participants []transit.Participant
 
 	bad badRows
 }
@@ -171,7 +171,7 @@ func (d *Day) NingboJoinInDiscount() transit.Fen {
 var ErrInvalidDay = errors.New("inconsistent settlement day")
 
 func invalid(d *Day, format string, args ...any) error {
-	return fmt.Errorf("%w %s: %s", ErrInvalidDay, DirName(d.Day), fmt.Sprintf(format, args...))
+	return fmt.Errorf("settlement: day %s: %s: %w", DirName(d.Day), fmt.Sprintf(format, args...), ErrInvalidDay)
 }
 
 // Validate checks every invariant of d and returns the first that fails:
@@ -326,7 +326,7 @@ func (d *Day) validateDiscounts() error {
 // netPositions derives every participant's position from the bilateral
 // totals. A city in a pair that is not a participant gets a position too,
 // so that the sum stays zero; Validate reports it.
-func netPositions(parts []Participant, bil []Bilateral) []NetPosition {
+func netPositions(parts []transit.Participant, bil []Bilateral) []NetPosition {
 	net := make([]NetPosition, len(parts))
 	idx := make(map[transit.City]int, len(parts))
 	for i, p := range parts {
@@ -356,7 +356,7 @@ func netPositions(parts []Participant, bil []Bilateral) []NetPosition {
 	return net
 }
 
-func isParticipant(parts []Participant, c transit.City) bool {
+func isParticipant(parts []transit.Participant, c transit.City) bool {
 	lo, hi := 0, len(parts)
 	for lo < hi {
 		m := (lo + hi) / 2

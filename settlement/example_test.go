@@ -16,7 +16,7 @@ func Example() {
 	cst := time.FixedZone("CST", 8*3600)
 	cal, _ := transit.NewCalendar(cst, 4*time.Hour)
 	c := settlement.NewCollector(settlement.Options{
-		Participants: []settlement.Participant{{Code: 310100, Name: "Shanghai"}, {Code: 330200, Name: "Ningbo"}},
+		Participants: []transit.Participant{{Code: 310100, Name: "Shanghai"}, {Code: 330200, Name: "Ningbo"}},
 		Shards:       1,
 		Calendar:     cal,
 		Ledger:       true,

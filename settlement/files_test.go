@@ -65,10 +65,10 @@ func TestLedgerMatchesClearing(t *testing.T) {
 		for _, b := range cf.Batches {
 			k := b.Header.Issuer.String() + "-" + b.Header.Acquirer.String()
 			a := fromClearing[k]
-			a.Add(Amounts{b.Control.Entries, b.Control.Gross, b.Control.Discount, b.Control.Charged})
+			a.Add(Amounts{b.Control.Details, b.Control.Gross, b.Control.Discount, b.Control.Charged})
 			fromClearing[k] = a
 		}
-		clearingInter.Add(Amounts{cf.Control.Entries, cf.Control.Gross, cf.Control.Discount, cf.Control.Charged})
+		clearingInter.Add(Amounts{cf.Control.Details, cf.Control.Gross, cf.Control.Discount, cf.Control.Charged})
 	}
 	if !maps.Equal(fromClearing, fromLedger) || len(fromLedger) < 20 || issuers < 5 {
 		t.Errorf("pairs in the clearing files (%d issuers):\n%v\nin the ledger:\n%v", issuers, fromClearing, fromLedger)
@@ -102,9 +102,9 @@ func TestOptionsValidate(t *testing.T) {
 	f(Options{Participants: fixtureParts, Shards: 4}, true)
 	f(Options{}, true)
 	f(Options{Shards: -1}, false)
-	f(Options{Participants: []Participant{{330200, "Ningbo"}, {110100, "Beijing"}}}, false)
-	f(Options{Participants: []Participant{{330200, "Ningbo"}, {330200, "Ningbo"}}}, false)
-	f(Options{Participants: []Participant{{330201, "bad"}}}, false)
+	f(Options{Participants: []transit.Participant{{Code: 330200, Name: "Ningbo"}, {Code: 110100, Name: "Beijing"}}}, false)
+	f(Options{Participants: []transit.Participant{{Code: 330200, Name: "Ningbo"}, {Code: 330200, Name: "Ningbo"}}}, false)
+	f(Options{Participants: []transit.Participant{{Code: 330201, Name: "bad"}}}, false)
 
 	w := func(o WriteOptions, ok bool) {
 		t.Helper()
@@ -144,7 +144,7 @@ func TestDirName(t *testing.T) {
 // naming the offending batch header's line.
 func TestClearingFileBatchOrder(t *testing.T) {
 	const issuer, a, b = transit.City(440300), transit.City(310100), transit.City(440100)
-	entry := func(id string, m transit.Mode) Detail {
+	detail := func(id string, m transit.Mode) Detail {
 		e := Detail{Product: transit.ProductStandard, Mode: m, Stop: transit.MustCode("S1"),
 			Time: 1_740_800_000e9, Offset: 8 * 3600, Gross: 200, Charged: 200, Status: transit.StatusCharged}
 		if err := e.TapID.Set([]byte(id)); err != nil {
@@ -162,9 +162,9 @@ func TestClearingFileBatchOrder(t *testing.T) {
 	}
 	build := func() *ClearingFile {
 		f, err := BuildClearingFile(FileHeader{Day: 20148, Issuer: issuer}, []AcquirerDetails{
-			{Acquirer: b, Entries: []Detail{entry("t2", transit.ModeBus)}},
-			{Acquirer: a, Entries: []Detail{entry("t1", transit.ModeBus)}},
-			{Acquirer: a, Entries: []Detail{entry("t3", transit.ModeMetro)}}, // merged with the group above
+			{Acquirer: b, Details: []Detail{detail("t2", transit.ModeBus)}},
+			{Acquirer: a, Details: []Detail{detail("t1", transit.ModeBus)}},
+			{Acquirer: a, Details: []Detail{detail("t3", transit.ModeMetro)}}, // merged with the group above
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -211,7 +211,7 @@ func TestClearingFileBatchOrder(t *testing.T) {
 // file no reader accepts (or an entry silently left out).
 func TestBuildClearingFileRefuses(t *testing.T) {
 	const issuer, a = transit.City(440300), transit.City(310100)
-	entry := func(id string, m transit.Mode, at int64) Detail {
+	detail := func(id string, m transit.Mode, at int64) Detail {
 		e := Detail{Product: transit.ProductStandard, Mode: m, Action: transit.ActionBoard, Stop: transit.MustCode("S1"),
 			Time: at, Offset: 8 * 3600, Gross: 200, Charged: 200, Status: transit.StatusCharged}
 		must := func(err error) {
@@ -229,12 +229,12 @@ func TestBuildClearingFileRefuses(t *testing.T) {
 		groups []AcquirerDetails
 		want   string
 	}{
-		{"mode 0 (would be left out)", []AcquirerDetails{{Acquirer: a, Entries: []Detail{entry("t1", 0, 1_740_800_000e9)}}}, "mode 0"},
-		{"mode out of range (would panic)", []AcquirerDetails{{Acquirer: a, Entries: []Detail{entry("t1", transit.NumModes, 1_740_800_000e9)}}}, "not bus or metro"},
-		{"local acquirer", []AcquirerDetails{{Acquirer: issuer, Entries: []Detail{entry("t1", transit.ModeBus, 1_740_800_000e9)}}}, "acquirer"},
+		{"mode 0 (would be left out)", []AcquirerDetails{{Acquirer: a, Details: []Detail{detail("t1", 0, 1_740_800_000e9)}}}, "mode 0"},
+		{"mode out of range (would panic)", []AcquirerDetails{{Acquirer: a, Details: []Detail{detail("t1", transit.NumModes, 1_740_800_000e9)}}}, "not bus or metro"},
+		{"local acquirer", []AcquirerDetails{{Acquirer: issuer, Details: []Detail{detail("t1", transit.ModeBus, 1_740_800_000e9)}}}, "acquirer"},
 		{"merged groups out of time order", []AcquirerDetails{
-			{Acquirer: a, Entries: []Detail{entry("t2", transit.ModeBus, 1_740_800_060e9)}},
-			{Acquirer: a, Entries: []Detail{entry("t1", transit.ModeBus, 1_740_800_000e9)}},
+			{Acquirer: a, Details: []Detail{detail("t2", transit.ModeBus, 1_740_800_060e9)}},
+			{Acquirer: a, Details: []Detail{detail("t1", transit.ModeBus, 1_740_800_000e9)}},
 		}, "order"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

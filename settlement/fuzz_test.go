@@ -103,12 +103,12 @@ func FuzzClearingFile(f *testing.F) {
 		if err := cf.Validate(); err != nil {
 			t.Fatalf("a file that reads does not validate: %v", err)
 		}
-		// The builder recomputes every derived field from the entries and
+		// The builder recomputes every derived field from the details and
 		// their acquirers alone, merging the batches of one acquirer
 		// itself.
 		var groups []AcquirerDetails
 		for _, b := range cf.Batches {
-			groups = append(groups, AcquirerDetails{Acquirer: b.Header.Acquirer, Entries: b.Entries})
+			groups = append(groups, AcquirerDetails{Acquirer: b.Header.Acquirer, Details: b.Details})
 		}
 		built, err := BuildClearingFile(cf.Header, groups)
 		if err != nil {

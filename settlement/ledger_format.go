@@ -31,8 +31,8 @@ func AppendLedgerRow(b []byte, r *transit.Priced) []byte {
 }
 
 // appendLedgerRow is AppendLedgerRow with the settlement day already
-// formatted: every row of a ledger has the same day, and formatting it
-// once per chunk saves a third of the work.
+// formatted: every row of a ledger has the same day, so it is formatted
+// once per chunk rather than once per row (see docs/performance.md).
 func appendLedgerRow(b []byte, r *transit.Priced, day []byte) []byte {
 	b = append(b, r.ID.Bytes()...)
 	b = append(b, ',')

@@ -14,25 +14,25 @@ import (
 // do not, or when the merged net positions fail to sum to zero.
 func Merge(parts ...*Day) (*Day, error) {
 	if len(parts) == 0 {
-		return nil, fmt.Errorf("%w: merge of no parts", ErrInvalidDay)
+		return nil, fmt.Errorf("settlement: merge of no parts: %w", ErrInvalidDay)
 	}
 	first := parts[0]
 	for i, p := range parts {
 		if p == nil {
-			return nil, fmt.Errorf("%w: merge: part %d is nil", ErrInvalidDay, i)
+			return nil, fmt.Errorf("settlement: merge: part %d is nil: %w", i, ErrInvalidDay)
 		}
 		if p.Day != first.Day {
-			return nil, fmt.Errorf("%w: merge: part %d is day %s, part 0 is %s", ErrInvalidDay, i, DirName(p.Day), DirName(first.Day))
+			return nil, fmt.Errorf("settlement: merge: part %d is day %s, part 0 is %s: %w", i, DirName(p.Day), DirName(first.Day), ErrInvalidDay)
 		}
 		if p.Ledger != first.Ledger {
-			return nil, fmt.Errorf("%w: merge: part %d has Ledger %v, part 0 has %v", ErrInvalidDay, i, p.Ledger, first.Ledger)
+			return nil, fmt.Errorf("settlement: merge: part %d has Ledger %v, part 0 has %v: %w", i, p.Ledger, first.Ledger, ErrInvalidDay)
 		}
 		if !slicesEqual(p.Participants, first.Participants) {
-			return nil, fmt.Errorf("%w: merge: part %d has another participant list", ErrInvalidDay, i)
+			return nil, fmt.Errorf("settlement: merge: part %d has another participant list: %w", i, ErrInvalidDay)
 		}
 		for j := 1; j < len(p.Rows); j++ {
 			if ComparePriced(&p.Rows[j-1], &p.Rows[j]) > 0 {
-				return nil, fmt.Errorf("%w: merge: part %d: rows not sorted at tap %s", ErrInvalidDay, i, p.Rows[j].ID.String())
+				return nil, fmt.Errorf("settlement: merge: part %d: rows not sorted at tap %s: %w", i, p.Rows[j].ID.String(), ErrInvalidDay)
 			}
 		}
 	}

@@ -9,13 +9,6 @@ import (
 	"github.com/tapsettle/tapsettle/transit"
 )
 
-// Participant is a clearing member: a city whose operators issue cards and
-// carry riders, and which therefore holds a net position every day.
-type Participant struct {
-	Code transit.City
-	Name string
-}
-
 // Undated is the pseudo-day of malformed records whose time could not be
 // parsed. It sorts before every real day and is written to root/undated/.
 const Undated transit.Day = math.MinInt32
@@ -48,7 +41,7 @@ func ParseDirName(s string) (transit.Day, error) {
 type Options struct {
 	// Participants are the clearing members, sorted by code without
 	// duplicates. Every member gets a net position each day, zero included.
-	Participants []Participant
+	Participants []transit.Participant
 	// Shards is the number of engine shards that call Emit, numbered
 	// 0..Shards-1. Default: 1.
 	Shards int
@@ -68,15 +61,14 @@ var ErrOptions = errors.New("invalid settlement options")
 // Validate reports the first problem with o, naming the field.
 func (o *Options) Validate() error {
 	if o.Shards < 0 {
-		return fmt.Errorf("%w: Shards %d is negative", ErrOptions, o.Shards)
+		return fmt.Errorf("settlement: Shards %d is negative: %w", o.Shards, ErrOptions)
 	}
 	for i, p := range o.Participants {
 		if !p.Code.Valid() {
-			return fmt.Errorf("%w: Participants[%d]: %v: %w", ErrOptions, i, p.Code, transit.ErrCityCode)
+			return fmt.Errorf("settlement: Participants[%d]: %v: %w: %w", i, p.Code, transit.ErrCityCode, ErrOptions)
 		}
 		if i > 0 && o.Participants[i-1].Code >= p.Code {
-			return fmt.Errorf("%w: Participants[%d]: %v is not after %v: want sorted unique codes",
-				ErrOptions, i, p.Code, o.Participants[i-1].Code)
+			return fmt.Errorf("settlement: Participants[%d]: %v is not after %v: want sorted unique codes: %w", i, p.Code, o.Participants[i-1].Code, ErrOptions)
 		}
 	}
 	return nil
@@ -133,18 +125,18 @@ const maxFingerprint = 128
 // Validate reports the first problem with o, naming the field.
 func (o *WriteOptions) Validate() error {
 	if len(o.PolicyFingerprint) > maxFingerprint {
-		return fmt.Errorf("%w: PolicyFingerprint is %d bytes, at most %d", ErrOptions, len(o.PolicyFingerprint), maxFingerprint)
+		return fmt.Errorf("settlement: PolicyFingerprint is %d bytes, at most %d: %w", len(o.PolicyFingerprint), maxFingerprint, ErrOptions)
 	}
 	for _, c := range []byte(o.PolicyFingerprint) {
 		if c <= ' ' || c >= 0x7f || c == '|' || c == '"' || c == '\\' {
-			return fmt.Errorf("%w: PolicyFingerprint %q: printable ASCII without spaces, '|', '\"' or '\\'", ErrOptions, o.PolicyFingerprint)
+			return fmt.Errorf("settlement: PolicyFingerprint %q: printable ASCII without spaces, '|', '\"' or '\\': %w", o.PolicyFingerprint, ErrOptions)
 		}
 	}
 	if o.Concurrency < 0 {
-		return fmt.Errorf("%w: Concurrency %d is negative", ErrOptions, o.Concurrency)
+		return fmt.Errorf("settlement: Concurrency %d is negative: %w", o.Concurrency, ErrOptions)
 	}
 	if o.FileMode&^0o777 != 0 {
-		return fmt.Errorf("%w: FileMode %#o: permission bits only", ErrOptions, o.FileMode)
+		return fmt.Errorf("settlement: FileMode %#o: permission bits only: %w", o.FileMode, ErrOptions)
 	}
 	return nil
 }

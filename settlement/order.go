@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tapsettle/tapsettle/internal/chunked"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -77,8 +78,12 @@ func CompareRejects(a, b *transit.Reject) int {
 // comparisons without touching the row.
 type sortKey struct {
 	time int64
-	ref  uint64 // chunk<<chunkShift | offset into the chunk
+	ref  uint64 // store<<refShift | index of the row in the store
 }
+
+// refShift places the store's index above the row's in sortKey.ref: a
+// store (one shard's part of a day) holds fewer than 1<<32 rows.
+const refShift = 32
 
 // parallelMin is the smallest run worth sorting on its own goroutine.
 const parallelMin = 1 << 14
@@ -86,27 +91,21 @@ const parallelMin = 1 << 14
 // sortedRows gathers the rows of the stores into one slice sorted by
 // ComparePriced. Each store (a shard's part) is sorted on its own
 // goroutine, the sorted runs are merged pairwise in parallel, and the rows
-// are copied once, in order. The stores are released as they are read.
-func sortedRows(stores []*rowStore) []transit.Priced {
-	var chunks [][]transit.Priced
+// are copied once, in order. The stores are released once read.
+func sortedRows(stores []*chunked.Vec[transit.Priced]) []transit.Priced {
 	var keyRuns [][]sortKey
 	total := 0
-	for _, s := range stores {
-		base := uint64(len(chunks))
-		keys := make([]sortKey, 0, s.n)
-		for ci, ch := range s.chunks {
-			for off := range ch {
-				keys = append(keys, sortKey{time: ch[off].Time, ref: (base+uint64(ci))<<chunkShift | uint64(off)})
-			}
+	for si, s := range stores {
+		keys := make([]sortKey, s.Len())
+		for i := range keys {
+			keys[i] = sortKey{time: s.At(i).Time, ref: uint64(si)<<refShift | uint64(i)}
 		}
-		chunks = append(chunks, s.chunks...)
-		s.chunks, s.n = nil, 0
 		if len(keys) > 0 {
 			keyRuns = append(keyRuns, keys)
 			total += len(keys)
 		}
 	}
-	row := func(ref uint64) *transit.Priced { return &chunks[ref>>chunkShift][ref&(chunkRows-1)] }
+	row := func(ref uint64) *transit.Priced { return stores[ref>>refShift].At(int(ref & (1<<refShift - 1))) }
 	compare := func(a, b sortKey) int {
 		if a.time != b.time {
 			return cmp.Compare(a.time, b.time)
@@ -129,6 +128,9 @@ func sortedRows(stores []*rowStore) []transit.Priced {
 			out[i] = *row(keys[i].ref)
 		}
 	})
+	for _, s := range stores {
+		*s = chunked.Vec[transit.Priced]{}
+	}
 	return out
 }
 

@@ -13,7 +13,7 @@ type cityIndex struct {
 	n   int
 }
 
-func newCityIndex(parts []Participant) *cityIndex {
+func newCityIndex(parts []transit.Participant) *cityIndex {
 	ix := &cityIndex{idx: make([]int16, transit.MaxCity.Index()+1), n: len(parts)}
 	for i := range ix.idx {
 		ix.idx[i] = -1

@@ -36,7 +36,7 @@ type dayVerifier struct {
 }
 
 // clearingInfo is what the cross-checks need of a clearing file: its
-// records without the entries.
+// records without the details.
 type clearingInfo struct {
 	path     string
 	file     *ClearingFile
@@ -46,7 +46,7 @@ type clearingInfo struct {
 
 // headerLine returns the line of batch i's header record.
 func (c *clearingInfo) headerLine(i int) int {
-	return c.ctlLines[i] - int(c.file.Batches[i].Control.Entries) - 1
+	return c.ctlLines[i] - int(c.file.Batches[i].Control.Details) - 1
 }
 
 // ledgerInfo is what the cross-checks need of the ledger.
@@ -62,7 +62,7 @@ type batchKey struct {
 	mode transit.Mode
 }
 
-// batchAcc rebuilds one clearing batch from the ledger: its entries'
+// batchAcc rebuilds one clearing batch from the ledger: its details'
 // count, sums and hash.
 type batchAcc struct {
 	Amounts
@@ -249,12 +249,12 @@ func (v *dayVerifier) clearing(mf *ManifestFile) error {
 	info := &clearingInfo{path: mf.Path, file: f}
 	line := 1
 	for _, b := range f.Batches {
-		line += int(b.Control.Entries) + 2
+		line += int(b.Control.Details) + 2
 		info.ctlLines = append(info.ctlLines, line)
 	}
 	info.fileLine = line + 1
 	v.clr[issuer] = info
-	return v.totalsDiffer(mf, info.fileLine, f.Control.Entries, &Amounts{Gross: f.Control.Gross, Discount: f.Control.Discount, Charged: f.Control.Charged})
+	return v.totalsDiffer(mf, info.fileLine, f.Control.Details, &Amounts{Gross: f.Control.Gross, Discount: f.Control.Discount, Charged: f.Control.Charged})
 }
 
 func (v *dayVerifier) ledger(mf *ManifestFile) error {
@@ -265,7 +265,7 @@ func (v *dayVerifier) ledger(mf *ManifestFile) error {
 	info := &ledgerInfo{path: mf.Path, batches: make(map[batchKey]*batchAcc)}
 	t := newTally(nil)
 	var r, prev transit.Priced
-	var entry []byte
+	var detail []byte
 	for {
 		err := lr.Read(&r)
 		if errors.Is(err, io.EOF) {
@@ -296,9 +296,9 @@ func (v *dayVerifier) ledger(mf *ManifestFile) error {
 				info.batches[k] = acc
 			}
 			acc.addRow(&r)
-			e := entryFromRow(&r, acc.Count)
-			entry = e.Append(entry[:0])
-			acc.h.Write(entry)
+			d := detailFromRow(&r, acc.Count)
+			detail = d.Append(detail[:0])
+			acc.h.Write(detail)
 		}
 		info.rows++
 		prev = r
@@ -334,7 +334,7 @@ func (v *dayVerifier) rejects(mf *ManifestFile) error {
 func (v *dayVerifier) summary(mf *ManifestFile) error {
 	data, err := io.ReadAll(io.LimitReader(v.dec, maxSummary+1))
 	if err != nil {
-		return v.fail(mf.Path, 0, ErrFormat, "cannot decompress: %v", err)
+		return v.fail(mf.Path, 0, ErrFormat, "decompress: %v", err)
 	}
 	if len(data) > maxSummary {
 		return v.fail(mf.Path, 0, ErrFormat, "larger than %d bytes", maxSummary)
@@ -381,7 +381,7 @@ func summaryDay(s *Summary) (*Day, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.Participants = append(d.Participants, Participant{Code: c, Name: n.Name})
+		d.Participants = append(d.Participants, transit.Participant{Code: c, Name: n.Name})
 		d.Net = append(d.Net, NetPosition{Participant: c, Name: n.Name, Receivable: transit.Fen(n.ReceivableFen), Payable: transit.Fen(n.PayableFen), Net: transit.Fen(n.NetFen)})
 	}
 	for _, t := range s.Discounts {
@@ -522,7 +522,7 @@ func pairSums(f *ClearingFile) []acquirerSum {
 	for lo, hi := range runs(f.Batches, func(b *ClearingBatch) transit.City { return b.Header.Acquirer }) {
 		s := acquirerSum{acquirer: f.Batches[lo].Header.Acquirer, firstBatch: lo}
 		for _, b := range f.Batches[lo:hi] {
-			s.Count += b.Control.Entries
+			s.Count += b.Control.Details
 			s.Gross += b.Control.Gross
 			s.Discount += b.Control.Discount
 			s.Charged += b.Control.Charged
@@ -555,7 +555,7 @@ func (v *dayVerifier) crossLedger() error {
 		return bad("discount totals differ from the summary's")
 	}
 	// Every batch of every clearing file must be the ledger's rows of that
-	// pair and mode, entry for entry (the hash covers every field).
+	// pair and mode, detail for detail (the hash covers every field).
 	for _, f := range v.m.Files {
 		issuer, ok := parseClearingPath(f.Path)
 		if !ok {
@@ -571,11 +571,11 @@ func (v *dayVerifier) crossLedger() error {
 			}
 			var h [32]byte
 			acc.h.Sum(h[:0])
-			want := Amounts{Count: bc.Entries, Gross: bc.Gross, Discount: bc.Discount, Charged: bc.Charged}
+			want := Amounts{Count: bc.Details, Gross: bc.Gross, Discount: bc.Discount, Charged: bc.Charged}
 			if acc.Amounts != want {
 				return v.fail(c.path, c.ctlLines[i], ErrMismatch, "batch %+v, the ledger's rows sum to %+v", want, acc.Amounts)
 			}
-			if h != bc.EntryHash {
+			if h != bc.DetailHash {
 				return v.fail(c.path, c.ctlLines[i], ErrMismatch, "entries differ from the ledger's rows (entry hash)")
 			}
 			delete(l.batches, k)

@@ -142,28 +142,28 @@ func TestVerifyTampered(t *testing.T) {
 			return string(cf.Append(nil))
 		}
 	}
-	// Line 6 of the clearing file is the metro entry (t-006: 500/100/400).
-	entry := "|500|100|400|charged|metro-distance+transfer"
-	// The entry's charged amount alone: the entry contradicts itself.
-	f("entry charged", false, clr, replace(entry, "|500|100|401|charged|metro-distance+transfer"), clr, 6, ErrMismatch)
-	// Gross and charged together: a consistent entry, but the batch
+	// Line 6 of the clearing file is the metro detail (t-006: 500/100/400).
+	detail := "|500|100|400|charged|metro-distance+transfer"
+	// The detail's charged amount alone: the detail contradicts itself.
+	f("detail charged", false, clr, replace(detail, "|500|100|401|charged|metro-distance+transfer"), clr, 6, ErrMismatch)
+	// Gross and charged together: a consistent detail, but the batch
 	// control (line 7) no longer adds up.
-	f("entry amounts", false, clr, replace(entry, "|501|100|401|charged|metro-distance+transfer"), clr, 7, ErrMismatch)
-	// Entry and batch control amended: the entry hash (line 7) catches it.
-	f("entry and batch control", false, clr, func(t *testing.T, s string) string {
-		s = replace(entry, "|501|100|401|charged|metro-distance+transfer")(t, s)
+	f("detail amounts", false, clr, replace(detail, "|501|100|401|charged|metro-distance+transfer"), clr, 7, ErrMismatch)
+	// Detail and batch control amended: the entry hash (line 7) catches it.
+	f("detail and batch control", false, clr, func(t *testing.T, s string) string {
+		s = replace(detail, "|501|100|401|charged|metro-distance+transfer")(t, s)
 		return replace("8|2|metro|1|500|100|400|", "8|2|metro|1|501|100|401|")(t, s)
 	}, clr, 7, ErrMismatch)
 	// A whole clearing file rebuilt consistently with a higher amount: only
 	// the manifest and the summary disagree; named at the file control (line 8).
 	f("rebuilt clearing file", false, clr, reseal(func(cf *ClearingFile) {
-		cf.Batches[1].Entries[0].Gross++
-		cf.Batches[1].Entries[0].Charged++
+		cf.Batches[1].Details[0].Gross++
+		cf.Batches[1].Details[0].Charged++
 	}), clr, 8, ErrMismatch)
 	// A clearing file rebuilt consistently with the same amounts but
 	// another stop: only the ledger can tell, at the batch control (line 4).
 	f("rebuilt clearing file, ledger", true, clr, reseal(func(cf *ClearingFile) {
-		cf.Batches[0].Entries[0].Stop = transit.MustCode("B21") // amounts unchanged
+		cf.Batches[0].Details[0].Stop = transit.MustCode("B21") // amounts unchanged
 	}), clr, 4, ErrMismatch)
 	// Shenzhen's file (440300) has batches for Shanghai (310100) and
 	// Guangzhou (440100). The Guangzhou batch rebuilt as a batch for

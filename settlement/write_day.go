@@ -58,7 +58,7 @@ func writeDay(root string, d *Day, opts WriteOptions, out durable.Writer) (*Mani
 		return nil, err
 	}
 	if opts.Ledger && !d.Ledger {
-		return nil, fmt.Errorf("%w: a ledger was asked for, but day %s was collected without Options.Ledger", ErrOptions, DirName(d.Day))
+		return nil, fmt.Errorf("settlement: a ledger was asked for, but day %s was collected without Options.Ledger: %w", DirName(d.Day), ErrOptions)
 	}
 	out.Mode = os.FileMode(opts.fileMode())
 	dir := filepath.Join(root, DirName(d.Day))
@@ -275,10 +275,10 @@ func dayJobs(d *Day, opts WriteOptions) []dayJob {
 				f := &ClearingFile{Header: FileHeader{Day: d.Day, Issuer: issuer, PolicyFingerprint: opts.PolicyFingerprint}}
 				for j := lo; j < hi; j++ {
 					rows := pairRows[j]
-					f.addBatches(d.Bilateral[j].Acquirer, len(rows), func(i int, e *Detail) { *e = entryFromRow(&d.Rows[rows[i]], 0) })
+					f.addBatches(d.Bilateral[j].Acquirer, len(rows), func(i int, dt *Detail) { *dt = detailFromRow(&d.Rows[rows[i]], 0) })
 				}
 				f.seal()
-				got := Amounts{Count: f.Control.Entries, Gross: f.Control.Gross, Discount: f.Control.Discount, Charged: f.Control.Charged}
+				got := Amounts{Count: f.Control.Details, Gross: f.Control.Gross, Discount: f.Control.Discount, Charged: f.Control.Charged}
 				mf.Records = got.Count
 				setTotals(mf, got)
 				_, err := w.Write(compress(nil, f.Append(make([]byte, 0, 256*int(got.Count)+512))))

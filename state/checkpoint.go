@@ -119,24 +119,24 @@ func validate(p int, cp *Checkpoint) error {
 		return err
 	}
 	if cp == nil {
-		return fmt.Errorf("%w: partition %d: nil checkpoint", ErrInvalid, p)
+		return fmt.Errorf("state: partition %d: nil checkpoint: %w", p, ErrInvalid)
 	}
 	if cp.Seq == 0 {
-		return fmt.Errorf("%w: partition %d: seq 0 is reserved for the empty state", ErrInvalid, p)
+		return fmt.Errorf("state: partition %d: seq 0 is reserved for the empty state: %w", p, ErrInvalid)
 	}
 	for i := range cp.Cards {
 		if n := len(cp.Cards[i].Key); n > MaxKeyLen {
-			return fmt.Errorf("%w: partition %d seq %d: card %d key is %d bytes (max %d)", ErrInvalid, p, cp.Seq, i, n, MaxKeyLen)
+			return fmt.Errorf("state: partition %d seq %d: card %d key is %d bytes (max %d): %w", p, cp.Seq, i, n, MaxKeyLen, ErrInvalid)
 		}
 	}
 	for _, name := range cp.Drops {
 		if err := validListName(name); err != nil {
-			return fmt.Errorf("%w: partition %d seq %d: drop: %v", ErrInvalid, p, cp.Seq, err)
+			return fmt.Errorf("state: partition %d seq %d: drop: %v: %w", p, cp.Seq, err, ErrInvalid)
 		}
 	}
 	for i := range cp.Appends {
 		if err := validListName(cp.Appends[i].List); err != nil {
-			return fmt.Errorf("%w: partition %d seq %d: append %d: %v", ErrInvalid, p, cp.Seq, i, err)
+			return fmt.Errorf("state: partition %d seq %d: append %d: %v: %w", p, cp.Seq, i, err, ErrInvalid)
 		}
 	}
 	return nil
@@ -155,7 +155,7 @@ func validListName(name string) error {
 // checkPartition rejects negative partition numbers.
 func checkPartition(p int) error {
 	if p < 0 {
-		return fmt.Errorf("%w: partition %d is negative", ErrInvalid, p)
+		return fmt.Errorf("state: partition %d is negative: %w", p, ErrInvalid)
 	}
 	return nil
 }

@@ -83,7 +83,7 @@ type localPart struct {
 // NewLocal returns a Local store rooted at dir, creating dir if needed.
 func NewLocal(dir string, opts LocalOptions) (*Local, error) {
 	if dir == "" {
-		return nil, fmt.Errorf("%w: local state directory is empty", ErrInvalid)
+		return nil, fmt.Errorf("state: local state directory is empty: %w", ErrInvalid)
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -91,7 +91,7 @@ func NewLocal(dir string, opts LocalOptions) (*Local, error) {
 	}
 	l := &Local{dir: dir, opts: opts, log: logger, parts: make(map[int]*localPart)}
 	if err := l.mkdir(dir); err != nil {
-		return nil, fmt.Errorf("state: cannot create state directory: %w", err)
+		return nil, fmt.Errorf("state: create state directory: %w", err)
 	}
 	return l, nil
 }

@@ -97,13 +97,13 @@ const maxCachedListKeys = 4096
 // client, a failover client or a cluster client.
 func NewRedis(client redis.UniversalClient, opts RedisOptions) (*Redis, error) {
 	if client == nil {
-		return nil, fmt.Errorf("%w: nil redis client", ErrInvalid)
+		return nil, fmt.Errorf("state: nil redis client: %w", ErrInvalid)
 	}
 	if opts.Prefix == "" {
-		return nil, fmt.Errorf("%w: redis key prefix is empty", ErrInvalid)
+		return nil, fmt.Errorf("state: redis key prefix is empty: %w", ErrInvalid)
 	}
 	if strings.ContainsAny(opts.Prefix, "{}") {
-		return nil, fmt.Errorf("%w: redis key prefix %q contains a brace, which would break the hash tag", ErrInvalid, opts.Prefix)
+		return nil, fmt.Errorf("state: redis key prefix %q contains a brace, which would break the hash tag: %w", opts.Prefix, ErrInvalid)
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -153,7 +153,7 @@ func (r *Redis) read(ctx context.Context, pt *redisPart, token int64) (*Snapshot
 		return nil, err
 	default:
 		if snap.Seq, snap.Offset, snap.Meta, err = decodeRedisMeta(raw); err != nil {
-			return nil, fmt.Errorf("%w: key %s: %v", ErrCorrupt, k.meta, err)
+			return nil, fmt.Errorf("state: key %s: %v: %w", k.meta, err, ErrCorrupt)
 		}
 	}
 

@@ -79,7 +79,7 @@ func (r *Redis) commitTx(ctx context.Context, tx *redis.Tx, pt *redisPart, cp *C
 	}
 	owner, err := ownerCmd.Int64()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("%w: key %s: %v", ErrCorrupt, k.owner, err)
+		return fmt.Errorf("state: key %s: %v: %w", k.owner, err, ErrCorrupt)
 	}
 	if owner != pt.token {
 		return fmt.Errorf("state: partition %d seq %d: owner token is %d, ours %d: %w", pt.p, cp.Seq, owner, pt.token, ErrFenced)
@@ -87,7 +87,7 @@ func (r *Redis) commitTx(ctx context.Context, tx *redis.Tx, pt *redisPart, cp *C
 	var stored uint64
 	if raw, err := metaCmd.Bytes(); err == nil {
 		if stored, _, _, err = decodeRedisMeta(raw); err != nil {
-			return fmt.Errorf("%w: key %s: %v", ErrCorrupt, k.meta, err)
+			return fmt.Errorf("state: key %s: %v: %w", k.meta, err, ErrCorrupt)
 		}
 	} else if !errors.Is(err, redis.Nil) {
 		return err

@@ -16,7 +16,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/bench"
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
@@ -269,7 +268,7 @@ func BenchmarkStream(b *testing.B) {
 			b.StartTimer()
 			reg := prometheus.NewRegistry()
 			cfg := Config{
-				Book: e.book, Calendar: e.cal, Participants: batch.Participants(e.book),
+				Book: e.book, Calendar: e.cal, Participants: e.book.Participants(),
 				Topic: name, Partitions: partitions, Store: store(runs), OutDir: b.TempDir(),
 				CheckpointInterval: DefaultCheckpointInterval, CheckpointTaps: benchCheckpointTaps,
 				UntilClosed: until, Metrics: metrics.New(reg, nil), CompressSegments: benchCompress,

@@ -116,8 +116,8 @@ func writePart(root string, day transit.Day, part *Part, sync bool) error {
 
 // ClearOptions configures Clear.
 type ClearOptions struct {
-	// Participants are the clearing participants (batch.Participants).
-	Participants []settlement.Participant
+	// Participants are the clearing participants ((*fares.Book).Participants).
+	Participants []transit.Participant
 	// Calendar is the settlement calendar.
 	Calendar *transit.Calendar
 	// Ledger also writes the day's ledger.

@@ -28,8 +28,8 @@ type Config struct {
 	// Book is the compiled fare policy; Calendar the settlement calendar.
 	Book     *fares.Book
 	Calendar *transit.Calendar
-	// Participants are the clearing participants (batch.Participants).
-	Participants []settlement.Participant
+	// Participants are the clearing participants ((*fares.Book).Participants).
+	Participants []transit.Participant
 	// Engine sets each partition's reorder window, batch size and dedup
 	// horizon (Shards is ignored: a partition is one single writer).
 	Engine engine.Options

@@ -155,7 +155,7 @@ func tempLocal(t *testing.T) *state.Local {
 
 func serviceConfig(e *env, store state.Store, out string, until transit.Day) Config {
 	return Config{
-		Book: e.book, Calendar: e.cal, Participants: batch.Participants(e.book),
+		Book: e.book, Calendar: e.cal, Participants: e.book.Participants(),
 		Topic: topic, Partitions: partitions, Store: store, OutDir: out, Ledger: true,
 		CheckpointInterval: 50 * time.Millisecond, CheckpointTaps: 2000,
 		CloseAfter: 2 * time.Hour, UntilClosed: until, SkipSync: true,
@@ -490,7 +490,7 @@ func TestTakeOverAndClear(t *testing.T) {
 	merged := t.TempDir()
 	for d := testDay; d <= f.last; d++ {
 		if _, _, err := Clear(d, []string{outA, outB}, merged, ClearOptions{
-			Participants: batch.Participants(e.book), Calendar: e.cal, Ledger: true, SkipSync: true,
+			Participants: e.book.Participants(), Calendar: e.cal, Ledger: true, SkipSync: true,
 		}); err != nil {
 			t.Fatal(err)
 		}

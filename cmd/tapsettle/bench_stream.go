@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/bench"
 	"github.com/tapsettle/tapsettle/config"
 	"github.com/tapsettle/tapsettle/fares"
@@ -106,7 +105,7 @@ func benchStream(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, op
 	defer st.Close()
 	reg := prometheus.NewRegistry()
 	svc, err := stream.New(stream.Config{
-		Book: book, Calendar: cal, Participants: batch.Participants(book),
+		Book: book, Calendar: cal, Participants: book.Participants(),
 		Topic: streamTopic, Partitions: opts.Partitions, Store: st, Backend: config.BackendLocal,
 		OutDir:             filepath.Join(dir, "out"),
 		CheckpointInterval: stream.DefaultCheckpointInterval, CheckpointTaps: opts.CheckpointTaps,

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/stream"
 	"github.com/tapsettle/tapsettle/transit"
@@ -35,7 +34,7 @@ It fails naming the partitions whose parts are missing.`,
 			}
 			out := e.cfg.Output.Dir
 			d, m, err := stream.Clear(day, args, out, stream.ClearOptions{
-				Participants: batch.Participants(e.book), Calendar: e.cal, Ledger: e.cfg.Output.Ledger,
+				Participants: e.book.Participants(), Calendar: e.cal, Ledger: e.cfg.Output.Ledger,
 			})
 			if err != nil {
 				return err

@@ -10,7 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
-	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/config"
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
@@ -163,7 +162,7 @@ func runService(ctx context.Context, e *env, brokers []string, until transit.Day
 // newService is the streaming service of the configuration, on a topic of
 // parts partitions, with its metrics registered in reg.
 func newService(e *env, parts int, store state.Store, until transit.Day, reg prometheus.Registerer) (*stream.Service, error) {
-	parties := batch.Participants(e.book)
+	parties := e.book.Participants()
 	cities := make([]transit.City, len(parties))
 	for i, p := range parties {
 		cities[i] = p.Code

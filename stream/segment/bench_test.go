@@ -8,6 +8,7 @@ import (
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
+	"github.com/tapsettle/tapsettle/internal/fixture"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -15,12 +16,12 @@ import (
 // set, random UUIDs as tap identifiers (the worst case for compression;
 // the generator's identifiers are sequential).
 func segBenchRows(n int, uuid bool) []transit.Priced {
-	rows := synthRows(n, 11)
+	rows := fixture.Synth(n, 11)
 	rng := rand.New(rand.NewPCG(11, 12))
 	for i := range rows {
-		rows[i].Device = mustID[transit.DeviceID](fmt.Sprintf("V-%05d", rng.IntN(3000)))
+		rows[i].Device = fixture.ID[transit.DeviceID](fmt.Sprintf("V-%05d", rng.IntN(3000)))
 		if uuid {
-			rows[i].ID = mustID[transit.TapID](fmt.Sprintf("%08x-%04x-%04x-%04x-%012x",
+			rows[i].ID = fixture.ID[transit.TapID](fmt.Sprintf("%08x-%04x-%04x-%04x-%012x",
 				rng.Uint32(), rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint32()&0xffff, rng.Uint64()&(1<<48-1)))
 		}
 	}

@@ -25,7 +25,7 @@ func ExampleBuilder() {
 	b.AddReject(&transit.Reject{Source: "taps/3", Line: 42, Reason: "not a tap"}, settlement.Undated)
 	file := b.Encode(nil)
 
-	c := settlement.NewCollector(settlement.Options{Participants: []settlement.Participant{{Code: 310100}, {Code: transit.Ningbo}}})
+	c := settlement.NewCollector(settlement.Options{Participants: []transit.Participant{{Code: 310100}, {Code: transit.Ningbo}}})
 	info, err := segment.Read(file,
 		func(p *transit.Priced) error { c.Emit(0, []transit.Priced{*p}); return nil },
 		func(r *transit.Reject, d transit.Day, dated bool) error {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tapsettle/tapsettle/internal/fixture"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -26,7 +27,7 @@ var (
 // journey, a late row of the previous day), a row with every identifier at
 // its maximum length, and rejects dated and undated.
 func goldenSegmentContent(t testing.TB) segContent {
-	return segContent{rows: append(fixtureRows(), maxIDRow()), rejects: fixtureSegRejects(t)}
+	return segContent{rows: append(fixture.Rows(), maxIDRow()), rejects: fixtureSegRejects(t)}
 }
 
 // renderSegment lists what Read hands over, one record a line, rows
@@ -38,9 +39,7 @@ func renderSegment(t testing.TB, name string, data []byte) string {
 	if serr != nil {
 		t.Fatalf("golden segment: %v", serr)
 	}
-	// The first line names the package the format lived in when the
-	// golden file was made; it stays so that the file's bytes do.
-	fmt.Fprintf(&out, "# %s, decoded (regenerate: go test ./settlement -run TestSegmentGolden -update)\n", filepath.Base(name))
+	fmt.Fprintf(&out, "# %s, decoded (regenerate: go test ./stream/segment -run TestSegmentGolden -update)\n", filepath.Base(name))
 	fmt.Fprintf(&out, "version %d, codec %d, %d bytes: body %d bytes, %d as stored\n",
 		h.version, h.codec, len(data), h.rawLen, len(h.body))
 	var line []byte

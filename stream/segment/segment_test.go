@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tapsettle/tapsettle/internal/fixture"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -102,9 +103,9 @@ func rejectDay(cal *transit.Calendar, r *transit.Reject) transit.Day {
 }
 
 func fixtureSegRejects(t testing.TB) []segRej {
-	cal := calendar(t)
+	cal := fixture.Calendar(t)
 	var out []segRej
-	for _, r := range fixtureRejects() {
+	for _, r := range fixture.Rejects() {
 		out = append(out, segRej{r, rejectDay(cal, &r)})
 	}
 	return out
@@ -113,11 +114,11 @@ func fixtureSegRejects(t testing.TB) []segRej {
 // maxIDRow fills every identifier to its maximum length: a metro exit with
 // its entry, a device, and a UTF-8 line name of exactly MaxCode bytes.
 func maxIDRow() transit.Priced {
-	r := row(strings.Repeat("T", transit.MaxTapID), strings.Repeat("9", transit.MaxCardID), transit.ProductSenior,
-		shanghai, ningbo, transit.ModeMetro, transit.ActionExit, "地铁1号线ABC", strings.Repeat("S", transit.MaxCode), at(21, 7, 9)+999_999_999).
-		fare(700, 35, 100, 65, transit.RuleMetroDistance|transit.RuleProduct|transit.RuleTransfer|transit.RuleDailyCap).
-		entry(strings.Repeat("E", transit.MaxCode), at(20, 0, 0)+1)
-	r.Device = mustID[transit.DeviceID](strings.Repeat("D", transit.MaxDeviceID))
+	r := fixture.Row(strings.Repeat("T", transit.MaxTapID), strings.Repeat("9", transit.MaxCardID), transit.ProductSenior,
+		fixture.Shanghai, fixture.Ningbo, transit.ModeMetro, transit.ActionExit, "地铁1号线ABC", strings.Repeat("S", transit.MaxCode), fixture.At(21, 7, 9)+999_999_999).
+		Fare(700, 35, 100, 65, transit.RuleMetroDistance|transit.RuleProduct|transit.RuleTransfer|transit.RuleDailyCap).
+		WithEntry(strings.Repeat("E", transit.MaxCode), fixture.At(20, 0, 0)+1)
+	r.Device = fixture.ID[transit.DeviceID](strings.Repeat("D", transit.MaxDeviceID))
 	if len(r.Line.Bytes()) != transit.MaxCode {
 		panic("maxIDRow: line is not MaxCode bytes")
 	}
@@ -142,8 +143,8 @@ func extremeRow() transit.Priced {
 // identifiers, every other field zero.
 func minimalRow() transit.Priced {
 	var r transit.Priced
-	r.ID = mustID[transit.TapID]("t")
-	r.Card = mustID[transit.CardID]("c")
+	r.ID = fixture.ID[transit.TapID]("t")
+	r.Card = fixture.ID[transit.CardID]("c")
 	return r
 }
 
@@ -169,18 +170,18 @@ func TestSegmentRowSizes(t *testing.T) {
 func everyStatusRows() []transit.Priced {
 	bus, metro := transit.ModeBus, transit.ModeMetro
 	std := transit.ProductStandard
-	rs := []*rb{
-		row("st-charged", bjCard, std, beijing, shanghai, bus, transit.ActionBoard, "SH-71", "B20", at(9, 0, 0)).
-			fare(200, 0, 0, 0, transit.RuleBusFlat),
-		row("st-open", gzCard, std, guangzhou, shenzhen, metro, transit.ActionEntry, "SZ-M1", "Z01", at(23, 50, 0)).
-			status(transit.StatusOpen, 0),
-		row("st-duplicate", bjCard, std, beijing, shanghai, bus, transit.ActionBoard, "SH-71", "B20", at(9, 0, 0)).
-			status(transit.StatusDuplicate, 0),
-		row("st-rejected", hmCard, std, hami, guangzhou, bus, transit.ActionBoard, "GZ-3", "G3", at(14, 0, 0)).
-			status(transit.StatusRejected, transit.ReasonUnknownIssuer),
-		row("st-incomplete", shCard, transit.ProductStudent, shanghai, beijing, metro, transit.ActionExit, "BJ-M10", "J33", at(13, 15, 0)).
-			fare(900, 450, 0, 0, transit.RuleMetroDistance|transit.RuleProduct|transit.RuleUnmatchedExit|transit.RuleDefaultPolicy).
-			status(transit.StatusIncomplete, 0),
+	rs := []*fixture.R{
+		fixture.Row("st-charged", fixture.BJCard, std, fixture.Beijing, fixture.Shanghai, bus, transit.ActionBoard, "SH-71", "B20", fixture.At(9, 0, 0)).
+			Fare(200, 0, 0, 0, transit.RuleBusFlat),
+		fixture.Row("st-open", fixture.GZCard, std, fixture.Guangzhou, fixture.Shenzhen, metro, transit.ActionEntry, "SZ-M1", "Z01", fixture.At(23, 50, 0)).
+			WithStatus(transit.StatusOpen, 0),
+		fixture.Row("st-duplicate", fixture.BJCard, std, fixture.Beijing, fixture.Shanghai, bus, transit.ActionBoard, "SH-71", "B20", fixture.At(9, 0, 0)).
+			WithStatus(transit.StatusDuplicate, 0),
+		fixture.Row("st-rejected", fixture.HMCard, std, fixture.Hami, fixture.Guangzhou, bus, transit.ActionBoard, "GZ-3", "G3", fixture.At(14, 0, 0)).
+			WithStatus(transit.StatusRejected, transit.ReasonUnknownIssuer),
+		fixture.Row("st-incomplete", fixture.SHCard, transit.ProductStudent, fixture.Shanghai, fixture.Beijing, metro, transit.ActionExit, "BJ-M10", "J33", fixture.At(13, 15, 0)).
+			Fare(900, 450, 0, 0, transit.RuleMetroDistance|transit.RuleProduct|transit.RuleUnmatchedExit|transit.RuleDefaultPolicy).
+			WithStatus(transit.StatusIncomplete, 0),
 	}
 	out := make([]transit.Priced, len(rs))
 	for i, r := range rs {
@@ -194,29 +195,29 @@ func TestSegmentRoundTrip(t *testing.T) {
 	for i := range allBytes {
 		allBytes[i] = byte(i)
 	}
-	prev := row("prev-day", bjCard, transit.ProductStandard, beijing, ningbo, transit.ModeBus, transit.ActionBoard, "NB-N1", "S30", at(3, 30, 0)).
-		fare(200, 0, 0, 0, transit.RuleBusFlat|transit.RuleLate).day(fixturePrev).Priced
+	prev := fixture.Row("prev-day", fixture.BJCard, transit.ProductStandard, fixture.Beijing, fixture.Ningbo, transit.ModeBus, transit.ActionBoard, "NB-N1", "S30", fixture.At(3, 30, 0)).
+		Fare(200, 0, 0, 0, transit.RuleBusFlat|transit.RuleLate).OnDay(fixture.Prev).Priced
 	tests := []struct {
 		name string
 		c    segContent
 	}{
 		{"empty", segContent{}},
-		{"fixture day", segContent{fixtureRows(), fixtureSegRejects(t)}},
+		{"fixture day", segContent{fixture.Rows(), fixtureSegRejects(t)}},
 		{"every status", segContent{rows: everyStatusRows()}},
-		{"metro exit with entry", segContent{rows: fixtureRows()[1:3]}},
+		{"metro exit with entry", segContent{rows: fixture.Rows()[1:3]}},
 		{"max-length ids", segContent{rows: []transit.Priced{maxIDRow()}}},
 		{"extreme values", segContent{rows: []transit.Priced{extremeRow(), minimalRow()}}},
-		{"two days, then back", segContent{rows: []transit.Priced{fixtureRows()[0], prev, fixtureRows()[1]}}},
+		{"two days, then back", segContent{rows: []transit.Priced{fixture.Rows()[0], prev, fixture.Rows()[1]}}},
 		{"rejects only, dated and undated", segContent{rejects: []segRej{
 			{transit.Reject{Source: "kafka/taps/3", Line: 1, Reason: "unreadable"}, settlement.Undated},
-			{transit.Reject{Source: "kafka/taps/3", Line: 2, Field: "time", Reason: "r", Raw: "x", Time: at(12, 0, 0), HasTime: true}, fixtureDay},
-			{transit.Reject{Time: at(2, 0, 0), HasTime: true}, settlement.Undated}, // a partition without a calendar
+			{transit.Reject{Source: "kafka/taps/3", Line: 2, Field: "time", Reason: "r", Raw: "x", Time: fixture.At(12, 0, 0), HasTime: true}, fixture.Day},
+			{transit.Reject{Time: fixture.At(2, 0, 0), HasTime: true}, settlement.Undated}, // a partition without a calendar
 		}}},
 		{"reject strings", segContent{rejects: []segRej{
-			{transit.Reject{Source: "", Line: -1, Raw: string(allBytes)}, fixtureDay},
-			{transit.Reject{Source: strings.Repeat("s", 5000), Field: "地铁", Reason: "line\nbreak,\"quote\"", Raw: strings.Repeat("\x00", transit.MaxRejectRaw), Time: math.MinInt64}, fixturePrev},
+			{transit.Reject{Source: "", Line: -1, Raw: string(allBytes)}, fixture.Day},
+			{transit.Reject{Source: strings.Repeat("s", 5000), Field: "地铁", Reason: "line\nbreak,\"quote\"", Raw: strings.Repeat("\x00", transit.MaxRejectRaw), Time: math.MinInt64}, fixture.Prev},
 		}}},
-		{"synthetic rows with rejects", segContent{synthRows(3000, 4), fixtureSegRejects(t)}},
+		{"synthetic rows with rejects", segContent{fixture.Synth(3000, 4), fixtureSegRejects(t)}},
 	}
 	for _, f := range segFormats {
 		for _, tt := range tests {
@@ -274,8 +275,8 @@ func testSegmentRoundTrip(t *testing.T, f segFormat, c segContent) {
 }
 
 func TestSegmentUndatedFirst(t *testing.T) {
-	c := segContent{rows: fixtureRows(), rejects: fixtureSegRejects(t)}
-	want := []transit.Day{settlement.Undated, fixturePrev, fixtureDay}
+	c := segContent{rows: fixture.Rows(), rejects: fixtureSegRejects(t)}
+	want := []transit.Day{settlement.Undated, fixture.Prev, fixture.Day}
 	if got := c.build().Days(); !slices.Equal(got, want) {
 		t.Fatalf("Days = %v, want %v", got, want)
 	}
@@ -284,11 +285,11 @@ func TestSegmentUndatedFirst(t *testing.T) {
 // TestSegmentEncodeStable: the bytes depend only on the content, not on
 // how it was handed over, on reuse of the builder, or on dst.
 func TestSegmentEncodeStable(t *testing.T) {
-	c := segContent{synthRows(500, 9), fixtureSegRejects(t)}
+	c := segContent{fixture.Synth(500, 9), fixtureSegRejects(t)}
 	want := c.encode()
 
 	var b Builder
-	b.AddRows(fixtureRows()) // something else first, then Reset
+	b.AddRows(fixture.Rows()) // something else first, then Reset
 	b.AddReject(&c.rejects[0].r, 0)
 	b.Reset()
 	if b.Rows() != 0 || b.Rejects() != 0 || len(b.Days()) != 0 || b.Size() != 0 {
@@ -352,7 +353,7 @@ func appendRejects(rs []segRej) []byte {
 // TestSegmentEncodeNoAllocs: once the buffers are sized, a segment of
 // several chunks costs no allocation, by Encode or by WriteTo.
 func TestSegmentEncodeNoAllocs(t *testing.T) {
-	rows := synthRows(4096, 3)
+	rows := fixture.Synth(4096, 3)
 	rej := fixtureSegRejects(t)
 	var dst []byte
 	for _, tt := range []struct {
@@ -386,7 +387,7 @@ func TestSegmentEncodeNoAllocs(t *testing.T) {
 // smallSegment has every kind of record: rows of two days, a metro exit
 // with its entry, a dated and an undated reject.
 func smallSegment(t testing.TB) []byte {
-	rows := fixtureRows()
+	rows := fixture.Rows()
 	c := segContent{rows: []transit.Priced{rows[2], rows[13]}, rejects: fixtureSegRejects(t)[1:]}
 	return c.encode()
 }
@@ -459,7 +460,7 @@ func TestSegmentVersion(t *testing.T) {
 // content is not what a builder writes: the reader's own checks must
 // refuse each, naming the place.
 func TestSegmentForged(t *testing.T) {
-	good := fixtureRows()[:3]
+	good := fixture.Rows()[:3]
 	rawOf := func(rows []transit.Priced, rejects []segRej) []byte {
 		var raw []byte
 		for i := range rows {
@@ -505,27 +506,27 @@ func TestSegmentForged(t *testing.T) {
 		f          segFormat
 	}{
 		{"a day missing from the header", 3, 0, nil, rawOf(good, nil), nil, "header lists days", stored},
-		{"a day too many", 3, 0, []transit.Day{fixturePrev, fixtureDay}, rawOf(good, nil), nil, "header lists days", stored},
-		{"days out of order", 3, 1, []transit.Day{fixtureDay, settlement.Undated}, rawOf(good, undated), nil, "ascending", stored},
+		{"a day too many", 3, 0, []transit.Day{fixture.Prev, fixture.Day}, rawOf(good, nil), nil, "header lists days", stored},
+		{"days out of order", 3, 1, []transit.Day{fixture.Day, settlement.Undated}, rawOf(good, undated), nil, "ascending", stored},
 		{"more days than records", 1, 0, []transit.Day{1, 2}, rawOf(good[:1], nil), nil, "days for", stored},
-		{"status out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Status = transit.NumStatuses }), nil), nil, "row 1: status", stored},
-		{"reason out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Reason = transit.NumReasons }), nil), nil, "row 1: reason", stored},
-		{"unknown rule", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Rules = transit.KnownRules + 1 }), nil), nil, "row 1: unknown rule", stored},
-		{"mode out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Mode = 9 }), nil), nil, "row 1: tap", stored},
-		{"entry stop not a code", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { copy(r.EntryStop[:], "a,b") }), nil), nil, "row 1: entry stop is not a valid code", stored},
-		{"padded varint", 3, 0, []transit.Day{fixtureDay}, paddedDay(), nil, "row 1: day", stored},
-		{"a row past the rows", 4, 0, []transit.Day{fixtureDay}, rawOf(good, nil), nil, "row 3: tap", stored},
-		{"rows past the body", 100, 0, []transit.Day{fixtureDay}, rawOf(good, nil), nil, "cannot hold", stored},
-		{"bytes after the last reject", 3, 0, []transit.Day{fixtureDay}, append(rawOf(good, nil), 0), nil, "after the last reject", stored},
+		{"status out of range", 3, 0, []transit.Day{fixture.Day}, rawOf(withRow(func(r *transit.Priced) { r.Status = transit.NumStatuses }), nil), nil, "row 1: status", stored},
+		{"reason out of range", 3, 0, []transit.Day{fixture.Day}, rawOf(withRow(func(r *transit.Priced) { r.Reason = transit.NumReasons }), nil), nil, "row 1: reason", stored},
+		{"unknown rule", 3, 0, []transit.Day{fixture.Day}, rawOf(withRow(func(r *transit.Priced) { r.Rules = transit.KnownRules + 1 }), nil), nil, "row 1: unknown rule", stored},
+		{"mode out of range", 3, 0, []transit.Day{fixture.Day}, rawOf(withRow(func(r *transit.Priced) { r.Mode = 9 }), nil), nil, "row 1: tap", stored},
+		{"entry stop not a code", 3, 0, []transit.Day{fixture.Day}, rawOf(withRow(func(r *transit.Priced) { copy(r.EntryStop[:], "a,b") }), nil), nil, "row 1: entry stop is not a valid code", stored},
+		{"padded varint", 3, 0, []transit.Day{fixture.Day}, paddedDay(), nil, "row 1: day", stored},
+		{"a row past the rows", 4, 0, []transit.Day{fixture.Day}, rawOf(good, nil), nil, "row 3: tap", stored},
+		{"rows past the body", 100, 0, []transit.Day{fixture.Day}, rawOf(good, nil), nil, "cannot hold", stored},
+		{"bytes after the last reject", 3, 0, []transit.Day{fixture.Day}, append(rawOf(good, nil), 0), nil, "after the last reject", stored},
 		{"reject string past the body", 0, 1, []transit.Day{settlement.Undated}, longRaw, nil, "reject 0: reject string runs past the body", stored},
 		{"rejects past the body", 0, 2, []transit.Day{settlement.Undated}, append(rawOf(nil, undated), make([]byte, segRejMinSize-3)...), nil, "cannot hold", stored},
 		{"reject truncated", 0, 2, []transit.Day{settlement.Undated}, append(rawOf(nil, long), make([]byte, segRejMinSize-1)...), nil, "reject 1: reject record truncated", stored},
-		{"unknown codec", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffCodec, func(b []byte) { b[0] = 2 }), "unknown body codec 2", stored},
-		{"raw length", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { b[0]++ }), "stored body of", stored},
-		{"raw length over the maximum", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { segLE.PutUint32(b, MaxSize+1) }), "at most", stored},
+		{"unknown codec", 3, 0, []transit.Day{fixture.Day}, rawOf(good, nil), patch(segOffCodec, func(b []byte) { b[0] = 2 }), "unknown body codec 2", stored},
+		{"raw length", 3, 0, []transit.Day{fixture.Day}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { b[0]++ }), "stored body of", stored},
+		{"raw length over the maximum", 3, 0, []transit.Day{fixture.Day}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { segLE.PutUint32(b, MaxSize+1) }), "at most", stored},
 		// A compressed body.
-		{"compressed raw length", 3, 0, []transit.Day{fixtureDay}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { b[0]++ }), "S2", s2Format},
-		{"compressed status out of range", 3, 0, []transit.Day{fixtureDay}, rawOf(withRow(func(r *transit.Priced) { r.Status = transit.NumStatuses }), nil), nil, "row 1: status", s2Format},
+		{"compressed raw length", 3, 0, []transit.Day{fixture.Day}, rawOf(good, nil), patch(segOffRawLen, func(b []byte) { b[0]++ }), "S2", s2Format},
+		{"compressed status out of range", 3, 0, []transit.Day{fixture.Day}, rawOf(withRow(func(r *transit.Priced) { r.Status = transit.NumStatuses }), nil), nil, "row 1: status", s2Format},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -553,7 +554,7 @@ func TestSegmentRejectFlags(t *testing.T) {
 }
 
 func TestSegmentCallbackError(t *testing.T) {
-	data := (&segContent{fixtureRows(), fixtureSegRejects(t)}).encode()
+	data := (&segContent{fixture.Rows(), fixtureSegRejects(t)}).encode()
 	stop := errors.New("stop")
 	for _, at := range []string{"row", "reject"} {
 		calls := 0
@@ -573,13 +574,13 @@ func TestSegmentCallbackError(t *testing.T) {
 		if !errors.Is(err, stop) || errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s callback error: got %v", at, err)
 		}
-		if want := map[string]int{"row": 3, "reject": len(fixtureRows()) + 1}[at]; calls != want {
+		if want := map[string]int{"row": 3, "reject": len(fixture.Rows()) + 1}[at]; calls != want {
 			t.Errorf("%s: %d calls after the error, want %d", at, calls, want)
 		}
 	}
 	// Nil callbacks skip their records.
 	info, err := Read(data, nil, nil)
-	if err != nil || info.Rows != len(fixtureRows()) {
+	if err != nil || info.Rows != len(fixture.Rows()) {
 		t.Fatalf("nil callbacks: %+v, %v", info, err)
 	}
 }
@@ -600,7 +601,7 @@ func TestSegmentErrorText(t *testing.T) {
 // whatever the buffers hold from the segment before; a corrupt segment in
 // between changes nothing after it.
 func TestSegmentReaderReuse(t *testing.T) {
-	rows := fixtureRows()
+	rows := fixture.Rows()
 	rejects := fixtureSegRejects(t)
 	segs := [][]byte{
 		(&segContent{rows: rows, rejects: rejects}).encode(),
@@ -638,8 +639,8 @@ func TestSegmentReaderReuse(t *testing.T) {
 // makes of the same records laid end to end, in every format; so does a
 // smaller one built next in the same builder, and the file reads back.
 func TestSegmentChunks(t *testing.T) {
-	big := segContent{synthRows(20000, 11), fixtureSegRejects(t)} // ~1.7 MB: five chunks
-	small := segContent{rows: synthRows(300, 12)}
+	big := segContent{fixture.Synth(20000, 11), fixtureSegRejects(t)} // ~1.7 MB: five chunks
+	small := segContent{rows: fixture.Synth(300, 12)}
 	for _, f := range segFormats {
 		t.Run(f.name, func(t *testing.T) {
 			b := newBuilder(f.f)
@@ -681,7 +682,7 @@ func TestSegmentChunks(t *testing.T) {
 // TestSegmentWriteToError: a failing writer's error comes back, after no
 // more bytes than it took.
 func TestSegmentWriteToError(t *testing.T) {
-	c := segContent{synthRows(5000, 13), nil}
+	c := segContent{fixture.Synth(5000, 13), nil}
 	b := c.build()
 	w := &failAfter{n: 100000}
 	n, err := b.WriteTo(w)
