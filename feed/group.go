@@ -64,6 +64,13 @@ type GroupConfig struct {
 	JoinGroupBackoff time.Duration
 	// Fetch tunes the PartitionReaders that claims open.
 	Fetch FetchConfig
+	// OnJoin, when set, is called once for every generation this member
+	// joins, before the generation's claims start, with or without
+	// partitions: a member that joins with none has no claim to report
+	// its join time (Claim.Joining), which is what the time to rejoin
+	// after a restart or a rebalance is measured with. It runs on the
+	// group's goroutine and must return promptly.
+	OnJoin func(Join)
 	// Logger receives generations and retried errors (info, warn) and
 	// kafka-go's diagnostics (debug). Default: discard.
 	Logger *slog.Logger
@@ -293,6 +300,9 @@ func (g *Group) startClaims(ctx context.Context, gen *kafka.Generation, log *slo
 	joining := time.Duration(time.Now().UnixNano() - g.outSince.Load())
 	log.Info("feed: joined generation", "generation", gen.ID, "member", gen.MemberID, "partitions", ids, "joining", joining)
 	g.member.Store(true)
+	if g.cfg.OnJoin != nil {
+		g.cfg.OnJoin(Join{Generation: gen.ID, Partitions: ids, Joining: joining})
+	}
 	// Out of the group from the generation's end, which Start's ctx
 	// tells: a member without partitions has no claim to tell it.
 	gen.Start(func(genCtx context.Context) {
@@ -341,6 +351,20 @@ func (g *Group) Close() error {
 	}
 	g.tr.CloseIdleConnections()
 	return nil
+}
+
+// Join is a generation this member joined (GroupConfig.OnJoin).
+type Join struct {
+	// Generation is the group generation joined.
+	Generation int32
+	// Partitions are the partitions of the feed topic assigned to this
+	// member in the generation, in increasing order; empty when the group
+	// has more members than the topic has partitions.
+	Partitions []int
+	// Joining is how long this member was out of the group before the
+	// generation was assigned: since its previous generation ended, or
+	// since Run started (the same as its claims' Claim.Joining).
+	Joining time.Duration
 }
 
 // Claim is one partition assigned to this member for one generation.

@@ -21,6 +21,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(brokerEnv); spec != "" {
 		os.Exit(serveBroker(spec))
 	}
+	if spec := os.Getenv(memberEnv); spec != "" {
+		os.Exit(runMember(spec))
+	}
 	os.Exit(m.Run())
 }
 
