@@ -332,6 +332,7 @@ func (s *Service) newWorker(ctx context.Context, c *feed.Claim) (*worker, error)
 			s.log.Warn("no checkpoint for the partition although the group committed an offset: starting from the earliest offset, the state is the authority",
 				"partition", w.p, "committed", c.Committed)
 		}
+		w.sweep(0, false)
 		return w, nil
 	}
 	pending, em, err := decodeMeta(snap.Meta)
@@ -369,6 +370,9 @@ func (s *Service) newWorker(ctx context.Context, c *feed.Claim) (*worker, error)
 	if err := w.writeParts(); err != nil {
 		return nil, err
 	}
+	// Load fenced every earlier owner: what the restored checkpoint does
+	// not reference in the partition's folder is debris (sweep.go).
+	w.sweep(0, false)
 	return w, nil
 }
 
@@ -637,6 +641,7 @@ func (w *worker) committed(c *feed.Claim) error {
 	w.sinceTaps, w.lastCkpt = 0, time.Now()
 	w.endDue()
 	w.drops = w.drops[:0]
+	closing := len(w.pending) > 0
 	if err := c.Commit(w.next); err != nil {
 		// The group's offset only feeds lag monitoring; the state holds
 		// the real one.
@@ -644,6 +649,10 @@ func (w *worker) committed(c *feed.Claim) error {
 	}
 	if err := w.writeParts(); err != nil {
 		return err
+	}
+	if closing {
+		closed, ok := w.part.Closed()
+		w.sweep(closed, ok)
 	}
 	w.publish(taps)
 	return nil
