@@ -147,6 +147,7 @@ func TestStreamingDefaults(t *testing.T) {
 	f("clearing.interval", c.Clearing.Interval, 15*time.Minute)
 	f("clearing.taps", c.Clearing.Taps, int64(0))
 	f("clearing.keep", c.Clearing.Keep, 2)
+	f("clearing.keep_days", c.Clearing.KeepDays, 7)
 	f("clearing.close_after", c.Clearing.CloseAfter, 2*time.Hour)
 	f("metrics.listen", c.Metrics.Listen, "127.0.0.1:9464")
 	if d := Default(); !reflect.DeepEqual(*c, d) {
@@ -274,6 +275,8 @@ func TestStreamingValidation(t *testing.T) {
 	bad("clearing:\n  interval: 25h\n", "", "clearing.interval")
 	bad("clearing:\n  taps: -1\n", "", "clearing.taps")
 	bad("clearing:\n  keep: -1\n", "", "clearing.keep")
+	bad("clearing:\n  keep_days: -1\n", "", "clearing.keep_days")
+	bad("clearing:\n  keep_days: 5000\n", "", "clearing.keep_days")
 	bad("clearing:\n  close_after: -1s\n", "", "clearing.close_after")
 	bad("metrics:\n  listen: nohostport\n", "", "metrics.listen")
 	bad("metrics:\n  listen: \"127.0.0.1:70000\"\n", "", "metrics.listen")
@@ -348,6 +351,7 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 		"clearing.interval":              {"5m", 5 * time.Minute, nil},
 		"clearing.taps":                  {"100000", int64(100000), nil},
 		"clearing.keep":                  {"5", 5, nil},
+		"clearing.keep_days":             {"30", 30, nil},
 		"clearing.close_after":           {"90m", 90 * time.Minute, nil},
 		"metrics.listen":                 {"0.0.0.0:9500", "0.0.0.0:9500", nil},
 	}

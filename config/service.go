@@ -48,6 +48,11 @@ type Clearing struct {
 	Taps int64 `koanf:"taps"`
 	// Keep is how many provisional cycles stay on disk. Default: 2.
 	Keep int `koanf:"keep"`
+	// KeepDays is how many days of parts and segments the output folder
+	// keeps before the day just closed: when a partition closes day D, its
+	// parts of the days before D minus keep_days, and the segments only
+	// they reference, are removed. The days' files stay. Default: 7.
+	KeepDays int `koanf:"keep_days"`
 	// CloseAfter is how far past a day's cut-off, in event time, a
 	// partition closes that day on its own when no close-day control
 	// message came. Taps of a closed day settle in the next cycle as late
@@ -63,6 +68,9 @@ func (c *Clearing) ensureDefaults() {
 	if c.CloseAfter == 0 {
 		c.CloseAfter = 2 * time.Hour
 	}
+	if c.KeepDays == 0 {
+		c.KeepDays = 7
+	}
 }
 
 func (c *Clearing) validate(p *problems) {
@@ -74,6 +82,9 @@ func (c *Clearing) validate(p *problems) {
 	}
 	if c.Keep < 1 || c.Keep > 10000 {
 		p.bad("clearing.keep", c.Keep, "want 1..10000")
+	}
+	if c.KeepDays < 1 || c.KeepDays > 3660 {
+		p.bad("clearing.keep_days", c.KeepDays, "want 1..3660")
 	}
 	if c.CloseAfter < 0 || c.CloseAfter > 24*time.Hour {
 		p.bad("clearing.close_after", c.CloseAfter, "want 0..24h")

@@ -62,6 +62,7 @@ type Metrics struct {
 	groupJoin                 prometheus.Histogram // group.go
 	daysClosed                prometheus.Counter
 	lastClosedDay             prometheus.Gauge
+	sweptFiles, sweptBytes    prometheus.Counter
 	lastClosedMu              sync.Mutex
 	lastClosed                int // YYYYMMDD of lastClosedDay, under lastClosedMu
 }
@@ -124,6 +125,10 @@ func New(reg prometheus.Registerer, cities []transit.City) *Metrics {
 			Help: "Settlement days this instance closed and wrote."}),
 		lastClosedDay: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "last_closed_day",
 			Help: "The latest settlement day this instance closed and wrote, as the number YYYYMMDD."}),
+		sweptFiles: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "swept_files_total",
+			Help: "Files removed from the output folder: debris of interrupted attempts, and parts and segments past clearing.keep_days."}),
+		sweptBytes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "swept_bytes_total",
+			Help: "Bytes of the files counted in swept_files_total."}),
 	}
 	tapsVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "taps_total",
 		Help: "Taps priced, by city where the tap happened (six-digit code, or other), mode and status."},
@@ -154,7 +159,8 @@ func New(reg prometheus.Registerer, cities []transit.City) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.messages, m.bytes, tapsVec, rejectsVec, m.lag, m.open, m.held, m.assigned,
-			m.checkpointDur, m.checkpointFail, m.batchDur, m.cycleDur, m.cycleFail, m.daysClosed, m.lastClosedDay)
+			m.checkpointDur, m.checkpointFail, m.batchDur, m.cycleDur, m.cycleFail, m.daysClosed, m.lastClosedDay,
+			m.sweptFiles, m.sweptBytes)
 	}
 	m.groupJoin = newJoinHistogram(reg)
 	return m
@@ -199,6 +205,12 @@ func (m *Metrics) ObserveCycle(d time.Duration, err error) {
 	if err != nil {
 		m.cycleFail.Inc()
 	}
+}
+
+// Swept counts files removed from the output folder and their bytes.
+func (m *Metrics) Swept(files int, bytes int64) {
+	m.sweptFiles.Add(float64(files))
+	m.sweptBytes.Add(float64(bytes))
 }
 
 // ObserveBatch records the processing time of one batch.

@@ -28,7 +28,9 @@
 // checkpoint: the next owner restores the state, resumes at the stored
 // offset and re-prices the same taps into the same rows (engine.Partition is deterministic in its input
 // sequence). A segment written by the crashed attempt but never committed
-// is never listed, so it is never read. The consumer group's committed
+// is never listed, so it is never read; the next owner removes it (see
+// sweep.go, which also bounds the folder by Config.KeepDays). The consumer
+// group's committed
 // offset is only advanced after the checkpoint, for lag monitoring; it is
 // never trusted on restore.
 //

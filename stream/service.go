@@ -64,6 +64,11 @@ type Config struct {
 	ClearingInterval time.Duration
 	ClearingTaps     int64
 	KeepCycles       int
+	// KeepDays, when above 0, bounds the output folder: when a partition
+	// closes day D, its parts of the days before D-KeepDays are removed,
+	// with the segments only they referenced (sweep.go). 0 keeps them
+	// all.
+	KeepDays int
 	// UntilClosed, when set, makes Run return once this instance has
 	// written that day's files.
 	UntilClosed transit.Day
@@ -135,6 +140,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.KeepCycles <= 0 {
 		cfg.KeepCycles = DefaultKeepCycles
+	}
+	if cfg.KeepDays < 0 {
+		return nil, fmt.Errorf("stream: keep %d days of parts, want >= 0", cfg.KeepDays)
 	}
 	if cfg.ClearingInterval < 0 || cfg.ClearingTaps < 0 {
 		return nil, fmt.Errorf("stream: clearing interval %v and taps %d, want >= 0", cfg.ClearingInterval, cfg.ClearingTaps)
@@ -223,6 +231,7 @@ func (s *Service) Run(ctx context.Context, g Group) error {
 			return nil
 		}
 	}
+	s.sweepPartTemps()
 	ctx, cancel := context.WithCancel(ctx)
 	var cycles sync.WaitGroup
 	defer func() {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -424,6 +425,106 @@ func TestKillAndRestart(t *testing.T) {
 	sameTree(t, out, f.batch, f, true)
 }
 
+// TestSigtermCheckpoints sends SIGTERM to the service while every
+// partition has a backlog, twice, then lets a third process finish the
+// stream. Each stopped process exits 0 promptly and leaves a final
+// checkpoint of every partition it owned, without a checkpoint failure;
+// the next process resumes exactly there (nothing re-priced), and the
+// day's files are the batch job's.
+func TestSigtermCheckpoints(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops child processes")
+	}
+	e := newEnv(t)
+	f := newFixture(t, e, 80000)
+	b := publish(t, f)
+	out, stateDir := t.TempDir(), t.TempDir()
+	segments := func() int {
+		segs, _ := filepath.Glob(filepath.Join(out, segmentsDir, "p*", "*.seg"))
+		return len(segs)
+	}
+	var released map[string][2]string // by partition, from the process stopped last
+	for run := 0; run < 3; run++ {
+		until := transit.Day(0)
+		if run == 2 {
+			until = f.last
+		}
+		cmd := child(t, b.Addrs()[0], "local:"+stateDir, out, until)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		stderr := func() string { return cmd.Stderr.(*syncBuffer).String() }
+		restored := logMarks(stderr(), "partition restored")
+		if run == 2 {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("last child: %v\n%s", err, stderr())
+				}
+			case <-time.After(2 * time.Minute):
+				_ = cmd.Process.Kill()
+				t.Fatalf("the last child did not finish\n%s", stderr())
+			}
+			restored = logMarks(stderr(), "partition restored")
+		} else {
+			// Stop mid-stream, once this run has committed a few
+			// checkpoints of its own: the partitions have a backlog.
+			want := segments() + 3
+			for deadline := time.Now().Add(time.Minute); segments() < want && time.Now().Before(deadline) && len(done) == 0; {
+				time.Sleep(time.Millisecond)
+			}
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("run %d: SIGTERM: the child exited with %v\n%s", run, err, stderr())
+				}
+			case <-time.After(20 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Fatalf("run %d: the child did not exit within 20s of SIGTERM\n%s", run, stderr())
+			}
+			log := stderr()
+			if _, err := os.Stat(filepath.Join(out, f.last.String())); err == nil {
+				t.Fatalf("run %d: the stream was over before SIGTERM: make it longer\n%s", run, log)
+			}
+			for _, bad := range []string{"without a final checkpoint", "checkpoint failed"} {
+				if strings.Contains(log, bad) {
+					t.Fatalf("run %d: SIGTERM logged %q\n%s", run, bad, log)
+				}
+			}
+			restored = logMarks(log, "partition restored")
+		}
+		// Each process starts from the checkpoints the previous one
+		// left when it stopped.
+		for p, m := range released {
+			r, ok := restored[p]
+			if !ok || r != m {
+				t.Fatalf("run %d: partition %s restored at checkpoint %v, the previous process released it at %v\n%s", run, p, r, m, stderr())
+			}
+		}
+		if run < 2 {
+			released = logMarks(stderr(), "partition released")
+			if len(released) != partitions {
+				t.Fatalf("run %d: %d partitions released with a final checkpoint, want %d\n%s", run, len(released), partitions, stderr())
+			}
+		}
+	}
+	sameTree(t, out, f.batch, f, true)
+}
+
+// logMarks returns, by partition, the checkpoint and offset of the last
+// log line of msg for that partition.
+func logMarks(log, msg string) map[string][2]string {
+	m := map[string][2]string{}
+	re := regexp.MustCompile(`msg="` + regexp.QuoteMeta(msg) + `" partition=(\d+) checkpoint=(\d+) offset=(\d+)`)
+	for _, g := range re.FindAllStringSubmatch(log, -1) {
+		m[g[1]] = [2]string{g[2], g[3]}
+	}
+	return m
+}
+
 // TestTakeOverAndClear: two instances in one group split the partitions
 // and share Redis state; one is killed, the other takes its partitions
 // over from their checkpoints; Clear merges both output folders into the
@@ -645,7 +746,8 @@ func runChild() int {
 	}
 	cfg := serviceConfig(e, store, os.Getenv("STREAM_OUT"), until)
 	cfg.SkipSync = false // crash safety is what the kill tests test
-	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Info: the tests read "partition restored" and "partition released".
+	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	svc, err := New(cfg)
 	if err != nil {
 		return fail(err)

@@ -50,6 +50,11 @@ type worker struct {
 	// so the worker can never checkpoint again; the partition's next
 	// owner restores the last committed one.
 	lost bool
+	// staged is set while w.cp is staged but not committed: a commit
+	// interrupted by the end of consumption (errInterrupted). The next
+	// checkpoint commits that same checkpoint rather than staging
+	// another: the engine handed its changes over to it.
+	staged bool
 
 	seq       uint64 // last committed checkpoint
 	next      int64  // next offset to consume
@@ -164,7 +169,7 @@ func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
 				// rather than when the next message comes, so that the
 				// offset, the lag and the intraday cycles catch up.
 				if err := w.checkpoint(ctx, c); err != nil {
-					return w.fail(ctx, err)
+					return w.stop(ctx, c, err)
 				}
 				continue
 			}
@@ -178,16 +183,21 @@ func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
 		start := time.Now()
 		for i := range buf[:n] {
 			if err := w.message(ctx, c, &buf[i]); err != nil {
-				return w.fail(ctx, err)
+				return w.stop(ctx, c, err)
 			}
 		}
 		w.submit()
 		if err := w.autoClose(ctx, c); err != nil {
-			return w.fail(ctx, err)
+			return w.stop(ctx, c, err)
+		}
+		if ctx.Err() != nil {
+			// Stopped while the batch was in hand: the final checkpoint
+			// covers it.
+			return w.shutdown(c)
 		}
 		if w.sinceTaps >= s.cfg.CheckpointTaps || time.Since(w.lastCkpt) >= s.cfg.CheckpointInterval {
 			if err := w.checkpoint(ctx, c); err != nil {
-				return w.fail(ctx, err)
+				return w.stop(ctx, c, err)
 			}
 		}
 		if m := s.cfg.Metrics; m != nil {
@@ -223,10 +233,26 @@ func (w *worker) endDue() {
 	}
 }
 
-// fail turns a checkpoint error into the claim's result: a cancelled
-// context is a shutdown during an outage (the last checkpoint stands), a
-// fenced partition belongs to another instance now; both end the claim
-// quietly, without a final checkpoint. Anything else is fatal.
+// errInterrupted is returned by commit when its context ends before the
+// store answered: not a store failure. The checkpoint stays staged
+// (worker.staged) for shutdown to commit.
+var errInterrupted = errors.New("stream: checkpoint not committed before its context ended")
+
+// stop ends the claim after an error of the consumption loop: a commit
+// that the end of consumption (shutdown or rebalance) interrupted is
+// finished by shutdown, with the final checkpoint; anything else goes to
+// fail.
+func (w *worker) stop(ctx context.Context, c *feed.Claim, err error) error {
+	if errors.Is(err, errInterrupted) && w.staged && !w.lost {
+		return w.shutdown(c)
+	}
+	return w.fail(ctx, err)
+}
+
+// fail turns a checkpoint error into the claim's result: a context that
+// ended is a shutdown during an outage (the last committed checkpoint
+// stands), a fenced partition belongs to another instance now; both end
+// the claim quietly, without a final checkpoint. Anything else is fatal.
 func (w *worker) fail(ctx context.Context, err error) error {
 	if ctx.Err() != nil || errors.Is(err, state.ErrFenced) {
 		w.s.log.Warn("partition released without a final checkpoint", "partition", w.p, "err", err)
@@ -236,19 +262,34 @@ func (w *worker) fail(ctx context.Context, err error) error {
 	return err
 }
 
+// shutdownTimeout bounds the final checkpoint of a partition at shutdown
+// or rebalance, so that a stop during a store outage still ends.
+const shutdownTimeout = 30 * time.Second
+
+// shutdown leaves a final checkpoint behind when consumption ends
+// (shutdown or rebalance), with a context of its own since the
+// consumption's has ended: first the checkpoint whose commit that end
+// interrupted, if any, then one of what remains. The next owner starts
+// where this one stopped.
 func (w *worker) shutdown(c *feed.Claim) error {
 	if w.lost {
 		return nil
 	}
-	w.submit()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	if w.staged {
+		if err := w.checkpoint(ctx, c); err != nil {
+			return w.fail(ctx, err)
+		}
+	}
+	w.submit()
 	if err := w.checkpoint(ctx, c); err != nil {
 		return w.fail(ctx, err)
 	}
 	if err := w.s.cfg.Store.Release(w.p); err != nil {
 		w.s.log.Warn("release", "partition", w.p, "err", err)
 	}
+	w.s.log.Info("partition released", "partition", w.p, "checkpoint", w.seq, "offset", w.next)
 	return nil
 }
 
@@ -291,6 +332,7 @@ func (s *Service) newWorker(ctx context.Context, c *feed.Claim) (*worker, error)
 			s.log.Warn("no checkpoint for the partition although the group committed an offset: starting from the earliest offset, the state is the authority",
 				"partition", w.p, "committed", c.Committed)
 		}
+		w.sweep(0, false)
 		return w, nil
 	}
 	pending, em, err := decodeMeta(snap.Meta)
@@ -328,6 +370,9 @@ func (s *Service) newWorker(ctx context.Context, c *feed.Claim) (*worker, error)
 	if err := w.writeParts(); err != nil {
 		return nil, err
 	}
+	// Load fenced every earlier owner: what the restored checkpoint does
+	// not reference in the partition's folder is debris (sweep.go).
+	w.sweep(0, false)
 	return w, nil
 }
 
@@ -484,18 +529,22 @@ func (w *worker) checkpoint(ctx context.Context, c *feed.Claim) error {
 		return errors.New("stream: a checkpoint of this partition failed; it must be restored from the store")
 	}
 	start := time.Now()
-	w.cp = state.Checkpoint{Seq: w.seq + 1, Offset: w.next, Cards: w.cp.Cards[:0], Drops: w.cp.Drops[:0], Appends: w.cp.Appends[:0]}
-	w.arena.reset()
-	if w.next < 0 {
-		// Nothing consumed yet: nothing to commit.
-		return nil
-	}
-	if err := w.stage(); err != nil {
-		return err
+	if !w.staged {
+		w.cp = state.Checkpoint{Seq: w.seq + 1, Offset: w.next, Cards: w.cp.Cards[:0], Drops: w.cp.Drops[:0], Appends: w.cp.Appends[:0]}
+		w.arena.reset()
+		if w.next < 0 {
+			// Nothing consumed yet: nothing to commit.
+			return nil
+		}
+		if err := w.stage(); err != nil {
+			return err
+		}
+		w.staged = true
 	}
 	if err := w.commit(ctx, start); err != nil {
 		return err
 	}
+	w.staged = false
 	return w.committed(c)
 }
 
@@ -548,10 +597,19 @@ func (w *worker) stage() error {
 // commit commits the staged checkpoint to the store, retrying while the
 // store is unavailable (consumption of the partition stalls meanwhile) and
 // until ctx ends; started is when the attempt began, for the metrics.
+//
+// When ctx ends first it returns errInterrupted and the checkpoint stays
+// staged: its outcome is unknown (a Redis commit may have been applied),
+// and committing the same checkpoint again is what the Store contract
+// makes safe. An attempt cut short by ctx is no store failure: it is
+// neither logged as one nor counted.
 func (w *worker) commit(ctx context.Context, started time.Time) error {
 	s := w.s
 	for attempt := 0; ; attempt++ {
 		err := s.cfg.Store.Commit(ctx, w.p, &w.cp)
+		if err != nil && errors.Is(err, state.ErrUnavailable) && ctx.Err() != nil {
+			return fmt.Errorf("stream: partition %d: checkpoint %d: %w (%w)", w.p, w.cp.Seq, errInterrupted, ctx.Err())
+		}
 		if m := s.cfg.Metrics; m != nil {
 			m.ObserveCheckpoint(s.cfg.Backend, time.Since(started), err)
 		}
@@ -568,8 +626,7 @@ func (w *worker) commit(ctx context.Context, started time.Time) error {
 			s.log.Warn("checkpoint failed; consumption of the partition stalls until the store returns", "partition", w.p, "attempt", attempt+1, "err", err)
 		}
 		if err := sleep(ctx, backoff(attempt)); err != nil {
-			w.lost = true
-			return err
+			return fmt.Errorf("stream: partition %d: checkpoint %d: %w (%w)", w.p, w.cp.Seq, errInterrupted, err)
 		}
 		started = time.Now()
 	}
@@ -584,6 +641,7 @@ func (w *worker) committed(c *feed.Claim) error {
 	w.sinceTaps, w.lastCkpt = 0, time.Now()
 	w.endDue()
 	w.drops = w.drops[:0]
+	closing := len(w.pending) > 0
 	if err := c.Commit(w.next); err != nil {
 		// The group's offset only feeds lag monitoring; the state holds
 		// the real one.
@@ -591,6 +649,10 @@ func (w *worker) committed(c *feed.Claim) error {
 	}
 	if err := w.writeParts(); err != nil {
 		return err
+	}
+	if closing {
+		closed, ok := w.part.Closed()
+		w.sweep(closed, ok)
 	}
 	w.publish(taps)
 	return nil

@@ -183,6 +183,7 @@ func newService(e *env, parts int, store state.Store, until transit.Day, reg pro
 		ClearingInterval:   e.cfg.Clearing.Interval,
 		ClearingTaps:       e.cfg.Clearing.Taps,
 		KeepCycles:         e.cfg.Clearing.Keep,
+		KeepDays:           e.cfg.Clearing.KeepDays,
 		UntilClosed:        until,
 		Metrics:            metrics.New(reg, cities),
 		Log:                e.log,
