@@ -11,6 +11,7 @@ import (
 
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/metrics"
+	"github.com/tapsettle/tapsettle/state"
 )
 
 // fakeMember is a Group member whose membership the test sets.
@@ -47,8 +48,9 @@ func assigned(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 // (a final checkpoint, or worse, wedged): partition_assigned drops to 0 at
 // once, not when the claim returns; /readyz is not ready while the
 // instance owns nothing and is out of the group, and ready again once it
-// is back in it; and the generation's join time is observed once, however
-// many partitions it brings.
+// is back in it; and each generation's join time is observed once (by
+// Joined, feed.GroupConfig.OnJoin), however many partitions it brings,
+// none included.
 func TestOwnershipEndsWithTheGeneration(t *testing.T) {
 	e := newEnv(t)
 	reg := prometheus.NewRegistry()
@@ -66,6 +68,7 @@ func TestOwnershipEndsWithTheGeneration(t *testing.T) {
 
 	ctx, endGeneration := context.WithCancel(context.Background())
 	defer endGeneration()
+	s.Joined(feed.Join{Generation: 7, Partitions: []int{3, 4}, Joining: 1500 * time.Millisecond})
 	release3 := s.own(ctx, &feed.Claim{Partition: 3, Generation: 7, Joining: 1500 * time.Millisecond})
 	release4 := s.own(ctx, &feed.Claim{Partition: 4, Generation: 7, Joining: 1500 * time.Millisecond})
 	if got := assigned(t, reg); got["3"] != 1 || got["4"] != 1 {
@@ -95,6 +98,7 @@ func TestOwnershipEndsWithTheGeneration(t *testing.T) {
 		t.Logf("not ready: %v", err)
 	}
 	fake.in.Store(true) // rejoined, with no partition (more instances than partitions)
+	s.Joined(feed.Join{Generation: 8, Joining: 250 * time.Millisecond})
 	if err := s.Ready(); err != nil {
 		t.Errorf("Ready back in the group: %v", err)
 	}
@@ -103,7 +107,8 @@ func TestOwnershipEndsWithTheGeneration(t *testing.T) {
 	release4()
 	ctx2, end2 := context.WithCancel(context.Background())
 	defer end2()
-	release := s.own(ctx2, &feed.Claim{Partition: 3, Generation: 8, Joining: 500 * time.Millisecond})
+	s.Joined(feed.Join{Generation: 9, Partitions: []int{3}, Joining: 250 * time.Millisecond})
+	release := s.own(ctx2, &feed.Claim{Partition: 3, Generation: 9, Joining: 250 * time.Millisecond})
 	if got := assigned(t, reg); got["3"] != 1 || got["4"] != 0 {
 		t.Errorf("partition_assigned = %v in the next generation, want 3 at 1 and 4 at 0", got)
 	}
@@ -112,10 +117,27 @@ func TestOwnershipEndsWithTheGeneration(t *testing.T) {
 		t.Errorf("partition_assigned = %v after the claim returned, want 3 at 0", got)
 	}
 	h = gathered(t, reg)["tapsettle_group_join_seconds"].GetMetric()[0].GetHistogram()
-	if h.GetSampleCount() != 2 || h.GetSampleSum() != 2 {
-		t.Errorf("group_join_seconds: %d samples summing to %v, want 2 of 2", h.GetSampleCount(), h.GetSampleSum())
+	if h.GetSampleCount() != 3 || h.GetSampleSum() != 2 {
+		t.Errorf("group_join_seconds: %d samples summing to %v, want 3 (one a generation, the one without partitions too) of 2", h.GetSampleCount(), h.GetSampleSum())
 	}
 	if n := s.owned.Load(); n != 0 {
 		t.Errorf("owned = %d after every claim returned", n)
+	}
+}
+
+// TestBackendName: the checkpoint metrics' label is the store's kind, as
+// the configuration's state.backend names it.
+func TestBackendName(t *testing.T) {
+	for _, tc := range []struct {
+		store state.Store
+		want  string
+	}{
+		{(*state.Local)(nil), "local"},
+		{(*state.Redis)(nil), "redis"},
+		{nil, "<nil>"},
+	} {
+		if got := backendName(tc.store); got != tc.want {
+			t.Errorf("backendName(%T) = %q, want %q", tc.store, got, tc.want)
+		}
 	}
 }

@@ -37,9 +37,9 @@ type Config struct {
 	// says when every part of a day is present.
 	Topic      string
 	Partitions int
-	// Store keeps the partitions' checkpoints; Backend names it in metrics.
-	Store   state.Store
-	Backend string
+	// Store keeps the partitions' checkpoints. Its kind (local or redis)
+	// labels the checkpoint metrics.
+	Store state.Store
 	// OutDir is this instance's output root: segments, parts, and the
 	// days it can clear on its own.
 	OutDir string
@@ -93,9 +93,10 @@ const (
 
 // Service is the streaming settlement service.
 type Service struct {
-	cfg   Config
-	log   *slog.Logger
-	owner string // this process's mark in segment names
+	cfg     Config
+	log     *slog.Logger
+	owner   string // this process's mark in segment names
+	backend string // the store's kind, for the checkpoint metrics' label
 
 	mu      sync.Mutex
 	cleared map[transit.Day]*settlement.Day
@@ -113,9 +114,8 @@ type Service struct {
 	joined   atomic.Bool // a partition was claimed: the group is joined
 	fatalErr atomic.Pointer[error]
 
-	owned    atomic.Int32                // claims whose generation is current
-	member   atomic.Pointer[groupMember] // the running Group, when it tells membership
-	joinSeen atomic.Int64                // generation+1 whose join time was observed
+	owned  atomic.Int32                // claims whose generation is current
+	member atomic.Pointer[groupMember] // the running Group, when it tells membership
 }
 
 // New validates cfg and returns a service.
@@ -147,9 +147,6 @@ func New(cfg Config) (*Service, error) {
 	if cfg.ClearingInterval < 0 || cfg.ClearingTaps < 0 {
 		return nil, fmt.Errorf("stream: clearing interval %v and taps %d, want >= 0", cfg.ClearingInterval, cfg.ClearingTaps)
 	}
-	if cfg.Backend == "" {
-		cfg.Backend = "local"
-	}
 	cfg.Engine.Calendar = cfg.Calendar
 	cfg.Engine.Shards = 1
 	cfg.Engine.EnsureDefaults()
@@ -168,6 +165,7 @@ func New(cfg Config) (*Service, error) {
 		cfg:       cfg,
 		log:       log,
 		owner:     hex.EncodeToString(mark[:]),
+		backend:   backendName(cfg.Store),
 		cleared:   map[transit.Day]*settlement.Day{},
 		done:      make(chan struct{}),
 		published: map[int]published{},
@@ -184,18 +182,27 @@ type Group interface {
 // (feed.Group.Member), which readiness uses.
 type groupMember interface{ Member() bool }
 
+// Joined records that this instance joined a generation of the consumer
+// group, with or without partitions: it counts as joined for readiness,
+// and the time it was out of the group is observed. Pass it as
+// feed.GroupConfig.OnJoin, which calls it once per generation, so that an
+// instance with no partition (more instances than partitions) is seen
+// too.
+func (s *Service) Joined(j feed.Join) {
+	s.joined.Store(true)
+	if m := s.cfg.Metrics; m != nil {
+		m.ObserveGroupJoin(j.Joining)
+	}
+}
+
 // own records that this instance owns partition p for the claim whose
-// context is ctx, and observes the generation's join time once. The
-// ownership ends when ctx does (the generation ended: the partition is
+// context is ctx. The ownership ends when ctx does (the generation ended: the partition is
 // someone else's, whatever the claim still does) or when the returned
 // function is called, whichever comes first; the function waits for the
 // end to be recorded, so that a later claim of p cannot be overwritten.
 func (s *Service) own(ctx context.Context, c *feed.Claim) (release func()) {
 	p := c.Partition
 	m := s.cfg.Metrics
-	if m != nil && s.joinSeen.Swap(int64(c.Generation)+1) != int64(c.Generation)+1 {
-		m.ObserveGroupJoin(c.Joining)
-	}
 	s.owned.Add(1)
 	if m != nil {
 		m.SetAssigned(p, true)
@@ -374,4 +381,16 @@ func (s *Service) fatal(err error) {
 
 func (s *Service) segmentPath(name string) string {
 	return filepath.Join(s.cfg.OutDir, segmentsDir, filepath.FromSlash(name))
+}
+
+// backendName is the label of a store's kind in the checkpoint metrics:
+// the configuration's state.backend for the stores it names.
+func backendName(st state.Store) string {
+	switch st.(type) {
+	case *state.Local:
+		return "local"
+	case *state.Redis:
+		return "redis"
+	}
+	return fmt.Sprintf("%T", st)
 }

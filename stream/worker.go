@@ -611,7 +611,7 @@ func (w *worker) commit(ctx context.Context, started time.Time) error {
 			return fmt.Errorf("stream: partition %d: checkpoint %d: %w (%w)", w.p, w.cp.Seq, errInterrupted, ctx.Err())
 		}
 		if m := s.cfg.Metrics; m != nil {
-			m.ObserveCheckpoint(s.cfg.Backend, time.Since(started), err)
+			m.ObserveCheckpoint(s.backend, time.Since(started), err)
 		}
 		if err == nil {
 			s.failing.Store(false)

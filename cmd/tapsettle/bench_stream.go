@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tapsettle/tapsettle/bench"
-	"github.com/tapsettle/tapsettle/config"
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/feed/embedded"
@@ -106,7 +105,7 @@ func benchStream(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, op
 	reg := prometheus.NewRegistry()
 	svc, err := stream.New(stream.Config{
 		Book: book, Calendar: cal, Participants: book.Participants(),
-		Topic: streamTopic, Partitions: opts.Partitions, Store: st, Backend: config.BackendLocal,
+		Topic: streamTopic, Partitions: opts.Partitions, Store: st,
 		OutDir:             filepath.Join(dir, "out"),
 		CheckpointInterval: stream.DefaultCheckpointInterval, CheckpointTaps: opts.CheckpointTaps,
 		UntilClosed: last, Metrics: metrics.New(reg, nil), Log: slog.New(slog.DiscardHandler),

@@ -145,7 +145,7 @@ func runService(ctx context.Context, e *env, brokers []string, until transit.Day
 	}
 	group, err := feed.NewGroup(feed.GroupConfig{
 		Brokers: brokers, Topic: e.cfg.Kafka.Topic, GroupID: e.cfg.Kafka.Group, Security: sec,
-		SessionTimeout: e.cfg.Kafka.SessionTimeout, Logger: e.log,
+		SessionTimeout: e.cfg.Kafka.SessionTimeout, Logger: e.log, OnJoin: svc.Joined,
 	})
 	if err != nil {
 		return nil, err
@@ -173,7 +173,6 @@ func newService(e *env, parts int, store state.Store, until transit.Day, reg pro
 		Topic:              e.cfg.Kafka.Topic,
 		Partitions:         parts,
 		Store:              store,
-		Backend:            e.cfg.State.Backend,
 		OutDir:             e.cfg.Output.Dir,
 		Ledger:             e.cfg.Output.Ledger,
 		CheckpointInterval: e.cfg.Checkpoint.Interval,
