@@ -355,6 +355,20 @@ func TestMalformedMessageIsQuarantined(t *testing.T) {
 	sameTree(t, out, f.batch, f, false)
 }
 
+// processFixture publishes an 80,000-tap fixture for the tests that run
+// the service as child processes, and returns the broker, the output and
+// state folders, and a count of the segment files written so far.
+func processFixture(t *testing.T) (f *fixture, b *embedded.Broker, out, stateDir string, segments func() int) {
+	t.Helper()
+	f = newFixture(t, newEnv(t), 80000)
+	b = publish(t, f)
+	out, stateDir = t.TempDir(), t.TempDir()
+	return f, b, out, stateDir, func() int {
+		segs, _ := filepath.Glob(filepath.Join(out, segmentsDir, "p*", "*.seg"))
+		return len(segs)
+	}
+}
+
 // TestKillAndRestart kills the service with SIGKILL at random points of
 // the stream, several times, and restarts it: the final files are those
 // of the batch job (and so of an uninterrupted run): nothing lost, nothing
@@ -364,15 +378,8 @@ func TestKillAndRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts child processes")
 	}
-	e := newEnv(t)
-	f := newFixture(t, e, 80000)
-	b := publish(t, f)
-	out, stateDir := t.TempDir(), t.TempDir()
+	f, b, out, stateDir, segments := processFixture(t)
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	segments := func() int {
-		segs, _ := filepath.Glob(filepath.Join(out, segmentsDir, "p*", "*.seg"))
-		return len(segs)
-	}
 	kills := 0
 	for run := 0; ; run++ {
 		if run > 12 {
@@ -435,14 +442,7 @@ func TestSigtermCheckpoints(t *testing.T) {
 	if testing.Short() {
 		t.Skip("stops child processes")
 	}
-	e := newEnv(t)
-	f := newFixture(t, e, 80000)
-	b := publish(t, f)
-	out, stateDir := t.TempDir(), t.TempDir()
-	segments := func() int {
-		segs, _ := filepath.Glob(filepath.Join(out, segmentsDir, "p*", "*.seg"))
-		return len(segs)
-	}
+	f, b, out, stateDir, segments := processFixture(t)
 	var released map[string][2]string // by partition, from the process stopped last
 	for run := 0; run < 3; run++ {
 		until := transit.Day(0)
