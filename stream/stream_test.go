@@ -537,7 +537,15 @@ func TestTakeOverAndClear(t *testing.T) {
 	prefix := "redis:" + addr + "/" + redistest.Prefix(t)
 	e := newEnv(t)
 	f := newFixture(t, e, 40000)
-	b := publish(t, f)
+	// Half the day first, the rest after the kill: A cannot have finished
+	// the stream (and every part) before it dies, however fast it runs,
+	// so B has partitions to take over.
+	b, pub := startBroker(t, 16)
+	ctx := context.Background()
+	half := len(f.taps) / 2
+	if err := pub.Publish(ctx, f.taps[:half]); err != nil {
+		t.Fatal(err)
+	}
 	outA, outB := t.TempDir(), t.TempDir()
 	a := child(t, b.Addrs()[0], prefix, outA, 0)
 	bb := child(t, b.Addrs()[0], prefix, outB, 0)
@@ -564,8 +572,14 @@ func TestTakeOverAndClear(t *testing.T) {
 	beforeKill := owned()
 	_ = a.Process.Signal(syscall.SIGKILL)
 	_ = a.Wait()
+	if err := pub.Publish(ctx, f.taps[half:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.CloseDay(ctx, f.last.String()); err != nil {
+		t.Fatal(err)
+	}
 	// B owns every partition now and finishes the stream; the parts of
-	// the last day come from both folders.
+	// the last day are B's, and list segments in both folders.
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		_, err := findParts(f.last, []string{outA, outB})
