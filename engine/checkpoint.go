@@ -258,7 +258,7 @@ func (p *Partition) appendMeta(b []byte) []byte {
 func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[string][][]byte) error {
 	pr := &p.pricer
 	if pr.stats.Taps != 0 || pr.held.len() != 0 || pr.cards.len() != 0 {
-		return fmt.Errorf("%w: restore into a partition that has state", ErrCheckpoint)
+		return fmt.Errorf("restore into a partition that has state: %w", ErrCheckpoint)
 	}
 	if err := p.restoreMeta(meta); err != nil {
 		return err
@@ -295,10 +295,10 @@ func (p *Partition) restoreCards(cards map[string][]byte) (spilled []int32, err 
 	pr := &p.pricer
 	for k, v := range cards {
 		if len(k) != cardKeySize || len(v) == 0 {
-			return nil, fmt.Errorf("%w: card record of %d+%d bytes", ErrCheckpoint, len(k), len(v))
+			return nil, fmt.Errorf("card record of %d+%d bytes: %w", len(k), len(v), ErrCheckpoint)
 		}
 		if flags := v[0]; flags&^cardFlagsAll != 0 || flags&cardFormat != cardFormat {
-			return nil, fmt.Errorf("%w: card record with flags %#x: unknown format", ErrCheckpoint, flags)
+			return nil, fmt.Errorf("card record with flags %#x: unknown format: %w", flags, ErrCheckpoint)
 		}
 		var key cardKey
 		copy(key.card[:], k)
@@ -311,7 +311,7 @@ func (p *Partition) restoreCards(cards map[string][]byte) (spilled []int32, err 
 		}
 		s, err := st.rider.DecodeCompact(v[1:])
 		if err != nil {
-			return nil, fmt.Errorf("%w: card rider: %w", ErrCheckpoint, err)
+			return nil, fmt.Errorf("card rider: %w: %w", err, ErrCheckpoint)
 		}
 		if s, err = restoreSeen(st, s); err != nil {
 			return nil, err
@@ -324,7 +324,7 @@ func (p *Partition) restoreCards(cards map[string][]byte) (spilled []int32, err 
 			// States never move, so the journey can point at si now.
 			pr.openJourney(si, &entry, day, -1)
 		} else if len(s) != 0 {
-			return nil, fmt.Errorf("%w: card record has %d trailing bytes", ErrCheckpoint, len(s))
+			return nil, fmt.Errorf("card record has %d trailing bytes: %w", len(s), ErrCheckpoint)
 		}
 	}
 	return spilled, nil
@@ -347,7 +347,7 @@ func (p *Partition) restoreLists(lists map[string][][]byte) (span cardState, err
 		}
 		n, err := strconv.Atoi(rest)
 		if err != nil || n < math.MinInt32 || n > math.MaxInt32 {
-			return span, fmt.Errorf("%w: list %q", ErrCheckpoint, name)
+			return span, fmt.Errorf("list %q: %w", name, ErrCheckpoint)
 		}
 		l := pr.dayLog(transit.Day(n))
 		l.fresh = false
@@ -361,7 +361,7 @@ func (p *Partition) restoreLists(lists map[string][][]byte) (span cardState, err
 				err = readIDs(b, func(id *transit.TapID) { l.ids.Push(id) })
 			}
 			if err != nil {
-				return span, fmt.Errorf("%w: list %q: %w", ErrCheckpoint, name, err)
+				return span, fmt.Errorf("list %q: %w: %w", name, err, ErrCheckpoint)
 			}
 		}
 		l.ckIDs, l.ckSpill = l.ids.Len(), len(l.spill.ids)
@@ -388,7 +388,7 @@ func readSpill(b []byte, l *dayLog) error {
 func (p *Partition) restoreMeta(b []byte) error {
 	pr := &p.pricer
 	if len(b) < metaFixedSize || b[0] != metaVersion {
-		return fmt.Errorf("%w: meta of %d bytes, version %v, want version %d", ErrCheckpoint, len(b), b[:min(1, len(b))], metaVersion)
+		return fmt.Errorf("meta of %d bytes, version %v, want version %d: %w", len(b), b[:min(1, len(b))], metaVersion, ErrCheckpoint)
 	}
 	b = b[1:]
 	next := func() int64 {
@@ -398,7 +398,7 @@ func (p *Partition) restoreMeta(b []byte) error {
 	}
 	pr.released, pr.step, p.clock.maxTime, p.clock.watermark = next(), next(), next(), next()
 	if w := next(); w != p.clock.window {
-		return fmt.Errorf("%w: checkpoint taken with window %v, partition has %v", ErrCheckpoint, w, p.clock.window)
+		return fmt.Errorf("checkpoint taken with window %v, partition has %v: %w", w, p.clock.window, ErrCheckpoint)
 	}
 	pr.oldest, p.settled = transit.Day(next()), transit.Day(next())
 	pr.stats.Taps, pr.stats.Late = next(), next()
@@ -411,12 +411,12 @@ func (p *Partition) restoreMeta(b []byte) error {
 	for i := range n {
 		var err error
 		if b, err = t.DecodeCompact(b); err != nil {
-			return fmt.Errorf("%w: reorder buffer: tap %d of %d: %w", ErrCheckpoint, i, n, err)
+			return fmt.Errorf("reorder buffer: tap %d of %d: %w: %w", i, n, err, ErrCheckpoint)
 		}
 		pr.held.add(&t)
 	}
 	if len(b) != 0 {
-		return fmt.Errorf("%w: reorder buffer of %d taps has %d trailing bytes", ErrCheckpoint, n, len(b))
+		return fmt.Errorf("reorder buffer of %d taps has %d trailing bytes: %w", n, len(b), ErrCheckpoint)
 	}
 	return nil
 }
@@ -427,13 +427,13 @@ func restoreJourney(s []byte) (transit.Tap, transit.Day, error) {
 	var entry transit.Tap
 	day, s, err := varint.Int32(s)
 	if err != nil {
-		return entry, 0, fmt.Errorf("%w: open journey's day: %w", ErrCheckpoint, err)
+		return entry, 0, fmt.Errorf("open journey's day: %w: %w", err, ErrCheckpoint)
 	}
 	if s, err = entry.DecodeCompact(s); err != nil {
-		return entry, 0, fmt.Errorf("%w: open journey: %w", ErrCheckpoint, err)
+		return entry, 0, fmt.Errorf("open journey: %w: %w", err, ErrCheckpoint)
 	}
 	if len(s) != 0 {
-		return entry, 0, fmt.Errorf("%w: card record has %d bytes after its open journey", ErrCheckpoint, len(s))
+		return entry, 0, fmt.Errorf("card record has %d bytes after its open journey: %w", len(s), ErrCheckpoint)
 	}
 	return entry, transit.Day(day), nil
 }
@@ -442,12 +442,12 @@ func restoreJourney(s []byte) (transit.Tap, transit.Day, error) {
 // and returns the rest of the record.
 func restoreSeen(st *cardState, s []byte) ([]byte, error) {
 	if len(s) == 0 {
-		return nil, fmt.Errorf("%w: card record ends before its tap_id entries", ErrCheckpoint)
+		return nil, fmt.Errorf("card record ends before its tap_id entries: %w", ErrCheckpoint)
 	}
 	n := int(s[0])
 	s = s[1:]
 	if n > seenInline || len(s) < n*compactSeenSize {
-		return nil, fmt.Errorf("%w: card record with %d tap_id entries in %d bytes", ErrCheckpoint, n, len(s))
+		return nil, fmt.Errorf("card record with %d tap_id entries in %d bytes: %w", n, len(s), ErrCheckpoint)
 	}
 	for j := range n {
 		e := &st.seen[j]
@@ -455,7 +455,7 @@ func restoreSeen(st *cardState, s []byte) ([]byte, error) {
 		e.tag = binary.LittleEndian.Uint16(s[2:])
 		e.idx = binary.LittleEndian.Uint32(s[4:])
 		if e.day == 0 {
-			return nil, fmt.Errorf("%w: card tap_id entry of day 0", ErrCheckpoint)
+			return nil, fmt.Errorf("card tap_id entry of day 0: %w", ErrCheckpoint)
 		}
 		s = s[compactSeenSize:]
 	}

@@ -68,14 +68,14 @@ func (r *Rider) AppendCompact(b []byte) []byte {
 // is written out again byte for byte. On error r is unchanged.
 func (r *Rider) DecodeCompact(b []byte) ([]byte, error) {
 	if len(b) == 0 || b[0] != riderCompactVersion {
-		return b, fmt.Errorf("%w: not a compact rider (version %v)", ErrRiderEncoding, b[:min(1, len(b))])
+		return b, fmt.Errorf("not a compact rider (version %v): %w", b[:min(1, len(b))], ErrRiderEncoding)
 	}
 	if len(b) < 1+riderMaskBytes {
-		return b, fmt.Errorf("%w: %d bytes, shorter than a compact rider's header", ErrRiderEncoding, len(b))
+		return b, fmt.Errorf("%d bytes, shorter than a compact rider's header: %w", len(b), ErrRiderEncoding)
 	}
 	mask := uint32(b[1]) | uint32(b[2])<<8 | uint32(b[3])<<16
 	if mask >= 1<<riderFields {
-		return b, fmt.Errorf("%w: field mask %x", ErrRiderEncoding, mask)
+		return b, fmt.Errorf("field mask %x: %w", mask, ErrRiderEncoding)
 	}
 	rest := b[1+riderMaskBytes:]
 	var err error
@@ -85,7 +85,7 @@ func (r *Rider) DecodeCompact(b []byte) ([]byte, error) {
 			continue
 		}
 		if f[i], rest, err = varint.Varint(rest); err != nil || f[i] == 0 {
-			return b, fmt.Errorf("%w: field %d", ErrRiderEncoding, i)
+			return b, fmt.Errorf("field %d: %w", i, ErrRiderEncoding)
 		}
 	}
 	var x Rider
@@ -101,7 +101,7 @@ func (r *Rider) DecodeCompact(b []byte) ([]byte, error) {
 func (r *Rider) setFields(f *[riderFields]int64) error {
 	in32 := func(v int64) bool { return v >= math.MinInt32 && v <= math.MaxInt32 }
 	in8 := func(v int64) bool { return v >= 0 && v <= math.MaxUint8 }
-	bad := func(what string, v int64) error { return fmt.Errorf("%w: %s %d", ErrRiderEncoding, what, v) }
+	bad := func(what string, v int64) error { return fmt.Errorf("%s %d: %w", what, v, ErrRiderEncoding) }
 	r.ChainStart = f[0]
 	if !in32(f[1]) {
 		return bad("chain_from", f[1])

@@ -51,7 +51,7 @@ func CreateTopic(ctx context.Context, brokers []string, sec Security, topic stri
 		return fmt.Errorf("feed: create topic %s: it exists, but %w", topic, err)
 	}
 	if n != partitions {
-		return fmt.Errorf("%w: %s has %d, want %d", ErrPartitionCount, topic, n, partitions)
+		return fmt.Errorf("%s has %d, want %d: %w", topic, n, partitions, ErrPartitionCount)
 	}
 	return nil
 }

@@ -285,7 +285,7 @@ func findParts(day transit.Day, dirs []string) ([]*Part, error) {
 		}
 	}
 	if total < 0 {
-		return nil, fmt.Errorf("%w: no part of %s in %s", ErrIncomplete, name, strings.Join(dirs, ", "))
+		return nil, fmt.Errorf("no part of %s in %s: %w", name, strings.Join(dirs, ", "), ErrIncomplete)
 	}
 	if len(parts) != total {
 		var missing []string
@@ -294,7 +294,7 @@ func findParts(day transit.Day, dirs []string) ([]*Part, error) {
 				missing = append(missing, fmt.Sprint(i))
 			}
 		}
-		return nil, fmt.Errorf("%w: %s lacks partition(s) %s of %d", ErrIncomplete, name, strings.Join(missing, ","), total)
+		return nil, fmt.Errorf("%s lacks partition(s) %s of %d: %w", name, strings.Join(missing, ","), total, ErrIncomplete)
 	}
 	for _, p := range parts[1:] {
 		if p.Policy != parts[0].Policy || p.Topic != parts[0].Topic {
