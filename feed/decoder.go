@@ -71,9 +71,22 @@ func (d *Decoder) Decode(dst []transit.Tap, value []byte, reject RejectFunc) []t
 // errEmptyMessage is the reject of a message value that holds no tap.
 var errEmptyMessage = ingest.FieldError{Reason: "empty message: no tap"}
 
-// ErrNullMessage is the reject of a message whose value is NULL (a
+// errNullMessage is the reject of a message whose value is NULL (a
 // tombstone, or a producer's mistake): it holds no tap.
-var ErrNullMessage = ingest.FieldError{Reason: "null message value: no tap"}
+var errNullMessage = ingest.FieldError{Reason: "null message value: no tap"}
+
+// DecodeMessage is Decode for a message as read: a NULL value (m.Null) is
+// rejected as a whole like an empty one, with its own reason, so that a
+// consumer accounts for every message in one call.
+func (d *Decoder) DecodeMessage(dst []transit.Tap, m *Message, reject RejectFunc) []transit.Tap {
+	if m.Null {
+		if reject != nil {
+			reject(1, nil, &errNullMessage)
+		}
+		return dst
+	}
+	return d.Decode(dst, m.Value, reject)
+}
 
 // isBlank reports whether b holds only spaces and tabs (the ingest rule
 // for blank lines, after NextLine has removed any CR).

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -80,6 +81,35 @@ func TestDecoder(t *testing.T) {
 				t.Errorf("rejects %v, want %v", got, tt.rejects)
 			}
 		})
+	}
+}
+
+// TestDecodeMessage: a NULL message is one reject with its own reason, an
+// empty one another; a message with taps decodes as its value does.
+func TestDecodeMessage(t *testing.T) {
+	var dec Decoder
+	for _, tc := range []struct {
+		m      Message
+		reason string
+	}{
+		{Message{Null: true}, "null message value: no tap"},
+		{Message{Value: []byte{}}, "empty message: no tap"},
+	} {
+		var got []string
+		taps := dec.DecodeMessage(nil, &tc.m, func(n int, _ []byte, err *ingest.FieldError) {
+			got = append(got, fmt.Sprintf("%d %q %s", n, err.Field, err.Reason))
+		})
+		if want := fmt.Sprintf("1 \"\" %s", tc.reason); len(taps) != 0 || !slices.Equal(got, []string{want}) {
+			t.Errorf("DecodeMessage(null %v, %q) = %d taps, rejects %q; want none and [%s]", tc.m.Null, tc.m.Value, len(taps), got, want)
+		}
+	}
+	fixture, err := os.ReadFile(filepath.Join("testdata", "taps.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := dec.Decode(nil, fixture, nil)
+	if got := dec.DecodeMessage(nil, &Message{Value: fixture}, nil); len(want) == 0 || !slices.Equal(got, want) {
+		t.Errorf("DecodeMessage of the fixture gave %d taps, Decode %d", len(got), len(want))
 	}
 }
 

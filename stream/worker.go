@@ -396,12 +396,8 @@ func (w *worker) message(ctx context.Context, c *feed.Claim, m *feed.Message) er
 		w.submit()
 		return w.closeThrough(ctx, c, d)
 	}
-	if m.Null {
-		w.reject(m, 0, feed.ErrNullMessage.Field, feed.ErrNullMessage.Reason)
-		return nil
-	}
 	w.cur = m
-	w.taps = w.dec.Decode(w.taps, m.Value, w.onReject)
+	w.taps = w.dec.DecodeMessage(w.taps, m, w.onReject)
 	return nil
 }
 
