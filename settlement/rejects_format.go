@@ -3,6 +3,7 @@ package settlement
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"io"
 	"strconv"
@@ -88,8 +89,7 @@ func appendCSVField(b []byte, s string) []byte {
 }
 
 func appendHexEscape(b []byte, c byte) []byte {
-	const hex = "0123456789abcdef"
-	return append(b, '\\', 'x', hex[c>>4], hex[c&0xf])
+	return hex.AppendEncode(append(b, '\\', 'x'), []byte{c})
 }
 
 // unescapeCSVText reverses appendCSVField's escapes in f, appending the
@@ -108,29 +108,18 @@ func unescapeCSVText(dst, f []byte) ([]byte, bool) {
 		case len(f) >= 2 && f[1] == '\\':
 			dst = append(dst, '\\')
 			f = f[2:]
-		case len(f) >= 4 && f[1] == 'x' && isHex(f[2]) && isHex(f[3]):
-			dst = append(dst, unhex(f[2])<<4|unhex(f[3]))
+		case len(f) >= 4 && f[1] == 'x':
+			var c [1]byte
+			if _, err := hex.Decode(c[:], f[2:4]); err != nil {
+				return dst, false
+			}
+			dst = append(dst, c[0])
 			f = f[4:]
 		default:
 			return dst, false
 		}
 	}
 	return dst, true
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	default:
-		return c - 'a' + 10
-	}
 }
 
 // ParseRejectRow parses one rejects.csv record (without its final newline;
