@@ -98,11 +98,11 @@ type Part struct {
 const partVersion = 1
 
 func partPath(root string, day transit.Day, p int) string {
-	return filepath.Join(root, partsDir, settlement.DirName(day), fmt.Sprintf("p%04d.json", p))
+	return filepath.Join(root, partsDir, settlement.DirName(day), partDir(p)+".json")
 }
 
 func segmentName(p int, seq uint64, owner string) string {
-	return fmt.Sprintf("p%04d/%08d-%s.seg", p, seq, owner)
+	return fmt.Sprintf("%s/%08d-%s.seg", partDir(p), seq, owner)
 }
 
 func writePart(root string, day transit.Day, part *Part, sync bool) error {

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/tapsettle/tapsettle/internal/durable"
-	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/state"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -78,8 +77,9 @@ func segmentSeq(name string) (uint64, bool) {
 	return seq, err == nil
 }
 
-// partDir is the folder name of partition p under OUT/segments/, the
-// first element of its segments' names.
+// partDir names partition p in the output folder: its folder under
+// OUT/segments/ (the first element of its segments' names, segmentName)
+// and its part's file name under OUT/parts/DAY/ (partPath).
 func partDir(p int) string { return fmt.Sprintf("p%04d", p) }
 
 // partRefs reads this folder's parts of partition p: the segments each
@@ -142,8 +142,8 @@ func (w *worker) sweepInto(res *sweepResult, closed transit.Day, hasClosed bool)
 			if d >= closed-transit.Day(s.cfg.KeepDays) {
 				continue
 			}
-			dir := filepath.Join(s.cfg.OutDir, partsDir, settlement.DirName(d))
-			if err := res.remove(filepath.Join(dir, partDir(w.p)+".json")); err != nil {
+			part := partPath(s.cfg.OutDir, d, w.p)
+			if err := res.remove(part); err != nil {
 				return err
 			}
 			for _, n := range parts[d] {
@@ -152,7 +152,7 @@ func (w *worker) sweepInto(res *sweepResult, closed transit.Day, hasClosed bool)
 			delete(parts, d)
 			// The day's folder goes with its last part; another
 			// partition's part keeps it (the removal fails).
-			_ = os.Remove(dir)
+			_ = os.Remove(filepath.Dir(part))
 		}
 	}
 	referenced := map[string]bool{}
