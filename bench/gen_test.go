@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -213,6 +214,32 @@ func TestGenerateNextDay(t *testing.T) {
 		}
 		if len(r.Tap.ID.String()) != len("110100-0000000001") {
 			t.Fatalf("tap_id %q: want six digits of city, a dash, ten of sequence", r.Tap.ID.String())
+		}
+	}
+}
+
+// TestRoundID: the replay's tap_ids of different rounds differ, stay valid
+// identifiers, and keep the original's bytes before the suffix.
+func TestRoundID(t *testing.T) {
+	for _, s := range []string{"t-1", strings.Repeat("x", 36), strings.Repeat("y", transit.MaxTapID)} {
+		var id transit.TapID
+		if err := id.Set([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[transit.TapID]int{}
+		for k := range 1296 {
+			r := roundID(id, k)
+			var back transit.TapID
+			if err := back.Set(r.Bytes()); err != nil || back != r {
+				t.Fatalf("round %d of %q: %q is not a valid identifier: %v", k, s, r.Bytes(), err)
+			}
+			if !strings.HasPrefix(string(r.Bytes()), s[:min(len(s), transit.MaxTapID-3)]) {
+				t.Fatalf("round %d of %q: %q lost the original's prefix", k, s, r.Bytes())
+			}
+			if j, dup := seen[r]; dup {
+				t.Fatalf("rounds %d and %d of %q share %q", j, k, s, r.Bytes())
+			}
+			seen[r] = k
 		}
 	}
 }

@@ -138,15 +138,25 @@ func replay(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards,
 		}
 		eng.CloseDay(cal.DayOf(in[0].Time) + 1) // taps run past midnight
 	}
+	// Each round's taps also get tap_ids of their own, as a service's next
+	// days bring new taps of the same riders: the same identifiers two
+	// days on would be duplicates within the dedup window.
+	ids := make([]transit.TapID, len(in))
+	for j := range in {
+		ids[j] = in[j].ID
+	}
+	shifted := 0
 	shift := func() {
+		shifted++
 		for j := range in {
 			in[j].Time += 2 * dayNanos
+			in[j].ID = roundID(ids[j], shifted)
 		}
 	}
 	// Warm-up, unmeasured: card states and buffers exist from here on, and
 	// the per-day structures (tap_id logs, spill sets) have gone round
 	// their retention once, as in a service that has run for days.
-	for range engine.DefaultDedupDays + 1 {
+	for range engine.DefaultDedupDays/2 + 1 {
 		round()
 		shift()
 	}
@@ -156,6 +166,16 @@ func replay(book *fares.Book, cal *transit.Calendar, taps []transit.Tap, shards,
 		shift()
 	}
 	return res, nil
+}
+
+// roundID returns id with a suffix for round k (two base-36 digits after a
+// '.', replacing its last bytes when it is too long to take them), so that
+// rounds up to 1296 apart never share a tap_id.
+func roundID(id transit.TapID, k int) transit.TapID {
+	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+	n := min(len(id.Bytes()), transit.MaxTapID-3)
+	id[n], id[n+1], id[n+2] = '.', digits[k/36%36], digits[k%36]
+	return id
 }
 
 // Settle measures the batch job end to end on the day encoded as a zstd
