@@ -30,6 +30,8 @@ type Settle struct {
 	Shards int
 	// BatchSize is the engine's hand-off batch. Default: engine default.
 	BatchSize int
+	// DedupDays is the engine's dedup window. Default: engine default.
+	DedupDays int
 	// OutDir is the root of the output. "" writes nothing (benchmarks).
 	OutDir string
 	// Ledger writes the priced ledger beside the clearing files.
@@ -103,7 +105,7 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	eopts := engine.Options{Shards: s.Shards, BatchSize: s.BatchSize, Window: engine.Unbounded, Calendar: s.Calendar}
+	eopts := engine.Options{Shards: s.Shards, BatchSize: s.BatchSize, DedupDays: s.DedupDays, Window: engine.Unbounded, Calendar: s.Calendar}
 	eopts.EnsureDefaults()
 	coll := settlement.NewCollector(settlement.Options{
 		Participants: s.Book.Participants(),

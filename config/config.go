@@ -65,6 +65,10 @@ type Engine struct {
 	// still be priced in order. Batch jobs ignore it and sort the whole
 	// input. Default: 2m.
 	Window time.Duration `koanf:"window"`
+	// DedupDays is the dedup window in settlement days: a card's tap_id
+	// seen on a tap fewer days away, in any city, makes a duplicate.
+	// Default: 7.
+	DedupDays int `koanf:"dedup_days"`
 }
 
 // Policies configures fare policy data.
@@ -119,6 +123,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.Engine.Window == 0 {
 		c.Engine.Window = engine.DefaultWindow
+	}
+	if c.Engine.DedupDays == 0 {
+		c.Engine.DedupDays = engine.DefaultDedupDays
 	}
 	if c.Output.Dir == "" {
 		c.Output.Dir = "out"
@@ -187,6 +194,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Engine.Window < 0 || c.Engine.Window > 24*time.Hour {
 		p.bad("engine.window", c.Engine.Window, "want 0..24h")
+	}
+	if c.Engine.DedupDays < 1 || c.Engine.DedupDays > engine.MaxDedupDays {
+		p.bad("engine.dedup_days", c.Engine.DedupDays, fmt.Sprintf("want 1..%d", engine.MaxDedupDays))
 	}
 	if c.Policies.Dir != "" {
 		if fi, err := os.Stat(c.Policies.Dir); err != nil || !fi.IsDir() {

@@ -314,6 +314,7 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 		"engine.shards":                  {"3", 3, nil},
 		"engine.batch_size":              {"77", 77, nil},
 		"engine.window":                  {"45s", 45 * time.Second, nil},
+		"engine.dedup_days":              {"10", 10, nil},
 		"policies.dir":                   {dir, dir, nil},
 		"output.dir":                     {"elsewhere", "elsewhere", nil},
 		"output.ledger":                  {"true", true, nil},

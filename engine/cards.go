@@ -13,9 +13,9 @@ import (
 )
 
 // seenInline is how many recent tap_ids a card state keeps inline. Riders
-// tap two to six times a day, so eight covers the dedup horizon of almost
-// every card without touching another cache line; the rest spill to the
-// day's exact set (see dayLog).
+// tap two to six times a day, so eight cover a day or two of almost every
+// card without touching another cache line; the rest spill to the
+// pricer's exact set (see dedup.go).
 const seenInline = 8
 
 // cardState is the journey state of one card in one city: the rider's
@@ -27,14 +27,18 @@ const seenInline = 8
 type cardState struct {
 	key     cardKey
 	journey int32 // 1-based index into shard.journeys; 0 = none open
-	// spillLo..spillHi are the days (16-bit, as in seenEntry) whose spill
-	// sets may hold this card's tap_ids; spillLo == 0: none. spillFar: a
-	// day beyond 16 bits may. A miss inline checks the tap's day's set only
-	// then (see seenBefore), not on every tap of a card that ever spilled.
+	// spillLo..spillHi span the days (16-bit, as in seenEntry) of this
+	// card's tap_ids in the spill set; spillLo == 0: none. spillFar: a day
+	// beyond 16 bits may be there. A miss inline probes the set only when
+	// the span meets the tap's window (see seenBefore), not on every tap
+	// of a card that ever spilled.
 	spillLo, spillHi uint16
 	spillFar         bool
 	// dirty: changed since the last checkpoint, listed in pricer.dirty.
 	dirty bool
+	// multi: the card has states in other cities too, whose tap_ids its
+	// duplicate check must also see (cardTable.eachOther).
+	multi bool
 	rider fares.Rider
 	seen  [seenInline]seenEntry
 }
@@ -42,8 +46,8 @@ type cardState struct {
 // inlineDay reports whether day d fits a seenEntry's 16 bits.
 func inlineDay(d transit.Day) bool { return d >= 1 && d <= math.MaxUint16 }
 
-// noteSpill records that one of the card's tap_ids of day d went to that
-// day's spill set.
+// noteSpill records that one of the card's tap_ids of day d went to the
+// spill set.
 func (st *cardState) noteSpill(d transit.Day) {
 	switch {
 	case !inlineDay(d):
@@ -55,13 +59,13 @@ func (st *cardState) noteSpill(d transit.Day) {
 	}
 }
 
-// mayHaveSpilled reports whether the spill set of day d may hold one of the
-// card's tap_ids.
-func (st *cardState) mayHaveSpilled(d transit.Day) bool {
-	if !inlineDay(d) {
-		return st.spillFar
+// mayHaveSpilled reports whether the spill set may hold one of the card's
+// tap_ids of a day fewer than window days from d.
+func (st *cardState) mayHaveSpilled(d transit.Day, window int) bool {
+	if st.spillFar {
+		return true
 	}
-	return st.spillLo != 0 && uint16(d) >= st.spillLo && uint16(d) <= st.spillHi
+	return st.spillLo != 0 && int64(st.spillHi)+int64(window) > int64(d) && int64(st.spillLo)-int64(window) < int64(d)
 }
 
 // spilled reports whether any of the card's tap_ids may be in a spill set.
@@ -100,10 +104,11 @@ type cardTable struct {
 	states chunked.Vec[cardState]
 }
 
-func keyHash(k *cardKey) uint64 {
-	h := cardHash(&k.card)
-	return mix(h, uint64(k.city))
-}
+// keyHash hashes a state's key by its card alone: a card's states in
+// several cities share a home slot, so that finding one passes the others
+// (see find and eachOther), and the batch job's card order prices a card's
+// taps in every city together, in event-time order.
+func keyHash(k *cardKey) uint64 { return cardHash(&k.card) }
 
 // len returns the number of card states.
 func (t *cardTable) len() int { return t.states.Len() }
@@ -112,21 +117,42 @@ func (t *cardTable) len() int { return t.states.Len() }
 func (t *cardTable) at(i int32) *cardState { return t.states.At(int(i)) }
 
 // find returns the index of k's state, creating it if needed; h is
-// keyHash(k), which the caller has at hand.
+// keyHash(k), which the caller has at hand. A new state of a card that has
+// states in other cities marks them all multi: they lie on its probe path.
 func (t *cardTable) find(k *cardKey, h uint64) int32 {
 	if (t.states.Len()+1)*8 > len(t.index)*5 {
 		t.grow()
 	}
 	mask := uint64(len(t.index) - 1)
+	multi := false
 	for i := t.home(h); ; i = (i + 1) & mask {
 		v := t.index[i]
 		if v == 0 {
-			idx := t.states.Push(&cardState{key: *k})
+			idx := t.states.Push(&cardState{key: *k, multi: multi})
 			t.index[i] = slot(h, idx)
 			return int32(idx)
 		}
-		if j, ok := t.match(v, h); ok && t.at(j).key == *k {
-			return j
+		if j, ok := t.match(v, h); ok {
+			st := t.at(j)
+			if st.key == *k {
+				return j
+			}
+			if st.key.card == k.card {
+				st.multi, multi = true, true
+			}
+		}
+	}
+}
+
+// eachOther calls f for every state of st's card in another city (st being
+// state h's, and multi).
+func (t *cardTable) eachOther(st *cardState, h uint64, f func(*cardState)) {
+	mask := uint64(len(t.index) - 1)
+	for i := t.home(h); t.index[i] != 0; i = (i + 1) & mask {
+		if j, ok := t.match(t.index[i], h); ok {
+			if o := t.at(j); o != st && o.key.card == st.key.card {
+				f(o)
+			}
 		}
 	}
 }
@@ -209,27 +235,23 @@ func (t *cardTable) resize(n int) {
 }
 
 // dayLog holds the tap_ids of one settlement day seen by a shard: a dense
-// log that inline seenEntries point into, and an exact set for the ids of
-// cards whose inline entries were full.
+// log that inline seenEntries point into.
 type dayLog struct {
-	day   transit.Day
-	ids   chunked.Vec[transit.TapID]
-	spill idSet
+	day transit.Day
+	ids chunked.Vec[loggedID]
 
 	// Checkpoint bookkeeping (Partition only): fresh marks a log created
-	// since the last checkpoint; ckIDs and ckSpill count the identifiers
-	// already checkpointed.
-	fresh          bool
-	ckIDs, ckSpill int
+	// since the last checkpoint; ckIDs counts the identifiers already
+	// checkpointed.
+	fresh bool
+	ckIDs int
 }
 
-// room is how many identifiers the log holds without growing: its
-// spilled ids' capacity, and its dense log's.
-func (l *dayLog) room() int { return cap(l.spill.ids) + l.ids.Cap() }
+// room is how many identifiers the log holds without growing.
+func (l *dayLog) room() int { return l.ids.Cap() }
 
 func (l *dayLog) reset(d transit.Day) {
 	l.day = d
 	l.ids.Reset()
-	l.spill.reset()
-	l.fresh, l.ckIDs, l.ckSpill = true, 0, 0
+	l.fresh, l.ckIDs = true, 0
 }

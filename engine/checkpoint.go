@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -21,11 +22,15 @@ import (
 //     previous one. The value holds the rider's accumulators, the inline
 //     tap_ids and the open metro entry, if any, in compact forms (see
 //     appendCard).
-//   - lists "ids/<day>" and "spill/<day>": the tap_id logs of the retained
-//     days, append-only, so a checkpoint appends only the identifiers
-//     logged since the previous one, and drops the lists of evicted days.
-//     An ids blob starts with compactIDs, then holds each identifier
-//     length-prefixed, not padded to its 40 bytes.
+//   - lists "ids/<day>" and "spills/<day>": the tap_id logs of the retained
+//     days and the spilled tap_ids of those days (dedup.go), append-only,
+//     so a checkpoint appends only the identifiers logged since the
+//     previous one, and drops the lists of evicted days. An ids blob starts
+//     with compactIDsSums, then holds each identifier length-prefixed, not
+//     padded to its 40 bytes, and its tap's content sum. A spills entry is
+//     the identifier, the card key and the content sum. Lists written by
+//     earlier builds without sums (ids blobs starting with compactIDs,
+//     lists "spill/<day>") are read with the sums unknown.
 //   - meta: the scalars (watermarks, the last closed day, counters) and the
 //     reorder buffer, rewritten whole; it is small (a window of taps, in
 //     their compact form).
@@ -62,13 +67,21 @@ const (
 	cardKeySize     = transit.MaxCardID + 4
 	compactSeenSize = 8
 
-	idsList   = "ids/"
-	spillList = "spill/"
+	idsList      = "ids/"
+	spillList    = "spills/"
+	oldSpillList = "spill/" // entries without a content sum
 
-	// compactIDs is the first byte of an ids blob: then, per identifier,
-	// its length (1..MaxTapID) and its bytes. Identifiers are mostly far
-	// shorter than their 40-byte maximum, and every tap stores one.
+	// compactIDs is the first byte of an ids blob of an earlier build:
+	// then, per identifier, its length (1..MaxTapID) and its bytes.
+	// Identifiers are mostly far shorter than their 40-byte maximum, and
+	// every tap stores one.
 	compactIDs = 0
+	// compactIDsSums is the first byte of an ids blob: as compactIDs, each
+	// identifier followed by its tap's content sum (8 bytes).
+	compactIDsSums = 1
+
+	spillEntrySize    = transit.MaxTapID + cardKeySize + 8
+	oldSpillEntrySize = transit.MaxTapID + cardKeySize
 )
 
 // The first byte of a card record holds flags: what the record holds and
@@ -94,29 +107,39 @@ const (
 	cardFlagsAll = cardSpilled | cardJourney | cardFormat
 )
 
-// appendCompactID appends id, length-prefixed without its padding.
-func appendCompactID(b []byte, id *transit.TapID) []byte {
-	v := id.Bytes()
+// appendLoggedID appends id length-prefixed without its padding, then its
+// content sum (compactIDsSums).
+func appendLoggedID(b []byte, id *loggedID) []byte {
+	v := id.id.Bytes()
 	b = append(b, byte(len(v)))
-	return append(b, v...)
+	b = append(b, v...)
+	return binary.LittleEndian.AppendUint64(b, id.sum)
 }
 
 // readIDs calls f for each identifier of an ids blob.
-func readIDs(b []byte, f func(*transit.TapID)) error {
-	if len(b) == 0 || b[0] != compactIDs {
-		return fmt.Errorf("ids blob of %d bytes starts with %v, want %d", len(b), b[:min(1, len(b))], compactIDs)
+func readIDs(b []byte, f func(*loggedID)) error {
+	if len(b) == 0 || b[0] != compactIDs && b[0] != compactIDsSums {
+		return fmt.Errorf("ids blob of %d bytes starts with %v, want %d", len(b), b[:min(1, len(b))], compactIDsSums)
 	}
-	var id transit.TapID
+	sums := b[0] == compactIDsSums
+	var id loggedID
 	for b = b[1:]; len(b) > 0; {
 		n := int(b[0])
-		if len(b) < 1+n {
+		end := 1 + n
+		if sums {
+			end += 8
+		}
+		if len(b) < end {
 			return fmt.Errorf("identifier of %d bytes cut short at %d", n, len(b)-1)
 		}
-		if err := id.Set(b[1 : 1+n]); err != nil {
+		if err := id.id.Set(b[1 : 1+n]); err != nil {
 			return fmt.Errorf("identifier: %w", err)
 		}
+		if sums {
+			id.sum = binary.LittleEndian.Uint64(b[1+n:])
+		}
 		f(&id)
-		b = b[1+n:]
+		b = b[end:]
 	}
 	return nil
 }
@@ -158,41 +181,62 @@ func (p *Partition) Checkpoint(w CheckpointWriter, full bool, meta []byte) []byt
 		if l := pr.findLog(d); full || l == nil || l.fresh {
 			w.Drop(idsList + strconv.Itoa(int(d)))
 			w.Drop(spillList + strconv.Itoa(int(d)))
+			w.Drop(oldSpillList + strconv.Itoa(int(d)))
 			continue
 		}
 		keep = append(keep, d)
 	}
 	for _, l := range pr.logs {
 		if full {
-			l.ckIDs, l.ckSpill = 0, 0
+			l.ckIDs = 0
 		}
 		if l.fresh || full {
 			l.fresh = false
 			keep = append(keep, l.day)
 		}
 		if n := l.ids.Len(); n > l.ckIDs {
-			buf = append(buf[:0], compactIDs)
+			buf = append(buf[:0], compactIDsSums)
 			for i := l.ckIDs; i < n; i++ {
-				buf = appendCompactID(buf, l.ids.At(i))
+				buf = appendLoggedID(buf, l.ids.At(i))
 			}
 			w.Append(idsList+strconv.Itoa(int(l.day)), buf)
 			l.ckIDs = n
 		}
-		if n := len(l.spill.ids); n > l.ckSpill {
-			buf = buf[:0]
-			for i := l.ckSpill; i < n; i++ {
-				k := &l.spill.ids[i]
-				buf = append(buf, k.id[:]...)
-				buf = appendCardKey(buf, &k.card)
-			}
-			w.Append(spillList+strconv.Itoa(int(l.day)), buf)
-			l.ckSpill = n
-		}
 	}
+	if full {
+		pr.spill.ck = 0
+	}
+	buf = p.checkpointSpill(w, buf)
 	slices.Sort(keep)
 	p.ckpt.stored = slices.Compact(keep)
 	p.ckpt.buf = buf
 	return p.appendMeta(meta)
+}
+
+// checkpointSpill appends the spill entries made since the previous
+// checkpoint to their days' lists, one blob per day.
+func (p *Partition) checkpointSpill(w CheckpointWriter, buf []byte) []byte {
+	s := &p.pricer.spill
+	fresh := s.entries[s.ck:]
+	var days []transit.Day // few: the days of the taps since the last checkpoint
+	for i := range fresh {
+		if !slices.Contains(days, fresh[i].day) {
+			days = append(days, fresh[i].day)
+		}
+	}
+	for _, d := range days {
+		buf = buf[:0]
+		for i := range fresh {
+			if e := &fresh[i]; e.day == d {
+				buf = append(buf, e.id[:]...)
+				buf = appendCardKey(buf, &e.card)
+				buf = binary.LittleEndian.AppendUint64(buf, e.sum)
+			}
+		}
+		w.Append(spillList+strconv.Itoa(int(d)), buf)
+	}
+	s.ck = len(s.entries)
+	return buf
 }
 
 func appendCardKey(b []byte, k *cardKey) []byte {
@@ -334,14 +378,17 @@ func (p *Partition) restoreCards(cards map[string][]byte) (spilled []int32, err 
 // state noted with the day of every spill list read.
 func (p *Partition) restoreLists(lists map[string][][]byte) (span cardState, err error) {
 	pr := &p.pricer
-	for name, blobs := range lists {
-		var spill bool
+	// In name order, so that the spill set is rebuilt in one order.
+	for _, name := range slices.Sorted(maps.Keys(lists)) {
+		size := 0 // of a spill entry; 0 for an ids list
 		var rest string
 		switch {
 		case strings.HasPrefix(name, idsList):
 			rest = name[len(idsList):]
 		case strings.HasPrefix(name, spillList):
-			rest, spill = name[len(spillList):], true
+			rest, size = name[len(spillList):], spillEntrySize
+		case strings.HasPrefix(name, oldSpillList):
+			rest, size = name[len(oldSpillList):], oldSpillEntrySize
 		default:
 			continue
 		}
@@ -349,38 +396,43 @@ func (p *Partition) restoreLists(lists map[string][][]byte) (span cardState, err
 		if err != nil || n < math.MinInt32 || n > math.MaxInt32 {
 			return span, fmt.Errorf("list %q: %w", name, ErrCheckpoint)
 		}
-		l := pr.dayLog(transit.Day(n))
+		d := transit.Day(n)
+		l := pr.dayLog(d)
 		l.fresh = false
-		if spill {
-			span.noteSpill(transit.Day(n))
+		if size != 0 {
+			span.noteSpill(d)
 		}
-		for _, b := range blobs {
-			if spill {
-				err = readSpill(b, l)
+		for _, b := range lists[name] {
+			if size != 0 {
+				err = readSpill(b, d, size, &pr.spill)
 			} else {
-				err = readIDs(b, func(id *transit.TapID) { l.ids.Push(id) })
+				err = readIDs(b, func(id *loggedID) { l.ids.Push(id) })
 			}
 			if err != nil {
 				return span, fmt.Errorf("list %q: %w: %w", name, err, ErrCheckpoint)
 			}
 		}
-		l.ckIDs, l.ckSpill = l.ids.Len(), len(l.spill.ids)
+		l.ckIDs = l.ids.Len()
 	}
+	pr.spill.ck = pr.spill.len()
 	return span, nil
 }
 
-// readSpill adds the entries of a spill blob to l's spill set.
-func readSpill(b []byte, l *dayLog) error {
-	const size = transit.MaxTapID + cardKeySize
+// readSpill adds the entries of a spill blob of day d to s: size-byte
+// entries, with a content sum when spillEntrySize.
+func readSpill(b []byte, d transit.Day, size int, s *spillSet) error {
 	if len(b)%size != 0 {
 		return fmt.Errorf("spill blob of %d bytes, not a whole number of %d-byte entries", len(b), size)
 	}
 	for ; len(b) > 0; b = b[size:] {
-		var k spillKey
-		copy(k.id[:], b)
-		copy(k.card.card[:], b[transit.MaxTapID:])
-		k.card.city = transit.City(binary.LittleEndian.Uint32(b[transit.MaxTapID+transit.MaxCardID:]))
-		l.spill.add(&k)
+		e := spillEntry{day: d}
+		copy(e.id[:], b)
+		copy(e.card.card[:], b[transit.MaxTapID:])
+		e.card.city = transit.City(binary.LittleEndian.Uint32(b[transit.MaxTapID+transit.MaxCardID:]))
+		if size == spillEntrySize {
+			e.sum = binary.LittleEndian.Uint64(b[oldSpillEntrySize:])
+		}
+		s.add(&e)
 	}
 	return nil
 }

@@ -42,9 +42,10 @@ type Options struct {
 	Window time.Duration
 	// Calendar maps tap instants to settlement days. Required.
 	Calendar *transit.Calendar
-	// DedupDays is how many settlement days of tap_ids each shard keeps to
-	// detect duplicates (a resend just after a cut-off must still be
-	// caught). Default: 2.
+	// DedupDays is the dedup window: a card's tap_id seen on a tap fewer
+	// than DedupDays settlement days from another's, in any city, makes
+	// the later one a duplicate (see dedup.go). Each shard keeps that many
+	// days of tap_ids. Default: 7 (a week of validators that sync late).
 	DedupDays int
 
 	// timeOrder makes an Unbounded window release in transit.Compare
@@ -57,8 +58,12 @@ type Options struct {
 const (
 	DefaultBatchSize = 1024
 	DefaultWindow    = 2 * time.Minute
-	DefaultDedupDays = 2
+	DefaultDedupDays = 7
 )
+
+// MaxDedupDays bounds the dedup window: each retained day costs a shard its
+// day's tap_ids in memory.
+const MaxDedupDays = 90
 
 // EnsureDefaults fills zero fields with their defaults.
 func (o *Options) EnsureDefaults() {
@@ -87,8 +92,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("engine: window = %v, want >= 0", o.Window)
 	case o.Calendar == nil:
 		return errors.New("engine: calendar is required")
-	case o.DedupDays < 1:
-		return fmt.Errorf("engine: dedup days = %d, want >= 1", o.DedupDays)
+	case o.DedupDays < 1 || o.DedupDays > MaxDedupDays:
+		return fmt.Errorf("engine: dedup days = %d, want 1..%d", o.DedupDays, MaxDedupDays)
 	}
 	return nil
 }

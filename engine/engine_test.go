@@ -682,8 +682,7 @@ func TestDayLogReusesRoomiestSpare(t *testing.T) {
 	for i := range 5000 {
 		var id transit.TapID
 		copy(id[:], fmt.Sprintf("id-%d", i))
-		big.spill.add(&spillKey{id: id})
-		big.ids.Push(&id)
+		big.ids.Push(&loggedID{id: id})
 	}
 	pr.spare = []*dayLog{&big, &small} // the small one last, as the bench's days leave them
 	if got := pr.dayLog(10); got != &big {
@@ -695,15 +694,16 @@ func TestDayLogReusesRoomiestSpare(t *testing.T) {
 	if len(pr.spare) != 0 || len(pr.logs) != 2 || pr.logs[0].day != 10 || pr.logs[1].day != 11 {
 		t.Fatalf("spare %d logs %d", len(pr.spare), len(pr.logs))
 	}
-	if big.spill.len() != 0 || big.ids.Len() != 0 {
-		t.Fatalf("a reused log was not emptied: %d spilled, %d ids", big.spill.len(), big.ids.Len())
+	if big.ids.Len() != 0 {
+		t.Fatalf("a reused log was not emptied: %d ids", big.ids.Len())
 	}
 }
 
-// TestDedupSpillDays: a card that spilled on one day probes only that
-// day's spill set (not the next day's, until it spills there too), and
-// duplicates of both days, inline or spilled, are still caught when they
-// come late, through a checkpoint and restore too.
+// TestDedupSpillDays: a card's spill span covers the days its tap_ids
+// spilled on (so a miss inline probes the spill set only for a tap within
+// the window of one of them), and duplicates of both days, inline or
+// spilled, are still caught when they come late, through a checkpoint and
+// restore too.
 func TestDedupSpillDays(t *testing.T) {
 	tp := &tapper{t: t}
 	bus := func(card, at string) transit.Tap {
@@ -731,11 +731,14 @@ func TestDedupSpillDays(t *testing.T) {
 			sink := &seqSink{}
 			p := newTestPartition(t, sink)
 			p.Submit(slices.Concat(day1, []transit.Tap{bus("OTHER", "2025-03-03T20:00:00+08:00")}))
-			if st := busy(p); !st.mayHaveSpilled(d1) || st.mayHaveSpilled(d2) {
+			if st := busy(p); transit.Day(st.spillLo) != d1 || transit.Day(st.spillHi) != d1 {
 				t.Fatalf("after day 1: spill days %d..%d, want %d only", st.spillLo, st.spillHi, d1)
 			}
+			if st := busy(p); !st.mayHaveSpilled(d1+DefaultDedupDays-1, DefaultDedupDays) || st.mayHaveSpilled(d1+DefaultDedupDays, DefaultDedupDays) {
+				t.Fatalf("after day 1: spill days %d..%d: the set must be probed for taps of days up to %d only", st.spillLo, st.spillHi, d1+DefaultDedupDays-1)
+			}
 			p.Submit(append(slices.Clone(day2), far))
-			if st := busy(p); !st.mayHaveSpilled(d1) || !st.mayHaveSpilled(d2) {
+			if st := busy(p); transit.Day(st.spillLo) != d1 || transit.Day(st.spillHi) != d2 {
 				t.Fatalf("after day 2: spill days %d..%d, want %d..%d", st.spillLo, st.spillHi, d1, d2)
 			}
 			if restore {
@@ -745,7 +748,7 @@ func TestDedupSpillDays(t *testing.T) {
 				if err := p.Restore(store.meta, store.cards, store.lists); err != nil {
 					t.Fatal(err)
 				}
-				if st := busy(p); !st.mayHaveSpilled(d1) || !st.mayHaveSpilled(d2) {
+				if st := busy(p); transit.Day(st.spillLo) > d1 || transit.Day(st.spillHi) < d2 {
 					t.Fatalf("restored spill days %d..%d, want at least %d..%d", st.spillLo, st.spillHi, d1, d2)
 				}
 			}

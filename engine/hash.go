@@ -33,6 +33,29 @@ func tapHash(id *transit.TapID) uint64 {
 	return h
 }
 
+// contentSum hashes what a tap says apart from its identifiers (tap_id and
+// card) and the way its time was written (the UTC offset): two taps of one
+// card with one tap_id and different sums differ in content. It is never 0,
+// which marks a sum unknown.
+func contentSum(t *transit.Tap) uint64 {
+	h := uint64(0x8EBC6AF09C88C6E3)
+	h = mix(h, uint64(t.Time))
+	h = mix(h, uint64(t.Issuer)|uint64(t.City)<<32)
+	h = mix(h, uint64(t.Mode)|uint64(t.Action)<<8|uint64(t.Product)<<16)
+	h = mixBytes(h, t.Line[:])
+	h = mixBytes(h, t.Stop[:])
+	h = mixBytes(h, t.Device[:])
+	return h | 1
+}
+
+// mixBytes folds b, a whole number of 8-byte words, into h.
+func mixBytes(h uint64, b []byte) uint64 {
+	for ; len(b) >= 8; b = b[8:] {
+		h = mix(h, binary.LittleEndian.Uint64(b))
+	}
+	return h
+}
+
 // ShardOf returns the shard, out of n, that owns card c. Exported so that a
 // stream consumer can route a partition's messages consistently.
 func ShardOf(c *transit.CardID, n int) int {

@@ -268,10 +268,11 @@ func TestPartitionRestoreRefusesBadState(t *testing.T) {
 		"fixed-width ids blob": func(m *memStore) {
 			m.lists["ids/1"] = [][]byte{append([]byte("310100-0000000005"), make([]byte, transit.MaxTapID-17)...)}
 		},
-		"ragged spill": func(m *memStore) { m.lists["spill/1"] = [][]byte{make([]byte, transit.MaxTapID)} },
+		"ragged spill":  func(m *memStore) { m.lists["spill/1"] = [][]byte{make([]byte, transit.MaxTapID)} },
+		"ragged spills": func(m *memStore) { m.lists["spills/1"] = [][]byte{make([]byte, oldSpillEntrySize)} },
 		"ragged ids": func(m *memStore) {
 			for k, v := range m.lists {
-				m.lists[k] = append(v, []byte{1})
+				m.lists[k] = append(v, []byte{compactIDsSums, 5}) // cut short, or ragged
 				break
 			}
 		},
@@ -335,27 +336,44 @@ func BenchmarkPartitionCheckpoint(b *testing.B) {
 }
 
 func TestCompactIDs(t *testing.T) {
-	var ids []transit.TapID
-	for _, s := range []string{"a", "310100-0000000005", strings.Repeat("x", transit.MaxTapID), "地铁-1"} {
-		var id transit.TapID
-		if err := id.Set([]byte(s)); err != nil {
+	var ids []loggedID
+	for i, s := range []string{"a", "310100-0000000005", strings.Repeat("x", transit.MaxTapID), "地铁-1"} {
+		var id loggedID
+		if err := id.id.Set([]byte(s)); err != nil {
 			t.Fatal(err)
 		}
+		id.sum = uint64(i)<<40 | 1
 		ids = append(ids, id)
 	}
-	b := []byte{compactIDs}
+	b := []byte{compactIDsSums}
 	for i := range ids {
-		b = appendCompactID(b, &ids[i])
+		b = appendLoggedID(b, &ids[i])
 	}
-	if want := 1 + 4 + 1 + 17 + 40 + len("地铁-1"); len(b) != want {
+	if want := 1 + 4 + 1 + 17 + 40 + len("地铁-1") + 4*8; len(b) != want {
 		t.Errorf("compact blob of %d bytes, want %d", len(b), want)
 	}
-	var got []transit.TapID
-	if err := readIDs(b, func(id *transit.TapID) { got = append(got, *id) }); err != nil {
+	var got []loggedID
+	if err := readIDs(b, func(id *loggedID) { got = append(got, *id) }); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(got, ids) {
-		t.Fatalf("read back %q, want %q", got, ids)
+		t.Fatalf("read back %v, want %v", got, ids)
+	}
+	// An earlier build's blob, without sums: the same identifiers, sums
+	// unknown (0).
+	old := []byte{compactIDs}
+	for i := range ids {
+		v := ids[i].id.Bytes()
+		old = append(append(old, byte(len(v))), v...)
+	}
+	got = got[:0]
+	if err := readIDs(old, func(id *loggedID) { got = append(got, *id) }); err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if got[i].id != ids[i].id || got[i].sum != 0 {
+			t.Fatalf("old blob: read %v, want %q with sum 0", got[i], ids[i].id)
+		}
 	}
 }
 
@@ -363,22 +381,23 @@ func TestCompactIDs(t *testing.T) {
 // read survives a compact round trip.
 func FuzzReadIDs(f *testing.F) {
 	f.Add([]byte{compactIDs, 3, 'a', 'b', 'c'})
+	f.Add([]byte{compactIDsSums, 3, 'a', 'b', 'c', 1, 2, 3, 4, 5, 6, 7, 8})
 	f.Add([]byte{compactIDs, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var ids []transit.TapID
-		if readIDs(b, func(id *transit.TapID) { ids = append(ids, *id) }) != nil {
+		var ids []loggedID
+		if readIDs(b, func(id *loggedID) { ids = append(ids, *id) }) != nil {
 			return
 		}
-		c := []byte{compactIDs}
+		c := []byte{compactIDsSums}
 		for i := range ids {
-			c = appendCompactID(c, &ids[i])
+			c = appendLoggedID(c, &ids[i])
 		}
-		var again []transit.TapID
-		if err := readIDs(c, func(id *transit.TapID) { again = append(again, *id) }); err != nil {
+		var again []loggedID
+		if err := readIDs(c, func(id *loggedID) { again = append(again, *id) }); err != nil {
 			t.Fatalf("a compact blob of what was read is refused: %v", err)
 		}
 		if !slices.Equal(again, ids) {
-			t.Fatalf("round trip changed the identifiers: %q, then %q", ids, again)
+			t.Fatalf("round trip changed the identifiers: %v, then %v", ids, again)
 		}
 	})
 }

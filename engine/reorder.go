@@ -77,11 +77,9 @@ func (b *bucket) at(i int) *transit.Tap {
 	return &b.chunks[uint(i)/chunkTaps][uint(i)%chunkTaps]
 }
 
-// cardKeyHash is the card-state hash of t's card in t's city (keyHash).
-func cardKeyHash(t *transit.Tap) uint64 {
-	k := cardKey{card: t.Card, city: t.City}
-	return keyHash(&k)
-}
+// cardKeyHash is the card-state hash of t's card in t's city (keyHash,
+// which is the card's alone).
+func cardKeyHash(t *transit.Tap) uint64 { return cardHash(&t.Card) }
 
 func newReorder(width int64) reorder {
 	return reorder{width: max(width, 1)}

@@ -45,6 +45,7 @@ type pricer struct {
 
 	logs   []*dayLog // tap_ids of the retained days
 	spare  []*dayLog // evicted logs, kept for their memory
+	spill  spillSet  // tap_ids that did not fit their card's inline slots
 	oldest transit.Day
 
 	out       []transit.Priced
@@ -258,8 +259,12 @@ func (pr *pricer) price(t *transit.Tap, h uint64, flags transit.Rules) {
 	if pol != nil && pol.Metro != nil && t.Mode == transit.ModeMetro {
 		sp = pr.lookStops(pol.Metro, t, st)
 	}
-	if pr.seenBefore(st, day, &t.ID) {
-		pr.appendRow(t, day, transit.StatusDuplicate).Rules = flags
+	if dup, differs := pr.seenBefore(st, h, day, t); dup {
+		p := pr.appendRow(t, day, transit.StatusDuplicate)
+		p.Rules = flags
+		if differs {
+			p.Reason = transit.ReasonContentDiffers
+		}
 		return
 	}
 	if pol == nil {
@@ -404,46 +409,93 @@ func (pr *pricer) markDirty(st *cardState, i int32) {
 	}
 }
 
-// seenBefore reports whether id was already seen for this card on day d,
-// and remembers it if not. The check is exact: a tag match inline is
-// confirmed against the identifier itself in the day's log.
+// seenBefore reports whether t's tap_id was seen before for its card, in
+// any city, on a day within the dedup window of day d (dedup.go), and
+// whether the tap first seen differed from t; it remembers t's if not. The
+// check is exact: a tag match inline is confirmed against the identifier
+// itself in its day's log, a spill set match against the stored one. h is
+// the card's hash.
 //
-// A miss inline probes the day's spill set, a likely cache miss, only when
-// the card spilled on that day (mayHaveSpilled): a busy rider who spilled
-// yesterday does not pay it on today's taps until today spills too.
-// Yesterday's entries are not moved out to make room for today's: each
-// move would read the old id back from its log.
-func (pr *pricer) seenBefore(st *cardState, d transit.Day, id *transit.TapID) bool {
+// A miss inline probes the spill set, a likely cache miss, only when the
+// card spilled within the window (mayHaveSpilled). Older entries are not
+// moved out to make room for new ones: each move would read the old id
+// back from its log.
+func (pr *pricer) seenBefore(st *cardState, h uint64, d transit.Day, t *transit.Tap) (dup, differs bool) {
+	id := &t.ID
 	log := pr.dayLog(d)
 	tag := uint16(tapHash(id) >> 48)
-	inline := inlineDay(d)
+	sum := contentSum(t)
 	free := -1
 	for i := range st.seen {
 		e := &st.seen[i]
-		switch {
-		case inline && e.day == uint16(d):
-			// The bound check matters only for a day whose log was
-			// evicted and then made anew by a very late tap: entries
-			// from before may point past the new log.
-			if e.tag == tag && int(e.idx) < log.ids.Len() && *log.ids.At(int(e.idx)) == *id {
-				return true
-			}
-		case e.day == 0 || transit.Day(e.day) < pr.oldest || pr.evicted(transit.Day(e.day)):
+		if e.day == 0 || pr.deadEntry(e, d) {
 			if free < 0 {
 				free = i
 			}
+			continue
+		}
+		if e.tag == tag {
+			if old, ok := pr.logged(e, d, id); ok {
+				return true, old.sum != 0 && old.sum != sum
+			}
 		}
 	}
-	if free < 0 || !inline {
-		// No room inline: the spill set answers, in one probe.
+	spilled := st.mayHaveSpilled(d, pr.dedupDays)
+	if st.multi {
+		pr.cards.eachOther(st, h, func(o *cardState) {
+			spilled = spilled || o.mayHaveSpilled(d, pr.dedupDays)
+			for i := range o.seen {
+				if e := &o.seen[i]; !dup && e.day != 0 && e.tag == tag {
+					if old, ok := pr.logged(e, d, id); ok {
+						dup, differs = true, old.sum != 0 && old.sum != sum
+					}
+				}
+			}
+		})
+		if dup {
+			return dup, differs
+		}
+	}
+	if spilled {
+		if e := pr.spill.find(id, &st.key.card, d, pr.dedupDays); e != nil {
+			return true, e.sum != 0 && e.sum != sum
+		}
+	}
+	if free < 0 || !inlineDay(d) {
 		st.noteSpill(d)
-		return log.spill.add(&spillKey{id: *id, card: st.key})
+		pr.spill.add(&spillEntry{id: *id, card: st.key, day: d, sum: sum})
+		return false, false
 	}
-	if st.mayHaveSpilled(d) && log.spill.len() > 0 && log.spill.has(&spillKey{id: *id, card: st.key}) {
-		return true
+	st.seen[free] = seenEntry{day: uint16(d), tag: tag, idx: uint32(log.ids.Push(&loggedID{id: *id, sum: sum}))}
+	return false, false
+}
+
+// deadEntry reports whether inline entry e can be reused by a tap of day
+// d: its day's log was evicted, or it is too old for d's window (taps come
+// in event-time order, so mostly too old for later taps too).
+func (pr *pricer) deadEntry(e *seenEntry, d transit.Day) bool {
+	ed := transit.Day(e.day)
+	return ed < pr.oldest || int64(ed)+int64(pr.dedupDays) <= int64(d) || pr.evicted(ed)
+}
+
+// logged returns the logged tap_id that inline entry e points to when it
+// is id and its day within d's window.
+func (pr *pricer) logged(e *seenEntry, d transit.Day, id *transit.TapID) (*loggedID, bool) {
+	ed := transit.Day(e.day)
+	if !withinDays(ed, d, pr.dedupDays) {
+		return nil, false
 	}
-	st.seen[free] = seenEntry{day: uint16(d), tag: tag, idx: uint32(log.ids.Push(id))}
-	return false
+	l := pr.findLog(ed)
+	// The bound check matters only for a day whose log was evicted and
+	// then made anew by a very late tap: entries from before may point
+	// past the new log.
+	if l == nil || int(e.idx) >= l.ids.Len() {
+		return nil, false
+	}
+	if old := l.ids.At(int(e.idx)); old.id == *id {
+		return old, true
+	}
+	return nil, false
 }
 
 // evicted reports whether day d's log was dropped (its entries are dead).
@@ -549,6 +601,7 @@ func (pr *pricer) closeDays(d transit.Day) {
 		}
 		clear(pr.logs[len(keep):])
 		pr.logs = keep
+		pr.spill.evict(pr.oldest)
 	}
 }
 

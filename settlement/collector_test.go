@@ -197,6 +197,13 @@ func TestInvalidRows(t *testing.T) {
 	f("invalid status", func(r *transit.Priced) { r.Status = 9 })
 	f("reason on a charged row", func(r *transit.Priced) { r.Reason = transit.ReasonNoPolicy })
 	f("no reason on a rejected row", func(r *transit.Priced) { *r = transit.Priced{Tap: r.Tap, Day: r.Day, Status: transit.StatusRejected} })
+	f("content-differs on a rejected row", func(r *transit.Priced) {
+		*r = transit.Priced{Tap: r.Tap, Day: r.Day, Status: transit.StatusRejected, Reason: transit.ReasonContentDiffers}
+	})
+	f("content-differs on a charged row", func(r *transit.Priced) { r.Reason = transit.ReasonContentDiffers })
+	f("a reject reason on a duplicate", func(r *transit.Priced) {
+		*r = transit.Priced{Tap: r.Tap, Day: r.Day, Status: transit.StatusDuplicate, Reason: transit.ReasonNoPolicy}
+	})
 	f("unknown rule bit", func(r *transit.Priced) { r.Rules |= 1 << 30 })
 	f("odd offset", func(r *transit.Priced) { r.Offset = 8*3600 + 7 })
 	f("comma in line", func(r *transit.Priced) { r.Line[2] = ',' })

@@ -265,3 +265,47 @@ func TestClearingFileVersion(t *testing.T) {
 		t.Errorf("Parse(version 2) = %+v, %v", h, err)
 	}
 }
+
+// TestDuplicateReasonRoundTrip: a duplicate whose content differs from the
+// tap first seen keeps its reason through the ledger, and the day verifies.
+func TestDuplicateReasonRoundTrip(t *testing.T) {
+	rows := fixtureRows()
+	var id transit.TapID
+	for i := range rows {
+		if rows[i].Status == transit.StatusDuplicate {
+			rows[i].Reason = transit.ReasonContentDiffers
+			id = rows[i].ID
+		}
+	}
+	if id == (transit.TapID{}) {
+		t.Fatal("the fixture has no duplicate")
+	}
+	root := t.TempDir()
+	writeAll(t, collect(t, rows, nil, 2, true, nil), root, WriteOptions{Ledger: true, SkipSync: true})
+	if err := Verify(root); err != nil {
+		t.Fatal(err)
+	}
+	files := plain(t, readTree(t, root))
+	lr, err := NewLedgerReader(bytes.NewReader(files[DirName(fixtureDay)+"/ledger.csv"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for {
+		var r transit.Priced
+		if err := lr.Read(&r); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if r.ID == id && r.Status == transit.StatusDuplicate {
+			found = true
+			if r.Reason != transit.ReasonContentDiffers {
+				t.Errorf("duplicate %s read back with reason %q, want content-differs", id.Bytes(), r.Reason)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("duplicate %s not in the ledger", id.Bytes())
+	}
+}

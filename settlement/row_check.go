@@ -10,6 +10,18 @@ func isClearing(r *transit.Priced) bool {
 		r.Rules&transit.RuleMetroEntry == 0
 }
 
+// reasonFits reports whether r's reason suits its status: a rejected row
+// says why, a duplicate may say its content differs, others give none.
+func reasonFits(r *transit.Priced) bool {
+	switch r.Status {
+	case transit.StatusRejected:
+		return r.Reason != transit.ReasonNone && r.Reason != transit.ReasonContentDiffers
+	case transit.StatusDuplicate:
+		return r.Reason == transit.ReasonNone || r.Reason == transit.ReasonContentDiffers
+	}
+	return r.Reason == transit.ReasonNone
+}
+
 // maxOffset bounds a tap's UTC offset: RFC 3339 writes it as ±hh:mm.
 const maxOffset = 24*3600 - 60
 
@@ -37,8 +49,8 @@ func rowProblem(r *transit.Priced) string {
 		return "unknown rule bits"
 	case r.Reason >= numReasons:
 		return "unknown reason"
-	case (r.Reason != transit.ReasonNone) != (r.Status == transit.StatusRejected):
-		return "a reason is given exactly for rejected rows"
+	case !reasonFits(r):
+		return "a reason is given exactly for rejected rows (and content-differs only for duplicates)"
 	case r.Gross < 0 || r.ProductDiscount < 0 || r.TransferDiscount < 0 || r.CapDiscount < 0 || r.Charged < 0:
 		return "negative amount"
 	case r.Discount != r.ProductDiscount+r.TransferDiscount+r.CapDiscount:

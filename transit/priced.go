@@ -116,7 +116,8 @@ func ParseRules(b []byte) (Rules, bool) {
 	return r, true
 }
 
-// Reason is why the engine rejected a well-formed tap.
+// Reason is why the engine rejected a well-formed tap, or, on a duplicate,
+// that it differs from the tap first seen with its tap_id.
 type Reason uint8
 
 // Reasons.
@@ -128,11 +129,15 @@ const (
 	ReasonNoMetro               // a metro tap in a city without a metro
 	ReasonUnknownStation        // a metro stop missing from the network
 	ReasonModeAction            // board on metro, or entry/exit on bus
+	// ReasonContentDiffers is the one reason a duplicate may carry: the
+	// tap_id was seen before on a tap whose other fields differ.
+	ReasonContentDiffers
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"", "unknown-city", "unknown-issuer", "no-policy", "no-metro", "unknown-station", "mode-action",
+	"content-differs",
 }
 
 // String returns the reason's ledger name.

@@ -191,5 +191,5 @@ func newService(e *env, parts int, store state.Store, until transit.Day, reg pro
 
 // engineOptions are the engine settings of the configuration.
 func engineOptions(e *env) engine.Options {
-	return engine.Options{BatchSize: e.cfg.Engine.BatchSize, Window: e.cfg.Engine.Window, Calendar: e.cal}
+	return engine.Options{BatchSize: e.cfg.Engine.BatchSize, Window: e.cfg.Engine.Window, DedupDays: e.cfg.Engine.DedupDays, Calendar: e.cal}
 }

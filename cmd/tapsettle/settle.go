@@ -27,7 +27,7 @@ count or input order. Exit status is 0 on success, 1 on error.`,
 				return err
 			}
 			job := &batch.Settle{
-				Book: e.book, Calendar: e.cal, Shards: e.cfg.Engine.Shards, BatchSize: e.cfg.Engine.BatchSize,
+				Book: e.book, Calendar: e.cal, Shards: e.cfg.Engine.Shards, BatchSize: e.cfg.Engine.BatchSize, DedupDays: e.cfg.Engine.DedupDays,
 				OutDir: e.cfg.Output.Dir, Ledger: e.cfg.Output.Ledger, Log: e.log,
 			}
 			bar := newBar(batch.InputSize(args), "settling")

@@ -22,6 +22,7 @@ var flagKeys = map[string]string{
 	"log-format": "log.format",
 	"shards":     "engine.shards",
 	"batch-size": "engine.batch_size",
+	"dedup-days": "engine.dedup_days",
 	"out":        "output.dir",
 	"ledger":     "output.ledger",
 	"cutoff":     "settlement.cutoff",
@@ -85,6 +86,7 @@ func setup(cmd *cobra.Command) (*env, error) {
 func addEngineFlags(cmd *cobra.Command) {
 	cmd.Flags().Int("shards", 0, "pricing shards (default: one per CPU)")
 	cmd.Flags().Int("batch-size", 0, "taps per hand-off batch (default 1024)")
+	cmd.Flags().Int("dedup-days", 0, "dedup window: a card's tap_id repeated within this many settlement days is a duplicate (default 7)")
 	addCalendarFlags(cmd)
 }
 
