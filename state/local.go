@@ -154,9 +154,9 @@ func (l *Local) acquire(p int) (*localPart, error) {
 		return nil, fmt.Errorf("state: partition %d: %w: %w", p, ErrUnavailable, err)
 	}
 	lockPath := filepath.Join(dir, lockName)
-	lock, err := lockFile(lockPath)
+	lock, err := durable.Lock(lockPath)
 	if err != nil {
-		if errors.Is(err, errLockHeld) {
+		if errors.Is(err, durable.ErrLocked) {
 			return nil, fmt.Errorf("state: partition %d: %s: %w", p, lockPath, ErrLocked)
 		}
 		return nil, fmt.Errorf("state: partition %d: lock %s: %w: %w", p, lockPath, ErrUnavailable, err)
@@ -438,7 +438,7 @@ func (pt *localPart) closeLocked() error {
 		pt.f = nil
 	}
 	if pt.lock != nil {
-		errs = append(errs, unlockFile(pt.lock))
+		errs = append(errs, durable.Unlock(pt.lock))
 		pt.lock = nil
 	}
 	pt.buf = nil

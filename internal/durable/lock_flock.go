@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
-package state
+package durable
 
 import (
 	"errors"
@@ -8,15 +8,15 @@ import (
 	"syscall"
 )
 
-// errLockHeld means another open file description holds the lock.
-var errLockHeld = errors.New("lock held")
+// ErrLocked means another open file description holds the lock.
+var ErrLocked = errors.New("lock held")
 
-// lockFile opens path and takes an exclusive, non-blocking flock on it. The
+// Lock opens path and takes an exclusive, non-blocking flock on it. The
 // lock belongs to the open file description: a second open in the same
 // process conflicts like another process would, and the kernel drops the
 // lock when the process dies, so a killed owner never blocks its successor.
-func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, filePerm)
+func Lock(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -29,12 +29,12 @@ func lockFile(path string) (*os.File, error) {
 	if err != nil {
 		_ = f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, errLockHeld
+			return nil, ErrLocked
 		}
 		return nil, err
 	}
 	return f, nil
 }
 
-// unlockFile releases the lock by closing its file.
-func unlockFile(f *os.File) error { return f.Close() }
+// Unlock releases the lock by closing its file.
+func Unlock(f *os.File) error { return f.Close() }
