@@ -310,3 +310,59 @@ func TestVerifyCatchesFlippedByte(t *testing.T) {
 		}
 	}
 }
+
+// A metro journey across the 04:00 cut-off is settled once, on its exit's
+// day, and an entry just before the cut-off that never exits is charged on
+// the next day (the engine's carry rule, issue 16); verify accepts both.
+func TestJourneyAcrossCutoff(t *testing.T) {
+	b, _ := env(t)
+	d, _ := transit.ParseDay("2025-03-03")
+	net := b.Policy(transit.Ningbo, d).Metro
+	from, to := net.StationCode(0).String(), net.StationCode(1).String()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "taps.csv")
+	// Shanghai-issued cards in the Ningbo metro: interregional, so their
+	// charges are in the clearing files too.
+	body := `tap_id,card_id,card_product,issuer,city,mode,line,stop,action,time,device
+x1,C1,standard,310100,330200,metro,M1,` + from + `,entry,2025-03-04T03:50:00+08:00,
+x2,C1,standard,310100,330200,metro,M1,` + to + `,exit,2025-03-04T04:20:00+08:00,
+y1,C2,standard,310100,330200,metro,M1,` + from + `,entry,2025-03-04T03:40:00+08:00,
+z1,C3,standard,310100,330200,bus,71,B1,board,2025-03-03T09:00:00+08:00,
+`
+	if err := os.WriteFile(in, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	settle(t, out, 2, true, in)
+	first := string(readZstd(t, filepath.Join(out, "2025-03-03", "ledger.csv.zst")))
+	next := string(readZstd(t, filepath.Join(out, "2025-03-04", "ledger.csv.zst")))
+	for _, id := range []string{"x1,", "x2,", "y1,"} {
+		if strings.Contains(first, "\n"+id) {
+			t.Errorf("2025-03-03's ledger has %s: a journey across the cut-off is settled on its exit's day", id)
+		}
+	}
+	line := func(id string) string {
+		for _, l := range strings.Split(next, "\n") {
+			if strings.HasPrefix(l, id+",") {
+				return l
+			}
+		}
+		t.Fatalf("2025-03-04's ledger lacks %s:\n%s", id, next)
+		return ""
+	}
+	for _, c := range []struct{ id, want string }{
+		{"x1", ",charged,0,0,0,metro-entry+synthetic+carried,"},
+		{"x2", ",charged,"},
+		{"y1", ",incomplete,"}, {"y1", "unclosed-entry+synthetic+carried,"},
+	} {
+		if l := line(c.id); !strings.Contains(l, c.want) {
+			t.Errorf("%s's row lacks %q:\n%s", c.id, c.want, l)
+		}
+	}
+	if l := line("x2"); strings.Contains(l, "incomplete") || strings.Contains(l, "unmatched-exit") {
+		t.Errorf("the exit is not paired with its entry:\n%s", l)
+	}
+	if err := settlement.Verify(out); err != nil {
+		t.Fatal(err)
+	}
+}

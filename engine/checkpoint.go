@@ -99,12 +99,16 @@ const (
 	// (fares.Rider.AppendCompact; the journey's day as a varint and its
 	// entry by transit.Tap.AppendCompact).
 	cardCompact = 1 << 3
+	// cardCarried: the open journey carried past its entry's cut-off to
+	// the next day (openJourney.carried). Records written before it
+	// existed have it clear, as their journeys had not carried.
+	cardCarried = 1 << 4
 
 	// cardFormat is the flags every record is written with: the only
 	// forms Restore reads. A record without them is of a form this build
 	// does not know, like one with flags outside cardFlagsAll.
 	cardFormat   = cardCompactSeen | cardCompact
-	cardFlagsAll = cardSpilled | cardJourney | cardFormat
+	cardFlagsAll = cardSpilled | cardJourney | cardCarried | cardFormat
 )
 
 // appendLoggedID appends id length-prefixed without its padding, then its
@@ -251,6 +255,9 @@ func (p *Partition) appendCard(b []byte, st *cardState) []byte {
 	}
 	if st.journey != 0 {
 		flags |= cardJourney
+		if p.journeys[st.journey-1].carried {
+			flags |= cardCarried
+		}
 	}
 	b = append(b, flags)
 	b = st.rider.AppendCompact(b)
@@ -341,7 +348,7 @@ func (p *Partition) restoreCards(cards map[string][]byte) (spilled []int32, err 
 		if len(k) != cardKeySize || len(v) == 0 {
 			return nil, fmt.Errorf("card record of %d+%d bytes: %w", len(k), len(v), ErrCheckpoint)
 		}
-		if flags := v[0]; flags&^cardFlagsAll != 0 || flags&cardFormat != cardFormat {
+		if flags := v[0]; flags&^cardFlagsAll != 0 || flags&cardFormat != cardFormat || flags&(cardCarried|cardJourney) == cardCarried {
 			return nil, fmt.Errorf("card record with flags %#x: unknown format: %w", flags, ErrCheckpoint)
 		}
 		var key cardKey
@@ -367,6 +374,7 @@ func (p *Partition) restoreCards(cards map[string][]byte) (spilled []int32, err 
 			}
 			// States never move, so the journey can point at si now.
 			pr.openJourney(si, &entry, day, -1)
+			pr.journeys[st.journey-1].carried = flags&cardCarried != 0
 		} else if len(s) != 0 {
 			return nil, fmt.Errorf("card record has %d trailing bytes: %w", len(s), ErrCheckpoint)
 		}

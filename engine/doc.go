@@ -35,7 +35,25 @@
 // card's state; the exit prices it on the shortest-path fare and emits both
 // rows (the entry at 0 fen with [transit.RuleMetroEntry], the fare on the
 // exit row). An exit without an entry, or an entry that a new entry, a later
-// day or the day's close finds still open, is incomplete: charged the
+// day or the day's close finds still open (and that does not carry, below),
+// is incomplete: charged the
 // network's maximum fare and flagged. Over the time-in-system limit a
 // journey pays the highest single fare from its exit station.
+//
+// # Journeys across the cut-off: the carry rule
+//
+// A journey is charged once, on its exit's settlement day (a card is
+// charged at the exit gate), whatever side of the cut-off its taps fall.
+// An open entry of day D is carryable when it entered within the carry
+// window before D's cut-off: the time-in-system limit of its policy on D
+// or, when that sets none, [DefaultCarryWindow]. When D closes, or a tap
+// of a later day finds it open, a carryable entry is not closed: it
+// carries to D+1, once, and stays open there. Its exit on D+1 pairs with
+// it; a new entry, a later day, D+1's close or the end of input closes it
+// as incomplete in D+1. The entry row (0 fen, or the incomplete charge) is
+// then in D+1 and flagged [transit.RuleCarried]; the exit row, on its own
+// day, names the entry in its entry fields. An entry that is not
+// carryable is closed as incomplete in its own day. Carrying does not
+// depend on whether the days are closed one by one (a stream) or all at
+// the end (the batch job), so both give the same rows.
 package engine

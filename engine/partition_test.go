@@ -262,9 +262,19 @@ func TestPartitionRestoreRefusesBadState(t *testing.T) {
 		},
 		"rider not compact":   func(m *memStore) { setCardFlags(m, 0, cardCompact) },
 		"tap_ids not compact": func(m *memStore) { setCardFlags(m, 0, cardCompactSeen) },
-		"unknown card flag":   func(m *memStore) { setCardFlags(m, 1<<4, 0) },
-		"bad list":            func(m *memStore) { m.lists["ids/x"] = [][]byte{make([]byte, 40)} },
-		"empty ids blob":      func(m *memStore) { m.lists["ids/1"] = [][]byte{{}} },
+		"unknown card flag":   func(m *memStore) { setCardFlags(m, 1<<5, 0) },
+		"carried, no journey": func(m *memStore) {
+			for k, v := range m.cards {
+				if v[0]&cardJourney == 0 {
+					v[0] |= cardCarried
+					m.cards[k] = v
+					return
+				}
+			}
+			t.Fatal("every card has an open journey")
+		},
+		"bad list":       func(m *memStore) { m.lists["ids/x"] = [][]byte{make([]byte, 40)} },
+		"empty ids blob": func(m *memStore) { m.lists["ids/1"] = [][]byte{{}} },
 		"fixed-width ids blob": func(m *memStore) {
 			m.lists["ids/1"] = [][]byte{append([]byte("310100-0000000005"), make([]byte, transit.MaxTapID-17)...)}
 		},

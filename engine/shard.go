@@ -70,13 +70,21 @@ type cardKey struct {
 // reads first (the day, the entry's station) comes before the entry tap,
 // which is read whole only to write the entry's row.
 type openJourney struct {
+	// day is the settlement day the journey is charged on: its entry's,
+	// or the next once carried past the cut-off (carry).
 	day   transit.Day
 	state int32 // owning cardState
 	// station is the entry's index in its network when it entered: a hint
 	// (fares.Network.StationHint) that spares the exit a lookup by code.
 	station int32
+	carried bool // day is the day after the entry's (carry)
 	entry   transit.Tap
 }
+
+// DefaultCarryWindow is how long before its day's cut-off a metro entry
+// may be and still carry to the next day, where its exit is (see the
+// package comment), when its policy sets no time-in-system limit.
+const DefaultCarryWindow = 4 * time.Hour
 
 // inQueue is how many batches may wait for a shard: enough to keep it busy
 // while the router fills the next, few enough to bound the memory in
@@ -280,9 +288,10 @@ func (pr *pricer) price(t *transit.Tap, h uint64, flags transit.Rules) {
 		return
 	}
 	if st.journey != 0 && pr.journeys[st.journey-1].day < day {
-		// An entry from an earlier day is still open: it missed its
-		// day's close (only possible when days are not closed in order).
-		pr.closeJourney(si)
+		// An entry from an earlier day is still open (its day is not
+		// closed yet, or it carried): carry it to this day if it may,
+		// else close it.
+		pr.closeBefore(si, day)
 	}
 	if pol.Default {
 		flags |= transit.RuleDefaultPolicy
@@ -351,6 +360,9 @@ func (pr *pricer) priceMetro(t *transit.Tap, day transit.Day, pol *fares.Policy,
 	q := pol.Price(&leg, &st.rider)
 	ep := pr.appendRow(&j.entry, j.day, transit.StatusCharged)
 	ep.Rules = transit.RuleMetroEntry | flags&^transit.RuleLate
+	if j.carried {
+		ep.Rules |= transit.RuleCarried
+	}
 	p := pr.appendRow(t, day, transit.StatusCharged)
 	setQuote(p, &q)
 	p.EntryStop = j.entry.Stop
@@ -552,6 +564,9 @@ func (pr *pricer) closeJourney(si int32) {
 		return
 	}
 	rules := transit.RuleUnclosedEntry
+	if j.carried {
+		rules |= transit.RuleCarried
+	}
 	if pol.Default {
 		rules |= transit.RuleDefaultPolicy
 	}
@@ -565,8 +580,47 @@ func (pr *pricer) closeJourney(si int32) {
 	pr.dropJourney(si)
 }
 
+// carry moves j, an open journey, to the day after its own when it may: it
+// has not carried yet and its entry is within the carry window (the entry
+// policy's time-in-system limit, else DefaultCarryWindow) before its day's
+// cut-off. A journey is charged on its exit's day, so one that crosses the
+// cut-off waits for its exit there. carry reports whether j moved; the
+// caller marks its state dirty.
+func (pr *pricer) carry(j *openJourney) bool {
+	if j.carried {
+		return false
+	}
+	w := int64(DefaultCarryWindow)
+	if pol := pr.book.Policy(j.entry.City, j.day); pol != nil && pol.MaxInSystem > 0 {
+		w = pol.MaxInSystem
+	}
+	if j.entry.Time < pr.cal.Start(j.day+1).UnixNano()-w {
+		return false
+	}
+	j.day++
+	j.carried = true
+	return true
+}
+
+// closeBefore settles state si's open journey, of a day before d, for a
+// tap of day d: it carries the journey if it may, and closes it as
+// incomplete unless its day is then d (the tap is the next day's: an exit
+// pairs with it, an entry closes it there). Carrying first even when d is
+// further on is what makes the rows the same whether days are closed one
+// by one (a stream) or all at the end (the batch job): closeDays carries
+// the same way.
+func (pr *pricer) closeBefore(si int32, d transit.Day) {
+	j := &pr.journeys[pr.cards.at(si).journey-1]
+	pr.carry(j)
+	if j.day < d {
+		pr.closeJourney(si)
+	}
+}
+
 // closeDays prices held taps of days up to d and closes their open
-// journeys. d == math.MaxInt32 closes everything (end of input).
+// journeys, but for those that carry to the next day (carry): they are
+// closed only if that day is closed too. d == math.MaxInt32 closes
+// everything (end of input).
 func (pr *pricer) closeDays(d transit.Day) {
 	if d == math.MaxInt32 {
 		pr.release(math.MaxInt64)
@@ -586,7 +640,14 @@ func (pr *pricer) closeDays(d transit.Day) {
 			return transit.Compare(&pr.journeys[a].entry, &pr.journeys[b].entry)
 		})
 		for _, j := range open {
-			pr.closeJourney(pr.journeys[j].state)
+			si := pr.journeys[j].state
+			if pr.carry(&pr.journeys[j]) {
+				// A day close reaches states that no tap touched.
+				pr.markDirty(pr.cards.at(si), si)
+			}
+			if pr.journeys[j].day <= d {
+				pr.closeJourney(si)
+			}
 		}
 	}
 	if d != math.MaxInt32 {

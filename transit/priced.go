@@ -39,7 +39,8 @@ func (p *Priced) Interregional() bool { return p.Issuer != p.City }
 // Rules is a set of fare rules, recorded on each ledger row.
 type Rules uint32
 
-// Rules. Names (see String) are part of the ledger and clearing formats.
+// Rules. Names (see String) are part of the ledger and clearing formats,
+// and bit values of the segment format: a new rule goes at the end.
 const (
 	RuleBusFlat       Rules = 1 << iota // the city's flat bus fare
 	RuleBusLine                         // a per-line bus fare
@@ -55,13 +56,14 @@ const (
 	RuleLate                            // arrived after the reorder window
 	RuleDefaultPolicy                   // the documented default policy, not city data
 	RuleSynthetic                       // priced on a synthetic (generated) metro network
+	RuleCarried                         // an entry carried past its day's cut-off, settled the next day
 	numRules          = iota
 )
 
 var ruleNames = [numRules]string{
 	"bus-flat", "bus-line", "metro-distance", "metro-entry", "product",
 	"transfer", "daily-cap", "volume", "overtime", "unmatched-exit",
-	"unclosed-entry", "late", "default-policy", "synthetic",
+	"unclosed-entry", "late", "default-policy", "synthetic", "carried",
 }
 
 // Append appends the rule names joined by '+', in bit order.

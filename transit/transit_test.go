@@ -146,6 +146,32 @@ func TestRulesRoundTrip(t *testing.T) {
 	}
 }
 
+// TestRuleBitsAreStable: rule bits are stored in segments and names in
+// ledgers, so a rule keeps its bit; new rules go at the end.
+func TestRuleBitsAreStable(t *testing.T) {
+	for _, c := range []struct {
+		r    Rules
+		bit  int
+		name string
+	}{
+		{RuleBusFlat, 0, "bus-flat"},
+		{RuleUnclosedEntry, 10, "unclosed-entry"},
+		{RuleLate, 11, "late"},
+		{RuleSynthetic, 13, "synthetic"},
+		{RuleCarried, 14, "carried"},
+	} {
+		if c.r != 1<<c.bit || c.r.String() != c.name {
+			t.Errorf("rule %q: bit %#x, want %q at bit %d", c.r.String(), uint32(c.r), c.name, c.bit)
+		}
+		if got, ok := ParseRules([]byte(c.name)); !ok || got != c.r {
+			t.Errorf("ParseRules(%q) = %v %v", c.name, got, ok)
+		}
+	}
+	if KnownRules != 1<<15-1 {
+		t.Errorf("KnownRules = %#x, want 15 rules", uint32(KnownRules))
+	}
+}
+
 func TestCompareTotal(t *testing.T) {
 	var a, b Tap
 	a.Time, b.Time = 10, 10
