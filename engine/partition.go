@@ -98,15 +98,24 @@ func (p *Partition) CloseDay(d transit.Day) {
 // moving rows of closed days into the next open day: their day's files
 // are written, so they are settled there as late adjustments.
 func (p *Partition) Emit(shard int, rows []transit.Priced) {
-	if p.settled != 0 {
-		for i := range rows {
-			if r := &rows[i]; r.Day <= p.settled {
-				r.Day = p.settled + 1
-				r.Rules |= transit.RuleLate
-			}
+	SettleLate(rows, p.settled)
+	p.sink.Emit(shard, rows)
+}
+
+// SettleLate moves the rows of days up to closed into day closed+1,
+// flagged late: a closed day's files are written and never change, so what
+// is priced for it later is settled in the next open day as a late
+// adjustment. closed == 0 (none closed) moves nothing.
+func SettleLate(rows []transit.Priced, closed transit.Day) {
+	if closed == 0 {
+		return
+	}
+	for i := range rows {
+		if r := &rows[i]; r.Day <= closed {
+			r.Day = closed + 1
+			r.Rules |= transit.RuleLate
 		}
 	}
-	p.sink.Emit(shard, rows)
 }
 
 // Closed returns the last day closed, and false when none was.

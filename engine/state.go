@@ -1,0 +1,302 @@
+package engine
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/tapsettle/tapsettle/internal/varint"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// Carried state.
+//
+// The batch job settles day by day (`settle --state DIR`): each run goes on
+// from the journey state the previous one ended with, so that settling
+// days one at a time gives the same rows as settling them in one run. An
+// Engine's state is what its shards hold once its days are closed: per
+// (card, city) the rider's accumulators (transfer chain, daily and
+// monthly spend) and an open metro journey carried across the cut-off,
+// and the tap_ids of the dedup window. WriteState writes it in a form that
+// does not depend on the shard count, ReadState loads it into an engine of
+// any shard count.
+//
+// The form, after stateMagic: the last closed day and the dedup window
+// (varints), then records, each a kind byte, the body's length (uvarint)
+// and the body:
+//
+//	stateCard:  card key (28 bytes), rider (fares.Rider.AppendCompact),
+//	            journey flags (stateOpen, stateCarried), and when open the
+//	            journey's day (varint) and entry (transit.Tap.AppendCompact)
+//	stateID:    a tap_id of the window: card key, day (varint), content
+//	            sum (8 bytes), identifier length and bytes
+//	stateEnd:   an empty body; nothing follows
+//
+// A reader refuses what it does not know rather than guess at it.
+
+const (
+	stateMagic   = "tapsettle engine state 1\n"
+	stateCard    = 'C'
+	stateID      = 'I'
+	stateEnd     = 'E'
+	stateOpen    = 1 << 0
+	stateCarried = 1 << 1
+)
+
+// ErrState is returned by ReadState for input that is not engine state.
+var ErrState = errors.New("engine: invalid state")
+
+// Stop prices what the shards hold up to their closed days and stops
+// them, keeping the journey state of days still open (journeys carried
+// across the last cut-off, the tap_ids of the dedup window) for
+// WriteState. Unlike Close it closes no day. The engine cannot price
+// afterwards.
+func (e *Engine) Stop() {
+	if e.closed {
+		return
+	}
+	e.closed = true
+	e.Flush()
+	for _, s := range e.shards {
+		close(s.in)
+	}
+	e.wg.Wait()
+}
+
+// WriteState writes the state of a stopped engine to w (see Stop): closed
+// is the last settlement day closed, recorded for the next run.
+func (e *Engine) WriteState(w io.Writer, closed transit.Day) error {
+	if !e.closed {
+		return errors.New("engine: write state of a running engine")
+	}
+	bw := bufio.NewWriterSize(w, 1<<16)
+	b := append([]byte(stateMagic), make([]byte, 0, 256)...)
+	b = binary.AppendVarint(b, int64(closed))
+	b = binary.AppendUvarint(b, uint64(e.opts.DedupDays))
+	if _, err := bw.Write(b); err != nil {
+		return fmt.Errorf("engine: write state: %w", err)
+	}
+	for _, s := range e.shards {
+		if s.held.len() != 0 {
+			return fmt.Errorf("engine: write state: shard %d holds %d taps of days not closed", s.id, s.held.len())
+		}
+		if err := s.writeState(bw, b[:0]); err != nil {
+			return fmt.Errorf("engine: write state: %w", err)
+		}
+	}
+	if _, err := bw.Write([]byte{stateEnd, 0}); err != nil {
+		return fmt.Errorf("engine: write state: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("engine: write state: %w", err)
+	}
+	return nil
+}
+
+// writeState writes a shard's card states and tap_ids, using b as scratch.
+func (pr *pricer) writeState(w *bufio.Writer, b []byte) error {
+	for i := range pr.cards.len() {
+		st := pr.cards.at(int32(i))
+		b = appendCardKey(b[:0], &st.key)
+		b = st.rider.AppendCompact(b)
+		var flags byte
+		if st.journey != 0 {
+			flags = stateOpen
+			if pr.journeys[st.journey-1].carried {
+				flags |= stateCarried
+			}
+		}
+		b = append(b, flags)
+		if st.journey != 0 {
+			j := &pr.journeys[st.journey-1]
+			b = binary.AppendVarint(b, int64(j.day))
+			b = j.entry.AppendCompact(b)
+		}
+		if err := writeRecord(w, stateCard, b); err != nil {
+			return err
+		}
+		for k := range st.seen {
+			e := &st.seen[k]
+			if e.day == 0 || pr.evicted(transit.Day(e.day)) {
+				continue
+			}
+			l := pr.findLog(transit.Day(e.day))
+			if int(e.idx) >= l.ids.Len() {
+				continue // from a log evicted and made anew (seenBefore)
+			}
+			id := l.ids.At(int(e.idx))
+			if err := writeRecord(w, stateID, appendStateID(b[:0], &st.key, transit.Day(e.day), id.sum, &id.id)); err != nil {
+				return err
+			}
+		}
+	}
+	for k := range pr.spill.entries {
+		e := &pr.spill.entries[k]
+		if err := writeRecord(w, stateID, appendStateID(b[:0], &e.card, e.day, e.sum, &e.id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeRecord(w *bufio.Writer, kind byte, body []byte) error {
+	var head [1 + binary.MaxVarintLen64]byte
+	head[0] = kind
+	n := binary.PutUvarint(head[1:], uint64(len(body)))
+	if _, err := w.Write(head[:1+n]); err != nil {
+		return err
+	}
+	_, err := w.Write(body)
+	return err
+}
+
+func appendStateID(b []byte, k *cardKey, d transit.Day, sum uint64, id *transit.TapID) []byte {
+	b = appendCardKey(b, k)
+	b = binary.AppendVarint(b, int64(d))
+	b = binary.LittleEndian.AppendUint64(b, sum)
+	return append(b, id.Bytes()...)
+}
+
+// maxStateRecord bounds a record's body: a card record is a key, a rider
+// and one tap, far below it.
+const maxStateRecord = 4096
+
+// ReadState loads state written by WriteState into an engine that has
+// priced nothing yet, whatever its shard count, and returns the last day
+// closed. Its dedup window is the engine's, not the one recorded: a
+// window changed between runs applies from this run.
+func (e *Engine) ReadState(r io.Reader) (transit.Day, error) {
+	for _, s := range e.shards {
+		if s.stats.Taps != 0 || s.cards.len() != 0 {
+			return 0, errors.New("engine: read state into an engine that has state")
+		}
+	}
+	br := bufio.NewReaderSize(r, 1<<16)
+	magic := make([]byte, len(stateMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != stateMagic {
+		return 0, fmt.Errorf("not engine state (no %q header): %w", stateMagic[:len(stateMagic)-1], ErrState)
+	}
+	closed, err := binary.ReadVarint(br)
+	if err != nil || closed < math.MinInt32 || closed > math.MaxInt32 {
+		return 0, fmt.Errorf("closed day: %w", ErrState)
+	}
+	if _, err := binary.ReadUvarint(br); err != nil {
+		return 0, fmt.Errorf("dedup window: %w", ErrState)
+	}
+	n := uint64(len(e.shards))
+	rec := make([]byte, maxStateRecord)
+	for i := 1; ; i++ {
+		kind, err := br.ReadByte()
+		if err != nil {
+			return 0, fmt.Errorf("record %d: %v: %w", i, err, ErrState)
+		}
+		size, err := binary.ReadUvarint(br)
+		if err != nil || size > maxStateRecord {
+			return 0, fmt.Errorf("record %d: length %d: %w", i, size, ErrState)
+		}
+		body := rec[:size]
+		if _, err := io.ReadFull(br, body); err != nil {
+			return 0, fmt.Errorf("record %d: %v: %w", i, err, ErrState)
+		}
+		if kind == stateEnd {
+			if _, err := br.ReadByte(); err != io.EOF || size != 0 {
+				return 0, fmt.Errorf("data after the last record: %w", ErrState)
+			}
+			break
+		}
+		if (kind != stateCard && kind != stateID) || len(body) < cardKeySize {
+			return 0, fmt.Errorf("record %d: kind %q of %d bytes: %w", i, kind, len(body), ErrState)
+		}
+		var key cardKey
+		copy(key.card[:], body)
+		key.city = transit.City(binary.LittleEndian.Uint32(body[transit.MaxCardID:]))
+		hi, _ := mulHi(cardHash(&key.card), n)
+		pr := &e.shards[hi].pricer
+		if kind == stateCard {
+			err = pr.loadCard(&key, body[cardKeySize:])
+		} else {
+			err = pr.loadID(&key, body[cardKeySize:])
+		}
+		if err != nil {
+			return 0, fmt.Errorf("record %d: %w: %w", i, err, ErrState)
+		}
+	}
+	for _, s := range e.shards {
+		s.oldest = transit.Day(closed) - transit.Day(s.dedupDays) + 1
+		s.stats.Open = int64(len(s.journeys) - len(s.freeJ))
+		s.published.store(&s.stats)
+	}
+	return transit.Day(closed), nil
+}
+
+// loadCard loads a card record's body (after its key): the card's state
+// must not exist yet.
+func (pr *pricer) loadCard(key *cardKey, b []byte) error {
+	before := pr.cards.len()
+	si := pr.cards.find(key, keyHash(key))
+	if pr.cards.len() == before {
+		return fmt.Errorf("card %q in %v twice", key.card.Bytes(), key.city)
+	}
+	st := pr.cards.at(si)
+	b, err := st.rider.DecodeCompact(b)
+	if err != nil {
+		return fmt.Errorf("rider: %w", err)
+	}
+	if len(b) == 0 || b[0]&^(stateOpen|stateCarried) != 0 || b[0] == stateCarried {
+		return errors.New("journey flags")
+	}
+	flags := b[0]
+	b = b[1:]
+	if flags&stateOpen != 0 {
+		d, rest, err := varint.Int32(b)
+		if err != nil {
+			return fmt.Errorf("journey day: %w", err)
+		}
+		var entry transit.Tap
+		if b, err = entry.DecodeCompact(rest); err != nil {
+			return fmt.Errorf("journey entry: %w", err)
+		}
+		pr.openJourney(si, &entry, transit.Day(d), -1)
+		pr.journeys[st.journey-1].carried = flags&stateCarried != 0
+	}
+	if len(b) != 0 {
+		return fmt.Errorf("%d bytes after the card record", len(b))
+	}
+	return nil
+}
+
+// loadID loads a tap_id record's body (after its key) into the dedup
+// window: inline in its card's state when a slot is free, else spilled.
+// The card's record comes first.
+func (pr *pricer) loadID(key *cardKey, b []byte) error {
+	si := pr.cards.find(key, keyHash(key))
+	st := pr.cards.at(si)
+	d, b, err := varint.Int32(b)
+	if err != nil {
+		return fmt.Errorf("tap_id day: %w", err)
+	}
+	if len(b) < 9 {
+		return errors.New("tap_id record cut short")
+	}
+	var id loggedID
+	id.sum = binary.LittleEndian.Uint64(b)
+	if err := id.id.Set(b[8:]); err != nil {
+		return fmt.Errorf("tap_id: %w", err)
+	}
+	day := transit.Day(d)
+	log := pr.dayLog(day)
+	if inlineDay(day) {
+		for k := range st.seen {
+			if st.seen[k].day == 0 {
+				st.seen[k] = seenEntry{day: uint16(day), tag: uint16(tapHash(&id.id) >> 48), idx: uint32(log.ids.Push(&id))}
+				return nil
+			}
+		}
+	}
+	st.noteSpill(day)
+	pr.spill.add(&spillEntry{id: id.id, card: *key, day: day, sum: id.sum})
+	return nil
+}

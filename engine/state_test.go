@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// severalDays returns days days of taps in event-time order: the riders of
+// dayOfTaps on each day, with tap_ids repeated across days (content
+// differing), and metro journeys across each cut-off.
+func severalDays(t testing.TB, days int) [][]transit.Tap {
+	t.Helper()
+	r := rand.New(rand.NewPCG(9, 9))
+	a, b, _ := stations(t, transit.Ningbo, mustDay(t, day1))
+	var out [][]transit.Tap
+	for k := range days {
+		d := dayOfTaps(t, 400, uint64(20+k))
+		for i := range d {
+			d[i].Time += int64(k) * int64(24*time.Hour)
+			d[i].ID[0] = byte('a' + k) // the day's own identifiers
+		}
+		if k > 0 {
+			prev := out[k-1]
+			for range 5 { // a tap_id of yesterday, again
+				x := prev[r.IntN(len(prev))]
+				x.Time = d[r.IntN(len(d))].Time
+				d = append(d, x)
+			}
+		}
+		// A journey across the cut-off that ends this day.
+		tp := &tapper{t: t, seq: 1000 * (k + 1)}
+		at := time.Date(2025, 3, 3+k, 3, 50, 0, 0, shanghaiTZ)
+		en := tp.tap(fmt.Sprintf("NIGHT%d", k), transit.ProductJoinIn, transit.Ningbo, transit.Ningbo, transit.ModeMetro, transit.ActionEntry, a, at.Format(time.RFC3339))
+		ex := tp.tap(fmt.Sprintf("NIGHT%d", k), transit.ProductJoinIn, transit.Ningbo, transit.Ningbo, transit.ModeMetro, transit.ActionExit, b, at.Add(30*time.Minute).Format(time.RFC3339))
+		if k > 0 {
+			out[k-1] = append(out[k-1], en) // the entry is the day before's
+		} else {
+			d = append(d, en)
+		}
+		d = append(d, ex)
+		out = append(out, d)
+	}
+	for _, d := range out {
+		slices.SortFunc(d, func(x, y transit.Tap) int { return transit.Compare(&x, &y) })
+	}
+	return out
+}
+
+// TestStateCarriesDayByDay: settling days one at a time, each run going on
+// from the state the previous one wrote (with another shard count each
+// time), gives the rows of one run over all the days.
+func TestStateCarriesDayByDay(t *testing.T) {
+	days := severalDays(t, 4)
+	cal := calendar(t)
+	runEngine := func(shards int, state []byte, taps []transit.Tap) ([]transit.Priced, []byte) {
+		t.Helper()
+		c := newCollect(shards)
+		e, err := New(book(t), c, Options{Shards: shards, Window: Unbounded, Calendar: cal})
+		must(t, err)
+		if len(state) > 0 {
+			if _, err := e.ReadState(bytes.NewReader(state)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.Submit(taps)
+		e.CloseDay(cal.LastDay(taps))
+		e.Stop()
+		var out bytes.Buffer
+		must(t, e.WriteState(&out, cal.LastDay(taps)))
+		return c.rows(), out.Bytes()
+	}
+	all, _ := runEngine(3, nil, slices.Concat(days...))
+	var byDay []transit.Priced
+	var state []byte
+	for k, d := range days {
+		var rows []transit.Priced
+		rows, state = runEngine(1+k%3, state, d)
+		byDay = append(byDay, rows...)
+	}
+	sortRows := func(rows []transit.Priced) {
+		slices.SortFunc(rows, func(a, b transit.Priced) int {
+			if c := transit.Compare(&a.Tap, &b.Tap); c != 0 {
+				return c
+			}
+			return int(a.Status) - int(b.Status)
+		})
+	}
+	sortRows(byDay)
+	if len(all) != len(byDay) {
+		t.Fatalf("one run: %d rows; day by day: %d", len(all), len(byDay))
+	}
+	var dups, carried int
+	for i := range all {
+		if all[i] != byDay[i] {
+			t.Fatalf("row %d: one run %+v\nday by day %+v", i, all[i], byDay[i])
+		}
+		if all[i].Reason == transit.ReasonContentDiffers {
+			dups++
+		}
+		if all[i].Rules&transit.RuleCarried != 0 {
+			carried++
+		}
+	}
+	if dups == 0 || carried < len(days)-1 {
+		t.Fatalf("%d duplicates across days, %d carried journeys: the input no longer tests them", dups, carried)
+	}
+}
+
+// TestReadStateRefuses: state cut short, spoiled or of another kind is
+// refused with ErrState, never half loaded silently.
+func TestReadStateRefuses(t *testing.T) {
+	state := sampleState(t)
+	cases := map[string][]byte{
+		"empty":        nil,
+		"not state":    []byte("tap_id,card_id\n"),
+		"cut short":    state[:len(state)-3],
+		"no end":       state[:len(state)-2],
+		"trailing":     append(slices.Clone(state), 0),
+		"unknown kind": append(slices.Clone(state[:len(state)-2]), 'X', 0, stateEnd, 0),
+	}
+	for name, b := range cases {
+		e, err := New(book(t), newCollect(2), Options{Shards: 2, Window: Unbounded, Calendar: calendar(t)})
+		must(t, err)
+		if _, err := e.ReadState(bytes.NewReader(b)); !errors.Is(err, ErrState) {
+			t.Errorf("%s: %v, want ErrState", name, err)
+		}
+		e.Close()
+	}
+}
+
+func sampleState(t testing.TB) []byte {
+	t.Helper()
+	days := severalDays(t, 2)
+	cal := calendar(t)
+	e, err := New(book(t), newCollect(2), Options{Shards: 2, Window: Unbounded, Calendar: cal})
+	must(t, err)
+	e.Submit(days[0])
+	e.CloseDay(cal.LastDay(days[0]))
+	e.Stop()
+	var b bytes.Buffer
+	must(t, e.WriteState(&b, cal.LastDay(days[0])))
+	return b.Bytes()
+}
+
+// FuzzReadState: any input is loaded or refused without a panic.
+func FuzzReadState(f *testing.F) {
+	f.Add(sampleState(f))
+	f.Add([]byte(stateMagic))
+	cal := calendar(f)
+	b := book(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		e, err := New(b, newCollect(1), Options{Shards: 1, Window: Unbounded, Calendar: cal})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		if _, err := e.ReadState(bytes.NewReader(in)); err != nil && !errors.Is(err, ErrState) {
+			t.Fatalf("error %v is not ErrState", err)
+		}
+	})
+}
