@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"runtime"
 	"sync"
@@ -38,6 +39,12 @@ type Settle struct {
 	Ledger bool
 	// SkipSync skips fsync (tests and benchmarks only).
 	SkipSync bool
+	// State, when set, is a state folder (see state.go): the run goes on
+	// from the journey state and tap_ids it holds, settles taps of days
+	// it closed as late in the first open day, closes the days of its
+	// input but carries journeys open at the last cut-off, and leaves its
+	// state there for the next run.
+	State string
 	// Progress, when set, is told the compressed input bytes consumed.
 	Progress func(n int64)
 	// Log receives progress and outcome records. Default: discard.
@@ -55,6 +62,8 @@ type Report struct {
 	// Elapsed is the wall time of the run, Priced the time at which the
 	// last tap was priced (before files were written).
 	Elapsed, Priced time.Duration
+	// State is the state folder's state.json after the run (with State).
+	State *StateInfo
 }
 
 // InputReport describes one input.
@@ -107,18 +116,36 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 	}
 	eopts := engine.Options{Shards: s.Shards, BatchSize: s.BatchSize, DedupDays: s.DedupDays, Window: engine.Unbounded, Calendar: s.Calendar}
 	eopts.EnsureDefaults()
+	var sd *stateDir
+	if s.State != "" {
+		var err error
+		if sd, err = openState(s.State, s.Calendar, !s.SkipSync); err != nil {
+			return nil, err
+		}
+		defer sd.release()
+	}
 	coll := settlement.NewCollector(settlement.Options{
 		Participants: s.Book.Participants(),
 		Shards:       eopts.Shards,
 		Calendar:     s.Calendar,
 		Ledger:       s.Ledger,
 	})
-	eng, err := engine.New(s.Book, coll, eopts)
+	run := &pricing{coll: coll, sink: coll, onReject: coll.Reject}
+	if sd != nil {
+		run.carry(sd.closed(), s.Calendar)
+	}
+	eng, err := engine.New(s.Book, run.sink, eopts)
 	if err != nil {
 		return nil, fmt.Errorf("settle: %w", err)
 	}
+	if sd != nil {
+		if err := sd.load(eng); err != nil {
+			eng.Close()
+			return nil, err
+		}
+	}
 	rep := &Report{Inputs: make([]InputReport, len(inputs))}
-	if err := s.price(ctx, inputs, eng, coll, rep); err != nil {
+	if err := s.price(ctx, inputs, eng, run, rep); err != nil {
 		return nil, err
 	}
 	rep.Engine = eng.Stats()
@@ -132,14 +159,69 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 	if err := s.writeDays(coll, rep, log); err != nil {
 		return nil, err
 	}
+	if sd != nil {
+		if err := sd.save(eng, run.last, s.Calendar, eopts.DedupDays, s.Book.Fingerprint()); err != nil {
+			return nil, err
+		}
+		rep.State = sd.info
+		log.Info("state saved", "dir", s.State, "closed", sd.info.Closed, "carried", sd.info.Carried)
+	}
 	rep.Elapsed = time.Since(start)
 	return rep, nil
+}
+
+// pricing is what a run routes rows and rejects through. With a state
+// folder, rows and rejects of days it closed go to the first open day
+// (late), rejects without a time to the last day of the run, and the
+// engine is closed only up to the input's last day.
+type pricing struct {
+	coll     *settlement.Collector
+	sink     engine.Sink
+	onReject func(transit.Reject)
+
+	state   bool
+	closed  transit.Day // the state's last closed day
+	maxTime int64       // newest tap time routed
+	last    transit.Day // the day the run closes (state only)
+
+	mu      sync.Mutex
+	undated []transit.Reject
+}
+
+// carry sets the run up to go on from a state whose last closed day is
+// closed (0: a new state).
+func (p *pricing) carry(closed transit.Day, cal *transit.Calendar) {
+	p.state, p.closed, p.maxTime = true, closed, math.MinInt64
+	p.sink = lateSink{next: p.coll, closed: closed}
+	p.onReject = func(r transit.Reject) {
+		switch {
+		case !r.HasTime:
+			p.mu.Lock()
+			p.undated = append(p.undated, r)
+			p.mu.Unlock()
+		case closed != 0 && cal.DayOf(r.Time) <= closed:
+			p.coll.RejectIn(closed+1, r)
+		default:
+			p.coll.Reject(r)
+		}
+	}
+}
+
+// lateSink settles rows of closed days in the first open day.
+type lateSink struct {
+	next   engine.Sink
+	closed transit.Day
+}
+
+func (l lateSink) Emit(shard int, rows []transit.Priced) {
+	engine.SettleLate(rows, l.closed)
+	l.next.Emit(shard, rows)
 }
 
 // price decodes the inputs into the engine and closes it: every tap is
 // priced into coll when it returns nil. Each input's report goes into
 // rep.Inputs.
-func (s *Settle) price(ctx context.Context, inputs []string, eng *engine.Engine, coll *settlement.Collector, rep *Report) error {
+func (s *Settle) price(ctx context.Context, inputs []string, eng *engine.Engine, run *pricing, rep *Report) error {
 	engineOpen := true
 	defer func() {
 		if engineOpen {
@@ -160,7 +242,7 @@ func (s *Settle) price(ctx context.Context, inputs []string, eng *engine.Engine,
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			ir, err := s.decode(ctx, in, coll, full, free)
+			ir, err := s.decode(ctx, in, run.onReject, full, free)
 			rep.Inputs[i] = ir
 			if err != nil {
 				fail(err)
@@ -170,6 +252,11 @@ func (s *Settle) price(ctx context.Context, inputs []string, eng *engine.Engine,
 	}
 	go func() { wg.Wait(); close(full) }()
 	for b := range full { // the router: the one goroutine that submits
+		if run.state {
+			for i := range b.taps {
+				run.maxTime = max(run.maxTime, b.taps[i].Time)
+			}
+		}
 		eng.Submit(b.taps)
 		select {
 		case free <- b:
@@ -182,8 +269,29 @@ func (s *Settle) price(ctx context.Context, inputs []string, eng *engine.Engine,
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	eng.Close()
+	if !run.state {
+		eng.Close()
+		engineOpen = false
+		return nil
+	}
+	// With a state folder: close the input's days, carry the rest.
+	if run.maxTime == math.MinInt64 || s.Calendar.DayOf(run.maxTime) <= run.closed {
+		newest := "no tap"
+		if run.maxTime != math.MinInt64 {
+			newest = "its newest tap is of " + s.Calendar.DayOf(run.maxTime).String()
+		}
+		return fmt.Errorf("settle: state %s: the input has no tap after %v, the last day closed (%s); "+
+			"a closed day's files never change: taps of it that arrive later are settled as late in the next run with newer taps, "+
+			"and to settle a closed day again, run from a copy of the state folder taken before it was closed: %w",
+			s.State, run.closed, newest, ErrDayClosed)
+	}
+	run.last = s.Calendar.DayOf(run.maxTime)
+	eng.CloseDay(run.last)
+	eng.Stop()
 	engineOpen = false
+	for _, r := range run.undated {
+		run.coll.RejectIn(run.last, r)
+	}
 	return nil
 }
 
@@ -214,7 +322,7 @@ func (s *Settle) writeDays(coll *settlement.Collector, rep *Report, log *slog.Lo
 }
 
 // decode reads one input into batches for the router.
-func (s *Settle) decode(ctx context.Context, path string, coll *settlement.Collector, full, free chan *tapBuf) (InputReport, error) {
+func (s *Settle) decode(ctx context.Context, path string, onReject func(transit.Reject), full, free chan *tapBuf) (InputReport, error) {
 	ir := InputReport{Name: path}
 	var src io.Reader
 	if path == "-" {
@@ -230,7 +338,7 @@ func (s *Settle) decode(ctx context.Context, path string, coll *settlement.Colle
 	if s.Progress != nil {
 		src = &countingReader{r: src, add: s.Progress}
 	}
-	rd, err := ingest.NewReader(path, src, ingest.Options{OnReject: coll.Reject})
+	rd, err := ingest.NewReader(path, src, ingest.Options{OnReject: onReject})
 	if err != nil {
 		return ir, fmt.Errorf("settle: %w", err)
 	}

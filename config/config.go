@@ -52,6 +52,10 @@ type Settlement struct {
 	// Cutoff is the local time (HH:MM) at which one settlement day ends
 	// and the next begins, after the last night service. Default: 04:00.
 	Cutoff string `koanf:"cutoff"`
+	// State is the folder in which settle carries journey state and the
+	// dedup window's tap_ids from one run to the next, to settle day by
+	// day; none means each run starts from nothing. Default: none.
+	State string `koanf:"state"`
 }
 
 // Engine configures the pricing engine.

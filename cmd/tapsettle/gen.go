@@ -66,6 +66,7 @@ pass --late -1 --malformed -1.`,
 	fl.IntVar(&o.Taps, "taps", 100_000, "number of records")
 	fl.Uint64Var(&o.Seed, "seed", 1, "random seed")
 	fl.StringVar(&day, "day", "2025-03-03", "settlement day")
+	fl.IntVar(&o.FirstID, "first-id", 0, "number the tap_ids from N+1: the next day of the same riders (same --seed) takes a first id past the previous day's records, or its taps repeat tap_ids, which are duplicates within engine.dedup_days")
 	fl.StringVarP(&out, "output", "o", "taps.csv.zst", "output file, - for stdout")
 	fl.StringVar(&format, "format", "auto", "csv, jsonl or auto (from the file name)")
 	fl.StringVar(&compression, "compression", "auto", "none, zstd, gzip or auto (from the file name)")

@@ -14,12 +14,19 @@ import (
 
 func newSettle() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "settle --out DIR [--ledger] [--shards N] INPUT...",
+		Use:   "settle --out DIR [--ledger] [--state DIR] [--shards N] INPUT...",
 		Short: "Settle tap files (CSV or JSON lines; plain, zstd or gzip; - for stdin)",
 		Long: `settle prices every tap of the inputs and writes, for each settlement day, a
 folder under --out with the clearing files, the summary, the rejects and a manifest
 (and the priced ledger with --ledger). Output is byte-identical whatever the shard
-count or input order. Exit status is 0 on success, 1 on error.`,
+count or input order. Exit status is 0 on success, 1 on error.
+
+With --state DIR a clearing house settles day by day: each run goes on from the
+journey state (open metro journeys carried across the cut-off, transfer chains,
+daily and monthly spend) and the dedup window's tap_ids that the previous run left
+in DIR, and leaves its own; the day files are those of one run over all the days.
+Taps of a day already closed are settled as late in the run's first open day; a run
+with no tap after the last closed day is refused.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := setup(cmd)
@@ -27,7 +34,7 @@ count or input order. Exit status is 0 on success, 1 on error.`,
 				return err
 			}
 			job := &batch.Settle{
-				Book: e.book, Calendar: e.cal, Shards: e.cfg.Engine.Shards, BatchSize: e.cfg.Engine.BatchSize, DedupDays: e.cfg.Engine.DedupDays,
+				Book: e.book, Calendar: e.cal, Shards: e.cfg.Engine.Shards, BatchSize: e.cfg.Engine.BatchSize, DedupDays: e.cfg.Engine.DedupDays, State: e.cfg.Settlement.State,
 				OutDir: e.cfg.Output.Dir, Ledger: e.cfg.Output.Ledger, Log: e.log,
 			}
 			bar := newBar(batch.InputSize(args), "settling")
@@ -48,6 +55,7 @@ count or input order. Exit status is 0 on success, 1 on error.`,
 	}
 	cmd.Flags().String("out", "", "output root; one folder per settlement day (default \"out\")")
 	cmd.Flags().Bool("ledger", false, "also write the priced ledger (one row per tap)")
+	cmd.Flags().String("state", "", "state folder: go on from the journey state and tap_ids of the previous run and leave them for the next (settle day by day)")
 	addEngineFlags(cmd)
 	return cmd
 }

@@ -23,6 +23,7 @@ var flagKeys = map[string]string{
 	"shards":     "engine.shards",
 	"batch-size": "engine.batch_size",
 	"dedup-days": "engine.dedup_days",
+	"state":      "settlement.state",
 	"out":        "output.dir",
 	"ledger":     "output.ledger",
 	"cutoff":     "settlement.cutoff",

@@ -35,6 +35,9 @@ func printReport(w io.Writer, rep *batch.Report, out string) {
 		fmt.Fprintf(w, " (%.0f records/s)", float64(rep.Records)/rep.Elapsed.Seconds())
 	}
 	fmt.Fprintln(w)
+	if st := rep.State; st != nil {
+		fmt.Fprintf(w, "state: days up to %s closed; %d open metro journey(s) carried into the next day\n", st.Closed, st.Carried)
+	}
 	if out != "" && len(rep.Manifests) > 0 {
 		fmt.Fprintf(w, "wrote %d settlement day(s) under %s; check them with: tapsettle verify %s\n", len(rep.Manifests), out, out)
 	}

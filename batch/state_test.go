@@ -1,0 +1,182 @@
+package batch_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tapsettle/tapsettle/batch"
+	"github.com/tapsettle/tapsettle/bench"
+	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/settlement"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// settleState runs settle with a state folder and returns its error.
+func settleState(t *testing.T, out, state string, shards int, inputs ...string) (*batch.Report, error) {
+	t.Helper()
+	b, cal := env(t)
+	job := &batch.Settle{Book: b, Calendar: cal, Shards: shards, OutDir: out, Ledger: true, SkipSync: true, State: state}
+	return job.Run(context.Background(), inputs)
+}
+
+// month writes n days of the same riders, one file a day, from
+// 2025-03-01: Beijing's riders cross the monthly volume discount's
+// thresholds over the days.
+func month(t *testing.T, dir string, n, taps int) []string {
+	t.Helper()
+	b, cal := env(t)
+	first, _ := transit.ParseDay("2025-03-01")
+	var files []string
+	for k := range n {
+		d, err := bench.Generate(b, cal, bench.GenOptions{Taps: taps, Seed: 5, Day: first + transit.Day(k), FirstID: k * taps,
+			Malformed: -1, Interregional: 0.2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, fmt.Sprintf("day-%02d.csv.zst", k))
+		if err := bench.WriteFile(p, ingest.FormatAuto, ingest.CompressionAuto, d); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	return files
+}
+
+// TestDayByDayIsOneRun: a month settled one day at a time, each run going
+// on from the state the previous one left (with another shard count each
+// time), writes the same day files, byte for byte, as one run over the
+// month; the Beijing volume discount builds up across the days.
+func TestDayByDayIsOneRun(t *testing.T) {
+	dir := t.TempDir()
+	files := month(t, dir, 31, 1500)
+	daily, once := filepath.Join(dir, "daily"), filepath.Join(dir, "once")
+	var last *batch.Report
+	for k, f := range files {
+		rep, err := settleState(t, daily, filepath.Join(dir, "state-daily"), 1+k%3, f)
+		if err != nil {
+			t.Fatalf("day %d: %v", k, err)
+		}
+		last = rep
+	}
+	rep, err := settleState(t, once, filepath.Join(dir, "state-once"), 2, files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := tree(t, daily), tree(t, once)
+	if len(a) != len(b) || len(a) < 31*4 {
+		t.Fatalf("%d files day by day, %d in one run", len(a), len(b))
+	}
+	for name, data := range b {
+		if !bytes.Equal(data, a[name]) {
+			t.Errorf("%s differs between day by day and one run", name)
+		}
+	}
+	if last.State.Closed != rep.State.Closed || last.State.Carried != rep.State.Carried {
+		t.Errorf("state after the month: day by day %+v, one run %+v", last.State, rep.State)
+	}
+	// The volume discount: none on the first day, some later.
+	volume := func(day string) int {
+		n := 0
+		for _, l := range strings.Split(string(readZstd(t, filepath.Join(once, day, "ledger.csv.zst"))), "\n") {
+			if strings.Contains(l, ",110100,") && strings.Contains(l, "volume") {
+				n++
+			}
+		}
+		return n
+	}
+	if first, end := volume("2025-03-01"), volume("2025-03-31"); first != 0 || end == 0 {
+		t.Errorf("Beijing rows with the volume discount: %d on the first day, %d on the last; want none, then some", first, end)
+	}
+	if err := settlement.Verify(daily); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStateRefusesClosedDay: a run whose input holds no tap after the
+// state's last closed day is refused and changes nothing; a run with newer
+// taps settles a closed day's tap as late in the first open day.
+func TestStateRefusesClosedDay(t *testing.T) {
+	dir := t.TempDir()
+	files := month(t, dir, 3, 400)
+	out, state := filepath.Join(dir, "out"), filepath.Join(dir, "state")
+	for _, f := range files[:2] {
+		if _, err := settleState(t, out, state, 2, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := tree(t, dir)
+	_, err := settleState(t, out, state, 2, files[1])
+	if !errors.Is(err, batch.ErrDayClosed) || !strings.Contains(err.Error(), "2025-03-02") {
+		t.Fatalf("settling a closed day again: %v, want ErrDayClosed naming 2025-03-02", err)
+	}
+	after := tree(t, dir)
+	for name, data := range before {
+		if !bytes.Equal(data, after[name]) {
+			t.Errorf("the refused run changed %s", name)
+		}
+	}
+	// A tap of 2025-03-01 (closed) arrives with 2025-03-03's.
+	late := filepath.Join(dir, "late.csv")
+	body := "tap_id,card_id,card_product,issuer,city,mode,line,stop,action,time,device\n" +
+		"late-1,LATE,standard,330200,330200,bus,71,B1,board,2025-03-01T09:00:00+08:00,\n"
+	if err := os.WriteFile(late, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := settleState(t, out, state, 2, files[2], late); err != nil {
+		t.Fatal(err)
+	}
+	ledger := string(readZstd(t, filepath.Join(out, "2025-03-03", "ledger.csv.zst")))
+	i := strings.Index(ledger, "\nlate-1,")
+	if i < 0 {
+		t.Fatal("the late tap is not in the first open day's ledger")
+	}
+	if row := ledger[i+1 : i+1+strings.IndexByte(ledger[i+1:], '\n')]; !strings.Contains(row, ",2025-03-03,charged,") || !strings.Contains(row, "late") {
+		t.Errorf("late tap's row %q: want settled on 2025-03-03, charged, flagged late", row)
+	}
+	if a, b := before[filepath.Join("out", "2025-03-01", "ledger.csv.zst")], tree(t, dir)[filepath.Join("out", "2025-03-01", "ledger.csv.zst")]; !bytes.Equal(a, b) {
+		t.Error("the closed day's ledger changed")
+	}
+}
+
+// TestStateRefusesOtherCalendarAndSecondRun: a state cut with another
+// calendar is refused, as is a second run on a folder in use.
+func TestStateRefusesOtherCalendarAndSecondRun(t *testing.T) {
+	dir := t.TempDir()
+	files := month(t, dir, 1, 200)
+	state := filepath.Join(dir, "state")
+	if _, err := settleState(t, filepath.Join(dir, "out"), state, 1, files[0]); err != nil {
+		t.Fatal(err)
+	}
+	info := filepath.Join(state, "state.json")
+	js, err := os.ReadFile(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(info, bytes.Replace(js, []byte(`"cutoff": "04:00"`), []byte(`"cutoff": "03:00"`), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := settleState(t, filepath.Join(dir, "out2"), state, 1, files[0]); err == nil || !strings.Contains(err.Error(), "03:00") {
+		t.Errorf("a state of another calendar: %v, want a refusal naming its cut-off", err)
+	}
+	if err := os.WriteFile(info, js, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	engineFile := filepath.Join(state, "engine-2025-03-01.state.zst")
+	eb, err := os.ReadFile(engineFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb[len(eb)/2] ^= 1
+	if err := os.WriteFile(engineFile, eb, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := settleState(t, filepath.Join(dir, "out3"), state, 1, files[0]); err == nil || !strings.Contains(err.Error(), "SHA-256") {
+		t.Errorf("a spoiled engine state: %v, want a checksum refusal", err)
+	}
+}
