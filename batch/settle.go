@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"runtime"
 	"sync"
@@ -40,11 +39,14 @@ type Settle struct {
 	// SkipSync skips fsync (tests and benchmarks only).
 	SkipSync bool
 	// State, when set, is a state folder (see state.go): the run goes on
-	// from the journey state and tap_ids it holds, settles taps of days
-	// it closed as late in the first open day, closes the days of its
-	// input but carries journeys open at the last cut-off, and leaves its
-	// state there for the next run.
+	// from the journey state, tap_ids and held taps it holds, settles taps
+	// of days it closed as late in the first open day, closes the days up
+	// to Day (holding later taps, carrying journeys open at Day's
+	// cut-off), and leaves its state there for the next run.
 	State string
+	// Day is the last settlement day a run with State closes: required
+	// with State, after the state's last closed day.
+	Day transit.Day
 	// Progress, when set, is told the compressed input bytes consumed.
 	Progress func(n int64)
 	// Log receives progress and outcome records. Default: discard.
@@ -117,12 +119,23 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 	eopts := engine.Options{Shards: s.Shards, BatchSize: s.BatchSize, DedupDays: s.DedupDays, Window: engine.Unbounded, Calendar: s.Calendar}
 	eopts.EnsureDefaults()
 	var sd *stateDir
-	if s.State != "" {
+	switch {
+	case s.State != "" && s.Day == 0:
+		return nil, errors.New("settle: a run with a state folder needs the settlement day it closes (--day)")
+	case s.State == "" && s.Day != 0:
+		return nil, errors.New("settle: --day closes a day of a state folder: it needs --state")
+	case s.State != "":
 		var err error
 		if sd, err = openState(s.State, s.Calendar, !s.SkipSync); err != nil {
 			return nil, err
 		}
 		defer sd.release()
+		if closed := sd.closed(); s.Day <= closed {
+			return nil, fmt.Errorf("settle: state %s: days up to %v are closed, so %v cannot be closed again; "+
+				"a closed day's files never change: taps of it that arrive later are settled as late in the next open day, "+
+				"and to settle a closed day again, run from a copy of the state folder taken before it was closed: %w",
+				s.State, closed, s.Day, ErrDayClosed)
+		}
 	}
 	coll := settlement.NewCollector(settlement.Options{
 		Participants: s.Book.Participants(),
@@ -132,7 +145,7 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 	})
 	run := &pricing{coll: coll, sink: coll, onReject: coll.Reject}
 	if sd != nil {
-		run.carry(sd.closed(), s.Calendar)
+		run.carry(sd.closed(), s.Day, s.Calendar)
 	}
 	eng, err := engine.New(s.Book, run.sink, eopts)
 	if err != nil {
@@ -160,11 +173,11 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 		return nil, err
 	}
 	if sd != nil {
-		if err := sd.save(eng, run.last, s.Calendar, eopts.DedupDays, s.Book.Fingerprint()); err != nil {
+		if err := sd.save(eng, s.Day, s.Calendar, eopts.DedupDays, s.Book.Fingerprint()); err != nil {
 			return nil, err
 		}
 		rep.State = sd.info
-		log.Info("state saved", "dir", s.State, "closed", sd.info.Closed, "carried", sd.info.Carried)
+		log.Info("state saved", "dir", s.State, "closed", sd.info.Closed, "carried", sd.info.Carried, "held", sd.info.Held)
 	}
 	rep.Elapsed = time.Since(start)
 	return rep, nil
@@ -172,38 +185,29 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 
 // pricing is what a run routes rows and rejects through. With a state
 // folder, rows and rejects of days it closed go to the first open day
-// (late), rejects without a time to the last day of the run, and the
-// engine is closed only up to the input's last day.
+// (late), and the engine is closed only up to the run's day.
 type pricing struct {
 	coll     *settlement.Collector
 	sink     engine.Sink
 	onReject func(transit.Reject)
 
-	state   bool
-	closed  transit.Day // the state's last closed day
-	maxTime int64       // newest tap time routed
-	last    transit.Day // the day the run closes (state only)
-
-	mu      sync.Mutex
-	undated []transit.Reject
+	state bool
+	last  transit.Day // the day the run closes (state only)
 }
 
 // carry sets the run up to go on from a state whose last closed day is
-// closed (0: a new state).
-func (p *pricing) carry(closed transit.Day, cal *transit.Calendar) {
-	p.state, p.closed, p.maxTime = true, closed, math.MinInt64
+// closed (0: a new state) and close the days up to last. A malformed
+// record is reported in the run that reads it: of a closed day, in the
+// first open day; of a day after last, or without a time, in last.
+func (p *pricing) carry(closed, last transit.Day, cal *transit.Calendar) {
+	p.state, p.last = true, last
 	p.sink = lateSink{next: p.coll, closed: closed}
 	p.onReject = func(r transit.Reject) {
-		switch {
-		case !r.HasTime:
-			p.mu.Lock()
-			p.undated = append(p.undated, r)
-			p.mu.Unlock()
-		case closed != 0 && cal.DayOf(r.Time) <= closed:
-			p.coll.RejectIn(closed+1, r)
-		default:
-			p.coll.Reject(r)
+		d := last
+		if r.HasTime {
+			d = min(max(cal.DayOf(r.Time), closed+1), last)
 		}
+		p.coll.RejectIn(d, r)
 	}
 }
 
@@ -252,11 +256,6 @@ func (s *Settle) price(ctx context.Context, inputs []string, eng *engine.Engine,
 	}
 	go func() { wg.Wait(); close(full) }()
 	for b := range full { // the router: the one goroutine that submits
-		if run.state {
-			for i := range b.taps {
-				run.maxTime = max(run.maxTime, b.taps[i].Time)
-			}
-		}
 		eng.Submit(b.taps)
 		select {
 		case free <- b:
@@ -274,24 +273,10 @@ func (s *Settle) price(ctx context.Context, inputs []string, eng *engine.Engine,
 		engineOpen = false
 		return nil
 	}
-	// With a state folder: close the input's days, carry the rest.
-	if run.maxTime == math.MinInt64 || s.Calendar.DayOf(run.maxTime) <= run.closed {
-		newest := "no tap"
-		if run.maxTime != math.MinInt64 {
-			newest = "its newest tap is of " + s.Calendar.DayOf(run.maxTime).String()
-		}
-		return fmt.Errorf("settle: state %s: the input has no tap after %v, the last day closed (%s); "+
-			"a closed day's files never change: taps of it that arrive later are settled as late in the next run with newer taps, "+
-			"and to settle a closed day again, run from a copy of the state folder taken before it was closed: %w",
-			s.State, run.closed, newest, ErrDayClosed)
-	}
-	run.last = s.Calendar.DayOf(run.maxTime)
+	// With a state folder: close the run's days, hold the rest.
 	eng.CloseDay(run.last)
 	eng.Stop()
 	engineOpen = false
-	for _, r := range run.undated {
-		run.coll.RejectIn(run.last, r)
-	}
 	return nil
 }
 

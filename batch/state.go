@@ -62,13 +62,16 @@ type StateInfo struct {
 	EngineSHA256 string `json:"engine_sha256"`
 	// Carried counts the metro journeys open at Closed's cut-off, carried
 	// into the next day.
-	Carried int64     `json:"carried"`
+	Carried int64 `json:"carried"`
+	// Held counts the taps of days after Closed that the runs so far
+	// read: they are priced when their day closes.
+	Held    int64     `json:"held"`
 	Written time.Time `json:"written"`
 }
 
-// ErrDayClosed is returned by a run with a state folder whose input holds
-// no tap of a day after the state's last closed day: settling a closed day
-// again would change files already delivered.
+// ErrDayClosed is returned by a run with a state folder asked to close a
+// day the state has closed already: settling a closed day again would
+// change files already delivered.
 var ErrDayClosed = errors.New("day already closed")
 
 // stateDir is an open state folder: locked, its state.json read.
@@ -203,7 +206,7 @@ func (s *stateDir) save(eng *engine.Engine, closed transit.Day, cal *transit.Cal
 		Timezone: cal.Location().String(), Cutoff: cutoffString(cal),
 		DedupDays: dedupDays, PolicyFingerprint: fingerprint,
 		Engine: name, EngineSize: size, EngineSHA256: hex.EncodeToString(sum[:]),
-		Carried: eng.Stats().Open, Written: time.Now().UTC().Truncate(time.Second),
+		Carried: eng.Stats().Open, Held: eng.Stats().Held, Written: time.Now().UTC().Truncate(time.Second),
 	}
 	js, err := json.MarshalIndent(&info, "", "  ")
 	if err != nil {

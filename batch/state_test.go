@@ -17,17 +17,23 @@ import (
 	"github.com/tapsettle/tapsettle/transit"
 )
 
-// settleState runs settle with a state folder and returns its error.
-func settleState(t *testing.T, out, state string, shards int, inputs ...string) (*batch.Report, error) {
+// settleState runs settle with a state folder, closing the days up to
+// day, and returns its error.
+func settleState(t *testing.T, out, state, day string, shards int, inputs ...string) (*batch.Report, error) {
 	t.Helper()
 	b, cal := env(t)
-	job := &batch.Settle{Book: b, Calendar: cal, Shards: shards, OutDir: out, Ledger: true, SkipSync: true, State: state}
+	d, err := transit.ParseDay(day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := &batch.Settle{Book: b, Calendar: cal, Shards: shards, OutDir: out, Ledger: true, SkipSync: true, State: state, Day: d}
 	return job.Run(context.Background(), inputs)
 }
 
 // month writes n days of the same riders, one file a day, from
 // 2025-03-01: Beijing's riders cross the monthly volume discount's
-// thresholds over the days.
+// thresholds over the days. A day's file may hold taps after its cut-off
+// (journeys across it), as uploads do.
 func month(t *testing.T, dir string, n, taps int) []string {
 	t.Helper()
 	b, cal := env(t)
@@ -43,7 +49,21 @@ func month(t *testing.T, dir string, n, taps int) []string {
 		if err := bench.WriteFile(p, ingest.FormatAuto, ingest.CompressionAuto, d); err != nil {
 			t.Fatal(err)
 		}
-		files = append(files, p)
+		// Two Ningbo metro journeys across the day's cut-off, in this day's
+		// upload: one ends after it (held, then paired with its carried
+		// entry), one never ends (incomplete the next day).
+		net := b.Policy(transit.Ningbo, first).Metro
+		from, to := net.StationCode(0).String(), net.StationCode(1).String()
+		next := (first + transit.Day(k+1)).String()
+		night := filepath.Join(dir, fmt.Sprintf("night-%02d.csv", k))
+		body := "tap_id,card_id,card_product,issuer,city,mode,line,stop,action,time,device\n" +
+			fmt.Sprintf("n%d-1,NIGHT,joinin,330200,330200,metro,M1,%s,entry,%sT03:50:00+08:00,\n", k, from, next) +
+			fmt.Sprintf("n%d-2,NIGHT,joinin,330200,330200,metro,M1,%s,exit,%sT04:20:00+08:00,\n", k, to, next) +
+			fmt.Sprintf("n%d-3,OWL,standard,310100,330200,metro,M1,%s,entry,%sT03:30:00+08:00,\n", k, from, next)
+		if err := os.WriteFile(night, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p, night)
 	}
 	return files
 }
@@ -57,14 +77,20 @@ func TestDayByDayIsOneRun(t *testing.T) {
 	files := month(t, dir, 31, 1500)
 	daily, once := filepath.Join(dir, "daily"), filepath.Join(dir, "once")
 	var last *batch.Report
-	for k, f := range files {
-		rep, err := settleState(t, daily, filepath.Join(dir, "state-daily"), 1+k%3, f)
+	var held int64
+	for k := 0; k < len(files); k += 2 {
+		rep, err := settleState(t, daily, filepath.Join(dir, "state-daily"), fmt.Sprintf("2025-03-%02d", k/2+1), 1+k%3, files[k:k+2]...)
 		if err != nil {
 			t.Fatalf("day %d: %v", k, err)
 		}
 		last = rep
+		held += rep.State.Held
 	}
-	rep, err := settleState(t, once, filepath.Join(dir, "state-once"), 2, files...)
+	if held == 0 || last.State.Held == 0 || last.State.Carried == 0 {
+		t.Errorf("taps held %d over the days, %d and journeys carried %d at the end: the test no longer carries them in the state",
+			held, last.State.Held, last.State.Carried)
+	}
+	rep, err := settleState(t, once, filepath.Join(dir, "state-once"), "2025-03-31", 2, files...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,12 +98,15 @@ func TestDayByDayIsOneRun(t *testing.T) {
 	if len(a) != len(b) || len(a) < 31*4 {
 		t.Fatalf("%d files day by day, %d in one run", len(a), len(b))
 	}
+	if _, ok := b[filepath.Join("2025-04-01", "manifest.txt")]; ok {
+		t.Error("2025-04-01 written: its taps wait in the state until it closes")
+	}
 	for name, data := range b {
 		if !bytes.Equal(data, a[name]) {
 			t.Errorf("%s differs between day by day and one run", name)
 		}
 	}
-	if last.State.Closed != rep.State.Closed || last.State.Carried != rep.State.Carried {
+	if last.State.Closed != rep.State.Closed || last.State.Carried != rep.State.Carried || last.State.Held != rep.State.Held {
 		t.Errorf("state after the month: day by day %+v, one run %+v", last.State, rep.State)
 	}
 	// The volume discount: none on the first day, some later.
@@ -98,20 +127,21 @@ func TestDayByDayIsOneRun(t *testing.T) {
 	}
 }
 
-// TestStateRefusesClosedDay: a run whose input holds no tap after the
-// state's last closed day is refused and changes nothing; a run with newer
-// taps settles a closed day's tap as late in the first open day.
+// TestStateRefusesClosedDay: a run asked to close a day the state closed
+// is refused and changes nothing; a later run settles a closed day's tap
+// as late in the first open day, and a tap of a day after the one it
+// closes waits in the state for its day.
 func TestStateRefusesClosedDay(t *testing.T) {
 	dir := t.TempDir()
 	files := month(t, dir, 3, 400)
 	out, state := filepath.Join(dir, "out"), filepath.Join(dir, "state")
-	for _, f := range files[:2] {
-		if _, err := settleState(t, out, state, 2, f); err != nil {
+	for k := range 2 {
+		if _, err := settleState(t, out, state, fmt.Sprintf("2025-03-%02d", k+1), 2, files[2*k:2*k+2]...); err != nil {
 			t.Fatal(err)
 		}
 	}
 	before := tree(t, dir)
-	_, err := settleState(t, out, state, 2, files[1])
+	_, err := settleState(t, out, state, "2025-03-02", 2, files[2:4]...)
 	if !errors.Is(err, batch.ErrDayClosed) || !strings.Contains(err.Error(), "2025-03-02") {
 		t.Fatalf("settling a closed day again: %v, want ErrDayClosed naming 2025-03-02", err)
 	}
@@ -121,15 +151,25 @@ func TestStateRefusesClosedDay(t *testing.T) {
 			t.Errorf("the refused run changed %s", name)
 		}
 	}
-	// A tap of 2025-03-01 (closed) arrives with 2025-03-03's.
+	// A tap of 2025-03-01 (closed) arrives with 2025-03-03's, and one of
+	// 2025-03-04, which the run does not close.
 	late := filepath.Join(dir, "late.csv")
 	body := "tap_id,card_id,card_product,issuer,city,mode,line,stop,action,time,device\n" +
-		"late-1,LATE,standard,330200,330200,bus,71,B1,board,2025-03-01T09:00:00+08:00,\n"
+		"late-1,LATE,standard,330200,330200,bus,71,B1,board,2025-03-01T09:00:00+08:00,\n" +
+		"early-1,EARLY,standard,330200,330200,bus,71,B1,board,2025-03-04T09:00:00+08:00,\n"
 	if err := os.WriteFile(late, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := settleState(t, out, state, 2, files[2], late); err != nil {
+	rep, err := settleState(t, out, state, "2025-03-03", 2, files[4], files[5], late)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if rep.State.Held != 2 || rep.State.Carried != 2 {
+		t.Errorf("%d taps held and %d journeys carried in the state, want 2 (the night's exit, early-1) and 2 (the night's entries)",
+			rep.State.Held, rep.State.Carried)
+	}
+	if _, err := os.Stat(filepath.Join(out, "2025-03-04")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("2025-03-04 written before it closes: %v", err)
 	}
 	ledger := string(readZstd(t, filepath.Join(out, "2025-03-03", "ledger.csv.zst")))
 	i := strings.Index(ledger, "\nlate-1,")
@@ -150,7 +190,7 @@ func TestStateRefusesOtherCalendarAndSecondRun(t *testing.T) {
 	dir := t.TempDir()
 	files := month(t, dir, 1, 200)
 	state := filepath.Join(dir, "state")
-	if _, err := settleState(t, filepath.Join(dir, "out"), state, 1, files[0]); err != nil {
+	if _, err := settleState(t, filepath.Join(dir, "out"), state, "2025-03-01", 1, files[0]); err != nil {
 		t.Fatal(err)
 	}
 	info := filepath.Join(state, "state.json")
@@ -161,7 +201,7 @@ func TestStateRefusesOtherCalendarAndSecondRun(t *testing.T) {
 	if err := os.WriteFile(info, bytes.Replace(js, []byte(`"cutoff": "04:00"`), []byte(`"cutoff": "03:00"`), 1), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := settleState(t, filepath.Join(dir, "out2"), state, 1, files[0]); err == nil || !strings.Contains(err.Error(), "03:00") {
+	if _, err := settleState(t, filepath.Join(dir, "out2"), state, "2025-03-02", 1, files[0]); err == nil || !strings.Contains(err.Error(), "03:00") {
 		t.Errorf("a state of another calendar: %v, want a refusal naming its cut-off", err)
 	}
 	if err := os.WriteFile(info, js, 0o600); err != nil {
@@ -176,7 +216,7 @@ func TestStateRefusesOtherCalendarAndSecondRun(t *testing.T) {
 	if err := os.WriteFile(engineFile, eb, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := settleState(t, filepath.Join(dir, "out3"), state, 1, files[0]); err == nil || !strings.Contains(err.Error(), "SHA-256") {
+	if _, err := settleState(t, filepath.Join(dir, "out3"), state, "2025-03-02", 1, files[0]); err == nil || !strings.Contains(err.Error(), "SHA-256") {
 		t.Errorf("a spoiled engine state: %v, want a checksum refusal", err)
 	}
 }

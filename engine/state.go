@@ -20,7 +20,8 @@ import (
 // Engine's state is what its shards hold once its days are closed: per
 // (card, city) the rider's accumulators (transfer chain, daily and
 // monthly spend) and an open metro journey carried across the cut-off,
-// and the tap_ids of the dedup window. WriteState writes it in a form that
+// the tap_ids of the dedup window, and the taps held of days not closed
+// yet (an input may hold taps past the last cut-off closed). WriteState writes it in a form that
 // does not depend on the shard count, ReadState loads it into an engine of
 // any shard count.
 //
@@ -32,7 +33,8 @@ import (
 //	            journey flags (stateOpen, stateCarried), and when open the
 //	            journey's day (varint) and entry (transit.Tap.AppendCompact)
 //	stateID:    a tap_id of the window: card key, day (varint), content
-//	            sum (8 bytes), identifier length and bytes
+//	            sum (8 bytes), identifier bytes
+//	stateHeld:  a tap of a day not closed (transit.Tap.AppendCompact)
 //	stateEnd:   an empty body; nothing follows
 //
 // A reader refuses what it does not know rather than guess at it.
@@ -41,6 +43,7 @@ const (
 	stateMagic   = "tapsettle engine state 1\n"
 	stateCard    = 'C'
 	stateID      = 'I'
+	stateHeld    = 'H'
 	stateEnd     = 'E'
 	stateOpen    = 1 << 0
 	stateCarried = 1 << 1
@@ -49,10 +52,9 @@ const (
 // ErrState is returned by ReadState for input that is not engine state.
 var ErrState = errors.New("engine: invalid state")
 
-// Stop prices what the shards hold up to their closed days and stops
-// them, keeping the journey state of days still open (journeys carried
-// across the last cut-off, the tap_ids of the dedup window) for
-// WriteState. Unlike Close it closes no day. The engine cannot price
+// Stop stops the shards, keeping the journey state of days still open
+// (journeys carried across the last cut-off, the tap_ids of the dedup
+// window, taps held of days not closed) for WriteState. Unlike Close it closes no day. The engine cannot price
 // afterwards.
 func (e *Engine) Stop() {
 	if e.closed {
@@ -80,9 +82,6 @@ func (e *Engine) WriteState(w io.Writer, closed transit.Day) error {
 		return fmt.Errorf("engine: write state: %w", err)
 	}
 	for _, s := range e.shards {
-		if s.held.len() != 0 {
-			return fmt.Errorf("engine: write state: shard %d holds %d taps of days not closed", s.id, s.held.len())
-		}
 		if err := s.writeState(bw, b[:0]); err != nil {
 			return fmt.Errorf("engine: write state: %w", err)
 		}
@@ -139,7 +138,13 @@ func (pr *pricer) writeState(w *bufio.Writer, b []byte) error {
 			return err
 		}
 	}
-	return nil
+	var err error
+	pr.held.each(func(t *transit.Tap) {
+		if err == nil {
+			err = writeRecord(w, stateHeld, t.AppendCompact(b[:0]))
+		}
+	})
+	return err
 }
 
 func writeRecord(w *bufio.Writer, kind byte, body []byte) error {
@@ -207,6 +212,15 @@ func (e *Engine) ReadState(r io.Reader) (transit.Day, error) {
 			}
 			break
 		}
+		if kind == stateHeld {
+			var t transit.Tap
+			if rest, err := t.DecodeCompact(body); err != nil || len(rest) != 0 {
+				return 0, fmt.Errorf("record %d: held tap: %v: %w", i, err, ErrState)
+			}
+			hi, _ := mulHi(cardHash(&t.Card), n)
+			e.shards[hi].held.add(&t)
+			continue
+		}
 		if (kind != stateCard && kind != stateID) || len(body) < cardKeySize {
 			return 0, fmt.Errorf("record %d: kind %q of %d bytes: %w", i, kind, len(body), ErrState)
 		}
@@ -227,6 +241,7 @@ func (e *Engine) ReadState(r io.Reader) (transit.Day, error) {
 	for _, s := range e.shards {
 		s.oldest = transit.Day(closed) - transit.Day(s.dedupDays) + 1
 		s.stats.Open = int64(len(s.journeys) - len(s.freeJ))
+		s.stats.Held = int64(s.held.len())
 		s.published.store(&s.stats)
 	}
 	return transit.Day(closed), nil

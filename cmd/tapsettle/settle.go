@@ -10,30 +10,38 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tapsettle/tapsettle/batch"
+	"github.com/tapsettle/tapsettle/transit"
 )
 
 func newSettle() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "settle --out DIR [--ledger] [--state DIR] [--shards N] INPUT...",
+		Use:   "settle --out DIR [--ledger] [--state DIR --day YYYY-MM-DD] [--shards N] INPUT...",
 		Short: "Settle tap files (CSV or JSON lines; plain, zstd or gzip; - for stdin)",
 		Long: `settle prices every tap of the inputs and writes, for each settlement day, a
 folder under --out with the clearing files, the summary, the rejects and a manifest
 (and the priced ledger with --ledger). Output is byte-identical whatever the shard
 count or input order. Exit status is 0 on success, 1 on error.
 
-With --state DIR a clearing house settles day by day: each run goes on from the
-journey state (open metro journeys carried across the cut-off, transfer chains,
-daily and monthly spend) and the dedup window's tap_ids that the previous run left
-in DIR, and leaves its own; the day files are those of one run over all the days.
-Taps of a day already closed are settled as late in the run's first open day; a run
-with no tap after the last closed day is refused.`,
+With --state DIR --day D a clearing house settles day by day: each run goes on
+from the journey state (open metro journeys carried across the cut-off, transfer
+chains, daily and monthly spend), the dedup window's tap_ids and the taps of later
+days that the previous run left in DIR, closes the days up to D, and leaves its own
+state; the day files are those of one run over all the days. Taps of a day already
+closed are settled as late in the run's first open day; a day already closed is
+never closed again.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := setup(cmd)
 			if err != nil {
 				return err
 			}
-			job := &batch.Settle{
+			var day transit.Day
+			if s, _ := cmd.Flags().GetString("day"); s != "" {
+				if day, err = transit.ParseDay(s); err != nil {
+					return fmt.Errorf("--day: %w", err)
+				}
+			}
+			job := &batch.Settle{Day: day,
 				Book: e.book, Calendar: e.cal, Shards: e.cfg.Engine.Shards, BatchSize: e.cfg.Engine.BatchSize, DedupDays: e.cfg.Engine.DedupDays, State: e.cfg.Settlement.State,
 				OutDir: e.cfg.Output.Dir, Ledger: e.cfg.Output.Ledger, Log: e.log,
 			}
@@ -55,7 +63,8 @@ with no tap after the last closed day is refused.`,
 	}
 	cmd.Flags().String("out", "", "output root; one folder per settlement day (default \"out\")")
 	cmd.Flags().Bool("ledger", false, "also write the priced ledger (one row per tap)")
-	cmd.Flags().String("state", "", "state folder: go on from the journey state and tap_ids of the previous run and leave them for the next (settle day by day)")
+	cmd.Flags().String("state", "", "state folder: go on from the journey state of the previous run and leave this run's for the next (settle day by day; needs --day)")
+	cmd.Flags().String("day", "", "with --state: the last settlement day (YYYY-MM-DD) this run closes; taps of later days wait in the state")
 	addEngineFlags(cmd)
 	return cmd
 }

@@ -36,7 +36,7 @@ func printReport(w io.Writer, rep *batch.Report, out string) {
 	}
 	fmt.Fprintln(w)
 	if st := rep.State; st != nil {
-		fmt.Fprintf(w, "state: days up to %s closed; %d open metro journey(s) carried into the next day\n", st.Closed, st.Carried)
+		fmt.Fprintf(w, "state: days up to %s closed; %d open metro journey(s) carried into the next day, %d tap(s) of later days held\n", st.Closed, st.Carried, st.Held)
 	}
 	if out != "" && len(rep.Manifests) > 0 {
 		fmt.Fprintf(w, "wrote %d settlement day(s) under %s; check them with: tapsettle verify %s\n", len(rep.Manifests), out, out)
