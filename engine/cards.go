@@ -12,18 +12,20 @@ import (
 	"github.com/tapsettle/tapsettle/transit"
 )
 
-// seenInline is how many recent tap_ids a card state keeps inline. Riders
-// tap two to six times a day, so eight cover a day or two of almost every
-// card without touching another cache line; the rest spill to the
-// pricer's exact set (see dedup.go).
-const seenInline = 8
+// seenInline is how many recent tap_ids a card state keeps inline: the
+// dedup window is a week, and a commuter taps two to four times a working
+// day, so sixteen hold the week of most cards in the state's own cache
+// lines; the rest spill to the pricer's exact set (see dedup.go), a probe
+// at random per tap for the cards that do.
+const seenInline = 16
 
 // cardState is the journey state of one card in one city: the rider's
 // accumulators and recent tap_ids together, so that the probe that finds
 // it brings in everything a tap needs.
 //
-// Its size matters (192 bytes: three cache lines): a tap costs about one
-// miss per line of its card's state once the states outgrow the caches.
+// Its size matters (256 bytes: four cache lines): a tap costs about one
+// miss per line of its card's state once the states outgrow the caches
+// (prefetched, they overlap with other taps' work).
 type cardState struct {
 	key     cardKey
 	journey int32 // 1-based index into shard.journeys; 0 = none open
@@ -107,8 +109,14 @@ type cardTable struct {
 // keyHash hashes a state's key by its card alone: a card's states in
 // several cities share a home slot, so that finding one passes the others
 // (see find and eachOther), and the batch job's card order prices a card's
-// taps in every city together, in event-time order.
-func keyHash(k *cardKey) uint64 { return cardHash(&k.card) }
+// taps in every city together, in event-time order. It is cardHash mixed
+// once more: a card's shard is the top bits of cardHash (ShardOf), and so
+// are its home slot's of keyHash, so were they one hash a shard's cards
+// would crowd into a fraction of its index.
+func keyHash(k *cardKey) uint64 { return cardKeyOf(&k.card) }
+
+// cardKeyOf is keyHash of card c's states.
+func cardKeyOf(c *transit.CardID) uint64 { return mix(cardHash(c), 0x6A09E667F3BCC909) }
 
 // len returns the number of card states.
 func (t *cardTable) len() int { return t.states.Len() }
@@ -182,12 +190,13 @@ func (t *cardTable) prefetch(h uint64, stage int) {
 		return
 	}
 	if st := t.peek(h); st != nil {
-		// Its three cache lines (192 bytes, 64-byte aligned in its chunk),
+		// Its four cache lines (256 bytes, 64-byte aligned in its chunk),
 		// unrolled: this runs for every tap.
 		p := uintptr(unsafe.Pointer(st))
 		prefetch.Line(p)
 		prefetch.Line(p + 64)
 		prefetch.Line(p + 128)
+		prefetch.Line(p + 192)
 	}
 }
 

@@ -221,17 +221,17 @@ func (p *Partition) Checkpoint(w CheckpointWriter, full bool, meta []byte) []byt
 // checkpoint to their days' lists, one blob per day.
 func (p *Partition) checkpointSpill(w CheckpointWriter, buf []byte) []byte {
 	s := &p.pricer.spill
-	fresh := s.entries[s.ck:]
+	n := s.entries.Len()
 	var days []transit.Day // few: the days of the taps since the last checkpoint
-	for i := range fresh {
-		if !slices.Contains(days, fresh[i].day) {
-			days = append(days, fresh[i].day)
+	for i := s.ck; i < n; i++ {
+		if e := s.entries.At(i); s.live(e) && !slices.Contains(days, e.day) {
+			days = append(days, e.day)
 		}
 	}
 	for _, d := range days {
 		buf = buf[:0]
-		for i := range fresh {
-			if e := &fresh[i]; e.day == d {
+		for i := s.ck; i < n; i++ {
+			if e := s.entries.At(i); e.day == d {
 				buf = append(buf, e.id[:]...)
 				buf = appendCardKey(buf, &e.card)
 				buf = binary.LittleEndian.AppendUint64(buf, e.sum)
@@ -239,7 +239,7 @@ func (p *Partition) checkpointSpill(w CheckpointWriter, buf []byte) []byte {
 		}
 		w.Append(spillList+strconv.Itoa(int(d)), buf)
 	}
-	s.ck = len(s.entries)
+	s.ck = n
 	return buf
 }
 

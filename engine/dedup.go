@@ -1,6 +1,12 @@
 package engine
 
-import "github.com/tapsettle/tapsettle/transit"
+import (
+	"unsafe"
+
+	"github.com/tapsettle/tapsettle/internal/chunked"
+	"github.com/tapsettle/tapsettle/internal/prefetch"
+	"github.com/tapsettle/tapsettle/transit"
+)
 
 // Duplicates.
 //
@@ -37,6 +43,11 @@ type spillEntry struct {
 	sum  uint64
 }
 
+type dayCount struct {
+	day transit.Day
+	n   int
+}
+
 func spillHash(id *transit.TapID, card *transit.CardID) uint64 {
 	return mix(tapHash(id), cardHash(card))
 }
@@ -47,10 +58,16 @@ func spillHash(id *transit.TapID, card *transit.CardID) uint64 {
 // card, so a hash collision can never turn a real tap into a "duplicate"
 // that is not charged. The same tap_id of a card may be held for two days
 // further apart than the window (a reused identifier): find checks each
-// entry's day. It allocates only when it grows.
+// entry's day. It allocates only when it grows; the entries are in chunks,
+// so that growing never copies them (a busy week holds millions).
 type spillSet struct {
 	slots   []uint64 // hash<<32 | (index+1); 0 = empty
-	entries []spillEntry
+	entries chunked.Vec[spillEntry]
+	// oldest is the first day kept: entries of earlier days are dead,
+	// never found, and dropped once they are many (evict). perDay counts
+	// the entries of each day held, dead or not.
+	oldest transit.Day
+	perDay []dayCount
 	// ck counts the entries already checkpointed (Partition only): they
 	// are the first ck, as entries are only appended, and an eviction
 	// keeps their order.
@@ -59,8 +76,13 @@ type spillSet struct {
 
 // add appends e, which find did not find within the window.
 func (s *spillSet) add(e *spillEntry) {
-	if len(s.entries)*2 >= len(s.slots) {
-		s.grow()
+	if s.entries.Len()*2 >= len(s.slots) {
+		// Full: drop the dead entries if they are many, else grow.
+		if n := s.entries.Len(); n == 0 || s.dead()*4 < n {
+			s.grow()
+		} else {
+			s.compact()
+		}
 	}
 	h := spillHash(&e.id, &e.card.card)
 	mask := uint64(len(s.slots) - 1)
@@ -68,14 +90,32 @@ func (s *spillSet) add(e *spillEntry) {
 	for s.slots[i] != 0 {
 		i = (i + 1) & mask
 	}
-	s.entries = append(s.entries, *e)
-	s.slots[i] = h>>32<<32 | uint64(len(s.entries))
+	s.slots[i] = h>>32<<32 | uint64(s.entries.Push(e)+1)
+	k := len(s.perDay) - 1
+	for k >= 0 && s.perDay[k].day != e.day {
+		k--
+	}
+	if k < 0 {
+		s.perDay = append(s.perDay, dayCount{day: e.day})
+		k = len(s.perDay) - 1
+	}
+	s.perDay[k].n++
+}
+
+// prefetch asks for the slot where find(id, card, ...) starts, a likely
+// cache miss, a few taps before it runs.
+func (s *spillSet) prefetch(id *transit.TapID, card *transit.CardID) {
+	if len(s.slots) == 0 {
+		return
+	}
+	h := spillHash(id, card)
+	prefetch.Line(uintptr(unsafe.Pointer(&s.slots[h&uint64(len(s.slots)-1)])))
 }
 
 // find returns the entry of card's id whose day is within window days of
 // d, or nil.
 func (s *spillSet) find(id *transit.TapID, card *transit.CardID, d transit.Day, window int) *spillEntry {
-	if len(s.entries) == 0 {
+	if s.entries.Len() == 0 {
 		return nil
 	}
 	h := spillHash(id, card)
@@ -89,8 +129,8 @@ func (s *spillSet) find(id *transit.TapID, card *transit.CardID, d transit.Day, 
 		if v&^0xFFFFFFFF != tag {
 			continue
 		}
-		e := &s.entries[uint32(v)-1]
-		if e.id == *id && e.card.card == *card && withinDays(e.day, d, window) {
+		e := s.entries.At(int(uint32(v) - 1))
+		if e.id == *id && e.card.card == *card && e.day >= s.oldest && withinDays(e.day, d, window) {
 			return e
 		}
 	}
@@ -114,8 +154,8 @@ func (s *spillSet) rebuild(n int) {
 		s.slots = make([]uint64, n)
 	}
 	mask := uint64(n - 1)
-	for k := range s.entries {
-		e := &s.entries[k]
+	for k := range s.entries.Len() {
+		e := s.entries.At(k)
 		h := spillHash(&e.id, &e.card.card)
 		i := h & mask
 		for s.slots[i] != 0 {
@@ -125,28 +165,63 @@ func (s *spillSet) rebuild(n int) {
 	}
 }
 
-// evict drops the entries of days before oldest, keeping the others in
+// evict drops the entries of days before oldest: at once from what find
+// sees, and from memory once they are half the set, keeping the others in
 // their order (and ck counting the checkpointed ones among them).
+// Rebuilding the slots costs a write at random per slot, so a set that
+// keeps a week is not rebuilt at every day's close.
 func (s *spillSet) evict(oldest transit.Day) {
+	s.oldest = max(s.oldest, oldest)
+	if dead := s.dead(); dead != 0 && dead*2 >= s.entries.Len() {
+		s.compact()
+	}
+}
+
+// dead counts the entries of days before oldest.
+func (s *spillSet) dead() int {
+	n := 0
+	for _, c := range s.perDay {
+		if c.day < s.oldest {
+			n += c.n
+		}
+	}
+	return n
+}
+
+// compact drops the dead entries and rebuilds the slots.
+func (s *spillSet) compact() {
 	keep, ck := 0, 0
-	for k := range s.entries {
-		if s.entries[k].day < oldest {
+	for k := range s.entries.Len() {
+		e := s.entries.At(k)
+		if e.day < s.oldest {
 			continue
 		}
 		if k < s.ck {
 			ck++
 		}
-		s.entries[keep] = s.entries[k]
+		if keep != k {
+			*s.entries.At(keep) = *e
+		}
 		keep++
 	}
-	if keep == len(s.entries) {
+	if keep == s.entries.Len() {
 		return
 	}
-	clear(s.entries[keep:])
-	s.entries, s.ck = s.entries[:keep], ck
+	s.entries.Truncate(keep)
+	s.ck = ck
+	live := s.perDay[:0]
+	for _, c := range s.perDay {
+		if c.day >= s.oldest {
+			live = append(live, c)
+		}
+	}
+	s.perDay = live
 	if len(s.slots) > 0 {
 		s.rebuild(len(s.slots))
 	}
 }
 
-func (s *spillSet) len() int { return len(s.entries) }
+func (s *spillSet) len() int { return s.entries.Len() }
+
+// live reports whether entry e is not evicted.
+func (s *spillSet) live(e *spillEntry) bool { return e.day >= s.oldest }

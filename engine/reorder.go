@@ -79,7 +79,7 @@ func (b *bucket) at(i int) *transit.Tap {
 
 // cardKeyHash is the card-state hash of t's card in t's city (keyHash,
 // which is the card's alone).
-func cardKeyHash(t *transit.Tap) uint64 { return cardHash(&t.Card) }
+func cardKeyHash(t *transit.Tap) uint64 { return cardKeyOf(&t.Card) }
 
 func newReorder(width int64) reorder {
 	return reorder{width: max(width, 1)}
@@ -179,8 +179,11 @@ func (r *reorder) put(b *bucket, t *transit.Tap) {
 }
 
 // releaseByCard is release in card order: every tap older than w, card
-// by card in hash order, each card's taps in transit.Compare order.
-func (r *reorder) releaseByCard(w int64, price func(*transit.Tap, uint64)) {
+// by card in hash order, each card's taps in transit.Compare order. The
+// cards' index slots and states are walked in order; only the spill set
+// is probed at random, so only its slots are asked for ahead (stage
+// aheadSpill).
+func (r *reorder) releaseByCard(w int64, price func(*transit.Tap, uint64), ahead func(t *transit.Tap, h uint64, stage int)) {
 	for _, b := range r.hashed {
 		if b == nil || b.n == 0 {
 			continue
@@ -202,7 +205,10 @@ func (r *reorder) releaseByCard(w int64, price func(*transit.Tap, uint64)) {
 			// its own order; transit.Compare breaks the rest of the ties.
 			return transit.Compare(b.at(int(x.idx)), b.at(int(y.idx)))
 		})
-		for _, k := range keys {
+		for i, k := range keys {
+			if j := i + aheadState; j < len(keys) {
+				ahead(b.at(int(keys[j].idx)), keys[j].hash, aheadSpill)
+			}
 			price(b.at(int(k.idx)), k.hash)
 		}
 		r.keys = keys[:0]
@@ -234,23 +240,26 @@ func (b *bucket) keepFrom(w int64) int {
 }
 
 // How far ahead of the tap being priced release calls ahead: stage 0 (the
-// card's index slot) for the tap aheadSlot places on, stage 1 (its state)
-// for the one aheadState places on, by when the slot has arrived.
+// card's index slot) for the tap aheadSlot places on, stage 1 (its state,
+// and its tap_id's spill slot) for the one aheadState places on, by when
+// the slot has arrived.
 // Stage 2 (the journey of a card with one open) for the tap aheadJourney
 // places on, by when the state has arrived (see pricer.prefetchCard).
 const (
 	aheadSlot    = 16
 	aheadState   = 8
 	aheadJourney = 4
+	// aheadSpill is the stage that asks for the spill slot alone.
+	aheadSpill = 3
 )
 
 // release calls price, in transit.Compare order, for every held tap older
 // than w, and forgets them. Buckets partition time, so sorting bucket by
 // bucket gives the global order. In card order (newCardReorder) each
 // card's taps are released in that order, the cards in hash order.
-func (r *reorder) release(w int64, price func(*transit.Tap, uint64), ahead func(h uint64, stage int)) {
+func (r *reorder) release(w int64, price func(*transit.Tap, uint64), ahead func(t *transit.Tap, h uint64, stage int)) {
 	if r.byCard() {
-		r.releaseByCard(w, price)
+		r.releaseByCard(w, price, ahead)
 		return
 	}
 	done := 0
@@ -272,17 +281,17 @@ func (r *reorder) release(w int64, price func(*transit.Tap, uint64), ahead func(
 			return transit.Compare(b.at(int(x.idx)), b.at(int(y.idx)))
 		})
 		for i := range min(len(keys), aheadSlot) {
-			ahead(keys[i].hash, 0)
+			ahead(b.at(int(keys[i].idx)), keys[i].hash, 0)
 		}
 		for i, k := range keys {
 			if j := i + aheadSlot; j < len(keys) {
-				ahead(keys[j].hash, 0)
+				ahead(b.at(int(keys[j].idx)), keys[j].hash, 0)
 			}
 			if j := i + aheadState; j < len(keys) {
-				ahead(keys[j].hash, 1)
+				ahead(b.at(int(keys[j].idx)), keys[j].hash, 1)
 			}
 			if j := i + aheadJourney; j < len(keys) {
-				ahead(keys[j].hash, 2)
+				ahead(b.at(int(keys[j].idx)), keys[j].hash, 2)
 			}
 			price(b.at(int(k.idx)), k.hash)
 		}

@@ -57,7 +57,7 @@ func TestReorderMatchesSort(t *testing.T) {
 					continue
 				}
 				got = got[:0]
-				r.release(w, func(tp *transit.Tap, _ uint64) { got = append(got, *tp) }, func(uint64, int) {})
+				r.release(w, func(tp *transit.Tap, _ uint64) { got = append(got, *tp) }, func(*transit.Tap, uint64, int) {})
 				var due, kept []transit.Tap
 				for _, m := range model {
 					if m.Time < w {
@@ -147,7 +147,7 @@ func TestCardReorder(t *testing.T) {
 				t.Fatalf("card %s: %s released after %s", tp.Card, tp.ID, last.ID)
 			}
 			lastOf[k] = *tp
-		}, nil)
+		}, func(*transit.Tap, uint64, int) {})
 		held -= released
 		if r.len() != held {
 			t.Fatalf("after release len = %d, want %d", r.len(), held)

@@ -192,20 +192,29 @@ func (pr *pricer) release(w int64) {
 	pr.released = w
 }
 
-// prefetchCard readies the cache for pricing, a few taps from now, a tap whose
-// card hash is h (see reorder.release and cardTable.prefetch). Once a
-// day's cards outgrow the caches, the index slot and the state are most of
-// a tap's cost; prefetched, their misses overlap with pricing the taps
-// before it.
-func (pr *pricer) prefetchCard(h uint64, stage int) {
-	if stage < 2 {
+// prefetchCard readies the cache for pricing, a few taps from now, tap t
+// whose card hash is h (see reorder.release and cardTable.prefetch). Once
+// a day's cards outgrow the caches, the index slot, the state and the
+// spill slot are most of a tap's cost; prefetched, their misses overlap
+// with pricing the taps before it.
+func (pr *pricer) prefetchCard(t *transit.Tap, h uint64, stage int) {
+	switch stage {
+	case 0, 1:
 		pr.cards.prefetch(h, stage)
 		return
 	}
-	// Stage 2, the state having arrived: a card with an open journey is
-	// about to exit, which reads the journey (160 bytes, three or four
-	// cache lines, far from the state).
-	if st := pr.cards.peek(h); st != nil && st.journey != 0 {
+	// Stage 2 or aheadSpill, the state having arrived (or, in card order,
+	// being near): a card that spilled probes the spill set, and a card
+	// with an open journey is about to exit, which reads the journey (160
+	// bytes, three or four cache lines, far from the state).
+	st := pr.cards.peek(h)
+	if st == nil {
+		return
+	}
+	if st.spilled() && pr.spill.len() > 0 {
+		pr.spill.prefetch(&t.ID, &t.Card)
+	}
+	if stage == 2 && st.journey != 0 {
 		prefetch.Bytes(uintptr(unsafe.Pointer(&pr.journeys[st.journey-1])), unsafe.Sizeof(openJourney{}))
 	}
 }
@@ -483,11 +492,12 @@ func (pr *pricer) seenBefore(st *cardState, h uint64, d transit.Day, t *transit.
 }
 
 // deadEntry reports whether inline entry e can be reused by a tap of day
-// d: its day's log was evicted, or it is too old for d's window (taps come
-// in event-time order, so mostly too old for later taps too).
+// d: its day's log was evicted (logs are evicted exactly when their day is
+// before oldest), or it is too old for d's window (taps come in event-time
+// order, so mostly too old for later taps too).
 func (pr *pricer) deadEntry(e *seenEntry, d transit.Day) bool {
 	ed := transit.Day(e.day)
-	return ed < pr.oldest || int64(ed)+int64(pr.dedupDays) <= int64(d) || pr.evicted(ed)
+	return ed < pr.oldest || int64(ed)+int64(pr.dedupDays) <= int64(d)
 }
 
 // logged returns the logged tap_id that inline entry e points to when it

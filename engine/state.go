@@ -132,8 +132,11 @@ func (pr *pricer) writeState(w *bufio.Writer, b []byte) error {
 			}
 		}
 	}
-	for k := range pr.spill.entries {
-		e := &pr.spill.entries[k]
+	for k := range pr.spill.entries.Len() {
+		e := pr.spill.entries.At(k)
+		if !pr.spill.live(e) {
+			continue
+		}
 		if err := writeRecord(w, stateID, appendStateID(b[:0], &e.card, e.day, e.sum, &e.id)); err != nil {
 			return err
 		}

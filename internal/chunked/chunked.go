@@ -50,3 +50,13 @@ func (c *Vec[T]) Cap() int { return len(c.chunks) << Shift }
 
 // Reset empties the vector, keeping its chunks for reuse.
 func (c *Vec[T]) Reset() { c.n = 0 }
+
+// Truncate keeps the first n elements, n <= Len(), and their chunks; the
+// rest are reused by later Pushes. A caller that filters a vector in place
+// (At(j) = *At(i) for j <= i) truncates it to what it kept.
+func (c *Vec[T]) Truncate(n int) {
+	if n < 0 || n > c.n {
+		panic("chunked: Truncate beyond the vector's length")
+	}
+	c.n = n
+}
