@@ -138,6 +138,11 @@ func TestDuplicates(t *testing.T) {
 // closes each day when the next begins, and restores from a checkpoint
 // after each close.
 func dayByDay(t *testing.T, taps []transit.Tap, window int) []transit.Priced {
+	return closing(t, taps, window, true)
+}
+
+// closing is dayByDay, restoring after each close or not.
+func closing(t *testing.T, taps []transit.Tap, window int, restore bool) []transit.Priced {
 	t.Helper()
 	sink := &seqSink{}
 	cal := calendar(t)
@@ -148,6 +153,10 @@ func dayByDay(t *testing.T, taps []transit.Tap, window int) []transit.Priced {
 	for i := range taps {
 		if i > 0 && cal.DayOf(taps[i].Time) != cal.DayOf(taps[i-1].Time) {
 			p.CloseDay(cal.DayOf(taps[i-1].Time))
+			if !restore {
+				p.Submit(taps[i : i+1])
+				continue
+			}
 			store.checkpoint(p, false)
 			if p, err = NewPartition(book(t), sink, 0, opts); err != nil {
 				t.Fatal(err)
@@ -175,4 +184,42 @@ func inOrder(rows []transit.Priced, taps []transit.Tap) []transit.Priced {
 		}
 	}
 	return out
+}
+
+// TestSpillCompaction: a card that spills every day for weeks fills the
+// spill set past its first sizes, so its dead entries are compacted away
+// (at day closes and instead of growing); duplicates within the window
+// are still found, identifiers past it are new again, day by day through
+// checkpoints as in one engine run.
+func TestSpillCompaction(t *testing.T) {
+	const days, perDay = 30, 40
+	var taps []dupTap
+	for d := range days {
+		for i := range perDay {
+			taps = append(taps, dupTap{"HEAVY", 110100, fmt.Sprintf("d%d-%d", d, i), d, i, charged, 0})
+		}
+		if d >= DefaultDedupDays {
+			// Yesterday's last tap_id again (within the window), and one
+			// of a day past the window (new again).
+			taps = append(taps,
+				dupTap{"HEAVY", 110100, fmt.Sprintf("d%d-%d", d-1, perDay-1), d, perDay, duplicate, differs},
+				dupTap{"HEAVY", 110100, fmt.Sprintf("d%d-%d", d-DefaultDedupDays, 3), d, perDay + 1, charged, 0})
+		}
+	}
+	in := make([]transit.Tap, len(taps))
+	for i, d := range taps {
+		in[i] = d.tap(t)
+	}
+	check := func(how string, rows []transit.Priced) {
+		t.Helper()
+		for i, d := range taps {
+			if r := rows[i]; r.Status != d.want || r.Reason != d.reason {
+				t.Fatalf("%s: tap %d (%s day %d): %v %q, want %v %q", how, i, d.id, d.day, r.Status, r.Reason, d.want, d.reason)
+			}
+		}
+	}
+	check("engine", inOrder(run(t, slices.Clone(in), Options{Window: Unbounded, Shards: 1}), in))
+	check("partition", inOrder(dayByDay(t, in, 0), in))
+	// Without restores, dead entries stay until compacted.
+	check("partition, no restore", inOrder(closing(t, in, 0, false), in))
 }
