@@ -35,8 +35,8 @@ func TestTruncate(t *testing.T) {
 	}
 	p := v.At(5)
 	v.Truncate(1<<Shift + 7)
-	if v.Len() != 1<<Shift+7 || *v.At(1<<Shift+6) != 1<<Shift+6 {
-		t.Fatalf("after Truncate: len %d, last %d", v.Len(), *v.At(v.Len()-1))
+	if v.Len() != 1<<Shift+7 || *v.At(1<<Shift + 6) != 1<<Shift+6 {
+		t.Fatalf("after Truncate: len %d, last %d", v.Len(), *v.At(v.Len() - 1))
 	}
 	x := -1
 	if i := v.Push(&x); i != 1<<Shift+7 || *v.At(i) != -1 || v.At(5) != p || v.Cap() != 3<<Shift {
