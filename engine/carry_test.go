@@ -20,6 +20,14 @@ const carryD = "2025-03-03"
 // time-in-system limit: its entries carry within DefaultCarryWindow.
 func noLimitBook(t testing.TB) *fares.Book {
 	t.Helper()
+	return suzhouBook(t, "[A, B, C]", "[5000, 5000]")
+}
+
+// suzhouBook loads a book of one test policy for Suzhou (320500): a bus
+// fare and a metro of one line, L1, of the given stations and distances
+// (YAML lists), without a time-in-system limit.
+func suzhouBook(t testing.TB, stations, distances string) *fares.Book {
+	t.Helper()
 	dir := t.TempDir()
 	policy := `city: 320500
 versions:
@@ -35,7 +43,7 @@ versions:
       network:
         source: "ours: test"
         lines:
-          - {code: L1, stations: [A, B, C], distances_m: [5000, 5000]}
+          - {code: L1, stations: ` + stations + `, distances_m: ` + distances + `}
 `
 	must(t, os.WriteFile(filepath.Join(dir, "320500.yaml"), []byte(policy), 0o644))
 	b, err := fares.Load(dir)

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -785,33 +783,7 @@ func TestDedupSpillDays(t *testing.T) {
 // priced by the new network: the entry station is looked up in it, never
 // carried over as an index into the old one.
 func TestExitAfterNetworkReload(t *testing.T) {
-	load := func(stations string) *fares.Book {
-		dir := t.TempDir()
-		policy := `city: 320500
-versions:
-  - effective_from: 2020-01-01
-    source: "ours: test"
-    bus: {fare: 200, source: "ours: test"}
-    metro:
-      source: "ours: test"
-      ladder:
-        base: {fare: 200, up_to_km: 4}
-        steps:
-          - {per_km: 4}
-      network:
-        source: "ours: test"
-        lines:
-          - {code: L1, stations: ` + stations + `, distances_m: [5000, 5000, 1000]}
-`
-		if err := os.WriteFile(filepath.Join(dir, "320500.yaml"), []byte(policy), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		b, err := fares.Load(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	load := func(stations string) *fares.Book { return suzhouBook(t, stations, "[5000, 5000, 1000]") }
 	before, after := load("[A, B, C, X]"), load("[X, C, B, A]")
 	tp := &tapper{t: t}
 	entry := tp.tap("RIDER", transit.ProductStandard, 320500, 320500, transit.ModeMetro, transit.ActionEntry, "A", "2025-03-03T08:00:00+08:00")

@@ -25,17 +25,7 @@ func TestLedgerMatchesClearing(t *testing.T) {
 
 	fromLedger := make(map[string]Amounts)
 	var ledgerInter Amounts
-	lr, err := NewLedgerReader(bytes.NewReader(files[prefix+"ledger.csv"]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		var r transit.Priced
-		if err := lr.Read(&r); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	for _, r := range ledgerRows(t, files[prefix+"ledger.csv"]) {
 		if (r.Status == transit.StatusCharged || r.Status == transit.StatusIncomplete) && r.Rules&transit.RuleMetroEntry == 0 && r.Issuer != r.City {
 			a := fromLedger[r.Issuer.String()+"-"+r.City.String()]
 			a.Count++
@@ -286,18 +276,8 @@ func TestDuplicateReasonRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := plain(t, readTree(t, root))
-	lr, err := NewLedgerReader(bytes.NewReader(files[DirName(fixtureDay)+"/ledger.csv"]))
-	if err != nil {
-		t.Fatal(err)
-	}
 	found := false
-	for {
-		var r transit.Priced
-		if err := lr.Read(&r); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	for _, r := range ledgerRows(t, files[DirName(fixtureDay)+"/ledger.csv"]) {
 		if r.ID == id && r.Status == transit.StatusDuplicate {
 			found = true
 			if r.Reason != transit.ReasonContentDiffers {
@@ -307,5 +287,24 @@ func TestDuplicateReasonRoundTrip(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("duplicate %s not in the ledger", id.Bytes())
+	}
+}
+
+// ledgerRows reads a decompressed ledger with the public reader.
+func ledgerRows(t *testing.T, data []byte) []transit.Priced {
+	t.Helper()
+	lr, err := NewLedgerReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []transit.Priced
+	for {
+		var r transit.Priced
+		if err := lr.Read(&r); errors.Is(err, io.EOF) {
+			return rows
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
 	}
 }
