@@ -156,7 +156,10 @@ func TestStateRefusesClosedDay(t *testing.T) {
 	late := filepath.Join(dir, "late.csv")
 	body := "tap_id,card_id,card_product,issuer,city,mode,line,stop,action,time,device\n" +
 		"late-1,LATE,standard,330200,330200,bus,71,B1,board,2025-03-01T09:00:00+08:00,\n" +
-		"early-1,EARLY,standard,330200,330200,bus,71,B1,board,2025-03-04T09:00:00+08:00,\n"
+		"early-1,EARLY,standard,330200,330200,bus,71,B1,board,2025-03-04T09:00:00+08:00,\n" +
+		"bad-1,BAD,standard,330200,330200,bus,71,B1,fly,2025-03-01T09:00:00+08:00,\n" +
+		"bad-2,BAD,standard,330200,330200,bus,71,B1,board,yesterday,\n" +
+		"bad-3,BAD,standard,330200,330200,bus,71,B1,fly,2025-03-05T09:00:00+08:00,\n"
 	if err := os.WriteFile(late, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +181,18 @@ func TestStateRefusesClosedDay(t *testing.T) {
 	}
 	if row := ledger[i+1 : i+1+strings.IndexByte(ledger[i+1:], '\n')]; !strings.Contains(row, ",2025-03-03,charged,") || !strings.Contains(row, "late") {
 		t.Errorf("late tap's row %q: want settled on 2025-03-03, charged, flagged late", row)
+	}
+	// Malformed records are reported in the run that reads them: of a
+	// closed day in the first open day, without a time or after the day
+	// closed in the day closed.
+	rejects := string(readZstd(t, filepath.Join(out, "2025-03-03", "rejects.csv.zst")))
+	for _, id := range []string{"bad-1", "bad-2", "bad-3"} {
+		if !strings.Contains(rejects, id+",") {
+			t.Errorf("2025-03-03's rejects lack %s:\n%s", id, rejects)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "undated")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a run with a state folder wrote undated/: %v", err)
 	}
 	if a, b := before[filepath.Join("out", "2025-03-01", "ledger.csv.zst")], tree(t, dir)[filepath.Join("out", "2025-03-01", "ledger.csv.zst")]; !bytes.Equal(a, b) {
 		t.Error("the closed day's ledger changed")
