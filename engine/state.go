@@ -82,7 +82,7 @@ func (e *Engine) WriteState(w io.Writer, closed transit.Day) error {
 		return fmt.Errorf("engine: write state: %w", err)
 	}
 	for _, s := range e.shards {
-		if err := s.writeState(bw, b[:0]); err != nil {
+		if err := s.writeState(bw, b[:0], closed); err != nil {
 			return fmt.Errorf("engine: write state: %w", err)
 		}
 	}
@@ -95,10 +95,14 @@ func (e *Engine) WriteState(w io.Writer, closed transit.Day) error {
 	return nil
 }
 
-// writeState writes a shard's card states and tap_ids, using b as scratch.
-func (pr *pricer) writeState(w *bufio.Writer, b []byte) error {
+// writeState writes a shard's card states and tap_ids, using b as scratch,
+// leaving out the states that nothing after day closed can need (stale).
+func (pr *pricer) writeState(w *bufio.Writer, b []byte, closed transit.Day) error {
 	for i := range pr.cards.len() {
 		st := pr.cards.at(int32(i))
+		if pr.stale(st, closed) {
+			continue
+		}
 		b = appendCardKey(b[:0], &st.key)
 		b = st.rider.AppendCompact(b)
 		var flags byte
@@ -148,6 +152,34 @@ func (pr *pricer) writeState(w *bufio.Writer, b []byte) error {
 		}
 	})
 	return err
+}
+
+// stale reports whether a card state can be left out of the state after
+// day closed: a state made anew when the card rides again prices its taps
+// alike. That is so when it has no open journey, no tap_id a later day's
+// window holds (checkpoints keep the days from closed-window+1), and its
+// rider last rode before closed, in another month than the next day's:
+// its transfer chain is over (transfer windows are at most a day) and its
+// daily and monthly spend start again at its next tap. A state folder so
+// holds the cards that rode this month or the dedup window, not every
+// card ever seen.
+func (pr *pricer) stale(st *cardState, closed transit.Day) bool {
+	oldest := closed - transit.Day(pr.dedupDays) + 1
+	if st.journey != 0 {
+		return false
+	}
+	if r := &st.rider; r.HasDay && (r.Day >= closed || r.Month == (closed+1).Month()) {
+		return false
+	}
+	if st.spilled() && (st.spillFar || transit.Day(st.spillHi) >= oldest) {
+		return false
+	}
+	for k := range st.seen {
+		if e := &st.seen[k]; e.day != 0 && transit.Day(e.day) >= oldest {
+			return false
+		}
+	}
+	return true
 }
 
 func writeRecord(w *bufio.Writer, kind byte, body []byte) error {

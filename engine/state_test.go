@@ -172,3 +172,72 @@ func FuzzReadState(f *testing.F) {
 		}
 	})
 }
+
+// TestStateLeavesOutStaleCards: a card that last rode in an earlier month,
+// with no tap_id in the window, is left out of the state, and when it
+// rides again its taps are priced as in one run that kept it.
+func TestStateLeavesOutStaleCards(t *testing.T) {
+	var taps []transit.Tap
+	add := func(card string, day time.Time, n int) {
+		for i := range n {
+			d := dupTap{card, 110100, fmt.Sprintf("%s-%s-%d", card, day.Format("0102"), i), 0, i * 20, charged, 0}
+			x := d.tap(t)
+			x.Time = day.Add(time.Duration(8*60+i*20) * time.Minute).UnixNano()
+			taps = append(taps, x)
+		}
+	}
+	feb := time.Date(2025, 2, 10, 0, 0, 0, 0, shanghaiTZ)
+	add("OLD", feb, 4)
+	for d := range 12 {
+		add("DAILY", time.Date(2025, 3, 1+d, 0, 0, 0, 0, shanghaiTZ), 3)
+	}
+	add("OLD", time.Date(2025, 3, 12, 0, 0, 0, 0, shanghaiTZ), 4)
+	cal := calendar(t)
+	day := func(m time.Month, d int) transit.Day { return transit.DayOf(2025, m, d) }
+	runTo := func(state []byte, taps []transit.Tap, through transit.Day) ([]transit.Priced, []byte) {
+		c := newCollect(2)
+		e, err := New(book(t), c, Options{Shards: 2, Window: Unbounded, Calendar: cal})
+		must(t, err)
+		if state != nil {
+			if _, err := e.ReadState(bytes.NewReader(state)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.Submit(taps)
+		e.CloseDay(through)
+		e.Stop()
+		var out bytes.Buffer
+		must(t, e.WriteState(&out, through))
+		return c.rows(), out.Bytes()
+	}
+	all, _ := runTo(nil, taps, day(3, 12))
+	var got []transit.Priced
+	var state []byte
+	var kept []bool
+	after := transit.Day(0) // the last day the previous run closed
+	for _, through := range []transit.Day{day(2, 10), day(3, 10), day(3, 12)} {
+		var part []transit.Tap
+		for _, x := range taps {
+			if d := cal.DayOf(x.Time); d > after && d <= through {
+				part = append(part, x)
+			}
+		}
+		after = through
+		var rows []transit.Priced
+		rows, state = runTo(state, part, through)
+		got = append(got, rows...)
+		kept = append(kept, bytes.Contains(state, []byte("OLD")))
+	}
+	if !slices.Equal(kept, []bool{true, false, true}) {
+		t.Errorf("card OLD in the state after 02-10, 03-10, 03-12: %v, want kept, left out (stale), kept", kept)
+	}
+	slices.SortFunc(got, func(a, b transit.Priced) int {
+		if c := transit.Compare(&a.Tap, &b.Tap); c != 0 {
+			return c
+		}
+		return int(a.Status) - int(b.Status)
+	})
+	if !slices.Equal(all, got) {
+		t.Errorf("rows differ between one run and runs through a pruned state")
+	}
+}
