@@ -57,13 +57,15 @@ type CheckpointWriter interface {
 var ErrCheckpoint = errors.New("engine: invalid checkpoint")
 
 const (
-	// metaVersion is the first byte of the meta blob. Version 1 (held
-	// taps in a fixed-size form) was never released; Restore refuses it
-	// like any version it does not know.
-	metaVersion = 2
+	// metaVersion is the first byte of the meta blob. Version 2 counted
+	// the rows of the statuses before transit.StatusAdjustment; Restore
+	// reads it. Version 1 (held taps in a fixed-size form) was never
+	// released; Restore refuses it like any version it does not know.
+	metaVersion = 3
 	// metaFixedSize is the meta blob before its held taps: the version,
 	// nine scalars, the row counts by status, the number of held taps.
 	metaFixedSize   = 1 + 9*8 + transit.NumStatuses*8 + 4
+	metaV2Statuses  = int(transit.NumRecordStatuses)
 	cardKeySize     = transit.MaxCardID + 4
 	compactSeenSize = 8
 
@@ -447,7 +449,11 @@ func readSpill(b []byte, d transit.Day, size int, s *spillSet) error {
 
 func (p *Partition) restoreMeta(b []byte) error {
 	pr := &p.pricer
-	if len(b) < metaFixedSize || b[0] != metaVersion {
+	statuses := transit.NumStatuses
+	if len(b) > 0 && b[0] == 2 {
+		statuses = metaV2Statuses
+	}
+	if len(b) < metaFixedSize-(transit.NumStatuses-statuses)*8 || b[0] != metaVersion && statuses == transit.NumStatuses {
 		return fmt.Errorf("meta of %d bytes, version %v, want version %d: %w", len(b), b[:min(1, len(b))], metaVersion, ErrCheckpoint)
 	}
 	b = b[1:]
@@ -462,7 +468,7 @@ func (p *Partition) restoreMeta(b []byte) error {
 	}
 	pr.oldest, p.settled = transit.Day(next()), transit.Day(next())
 	pr.stats.Taps, pr.stats.Late = next(), next()
-	for i := range pr.stats.Rows {
+	for i := range statuses {
 		pr.stats.Rows[i] = next()
 	}
 	n := int(binary.LittleEndian.Uint32(b))

@@ -447,3 +447,24 @@ func FuzzRestoreCard(f *testing.F) {
 		}
 	})
 }
+
+// TestRestoreMetaVersion2: a meta blob of version 2, which counted the
+// rows of the statuses before StatusAdjustment, still restores.
+func TestRestoreMetaVersion2(t *testing.T) {
+	ops := twoDayStream(t, 400, 5)
+	p := newTestPartition(t, &seqSink{})
+	ops.feed(p, rand.New(rand.NewPCG(1, 1)), 0, len(ops.taps)/2)
+	store := newMemStore()
+	store.checkpoint(p, true)
+	// Version 2: the same blob without the last status's count.
+	at := 1 + 9*8 + metaV2Statuses*8
+	v2 := append([]byte{2}, store.meta[1:at]...)
+	v2 = append(v2, store.meta[at+8:]...)
+	q := newTestPartition(t, &seqSink{})
+	if err := q.Restore(v2, store.cards, store.lists); err != nil {
+		t.Fatal(err)
+	}
+	if q.Stats() != p.Stats() {
+		t.Errorf("restored from version 2: %+v, want %+v", q.Stats(), p.Stats())
+	}
+}

@@ -128,12 +128,22 @@ const (
 	// StatusIncomplete: a journey missing a tap (entry never closed by the
 	// day's cut-off, or exit with no entry), charged by policy and flagged.
 	StatusIncomplete Status = 5
+	// StatusAdjustment: not an input record but an item booked in an open
+	// day that changes money settled before: the reversal of an earlier
+	// charge (its amounts negated) or the charge that replaces it. Its tap
+	// fields are the original row's tap and Priced.RefDay the original's
+	// settlement day. Summaries count adjustments apart from records.
+	StatusAdjustment Status = 6
 )
 
 // NumStatuses bounds arrays indexed by Status.
-const NumStatuses = 6
+const NumStatuses = 7
 
-var statusNames = [...]string{StatusCharged: "charged", StatusOpen: "open", StatusDuplicate: "duplicate", StatusRejected: "rejected", StatusIncomplete: "incomplete"}
+// NumRecordStatuses bounds the statuses of input records: every status
+// below it but StatusAdjustment's.
+const NumRecordStatuses = StatusAdjustment
+
+var statusNames = [...]string{StatusCharged: "charged", StatusOpen: "open", StatusDuplicate: "duplicate", StatusRejected: "rejected", StatusIncomplete: "incomplete", StatusAdjustment: "adjustment"}
 
 // String returns the ledger name of the status.
 func (s Status) String() string {

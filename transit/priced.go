@@ -14,6 +14,9 @@ type Priced struct {
 	Reason Reason
 	// Rules lists the fare rules that produced the amounts.
 	Rules Rules
+	// RefDay is, on an adjustment (StatusAdjustment), the settlement day
+	// of the row it changes, the row of the same tap; 0 on other rows.
+	RefDay Day
 	// Gross is the full published fare of the journey.
 	Gross Fen
 	// Discount is the sum of the three reductions below.
