@@ -48,6 +48,8 @@ type published struct {
 	seq    uint64
 	offset int64
 	days   map[transit.Day][]segRef
+	// closed is the partition's last closed day (0: none).
+	closed transit.Day
 }
 
 // Cycle describes one provisional clearing cycle (cycle.json).
@@ -80,6 +82,7 @@ func (w *worker) publish(taps int) {
 		return
 	}
 	pub := published{seq: w.seq, offset: w.next, days: make(map[transit.Day][]segRef, len(w.segs))}
+	pub.closed, _ = w.part.Closed()
 	for d, refs := range w.segs {
 		if d != settlement.Undated {
 			// The worker only ever appends to a day's list (and drops it
@@ -153,7 +156,18 @@ func (s *Service) cycle() (*Cycle, error) {
 	s.pubMu.Lock()
 	snap := maps.Clone(s.published)
 	s.pubMu.Unlock()
+	// A day that a partition has closed, or that is cleared, is not
+	// provisional any more: its final files are written or coming, and a
+	// cycle of it would miss the rows of the partitions that closed it
+	// (and, released, published it no more).
+	var closed transit.Day
+	for d := range s.cleared {
+		closed = max(closed, d)
+	}
 	s.mu.Unlock()
+	for _, pub := range snap {
+		closed = max(closed, pub.closed)
+	}
 	byDay := map[transit.Day][]*Part{}
 	c := &Cycle{Written: time.Now().UTC(), Topic: s.cfg.Topic}
 	for _, p := range slices.Sorted(maps.Keys(snap)) {
@@ -164,7 +178,9 @@ func (s *Service) cycle() (*Cycle, error) {
 		}
 		c.Partitions = append(c.Partitions, CyclePartition{Partition: p, Checkpoint: pub.seq, Offset: pub.offset})
 		for d, refs := range pub.days {
-			byDay[d] = append(byDay[d], &Part{Partition: p, Day: settlement.DirName(d), Segments: refs})
+			if d > closed {
+				byDay[d] = append(byDay[d], &Part{Partition: p, Day: settlement.DirName(d), Segments: refs})
+			}
 		}
 	}
 	if len(byDay) == 0 {
