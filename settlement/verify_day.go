@@ -507,6 +507,8 @@ func (v *dayVerifier) crossClearing() error {
 				return v.fail(c.path, c.fileLine, ErrMissing, "bilateral %v-%v has no batch in the issuer's clearing file", issuer, run[i].Acquirer)
 			case sums[i].Amounts != run[i].Amounts:
 				return v.fail(c.path, c.headerLine(sums[i].firstBatch), ErrMismatch, "batches of acquirer %v sum to %+v, summary's bilateral totals %+v", sums[i].acquirer, sums[i].Amounts, run[i].Amounts)
+			case sums[i].adj != run[i].Adjustments:
+				return v.fail(c.path, c.headerLine(sums[i].firstBatch), ErrMismatch, "adjustment batches of acquirer %v sum to %+v, summary's bilateral adjustments %+v", sums[i].acquirer, sums[i].adj, run[i].Adjustments)
 			}
 		}
 	}
@@ -521,10 +523,11 @@ func (v *dayVerifier) crossClearing() error {
 }
 
 // acquirerSum is what one clearing file owes one acquirer: the sum of its
-// batches of that acquirer.
+// batches of that acquirer, and of its adjustment batches alone.
 type acquirerSum struct {
 	acquirer transit.City
 	Amounts
+	adj        Amounts
 	firstBatch int // index of the acquirer's first batch
 }
 
@@ -535,10 +538,11 @@ func pairSums(f *ClearingFile) []acquirerSum {
 	for lo, hi := range runs(f.Batches, func(b *ClearingBatch) transit.City { return b.Header.Acquirer }) {
 		s := acquirerSum{acquirer: f.Batches[lo].Header.Acquirer, firstBatch: lo}
 		for _, b := range f.Batches[lo:hi] {
-			s.Count += b.Control.Details
-			s.Gross += b.Control.Gross
-			s.Discount += b.Control.Discount
-			s.Charged += b.Control.Charged
+			a := b.Control.totals().Amounts
+			s.Add(a)
+			if b.Header.Class == ClassAdjustments {
+				s.adj.Add(a)
+			}
 		}
 		sums = append(sums, s)
 	}
