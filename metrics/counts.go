@@ -49,6 +49,7 @@ type Counts struct {
 
 	m                     *Metrics
 	rejects               [numReasons]uint64
+	adjustments           uint64
 	messages, bytes       uint64
 	messagesCtr, bytesCtr prometheus.Counter
 	lag, open, held       prometheus.Gauge
@@ -89,10 +90,16 @@ func (c *Counts) SetOpen(open, held int64) {
 // status. It is cheap enough to call for every row: a table lookup for
 // the city, an increment, and an append to the touched list the first
 // time a cell is hit since the last Publish. A city that is not a participant counts as
-// OtherCity; an out-of-range mode or status counts as Unknown.
+// OtherCity; an out-of-range mode or status counts as Unknown. An
+// adjustment is not a tap: it counts in adjustments_total alone, so a
+// caller may hand Row every row the engine emits.
 func (c *Counts) Row(city transit.City, mode transit.Mode, status transit.Status) {
-	cell := len(c.cells) - 1                         // out-of-range mode or status
-	if mode-1 < numModes && status-1 < numStatuses { // uint8: 0 wraps above the bound
+	if status == transit.StatusAdjustment {
+		c.adjustments++
+		return
+	}
+	cell := len(c.cells) - 1                              // out-of-range mode or status
+	if mode-1 < numModes && int(status-1) < numStatuses { // uint8: 0 wraps above the bound
 		row := 0
 		if i := uint(city) / 100; i < uint(len(c.cityRow)) && city%100 == 0 {
 			row = int(c.cityRow[i])
@@ -134,6 +141,10 @@ func (c *Counts) Publish() {
 			c.m.rejects[i].Add(float64(n))
 			c.rejects[i] = 0
 		}
+	}
+	if c.adjustments != 0 {
+		c.m.adjustments.Add(float64(c.adjustments))
+		c.adjustments = 0
 	}
 	if c.messages != 0 {
 		c.messagesCtr.Add(float64(c.messages))

@@ -184,7 +184,11 @@ func TestPublishedEqualsRecorded(t *testing.T) {
 					label, ml, sl = OtherCity, Unknown, Unknown
 				}
 				c.Row(city, mode, status)
-				model["city="+label+",mode="+ml+",status="+sl]++
+				if status == transit.StatusAdjustment {
+					model["adjustments"]++ // not a tap
+				} else {
+					model["city="+label+",mode="+ml+",status="+sl]++
+				}
 				if i%97 == 0 {
 					reason := []string{"time", "city", "", "bogus"}[rng.IntN(4)]
 					c.Reject(reason)
@@ -215,6 +219,9 @@ func TestPublishedEqualsRecorded(t *testing.T) {
 	got := series(t, reg, "tapsettle_taps_total")
 	for k, v := range series(t, reg, "tapsettle_rejects_total") {
 		got["reject "+k] = v
+	}
+	for _, v := range series(t, reg, "tapsettle_adjustments_total") {
+		got["adjustments"] = v
 	}
 	var total float64
 	for k, v := range got {

@@ -63,19 +63,21 @@ type Metrics struct {
 	daysClosed                prometheus.Counter
 	lastClosedDay             prometheus.Gauge
 	sweptFiles, sweptBytes    prometheus.Counter
+	adjustments               prometheus.Counter
 	lastClosedMu              sync.Mutex
 	lastClosed                int // YYYYMMDD of lastClosedDay, under lastClosedMu
 }
 
 // The taps table has one row per participant plus row 0 for other cities,
-// and in each row one cell per (mode, status). transit's modes and
-// statuses are contiguous from 1 and bounded by NumModes and NumStatuses,
+// and in each row one cell per (mode, status). transit's modes and the
+// statuses of input records are contiguous from 1 and bounded by NumModes
+// and NumRecordStatuses (an adjustment is not a tap: adjustments_total),
 // so cell = row*cellsPerCity + (mode-1)*numStatuses + (status-1); the one
 // cell after the last row catches rows whose mode or status is out of
 // range.
 const (
 	numModes     = transit.NumModes - 1
-	numStatuses  = transit.NumStatuses - 1
+	numStatuses  = int(transit.NumRecordStatuses) - 1
 	cellsPerCity = numModes * numStatuses
 )
 
@@ -129,6 +131,8 @@ func New(reg prometheus.Registerer, cities []transit.City) *Metrics {
 			Help: "Files removed from the output folder: debris of interrupted attempts, and parts and segments past clearing.keep_days."}),
 		sweptBytes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "swept_bytes_total",
 			Help: "Bytes of the files counted in swept_files_total."}),
+		adjustments: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "adjustments_total",
+			Help: "Adjustments booked: rows that change money settled on an earlier day (reversals and replacing charges), not counted in taps_total."}),
 	}
 	tapsVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "taps_total",
 		Help: "Taps priced, by city where the tap happened (six-digit code, or other), mode and status."},
@@ -145,7 +149,7 @@ func New(reg prometheus.Registerer, cities []transit.City) *Metrics {
 			m.cityRow[cs[row-1].Index()] = uint16(row)
 		}
 		for mode := transit.Mode(1); mode <= numModes; mode++ {
-			for st := transit.Status(1); st <= numStatuses; st++ {
+			for st := transit.Status(1); int(st) <= numStatuses; st++ {
 				m.taps[cellOf(row, mode, st)] = tapsVec.WithLabelValues(label, mode.String(), st.String())
 			}
 		}
@@ -160,7 +164,7 @@ func New(reg prometheus.Registerer, cities []transit.City) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.messages, m.bytes, tapsVec, rejectsVec, m.lag, m.open, m.held, m.assigned,
 			m.checkpointDur, m.checkpointFail, m.batchDur, m.cycleDur, m.cycleFail, m.daysClosed, m.lastClosedDay,
-			m.sweptFiles, m.sweptBytes)
+			m.sweptFiles, m.sweptBytes, m.adjustments)
 	}
 	m.groupJoin = newJoinHistogram(reg)
 	return m

@@ -26,10 +26,13 @@ type Detail struct {
 	Charged   transit.Fen
 	Status    transit.Status
 	Rules     transit.Rules
+	// RefDay is, on an adjustment, the settlement day of the row it
+	// changes; 0 on a journey.
+	RefDay transit.Day
 }
 
 // detailFields are the schema names of the detail record's fields.
-var detailFields = []string{"record_type", "seq", "tap_id", "card_id", "card_product", "mode", "action", "line", "entry_stop", "entry_time", "stop", "time", "gross_fen", "discount_fen", "charged_fen", "status", "rule"}
+var detailFields = []string{"record_type", "seq", "tap_id", "card_id", "card_product", "mode", "action", "line", "entry_stop", "entry_time", "stop", "time", "gross_fen", "discount_fen", "charged_fen", "status", "rule", "ref_day"}
 
 // detailFromRow makes the detail record of a clearing row.
 func detailFromRow(r *transit.Priced, seq int64) Detail {
@@ -37,7 +40,7 @@ func detailFromRow(r *transit.Priced, seq int64) Detail {
 		Seq: seq, TapID: r.ID, Card: r.Card, Product: r.Product, Mode: r.Mode, Action: r.Action,
 		Line: r.Line, EntryStop: r.EntryStop, EntryTime: r.EntryTime, Stop: r.Stop,
 		Time: r.Time, Offset: r.Offset, Gross: r.Gross, Discount: r.Discount, Charged: r.Charged,
-		Status: r.Status, Rules: r.Rules,
+		Status: r.Status, Rules: r.Rules, RefDay: r.RefDay,
 	}
 }
 
@@ -77,6 +80,10 @@ func (d *Detail) Append(b []byte) []byte {
 	b = append(b, d.Status.String()...)
 	b = append(b, '|')
 	b = d.Rules.Append(b)
+	b = append(b, '|')
+	if d.RefDay != 0 {
+		b = appendDay(b, d.RefDay)
+	}
 	return append(b, '\n')
 }
 
@@ -136,27 +143,41 @@ func (d *Detail) Parse(line []byte) error {
 	if d.Rules, ok = parseRules(f[16]); !ok {
 		return fieldError("rule", "unknown rule")
 	}
+	if len(f[17]) > 0 {
+		if d.RefDay, ok = parseDay(f[17]); !ok || d.RefDay == 0 {
+			return fieldError("ref_day", "not a YYYY-MM-DD date after 1970-01-01")
+		}
+	}
 	var out [512]byte
 	return canonical(line, d.Append(out[:0]))
 }
 
 // Validate checks what the detail alone can decide: a sequence number, a
-// mode, a transaction that is cleared (charged or incomplete, never a
-// paired metro entry), and amounts that are not negative with
-// Charged = Gross - Discount. Sequence, the batch's mode and time order
-// are checked by ReadClearingFile, which knows the batch.
+// mode, a transaction that is cleared (a charged or incomplete journey,
+// never a paired metro entry, or an adjustment), a ref_day exactly on an
+// adjustment, amounts that are not negative on a journey and of one sign
+// on an adjustment, and Charged = Gross - Discount. Sequence, the batch's
+// mode, class and day and time order are checked by ReadClearingFile,
+// which knows the batch.
 func (d *Detail) Validate() error {
+	adj := d.Status == transit.StatusAdjustment
 	switch {
 	case d.Seq < 1:
 		return fieldError("seq", "not a sequence number")
 	case d.Mode < 1 || d.Mode >= transit.NumModes:
 		return fieldError("mode", "unknown mode")
-	case d.Status != transit.StatusCharged && d.Status != transit.StatusIncomplete:
-		return fieldError("status", "only charged and incomplete journeys are cleared")
-	case d.Rules&transit.RuleMetroEntry != 0:
+	case d.Status != transit.StatusCharged && d.Status != transit.StatusIncomplete && !adj:
+		return fieldError("status", "only charged and incomplete journeys and adjustments are cleared")
+	case !adj && d.Rules&transit.RuleMetroEntry != 0:
 		return fieldError("rule", "a paired metro entry is not a transaction")
-	case d.Gross < 0 || d.Discount < 0 || d.Charged < 0:
-		return fieldError("", "negative amount")
+	case adj && d.RefDay <= 0:
+		return fieldError("ref_day", "an adjustment names the day of the row it changes")
+	case !adj && d.RefDay != 0:
+		return fieldError("ref_day", "given on a journey")
+	case !adj && (d.Gross < 0 || d.Discount < 0 || d.Charged < 0):
+		return fieldError("", "negative amount on a journey")
+	case (d.Gross < 0 || d.Discount < 0 || d.Charged < 0) && (d.Gross > 0 || d.Discount > 0 || d.Charged > 0):
+		return fieldError("", "an adjustment's amounts mix signs")
 	case d.Charged != d.Gross-d.Discount:
 		return fieldMismatch("charged_fen", fmt.Sprintf("%d is not gross %d - discount %d", d.Charged, d.Gross, d.Discount))
 	}

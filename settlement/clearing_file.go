@@ -14,7 +14,9 @@ import (
 
 // ClearingFile is the content of one clearing file: the transactions that
 // one issuer's cards owe every acquirer for a settlement day, in one batch
-// per acquirer and mode (acquirers in code order, bus before metro).
+// per acquirer, class and mode (acquirers in code order, the day's
+// journeys before the adjustments, bus before metro). Adjustments carry
+// signed amounts, so an acquirer's batches sum to the net amount owed.
 type ClearingFile struct {
 	Header  FileHeader
 	Batches []ClearingBatch
@@ -34,7 +36,8 @@ type AcquirerDetails struct {
 	Details  []Detail
 }
 
-// BuildClearingFile makes one batch per acquirer and mode, in that order,
+// BuildClearingFile makes one batch per acquirer, class and mode, in that
+// order (a detail of status adjustment goes in an adjustments batch),
 // keeping the details' order within a batch, and computes every derived
 // field: batch numbers, sequence numbers, counts, sums and hashes. The
 // details are copied; groups may come in any order, and groups naming the
@@ -69,21 +72,24 @@ func BuildClearingFile(h FileHeader, groups []AcquirerDetails) (*ClearingFile, e
 	return f, nil
 }
 
-// addBatches appends acquirer's batches, one per mode, of n details that
-// detail fills in; call seal once all are added.
+// addBatches appends acquirer's batches, one per class and mode, of n
+// details that detail fills in; call seal once all are added.
 func (f *ClearingFile) addBatches(acquirer transit.City, n int, detail func(i int, d *Detail)) {
-	var byMode [transit.NumModes][]Detail
+	var by [numClasses][transit.NumModes][]Detail
 	for i := 0; i < n; i++ {
 		var d Detail
 		detail(i, &d)
-		byMode[d.Mode] = append(byMode[d.Mode], d)
+		c := classOf(d.Status)
+		by[c][d.Mode] = append(by[c][d.Mode], d)
 	}
-	for m := transit.Mode(1); m < transit.NumModes; m++ {
-		if len(byMode[m]) > 0 {
-			f.Batches = append(f.Batches, ClearingBatch{
-				Header:  BatchHeader{Batch: len(f.Batches) + 1, Mode: m, Issuer: f.Header.Issuer, Acquirer: acquirer, Day: f.Header.Day},
-				Details: byMode[m],
-			})
+	for c := ClassJourneys; c < numClasses; c++ {
+		for m := transit.Mode(1); m < transit.NumModes; m++ {
+			if len(by[c][m]) > 0 {
+				f.Batches = append(f.Batches, ClearingBatch{
+					Header:  BatchHeader{Batch: len(f.Batches) + 1, Mode: m, Issuer: f.Header.Issuer, Acquirer: acquirer, Day: f.Header.Day, Class: c},
+					Details: by[c][m],
+				})
+			}
 		}
 	}
 }
@@ -140,10 +146,12 @@ func (f *ClearingFile) Validate() error {
 // ReadClearingFile parses a decompressed clearing file and checks it: the
 // record grammar (1, then per batch 5, 6..., 8, then 9), every line in the
 // writer's exact form, batch numbers in order, batches in ascending
-// (acquirer, mode) order with no acquirer equal to the issuer, consecutive
-// sequence numbers, details that are clearing rows of the batch's mode
-// with Charged = Gross - Discount, in time order, and every count, sum and
-// hash of the control records. The first problem is returned as a
+// (acquirer, class, mode) order with no acquirer equal to the issuer,
+// consecutive sequence numbers, details that are clearing rows of the
+// batch's mode and class (journeys, or adjustments of an earlier or the
+// same day) with Charged = Gross - Discount, in time order, and every
+// count, signed sum and hash of the control records. A file of another
+// version (version 2 had no classes) is refused with a version error. The first problem is returned as a
 // *RecordError naming its line.
 func ReadClearingFile(r io.Reader) (*ClearingFile, error) {
 	return readClearing(r, true)
@@ -238,7 +246,7 @@ func (r *clearingReader) readBatch(f *ClearingFile, line []byte) (ClearingBatch,
 		return b, r.fail(err)
 	}
 	if len(f.Batches) > 0 && !batchAfter(bh, &f.Batches[len(f.Batches)-1].Header) {
-		return b, r.fail(fieldError("", "batches must be in acquirer, then mode order, one per acquirer and mode"))
+		return b, r.fail(fieldError("", "batches must be in acquirer, class, then mode order, one per acquirer, class and mode"))
 	}
 	var sum controlTotals // of the details read, recomputed
 	h := sha256.New()
@@ -257,7 +265,7 @@ func (r *clearingReader) readBatch(f *ClearingFile, line []byte) (ClearingBatch,
 		if err := d.Parse(line); err != nil {
 			return b, r.fail(err)
 		}
-		if err := checkDetail(&d, &prev, bh.Mode, sum.Count); err != nil {
+		if err := checkDetail(&d, &prev, bh, sum.Count); err != nil {
 			return b, r.fail(err)
 		}
 		r.line = d.Append(r.line[:0])
@@ -354,19 +362,23 @@ func mismatch(field string, got, want any) *RecordError {
 }
 
 // batchAfter reports whether batch b may follow batch prev: acquirers in
-// code order, modes in order within an acquirer.
+// code order, then journeys before adjustments, then modes in order.
 func batchAfter(b, prev *BatchHeader) bool {
-	return cmp.Or(cmp.Compare(b.Acquirer, prev.Acquirer), cmp.Compare(b.Mode, prev.Mode)) > 0
+	return cmp.Or(cmp.Compare(b.Acquirer, prev.Acquirer), cmp.Compare(b.Class, prev.Class), cmp.Compare(b.Mode, prev.Mode)) > 0
 }
 
-// checkDetail checks one detail against the rules of its batch; n details
-// precede it, the last being prev.
-func checkDetail(d, prev *Detail, mode transit.Mode, n int64) error {
+// checkDetail checks one detail against the rules of its batch, which h
+// opens; n details precede it, the last being prev.
+func checkDetail(d, prev *Detail, h *BatchHeader, n int64) error {
 	switch {
 	case d.Seq != n+1:
 		return fieldError("seq", fmt.Sprintf("%d, want %d", d.Seq, n+1))
-	case d.Mode != mode:
+	case d.Mode != h.Mode:
 		return fieldError("mode", "differs from the batch's mode")
+	case classOf(d.Status) != h.Class:
+		return fieldError("status", d.Status.String()+" in a batch of "+h.Class.String())
+	case d.RefDay > h.Day:
+		return fieldError("ref_day", "after the settlement day that books the adjustment")
 	}
 	if err := d.Validate(); err != nil {
 		return err

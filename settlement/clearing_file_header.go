@@ -11,7 +11,7 @@ import (
 // Constants of the file header.
 const (
 	ClearingFormat   = "TSCLR"
-	ClearingVersion  = 2
+	ClearingVersion  = 3
 	ClearingCurrency = "CNY"
 	ClearingUnit     = "fen"
 )

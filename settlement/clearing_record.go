@@ -33,8 +33,8 @@ func appendSums(b []byte, gross, discount, charged transit.Fen) []byte {
 	return strconv.AppendInt(b, int64(charged), 10)
 }
 
-// maxRecordFields bounds the fields of any record type (details have 17).
-const maxRecordFields = 17
+// maxRecordFields bounds the fields of any record type (details have 18).
+const maxRecordFields = 18
 
 // splitRecord splits a line on '|' into exactly len(names) fields, stored
 // in dst so that nothing is allocated, and checks the record type.

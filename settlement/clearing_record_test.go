@@ -22,8 +22,16 @@ func TestRecordValidate(t *testing.T) {
 		}
 		return d
 	}
+	// adjust makes the detail an adjustment of a row of the day before:
+	// its amounts times sign.
+	adjust := func(sign transit.Fen) func(*Detail) {
+		return func(d *Detail) {
+			d.Status, d.RefDay = transit.StatusAdjustment, fixturePrev
+			d.Gross, d.Discount, d.Charged = sign*d.Gross, sign*d.Discount, sign*d.Charged
+		}
+	}
 	bh := func(edit func(*BatchHeader)) *BatchHeader {
-		h := &BatchHeader{Batch: 1, Mode: transit.ModeMetro, Issuer: transit.Ningbo, Acquirer: shanghai, Day: fixtureDay}
+		h := &BatchHeader{Batch: 1, Mode: transit.ModeMetro, Issuer: transit.Ningbo, Acquirer: shanghai, Day: fixtureDay, Class: ClassJourneys}
 		if edit != nil {
 			edit(h)
 		}
@@ -40,6 +48,9 @@ func TestRecordValidate(t *testing.T) {
 		{"batch header", bh(nil), "-"},
 		{"batch header number", bh(func(h *BatchHeader) { h.Batch = 0 }), "batch_number"},
 		{"batch header mode", bh(func(h *BatchHeader) { h.Mode = transit.NumModes }), "mode"},
+		{"batch header adjustments", bh(func(h *BatchHeader) { h.Class = ClassAdjustments }), "-"},
+		{"batch header class", bh(func(h *BatchHeader) { h.Class = 0 }), "class"},
+		{"batch header class too big", bh(func(h *BatchHeader) { h.Class = numClasses }), "class"},
 		{"batch header acquirer", bh(func(h *BatchHeader) { h.Acquirer = 1 }), "acquirer"},
 		{"batch header local", bh(func(h *BatchHeader) { h.Acquirer = h.Issuer }), "acquirer"},
 		{"detail", detail(nil), "-"},
@@ -49,6 +60,13 @@ func TestRecordValidate(t *testing.T) {
 		{"detail paired entry", detail(func(d *Detail) { d.Rules |= transit.RuleMetroEntry }), "rule"},
 		{"detail negative", detail(func(d *Detail) { d.Gross, d.Discount, d.Charged = -1, 0, -1 }), ""},
 		{"detail charged", detail(func(d *Detail) { d.Charged++ }), "charged_fen"},
+		{"detail ref_day on a journey", detail(func(d *Detail) { d.RefDay = fixturePrev }), "ref_day"},
+		{"adjustment reversal", detail(adjust(-1)), "-"},
+		{"adjustment replacing charge", detail(adjust(1)), "-"},
+		{"adjustment of a paired entry", detail(func(d *Detail) { adjust(-1)(d); d.Rules |= transit.RuleMetroEntry }), "-"},
+		{"adjustment without ref_day", detail(func(d *Detail) { adjust(-1)(d); d.RefDay = 0 }), "ref_day"},
+		{"adjustment mixed signs", detail(func(d *Detail) { adjust(-1)(d); d.Discount, d.Charged = 20, -220 }), ""},
+		{"adjustment charged", detail(func(d *Detail) { adjust(-1)(d); d.Charged-- }), "charged_fen"},
 		{"batch control", &BatchControl{Batch: maxBatches, Mode: transit.ModeBus, Details: 1}, "-"},
 		{"batch control number", &BatchControl{Batch: maxBatches + 1, Mode: transit.ModeBus}, "batch_number"},
 		{"batch control mode", &BatchControl{Batch: 1}, "mode"},

@@ -35,11 +35,11 @@ func TestFixtureFigures(t *testing.T) {
 		t.Errorf("Totals = %+v, want %+v", d.Totals, want)
 	}
 	wantBil := []Bilateral{
-		{beijing, shanghai, Amounts{2, 700, 100, 600}},
-		{shanghai, beijing, Amounts{1, 900, 450, 450}},
-		{ningbo, hangzhou, Amounts{1, 200, 0, 200}},
-		{shenzhen, shanghai, Amounts{1, 300, 0, 300}},
-		{shenzhen, guangzhou, Amounts{1, 200, 50, 150}},
+		{beijing, shanghai, Amounts{2, 700, 100, 600}, Amounts{}},
+		{shanghai, beijing, Amounts{1, 900, 450, 450}, Amounts{}},
+		{ningbo, hangzhou, Amounts{1, 200, 0, 200}, Amounts{}},
+		{shenzhen, shanghai, Amounts{1, 300, 0, 300}, Amounts{}},
+		{shenzhen, guangzhou, Amounts{1, 200, 50, 150}, Amounts{}},
 	}
 	if !reflect.DeepEqual(d.Bilateral, wantBil) {
 		t.Errorf("Bilateral = %+v\nwant %+v", d.Bilateral, wantBil)

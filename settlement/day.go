@@ -7,7 +7,8 @@ import (
 	"github.com/tapsettle/tapsettle/transit"
 )
 
-// Amounts sums clearing rows.
+// Amounts sums clearing rows. Adjustments are summed with their sign, so
+// a sum that includes them may be negative.
 type Amounts struct {
 	// Count is the number of rows summed.
 	Count    int64
@@ -33,11 +34,15 @@ func (a *Amounts) Add(b Amounts) {
 
 // Bilateral is what one issuer owes one acquirer for a day: the sums of the
 // interregional clearing rows of cards issued by Issuer on rides in
-// Acquirer. Charged is the amount owed.
+// Acquirer, adjustments included (signed), so Charged is the net amount
+// owed and Count counts journeys and adjustments.
 type Bilateral struct {
 	Issuer   transit.City
 	Acquirer transit.City
 	Amounts
+	// Adjustments sums the pair's adjustment rows alone: a part of
+	// Amounts, signed.
+	Adjustments Amounts
 }
 
 // NetPosition is a participant's multilateral position: Net = Receivable
@@ -52,7 +57,8 @@ type NetPosition struct {
 }
 
 // DiscountTotal sums the clearing rows of one (city, mode, product): the
-// operators' subsidy claim, split by the kind of reduction.
+// operators' subsidy claim, split by the kind of reduction. Adjustments
+// are included with their sign: a reversed ride gives its discounts back.
 type DiscountTotal struct {
 	City             transit.City
 	Mode             transit.Mode
@@ -93,18 +99,25 @@ func (t *DiscountTotal) add(u *DiscountTotal) {
 // modified after it is returned, and must not be modified by callers.
 type Day struct {
 	Day transit.Day
-	// Records counts the rows of the day, every status, plus the malformed
-	// records placed in it. Records == sum(Counts).
+	// Records counts the input records of the day (rows of every status
+	// but StatusAdjustment) plus the malformed records placed in it.
+	// Records == sum(Counts[1:NumRecordStatuses]).
 	Records int64
 	// Counts counts by status; Counts[StatusRejected] includes malformed
-	// records. Index 0 is always 0.
+	// records, and Counts[StatusAdjustment] counts the adjustments, which
+	// are not records. Index 0 is always 0.
 	Counts [transit.NumStatuses]int64
 	// Totals sums the clearing rows (charged or incomplete, not paired
-	// metro entries): local and interregional.
+	// metro entries, and adjustments with their sign): local and
+	// interregional, net of adjustments.
 	Totals Amounts
 	// Interregional sums the clearing rows with Issuer != City; it equals
 	// the sum of Bilateral.
 	Interregional Amounts
+	// Adjustments sums the adjustment rows alone, local and
+	// interregional: a part of Totals. Its Count is
+	// Counts[StatusAdjustment].
+	Adjustments Amounts
 	// Bilateral holds one entry per (issuer, acquirer) pair that traded,
 	// sorted by (Issuer, Acquirer).
 	Bilateral []Bilateral
@@ -185,15 +198,16 @@ func (d *Day) Validate() error {
 		r := &d.bad.first
 		return invalid(d, "%d rows cannot be settled; first: tap %s: %s", d.bad.n, r.ID.String(), d.bad.why)
 	}
-	var sum int64
 	for _, n := range d.Counts {
 		if n < 0 {
 			return invalid(d, "negative status count")
 		}
-		sum += n
 	}
-	if d.Counts[0] != 0 || sum != d.Records {
-		return invalid(d, "records %d, sum of status counts %d", d.Records, sum)
+	if sum := recordCount(&d.Counts); d.Counts[0] != 0 || sum != d.Records {
+		return invalid(d, "records %d, sum of record status counts %d", d.Records, sum)
+	}
+	if d.Adjustments.Count != d.Counts[transit.StatusAdjustment] {
+		return invalid(d, "%d adjustments summed, %d counted", d.Adjustments.Count, d.Counts[transit.StatusAdjustment])
 	}
 	if int64(len(d.Rejects)) > d.Counts[transit.StatusRejected] {
 		return invalid(d, "%d malformed records, only %d rejected", len(d.Rejects), d.Counts[transit.StatusRejected])
@@ -257,6 +271,9 @@ func (d *Day) validateRows() error {
 	if got.Totals != d.Totals {
 		return invalid(d, "totals %+v, rows sum to %+v", d.Totals, got.Totals)
 	}
+	if got.Adjustments != d.Adjustments {
+		return invalid(d, "adjustment totals %+v, rows sum to %+v", d.Adjustments, got.Adjustments)
+	}
 	if !slicesEqual(got.Discounts, d.Discounts) {
 		return invalid(d, "discount totals differ from the rows")
 	}
@@ -278,6 +295,9 @@ func (d *Day) validateBilateral() error {
 		}
 		if !isParticipant(d.Participants, b.Acquirer) {
 			return invalid(d, "acquirer %v is not a clearing participant", b.Acquirer)
+		}
+		if a := &b.Adjustments; a.Count < 0 || a.Count > b.Count || a.Charged != a.Gross-a.Discount {
+			return invalid(d, "bilateral %v-%v: adjustment totals %+v are not a part of %+v", b.Issuer, b.Acquirer, *a, b.Amounts)
 		}
 		inter.Add(b.Amounts)
 	}
@@ -321,6 +341,18 @@ func (d *Day) validateDiscounts() error {
 		return invalid(d, "discount totals do not add up to the day's totals")
 	}
 	return nil
+}
+
+// recordCount sums the counts of the statuses of input records: every
+// status but StatusAdjustment.
+func recordCount(c *[transit.NumStatuses]int64) int64 {
+	var n int64
+	for s := transit.Status(1); s < transit.NumStatuses; s++ {
+		if s != transit.StatusAdjustment {
+			n += c[s]
+		}
+	}
+	return n
 }
 
 // netPositions derives every participant's position from the bilateral

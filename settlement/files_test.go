@@ -241,7 +241,8 @@ func TestBuildClearingFileRefuses(t *testing.T) {
 func TestClearingFileVersion(t *testing.T) {
 	for _, line := range []string{
 		"1|TSCLR|1|2025-03-01|110100|310100|CNY|fen|p",
-		"1|TSCLR|3|2025-03-01|110100|CNY|fen|p",
+		"1|TSCLR|2|2025-03-01|110100|CNY|fen|p", // no batch classes, no ref_day
+		"1|TSCLR|4|2025-03-01|110100|CNY|fen|p",
 	} {
 		var h FileHeader
 		err := h.Parse([]byte(line))
@@ -251,8 +252,8 @@ func TestClearingFileVersion(t *testing.T) {
 		}
 	}
 	var h FileHeader
-	if err := h.Parse([]byte("1|TSCLR|2|2025-03-01|110100|CNY|fen|p")); err != nil || h.Issuer != 110100 || h.PolicyFingerprint != "p" {
-		t.Errorf("Parse(version 2) = %+v, %v", h, err)
+	if err := h.Parse([]byte("1|TSCLR|3|2025-03-01|110100|CNY|fen|p")); err != nil || h.Issuer != 110100 || h.PolicyFingerprint != "p" {
+		t.Errorf("Parse(version 3) = %+v, %v", h, err)
 	}
 }
 

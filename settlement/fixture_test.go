@@ -20,6 +20,7 @@ var (
 	at             = fixture.At
 	fixtureRows    = fixture.Rows
 	fixtureRejects = fixture.Rejects
+	fixtureAdjust  = fixture.Adjustments
 	synthRows      = fixture.Synth
 )
 
@@ -32,6 +33,9 @@ const (
 	shenzhen  = fixture.Shenzhen
 	hami      = fixture.Hami
 )
+
+// fixtureAllRows returns the fixture's rows and its adjustments.
+func fixtureAllRows() []transit.Priced { return append(fixtureRows(), fixtureAdjust()...) }
 
 // collect emits rows over shards in the order given and returns the
 // collector.

@@ -13,13 +13,14 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 
 const goldenFingerprint = "fixture-policy-v1:0123abcd"
 
-// TestGolden writes the fixture (with its ledger) and compares every file,
+// TestGolden writes the fixture, adjustments included (with its ledger),
+// and compares every file,
 // decompressed, with testdata/golden. Run with -update after a deliberate
 // format change, and review the diff: these files are the format's
 // reference examples.
 func TestGolden(t *testing.T) {
 	root := t.TempDir()
-	c := collect(t, fixtureRows(), fixtureRejects(), 1, true, nil)
+	c := collect(t, fixtureAllRows(), fixtureRejects(), 1, true, nil)
 	writeAll(t, c, root, WriteOptions{Ledger: true, PolicyFingerprint: goldenFingerprint, SkipSync: true})
 	if err := Verify(root); err != nil {
 		t.Fatalf("Verify: %v", err)

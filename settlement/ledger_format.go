@@ -9,15 +9,18 @@ import (
 
 // LedgerHeader is the first line of ledger.csv: the input fields of the tap,
 // then the engine's verdict. Amounts are integer fen; times are RFC 3339
-// with the tap's own UTC offset; empty means "not given".
+// with the tap's own UTC offset; empty means "not given". Amounts are
+// negative only on an adjustment (status adjustment) that reverses a
+// charge; ref_day, the settlement day of the row an adjustment changes,
+// is given on adjustments alone.
 const LedgerHeader = "tap_id,card_id,card_product,issuer,city,mode,line,stop,action,time,device," +
 	"settlement_day,status,gross_fen,discount_fen,charged_fen,rule,reason," +
-	"product_discount_fen,transfer_discount_fen,cap_discount_fen,entry_stop,entry_time"
+	"product_discount_fen,transfer_discount_fen,cap_discount_fen,entry_stop,entry_time,ref_day"
 
 // ledgerFields names the ledger columns, in order.
 var ledgerFields = bytes.Split([]byte(LedgerHeader), []byte{','})
 
-const numLedgerFields = 23
+const numLedgerFields = 24
 
 // The ledger needs no CSV quoting: identifiers cannot hold ',', '"', '\\'
 // or control bytes (transit refuses them, and Day.Validate re-checks), and
@@ -83,6 +86,10 @@ func appendLedgerRow(b []byte, r *transit.Priced, day []byte) []byte {
 	if r.EntryTime != 0 {
 		b = transit.AppendRFC3339(b, r.EntryTime, r.Offset)
 	}
+	b = append(b, ',')
+	if r.RefDay != 0 {
+		b = appendDay(b, r.RefDay)
+	}
 	return append(b, '\n')
 }
 
@@ -99,13 +106,13 @@ func ParseLedgerRow(line []byte, r *transit.Priced) error {
 			break
 		}
 		if n == numLedgerFields-1 {
-			return fieldError("", "more than 23 fields")
+			return fieldError("", "more than 24 fields")
 		}
 		fields[n], line = line[:i], line[i+1:]
 		n++
 	}
 	if n != numLedgerFields-1 {
-		return fieldError("", "fewer than 23 fields")
+		return fieldError("", "fewer than 24 fields")
 	}
 	fields[n] = line
 
@@ -181,6 +188,11 @@ func ParseLedgerRow(line []byte, r *transit.Priced) error {
 		}
 		if r.EntryTime == 0 {
 			return bad(22, "the epoch itself means no entry time and is written empty")
+		}
+	}
+	if len(fields[23]) > 0 {
+		if r.RefDay, ok = parseDay(fields[23]); !ok || r.RefDay == 0 {
+			return bad(23, "not a YYYY-MM-DD date after 1970-01-01")
 		}
 	}
 	return nil

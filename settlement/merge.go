@@ -60,10 +60,12 @@ func mergeDays(parts []*Day) *Day {
 		}
 		d.Totals.Add(p.Totals)
 		d.Interregional.Add(p.Interregional)
+		d.Adjustments.Add(p.Adjustments)
 		for _, b := range p.Bilateral {
 			k := pairKey(b.Issuer, b.Acquirer)
 			if i, ok := pairs[k]; ok {
 				d.Bilateral[i].Add(b.Amounts)
+				d.Bilateral[i].Adjustments.Add(b.Adjustments)
 			} else {
 				pairs[k] = len(d.Bilateral)
 				d.Bilateral = append(d.Bilateral, b)

@@ -32,6 +32,9 @@ func ComparePriced(a, b *transit.Priced) int {
 	if c := cmp.Compare(a.Rules, b.Rules); c != 0 {
 		return c
 	}
+	if c := cmp.Compare(a.RefDay, b.RefDay); c != 0 {
+		return c
+	}
 	for _, p := range [...][2]transit.Fen{
 		{a.Gross, b.Gross}, {a.Discount, b.Discount}, {a.Charged, b.Charged},
 		{a.ProductDiscount, b.ProductDiscount}, {a.TransferDiscount, b.TransferDiscount}, {a.CapDiscount, b.CapDiscount},

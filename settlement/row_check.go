@@ -3,11 +3,38 @@ package settlement
 import "github.com/tapsettle/tapsettle/transit"
 
 // isClearing reports whether a row moves money: a charged or incomplete
-// journey. A metro entry paired with its exit is charged 0 and its fare
-// sits on the exit row, so it is not a transaction of its own.
+// journey, or an adjustment. A metro entry paired with its exit is charged
+// 0 and its fare sits on the exit row, so it is not a transaction of its
+// own; an adjustment always is, whatever tap it names.
 func isClearing(r *transit.Priced) bool {
+	if r.Status == transit.StatusAdjustment {
+		return true
+	}
 	return (r.Status == transit.StatusCharged || r.Status == transit.StatusIncomplete) &&
 		r.Rules&transit.RuleMetroEntry == 0
+}
+
+// isAdjustment reports whether r is an adjustment rather than an input
+// record.
+func isAdjustment(r *transit.Priced) bool { return r.Status == transit.StatusAdjustment }
+
+// amountsProblem returns why r's amounts are not signed as its status
+// allows, or "": an adjustment's six amounts share one sign (a reversal
+// negates an earlier charge, a replacing charge is positive), every other
+// row's are never negative.
+func amountsProblem(r *transit.Priced) string {
+	neg := r.Gross < 0 || r.ProductDiscount < 0 || r.TransferDiscount < 0 || r.CapDiscount < 0 || r.Discount < 0 || r.Charged < 0
+	if !isAdjustment(r) {
+		if neg {
+			return "negative amount on a row that is not an adjustment"
+		}
+		return ""
+	}
+	pos := r.Gross > 0 || r.ProductDiscount > 0 || r.TransferDiscount > 0 || r.CapDiscount > 0 || r.Discount > 0 || r.Charged > 0
+	if neg && pos {
+		return "an adjustment's amounts mix signs"
+	}
+	return ""
 }
 
 // reasonFits reports whether r's reason suits its status: a rejected row
@@ -51,8 +78,14 @@ func rowProblem(r *transit.Priced) string {
 		return "unknown reason"
 	case !reasonFits(r):
 		return "a reason is given exactly for rejected rows (and content-differs only for duplicates)"
-	case r.Gross < 0 || r.ProductDiscount < 0 || r.TransferDiscount < 0 || r.CapDiscount < 0 || r.Charged < 0:
-		return "negative amount"
+	case isAdjustment(r) && r.RefDay <= 0:
+		return "an adjustment names no ref_day"
+	case isAdjustment(r) && r.RefDay > r.Day:
+		return "an adjustment's ref_day is after its settlement day"
+	case !isAdjustment(r) && r.RefDay != 0:
+		return "a ref_day on a row that is not an adjustment"
+	case amountsProblem(r) != "":
+		return amountsProblem(r)
 	case r.Discount != r.ProductDiscount+r.TransferDiscount+r.CapDiscount:
 		return "discount is not product + transfer + cap discount"
 	case r.Charged != r.Gross-r.Discount:

@@ -8,12 +8,16 @@ import (
 	"github.com/tapsettle/tapsettle/transit"
 )
 
-// SummaryFormat names the summary's schema and version.
-const SummaryFormat = "tapsettle-summary/1"
+// SummaryFormat names the summary's schema and version. Version 2 added
+// the adjustment figures (adjustments, and adjustments per bilateral
+// pair).
+const SummaryFormat = "tapsettle-summary/2"
 
 // Summary is the content of summary.json: the day's aggregates in a form
 // for people and downstream systems. City codes are six-digit strings and
-// amounts integer fen.
+// amounts integer fen. Records and counts are input records only;
+// adjustments are counted and summed apart, while totals, interregional,
+// bilateral, net positions and discounts are net of adjustments.
 type Summary struct {
 	Format            string            `json:"format"`
 	Day               string            `json:"day"`
@@ -23,6 +27,7 @@ type Summary struct {
 	Counts            StatusCounts      `json:"counts"`
 	Totals            SummaryAmounts    `json:"totals"`
 	Interregional     SummaryAmounts    `json:"interregional"`
+	Adjustments       SummaryAmounts    `json:"adjustments"`
 	NingboJoinIn      int64             `json:"ningbo_joinin_product_discount_fen"`
 	Bilateral         []SummaryPair     `json:"bilateral"`
 	NetPositions      []SummaryNet      `json:"net_positions"`
@@ -46,11 +51,13 @@ type SummaryAmounts struct {
 	ChargedFen  int64 `json:"charged_fen"`
 }
 
-// SummaryPair is a [Bilateral] on the wire.
+// SummaryPair is a [Bilateral] on the wire: the amounts are net of the
+// pair's adjustments, which Adjustments gives apart.
 type SummaryPair struct {
 	Issuer   string `json:"issuer"`
 	Acquirer string `json:"acquirer"`
 	SummaryAmounts
+	Adjustments SummaryAmounts `json:"adjustments"`
 }
 
 // SummaryNet is a [NetPosition] on the wire.
@@ -83,13 +90,16 @@ func (a SummaryAmounts) amounts() Amounts {
 	return Amounts{Count: a.Count, Gross: transit.Fen(a.GrossFen), Discount: transit.Fen(a.DiscountFen), Charged: transit.Fen(a.ChargedFen)}
 }
 
-func (c *StatusCounts) array() [transit.NumStatuses]int64 {
+// array returns the counts indexed by status; adjustments, which are not
+// records, are the count given apart.
+func (c *StatusCounts) array(adjustments int64) [transit.NumStatuses]int64 {
 	var a [transit.NumStatuses]int64
 	a[transit.StatusCharged] = c.Charged
 	a[transit.StatusOpen] = c.Open
 	a[transit.StatusDuplicate] = c.Duplicate
 	a[transit.StatusRejected] = c.Rejected
 	a[transit.StatusIncomplete] = c.Incomplete
+	a[transit.StatusAdjustment] = adjustments
 	return a
 }
 
@@ -108,13 +118,14 @@ func NewSummary(d *Day, policyFingerprint string) *Summary {
 		},
 		Totals:        wireAmounts(d.Totals),
 		Interregional: wireAmounts(d.Interregional),
+		Adjustments:   wireAmounts(d.Adjustments),
 		NingboJoinIn:  int64(d.NingboJoinInDiscount()),
 		Bilateral:     make([]SummaryPair, 0, len(d.Bilateral)),
 		NetPositions:  make([]SummaryNet, 0, len(d.Net)),
 		Discounts:     make([]SummaryDiscount, 0, len(d.Discounts)),
 	}
 	for _, b := range d.Bilateral {
-		s.Bilateral = append(s.Bilateral, SummaryPair{Issuer: b.Issuer.String(), Acquirer: b.Acquirer.String(), SummaryAmounts: wireAmounts(b.Amounts)})
+		s.Bilateral = append(s.Bilateral, SummaryPair{Issuer: b.Issuer.String(), Acquirer: b.Acquirer.String(), SummaryAmounts: wireAmounts(b.Amounts), Adjustments: wireAmounts(b.Adjustments)})
 	}
 	for _, n := range d.Net {
 		s.NetPositions = append(s.NetPositions, SummaryNet{

@@ -48,6 +48,7 @@ type tally struct {
 	counts [transit.NumStatuses]int64
 	totals Amounts
 	inter  Amounts
+	adj    Amounts // the adjustments among the clearing rows
 
 	pairIdx map[uint64]int32
 	pairs   []Bilateral
@@ -93,15 +94,23 @@ func (t *tally) add(r *transit.Priced) rowKind {
 	}
 	t.totals.addRow(r)
 	t.discount(r).addRow(r)
+	adj := isAdjustment(r)
+	if adj {
+		t.adj.addRow(r)
+	}
 	if r.Issuer == r.City {
 		return rowOther
 	}
 	t.inter.addRow(r)
-	t.pair(r.Issuer, r.City).addRow(r)
+	p := t.pair(r.Issuer, r.City)
+	p.addRow(r)
+	if adj {
+		p.Adjustments.addRow(r)
+	}
 	return rowInterregional
 }
 
-func (t *tally) pair(issuer, acquirer transit.City) *Amounts {
+func (t *tally) pair(issuer, acquirer transit.City) *Bilateral {
 	k := pairKey(issuer, acquirer)
 	i, ok := t.pairIdx[k]
 	if !ok {
@@ -109,7 +118,7 @@ func (t *tally) pair(issuer, acquirer transit.City) *Amounts {
 		t.pairIdx[k] = i
 		t.pairs = append(t.pairs, Bilateral{Issuer: issuer, Acquirer: acquirer})
 	}
-	return &t.pairs[i].Amounts
+	return &t.pairs[i]
 }
 
 func (t *tally) discount(r *transit.Priced) *DiscountTotal {
@@ -147,9 +156,12 @@ func (t *tally) merge(o *tally) {
 	}
 	t.totals.Add(o.totals)
 	t.inter.Add(o.inter)
+	t.adj.Add(o.adj)
 	for i := range o.pairs {
 		p := &o.pairs[i]
-		t.pair(p.Issuer, p.Acquirer).Add(p.Amounts)
+		q := t.pair(p.Issuer, p.Acquirer)
+		q.Add(p.Amounts)
+		q.Adjustments.Add(p.Adjustments)
 	}
 	if o.disc != nil {
 		if t.disc == nil {
@@ -175,11 +187,8 @@ func (t *tally) merge(o *tally) {
 // d.Participants.
 func (t *tally) fill(d *Day) {
 	d.Counts = t.counts
-	d.Records = 0
-	for _, n := range t.counts {
-		d.Records += n
-	}
-	d.Totals, d.Interregional = t.totals, t.inter
+	d.Records = recordCount(&t.counts)
+	d.Totals, d.Interregional, d.Adjustments = t.totals, t.inter, t.adj
 	d.Bilateral = slices.Clone(t.pairs)
 	if d.Bilateral == nil {
 		d.Bilateral = []Bilateral{}

@@ -58,8 +58,9 @@ type ledgerInfo struct {
 }
 
 type batchKey struct {
-	pair uint64
-	mode transit.Mode
+	pair  uint64
+	class BatchClass
+	mode  transit.Mode
 }
 
 // batchAcc rebuilds one clearing batch from the ledger: its details'
@@ -289,7 +290,7 @@ func (v *dayVerifier) ledger(mf *ManifestFile) error {
 		}
 		t.add(&r)
 		if isClearing(&r) && r.Interregional() {
-			k := batchKey{pairKey(r.Issuer, r.City), r.Mode}
+			k := batchKey{pairKey(r.Issuer, r.City), classOf(r.Status), r.Mode}
 			acc := info.batches[k]
 			if acc == nil {
 				acc = &batchAcc{h: sha256.New()}
@@ -357,7 +358,8 @@ func summaryDay(s *Summary) (*Day, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Day{Day: day, Records: s.Records, Counts: s.Counts.array(), Totals: s.Totals.amounts(), Interregional: s.Interregional.amounts(), Ledger: s.Ledger}
+	d := &Day{Day: day, Records: s.Records, Counts: s.Counts.array(s.Adjustments.Count),
+		Totals: s.Totals.amounts(), Interregional: s.Interregional.amounts(), Adjustments: s.Adjustments.amounts(), Ledger: s.Ledger}
 	city := func(what, c string) (transit.City, error) {
 		v, ok := parseCity([]byte(c))
 		if !ok {
@@ -374,7 +376,7 @@ func summaryDay(s *Summary) (*Day, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.Bilateral = append(d.Bilateral, Bilateral{Issuer: i, Acquirer: a, Amounts: b.amounts()})
+		d.Bilateral = append(d.Bilateral, Bilateral{Issuer: i, Acquirer: a, Amounts: b.amounts(), Adjustments: b.Adjustments.amounts()})
 	}
 	for _, n := range s.NetPositions {
 		c, err := city("net position participant", n.Participant)
@@ -430,25 +432,36 @@ func (v *dayVerifier) crossSummary() error {
 	if s.Ledger != (v.led != nil) {
 		return bad("ledger is %v, but the manifest lists %d ledger files", s.Ledger, map[bool]int{true: 1}[v.led != nil])
 	}
-	var sum int64
 	for _, n := range d.Counts {
 		if n < 0 {
 			return bad("negative status count")
 		}
-		sum += n
 	}
+	sum := recordCount(&d.Counts)
 	if sum != d.Records {
 		return bad("records %d, status counts sum to %d", d.Records, sum)
 	}
 	if v.rej > d.Counts[transit.StatusRejected] {
 		return bad("%d malformed records in %s, only %d rejected", v.rej, RejectsName, d.Counts[transit.StatusRejected])
 	}
-	for _, a := range []*Amounts{&d.Totals, &d.Interregional} {
-		if a.Count < 0 || a.Gross < 0 || a.Discount < 0 || a.Charged != a.Gross-a.Discount {
+	for _, a := range []*Amounts{&d.Totals, &d.Interregional, &d.Adjustments} {
+		if a.Count < 0 || a.Charged != a.Gross-a.Discount {
 			return bad("totals %+v: charged is not gross - discount", *a)
 		}
 	}
-	if d.Day == Undated && (sum != d.Counts[transit.StatusRejected] || d.Totals != (Amounts{})) {
+	// Adjustments are a part of the totals: the local ones, and those of
+	// each pair, which the bilateral totals carry.
+	var pairAdj Amounts
+	for i := range d.Bilateral {
+		pairAdj.Add(d.Bilateral[i].Adjustments)
+	}
+	switch {
+	case d.Adjustments.Count > d.Totals.Count:
+		return bad("%d adjustments, only %d clearing rows in the totals", d.Adjustments.Count, d.Totals.Count)
+	case pairAdj.Count > d.Adjustments.Count:
+		return bad("bilateral totals hold %d adjustments, the day %d", pairAdj.Count, d.Adjustments.Count)
+	}
+	if d.Day == Undated && (sum != d.Counts[transit.StatusRejected] || d.Totals != (Amounts{}) || d.Adjustments != (Amounts{})) {
 		return bad("the undated pseudo-day holds only malformed records")
 	}
 	for i := 1; i < len(d.Participants); i++ {
@@ -494,6 +507,8 @@ func (v *dayVerifier) crossClearing() error {
 				return v.fail(c.path, c.fileLine, ErrMissing, "bilateral %v-%v has no batch in the issuer's clearing file", issuer, run[i].Acquirer)
 			case sums[i].Amounts != run[i].Amounts:
 				return v.fail(c.path, c.headerLine(sums[i].firstBatch), ErrMismatch, "batches of acquirer %v sum to %+v, summary's bilateral totals %+v", sums[i].acquirer, sums[i].Amounts, run[i].Amounts)
+			case sums[i].adj != run[i].Adjustments:
+				return v.fail(c.path, c.headerLine(sums[i].firstBatch), ErrMismatch, "adjustment batches of acquirer %v sum to %+v, summary's bilateral adjustments %+v", sums[i].acquirer, sums[i].adj, run[i].Adjustments)
 			}
 		}
 	}
@@ -508,10 +523,11 @@ func (v *dayVerifier) crossClearing() error {
 }
 
 // acquirerSum is what one clearing file owes one acquirer: the sum of its
-// batches of that acquirer.
+// batches of that acquirer, and of its adjustment batches alone.
 type acquirerSum struct {
 	acquirer transit.City
 	Amounts
+	adj        Amounts
 	firstBatch int // index of the acquirer's first batch
 }
 
@@ -522,10 +538,11 @@ func pairSums(f *ClearingFile) []acquirerSum {
 	for lo, hi := range runs(f.Batches, func(b *ClearingBatch) transit.City { return b.Header.Acquirer }) {
 		s := acquirerSum{acquirer: f.Batches[lo].Header.Acquirer, firstBatch: lo}
 		for _, b := range f.Batches[lo:hi] {
-			s.Count += b.Control.Details
-			s.Gross += b.Control.Gross
-			s.Discount += b.Control.Discount
-			s.Charged += b.Control.Charged
+			a := b.Control.totals().Amounts
+			s.Add(a)
+			if b.Header.Class == ClassAdjustments {
+				s.adj.Add(a)
+			}
 		}
 		sums = append(sums, s)
 	}
@@ -549,6 +566,8 @@ func (v *dayVerifier) crossLedger() error {
 		return bad("totals %+v, summary %+v", got.Totals, d.Totals)
 	case got.Interregional != d.Interregional:
 		return bad("interregional totals %+v, summary %+v", got.Interregional, d.Interregional)
+	case got.Adjustments != d.Adjustments:
+		return bad("adjustment totals %+v, summary %+v", got.Adjustments, d.Adjustments)
 	case !slicesEqual(got.Bilateral, d.Bilateral):
 		return bad("bilateral totals differ from the summary's")
 	case !slicesEqual(got.Discounts, d.Discounts):
@@ -564,10 +583,10 @@ func (v *dayVerifier) crossLedger() error {
 		c := v.clr[issuer]
 		for i := range c.file.Batches {
 			bh, bc := &c.file.Batches[i].Header, &c.file.Batches[i].Control
-			k := batchKey{pairKey(issuer, bh.Acquirer), bc.Mode}
+			k := batchKey{pairKey(issuer, bh.Acquirer), bh.Class, bc.Mode}
 			acc := l.batches[k]
 			if acc == nil {
-				return v.fail(c.path, c.ctlLines[i], ErrMismatch, "the ledger has no %v rows of pair %v-%v", bc.Mode, issuer, bh.Acquirer)
+				return v.fail(c.path, c.ctlLines[i], ErrMismatch, "the ledger has no %v %v rows of pair %v-%v", bc.Mode, bh.Class, issuer, bh.Acquirer)
 			}
 			var h [32]byte
 			acc.h.Sum(h[:0])

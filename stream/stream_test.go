@@ -254,7 +254,7 @@ func TestStreamMatchesBatch(t *testing.T) {
 			if len(segs) == 0 {
 				t.Fatal("no segments written")
 			}
-			want := []byte{2, 0, 0, 0}
+			want := []byte{3, 0, 0, 0} // segment version 3, codec
 			if compress {
 				want[2] = 1
 			}

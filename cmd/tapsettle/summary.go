@@ -23,12 +23,19 @@ func printReport(w io.Writer, rep *batch.Report, out string) {
 		}
 		all.Totals.Add(d.Totals)
 		all.Interregional.Add(d.Interregional)
+		all.Adjustments.Add(d.Adjustments)
 		all.Discounts = append(all.Discounts, d.Discounts...)
 	}
 	if len(rep.Days) > 1 {
 		row(tw, "all", &all)
 	}
 	tw.Flush()
+	if a := all.Adjustments; a.Count > 0 {
+		// Adjustments are not records: the table counts records, and its
+		// amounts are net of the adjustments, which this line gives apart.
+		fmt.Fprintf(w, "\nadjustments (not records; the amounts above are net of them): %d, gross %s, discount %s, charged %s CNY\n",
+			a.Count, a.Gross, a.Discount, a.Charged)
+	}
 	fmt.Fprintf(w, "\n%d records from %d input(s): %d taps, %d malformed; priced in %v, done in %v",
 		rep.Records, len(rep.Inputs), rep.Taps, rep.Rejected, rep.Priced.Round(1e6), rep.Elapsed.Round(1e6))
 	if rep.Elapsed > 0 {

@@ -33,10 +33,17 @@ const segmentMagic = "\x89TSSEG\r\n"
 // died before the last byte) is recognisable from the file's tail alone.
 const segmentEndMagic = "TSSEGEND"
 
-// segmentVersion is the layout version written and read. Any change to the
-// header, the trailer or the records is a new version; a reader refuses
-// versions it does not know with ErrVersion.
-const segmentVersion = 2
+// segmentVersion is the layout version written. Any change to the header,
+// the trailer or the records is a new version; a reader refuses versions
+// it does not know with ErrVersion. Version 3 added the row's ref_day (an
+// adjustment's) and the adjustment status.
+const segmentVersion = 3
+
+// segmentVersionV2 is the oldest version read: a running stream's
+// committed segments of an open day are read again by the build that
+// replaces it, so a build reads its predecessor's segments. Its rows have
+// no ref_day (0) and no adjustments.
+const segmentVersionV2 = 2
 
 // Header field offsets. The fixed part is followed by day_count days (int32
 // each) and the header CRC.
@@ -90,22 +97,27 @@ const (
 // of one-byte identifiers (8 bytes of time, three one-byte varints, three
 // enumerations, five length bytes and two identifier bytes), then a
 // one-byte day, status, reason, one-byte rules, six one-byte amounts, an
-// empty entry stop and a one-byte entry time.
-const segCompactRowMin = 8 + 3 + 3 + 5 + 2 + 1 + 2 + 1 + 6 + 1 + 1
+// empty entry stop, a one-byte entry time and a one-byte ref_day.
+const segCompactRowMin = segCompactRowMinV2 + 1
+
+// segCompactRowMinV2 is segCompactRowMin of version 2, which had no
+// ref_day.
+const segCompactRowMinV2 = 8 + 3 + 3 + 5 + 2 + 1 + 2 + 1 + 6 + 1 + 1
 
 // segCompactRowMax is the largest row record: every varint
 // at its longest, every identifier at its maximum length.
 const segCompactRowMax = 8 + 3*binary.MaxVarintLen32 + 3 + 5 + transit.MaxTapID + transit.MaxCardID + 2*transit.MaxCode + transit.MaxDeviceID +
-	binary.MaxVarintLen32 + 2 + binary.MaxVarintLen32 + 6*binary.MaxVarintLen64 + 1 + transit.MaxCode + binary.MaxVarintLen64
+	binary.MaxVarintLen32 + 2 + binary.MaxVarintLen32 + 6*binary.MaxVarintLen64 + 1 + transit.MaxCode + binary.MaxVarintLen64 +
+	binary.MaxVarintLen32
 
 var segLE = binary.LittleEndian
 
 // appendSegmentRow appends r's row record: the tap's compact form
 // (Tap.AppendCompact), then the verdict: the day, the rules and the six
 // amounts as varints (zig-zag for the signed), status and reason as a byte
-// each, the entry stop as a length byte and its bytes, the entry time as a
-// zig-zag varint. No field is padded, which leaves a compressor little to
-// do.
+// each, the entry stop as a length byte and its bytes, the entry time and
+// the ref_day as zig-zag varints. No field is padded, which leaves a
+// compressor little to do.
 func appendSegmentRow(b []byte, r *transit.Priced) []byte {
 	b = r.Tap.AppendCompact(b)
 	b = binary.AppendVarint(b, int64(r.Day))
@@ -117,15 +129,18 @@ func appendSegmentRow(b []byte, r *transit.Priced) []byte {
 	stop := r.EntryStop.Bytes()
 	b = append(b, byte(len(stop)))
 	b = append(b, stop...)
-	return binary.AppendVarint(b, r.EntryTime)
+	b = binary.AppendVarint(b, r.EntryTime)
+	return binary.AppendVarint(b, int64(r.RefDay))
 }
 
-// decodeSegmentRow reads a row record from the start of b and
-// returns its length, or 0 and what is wrong. It accepts exactly what
-// appendSegmentRow writes for a row the engine can produce (identifiers
-// valid, varints shortest, enumerations in range), so a row read back is
-// written again byte for byte.
-func decodeSegmentRow(b []byte, r *transit.Priced) (int, string) {
+// decodeSegmentRow reads a row record of the given segment version from
+// the start of b and returns its length, or 0 and what is wrong. It
+// accepts exactly what appendSegmentRow writes for a row the engine can
+// produce (identifiers valid, varints shortest, enumerations in range,
+// amounts signed as the status allows), so a row of the current version
+// read back is written again byte for byte. A version-2 row has no
+// ref_day.
+func decodeSegmentRow(b []byte, r *transit.Priced, version uint16) (int, string) {
 	rest, err := r.Tap.DecodeCompact(b)
 	if err != nil {
 		return 0, "tap: " + err.Error()
@@ -159,18 +174,44 @@ func decodeSegmentRow(b []byte, r *transit.Priced) (int, string) {
 	if r.EntryTime, rest, err = varint.Varint(rest); err != nil {
 		return 0, "entry time: truncated or not a shortest varint"
 	}
-	if why := checkVerdict(r); why != "" {
+	r.RefDay = 0
+	if version > segmentVersionV2 {
+		refDay, more, err := varint.Int32(rest)
+		if err != nil {
+			return 0, "ref_day: truncated or not a shortest varint"
+		}
+		r.RefDay, rest = transit.Day(refDay), more
+	}
+	if why := checkVerdict(r, version); why != "" {
 		return 0, why
 	}
 	return len(b) - len(rest), ""
 }
 
-// checkVerdict refuses enumerations out of range: the engine cannot
-// produce them, so they mean a writer bug or a forged file.
-func checkVerdict(r *transit.Priced) string {
+// checkVerdict refuses enumerations out of range and amounts signed
+// against the status: the engine cannot produce them, so they mean a
+// writer bug or a forged file. Only an adjustment (version 3 on) has a
+// ref_day, on or before its day, and amounts that may be negative, all
+// of one sign.
+func checkVerdict(r *transit.Priced, version uint16) string {
+	statuses := transit.Status(transit.NumStatuses)
+	if version == segmentVersionV2 {
+		statuses = transit.StatusAdjustment
+	}
+	adj := r.Status == transit.StatusAdjustment
+	neg := r.Gross < 0 || r.Discount < 0 || r.Charged < 0 || r.ProductDiscount < 0 || r.TransferDiscount < 0 || r.CapDiscount < 0
+	pos := r.Gross > 0 || r.Discount > 0 || r.Charged > 0 || r.ProductDiscount > 0 || r.TransferDiscount > 0 || r.CapDiscount > 0
 	switch {
-	case r.Status >= transit.NumStatuses:
+	case r.Status >= statuses:
 		return "status out of range"
+	case !adj && r.RefDay != 0:
+		return "a ref_day on a row that is not an adjustment"
+	case adj && (r.RefDay <= 0 || r.RefDay > r.Day):
+		return "an adjustment's ref_day is not a day on or before its own"
+	case !adj && neg:
+		return "a negative amount on a row that is not an adjustment"
+	case neg && pos:
+		return "an adjustment's amounts mix signs"
 	case r.Reason >= transit.NumReasons:
 		return "reason out of range"
 	case r.Rules&^transit.KnownRules != 0:

@@ -16,17 +16,29 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// The golden segment: what this build writes (stored).
+// The golden segments: what this build writes (stored), and what the
+// build before wrote (version 2, which this build still reads; written by
+// that build, never regenerated).
 var (
-	segmentGoldenSeg = filepath.Join("testdata", "segment_golden.seg")
-	segmentGoldenTxt = filepath.Join("testdata", "segment_golden.txt")
+	segmentGoldenSeg   = filepath.Join("testdata", "segment_golden.seg")
+	segmentGoldenTxt   = filepath.Join("testdata", "segment_golden.txt")
+	segmentGoldenV2Seg = filepath.Join("testdata", "segment_golden_v2.seg")
+	segmentGoldenV2Txt = filepath.Join("testdata", "segment_golden_v2.txt")
 )
 
 // goldenSegmentContent is the fixture's day as one partition would
 // checkpoint it: every row of the fixture (every status, a paired metro
-// journey, a late row of the previous day), a row with every identifier at
-// its maximum length, and rejects dated and undated.
+// journey, a late row of the previous day), the fixture's adjustments, a
+// row with every identifier at its maximum length, and rejects dated and
+// undated.
 func goldenSegmentContent(t testing.TB) segContent {
+	rows := append(fixture.Rows(), fixture.Adjustments()...)
+	return segContent{rows: append(rows, maxIDRow()), rejects: fixtureSegRejects(t)}
+}
+
+// goldenSegmentContentV2 is goldenSegmentContent without the
+// adjustments, which version 2 could not hold.
+func goldenSegmentContentV2(t testing.TB) segContent {
 	return segContent{rows: append(fixture.Rows(), maxIDRow()), rejects: fixtureSegRejects(t)}
 }
 
@@ -69,16 +81,24 @@ func renderSegment(t testing.TB, name string, data []byte) string {
 // the fixture, and the fixture must still encode to it byte for byte (the
 // format cannot change unnoticed). After a deliberate change, bump
 // segmentVersion, run with -update and review the diff of
-// segment_golden.txt.
+// segment_golden.txt. The version-2 golden, written by the build before,
+// must still decode to the fixture without adjustments; only its text
+// twin is rewritten by -update (it renders rows in the ledger notation).
 func TestSegmentGolden(t *testing.T) {
-	c := goldenSegmentContent(t)
 	for _, g := range []struct {
 		name, seg, txt string
 		f              segFormat
+		c              segContent
 	}{
-		{"current", segmentGoldenSeg, segmentGoldenTxt, segFormat{segmentVersion, segCodecStored}},
+		{"current", segmentGoldenSeg, segmentGoldenTxt, segFormat{segmentVersion, segCodecStored}, goldenSegmentContent(t)},
+		{"v2", segmentGoldenV2Seg, segmentGoldenV2Txt, segFormat{segmentVersionV2, segCodecStored}, goldenSegmentContentV2(t)},
 	} {
 		t.Run(g.name, func(t *testing.T) {
+			c := g.c
+			if g.f.version != segmentVersion {
+				checkOldGolden(t, g.seg, g.txt, &c)
+				return
+			}
 			data := c.encodeAs(g.f)
 			if *update {
 				if err := os.WriteFile(g.seg, data, 0o644); err != nil {
@@ -112,5 +132,34 @@ func TestSegmentGolden(t *testing.T) {
 					"run with -update. Any change to the layout needs a new segmentVersion first.", g.seg, len(data), len(golden))
 			}
 		})
+	}
+}
+
+// checkOldGolden checks a golden segment of an older version, which this
+// build reads but no longer writes: it decodes to c, and to its text twin.
+func checkOldGolden(t *testing.T, seg, txt string, c *segContent) {
+	golden, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, _, err := readSegment(golden)
+	if err != nil {
+		t.Fatalf("the old golden segment no longer reads: %v", err)
+	}
+	if !got.equal(c) {
+		t.Fatalf("the old golden segment decodes to other records than the fixture's:\n got %+v\nwant %+v", got, c)
+	}
+	r := renderSegment(t, seg, golden)
+	if *update {
+		if err := os.WriteFile(txt, []byte(r), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text, err := os.ReadFile(txt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r != string(text) {
+		t.Errorf("%s differs from its decoding:\n got: %s\nwant: %s", txt, r, text)
 	}
 }

@@ -90,7 +90,7 @@ func (sr *Reader) Read(data []byte, row func(*transit.Priced) error, rej func(r 
 	off := 0
 	for i := 0; i < h.rows; i++ {
 		last := p.Day
-		n, why := decodeSegmentRow(raw[off:], &p)
+		n, why := decodeSegmentRow(raw[off:], &p, h.version)
 		if why != "" {
 			return Info{}, segmentBodyCorrupt(off, "row %d: %s", i, why)
 		}
@@ -122,7 +122,7 @@ func (sr *Reader) Read(data []byte, row func(*transit.Priced) error, rej func(r 
 	if row != nil {
 		off := 0
 		for i := 0; i < h.rows; i++ {
-			n, _ := decodeSegmentRow(raw[off:], &p) // checked above
+			n, _ := decodeSegmentRow(raw[off:], &p, h.version) // checked above
 			off += n
 			if err := row(&p); err != nil {
 				return Info{}, fmt.Errorf("segment row %d: %w", i, err)
@@ -152,9 +152,9 @@ func parseSegmentHeader(data []byte) (segmentHeader, *Error) {
 		return h, segmentCorrupt(len(data), "truncated: %d bytes, the header alone is %d", len(data), segFixedHeader)
 	}
 	h.version = segLE.Uint16(data[segOffVersion:])
-	if h.version != segmentVersion {
+	if h.version != segmentVersion && h.version != segmentVersionV2 {
 		return h, &Error{Offset: segOffVersion, Err: ErrVersion,
-			Reason: fmt.Sprintf("segment version %d; this build reads version %d", h.version, segmentVersion)}
+			Reason: fmt.Sprintf("segment version %d; this build reads versions %d and %d", h.version, segmentVersionV2, segmentVersion)}
 	}
 	h.codec = segLE.Uint16(data[segOffCodec:])
 	if h.codec != segCodecStored && h.codec != segCodecS2 {
@@ -194,7 +194,11 @@ func parseSegmentHeader(data []byte) (segmentHeader, *Error) {
 	if rawLen > MaxSize {
 		return h, segmentCorrupt(segOffRawLen, "body of %d bytes, at most %d", rawLen, MaxSize)
 	}
-	if least := rows*segCompactRowMin + rejects*segRejMinSize; rawLen < least {
+	rowMin := uint64(segCompactRowMin)
+	if h.version == segmentVersionV2 {
+		rowMin = segCompactRowMinV2
+	}
+	if least := rows*rowMin + rejects*segRejMinSize; rawLen < least {
 		return h, segmentCorrupt(segOffRawLen, "body of %d bytes cannot hold %d rows and %d rejects", rawLen, rows, rejects)
 	}
 	if !h.compressed() && rawLen != bodyLen {

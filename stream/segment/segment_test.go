@@ -64,8 +64,8 @@ var segFormats = []struct {
 	name string
 	f    segFormat
 }{
-	{"v2-stored", segFormat{segmentVersion, segCodecStored}},
-	{"v2-s2", segFormat{segmentVersion, segCodecS2}},
+	{"v3-stored", segFormat{segmentVersion, segCodecStored}},
+	{"v3-s2", segFormat{segmentVersion, segCodecS2}},
 }
 
 func (c *segContent) equal(o *segContent) bool {
@@ -126,16 +126,28 @@ func maxIDRow() transit.Priced {
 }
 
 // extremeRow holds the extreme value of every numeric field: the format
-// must carry them bit for bit, whatever their meaning.
+// must carry them bit for bit, whatever their meaning, within the sign
+// rules of amounts (negative amounts only on an adjustment, all of one
+// sign): an adjustment with every amount at its minimum.
 func extremeRow() transit.Priced {
 	r := maxIDRow()
 	r.Time, r.Offset = math.MinInt64, -12*3600-1
 	r.Issuer, r.City = math.MaxUint32, 0
-	r.Day = math.MaxInt32
-	r.Status, r.Reason, r.Rules = transit.StatusRejected, transit.NumReasons-1, transit.KnownRules
-	r.Gross, r.Discount, r.Charged = math.MaxInt64, math.MinInt64, -1
-	r.ProductDiscount, r.TransferDiscount, r.CapDiscount = 1, -2, math.MaxInt64
+	r.Day, r.RefDay = math.MaxInt32, math.MaxInt32
+	r.Status, r.Reason, r.Rules = transit.StatusAdjustment, transit.NumReasons-1, transit.KnownRules
+	r.Gross, r.Discount, r.Charged = math.MinInt64, math.MinInt64, -1
+	r.ProductDiscount, r.TransferDiscount, r.CapDiscount = -1, -2, math.MinInt64
 	r.EntryTime = math.MaxInt64
+	return r
+}
+
+// extremePositiveRow is extremeRow as a rejected row, its amounts at
+// their maximum.
+func extremePositiveRow() transit.Priced {
+	r := extremeRow()
+	r.Status, r.RefDay = transit.StatusRejected, 0
+	r.Gross, r.Discount, r.Charged = math.MaxInt64, math.MaxInt64, 1
+	r.ProductDiscount, r.TransferDiscount, r.CapDiscount = 1, 2, math.MaxInt64
 	return r
 }
 
@@ -160,7 +172,7 @@ func TestSegmentRowSizes(t *testing.T) {
 	big.Offset, big.City, big.Day, big.Rules = math.MinInt32, math.MaxUint32, math.MinInt32, math.MaxUint32
 	big.Gross, big.Discount, big.Charged, big.ProductDiscount, big.TransferDiscount, big.CapDiscount =
 		math.MinInt64, math.MinInt64, math.MinInt64, math.MinInt64, math.MinInt64, math.MinInt64
-	big.EntryTime = math.MinInt64
+	big.EntryTime, big.RefDay = math.MinInt64, math.MinInt32
 	if n := len(appendSegmentRow(nil, &big)); n != segCompactRowMax {
 		t.Errorf("the largest row is %d bytes, segCompactRowMax says %d", n, segCompactRowMax)
 	}
@@ -182,6 +194,9 @@ func everyStatusRows() []transit.Priced {
 		fixture.Row("st-incomplete", fixture.SHCard, transit.ProductStudent, fixture.Shanghai, fixture.Beijing, metro, transit.ActionExit, "BJ-M10", "J33", fixture.At(13, 15, 0)).
 			Fare(900, 450, 0, 0, transit.RuleMetroDistance|transit.RuleProduct|transit.RuleUnmatchedExit|transit.RuleDefaultPolicy).
 			WithStatus(transit.StatusIncomplete, 0),
+	}
+	for _, a := range fixture.Adjustments()[:1] {
+		rs = append(rs, &fixture.R{Priced: a})
 	}
 	out := make([]transit.Priced, len(rs))
 	for i, r := range rs {
@@ -206,7 +221,8 @@ func TestSegmentRoundTrip(t *testing.T) {
 		{"every status", segContent{rows: everyStatusRows()}},
 		{"metro exit with entry", segContent{rows: fixture.Rows()[1:3]}},
 		{"max-length ids", segContent{rows: []transit.Priced{maxIDRow()}}},
-		{"extreme values", segContent{rows: []transit.Priced{extremeRow(), minimalRow()}}},
+		{"extreme values", segContent{rows: []transit.Priced{extremeRow(), extremePositiveRow(), minimalRow()}}},
+		{"fixture adjustments", segContent{rows: fixture.Adjustments()}},
 		{"two days, then back", segContent{rows: []transit.Priced{fixture.Rows()[0], prev, fixture.Rows()[1]}}},
 		{"rejects only, dated and undated", segContent{rejects: []segRej{
 			{transit.Reject{Source: "kafka/taps/3", Line: 1, Reason: "unreadable"}, settlement.Undated},
@@ -445,7 +461,7 @@ func resealSegment(b []byte) []byte {
 
 func TestSegmentVersion(t *testing.T) {
 	data := smallSegment(t)
-	for _, v := range []uint16{0, 3, 0xffff} {
+	for _, v := range []uint16{0, 1, segmentVersion + 1, 0xffff} {
 		bad := slices.Clone(data)
 		segLE.PutUint16(bad[segOffVersion:], v)
 		resealSegment(bad)
@@ -453,6 +469,61 @@ func TestSegmentVersion(t *testing.T) {
 		if !errors.Is(err, ErrVersion) || errors.Is(err, ErrCorrupt) {
 			t.Errorf("version %d: %v, want ErrVersion", v, err)
 		}
+	}
+}
+
+// appendSegmentRowV2 appends r's row record as version 2 wrote it: the
+// version-3 record without its ref_day, which must be 0 (one byte).
+func appendSegmentRowV2(b []byte, r *transit.Priced) []byte {
+	if r.RefDay != 0 {
+		panic("appendSegmentRowV2: version 2 has no ref_day")
+	}
+	b = appendSegmentRow(b, r)
+	return b[:len(b)-1]
+}
+
+// v2Segment builds a version-2 segment of rows and rejects by hand, as the
+// build before this one wrote it.
+func v2Segment(f segFormat, rows []transit.Priced, rejects []segRej) []byte {
+	var raw []byte
+	var days []transit.Day
+	for i := range rows {
+		raw = appendSegmentRowV2(raw, &rows[i])
+		days = addSegmentDay(days, rows[i].Day)
+	}
+	for i := range rejects {
+		days = addSegmentDay(days, rejects[i].day)
+	}
+	raw = append(raw, appendRejects(rejects)...)
+	return appendSegment(nil, f, len(rows), len(rejects), days, raw)
+}
+
+// TestSegmentV2 reads version-2 segments, as a running stream's committed
+// segments of an open day are read after an upgrade: their rows come back
+// with ref_day 0, and an adjustment, which version 2 could not hold, is
+// refused.
+func TestSegmentV2(t *testing.T) {
+	c := segContent{fixture.Rows(), fixtureSegRejects(t)}
+	for _, codec := range []uint16{segCodecStored, segCodecS2} {
+		data := v2Segment(segFormat{segmentVersionV2, codec}, c.rows, c.rejects)
+		got, _, info, err := readSegment(data)
+		if err != nil {
+			t.Fatalf("codec %d: %v", codec, err)
+		}
+		if !got.equal(&c) || info.Rows != len(c.rows) {
+			t.Errorf("codec %d: decodes to %+v\nwant %+v", codec, got, c)
+		}
+		// The smallest rows: the body check uses version 2's row minimum.
+		mins := []transit.Priced{minimalRow(), minimalRow()}
+		if _, _, _, err := readSegment(v2Segment(segFormat{segmentVersionV2, codec}, mins, nil)); err != nil {
+			t.Errorf("codec %d, minimal rows: %v", codec, err)
+		}
+	}
+	adj := fixture.Adjustments()[:1]
+	adj[0].RefDay = 0 // as version 2 would write it, had it the status
+	data := v2Segment(segFormat{segmentVersionV2, segCodecStored}, adj, nil)
+	if _, _, _, err := readSegment(data); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "status out of range") {
+		t.Errorf("a version-2 adjustment: %v, want status out of range", err)
 	}
 }
 
@@ -510,6 +581,14 @@ func TestSegmentForged(t *testing.T) {
 		{"days out of order", 3, 1, []transit.Day{fixture.Day, settlement.Undated}, rawOf(good, undated), nil, "ascending", stored},
 		{"more days than records", 1, 0, []transit.Day{1, 2}, rawOf(good[:1], nil), nil, "days for", stored},
 		{"status out of range", 3, 0, []transit.Day{fixture.Day}, rawOf(withRow(func(r *transit.Priced) { r.Status = transit.NumStatuses }), nil), nil, "row 1: status", stored},
+		{"negative amount on a charged row", 3, 0, []transit.Day{fixture.Day}, rawOf(withRow(func(r *transit.Priced) { r.Gross, r.Charged = -1, -1 }), nil), nil, "row 1: a negative amount", stored},
+		{"ref_day on a charged row", 3, 0, []transit.Day{fixture.Day}, rawOf(withRow(func(r *transit.Priced) { r.RefDay = fixture.Prev }), nil), nil, "row 1: a ref_day", stored},
+		{"adjustment without ref_day", 3, 0, []transit.Day{fixture.Day}, rawOf(withRow(func(r *transit.Priced) { r.Status = transit.StatusAdjustment }), nil), nil, "row 1: an adjustment's ref_day", stored},
+		{"adjustment ref_day after its day", 3, 0, []transit.Day{fixture.Day}, rawOf(withRow(func(r *transit.Priced) { r.Status, r.RefDay = transit.StatusAdjustment, fixture.Day+1 }), nil), nil, "row 1: an adjustment's ref_day", stored},
+		{"adjustment of mixed signs", 3, 0, []transit.Day{fixture.Day}, rawOf(withRow(func(r *transit.Priced) {
+			r.Status, r.RefDay, r.Gross, r.Discount, r.Charged = transit.StatusAdjustment, fixture.Prev, -400, 0, -400
+			r.ProductDiscount = 20
+		}), nil), nil, "row 1: an adjustment's amounts mix signs", stored},
 		{"reason out of range", 3, 0, []transit.Day{fixture.Day}, rawOf(withRow(func(r *transit.Priced) { r.Reason = transit.NumReasons }), nil), nil, "row 1: reason", stored},
 		{"unknown rule", 3, 0, []transit.Day{fixture.Day}, rawOf(withRow(func(r *transit.Priced) { r.Rules = transit.KnownRules + 1 }), nil), nil, "row 1: unknown rule", stored},
 		{"mode out of range", 3, 0, []transit.Day{fixture.Day}, rawOf(withRow(func(r *transit.Priced) { r.Mode = 9 }), nil), nil, "row 1: tap", stored},
