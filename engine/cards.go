@@ -41,8 +41,11 @@ type cardState struct {
 	// multi: the card has states in other cities too, whose tap_ids its
 	// duplicate check must also see (cardTable.eachOther).
 	multi bool
-	rider fares.Rider
-	seen  [seenInline]seenEntry
+	// settled: pricer.settled remembers an incomplete metro charge of
+	// this state, which a late tap may complete (adjust.go).
+	settled bool
+	rider   fares.Rider
+	seen    [seenInline]seenEntry
 }
 
 // inlineDay reports whether day d fits a seenEntry's 16 bits.

@@ -105,12 +105,16 @@ const (
 	// the next day (openJourney.carried). Records written before it
 	// existed have it clear, as their journeys had not carried.
 	cardCarried = 1 << 4
+	// cardSettled: an incomplete metro charge that a late tap may
+	// complete (adjust.go) follows the tap_id entries
+	// (pricer.appendSettled).
+	cardSettled = 1 << 5
 
 	// cardFormat is the flags every record is written with: the only
 	// forms Restore reads. A record without them is of a form this build
 	// does not know, like one with flags outside cardFlagsAll.
 	cardFormat   = cardCompactSeen | cardCompact
-	cardFlagsAll = cardSpilled | cardJourney | cardCarried | cardFormat
+	cardFlagsAll = cardSpilled | cardJourney | cardCarried | cardSettled | cardFormat
 )
 
 // appendLoggedID appends id length-prefixed without its padding, then its
@@ -168,7 +172,7 @@ func (p *Partition) Checkpoint(w CheckpointWriter, full bool, meta []byte) []byt
 		st.dirty = false
 		buf = appendCardKey(buf[:0], &st.key)
 		k := len(buf)
-		buf = p.appendCard(buf, st)
+		buf = p.appendCard(buf, st, i)
 		w.Card(buf[:k], buf[k:])
 	}
 	if full {
@@ -250,8 +254,11 @@ func appendCardKey(b []byte, k *cardKey) []byte {
 	return binary.LittleEndian.AppendUint32(b, uint32(k.city))
 }
 
-func (p *Partition) appendCard(b []byte, st *cardState) []byte {
+func (p *Partition) appendCard(b []byte, st *cardState, si int32) []byte {
 	var flags byte = cardFormat
+	if st.settled {
+		flags |= cardSettled
+	}
 	if st.spilled() {
 		flags |= cardSpilled
 	}
@@ -264,6 +271,9 @@ func (p *Partition) appendCard(b []byte, st *cardState) []byte {
 	b = append(b, flags)
 	b = st.rider.AppendCompact(b)
 	b = appendSeen(b, st)
+	if st.settled {
+		b = p.appendSettled(b, si)
+	}
 	if st.journey != 0 {
 		j := &p.journeys[st.journey-1]
 		b = binary.AppendVarint(b, int64(j.day))
@@ -369,6 +379,11 @@ func (p *Partition) restoreCards(cards map[string][]byte) (spilled []int32, err 
 		if s, err = restoreSeen(st, s); err != nil {
 			return nil, err
 		}
+		if flags&cardSettled != 0 {
+			if s, err = pr.readSettled(s, si); err != nil {
+				return nil, fmt.Errorf("card record: %w: %w", err, ErrCheckpoint)
+			}
+		}
 		if flags&cardJourney != 0 {
 			entry, day, err := restoreJourney(s)
 			if err != nil {
@@ -467,6 +482,7 @@ func (p *Partition) restoreMeta(b []byte) error {
 		return fmt.Errorf("checkpoint taken with window %v, partition has %v: %w", w, p.clock.window, ErrCheckpoint)
 	}
 	pr.oldest, p.settled = transit.Day(next()), transit.Day(next())
+	pr.closed = p.settled
 	pr.stats.Taps, pr.stats.Late = next(), next()
 	for i := range statuses {
 		pr.stats.Rows[i] = next()

@@ -36,9 +36,10 @@
 // rows (the entry at 0 fen with [transit.RuleMetroEntry], the fare on the
 // exit row). An exit without an entry, or an entry that a new entry, a later
 // day or the day's close finds still open (and that does not carry, below),
-// is incomplete: charged the
-// network's maximum fare and flagged. Over the time-in-system limit a
-// journey pays the highest single fare from its exit station.
+// is incomplete: charged the network's maximum fare and flagged. Over the
+// time-in-system limit a journey pays the highest single fare from its exit
+// station. A late tap that completes a journey charged as incomplete books
+// adjustments instead of a second charge (adjust.go).
 //
 // # Journeys across the cut-off: the carry rule
 //

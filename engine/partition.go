@@ -91,6 +91,7 @@ func (p *Partition) CloseDay(d transit.Day) {
 	pr.closeDays(d)
 	pr.flushOut() // these rows belong to the days being closed
 	p.settled = d
+	pr.closed = d
 	pr.finishBatch()
 }
 

@@ -464,7 +464,9 @@ func TestRestoreMetaVersion2(t *testing.T) {
 	if err := q.Restore(v2, store.cards, store.lists); err != nil {
 		t.Fatal(err)
 	}
-	if q.Stats() != p.Stats() {
-		t.Errorf("restored from version 2: %+v, want %+v", q.Stats(), p.Stats())
+	want := p.Stats()
+	want.Rows[transit.StatusAdjustment] = 0 // version 2 had no count of them
+	if q.Stats() != want {
+		t.Errorf("restored from version 2: %+v, want %+v", q.Stats(), want)
 	}
 }

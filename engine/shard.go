@@ -43,6 +43,13 @@ type pricer struct {
 	journeys []openJourney // open metro journeys; index+1 in cardState.journey
 	freeJ    []int32
 
+	// settled remembers incomplete metro charges by card state, for late
+	// taps that complete them (adjust.go); closed is the last day closed
+	// (Partition, or the state an Engine read): rows of days up to it are
+	// settled in the day after.
+	settled map[int32]settledCharge
+	closed  transit.Day
+
 	logs   []*dayLog // tap_ids of the retained days
 	spare  []*dayLog // evicted logs, kept for their memory
 	spill  spillSet  // tap_ids that did not fit their card's inline slots
@@ -300,7 +307,7 @@ func (pr *pricer) price(t *transit.Tap, h uint64, flags transit.Rules) {
 		// An entry from an earlier day is still open (its day is not
 		// closed yet, or it carried): carry it to this day if it may,
 		// else close it.
-		pr.closeBefore(si, day)
+		pr.closeBefore(si, day, t.Time)
 	}
 	if pol.Default {
 		flags |= transit.RuleDefaultPolicy
@@ -336,15 +343,18 @@ func (pr *pricer) priceMetro(t *transit.Tap, day transit.Day, pol *fares.Policy,
 	if net.Synthetic {
 		flags |= transit.RuleSynthetic
 	}
+	if st.settled && pr.adjustLate(t, day, pol, st, si, exit, flags) {
+		return
+	}
 	if t.Action == transit.ActionEntry {
 		if st.journey != 0 {
-			pr.closeJourney(si) // entry after entry: the first never exited
+			pr.closeJourney(si, t.Time) // entry after entry: the first never exited
 		}
 		pr.openJourney(si, t, day, exit)
 		return
 	}
 	if st.journey == 0 {
-		pr.priceUnmatchedExit(t, day, pol, st, flags)
+		pr.priceUnmatchedExit(t, day, pol, st, si, flags)
 		return
 	}
 	j := &pr.journeys[st.journey-1]
@@ -352,8 +362,8 @@ func (pr *pricer) priceMetro(t *transit.Tap, day transit.Day, pol *fares.Policy,
 	if !sp.entryOK {
 		// The network changed under an open journey (a policy reload
 		// dropped its entry station): price it as unmatched.
-		pr.closeJourney(si)
-		pr.priceUnmatchedExit(t, day, pol, st, flags)
+		pr.closeJourney(si, t.Time)
+		pr.priceUnmatchedExit(t, day, pol, st, si, flags)
 		return
 	}
 	var gross transit.Fen
@@ -381,11 +391,13 @@ func (pr *pricer) priceMetro(t *transit.Tap, day transit.Day, pol *fares.Policy,
 
 // priceUnmatchedExit charges a metro exit that has no open journey to
 // close as incomplete, at the network's maximum fare.
-func (pr *pricer) priceUnmatchedExit(t *transit.Tap, day transit.Day, pol *fares.Policy, st *cardState, flags transit.Rules) {
+func (pr *pricer) priceUnmatchedExit(t *transit.Tap, day transit.Day, pol *fares.Policy, st *cardState, si int32, flags transit.Rules) {
 	leg := fares.Leg{Mode: t.Mode, Product: t.Product, Issuer: t.Issuer, Start: t.Time, Day: day,
 		Gross: pol.Metro.MaxFare(), Rules: transit.RuleUnmatchedExit | flags, Incomplete: true}
 	q := pol.Price(&leg, &st.rider)
-	setQuote(pr.appendRow(t, day, transit.StatusIncomplete), &q)
+	p := pr.appendRow(t, day, transit.StatusIncomplete)
+	setQuote(p, &q)
+	pr.remember(si, p, math.MaxInt64)
 }
 
 // stops are a metro tap's stations in its network (fares.Network.Station):
@@ -558,7 +570,9 @@ func (pr *pricer) dropJourney(si int32) {
 
 // closeJourney charges an open journey as incomplete on its entry row: its
 // exit never came (a new entry, a later day or the day's close found it).
-func (pr *pricer) closeJourney(si int32) {
+// next is the time of the metro tap that found it, if any, else
+// math.MaxInt64 (see settledCharge).
+func (pr *pricer) closeJourney(si int32, next int64) {
 	st := pr.cards.at(si)
 	j := &pr.journeys[st.journey-1]
 	t := &j.entry
@@ -586,7 +600,9 @@ func (pr *pricer) closeJourney(si int32) {
 	leg := fares.Leg{Mode: t.Mode, Product: t.Product, Issuer: t.Issuer, Start: t.Time, Day: j.day,
 		Gross: net.MaxFare(), Rules: rules, Incomplete: true}
 	q := pol.Price(&leg, &st.rider)
-	setQuote(pr.appendRow(t, j.day, transit.StatusIncomplete), &q)
+	p := pr.appendRow(t, j.day, transit.StatusIncomplete)
+	setQuote(p, &q)
+	pr.remember(si, p, next)
 	pr.dropJourney(si)
 }
 
@@ -619,11 +635,11 @@ func (pr *pricer) carry(j *openJourney) bool {
 // further on is what makes the rows the same whether days are closed one
 // by one (a stream) or all at the end (the batch job): closeDays carries
 // the same way.
-func (pr *pricer) closeBefore(si int32, d transit.Day) {
+func (pr *pricer) closeBefore(si int32, d transit.Day, at int64) {
 	j := &pr.journeys[pr.cards.at(si).journey-1]
 	pr.carry(j)
 	if j.day < d {
-		pr.closeJourney(si)
+		pr.closeJourney(si, at)
 	}
 }
 
@@ -656,7 +672,7 @@ func (pr *pricer) closeDays(d transit.Day) {
 				pr.markDirty(pr.cards.at(si), si)
 			}
 			if pr.journeys[j].day <= d {
-				pr.closeJourney(si)
+				pr.closeJourney(si, math.MaxInt64)
 			}
 		}
 	}
@@ -673,6 +689,7 @@ func (pr *pricer) closeDays(d transit.Day) {
 		clear(pr.logs[len(keep):])
 		pr.logs = keep
 		pr.spill.evict(pr.oldest)
+		pr.expireSettled()
 	}
 }
 

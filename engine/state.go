@@ -30,8 +30,10 @@ import (
 // and the body:
 //
 //	stateCard:  card key (28 bytes), rider (fares.Rider.AppendCompact),
-//	            journey flags (stateOpen, stateCarried), and when open the
-//	            journey's day (varint) and entry (transit.Tap.AppendCompact)
+//	            flags (stateOpen, stateCarried, stateSettled), a settled
+//	            charge when stateSettled (pricer.appendSettled), and when
+//	            open the journey's day (varint) and entry
+//	            (transit.Tap.AppendCompact)
 //	stateID:    a tap_id of the window: card key, day (varint), content
 //	            sum (8 bytes), identifier bytes
 //	stateHeld:  a tap of a day not closed (transit.Tap.AppendCompact)
@@ -47,6 +49,7 @@ const (
 	stateEnd     = 'E'
 	stateOpen    = 1 << 0
 	stateCarried = 1 << 1
+	stateSettled = 1 << 2 // a settled charge (pricer.appendSettled) follows the flags
 )
 
 // ErrState is returned by ReadState for input that is not engine state.
@@ -112,7 +115,13 @@ func (pr *pricer) writeState(w *bufio.Writer, b []byte, closed transit.Day) erro
 				flags |= stateCarried
 			}
 		}
+		if st.settled {
+			flags |= stateSettled
+		}
 		b = append(b, flags)
+		if st.settled {
+			b = pr.appendSettled(b, int32(i))
+		}
 		if st.journey != 0 {
 			j := &pr.journeys[st.journey-1]
 			b = binary.AppendVarint(b, int64(j.day))
@@ -165,7 +174,7 @@ func (pr *pricer) writeState(w *bufio.Writer, b []byte, closed transit.Day) erro
 // card ever seen.
 func (pr *pricer) stale(st *cardState, closed transit.Day) bool {
 	oldest := closed - transit.Day(pr.dedupDays) + 1
-	if st.journey != 0 {
+	if st.journey != 0 || st.settled {
 		return false
 	}
 	if r := &st.rider; r.HasDay && (r.Day >= closed || r.Month == (closed+1).Month()) {
@@ -274,6 +283,7 @@ func (e *Engine) ReadState(r io.Reader) (transit.Day, error) {
 		}
 	}
 	for _, s := range e.shards {
+		s.closed = transit.Day(closed)
 		s.oldest = transit.Day(closed) - transit.Day(s.dedupDays) + 1
 		s.stats.Open = int64(len(s.journeys) - len(s.freeJ))
 		s.stats.Held = int64(s.held.len())
@@ -295,11 +305,16 @@ func (pr *pricer) loadCard(key *cardKey, b []byte) error {
 	if err != nil {
 		return fmt.Errorf("rider: %w", err)
 	}
-	if len(b) == 0 || b[0]&^(stateOpen|stateCarried) != 0 || b[0] == stateCarried {
+	if len(b) == 0 || b[0]&^(stateOpen|stateCarried|stateSettled) != 0 || b[0]&(stateOpen|stateCarried) == stateCarried {
 		return errors.New("journey flags")
 	}
 	flags := b[0]
 	b = b[1:]
+	if flags&stateSettled != 0 {
+		if b, err = pr.readSettled(b, si); err != nil {
+			return err
+		}
+	}
 	if flags&stateOpen != 0 {
 		d, rest, err := varint.Int32(b)
 		if err != nil {

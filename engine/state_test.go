@@ -103,6 +103,9 @@ func TestStateCarriesDayByDay(t *testing.T) {
 	}
 	var dups, carried int
 	for i := range all {
+		if all[i].Status == transit.StatusAdjustment {
+			t.Fatalf("one run over taps in event-time order booked an adjustment: %+v", all[i])
+		}
 		if all[i] != byDay[i] {
 			t.Fatalf("row %d: one run %+v\nday by day %+v", i, all[i], byDay[i])
 		}
