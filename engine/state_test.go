@@ -62,20 +62,7 @@ func TestStateCarriesDayByDay(t *testing.T) {
 	first := cal.DayOf(days[0][0].Time)
 	runEngine := func(shards int, state []byte, taps []transit.Tap, through transit.Day) ([]transit.Priced, []byte) {
 		t.Helper()
-		c := newCollect(shards)
-		e, err := New(book(t), c, Options{Shards: shards, Window: Unbounded, Calendar: cal})
-		must(t, err)
-		if len(state) > 0 {
-			if _, err := e.ReadState(bytes.NewReader(state)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		e.Submit(taps)
-		e.CloseDay(through)
-		e.Stop()
-		var out bytes.Buffer
-		must(t, e.WriteState(&out, through))
-		return c.rows(), out.Bytes()
+		return runThrough(t, shards, state, taps, through)
 	}
 	last := first + transit.Day(len(days)-1)
 	all, _ := runEngine(3, nil, slices.Concat(days...), last)
@@ -198,20 +185,7 @@ func TestStateLeavesOutStaleCards(t *testing.T) {
 	cal := calendar(t)
 	day := func(m time.Month, d int) transit.Day { return transit.DayOf(2025, m, d) }
 	runTo := func(state []byte, taps []transit.Tap, through transit.Day) ([]transit.Priced, []byte) {
-		c := newCollect(2)
-		e, err := New(book(t), c, Options{Shards: 2, Window: Unbounded, Calendar: cal})
-		must(t, err)
-		if state != nil {
-			if _, err := e.ReadState(bytes.NewReader(state)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		e.Submit(taps)
-		e.CloseDay(through)
-		e.Stop()
-		var out bytes.Buffer
-		must(t, e.WriteState(&out, through))
-		return c.rows(), out.Bytes()
+		return runThrough(t, 2, state, taps, through)
 	}
 	all, _ := runTo(nil, taps, day(3, 12))
 	var got []transit.Priced
@@ -243,4 +217,25 @@ func TestStateLeavesOutStaleCards(t *testing.T) {
 	if !slices.Equal(all, got) {
 		t.Errorf("rows differ between one run and runs through a pruned state")
 	}
+}
+
+// runThrough prices taps with an engine of shards shards (unbounded
+// window) going on from state (none when empty), closes the days up to
+// through, and returns the rows and the state it leaves.
+func runThrough(t *testing.T, shards int, state []byte, taps []transit.Tap, through transit.Day) ([]transit.Priced, []byte) {
+	t.Helper()
+	c := newCollect(shards)
+	e, err := New(book(t), c, Options{Shards: shards, Window: Unbounded, Calendar: calendar(t)})
+	must(t, err)
+	if len(state) > 0 {
+		if _, err := e.ReadState(bytes.NewReader(state)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Submit(taps)
+	e.CloseDay(through)
+	e.Stop()
+	var out bytes.Buffer
+	must(t, e.WriteState(&out, through))
+	return c.rows(), out.Bytes()
 }

@@ -66,25 +66,7 @@ func TestStreamCarriesAsBatch(t *testing.T) {
 
 	all := append(append(append([]transit.Tap{}, first...), entries...), after...)
 	f := &fixture{taps: all, file: filepath.Join(dir, "taps.csv"), batch: filepath.Join(dir, "batch"), last: testDay + 1}
-	recs := &bench.GenDay{}
-	for _, x := range all {
-		recs.Records = append(recs.Records, bench.Record{Tap: x})
-	}
-	if err := bench.WriteFile(f.file, ingest.FormatCSV, ingest.CompressionNone, recs); err != nil {
-		t.Fatal(err)
-	}
-	job := &batch.Settle{Book: e.book, Calendar: e.cal, OutDir: f.batch, Ledger: true, SkipSync: true}
-	if _, err := job.Run(context.Background(), []string{f.file}); err != nil {
-		t.Fatal(err)
-	}
-	z, err := os.ReadFile(filepath.Join(f.batch, (testDay + 1).String(), "ledger.csv.zst"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ledger, err := zstdDecode(z)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ledger := settleReference(t, e, f, testDay+1)
 	if n := bytes.Count(ledger, []byte("+carried,")); n != len(entries) {
 		t.Fatalf("the batch job's %s ledger has %d carried rows, want %d", testDay+1, n, len(entries))
 	}
@@ -105,4 +87,42 @@ func TestStreamCarriesAsBatch(t *testing.T) {
 	out := t.TempDir()
 	runUntilClosed(t, serviceConfig(e, tempLocal(t), out, f.last), newGroup(t, b.Addrs(), "g-carry"))
 	sameTree(t, out, f.batch, f, true)
+}
+
+// settleReference writes f's taps to f.file, settles them with the batch
+// job into f.batch, and returns day's ledger.
+func settleReference(t *testing.T, e *env, f *fixture, day transit.Day) []byte {
+	t.Helper()
+	writeTaps(t, f.file, f.taps)
+	job := &batch.Settle{Book: e.book, Calendar: e.cal, OutDir: f.batch, Ledger: true, SkipSync: true}
+	if _, err := job.Run(context.Background(), []string{f.file}); err != nil {
+		t.Fatal(err)
+	}
+	return readLedger(t, f.batch, day)
+}
+
+// writeTaps writes taps to a CSV file.
+func writeTaps(t *testing.T, path string, taps []transit.Tap) {
+	t.Helper()
+	recs := &bench.GenDay{}
+	for _, x := range taps {
+		recs.Records = append(recs.Records, bench.Record{Tap: x})
+	}
+	if err := bench.WriteFile(path, ingest.FormatCSV, ingest.CompressionNone, recs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readLedger returns day's ledger under root, decompressed.
+func readLedger(t *testing.T, root string, day transit.Day) []byte {
+	t.Helper()
+	z, err := os.ReadFile(filepath.Join(root, day.String(), "ledger.csv.zst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger, err := zstdDecode(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ledger
 }

@@ -3,15 +3,12 @@ package stream
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/bench"
-	"github.com/tapsettle/tapsettle/ingest"
 	"github.com/tapsettle/tapsettle/state"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -46,25 +43,7 @@ func TestStreamDuplicatesAcrossDaysAndRestart(t *testing.T) {
 	slices.SortFunc(second, func(a, b transit.Tap) int { return transit.Compare(&a, &b) })
 	all := append(append([]transit.Tap{}, first...), second...)
 	f := &fixture{taps: all, file: filepath.Join(dir, "taps.csv"), batch: filepath.Join(dir, "batch"), last: testDay + 1}
-	recs := &bench.GenDay{}
-	for _, x := range all {
-		recs.Records = append(recs.Records, bench.Record{Tap: x})
-	}
-	if err := bench.WriteFile(f.file, ingest.FormatCSV, ingest.CompressionNone, recs); err != nil {
-		t.Fatal(err)
-	}
-	job := &batch.Settle{Book: e.book, Calendar: e.cal, OutDir: f.batch, Ledger: true, SkipSync: true}
-	if _, err := job.Run(context.Background(), []string{f.file}); err != nil {
-		t.Fatal(err)
-	}
-	z, err := os.ReadFile(filepath.Join(f.batch, (testDay + 1).String(), "ledger.csv.zst"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ledger, err := zstdDecode(z)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ledger := settleReference(t, e, f, testDay+1)
 	if n := bytes.Count(ledger, []byte(",duplicate,")); n < again {
 		t.Fatalf("the batch job's %s ledger has %d duplicates, want at least %d", testDay+1, n, again)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/bench"
-	"github.com/tapsettle/tapsettle/ingest"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -69,28 +67,14 @@ func TestLateExitAfterCloseThroughKill(t *testing.T) {
 	ref := filepath.Join(dir, "batch")
 	for i, taps := range [][]transit.Tap{day1, day2} {
 		file := filepath.Join(dir, fmt.Sprintf("day%d.csv", i))
-		recs := &bench.GenDay{}
-		for _, x := range taps {
-			recs.Records = append(recs.Records, bench.Record{Tap: x})
-		}
-		if err := bench.WriteFile(file, ingest.FormatCSV, ingest.CompressionNone, recs); err != nil {
-			t.Fatal(err)
-		}
+		writeTaps(t, file, taps)
 		job := &batch.Settle{Book: e.book, Calendar: e.cal, OutDir: ref, Ledger: true, SkipSync: true,
 			State: filepath.Join(dir, "state"), Day: testDay + transit.Day(i)}
 		if _, err := job.Run(context.Background(), []string{file}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	z, err := os.ReadFile(filepath.Join(ref, (testDay + 1).String(), "ledger.csv.zst"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ledger, err := zstdDecode(z)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := bytes.Count(ledger, []byte(",adjustment,")); n != len(exits) {
+	if n := bytes.Count(readLedger(t, ref, testDay+1), []byte(",adjustment,")); n != len(exits) {
 		t.Fatalf("the batch job's %s ledger has %d adjustments, want %d (one reversal per late exit)", testDay+1, n, len(exits))
 	}
 
