@@ -218,7 +218,17 @@ const maxStateRecord = 4096
 // closed. Its dedup window is the engine's, not the one recorded: a
 // window changed between runs applies from this run.
 func (e *Engine) ReadState(r io.Reader) (transit.Day, error) {
-	for _, s := range e.shards {
+	prs := make([]*pricer, len(e.shards))
+	for i, s := range e.shards {
+		prs[i] = &s.pricer
+	}
+	return readState(r, prs)
+}
+
+// readState is ReadState into the pricers prs, a card's state going to
+// prs[ShardOf(card, len(prs))].
+func readState(r io.Reader, prs []*pricer) (transit.Day, error) {
+	for _, s := range prs {
 		if s.stats.Taps != 0 || s.cards.len() != 0 {
 			return 0, errors.New("engine: read state into an engine that has state")
 		}
@@ -235,7 +245,7 @@ func (e *Engine) ReadState(r io.Reader) (transit.Day, error) {
 	if _, err := binary.ReadUvarint(br); err != nil {
 		return 0, fmt.Errorf("dedup window: %w", ErrState)
 	}
-	n := uint64(len(e.shards))
+	n := uint64(len(prs))
 	rec := make([]byte, maxStateRecord)
 	for i := 1; ; i++ {
 		kind, err := br.ReadByte()
@@ -262,7 +272,7 @@ func (e *Engine) ReadState(r io.Reader) (transit.Day, error) {
 				return 0, fmt.Errorf("record %d: held tap: %v: %w", i, err, ErrState)
 			}
 			hi, _ := mulHi(cardHash(&t.Card), n)
-			e.shards[hi].held.add(&t)
+			prs[hi].held.add(&t)
 			continue
 		}
 		if (kind != stateCard && kind != stateID) || len(body) < cardKeySize {
@@ -272,7 +282,7 @@ func (e *Engine) ReadState(r io.Reader) (transit.Day, error) {
 		copy(key.card[:], body)
 		key.city = transit.City(binary.LittleEndian.Uint32(body[transit.MaxCardID:]))
 		hi, _ := mulHi(cardHash(&key.card), n)
-		pr := &e.shards[hi].pricer
+		pr := prs[hi]
 		if kind == stateCard {
 			err = pr.loadCard(&key, body[cardKeySize:])
 		} else {
@@ -282,7 +292,7 @@ func (e *Engine) ReadState(r io.Reader) (transit.Day, error) {
 			return 0, fmt.Errorf("record %d: %w: %w", i, err, ErrState)
 		}
 	}
-	for _, s := range e.shards {
+	for _, s := range prs {
 		s.closed = transit.Day(closed)
 		s.oldest = transit.Day(closed) - transit.Day(s.dedupDays) + 1
 		s.stats.Open = int64(len(s.journeys) - len(s.freeJ))

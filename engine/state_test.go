@@ -145,19 +145,18 @@ func sampleState(t testing.TB) []byte {
 	return b.Bytes()
 }
 
-// FuzzReadState: any input is loaded or refused without a panic.
+// FuzzReadState: any input is loaded or refused without a panic. It loads
+// into a bare pricer (no engine, no goroutines): an engine's buffers would
+// cost each run more than the decoding.
 func FuzzReadState(f *testing.F) {
 	f.Add(sampleState(f))
 	f.Add([]byte(stateMagic))
-	cal := calendar(f)
-	b := book(f)
+	opts := Options{Shards: 1, BatchSize: 1, Window: Unbounded, Calendar: calendar(f)}
+	opts.EnsureDefaults()
 	f.Fuzz(func(t *testing.T, in []byte) {
-		e, err := New(b, newCollect(1), Options{Shards: 1, Window: Unbounded, Calendar: cal})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer e.Close()
-		if _, err := e.ReadState(bytes.NewReader(in)); err != nil && !errors.Is(err, ErrState) {
+		var pr pricer
+		pr.init(0, newCollect(1), &opts)
+		if _, err := readState(bytes.NewReader(in), []*pricer{&pr}); err != nil && !errors.Is(err, ErrState) {
 			t.Fatalf("error %v is not ErrState", err)
 		}
 	})
