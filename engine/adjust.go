@@ -186,9 +186,9 @@ func (pr *pricer) expireSettled() {
 
 // appendSettled appends the charge state si remembers, for a checkpoint or
 // the carried state: its day and next (varints), its tap (compact), rules
-// (uvarint), status, and its amounts (varints: gross, product, transfer and
-// cap discounts; the discount and charged follow from them... charged is
-// written too, so that a reader checks the row's arithmetic).
+// (uvarint), status, and its amounts (varints: gross, the product, transfer
+// and cap discounts, and charged, which a reader checks against the
+// others).
 func (pr *pricer) appendSettled(b []byte, si int32) []byte {
 	c := pr.settled[si]
 	o := &c.row
