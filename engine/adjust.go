@@ -99,8 +99,11 @@ func (pr *pricer) adjustLate(t *transit.Tap, day transit.Day, pol *fares.Policy,
 	limit := carryWindow(pol)
 	net := pol.Metro
 	switch {
-	case t.Action == transit.ActionExit && o.Action == transit.ActionEntry && st.journey == 0 &&
+	case t.Action == transit.ActionExit && o.Action == transit.ActionEntry &&
+		(st.journey == 0 || pr.journeys[st.journey-1].entry.Time > t.Time) &&
 		o.Time < t.Time && t.Time < c.next && t.Time-o.Time <= limit:
+		// An open journey entered after this exit is another journey:
+		// it stays open.
 		entry, ok := net.Station(o.Stop)
 		if !ok {
 			break

@@ -48,6 +48,7 @@ func TestLateTapsBookAdjustments(t *testing.T) {
 		{"exit past the time-in-system limit", []lateStep{entry(0, 0), closeDay, exit(1, 200)}, 2 * max, nil},
 		{"another journey between", []lateStep{entry(0, 60), closeDay, entry(0, 100), exit(1, 110), exit(1, 105)}, max + fare + max, nil},
 		{"late exit before another journey", []lateStep{entry(0, 60), closeDay, entry(0, 100), exit(1, 110), exit(1, 90)}, fare + fare, []transit.Fen{-max}},
+		{"late exit while a later journey is open", []lateStep{entry(0, 60), closeDay, entry(0, 100), exit(1, 90), exit(1, 110)}, fare + fare, []transit.Fen{-max}},
 	}
 	for _, c := range cases {
 		for _, restore := range []bool{false, true} {
