@@ -143,11 +143,11 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 		Calendar:     s.Calendar,
 		Ledger:       s.Ledger,
 	})
-	run := &pricing{coll: coll, sink: coll, onReject: coll.Reject}
+	run := &pricing{coll: coll, onReject: coll.Reject}
 	if sd != nil {
 		run.carry(sd.closed(), s.Day, s.Calendar)
 	}
-	eng, err := engine.New(s.Book, run.sink, eopts)
+	eng, err := engine.New(s.Book, coll, eopts)
 	if err != nil {
 		return nil, fmt.Errorf("settle: %w", err)
 	}
@@ -183,16 +183,14 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 	return rep, nil
 }
 
-// pricing is what a run routes rows and rejects through. With a state
-// folder, rows and rejects of days it closed go to the first open day
-// (late), and the engine is closed only up to the run's day.
+// pricing is what a run routes rejects through, and the day it closes.
+// With a state folder, rejects of days it closed go to the first open day
+// (late; the engine moves its rows so, from the state's last closed day),
+// and the engine is closed only up to the run's day.
 type pricing struct {
 	coll     *settlement.Collector
-	sink     engine.Sink
 	onReject func(transit.Reject)
-
-	state bool
-	last  transit.Day // the day the run closes (state only)
+	last     transit.Day // the day the run closes (state only; 0: all)
 }
 
 // carry sets the run up to go on from a state whose last closed day is
@@ -200,8 +198,7 @@ type pricing struct {
 // record is reported in the run that reads it: of a closed day, in the
 // first open day; of a day after last, or without a time, in last.
 func (p *pricing) carry(closed, last transit.Day, cal *transit.Calendar) {
-	p.state, p.last = true, last
-	p.sink = lateSink{next: p.coll, closed: closed}
+	p.last = last
 	p.onReject = func(r transit.Reject) {
 		d := last
 		if r.HasTime {
@@ -209,17 +206,6 @@ func (p *pricing) carry(closed, last transit.Day, cal *transit.Calendar) {
 		}
 		p.coll.RejectIn(d, r)
 	}
-}
-
-// lateSink settles rows of closed days in the first open day.
-type lateSink struct {
-	next   engine.Sink
-	closed transit.Day
-}
-
-func (l lateSink) Emit(shard int, rows []transit.Priced) {
-	engine.SettleLate(rows, l.closed)
-	l.next.Emit(shard, rows)
 }
 
 // price decodes the inputs into the engine and closes it: every tap is
@@ -268,7 +254,7 @@ func (s *Settle) price(ctx context.Context, inputs []string, eng *engine.Engine,
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !run.state {
+	if run.last == 0 {
 		eng.Close()
 		engineOpen = false
 		return nil

@@ -59,11 +59,7 @@ func (pr *pricer) remember(si int32, row *transit.Priced, next int64) {
 		pr.settled = make(map[int32]settledCharge)
 	}
 	c := settledCharge{row: *row, next: next}
-	if pr.closed != 0 && c.row.Day <= pr.closed {
-		// Its day is closed: it is settled in the next open day (see
-		// Partition.Emit and SettleLate).
-		c.row.Day = pr.closed + 1
-	}
+	c.row.Day = pr.settledDay(c.row.Day) // as flushOut will settle it
 	pr.settled[si] = c
 	st := pr.cards.at(si)
 	st.settled = true

@@ -304,7 +304,7 @@ func (p *Partition) appendMeta(b []byte) []byte {
 	pr := &p.pricer
 	b = append(b, metaVersion)
 	for _, v := range []int64{pr.released, pr.step, p.clock.maxTime, p.clock.watermark, p.clock.window,
-		int64(pr.oldest), int64(p.settled), pr.stats.Taps, pr.stats.Late} {
+		int64(pr.oldest), int64(pr.closed), pr.stats.Taps, pr.stats.Late} {
 		b = binary.LittleEndian.AppendUint64(b, uint64(v))
 	}
 	for _, v := range pr.stats.Rows {
@@ -481,8 +481,7 @@ func (p *Partition) restoreMeta(b []byte) error {
 	if w := next(); w != p.clock.window {
 		return fmt.Errorf("checkpoint taken with window %v, partition has %v: %w", w, p.clock.window, ErrCheckpoint)
 	}
-	pr.oldest, p.settled = transit.Day(next()), transit.Day(next())
-	pr.closed = p.settled
+	pr.oldest, pr.closed = transit.Day(next()), transit.Day(next())
 	pr.stats.Taps, pr.stats.Late = next(), next()
 	for i := range statuses {
 		pr.stats.Rows[i] = next()

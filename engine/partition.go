@@ -31,12 +31,6 @@ import (
 type Partition struct {
 	pricer
 	book atomic.Pointer[fares.Book]
-	sink Sink
-
-	// settled is the last day closed (0: none). Rows of closed days are
-	// settled in the next day, flagged late: Emit moves them on their way
-	// to sink.
-	settled transit.Day
 
 	clock clock
 
@@ -50,8 +44,8 @@ func NewPartition(book *fares.Book, sink Sink, id int, opts Options) (*Partition
 	if err := prepare(book, sink, &opts); err != nil {
 		return nil, err
 	}
-	p := &Partition{clock: newClock(opts.Window), sink: sink}
-	p.pricer.init(id, p, &opts)
+	p := &Partition{clock: newClock(opts.Window)}
+	p.pricer.init(id, sink, &opts)
 	p.pricer.track = true
 	p.book.Store(book)
 	return p, nil
@@ -84,44 +78,19 @@ func (p *Partition) Submit(taps []transit.Tap) {
 // Closing a day already closed does nothing.
 func (p *Partition) CloseDay(d transit.Day) {
 	pr := &p.pricer
-	if p.settled != 0 && d <= p.settled {
+	if pr.closed != 0 && d <= pr.closed {
 		return
 	}
 	pr.book = p.book.Load()
 	pr.closeDays(d)
 	pr.flushOut() // these rows belong to the days being closed
-	p.settled = d
 	pr.closed = d
 	pr.finishBatch()
 }
 
-// Emit receives the pricer's rows and passes them to the partition's sink,
-// moving rows of closed days into the next open day: their day's files
-// are written, so they are settled there as late adjustments.
-func (p *Partition) Emit(shard int, rows []transit.Priced) {
-	SettleLate(rows, p.settled)
-	p.sink.Emit(shard, rows)
-}
-
-// SettleLate moves the rows of days up to closed into day closed+1,
-// flagged late: a closed day's files are written and never change, so what
-// is priced for it later is settled in the next open day as a late
-// adjustment. closed == 0 (none closed) moves nothing.
-func SettleLate(rows []transit.Priced, closed transit.Day) {
-	if closed == 0 {
-		return
-	}
-	for i := range rows {
-		if r := &rows[i]; r.Day <= closed {
-			r.Day = closed + 1
-			r.Rules |= transit.RuleLate
-		}
-	}
-}
-
 // Closed returns the last day closed, and false when none was.
 func (p *Partition) Closed() (transit.Day, bool) {
-	return p.settled, p.settled != 0
+	return p.closed, p.closed != 0
 }
 
 // Watermark returns the partition's event-time watermark: taps older than

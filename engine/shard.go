@@ -45,8 +45,8 @@ type pricer struct {
 
 	// settled remembers incomplete metro charges by card state, for late
 	// taps that complete them (adjust.go); closed is the last day closed
-	// (Partition, or the state an Engine read): rows of days up to it are
-	// settled in the day after.
+	// (a Partition's, or that of the state an Engine read): rows of days
+	// up to it are settled in the day after (settledDay).
 	settled map[int32]settledCharge
 	closed  transit.Day
 
@@ -237,10 +237,29 @@ func (pr *pricer) finishBatch() {
 }
 
 func (pr *pricer) flushOut() {
-	if len(pr.out) > 0 {
-		pr.sink.Emit(pr.id, pr.out)
-		pr.out = pr.out[:0]
+	if len(pr.out) == 0 {
+		return
 	}
+	if pr.closed != 0 {
+		for i := range pr.out {
+			if r := &pr.out[i]; r.Day <= pr.closed {
+				r.Day = pr.settledDay(r.Day)
+				r.Rules |= transit.RuleLate
+			}
+		}
+	}
+	pr.sink.Emit(pr.id, pr.out)
+	pr.out = pr.out[:0]
+}
+
+// settledDay returns the day a row of day d is settled in: d, or when d is
+// closed (its files are written and never change), the first open day,
+// where the row is a late adjustment. flushOut moves rows so, flagged late.
+func (pr *pricer) settledDay(d transit.Day) transit.Day {
+	if pr.closed != 0 && d <= pr.closed {
+		return pr.closed + 1
+	}
+	return d
 }
 
 // appendRow appends a row for t and returns it for the caller to fill in.
