@@ -250,13 +250,9 @@ func (e *Engine) Close() {
 	if e.closed {
 		return
 	}
-	e.closed = true
 	e.Flush()
 	e.control(math.MaxInt32)
-	for _, s := range e.shards {
-		close(s.in)
-	}
-	e.wg.Wait()
+	e.Stop()
 }
 
 // Stats sums the shards' counters. Shards publish them once per batch, so

@@ -474,7 +474,6 @@ func (pr *pricer) markDirty(st *cardState, i int32) {
 // back from its log.
 func (pr *pricer) seenBefore(st *cardState, h uint64, d transit.Day, t *transit.Tap) (dup, differs bool) {
 	id := &t.ID
-	log := pr.dayLog(d)
 	tag := uint16(tapHash(id) >> 48)
 	sum := contentSum(t)
 	free := -1
@@ -513,6 +512,9 @@ func (pr *pricer) seenBefore(st *cardState, h uint64, d transit.Day, t *transit.
 			return true, e.sum != 0 && e.sum != sum
 		}
 	}
+	// The day's log exists once the day has a tap_id, inline or spilled:
+	// a checkpoint keeps the lists of the days that have a log.
+	log := pr.dayLog(d)
 	if free < 0 || !inlineDay(d) {
 		st.noteSpill(d)
 		pr.spill.add(&spillEntry{id: *id, card: st.key, day: d, sum: sum})

@@ -57,7 +57,8 @@ var ErrState = errors.New("engine: invalid state")
 
 // Stop stops the shards, keeping the journey state of days still open
 // (journeys carried across the last cut-off, the tap_ids of the dedup
-// window, taps held of days not closed) for WriteState. Unlike Close it closes no day. The engine cannot price
+// window, taps held of days not closed) for WriteState; Close is Stop
+// after closing every day. Unlike Close it closes no day. The engine cannot price
 // afterwards.
 func (e *Engine) Stop() {
 	if e.closed {
