@@ -344,13 +344,11 @@ func (d *Day) validateDiscounts() error {
 }
 
 // recordCount sums the counts of the statuses of input records: every
-// status but StatusAdjustment.
+// status but StatusAdjustment, the last.
 func recordCount(c *[transit.NumStatuses]int64) int64 {
 	var n int64
-	for s := transit.Status(1); s < transit.NumStatuses; s++ {
-		if s != transit.StatusAdjustment {
-			n += c[s]
-		}
+	for _, v := range c[1:transit.NumRecordStatuses] {
+		n += v
 	}
 	return n
 }
