@@ -60,6 +60,7 @@ const (
 	RuleDefaultPolicy                   // the documented default policy, not city data
 	RuleSynthetic                       // priced on a synthetic (generated) metro network
 	RuleCarried                         // an entry carried past its day's cut-off, settled the next day
+	RuleCorrection                      // booked by a correction (transit.Correction)
 	numRules          = iota
 )
 
@@ -67,6 +68,7 @@ var ruleNames = [numRules]string{
 	"bus-flat", "bus-line", "metro-distance", "metro-entry", "product",
 	"transfer", "daily-cap", "volume", "overtime", "unmatched-exit",
 	"unclosed-entry", "late", "default-policy", "synthetic", "carried",
+	"correction",
 }
 
 // Append appends the rule names joined by '+', in bit order.
@@ -137,12 +139,20 @@ const (
 	// ReasonContentDiffers is the one reason a duplicate may carry: the
 	// tap_id was seen before on a tap whose other fields differ.
 	ReasonContentDiffers
+	// The reasons a correction is rejected for (on its row, flagged
+	// RuleCorrection): no charge of the card's tap_id settled within the
+	// window; its charge is in a day not closed yet; it would refund more
+	// than is still charged; its tap_id is a correction's, not a tap's.
+	ReasonUnknownCharge
+	ReasonNotSettled
+	ReasonOverRefund
+	ReasonCorrectsCorrection
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"", "unknown-city", "unknown-issuer", "no-policy", "no-metro", "unknown-station", "mode-action",
-	"content-differs",
+	"content-differs", "unknown-charge", "not-settled", "over-refund", "corrects-correction",
 }
 
 // String returns the reason's ledger name.

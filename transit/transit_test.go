@@ -1,6 +1,7 @@
 package transit
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -159,6 +160,7 @@ func TestRuleBitsAreStable(t *testing.T) {
 		{RuleLate, 11, "late"},
 		{RuleSynthetic, 13, "synthetic"},
 		{RuleCarried, 14, "carried"},
+		{RuleCorrection, 15, "correction"},
 	} {
 		if c.r != 1<<c.bit || c.r.String() != c.name {
 			t.Errorf("rule %q: bit %#x, want %q at bit %d", c.r.String(), uint32(c.r), c.name, c.bit)
@@ -167,8 +169,8 @@ func TestRuleBitsAreStable(t *testing.T) {
 			t.Errorf("ParseRules(%q) = %v %v", c.name, got, ok)
 		}
 	}
-	if KnownRules != 1<<15-1 {
-		t.Errorf("KnownRules = %#x, want 15 rules", uint32(KnownRules))
+	if KnownRules != 1<<16-1 {
+		t.Errorf("KnownRules = %#x, want 16 rules", uint32(KnownRules))
 	}
 }
 
@@ -184,5 +186,52 @@ func TestCompareTotal(t *testing.T) {
 	b.Device[0] = 'x'
 	if Compare(&a, &b) == 0 {
 		t.Error("Compare ignores device")
+	}
+}
+
+func TestCorrectionValidate(t *testing.T) {
+	base := func() Correction {
+		var c Correction
+		_ = c.ID.Set([]byte("cs-1"))
+		_ = c.Card.Set([]byte("3100001"))
+		_ = c.Tap.Set([]byte("t-1"))
+		c.Kind = CorrectionRefund
+		return c
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*Correction)
+		ok   bool
+	}{
+		{"refund", func(*Correction) {}, true},
+		{"refund with amount", func(c *Correction) { c.Amount = 5 }, false},
+		{"partial", func(c *Correction) { c.Kind, c.Amount = CorrectionPartial, 100 }, true},
+		{"partial zero", func(c *Correction) { c.Kind = CorrectionPartial }, false},
+		{"partial negative", func(c *Correction) { c.Kind, c.Amount = CorrectionPartial, -1 }, false},
+		{"partial too much", func(c *Correction) { c.Kind, c.Amount = CorrectionPartial, MaxCorrectionAmount+1 }, false},
+		{"reprice free", func(c *Correction) { c.Kind = CorrectionReprice }, true},
+		{"reprice negative", func(c *Correction) { c.Kind, c.Amount = CorrectionReprice, -1 }, false},
+		{"no id", func(c *Correction) { c.ID = DeviceID{} }, false},
+		{"no card", func(c *Correction) { c.Card = CardID{} }, false},
+		{"no tap", func(c *Correction) { c.Tap = TapID{} }, false},
+		{"no kind", func(c *Correction) { c.Kind = 0 }, false},
+	} {
+		c := base()
+		tc.edit(&c)
+		err := c.Validate()
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: Validate() = %v, want ok %v", tc.name, err, tc.ok)
+		}
+		if err != nil && !errors.Is(err, ErrCorrection) {
+			t.Errorf("%s: %v does not wrap ErrCorrection", tc.name, err)
+		}
+	}
+	for k := CorrectionRefund; k <= CorrectionReprice; k++ {
+		if got, ok := ParseCorrectionKind([]byte(k.String())); !ok || got != k {
+			t.Errorf("ParseCorrectionKind(%q) = %v, %v", k.String(), got, ok)
+		}
+	}
+	if _, ok := ParseCorrectionKind([]byte("refund-all")); ok {
+		t.Error("ParseCorrectionKind accepted an unknown kind")
 	}
 }
