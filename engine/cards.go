@@ -251,6 +251,9 @@ func (t *cardTable) resize(n int) {
 type dayLog struct {
 	day transit.Day
 	ids chunked.Vec[loggedID]
+	// charges holds the day's money rows when the pricer keeps them
+	// (Options.KeepCharges), for corrections (charges.go).
+	charges chargeLog
 
 	// Checkpoint bookkeeping (Partition only): fresh marks a log created
 	// since the last checkpoint; ckIDs counts the identifiers already
@@ -265,5 +268,6 @@ func (l *dayLog) room() int { return l.ids.Cap() }
 func (l *dayLog) reset(d transit.Day) {
 	l.day = d
 	l.ids.Reset()
+	l.charges.reset()
 	l.fresh, l.ckIDs = true, 0
 }

@@ -70,6 +70,7 @@ const (
 	compactSeenSize = 8
 
 	idsList      = "ids/"
+	chargesList  = "charges/"
 	spillList    = "spills/"
 	oldSpillList = "spill/" // entries without a content sum
 
@@ -81,6 +82,10 @@ const (
 	// compactIDsSums is the first byte of an ids blob: as compactIDs, each
 	// identifier followed by its tap's content sum (8 bytes).
 	compactIDsSums = 1
+
+	// compactCharges is the first byte of a charges blob: then each
+	// record (appendCharge) after its length (uvarint).
+	compactCharges = 1
 
 	spillEntrySize    = transit.MaxTapID + cardKeySize + 8
 	oldSpillEntrySize = transit.MaxTapID + cardKeySize
@@ -192,6 +197,7 @@ func (p *Partition) Checkpoint(w CheckpointWriter, full bool, meta []byte) []byt
 			w.Drop(idsList + strconv.Itoa(int(d)))
 			w.Drop(spillList + strconv.Itoa(int(d)))
 			w.Drop(oldSpillList + strconv.Itoa(int(d)))
+			w.Drop(chargesList + strconv.Itoa(int(d)))
 			continue
 		}
 		keep = append(keep, d)
@@ -211,6 +217,20 @@ func (p *Partition) Checkpoint(w CheckpointWriter, full bool, meta []byte) []byt
 			}
 			w.Append(idsList+strconv.Itoa(int(l.day)), buf)
 			l.ckIDs = n
+		}
+		c := &l.charges
+		if full {
+			c.ck = 0
+		}
+		if n := c.len(); n > c.ck {
+			buf = append(buf[:0], compactCharges)
+			for i := c.ck; i < n; i++ {
+				rec := c.record(i)
+				buf = binary.AppendUvarint(buf, uint64(len(rec)))
+				buf = append(buf, rec...)
+			}
+			w.Append(chargesList+strconv.Itoa(int(l.day)), buf)
+			c.ck = n
 		}
 	}
 	if full {
@@ -405,11 +425,13 @@ func (p *Partition) restoreLists(lists map[string][][]byte) (span cardState, err
 	pr := &p.pricer
 	// In name order, so that the spill set is rebuilt in one order.
 	for _, name := range slices.Sorted(maps.Keys(lists)) {
-		size := 0 // of a spill entry; 0 for an ids list
+		size := 0 // of a spill entry; 0 for an ids list, -1 for charges
 		var rest string
 		switch {
 		case strings.HasPrefix(name, idsList):
 			rest = name[len(idsList):]
+		case strings.HasPrefix(name, chargesList):
+			rest, size = name[len(chargesList):], -1
 		case strings.HasPrefix(name, spillList):
 			rest, size = name[len(spillList):], spillEntrySize
 		case strings.HasPrefix(name, oldSpillList):
@@ -424,13 +446,16 @@ func (p *Partition) restoreLists(lists map[string][][]byte) (span cardState, err
 		d := transit.Day(n)
 		l := pr.dayLog(d)
 		l.fresh = false
-		if size != 0 {
+		if size > 0 {
 			span.noteSpill(d)
 		}
 		for _, b := range lists[name] {
-			if size != 0 {
+			switch {
+			case size < 0:
+				err = readCharges(b, &l.charges)
+			case size > 0:
 				err = readSpill(b, d, size, &pr.spill)
-			} else {
+			default:
 				err = readIDs(b, func(id *loggedID) { l.ids.Push(id) })
 			}
 			if err != nil {
@@ -438,9 +463,30 @@ func (p *Partition) restoreLists(lists map[string][][]byte) (span cardState, err
 			}
 		}
 		l.ckIDs = l.ids.Len()
+		l.charges.ck = l.charges.len()
 	}
 	pr.spill.ck = pr.spill.len()
 	return span, nil
+}
+
+// readCharges adds the records of a charges blob to c, checking each.
+func readCharges(b []byte, c *chargeLog) error {
+	if len(b) == 0 || b[0] != compactCharges {
+		return fmt.Errorf("charges blob of %d bytes starts with %v, want %d", len(b), b[:min(1, len(b))], compactCharges)
+	}
+	var r transit.Priced
+	for b = b[1:]; len(b) > 0; {
+		n, rest, err := varint.Uvarint(b)
+		if err != nil || n > maxChargeRecord || n > uint64(len(rest)) {
+			return fmt.Errorf("charge record of %d bytes, %d left", n, len(rest))
+		}
+		if err := decodeCharge(rest[:n], &r); err != nil {
+			return err
+		}
+		c.add(rest[:n])
+		b = rest[n:]
+	}
+	return nil
 }
 
 // readSpill adds the entries of a spill blob of day d to s: size-byte

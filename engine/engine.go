@@ -47,6 +47,13 @@ type Options struct {
 	// the later one a duplicate (see dedup.go). Each shard keeps that many
 	// days of tap_ids. Default: 7 (a week of validators that sync late).
 	DedupDays int
+	// KeepCharges keeps the rows that moved money in the dedup window's
+	// days, so that corrections (Engine.Correct, Partition.Correct) can
+	// find the charge they correct; they are checkpointed and written to
+	// the state with the rest. It costs memory and a little time per row
+	// emitted; a run that cannot be corrected later (a batch job without a
+	// state folder) leaves it off.
+	KeepCharges bool
 
 	// timeOrder makes an Unbounded window release in transit.Compare
 	// order, as a bounded one does, instead of card by card: both orders
@@ -134,6 +141,16 @@ type lateMark struct {
 type control struct {
 	closeDay transit.Day // close days <= closeDay; closeAll if math.MaxInt32
 	done     chan struct{}
+	// corr, when set, asks the shard to apply these corrections instead,
+	// writing outcome i to out[idx[i]] (each shard its own elements).
+	corr *corrections
+}
+
+type corrections struct {
+	cs  []transit.Correction
+	idx []int
+	out []CorrectionOutcome
+	err []error // one per shard
 }
 
 // New starts an engine over book, sending rows to sink.
@@ -242,6 +259,36 @@ func (e *Engine) control(d transit.Day) {
 	for range e.shards {
 		<-done
 	}
+}
+
+// Correct applies corrections in the first open day (the day after the
+// closed day of the state the engine read) after every tap submitted so
+// far, and returns what became of each, in order. A batch run calls it
+// after CloseDay of its last day, so that the taps it read are priced: a
+// correction of one of them is refused as not settled rather than not
+// found. Applied corrections book
+// their rows to the sink like taps. Corrections of one card are applied in
+// the order given. It needs Options.KeepCharges.
+func (e *Engine) Correct(cs []transit.Correction) ([]CorrectionOutcome, error) {
+	if !e.opts.KeepCharges {
+		return nil, ErrNoCharges
+	}
+	e.Flush()
+	per := make([][]int, len(e.shards))
+	for i := range cs {
+		s, _ := mulHi(cardHash(&cs[i].Card), uint64(len(e.shards)))
+		per[s] = append(per[s], i)
+	}
+	out := make([]CorrectionOutcome, len(cs))
+	errs := make([]error, len(e.shards))
+	done := make(chan struct{}, len(e.shards))
+	for i, s := range e.shards {
+		s.in <- &batch{ctl: &control{done: done, corr: &corrections{cs: cs, idx: per[i], out: out, err: errs[i : i+1]}}}
+	}
+	for range e.shards {
+		<-done
+	}
+	return out, errors.Join(errs...)
 }
 
 // Close prices everything held, closes every day, stops the shards and

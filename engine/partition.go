@@ -88,6 +88,21 @@ func (p *Partition) CloseDay(d transit.Day) {
 	pr.finishBatch()
 }
 
+// Correct applies correction c in the first open day (the day after the
+// last closed one), emitting the row it books before it returns, and says
+// what became of it (see the package's corrections). It needs
+// Options.KeepCharges.
+func (p *Partition) Correct(c *transit.Correction) (CorrectionOutcome, error) {
+	pr := &p.pricer
+	if !pr.keepRows {
+		return CorrectionOutcome{}, ErrNoCharges
+	}
+	pr.book = p.book.Load()
+	o, err := pr.correct(c)
+	pr.finishBatch()
+	return o, err
+}
+
 // Closed returns the last day closed, and false when none was.
 func (p *Partition) Closed() (transit.Day, bool) {
 	return p.closed, p.closed != 0

@@ -55,7 +55,10 @@ type pricer struct {
 	spill  spillSet  // tap_ids that did not fit their card's inline slots
 	oldest transit.Day
 
-	out       []transit.Priced
+	out []transit.Priced
+	// keepRows: record the money rows in the charge logs for corrections
+	// (Options.KeepCharges).
+	keepRows  bool
 	stats     Stats
 	published publishedStats
 
@@ -113,6 +116,7 @@ func (pr *pricer) init(id int, sink Sink, opts *Options) {
 		id:        id,
 		sink:      sink,
 		dedupDays: opts.DedupDays,
+		keepRows:  opts.KeepCharges,
 		cal:       opts.Calendar,
 		days:      transit.NewDayCache(opts.Calendar),
 		held:      newReorder(min(step, int64(time.Minute))),
@@ -130,6 +134,12 @@ func (s *shard) run() {
 	defer s.e.wg.Done()
 	for b := range s.in {
 		s.book = s.e.book.Load()
+		if b.ctl != nil && b.ctl.corr != nil {
+			s.applyCorrections(b.ctl.corr)
+			s.finishBatch()
+			b.ctl.done <- struct{}{}
+			continue
+		}
 		if b.ctl != nil {
 			s.closeDays(b.ctl.closeDay)
 			s.finishBatch()
@@ -247,6 +257,9 @@ func (pr *pricer) flushOut() {
 				r.Rules |= transit.RuleLate
 			}
 		}
+	}
+	if pr.keepRows {
+		pr.keepCharges(pr.out)
 	}
 	pr.sink.Emit(pr.id, pr.out)
 	pr.out = pr.out[:0]

@@ -37,6 +37,8 @@ import (
 //	stateID:    a tap_id of the window: card key, day (varint), content
 //	            sum (8 bytes), identifier bytes
 //	stateHeld:  a tap of a day not closed (transit.Tap.AppendCompact)
+//	stateCharge: a money row of the window kept for corrections: its
+//	            settlement day (varint) and record (appendCharge)
 //	stateEnd:   an empty body; nothing follows
 //
 // A reader refuses what it does not know rather than guess at it.
@@ -46,6 +48,7 @@ const (
 	stateCard    = 'C'
 	stateID      = 'I'
 	stateHeld    = 'H'
+	stateCharge  = 'G'
 	stateEnd     = 'E'
 	stateOpen    = 1 << 0
 	stateCarried = 1 << 1
@@ -153,6 +156,18 @@ func (pr *pricer) writeState(w *bufio.Writer, b []byte, closed transit.Day) erro
 		}
 		if err := writeRecord(w, stateID, appendStateID(b[:0], &e.card, e.day, e.sum, &e.id)); err != nil {
 			return err
+		}
+	}
+	oldest := closed - transit.Day(pr.dedupDays) + 1
+	for _, l := range pr.logs {
+		if l.day < oldest {
+			continue
+		}
+		for k := range l.charges.len() {
+			b = binary.AppendVarint(b[:0], int64(l.day))
+			if err := writeRecord(w, stateCharge, append(b, l.charges.record(k)...)); err != nil {
+				return err
+			}
 		}
 	}
 	var err error
@@ -276,6 +291,12 @@ func readState(r io.Reader, prs []*pricer) (transit.Day, error) {
 			prs[hi].held.add(&t)
 			continue
 		}
+		if kind == stateCharge {
+			if err := loadCharge(body, prs); err != nil {
+				return 0, fmt.Errorf("record %d: %w: %w", i, err, ErrState)
+			}
+			continue
+		}
 		if (kind != stateCard && kind != stateID) || len(body) < cardKeySize {
 			return 0, fmt.Errorf("record %d: kind %q of %d bytes: %w", i, kind, len(body), ErrState)
 		}
@@ -374,5 +395,24 @@ func (pr *pricer) loadID(key *cardKey, b []byte) error {
 	}
 	st.noteSpill(day)
 	pr.spill.add(&spillEntry{id: id.id, card: *key, day: day, sum: id.sum})
+	return nil
+}
+
+// loadCharge loads a charge record's body into the charge log of its day
+// in the pricer of its card.
+func loadCharge(b []byte, prs []*pricer) error {
+	d, rec, err := varint.Int32(b)
+	if err != nil {
+		return fmt.Errorf("charge's day: %w", err)
+	}
+	var r transit.Priced
+	if len(rec) > maxChargeRecord {
+		return fmt.Errorf("charge record of %d bytes", len(rec))
+	}
+	if err := decodeCharge(rec, &r); err != nil {
+		return err
+	}
+	hi, _ := mulHi(cardHash(&r.Card), uint64(len(prs)))
+	prs[hi].dayLog(transit.Day(d)).charges.add(rec)
 	return nil
 }

@@ -134,7 +134,7 @@ func sampleState(t testing.TB) []byte {
 	t.Helper()
 	days := severalDays(t, 2)
 	cal := calendar(t)
-	e, err := New(book(t), newCollect(2), Options{Shards: 2, Window: Unbounded, Calendar: cal})
+	e, err := New(book(t), newCollect(2), Options{Shards: 2, Window: Unbounded, Calendar: cal, KeepCharges: true})
 	must(t, err)
 	e.Submit(days[0])
 	d := cal.DayOf(days[0][0].Time)
