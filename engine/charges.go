@@ -24,17 +24,19 @@ import (
 // first needs it.
 //
 // A correction is applied in the first open day (the day after the last
-// closed one) and books one adjustment row of the corrected tap, flagged
+// closed one) and books adjustment rows of the corrected tap (one; two for
+// a re-price), flagged
 // transit.RuleCorrection, its device column holding the correction_id, its
-// ref_day the latest day of the tap's earlier rows. The row's amounts are
-// the change, so that the tap's rows always sum to what the rider owes:
+// ref_day the latest day of the tap's charge and its adjustments. Its
+// amounts are the change, so that the tap's rows always sum to what the
+// rider owes, and like every adjustment's they share one sign:
 //
 //   - a refund negates what the tap's rows still sum to, discounts
 //     included (a refunded Join in Card ride gives its subsidy back);
 //   - a partial refund of x fen lowers the gross and the charge by x;
-//   - a re-price to fare f charges f at its gross, without discounts: the
-//     row is f less what the rows sum to, field by field, so its amounts
-//     may differ in sign (the discounts given back, the charge raised).
+//   - a re-price to fare f reverses what the rows sum to, as a refund
+//     does, and books a second row charging f at its gross, without
+//     discounts (the adjustment model's reversal and true charge).
 //
 // A correction is rejected (not booked) when no row of the card's tap_id
 // is kept (transit.ReasonUnknownCharge: never charged, a duplicate or a
@@ -266,7 +268,7 @@ type CorrectionOutcome struct {
 	// Reason says why a correction was rejected, or that a duplicate
 	// names another tap (transit.ReasonContentDiffers).
 	Reason transit.Reason
-	// Row is the row an applied correction booked; on a rejected or
+	// Row is the (last) row an applied correction booked; on a rejected or
 	// duplicate one, the tap corrected as found (zero when none was).
 	Row transit.Priced
 }
@@ -378,32 +380,37 @@ func (pr *pricer) correct(c *transit.Correction) (CorrectionOutcome, error) {
 		out.Status, out.Reason = transit.StatusRejected, transit.ReasonNotSettled
 		return out, nil
 	}
-	var a transit.Priced // the change the correction makes
+	t := sum.tap
+	t.Device = c.ID
+	book := func(gross, product, transfer, cap, charged transit.Fen) *transit.Priced {
+		p := pr.appendRow(&t, pr.closed+1, transit.StatusAdjustment)
+		p.RefDay, p.Rules = sum.day, transit.RuleCorrection
+		p.Gross, p.ProductDiscount, p.TransferDiscount, p.CapDiscount, p.Charged = gross, product, transfer, cap, charged
+		p.Discount = product + transfer + cap
+		return p
+	}
+	var p *transit.Priced
 	switch c.Kind {
 	case transit.CorrectionRefund:
 		if sum.charged <= 0 {
 			out.Status, out.Reason = transit.StatusRejected, transit.ReasonOverRefund
 			return out, nil
 		}
-		a.Gross, a.ProductDiscount, a.TransferDiscount, a.CapDiscount, a.Charged = -sum.gross, -sum.product, -sum.transfer, -sum.cap, -sum.charged
+		p = book(-sum.gross, -sum.product, -sum.transfer, -sum.cap, -sum.charged)
 	case transit.CorrectionPartial:
 		if c.Amount > sum.charged {
 			out.Status, out.Reason = transit.StatusRejected, transit.ReasonOverRefund
 			return out, nil
 		}
-		a.Gross, a.Charged = -c.Amount, -c.Amount
+		p = book(-c.Amount, 0, 0, 0, -c.Amount)
 	case transit.CorrectionReprice:
-		a.Gross, a.ProductDiscount, a.TransferDiscount, a.CapDiscount = c.Amount-sum.gross, -sum.product, -sum.transfer, -sum.cap
-		a.Charged = c.Amount - sum.charged
+		if sum.gross != 0 || sum.product != 0 || sum.transfer != 0 || sum.cap != 0 {
+			book(-sum.gross, -sum.product, -sum.transfer, -sum.cap, -sum.charged)
+		}
+		p = book(c.Amount, 0, 0, 0, c.Amount)
 	default:
 		return out, fmt.Errorf("correction %q: %w", c.ID.String(), c.Validate())
 	}
-	t := sum.tap
-	t.Device = c.ID
-	p := pr.appendRow(&t, pr.closed+1, transit.StatusAdjustment)
-	p.RefDay, p.Rules = sum.day, transit.RuleCorrection
-	p.Gross, p.ProductDiscount, p.TransferDiscount, p.CapDiscount, p.Charged = a.Gross, a.ProductDiscount, a.TransferDiscount, a.CapDiscount, a.Charged
-	p.Discount = p.ProductDiscount + p.TransferDiscount + p.CapDiscount
 	out.Status, out.Row = transit.StatusAdjustment, *p
 	// Kept now, for the next correction of the tap to see.
 	pr.flushOut()
