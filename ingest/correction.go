@@ -15,7 +15,7 @@ import (
 // Correction files carry operators' refunds and re-prices
 // (transit.Correction) in the containers of tap files: CSV with a header row
 // or JSON lines, plain or compressed with zstd or gzip, detected the same
-// way (docs/tap-format.md, "Correction files"). They are few and written
+// way (docs/corrections-format.md). They are few and written
 // by people's tools, so their decoding favours strictness and clear
 // messages over speed: unlike a tap file, a column or key outside the
 // schema is an error, since a misspelt "amount" must not pass as a refund.
