@@ -28,6 +28,14 @@
 // parsed by a hand-written RFC 3339 parser. The reason text of a reject is
 // only built when there is a reject.
 //
+// # Corrections
+//
+// CorrectionReader and DecodeCorrectionJSON read operators' corrections
+// (transit.Correction, with the reason given, as CorrectionRecord) from
+// files of the same containers and with the same reject rules; their
+// schema is strict, a column or key outside it being an error. See
+// docs/corrections-format.md.
+//
 // # Writing
 //
 // Writer, AppendCSV and AppendJSON encode taps in the same schema; the

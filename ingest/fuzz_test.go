@@ -175,3 +175,92 @@ func FuzzIDClass(f *testing.F) {
 	}
 	f.Fuzz(checkIDClass)
 }
+
+// seedCorrections adds the correction fixtures with extension ext, whole
+// and line by line.
+func seedCorrections(f *testing.F, ext string) {
+	f.Helper()
+	files, _ := filepath.Glob(filepath.Join("testdata", "*corrections"+ext))
+	if len(files) == 0 {
+		f.Fatalf("no correction fixtures *corrections%s", ext)
+	}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+		if ext == ".jsonl" {
+			for _, l := range bytes.Split(data, []byte("\n")) {
+				f.Add(l)
+			}
+		}
+	}
+}
+
+// fuzzCorrectionReader returns a CorrectionReader that a fuzz target
+// reuses for every input.
+func fuzzCorrectionReader(f *testing.F) *CorrectionReader {
+	r, err := NewCorrectionReader("seed", bytes.NewReader(nil), Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { r.Close() })
+	return r
+}
+
+// FuzzCorrectionCSV checks that no input panics the correction reader and
+// that its counts and records keep their invariants (readCorrections
+// checks them: Records == Corrections + Rejected, every correction valid).
+func FuzzCorrectionCSV(f *testing.F) {
+	seedCorrections(f, ".csv")
+	f.Add([]byte(corrHeader + `c-1,3102,t-1,reprice,0,"a, ""b"""` + "\n"))
+	r := fuzzCorrectionReader(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res := readCorrections(t, r, "fuzz.csv", data, Options{Format: FormatCSV, MaxLine: 4096}, 8)
+		if res.err != nil && res.stats.Records != 0 {
+			t.Fatalf("a header error after %d records: %v", res.stats.Records, res.err)
+		}
+	})
+}
+
+// FuzzCorrectionJSON checks the correction reader on JSON lines, and that
+// on a single line it agrees with DecodeCorrectionJSON.
+func FuzzCorrectionJSON(f *testing.F) {
+	seedCorrections(f, ".jsonl")
+	r := fuzzCorrectionReader(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res := readCorrections(t, r, "fuzz.jsonl", data, Options{Format: FormatJSONL, MaxLine: 4096}, 8)
+		if res.err != nil {
+			if sniffCompression(data) == CompressionNone {
+				t.Fatalf("JSON lines have no header to fail: %v", res.err)
+			}
+			if !strings.Contains(res.err.Error(), "fuzz.jsonl") {
+				t.Fatalf("a corrupt compressed input fails without naming the file: %v", res.err)
+			}
+			return
+		}
+		if bytes.ContainsAny(data, "\n") || bytes.HasPrefix(data, utf8BOM) || len(data) > 4096 || res.stats.Records != 1 {
+			return
+		}
+		line := trimEOL(append(data, '\n'))
+		var rec CorrectionRecord
+		fe := DecodeCorrectionJSON(line, &rec)
+		switch {
+		case fe == nil && len(res.recs) != 1:
+			t.Fatalf("DecodeCorrectionJSON accepts what the reader rejected (%s)", res.rejects[0].Error())
+		case fe != nil && len(res.rejects) != 1:
+			t.Fatalf("DecodeCorrectionJSON rejects (%v) what the reader accepted", fe)
+		case fe == nil:
+			rec.Correction.Line = 1
+			if rec != res.recs[0] {
+				t.Fatalf("DecodeCorrectionJSON and the reader disagree:\n%+v\n%+v", rec, res.recs[0])
+			}
+			if err := rec.Correction.Validate(); err != nil {
+				t.Fatalf("DecodeCorrectionJSON returned an invalid correction: %v", err)
+			}
+		case fe.Field != res.rejects[0].Field || fe.Reason != res.rejects[0].Reason:
+			t.Fatalf("DecodeCorrectionJSON says %v, the reader %s", fe, res.rejects[0].Error())
+		}
+	})
+}

@@ -58,6 +58,10 @@ type Reader struct {
 	// err is sticky: io.EOF at the end of input, or the wrapped error
 	// that stopped reading.
 	err error
+	// headerless leaves a CSV header to the owner: a CorrectionReader
+	// uses a Reader only as its source of lines, and parses its own
+	// header with headerLine.
+	headerless bool
 }
 
 // Open opens the file at path ("-" for standard input) and returns a
@@ -168,7 +172,7 @@ func (r *Reader) open(src io.Reader) error {
 	if err := r.sniffFormat(); err != nil {
 		return err
 	}
-	if r.format == FormatCSV {
+	if r.format == FormatCSV && !r.headerless {
 		return r.readHeader()
 	}
 	return nil
@@ -206,24 +210,34 @@ func (r *Reader) sniffFormat() error {
 	return nil
 }
 
-// readHeader reads the CSV header: the first line that is not blank.
+// readHeader reads and parses the tap CSV header.
 func (r *Reader) readHeader() error {
+	line, err := r.headerLine()
+	if err != nil || line == nil {
+		return err
+	}
+	return r.csv.parseHeader(r.name, r.stats.Lines, line)
+}
+
+// headerLine returns the CSV header: the first line that is not blank, its
+// number in r.stats.Lines. It returns nil and no error for an input without
+// one (empty, or blank lines only), which holds zero records.
+func (r *Reader) headerLine() ([]byte, error) {
 	for {
 		line, size, long, ok := r.readLine()
 		if !ok {
 			if r.err == io.EOF {
-				return nil // empty input: zero records
+				return nil, nil
 			}
-			return r.err
+			return nil, r.err
 		}
 		if long {
-			return &HeaderError{Source: r.name, Line: r.stats.Lines, Err: ErrHeaderSyntax,
+			return nil, &HeaderError{Source: r.name, Line: r.stats.Lines, Err: ErrHeaderSyntax,
 				Detail: fmt.Sprintf("line too long: %d bytes, at most %d", size, r.opts.MaxLine)}
 		}
-		if isBlank(line) {
-			continue
+		if !isBlank(line) {
+			return line, nil
 		}
-		return r.csv.parseHeader(r.name, r.stats.Lines, line)
 	}
 }
 
