@@ -47,6 +47,10 @@ type Settle struct {
 	// Day is the last settlement day a run with State closes: required
 	// with State, after the state's last closed day.
 	Day transit.Day
+	// Corrections are correction files (CSV or JSON lines, see package
+	// ingest) applied after the run's taps, in the first open day; they
+	// correct charges of days earlier runs closed, so they need State.
+	Corrections []string
 	// Progress, when set, is told the compressed input bytes consumed.
 	Progress func(n int64)
 	// Log receives progress and outcome records. Default: discard.
@@ -66,6 +70,8 @@ type Report struct {
 	Elapsed, Priced time.Duration
 	// State is the state folder's state.json after the run (with State).
 	State *StateInfo
+	// Corrections counts what became of the corrections.
+	Corrections CorrectionsReport
 }
 
 // InputReport describes one input.
@@ -109,14 +115,18 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 	if s.Book == nil || s.Calendar == nil {
 		return nil, errors.New("settle: Book and Calendar are required")
 	}
-	if len(inputs) == 0 {
+	if len(inputs) == 0 && len(s.Corrections) == 0 {
 		return nil, errors.New("settle: no input files")
+	}
+	if len(s.Corrections) > 0 && s.State == "" {
+		return nil, errors.New("settle: corrections correct days settled by earlier runs: they need the state folder those runs kept (--state)")
 	}
 	log := s.Log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	eopts := engine.Options{Shards: s.Shards, BatchSize: s.BatchSize, DedupDays: s.DedupDays, Window: engine.Unbounded, Calendar: s.Calendar}
+	eopts := engine.Options{Shards: s.Shards, BatchSize: s.BatchSize, DedupDays: s.DedupDays, Window: engine.Unbounded, Calendar: s.Calendar,
+		KeepCharges: s.State != ""}
 	eopts.EnsureDefaults()
 	var sd *stateDir
 	switch {
@@ -137,6 +147,7 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 				s.State, closed, s.Day, ErrDayClosed)
 		}
 	}
+	rep := &Report{Inputs: make([]InputReport, len(inputs))}
 	coll := settlement.NewCollector(settlement.Options{
 		Participants: s.Book.Participants(),
 		Shards:       eopts.Shards,
@@ -146,6 +157,15 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 	run := &pricing{coll: coll, onReject: coll.Reject}
 	if sd != nil {
 		run.carry(sd.closed(), s.Day, s.Calendar)
+		// Corrections are booked in the first open day; so are those
+		// refused, and the malformed, in its rejects.
+		first := sd.closed() + 1
+		run.rejectCorrection = func(r transit.Reject) { coll.RejectIn(first, r) }
+		var err error
+		if run.corrections, rep.Corrections.Malformed, err = readCorrections(s.Corrections, run.rejectCorrection); err != nil {
+			return nil, err
+		}
+		run.window, run.log = eopts.DedupDays, log
 	}
 	eng, err := engine.New(s.Book, coll, eopts)
 	if err != nil {
@@ -157,7 +177,6 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 			return nil, err
 		}
 	}
-	rep := &Report{Inputs: make([]InputReport, len(inputs))}
 	if err := s.price(ctx, inputs, eng, run, rep); err != nil {
 		return nil, err
 	}
@@ -191,6 +210,12 @@ type pricing struct {
 	coll     *settlement.Collector
 	onReject func(transit.Reject)
 	last     transit.Day // the day the run closes (state only; 0: all)
+
+	// corrections are applied once the run's days are closed.
+	corrections      []correctionIn
+	rejectCorrection func(transit.Reject)
+	window           int
+	log              *slog.Logger
 }
 
 // carry sets the run up to go on from a state whose last closed day is
@@ -261,6 +286,12 @@ func (s *Settle) price(ctx context.Context, inputs []string, eng *engine.Engine,
 	}
 	// With a state folder: close the run's days, hold the rest.
 	eng.CloseDay(run.last)
+	cr, err := applyCorrections(eng, run.corrections, run.window, run.rejectCorrection, run.log)
+	cr.Malformed = rep.Corrections.Malformed
+	rep.Corrections = cr
+	if err != nil {
+		return err
+	}
 	eng.Stop()
 	engineOpen = false
 	return nil

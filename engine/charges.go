@@ -268,9 +268,35 @@ type CorrectionOutcome struct {
 	// Reason says why a correction was rejected, or that a duplicate
 	// names another tap (transit.ReasonContentDiffers).
 	Reason transit.Reason
+	// Charged is what the tap's kept rows summed to before the
+	// correction (0 when none was found).
+	Charged transit.Fen
 	// Row is the (last) row an applied correction booked; on a rejected or
 	// duplicate one, the tap corrected as found (zero when none was).
 	Row transit.Priced
+}
+
+// Refusal returns the field at fault and the reason, for people, that
+// correction c was not applied with outcome o (window: the dedup
+// window in days, which is how long charges are kept).
+func (o *CorrectionOutcome) Refusal(c *transit.Correction, window int) (field, reason string) {
+	if o.Status == transit.StatusDuplicate {
+		if o.Reason == transit.ReasonContentDiffers {
+			return "correction_id", fmt.Sprintf("duplicate: correction_id %q was used before for another tap of card %q (%s)", c.ID, c.Card, o.Reason)
+		}
+		return "correction_id", fmt.Sprintf("duplicate: correction_id %q was applied before; it is applied once", c.ID)
+	}
+	switch o.Reason {
+	case transit.ReasonUnknownCharge:
+		return "tap_id", fmt.Sprintf("%s: no charge of card %q's tap_id %q was settled in the last %d days", o.Reason, c.Card, c.Tap, window)
+	case transit.ReasonNotSettled:
+		return "tap_id", fmt.Sprintf("%s: the charge of tap_id %q is in a day not closed yet (%v); submit the correction once that day is settled", o.Reason, c.Tap, o.Row.Day)
+	case transit.ReasonOverRefund:
+		return "amount", fmt.Sprintf("%s: %s of tap_id %q would give back more than the %d fen still charged for it", o.Reason, c.Kind, c.Tap, o.Charged)
+	case transit.ReasonCorrectsCorrection:
+		return "tap_id", fmt.Sprintf("%s: %q is a correction_id, not a tap's; to undo a correction, re-price the tap it corrected", o.Reason, c.Tap)
+	}
+	return "", o.Reason.String()
 }
 
 // ErrNoCharges is returned by Correct on an engine that does not keep the
@@ -362,6 +388,7 @@ func (pr *pricer) correct(c *transit.Correction) (CorrectionOutcome, error) {
 	if sum.rows > 0 {
 		out.Row.Tap, out.Row.Day = sum.tap, sum.day
 		out.Row.Device = transit.DeviceID{}
+		out.Charged = sum.charged
 	}
 	switch {
 	case used || usedElsewhere:
