@@ -6,7 +6,8 @@ import (
 	"github.com/tapsettle/tapsettle/transit"
 )
 
-// Control messages are marked by a record header; their key is empty.
+// Control messages are marked by a record header; their key is empty but
+// a correction's.
 const (
 	// HeaderControl is the name of the record header that marks a control
 	// message. Its value names the control (ControlCloseDay).
@@ -15,6 +16,11 @@ const (
 	// day in the message value (YYYY-MM-DD) is complete. Publisher.CloseDay
 	// sends one to every partition.
 	ControlCloseDay = "close-day"
+	// ControlCorrection marks a message of corrections (transit.Correction)
+	// for the cards' partition: its key is the card, its value one
+	// correction as a JSON object or several as JSON lines, in the
+	// correction file's JSON form (package ingest).
+	ControlCorrection = "correction"
 )
 
 // Message is one record read from a partition. Key and Value belong to the

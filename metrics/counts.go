@@ -119,6 +119,16 @@ func (c *Counts) Row(city transit.City, mode transit.Mode, status transit.Status
 // counts as "other".
 func (c *Counts) Reject(reason string) { c.rejects[reasonIndex(reason)]++ }
 
+// correctionOutcomes are the outcome labels of corrections_total.
+var correctionOutcomes = []string{"applied", "duplicate", "rejected"}
+
+// Correction counts a correction by its outcome: "applied", "duplicate" or
+// "rejected". Corrections are rare, so it adds to the shared series at
+// once rather than at Publish.
+func (c *Counts) Correction(outcome string) {
+	c.m.corrections.WithLabelValues(outcome).Inc()
+}
+
 // Messages counts n messages consumed, holding bytes bytes of values.
 func (c *Counts) Messages(n int, bytes int) {
 	c.messages += uint64(n)

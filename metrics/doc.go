@@ -21,6 +21,7 @@
 //	bytes_consumed_total{partition}           bytes of their values
 //	taps_total{city,mode,status}              taps by outcome (city: six digits, or "other")
 //	adjustments_total                         adjustments booked (not taps)
+//	corrections_total{outcome}                corrections received: applied, duplicate, rejected
 //	rejects_total{reason}                     malformed messages by offending field
 //	consumer_lag{partition}                   messages behind the high-water mark
 //	open_journeys{partition}                  metro entries awaiting their exit

@@ -64,6 +64,7 @@ type Metrics struct {
 	lastClosedDay             prometheus.Gauge
 	sweptFiles, sweptBytes    prometheus.Counter
 	adjustments               prometheus.Counter
+	corrections               *prometheus.CounterVec
 	lastClosedMu              sync.Mutex
 	lastClosed                int // YYYYMMDD of lastClosedDay, under lastClosedMu
 }
@@ -134,6 +135,12 @@ func New(reg prometheus.Registerer, cities []transit.City) *Metrics {
 		adjustments: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "adjustments_total",
 			Help: "Adjustments booked: rows that change money settled on an earlier day (reversals and replacing charges), not counted in taps_total."}),
 	}
+	m.corrections = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "corrections_total",
+		Help: "Corrections received on the topic, by outcome: applied (booked as adjustments), duplicate (correction_id used before) or rejected (quarantined with the reason)."},
+		[]string{"outcome"})
+	for _, o := range correctionOutcomes {
+		m.corrections.WithLabelValues(o) // every outcome from the start, for increase()
+	}
 	tapsVec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "taps_total",
 		Help: "Taps priced, by city where the tap happened (six-digit code, or other), mode and status."},
 		[]string{"city", "mode", "status"})
@@ -164,7 +171,7 @@ func New(reg prometheus.Registerer, cities []transit.City) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.messages, m.bytes, tapsVec, rejectsVec, m.lag, m.open, m.held, m.assigned,
 			m.checkpointDur, m.checkpointFail, m.batchDur, m.cycleDur, m.cycleFail, m.daysClosed, m.lastClosedDay,
-			m.sweptFiles, m.sweptBytes, m.adjustments)
+			m.sweptFiles, m.sweptBytes, m.adjustments, m.corrections)
 	}
 	m.groupJoin = newJoinHistogram(reg)
 	return m

@@ -149,6 +149,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	cfg.Engine.Calendar = cfg.Calendar
 	cfg.Engine.Shards = 1
+	cfg.Engine.KeepCharges = true // corrections arrive on the topic
 	cfg.Engine.EnsureDefaults()
 	if err := cfg.Engine.Validate(); err != nil {
 		return nil, fmt.Errorf("stream: %w", err)

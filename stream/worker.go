@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -383,6 +384,9 @@ func (w *worker) message(ctx context.Context, c *feed.Claim, m *feed.Message) er
 	if w.counts != nil {
 		w.counts.Messages(1, len(m.Value))
 	}
+	if m.Control == feed.ControlCorrection {
+		return w.corrections(m)
+	}
 	if m.Control != "" {
 		if m.Control != feed.ControlCloseDay {
 			w.reject(m, 0, "", "unknown control message "+strconv.Quote(m.Control))
@@ -398,6 +402,52 @@ func (w *worker) message(ctx context.Context, c *feed.Claim, m *feed.Message) er
 	}
 	w.cur = m
 	w.taps = w.dec.DecodeMessage(w.taps, m, w.onReject)
+	return nil
+}
+
+// corrections applies the corrections of message m, one JSON object per
+// line, after the taps before it; the partition books the applied ones in
+// its first open day, and the refused or malformed ones are quarantined
+// with the reason. The card's taps and corrections share the partition,
+// so they are applied in the order they were published.
+func (w *worker) corrections(m *feed.Message) error {
+	w.submit()
+	var rec ingest.CorrectionRecord
+	for line, rest := 0, m.Value; len(rest) > 0; {
+		var l []byte
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			l, rest = rest[:i], rest[i+1:]
+		} else {
+			l, rest = rest, nil
+		}
+		line++
+		if len(bytes.TrimSpace(l)) == 0 {
+			continue
+		}
+		if fe := ingest.DecodeCorrectionJSON(l, &rec); fe != nil {
+			w.reject(m, line, fe.Field, fe.Reason)
+			continue
+		}
+		o, err := w.part.Correct(&rec.Correction)
+		if err != nil {
+			return fmt.Errorf("partition %d: correction at offset %d: %w", w.p, m.Offset, err)
+		}
+		outcome := "applied"
+		switch o.Status {
+		case transit.StatusDuplicate:
+			outcome = "duplicate"
+		case transit.StatusRejected:
+			outcome = "rejected"
+		}
+		if w.counts != nil {
+			w.counts.Correction(outcome)
+		}
+		if o.Status != transit.StatusAdjustment {
+			field, why := o.Refusal(&rec.Correction, w.s.cfg.Engine.DedupDays)
+			w.reject(m, line, field, why)
+			w.s.log.Warn("correction refused", "partition", w.p, "correction_id", rec.Correction.ID.String(), "card", rec.Correction.Card.String(), "tap_id", rec.Correction.Tap.String(), "reason", why)
+		}
+	}
 	return nil
 }
 
