@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -15,7 +16,7 @@ import (
 
 func newSettle() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "settle --out DIR [--ledger] [--state DIR --day YYYY-MM-DD] [--shards N] INPUT...",
+		Use:   "settle --out DIR [--ledger] [--state DIR --day YYYY-MM-DD [--corrections FILE]...] [--shards N] INPUT...",
 		Short: "Settle tap files (CSV or JSON lines; plain, zstd or gzip; - for stdin)",
 		Long: `settle prices every tap of the inputs and writes, for each settlement day, a
 folder under --out with the clearing files, the summary, the rejects and a manifest
@@ -28,8 +29,16 @@ chains, daily and monthly spend), the dedup window's tap_ids and the taps of lat
 days that the previous run left in DIR, closes the days up to D, and leaves its own
 state; the day files are those of one run over all the days. Taps of a day already
 closed are settled as late in the run's first open day; a day already closed is
-never closed again.`,
-		Args: cobra.MinimumNArgs(1),
+never closed again. --corrections FILE (repeatable) applies corrections of charges
+that earlier runs settled (refunds, partial refunds, re-prices; docs/corrections-format.md)
+in the run's first open day, once per correction_id; refused ones go to that day's
+rejects with the reason.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if c, _ := cmd.Flags().GetStringArray("corrections"); len(args) == 0 && len(c) == 0 {
+				return errors.New("no input files: give tap files, or --corrections files with --state")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := setup(cmd)
 			if err != nil {
@@ -41,7 +50,8 @@ never closed again.`,
 					return fmt.Errorf("--day: %w", err)
 				}
 			}
-			job := &batch.Settle{Day: day,
+			corrections, _ := cmd.Flags().GetStringArray("corrections")
+			job := &batch.Settle{Day: day, Corrections: corrections,
 				Book: e.book, Calendar: e.cal, Shards: e.cfg.Engine.Shards, BatchSize: e.cfg.Engine.BatchSize, DedupDays: e.cfg.Engine.DedupDays, State: e.cfg.Settlement.State,
 				OutDir: e.cfg.Output.Dir, Ledger: e.cfg.Output.Ledger, Log: e.log,
 			}
@@ -65,6 +75,7 @@ never closed again.`,
 	cmd.Flags().Bool("ledger", false, "also write the priced ledger (one row per tap)")
 	cmd.Flags().String("state", "", "state folder: go on from the journey state of the previous run and leave this run's for the next (settle day by day; needs --day)")
 	cmd.Flags().String("day", "", "with --state: the last settlement day (YYYY-MM-DD) this run closes; taps of later days wait in the state")
+	cmd.Flags().StringArray("corrections", nil, "with --state: a corrections file to apply in the run's first open day (repeatable)")
 	addEngineFlags(cmd)
 	return cmd
 }

@@ -42,6 +42,10 @@ func printReport(w io.Writer, rep *batch.Report, out string) {
 		fmt.Fprintf(w, " (%.0f records/s)", float64(rep.Records)/rep.Elapsed.Seconds())
 	}
 	fmt.Fprintln(w)
+	if c := rep.Corrections; c.Read+c.Malformed > 0 {
+		fmt.Fprintf(w, "corrections: %d read: %d applied (adjustments), %d duplicate, %d refused (in the rejects with the reason), %d malformed\n",
+			c.Read, c.Applied, c.Duplicate, c.Rejected, c.Malformed)
+	}
 	if st := rep.State; st != nil {
 		fmt.Fprintf(w, "state: days up to %s closed; %d open metro journey(s) carried into the next day, %d tap(s) of later days held\n", st.Closed, st.Carried, st.Held)
 	}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tapsettle/tapsettle/feed"
+	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+func newCorrect() *cobra.Command {
+	var check bool
+	cmd := &cobra.Command{
+		Use:   "correct [--brokers HOST:PORT,...] [--topic T] [--check] FILE...",
+		Short: "Publish corrections (refunds, partial refunds, re-prices) to the stream's topic",
+		Long: `correct reads correction files (CSV or JSON lines, plain, zstd or gzip; columns
+correction_id, card, tap_id, kind (refund, partial-refund, reprice), amount (fen) and
+reason; see docs/corrections-format.md) and publishes each correction to the topic, keyed by
+card, where the streaming service (run) applies it in its first open day: a refund or
+re-price of a settled charge is booked as an adjustment, once per correction_id; a
+correction that points at nothing, at a charge not settled yet, or refunds more than
+was charged is quarantined in the day's rejects with the reason.
+
+The batch job takes corrections as an input of a day-by-day run instead:
+  tapsettle settle --state DIR --day D --corrections FILE [INPUT...]
+
+With --check the files are only read: malformed records are listed and nothing is
+published. Exit status is 1 when a record is malformed.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := setup(cmd)
+			if err != nil {
+				return err
+			}
+			var cs []transit.Correction
+			var reasons []string
+			var bad int
+			for _, path := range args {
+				err := readCorrectionFile(path, func(r *ingest.CorrectionRecord) {
+					cs = append(cs, r.Correction)
+					reasons = append(reasons, r.Reason)
+				}, func(r transit.Reject) {
+					bad++
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s:%d: %s: %s\n", r.Source, r.Line, r.Field, r.Reason)
+				})
+				if err != nil {
+					return err
+				}
+			}
+			out := cmd.OutOrStdout()
+			if check {
+				fmt.Fprintf(out, "%d correction(s) read, %d malformed record(s)\n", len(cs), bad)
+				if bad > 0 {
+					return fmt.Errorf("%d malformed correction record(s)", bad)
+				}
+				return nil
+			}
+			sec, err := kafkaSecurity(e)
+			if err != nil {
+				return err
+			}
+			if err := publishCorrections(cmd.Context(), e, sec, cs, reasons); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "published %d correction(s) to %s (%d malformed record(s) not published)\n", len(cs), e.cfg.Kafka.Topic, bad)
+			if bad > 0 {
+				return fmt.Errorf("%d malformed correction record(s) not published", bad)
+			}
+			return nil
+		},
+	}
+	addKafkaFlags(cmd)
+	cmd.Flags().BoolVar(&check, "check", false, "only read the files and report malformed records; publish nothing")
+	return cmd
+}
+
+// readCorrectionFile reads one correction file, calling add for each
+// correction and reject for each malformed record.
+func readCorrectionFile(path string, add func(*ingest.CorrectionRecord), reject func(transit.Reject)) error {
+	rd, err := ingest.OpenCorrections(path, ingest.Options{OnReject: reject})
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	buf := make([]ingest.CorrectionRecord, 256)
+	for {
+		n, err := rd.Read(buf)
+		for i := range n {
+			add(&buf[i])
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func publishCorrections(ctx context.Context, e *env, sec feed.Security, cs []transit.Correction, reasons []string) error {
+	pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: e.cfg.Kafka.Brokers, Topic: e.cfg.Kafka.Topic, Security: sec, Logger: e.log})
+	if err != nil {
+		return err
+	}
+	if err := pub.PublishCorrections(ctx, cs, reasons); err != nil {
+		pub.Close()
+		return err
+	}
+	return pub.Close()
+}
