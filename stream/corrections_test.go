@@ -6,11 +6,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -132,22 +130,9 @@ func TestCorrectionsOnceThroughKill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	segments := func() int {
-		segs, _ := filepath.Glob(filepath.Join(out, segmentsDir, "p*", "*.seg"))
-		return len(segs)
+	if err := killMidDay(t, b.Addrs()[0], stateDir, out, testDay+1); err == nil {
+		t.Fatal("the child finished before the kill: make the day longer")
 	}
-	cmd := child(t, b.Addrs()[0], "local:"+stateDir, out, testDay+1)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	want := segments() + 1 + rand.IntN(3)
-	for deadline := time.Now().Add(time.Minute); segments() < want && time.Now().Before(deadline) && len(done) == 0; {
-		time.Sleep(time.Millisecond)
-	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-done
 	finish(testDay + 1)
 
 	if n := bytes.Count(readLedger(t, out, testDay+1), []byte(",correction,")); n != len(rides)+len(rides)/3 {

@@ -102,22 +102,7 @@ func TestLateExitAfterCloseThroughKill(t *testing.T) {
 	if err := pub.CloseDay(ctx, (testDay + 1).String()); err != nil {
 		t.Fatal(err)
 	}
-	segments := func() int {
-		segs, _ := filepath.Glob(filepath.Join(out, segmentsDir, "p*", "*.seg"))
-		return len(segs)
-	}
-	cmd := child(t, b.Addrs()[0], "local:"+stateDir, out, testDay+1)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	want := segments() + 1 + rand.IntN(3)
-	for deadline := time.Now().Add(time.Minute); segments() < want && time.Now().Before(deadline) && len(done) == 0; {
-		time.Sleep(time.Millisecond)
-	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	if err := <-done; err == nil {
+	if err := killMidDay(t, b.Addrs()[0], stateDir, out, testDay+1); err == nil {
 		t.Fatal("the child finished before the kill: make the day longer")
 	}
 	finish(testDay + 1)
@@ -129,4 +114,27 @@ func TestLateExitAfterCloseThroughKill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// killMidDay starts a child service settling through until and SIGKILLs
+// it once it has written one to three more segments (or after a minute),
+// and returns what its Wait returned: nil when it finished first.
+func killMidDay(t *testing.T, broker, stateDir, out string, until transit.Day) error {
+	t.Helper()
+	segments := func() int {
+		segs, _ := filepath.Glob(filepath.Join(out, segmentsDir, "p*", "*.seg"))
+		return len(segs)
+	}
+	cmd := child(t, broker, "local:"+stateDir, out, until)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	want := segments() + 1 + rand.IntN(3)
+	for deadline := time.Now().Add(time.Minute); segments() < want && time.Now().Before(deadline) && len(done) == 0; {
+		time.Sleep(time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	return <-done
 }
