@@ -55,6 +55,9 @@ type settledCharge struct {
 // tap of the card priced already after it (the entry that closed it), or
 // math.MaxInt64.
 func (pr *pricer) remember(si int32, row *transit.Priced, next int64) {
+	if !pr.lateTaps {
+		return // nothing can complete it: a batch run's every tap is priced in order
+	}
 	if pr.settled == nil {
 		pr.settled = make(map[int32]settledCharge)
 	}

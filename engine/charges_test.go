@@ -210,3 +210,15 @@ func TestCorrectNeedsKeptCharges(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestWriteStateNeedsKeptCharges: an engine that did not keep what a later
+// run needs to change its charges refuses to write a state for one.
+func TestWriteStateNeedsKeptCharges(t *testing.T) {
+	e, err := New(book(t), newCollect(1), Options{Shards: 1, Window: Unbounded, Calendar: calendar(t)})
+	must(t, err)
+	e.Stop()
+	var b bytes.Buffer
+	if err := e.WriteState(&b, mustDay(t, day1)); err == nil {
+		t.Error("WriteState without KeepCharges succeeded")
+	}
+}

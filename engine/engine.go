@@ -47,12 +47,15 @@ type Options struct {
 	// the later one a duplicate (see dedup.go). Each shard keeps that many
 	// days of tap_ids. Default: 7 (a week of validators that sync late).
 	DedupDays int
-	// KeepCharges keeps the rows that moved money in the dedup window's
-	// days, so that corrections (Engine.Correct, Partition.Correct) can
-	// find the charge they correct; they are checkpointed and written to
+	// KeepCharges says the run's charges may change after it: its state
+	// goes on in a later run (WriteState) or it is a stream's partition.
+	// The engine then keeps what a change needs: the rows that moved
+	// money in the dedup window's days, for corrections (Engine.Correct,
+	// Partition.Correct), and the incomplete metro charges, for late taps
+	// that complete them (adjust.go); they are checkpointed and written to
 	// the state with the rest. It costs memory and a little time per row
-	// emitted; a run that cannot be corrected later (a batch job without a
-	// state folder) leaves it off.
+	// emitted. A batch run that writes no state leaves it off: with an
+	// Unbounded window no tap of its input can be late.
 	KeepCharges bool
 
 	// timeOrder makes an Unbounded window release in transit.Compare

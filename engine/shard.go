@@ -57,10 +57,12 @@ type pricer struct {
 
 	out []transit.Priced
 	// keepRows: record the money rows in the charge logs for corrections
-	// (Options.KeepCharges).
-	keepRows  bool
-	stats     Stats
-	published publishedStats
+	// (Options.KeepCharges). lateTaps: a tap may come after a charge it
+	// completes, so incomplete charges are remembered (adjust.go): with
+	// KeepCharges, or a bounded window.
+	keepRows, lateTaps bool
+	stats              Stats
+	published          publishedStats
 
 	// dirty lists the card states changed since the last checkpoint
 	// (Partition only; see checkpoint.go). track enables it.
@@ -117,6 +119,7 @@ func (pr *pricer) init(id int, sink Sink, opts *Options) {
 		sink:      sink,
 		dedupDays: opts.DedupDays,
 		keepRows:  opts.KeepCharges,
+		lateTaps:  opts.KeepCharges || opts.Window != Unbounded,
 		cal:       opts.Calendar,
 		days:      transit.NewDayCache(opts.Calendar),
 		held:      newReorder(min(step, int64(time.Minute))),

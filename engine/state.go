@@ -81,6 +81,9 @@ func (e *Engine) WriteState(w io.Writer, closed transit.Day) error {
 	if !e.closed {
 		return errors.New("engine: write state of a running engine")
 	}
+	if !e.opts.KeepCharges {
+		return errors.New("engine: write state of an engine without Options.KeepCharges: the next run could not change its charges")
+	}
 	bw := bufio.NewWriterSize(w, 1<<16)
 	b := append([]byte(stateMagic), make([]byte, 0, 256)...)
 	b = binary.AppendVarint(b, int64(closed))

@@ -224,7 +224,7 @@ func TestStateLeavesOutStaleCards(t *testing.T) {
 func runThrough(t *testing.T, shards int, state []byte, taps []transit.Tap, through transit.Day) ([]transit.Priced, []byte) {
 	t.Helper()
 	c := newCollect(shards)
-	e, err := New(book(t), c, Options{Shards: shards, Window: Unbounded, Calendar: calendar(t)})
+	e, err := New(book(t), c, Options{Shards: shards, Window: Unbounded, Calendar: calendar(t), KeepCharges: true})
 	must(t, err)
 	if len(state) > 0 {
 		if _, err := e.ReadState(bytes.NewReader(state)); err != nil {
