@@ -93,26 +93,24 @@ func (c *chargeLog) reset() {
 
 func (c *chargeLog) len() int { return len(c.recs) }
 
-// room returns the block to append a record to, one with maxChargeRecord
-// bytes free, and its number.
-func (c *chargeLog) room() (int, []byte) {
-	if c.nb > 0 {
-		if b := c.blocks[c.nb-1]; cap(b)-len(b) >= maxChargeRecord {
-			return c.nb - 1, b
+// begin starts a record of at most maxChargeRecord bytes and returns the
+// number of the block to append it to, one with that much room.
+func (c *chargeLog) begin() int {
+	if c.nb == 0 || cap(c.blocks[c.nb-1])-len(c.blocks[c.nb-1]) < maxChargeRecord {
+		if c.nb == len(c.blocks) {
+			c.blocks = append(c.blocks, make([]byte, 0, chargeBlock))
 		}
+		c.nb++
 	}
-	if c.nb == len(c.blocks) {
-		c.blocks = append(c.blocks, make([]byte, 0, chargeBlock))
-	}
-	c.nb++
-	return c.nb - 1, c.blocks[c.nb-1]
+	i := c.nb - 1
+	c.recs = append(c.recs, uint32(i)<<chargeShift|uint32(len(c.blocks[i])))
+	return i
 }
 
 // add appends a record already encoded, of at most maxChargeRecord bytes.
 func (c *chargeLog) add(rec []byte) {
-	i, b := c.room()
-	c.recs = append(c.recs, uint32(i)<<chargeShift|uint32(len(b)))
-	c.blocks[i] = append(b, rec...)
+	i := c.begin()
+	c.blocks[i] = append(c.blocks[i], rec...)
 }
 
 // record returns record i's bytes.
@@ -142,9 +140,8 @@ func (pr *pricer) keepCharges(rows []transit.Priced) {
 			l = pr.dayLog(r.Day)
 		}
 		c := &l.charges
-		blk, b := c.room()
-		c.recs = append(c.recs, uint32(blk)<<chargeShift|uint32(len(b)))
-		c.blocks[blk] = appendCharge(b, r)
+		i := c.begin()
+		c.blocks[i] = appendCharge(c.blocks[i], r)
 	}
 }
 
@@ -307,10 +304,30 @@ var ErrNoCharges = errors.New("engine: corrections need Options.KeepCharges")
 type chargeSum struct {
 	rows                                   int
 	gross, product, transfer, cap, charged transit.Fen
-	tap                                    transit.Tap // the tap, from its latest row (not a correction's)
-	fromCorrection                         bool        // tap was read from a correction's row only
-	day                                    transit.Day // the latest day of its rows but corrections'
-	open                                   bool        // some row is in a day not closed
+	// A correction names the tap and day of the tap's charge and its
+	// adjustments (charge), not of the corrections made to it (corr),
+	// unless only those are left in the window.
+	charge, corr tapSeen
+	open         bool // some row but a correction's is in a day not closed
+}
+
+// tapSeen is the tap of the latest row seen and the latest day.
+type tapSeen struct {
+	tap  transit.Tap
+	day  transit.Day
+	seen bool
+}
+
+func (s *tapSeen) see(t *transit.Tap, day transit.Day) {
+	s.tap, s.day, s.seen = *t, max(s.day, day), true
+}
+
+// named returns the tap and day a correction of the sum's tap refers to.
+func (s *chargeSum) named() *tapSeen {
+	if s.charge.seen {
+		return &s.charge
+	}
+	return &s.corr
 }
 
 // correct applies correction c in the first open day, booking its row.
@@ -353,20 +370,15 @@ func (pr *pricer) correct(c *transit.Correction) (CorrectionOutcome, error) {
 			sum.transfer += r.TransferDiscount
 			sum.cap += r.CapDiscount
 			sum.charged += r.Charged
-			// The tap and day named are those of its charge and its
-			// adjustments, not of the corrections made to it.
-			if !isCorr || sum.rows == 1 || sum.fromCorrection {
-				if sum.fromCorrection && !isCorr {
-					sum.day = 0
-				}
-				sum.tap, sum.fromCorrection = r.Tap, isCorr
+			if isCorr {
+				// A correction booked in the open day is settled
+				// enough: a second correction of the tap that day must
+				// see it.
+				sum.corr.see(&r.Tap, l.day)
+				return
 			}
-			if !isCorr || sum.fromCorrection {
-				sum.day = max(sum.day, l.day)
-			}
-			// A correction booked in the open day is settled enough: a
-			// second correction of the tap that day must see it.
-			sum.open = sum.open || !isCorr && (l.day > pr.closed || pr.closed == 0)
+			sum.charge.see(&r.Tap, l.day)
+			sum.open = sum.open || l.day > pr.closed || pr.closed == 0
 		})
 		if cid != c.Tap {
 			ch.find(chargeKey(&c.Card, &cid), func(rec int) {
@@ -385,8 +397,9 @@ func (pr *pricer) correct(c *transit.Correction) (CorrectionOutcome, error) {
 			return out, fmt.Errorf("charges of day %d: %w", l.day, err)
 		}
 	}
+	named := sum.named()
 	if sum.rows > 0 {
-		out.Row.Tap, out.Row.Day = sum.tap, sum.day
+		out.Row.Tap, out.Row.Day = named.tap, named.day
 		out.Row.Device = transit.DeviceID{}
 		out.Charged = sum.charged
 	}
@@ -407,11 +420,11 @@ func (pr *pricer) correct(c *transit.Correction) (CorrectionOutcome, error) {
 		out.Status, out.Reason = transit.StatusRejected, transit.ReasonNotSettled
 		return out, nil
 	}
-	t := sum.tap
+	t := named.tap
 	t.Device = c.ID
 	book := func(gross, product, transfer, cap, charged transit.Fen) *transit.Priced {
 		p := pr.appendRow(&t, pr.closed+1, transit.StatusAdjustment)
-		p.RefDay, p.Rules = sum.day, transit.RuleCorrection
+		p.RefDay, p.Rules = named.day, transit.RuleCorrection
 		p.Gross, p.ProductDiscount, p.TransferDiscount, p.CapDiscount, p.Charged = gross, product, transfer, cap, charged
 		p.Discount = product + transfer + cap
 		return p
@@ -449,7 +462,7 @@ func (pr *pricer) applyCorrections(cs *corrections) {
 	for _, i := range cs.idx {
 		o, err := pr.correct(&cs.cs[i])
 		if err != nil {
-			cs.err[0] = err
+			cs.err = err
 			return
 		}
 		cs.out[i] = o

@@ -153,7 +153,7 @@ type corrections struct {
 	cs  []transit.Correction
 	idx []int
 	out []CorrectionOutcome
-	err []error // one per shard
+	err error // the shard's
 }
 
 // New starts an engine over book, sending rows to sink.
@@ -283,13 +283,18 @@ func (e *Engine) Correct(cs []transit.Correction) ([]CorrectionOutcome, error) {
 		per[s] = append(per[s], i)
 	}
 	out := make([]CorrectionOutcome, len(cs))
-	errs := make([]error, len(e.shards))
+	corrs := make([]corrections, len(e.shards))
 	done := make(chan struct{}, len(e.shards))
 	for i, s := range e.shards {
-		s.in <- &batch{ctl: &control{done: done, corr: &corrections{cs: cs, idx: per[i], out: out, err: errs[i : i+1]}}}
+		corrs[i] = corrections{cs: cs, idx: per[i], out: out}
+		s.in <- &batch{ctl: &control{done: done, corr: &corrs[i]}}
 	}
 	for range e.shards {
 		<-done
+	}
+	var errs []error
+	for i := range corrs {
+		errs = append(errs, corrs[i].err)
 	}
 	return out, errors.Join(errs...)
 }
