@@ -122,10 +122,19 @@ func (c *Counts) Reject(reason string) { c.rejects[reasonIndex(reason)]++ }
 // correctionOutcomes are the outcome labels of corrections_total.
 var correctionOutcomes = []string{"applied", "duplicate", "rejected"}
 
-// Correction counts a correction by its outcome: "applied", "duplicate" or
-// "rejected". Corrections are rare, so it adds to the shared series at
-// once rather than at Publish.
-func (c *Counts) Correction(outcome string) {
+// Correction counts a correction by what became of it, its outcome's
+// status (engine.CorrectionOutcome.Status): "applied" for
+// transit.StatusAdjustment, "duplicate" for StatusDuplicate, "rejected"
+// for anything else. Corrections are rare, so it adds to the shared
+// series at once rather than at Publish.
+func (c *Counts) Correction(st transit.Status) {
+	outcome := "rejected"
+	switch st {
+	case transit.StatusAdjustment:
+		outcome = "applied"
+	case transit.StatusDuplicate:
+		outcome = "duplicate"
+	}
 	c.m.corrections.WithLabelValues(outcome).Inc()
 }
 

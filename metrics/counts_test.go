@@ -483,3 +483,21 @@ func TestMessagesConsumed(t *testing.T) {
 		t.Fatalf("both published: %v, %v; want 12 (summed over partitions)", n, err)
 	}
 }
+
+// TestCorrectionOutcomes: each outcome status counts under its label, a
+// refusal of any kind as "rejected".
+func TestCorrectionOutcomes(t *testing.T) {
+	m := New(nil, []transit.City{ningbo})
+	c := m.NewCounts(0)
+	for _, st := range []transit.Status{
+		transit.StatusAdjustment, transit.StatusAdjustment, transit.StatusDuplicate,
+		transit.StatusRejected, transit.StatusRejected, transit.StatusRejected,
+	} {
+		c.Correction(st)
+	}
+	for outcome, want := range map[string]float64{"applied": 2, "duplicate": 1, "rejected": 3} {
+		if got := testutil.ToFloat64(m.corrections.WithLabelValues(outcome)); got != want {
+			t.Errorf("corrections_total{outcome=%q} = %v, want %v", outcome, got, want)
+		}
+	}
+}

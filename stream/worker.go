@@ -432,15 +432,8 @@ func (w *worker) corrections(m *feed.Message) error {
 		if err != nil {
 			return fmt.Errorf("partition %d: correction at offset %d: %w", w.p, m.Offset, err)
 		}
-		outcome := "applied"
-		switch o.Status {
-		case transit.StatusDuplicate:
-			outcome = "duplicate"
-		case transit.StatusRejected:
-			outcome = "rejected"
-		}
 		if w.counts != nil {
-			w.counts.Correction(outcome)
+			w.counts.Correction(o.Status)
 		}
 		if o.Status != transit.StatusAdjustment {
 			field, why := o.Refusal(&rec.Correction, w.s.cfg.Engine.DedupDays)
