@@ -294,6 +294,7 @@ func (b *Book) instantiate() {
 					"ours: synthetic network generated from the city code; the real network is not sourced")
 				p.Metro.file, p.Metro.key = t.File, "metro"
 				p.MaxInSystem = t.tmpl.maxInSystem
+				p.overtime = t.tmpl.overtime
 			}
 			vs[j] = &p
 		}

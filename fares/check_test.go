@@ -42,6 +42,28 @@ func TestCheck(t *testing.T) {
 		{"h_template.yaml", 9, "versions[0].metro.network", ErrInvalid},
 		{"i_alias.yaml", 5, "versions[0].bus.source", ErrType},
 		{"j_control.yaml", 5, "versions[0].bus.source", ErrInvalid}, // a line break in a string
+		// The rules of issue 17: overtime, allowances, timeframes, calendars.
+		{"k_time_rules.yaml", 9, "versions[0].metro.overtime", ErrInvalid}, // no max_in_system_min
+		{"k_time_rules.yaml", 9, "versions[0].metro.overtime.charge", ErrInvalid},
+		{"k_time_rules.yaml", 12, "versions[0].transfers[0].window_minutes", ErrRange}, // past the allowance's 90 min
+		{"k_time_rules.yaml", 13, "versions[0].transfers[1].allowance", ErrInvalid},
+		{"k_time_rules.yaml", 14, "versions[0].transfers[2].max_uses", ErrInvalid}, // with an allowance
+		{"k_time_rules.yaml", 16, "versions[0].transfer_allowances[0].duration_limit_type", ErrInvalid},
+		{"k_time_rules.yaml", 17, "versions[0].transfer_allowances[1]", ErrInvalid}, // no rule draws on it
+		{"k_time_rules.yaml", 17, "versions[0].transfer_allowances[1].transfer_count", ErrRange},
+		{"k_time_rules.yaml", 19, "versions[0].products[0].timeframe", ErrInvalid},
+		{"k_time_rules.yaml", 21, "versions[0].timeframes[0].source", ErrMissing},
+		{"k_time_rules.yaml", 22, "versions[0].timeframes[0].calendar", ErrInvalid},
+		{"k_time_rules.yaml", 24, "versions[0].timeframes[0].times[0].start", ErrInvalid}, // "7:00"
+		{"k_time_rules.yaml", 25, "versions[0].timeframes[0].times[1]", ErrRange},         // start after end
+		{"k_time_rules.yaml", 26, "versions[0].timeframes[0].times[2].end", ErrRange},     // 24:01
+		{"k_time_rules.yaml", 28, "versions[0].timeframes[1].times", ErrRange},            // overlapping spans
+		{"k_time_rules.yaml", 32, "versions[0].calendars[0].days[1]", ErrInvalid},
+		{"k_time_rules.yaml", 33, "versions[0].calendars[0].removed_dates[1]", ErrRange}, // a range backwards
+		{"k_time_rules.yaml", 33, "versions[0].calendars[0].removed_dates[2]", ErrInvalid},
+		{"k_time_rules.yaml", 34, "versions[0].calendars[0].added_dates", ErrDuplicate}, // also removed
+		{"k_time_rules.yaml", 42, "versions[1].metro.overtime", ErrInvalid},
+		{"k_time_rules.yaml", 42, "versions[1].metro.overtime.surcharge", ErrInvalid}, // not with highest_fare_from_exit
 	}
 	err := Check("testdata/broken")
 	if err == nil {

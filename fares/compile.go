@@ -1,8 +1,10 @@
 package fares
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -205,24 +207,40 @@ func (c *compiler) version(v *versionDoc, vp string, template bool) *Policy {
 	if len(v.Transfers) > MaxTransferRules {
 		c.fail(vp+".transfers", ErrRange, "%d rules, at most %d", len(v.Transfers), MaxTransferRules)
 	}
+	allowances := c.allowances(v.Allowances, vp+".transfer_allowances", p)
 	names := map[string]bool{}
 	for i := range v.Transfers {
 		tp := fmt.Sprintf("%s.transfers[%d]", vp, i)
-		t := c.transfer(&v.Transfers[i], tp)
+		t := c.transfer(&v.Transfers[i], tp, allowances)
 		if names[t.name] {
 			c.fail(tp+".name", ErrDuplicate, "%q", t.name)
 		}
 		names[t.name] = true
+		if t.allowance >= 0 && i < MaxTransferRules {
+			a := &p.allowances[t.allowance]
+			a.rules |= 1 << i
+			if t.maxNS > a.durationNS {
+				c.fail(tp+".window_minutes", ErrRange, "ends at %d min, after the %d min of allowance %q", t.maxMinutes, a.durationMin, a.name)
+			}
+		}
 		p.transfers = append(p.transfers, t)
 		p.maxWindow = max(p.maxWindow, t.maxNS)
+	}
+	for i, a := range p.allowances {
+		if a.rules == 0 {
+			c.fail(fmt.Sprintf("%s.transfer_allowances[%d]", vp, i), ErrInvalid, "allowance %q: no transfer rule draws on it", a.name)
+		}
+		p.maxWindow = max(p.maxWindow, a.durationNS)
+		p.restarts = p.restarts || a.restarts
 	}
 	if v.Caps != nil {
 		c.caps(v.Caps, vp+".caps", p)
 	}
+	timeframes := c.timeframes(v, vp, p)
 	clear(names)
 	for i := range v.Products {
 		pp := fmt.Sprintf("%s.products[%d]", vp, i)
-		r := c.product(&v.Products[i], pp)
+		r := c.product(&v.Products[i], pp, timeframes)
 		if names[r.name] {
 			c.fail(pp+".name", ErrDuplicate, "%q", r.name)
 		}
@@ -271,14 +289,16 @@ func (c *compiler) metro(m *metroDoc, mp string, p *Policy, template bool) {
 	}
 	mins, _ := c.num(mp+".max_in_system_min", m.MaxInSystemMin, 0, maxWindowMin, false)
 	maxInSystem := mins * int64(time.Minute)
+	ot := c.overtime(m.Overtime, mp+".overtime", maxInSystem)
 	if template {
 		if m.Network != nil {
 			c.fail(mp+".network", ErrInvalid, "the default template generates a synthetic network for each city in data/metro_cities.csv; give none")
 		}
-		p.tmpl = &metroTemplate{ladder: l, maxInSystem: maxInSystem, source: source}
+		p.tmpl = &metroTemplate{ladder: l, maxInSystem: maxInSystem, overtime: ot, source: source}
 		return
 	}
 	p.MaxInSystem = maxInSystem
+	p.overtime = ot
 	if m.Network == nil {
 		c.fail(mp+".network", ErrMissing, "want synthetic or lines")
 		return
@@ -409,12 +429,81 @@ func (c *compiler) network(d *networkDoc, np string, l ladder) *Network {
 	return n
 }
 
-func (c *compiler) transfer(d *transferDoc, tp string) transferRule {
+// Overtime charges, as written in policy files.
+const (
+	overtimeHighest   = "highest_fare_from_exit"
+	overtimeSurcharge = "surcharge"
+)
+
+// overtime checks a metro section's overtime charge; limit is its
+// time-in-system limit in ns (0: none).
+func (c *compiler) overtime(d *overtimeDoc, op string, limit int64) overtime {
+	if d == nil {
+		return overtime{}
+	}
+	out := overtime{source: c.label(op+".source", d.Source)}
+	if limit == 0 {
+		c.fail(op, ErrInvalid, "an overtime charge needs a time-in-system limit (max_in_system_min)")
+	}
+	switch d.Charge {
+	case overtimeHighest:
+		if d.Surcharge != nil {
+			c.fail(op+".surcharge", ErrInvalid, "only with charge: %s", overtimeSurcharge)
+		}
+	case overtimeSurcharge:
+		out.surcharge = c.fen(op+".surcharge", d.Surcharge, 1, maxFareFen)
+	case "":
+		c.fail(op+".charge", ErrMissing, "want %s or %s", overtimeHighest, overtimeSurcharge)
+	default:
+		c.fail(op+".charge", ErrInvalid, "%q, want %s or %s", d.Charge, overtimeHighest, overtimeSurcharge)
+	}
+	return out
+}
+
+// durationFromFirstDeparture is the one duration_limit_type allowances
+// support: GTFS-Fares v2 type 1, from a departure (board or entry) to a
+// departure, here the chain's first leg's and this leg's. A bus ride has
+// no arrival tap, so the arrival-based types cannot be priced.
+const durationFromFirstDeparture = "departure_to_departure"
+
+// allowances checks the transfer allowances of a version into
+// p.allowances and returns their indices by name.
+func (c *compiler) allowances(docs []allowanceDoc, ap string, p *Policy) map[string]int8 {
+	if len(docs) > MaxTransferRules {
+		c.fail(ap, ErrRange, "%d allowances, at most %d (one per transfer rule)", len(docs), MaxTransferRules)
+		docs = docs[:MaxTransferRules]
+	}
+	byName := map[string]int8{}
+	for i := range docs {
+		d := &docs[i]
+		p2 := fmt.Sprintf("%s[%d]", ap, i)
+		a := allowance{name: d.Name, restarts: d.ChainRestarts, source: c.label(p2+".source", d.Source)}
+		if d.Name == "" {
+			c.fail(p2+".name", ErrMissing, "")
+		} else if _, dup := byName[d.Name]; dup {
+			c.fail(p2+".name", ErrDuplicate, "%q", d.Name)
+		}
+		n, _ := c.num(p2+".transfer_count", d.TransferCount, 1, math.MaxUint8, true)
+		a.count = uint8(n)
+		a.durationMin, _ = c.num(p2+".duration_limit_min", d.DurationLimitMin, 1, maxWindowMin, true)
+		a.durationNS = a.durationMin * int64(time.Minute)
+		if d.DurationLimitType != "" && d.DurationLimitType != durationFromFirstDeparture {
+			c.fail(p2+".duration_limit_type", ErrInvalid, "%q: only %s (GTFS 1, from the chain's first board or entry to this leg's) is supported: a bus ride has no arrival tap",
+				d.DurationLimitType, durationFromFirstDeparture)
+		}
+		byName[d.Name] = int8(len(p.allowances))
+		p.allowances = append(p.allowances, a)
+	}
+	return byName
+}
+
+func (c *compiler) transfer(d *transferDoc, tp string, allowances map[string]int8) transferRule {
 	t := transferRule{
 		name:       d.Name,
 		from:       c.modes(tp+".from", d.From),
 		to:         c.modes(tp+".to", d.To),
 		modeChange: d.ModeChange,
+		allowance:  -1,
 		products:   c.products(tp+".products", d.Products),
 		source:     c.label(tp+".source", d.Source),
 	}
@@ -434,10 +523,175 @@ func (c *compiler) transfer(d *transferDoc, tp string) transferRule {
 		t.minNS = t.minMinutes * int64(time.Minute)
 		t.maxNS = t.maxMinutes * int64(time.Minute)
 	}
-	uses, _ := c.num(tp+".max_uses", d.MaxUses, 1, math.MaxUint8, true)
-	t.maxUses = uint8(uses)
+	if d.Allowance != "" {
+		if d.MaxUses != nil {
+			c.fail(tp+".max_uses", ErrInvalid, "a rule with an allowance takes its count from the allowance's transfer_count")
+		}
+		if a, ok := allowances[d.Allowance]; ok {
+			t.allowance = a
+		} else {
+			c.fail(tp+".allowance", ErrInvalid, "%q is not in transfer_allowances", d.Allowance)
+		}
+	} else {
+		uses, _ := c.num(tp+".max_uses", d.MaxUses, 1, math.MaxUint8, true)
+		t.maxUses = uint8(uses)
+	}
 	t.upTo = c.fen(tp+".up_to", d.UpTo, 1, maxFareFen)
 	return t
+}
+
+// timeframes checks the calendars and timeframes of a version into p and
+// returns the timeframes by name.
+func (c *compiler) timeframes(v *versionDoc, vp string, p *Policy) map[string]*timeframe {
+	cals := map[string]*calendar{}
+	for i := range v.Calendars {
+		cp := fmt.Sprintf("%s.calendars[%d]", vp, i)
+		cal := c.calendar(&v.Calendars[i], cp)
+		if cal.name == "" {
+			c.fail(cp+".name", ErrMissing, "")
+		} else if cals[cal.name] != nil {
+			c.fail(cp+".name", ErrDuplicate, "%q", cal.name)
+		}
+		cals[cal.name] = cal
+		p.calendars = append(p.calendars, cal)
+	}
+	tfs := map[string]*timeframe{}
+	for i := range v.Timeframes {
+		d := &v.Timeframes[i]
+		tp := fmt.Sprintf("%s.timeframes[%d]", vp, i)
+		tf := &timeframe{name: d.Name, source: c.label(tp+".source", d.Source)}
+		if d.Name == "" {
+			c.fail(tp+".name", ErrMissing, "")
+		} else if tfs[d.Name] != nil {
+			c.fail(tp+".name", ErrDuplicate, "%q", d.Name)
+		}
+		if d.Calendar != "" {
+			if tf.cal = cals[d.Calendar]; tf.cal == nil {
+				c.fail(tp+".calendar", ErrInvalid, "%q is not in calendars", d.Calendar)
+			}
+		}
+		if len(d.Times) == 0 {
+			c.fail(tp+".times", ErrMissing, "want a list of {start, end} local times")
+		}
+		for j, s := range d.Times {
+			sp := fmt.Sprintf("%s.times[%d]", tp, j)
+			start, ok1 := c.clock(sp+".start", s.Start, false)
+			end, ok2 := c.clock(sp+".end", s.End, true)
+			if !ok1 || !ok2 {
+				continue
+			}
+			if start >= end {
+				c.fail(sp, ErrRange, "%s..%s: the start is not before the end (a span across midnight is two spans)", s.Start, s.End)
+				continue
+			}
+			tf.spans = append(tf.spans, daySpan{start: start, end: end})
+		}
+		slices.SortFunc(tf.spans, func(a, b daySpan) int { return cmp.Compare(a.start, b.start) })
+		for j := 1; j < len(tf.spans); j++ {
+			if tf.spans[j].start < tf.spans[j-1].end {
+				c.fail(tp+".times", ErrRange, "spans %s..%s and %s..%s overlap", clock(tf.spans[j-1].start), clock(tf.spans[j-1].end),
+					clock(tf.spans[j].start), clock(tf.spans[j].end))
+			}
+		}
+		tfs[d.Name] = tf
+		p.timeframes = append(p.timeframes, tf)
+	}
+	return tfs
+}
+
+// clock parses a local time of day, HH:MM or HH:MM:SS, into seconds after
+// midnight; 24:00 is allowed as an end.
+func (c *compiler) clock(p, s string, end bool) (int32, bool) {
+	if s == "" {
+		c.fail(p, ErrMissing, "want HH:MM")
+		return 0, false
+	}
+	two := func(i int) int {
+		if i+2 > len(s) || s[i] < '0' || s[i] > '9' || s[i+1] < '0' || s[i+1] > '9' {
+			return -1
+		}
+		return int(s[i]-'0')*10 + int(s[i+1]-'0')
+	}
+	h, m, sec := two(0), two(3), 0
+	ok := (len(s) == 5 || len(s) == 8) && s[2] == ':'
+	if len(s) == 8 {
+		sec = two(6)
+		ok = ok && s[5] == ':'
+	}
+	if !ok || h < 0 || m < 0 || m > 59 || sec < 0 || sec > 59 {
+		c.fail(p, ErrInvalid, "%q: want HH:MM or HH:MM:SS", s)
+		return 0, false
+	}
+	v := int32(h*3600 + m*60 + sec)
+	if v > 86400 || (v == 86400 && !end) {
+		c.fail(p, ErrRange, "%q: want 00:00..24:00 (24:00 only as an end)", s)
+		return 0, false
+	}
+	return v, true
+}
+
+// calendar checks a calendar: weekday names, and dates or date ranges.
+func (c *compiler) calendar(d *calendarDoc, cp string) *calendar {
+	cal := &calendar{name: d.Name, source: c.label(cp+".source", d.Source),
+		removedText: d.RemovedDates, addedText: d.AddedDates}
+	if len(d.Days) == 0 && len(d.AddedDates) == 0 {
+		c.fail(cp+".days", ErrMissing, "want weekdays (mon..sun) or added_dates")
+	}
+	for i, n := range d.Days {
+		wd := slices.Index(weekdayNames[:], n)
+		if wd < 0 {
+			c.fail(fmt.Sprintf("%s.days[%d]", cp, i), ErrInvalid, "%q, want one of %s", n, strings.Join(weekdayNames[:], ", "))
+			continue
+		}
+		if cal.weekdays&(1<<wd) != 0 {
+			c.fail(fmt.Sprintf("%s.days[%d]", cp, i), ErrDuplicate, "%q", n)
+		}
+		cal.weekdays |= 1 << wd
+	}
+	cal.removed = c.dates(cp+".removed_dates", d.RemovedDates)
+	cal.added = c.dates(cp+".added_dates", d.AddedDates)
+	for _, day := range cal.added {
+		if _, both := slices.BinarySearch(cal.removed, day); both {
+			c.fail(cp+".added_dates", ErrDuplicate, "%s is also in removed_dates", transit.Day(day))
+		}
+	}
+	return cal
+}
+
+// maxCalendarDays bounds the days one date range may span, against a
+// typo that expands to a century.
+const maxCalendarDays = 366
+
+// dates expands dates and inclusive ranges (A/B) into sorted, unique days.
+func (c *compiler) dates(p string, list []string) []int32 {
+	var out []int32
+	for i, s := range list {
+		ip := fmt.Sprintf("%s[%d]", p, i)
+		a, b, isRange := strings.Cut(s, "/")
+		if !isRange {
+			b = a
+		}
+		from, err1 := transit.ParseDay(a)
+		to, err2 := transit.ParseDay(b)
+		switch {
+		case err1 != nil || err2 != nil:
+			c.fail(ip, ErrInvalid, "%q: want YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD", s)
+			continue
+		case to < from || to-from >= maxCalendarDays:
+			c.fail(ip, ErrRange, "%q: want a range of 1..%d days, first to last", s, maxCalendarDays)
+			continue
+		}
+		for d := from; d <= to; d++ {
+			out = append(out, int32(d))
+		}
+	}
+	slices.Sort(out)
+	for i := 1; i < len(out); i++ {
+		if out[i] == out[i-1] {
+			c.fail(p, ErrDuplicate, "%s is listed twice", transit.Day(out[i]))
+		}
+	}
+	return slices.Compact(out)
 }
 
 func (c *compiler) caps(d *capsDoc, cp string, p *Policy) {
@@ -468,10 +722,15 @@ func (c *compiler) caps(d *capsDoc, cp string, p *Policy) {
 	}
 }
 
-func (c *compiler) product(d *productDoc, pp string) productRule {
+func (c *compiler) product(d *productDoc, pp string, timeframes map[string]*timeframe) productRule {
 	r := productRule{name: d.Name, enabled: true, source: c.label(pp+".source", d.Source)}
 	if d.Name == "" {
 		c.fail(pp+".name", ErrMissing, "")
+	}
+	if d.Timeframe != "" {
+		if r.timeframe = timeframes[d.Timeframe]; r.timeframe == nil {
+			c.fail(pp+".timeframe", ErrInvalid, "%q is not in timeframes", d.Timeframe)
+		}
 	}
 	pr, err := transit.ParseProduct([]byte(d.Product))
 	if err != nil {

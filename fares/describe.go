@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
@@ -40,11 +41,11 @@ func (p *Policy) Describe(w io.Writer) error {
 
 	switch {
 	case p.Metro != nil:
-		describeMetro(bw, p.Metro, p.MaxInSystem)
+		describeMetro(bw, p.Metro, p.MaxInSystem, &p.overtime)
 	case p.tmpl != nil:
 		pf("metro (for each city in data/metro_cities.csv, on a generated network)\n")
 		pf("  ladder: %s  [%s]\n", p.tmpl.ladder.describe(), p.tmpl.source)
-		describeLimit(bw, p.tmpl.maxInSystem)
+		describeLimit(bw, p.tmpl.maxInSystem, &p.tmpl.overtime)
 	default:
 		pf("metro: none\n")
 	}
@@ -55,13 +56,10 @@ func (p *Policy) Describe(w io.Writer) error {
 		pf("transfers (first matching rule applies; windows from the chain's first tap, inclusive)\n")
 	}
 	for _, t := range p.transfers {
-		change := ""
-		if t.modeChange {
-			change = " (mode must change)"
-		}
-		pf("  %s: %s -> %s%s, %d..%d min, up to %s off, %d %s per chain, %s  [%s]\n",
-			t.name, t.from, t.to, change, t.minMinutes, t.maxMinutes, yuan(t.upTo),
-			t.maxUses, plural(int(t.maxUses), "use", "uses"), t.products, t.source)
+		pf("  %s  [%s]\n", p.describeTransfer(&t), t.source)
+	}
+	for _, a := range p.allowances {
+		pf("  allowance %s  [%s]\n", p.describeAllowance(&a), a.source)
 	}
 
 	if p.daily == nil && p.volume == nil {
@@ -103,12 +101,116 @@ func (p *Policy) Describe(w io.Writer) error {
 				rates = append(rates, fmt.Sprintf("%s pays %s", m, percent(r.pay[m])))
 			}
 		}
-		pf("  %s%s: %s %s: %s  [%s]\n", state, r.name, r.product, issuers, strings.Join(rates, ", "), r.source)
+		when := ""
+		if r.timeframe != nil {
+			when = " in timeframe " + r.timeframe.name
+		}
+		pf("  %s%s: %s %s: %s%s  [%s]\n", state, r.name, r.product, issuers, strings.Join(rates, ", "), when, r.source)
+	}
+	if len(p.timeframes) != 0 {
+		pf("timeframes (local time, UTC+8; start included, end excluded; a metro journey counts at its entry)\n")
+	}
+	for _, tf := range p.timeframes {
+		pf("  %s: %s  [%s]\n", tf.name, tf.describe(), tf.source)
+	}
+	for _, c := range p.calendars {
+		pf("  calendar %s: %s  [%s]\n", c.name, c.describe(), c.source)
 	}
 	return bw.Flush()
 }
 
-func describeMetro(w io.Writer, n *Network, maxInSystem int64) {
+// describeTransfer renders a transfer rule.
+func (p *Policy) describeTransfer(t *transferRule) string {
+	change := ""
+	if t.modeChange {
+		change = " (mode must change)"
+	}
+	uses := fmt.Sprintf("%d %s per chain", t.maxUses, plural(int(t.maxUses), "use", "uses"))
+	if t.allowance >= 0 {
+		uses = "uses allowance " + p.allowances[t.allowance].name
+	}
+	return fmt.Sprintf("%s: %s -> %s%s, %d..%d min, up to %s off, %s, %s",
+		t.name, t.from, t.to, change, t.minMinutes, t.maxMinutes, yuan(t.upTo), uses, t.products)
+}
+
+// describeAllowance renders a transfer allowance.
+func (p *Policy) describeAllowance(a *allowance) string {
+	var rules []string
+	for i := range p.transfers {
+		if a.rules&(1<<i) != 0 {
+			rules = append(rules, p.transfers[i].name)
+		}
+	}
+	s := fmt.Sprintf("%s: %d discounted %s per chain, shared by %s, within %d min of the chain's first tap (board or entry)",
+		a.name, a.count, plural(int(a.count), "transfer", "transfers"), strings.Join(rules, ", "), a.durationMin)
+	if a.restarts {
+		s += "; once spent, the next leg without a transfer discount starts a new chain"
+	}
+	return s
+}
+
+// describe renders a timeframe's spans and days.
+func (tf *timeframe) describe() string {
+	spans := make([]string, len(tf.spans))
+	for i, s := range tf.spans {
+		spans[i] = clock(s.start) + "-" + clock(s.end)
+	}
+	days := "every day"
+	if tf.cal != nil {
+		days = "days of calendar " + tf.cal.name
+	}
+	return strings.Join(spans, ", ") + " on " + days
+}
+
+// describe renders a calendar's weekdays and exceptions.
+func (c *calendar) describe() string {
+	var days []string
+	for wd := 1; wd <= 7; wd++ { // Monday first
+		if c.weekdays&(1<<(wd%7)) != 0 {
+			days = append(days, weekdayNames[wd%7])
+		}
+	}
+	s := strings.Join(days, " ")
+	if s == "" {
+		s = "no weekday"
+	}
+	if len(c.removed) != 0 {
+		s += fmt.Sprintf("; less %d %s (%s)", len(c.removed), plural(len(c.removed), "date", "dates"), strings.Join(c.removedText, " "))
+	}
+	if len(c.added) != 0 {
+		s += fmt.Sprintf("; plus %d %s (%s)", len(c.added), plural(len(c.added), "date", "dates"), strings.Join(c.addedText, " "))
+	}
+	if lo, hi := c.span(); lo <= hi {
+		s += fmt.Sprintf("; dates listed from %s to %s only: outside them, the weekdays alone", transit.Day(lo), transit.Day(hi))
+	}
+	return s
+}
+
+// span returns the first and last dates the calendar lists (lo > hi when
+// it lists none).
+func (c *calendar) span() (lo, hi int32) {
+	lo, hi = math.MaxInt32, math.MinInt32
+	for _, l := range [][]int32{c.removed, c.added} {
+		if len(l) != 0 {
+			lo, hi = min(lo, l[0]), max(hi, l[len(l)-1])
+		}
+	}
+	return lo, hi
+}
+
+// describeOvertime renders the overtime charge and its label.
+func describeOvertime(o *overtime) string {
+	if o.surcharge > 0 {
+		return fmt.Sprintf("a longer journey pays its distance fare plus %s  [%s]", yuan(o.surcharge), o.source)
+	}
+	src := o.source
+	if src == "" {
+		src = defaultOvertimeSource
+	}
+	return fmt.Sprintf("a longer journey pays the highest single fare from its exit station  [%s]", src)
+}
+
+func describeMetro(w io.Writer, n *Network, maxInSystem int64, o *overtime) {
 	fmt.Fprintf(w, "metro\n")
 	fmt.Fprintf(w, "  ladder: %s  [%s]\n", n.ladder.describe(), n.ladder.source)
 	kind := "explicit"
@@ -124,16 +226,15 @@ func describeMetro(w io.Writer, n *Network, maxInSystem int64) {
 		}
 		fmt.Fprintf(w, "    %s: %d stations, %s\n", l.Code, len(l.Stations), km(m))
 	}
-	describeLimit(w, maxInSystem)
+	describeLimit(w, maxInSystem, o)
 }
 
-func describeLimit(w io.Writer, maxInSystem int64) {
+func describeLimit(w io.Writer, maxInSystem int64, o *overtime) {
 	if maxInSystem == 0 {
 		fmt.Fprintf(w, "  time in system: no limit\n")
 		return
 	}
-	fmt.Fprintf(w, "  time in system: %d min; a longer journey pays the highest single fare from its exit station\n",
-		maxInSystem/60e9)
+	fmt.Fprintf(w, "  time in system: %d min; %s\n", maxInSystem/60e9, describeOvertime(o))
 }
 
 // describe renders the ladder as the sources phrase it.
@@ -197,4 +298,72 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// Explain returns, one line each, the rules of the version that priced
+// leg into q, for people (`tapsettle quote`): the local time the leg
+// counts at and the timeframes in effect then, when the version has any;
+// the product rule; what the leg did to its transfer chain and the
+// transfer rule; and the overtime charge. Each rule comes with its source
+// label.
+func (p *Policy) Explain(leg *Leg, q *Quote) []string {
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	if len(p.timeframes) != 0 {
+		at := "board"
+		if leg.Mode == transit.ModeMetro {
+			at = "entry"
+		}
+		add("time: %s (UTC+8, the %s)", LocalTime(leg.Start), at)
+		day, _ := localDay(leg.Start)
+		for _, tf := range p.timeframes {
+			in := "not in effect"
+			if tf.holds(leg.Start) {
+				in = "in effect"
+			}
+			note := ""
+			if tf.cal != nil {
+				on := "not on"
+				if tf.cal.on(day) {
+					on = "on"
+				}
+				note = fmt.Sprintf(" (the day is %s calendar %s)", on, tf.cal.name)
+			}
+			add("timeframe %s: %s%s; %s  [%s]", tf.name, in, note, tf.describe(), tf.source)
+		}
+	}
+	if i := int(q.ProductRule) - 1; i >= 0 && i < len(p.products) {
+		r := &p.products[i]
+		when := ""
+		if r.timeframe != nil {
+			when = " in timeframe " + r.timeframe.name
+		}
+		add("product %s: %s pays %s on the %s%s  [%s]", r.name, r.product, percent(r.pay[leg.Mode]), leg.Mode, when, r.source)
+	}
+	switch q.Chain {
+	case ChainStarted:
+		add("transfer chain: this leg starts a new one")
+	case ChainContinued:
+		add("transfer chain: this leg continues the card's chain")
+	case ChainRestarted:
+		var spent []string
+		for _, a := range p.allowances {
+			if a.restarts {
+				spent = append(spent, a.name)
+			}
+		}
+		add("transfer chain: the chain had spent allowance %s, so this leg, with no transfer discount, starts a new one", strings.Join(spent, ", "))
+	}
+	if i := int(q.TransferRule) - 1; i >= 0 && i < len(p.transfers) {
+		t := &p.transfers[i]
+		add("transfer %s  [%s]", p.describeTransfer(t), t.source)
+		if t.allowance >= 0 {
+			a := &p.allowances[t.allowance]
+			add("allowance %s  [%s]", p.describeAllowance(a), a.source)
+		}
+	}
+	if q.Rules&transit.RuleOvertime != 0 {
+		add("overtime: over %d min in the system; %s", p.MaxInSystem/60e9, describeOvertime(&p.overtime))
+	}
+	return out
 }

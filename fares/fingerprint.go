@@ -38,6 +38,8 @@ func (p *Policy) fingerprint(w *fpWriter) {
 	w.bool(p.Default)
 	w.str(p.Source)
 	w.int(p.MaxInSystem)
+	w.int(int64(p.overtime.surcharge))
+	w.str(p.overtime.source)
 	w.int(int64(p.bus.flat))
 	w.str(p.bus.source)
 	w.int(int64(len(p.bus.order)))
@@ -77,9 +79,42 @@ func (p *Policy) fingerprint(w *fpWriter) {
 		w.int(t.minNS)
 		w.int(t.maxNS)
 		w.int(int64(t.maxUses))
+		w.int(int64(t.allowance))
 		w.int(int64(t.upTo))
 		w.int(int64(t.products))
 		w.str(t.source)
+	}
+	w.int(int64(len(p.allowances)))
+	for _, a := range p.allowances {
+		w.str(a.name)
+		w.int(int64(a.count))
+		w.int(a.durationNS)
+		w.bool(a.restarts)
+		w.int(int64(a.rules))
+		w.str(a.source)
+	}
+	w.int(int64(len(p.calendars)))
+	for _, c := range p.calendars {
+		w.str(c.name)
+		w.int(int64(c.weekdays))
+		for _, days := range [][]int32{c.removed, c.added} {
+			w.int(int64(len(days)))
+			for _, d := range days {
+				w.int(int64(d))
+			}
+		}
+		w.str(c.source)
+	}
+	w.int(int64(len(p.timeframes)))
+	for _, tf := range p.timeframes {
+		w.str(tf.name)
+		w.str(tf.calendarName())
+		w.int(int64(len(tf.spans)))
+		for _, s := range tf.spans {
+			w.int(int64(s.start))
+			w.int(int64(s.end))
+		}
+		w.str(tf.source)
 	}
 	w.bool(p.daily != nil)
 	if d := p.daily; d != nil {
@@ -110,6 +145,10 @@ func (p *Policy) fingerprint(w *fpWriter) {
 		w.int(int64(r.has))
 		for _, bp := range r.pay {
 			w.int(int64(bp))
+		}
+		w.bool(r.timeframe != nil)
+		if r.timeframe != nil {
+			w.str(r.timeframe.name)
 		}
 		w.str(r.source)
 	}

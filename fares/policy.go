@@ -1,6 +1,9 @@
 package fares
 
 import (
+	"math/bits"
+	"slices"
+
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -28,20 +31,30 @@ type Policy struct {
 	// the city runs no metro.
 	Metro *Network
 	// MaxInSystem is the time-in-system limit of a metro journey in
-	// nanoseconds; 0 means none. A journey over it pays the highest single
-	// fare from its exit station (Network.MaxFareFrom), applied by the
-	// engine with transit.RuleOvertime.
+	// nanoseconds; 0 means none. A journey over it pays the version's
+	// overtime charge (MetroFare), with transit.RuleOvertime.
 	MaxInSystem int64
 
-	bus       busFares
+	bus busFares
+	// overtime is how a journey over MaxInSystem is charged.
+	overtime  overtime
 	transfers []transferRule
-	// maxWindow is the largest window end of any transfer rule, in ns; a
-	// leg later than this after its chain's first tap starts a new chain.
-	// -1 when the version has no transfer rules.
+	// allowances are the transfer allowances that rules share.
+	allowances []allowance
+	// restarts is set when an allowance restarts chains once spent.
+	restarts bool
+	// maxWindow is the largest window end of any transfer rule or
+	// duration of any allowance, in ns; a leg later than this after its
+	// chain's first tap starts a new chain. -1 when the version has no
+	// transfer rules.
 	maxWindow int64
 	daily     *dailyCap
 	volume    *volumeDiscount
 	products  []productRule
+	// calendars and timeframes are what product rules' timeframes refer
+	// to, in file order (for Describe).
+	calendars  []*calendar
+	timeframes []*timeframe
 
 	// tmpl holds the metro section of the default template, from which a
 	// Network is generated for each city that runs a metro. Nil elsewhere.
@@ -107,10 +120,94 @@ type transferRule struct {
 	maxMinutes int64
 	minNS      int64 // the same window in nanoseconds
 	maxNS      int64
-	maxUses    uint8
-	upTo       transit.Fen
-	products   productSet
-	source     string
+	maxUses    uint8 // per chain, when the rule has no allowance
+	// allowance is the index of the shared allowance the rule draws on,
+	// -1 for none (the rule's own maxUses).
+	allowance int8
+	upTo      transit.Fen
+	products  productSet
+	source    string
+}
+
+// allowance is a transfer allowance shared by several rules (GTFS-Fares v2
+// fare_transfer_rules.transfer_count and duration_limit, measured from the
+// departure of the chain's first leg to the departure of this one,
+// duration_limit_type 1): count discounted transfers per chain, whichever
+// of its rules gives them, within duration of the chain's first tap.
+type allowance struct {
+	name        string
+	count       uint8
+	durationMin int64
+	durationNS  int64
+	// restarts: once count is spent, the next leg that gets no transfer
+	// discount starts a new chain (Ningbo's bus chains restart).
+	restarts bool
+	rules    uint8 // bit i: transfer rule i draws on it
+	source   string
+}
+
+// used returns the discounts the chain of r took from the allowance: the
+// sum of its rules' use counters.
+func (a *allowance) used(r *Rider) int {
+	n := 0
+	for m := a.rules; m != 0; m &= m - 1 {
+		n += int(r.Uses[bits.TrailingZeros8(m)])
+	}
+	return n
+}
+
+// spent reports whether rule i may give no more discounts in the chain of
+// r: its allowance's count, or its own max_uses, is reached.
+func (p *Policy) spent(i int, r *Rider) bool {
+	t := &p.transfers[i]
+	if t.allowance < 0 {
+		return r.Uses[i] >= t.maxUses
+	}
+	a := &p.allowances[t.allowance]
+	return a.used(r) >= int(a.count)
+}
+
+// chainSpent reports whether the chain of r has spent an allowance that
+// restarts chains.
+func (p *Policy) chainSpent(r *Rider) bool {
+	for i := range p.allowances {
+		if a := &p.allowances[i]; a.restarts && a.used(r) >= int(a.count) {
+			return true
+		}
+	}
+	return false
+}
+
+// overtime is how a version charges a metro journey over MaxInSystem:
+// the highest single fare from the exit station when surcharge is 0, else
+// the distance fare plus surcharge.
+type overtime struct {
+	surcharge transit.Fen
+	// source labels the rule; "" for a version that does not say, which
+	// gets the highest fare from the exit (ours, see defaultOvertime).
+	source string
+}
+
+// defaultOvertimeSource labels the overtime charge of a version that
+// gives none.
+const defaultOvertimeSource = "ours: the default overtime charge, the highest single fare from the exit station"
+
+// MetroFare returns the gross fare of a metro journey from station a to
+// station b (indices in p.Metro) that spent inSystem nanoseconds in the
+// system, and the rules that produced it: the distance fare
+// (transit.RuleMetroDistance); past MaxInSystem, the version's overtime
+// charge (transit.RuleOvertime): the highest single fare from b, or the
+// distance fare plus a fixed surcharge (both rules). p.Metro must not be
+// nil. It does not allocate.
+func (p *Policy) MetroFare(a, b int32, inSystem int64) (transit.Fen, transit.Rules) {
+	n := p.Metro
+	if p.MaxInSystem <= 0 || inSystem <= p.MaxInSystem {
+		return n.Fare(a, b), transit.RuleMetroDistance
+	}
+	if s := p.overtime.surcharge; s > 0 {
+		return n.Fare(a, b) + s, transit.RuleMetroDistance | transit.RuleOvertime
+	}
+	return n.MaxFareFrom(b), transit.RuleOvertime
 }
 
 // dailyCap limits what a card pays per settlement day for the given modes.
@@ -146,30 +243,30 @@ func (v *volumeDiscount) rate(spent transit.Fen) transit.BasisPoints {
 	return bp
 }
 
-// productRule is a card-product discount: product, issuers, per-mode rate.
+// productRule is a card-product discount: product, issuers, per-mode
+// rate, and optionally the timeframe the leg must start in.
 type productRule struct {
-	name    string
-	product transit.Product
-	issuers []transit.City // nil: any issuer
-	enabled bool
-	pay     [transit.NumModes]transit.BasisPoints
-	has     modeSet // modes the rule prices
-	source  string
+	name      string
+	product   transit.Product
+	issuers   []transit.City // nil: any issuer
+	enabled   bool
+	pay       [transit.NumModes]transit.BasisPoints
+	has       modeSet    // modes the rule prices
+	timeframe *timeframe // nil: any time
+	source    string
 }
 
-func (r *productRule) matches(prod transit.Product, issuer transit.City, mode transit.Mode) bool {
+// matches reports whether the rule prices a leg of product prod, issued
+// in issuer, of mode, starting at start (unix ns). The timeframe, the
+// dearest check, comes last, so legs of other products never reach it.
+func (r *productRule) matches(prod transit.Product, issuer transit.City, mode transit.Mode, start int64) bool {
 	if !r.enabled || r.product != prod || !r.has.has(mode) {
 		return false
 	}
-	if r.issuers == nil {
-		return true
+	if r.issuers != nil && !slices.Contains(r.issuers, issuer) {
+		return false
 	}
-	for _, c := range r.issuers {
-		if c == issuer {
-			return true
-		}
-	}
-	return false
+	return r.timeframe == nil || r.timeframe.holds(start)
 }
 
 // metroTemplate is the metro section of the default template: everything
@@ -177,5 +274,6 @@ func (r *productRule) matches(prod transit.Product, issuer transit.City, mode tr
 type metroTemplate struct {
 	ladder      ladder
 	maxInSystem int64
+	overtime    overtime
 	source      string
 }

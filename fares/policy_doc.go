@@ -24,8 +24,16 @@ type versionDoc struct {
 	Bus           *busDoc       `yaml:"bus,omitempty"`
 	Metro         *metroDoc     `yaml:"metro,omitempty"`
 	Transfers     []transferDoc `yaml:"transfers,omitempty"`
-	Caps          *capsDoc      `yaml:"caps,omitempty"`
-	Products      []productDoc  `yaml:"products,omitempty"`
+	// Allowances are transfer allowances that several transfer rules
+	// share (GTFS-Fares v2 fare_transfer_rules: transfer_count and
+	// duration_limit).
+	Allowances []allowanceDoc `yaml:"transfer_allowances,omitempty"`
+	Caps       *capsDoc       `yaml:"caps,omitempty"`
+	Products   []productDoc   `yaml:"products,omitempty"`
+	// Calendars and Timeframes say when a product rule applies (GTFS
+	// calendar.txt, calendar_dates.txt and timeframes.txt).
+	Calendars  []calendarDoc  `yaml:"calendars,omitempty"`
+	Timeframes []timeframeDoc `yaml:"timeframes,omitempty"`
 }
 
 type busDoc struct {
@@ -41,10 +49,20 @@ type busLineDoc struct {
 }
 
 type metroDoc struct {
-	Source         string      `yaml:"source,omitempty"`
-	Ladder         *ladderDoc  `yaml:"ladder,omitempty"`
-	MaxInSystemMin *int64      `yaml:"max_in_system_min,omitempty"` // 0 = no limit
-	Network        *networkDoc `yaml:"network,omitempty"`
+	Source         string       `yaml:"source,omitempty"`
+	Ladder         *ladderDoc   `yaml:"ladder,omitempty"`
+	MaxInSystemMin *int64       `yaml:"max_in_system_min,omitempty"` // 0 = no limit
+	Overtime       *overtimeDoc `yaml:"overtime,omitempty"`          // absent: highest fare from the exit
+	Network        *networkDoc  `yaml:"network,omitempty"`
+}
+
+// overtimeDoc is how a journey over max_in_system_min is charged: Charge
+// "highest_fare_from_exit" (the highest single fare from the exit station)
+// or "surcharge" (the distance fare plus Surcharge fen).
+type overtimeDoc struct {
+	Charge    string `yaml:"charge,omitempty"`
+	Surcharge *int64 `yaml:"surcharge,omitempty"` // fen
+	Source    string `yaml:"source,omitempty"`
 }
 
 type ladderDoc struct {
@@ -93,10 +111,53 @@ type transferDoc struct {
 	To            []string `yaml:"to,omitempty"`
 	ModeChange    bool     `yaml:"mode_change,omitempty"`
 	WindowMinutes []int64  `yaml:"window_minutes,omitempty"` // [min, max] after the chain's first tap
-	MaxUses       *int64   `yaml:"max_uses,omitempty"`
-	UpTo          *int64   `yaml:"up_to,omitempty"` // fen
+	MaxUses       *int64   `yaml:"max_uses,omitempty"`       // per chain; not with Allowance
+	Allowance     string   `yaml:"allowance,omitempty"`      // a transfer_allowances name
+	UpTo          *int64   `yaml:"up_to,omitempty"`          // fen
 	Products      []string `yaml:"products,omitempty"`
 	Source        string   `yaml:"source,omitempty"`
+}
+
+// allowanceDoc is a transfer allowance: TransferCount discounted
+// transfers per chain, whichever of the rules that name it gives them,
+// within DurationLimitMin minutes of the chain's first tap. With
+// ChainRestarts, once the count is spent the next leg that gets no
+// transfer discount starts a new chain.
+type allowanceDoc struct {
+	Name              string `yaml:"name,omitempty"`
+	TransferCount     *int64 `yaml:"transfer_count,omitempty"`
+	DurationLimitMin  *int64 `yaml:"duration_limit_min,omitempty"`
+	DurationLimitType string `yaml:"duration_limit_type,omitempty"` // departure_to_departure (the default, GTFS 1)
+	ChainRestarts     bool   `yaml:"chain_restarts,omitempty"`
+	Source            string `yaml:"source,omitempty"`
+}
+
+// calendarDoc is a set of days: the weekdays Days (mon..sun), less the
+// dates RemovedDates, plus the dates AddedDates (GTFS calendar_dates.txt
+// exception types 2 and 1). A date is YYYY-MM-DD or a range
+// YYYY-MM-DD/YYYY-MM-DD, inclusive.
+type calendarDoc struct {
+	Name         string   `yaml:"name,omitempty"`
+	Days         []string `yaml:"days,omitempty"`
+	RemovedDates []string `yaml:"removed_dates,omitempty"`
+	AddedDates   []string `yaml:"added_dates,omitempty"`
+	Source       string   `yaml:"source,omitempty"`
+}
+
+// timeframeDoc is a set of local times of day, [start, end) as in GTFS
+// timeframes.txt, on the days of Calendar (absent: every day).
+type timeframeDoc struct {
+	Name     string        `yaml:"name,omitempty"`
+	Calendar string        `yaml:"calendar,omitempty"`
+	Times    []timeSpanDoc `yaml:"times,omitempty"`
+	Source   string        `yaml:"source,omitempty"`
+}
+
+// timeSpanDoc is a local time span, HH:MM or HH:MM:SS, Start included
+// and End excluded; End may be 24:00.
+type timeSpanDoc struct {
+	Start string `yaml:"start,omitempty"`
+	End   string `yaml:"end,omitempty"`
 }
 
 type capsDoc struct {
@@ -126,8 +187,11 @@ type productDoc struct {
 	Product string   `yaml:"product,omitempty"`
 	Issuers []string `yaml:"issuers,omitempty"` // absent = any issuer
 	Enabled *bool    `yaml:"enabled,omitempty"` // absent = true
-	PayBP   *payDoc  `yaml:"pay_bp,omitempty"`
-	Source  string   `yaml:"source,omitempty"`
+	// Timeframe limits the rule to legs that start in it (absent: any
+	// time); a metro journey starts at its entry.
+	Timeframe string  `yaml:"timeframe,omitempty"`
+	PayBP     *payDoc `yaml:"pay_bp,omitempty"`
+	Source    string  `yaml:"source,omitempty"`
 }
 
 type payDoc struct {

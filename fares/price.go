@@ -36,25 +36,58 @@ type Quote struct {
 	CapDiscount      transit.Fen
 	Charged          transit.Fen
 	Rules            transit.Rules
+	// ProductRule and TransferRule name the rules that applied, for
+	// people (Policy.Explain): 1 + the rule's index in the version, 0
+	// when none did.
+	ProductRule, TransferRule uint8
+	// Chain is what the leg did to the card's transfer chain.
+	Chain ChainStep
 }
+
+// ChainStep is what a leg did to its card's transfer chain.
+type ChainStep uint8
+
+// Chain steps.
+const (
+	// ChainNone: the leg took no part in chains (an incomplete journey,
+	// or an invalid mode).
+	ChainNone ChainStep = iota
+	// ChainStarted: the leg started a new chain (the card's first leg,
+	// one after the previous chain's last window, or one priced by
+	// another version than the chain's).
+	ChainStarted
+	// ChainContinued: the leg belongs to the current chain, discounted
+	// or not.
+	ChainContinued
+	// ChainRestarted: the chain had spent an allowance that restarts
+	// chains, and the leg, which got no transfer discount, started a new
+	// chain.
+	ChainRestarted
+)
 
 // Price prices leg for the card whose state in this city is r, and
 // updates r. It applies, in this order:
 //
 //  1. Gross is leg.Gross (a negative Gross is treated as 0).
 //  2. Product discount: the first enabled product rule matching the leg's
-//     product, issuer (or any issuer) and mode sets the pay rate;
-//     the fare becomes transit.ApplyRate(gross, rate), rounded half up
+//     product, issuer (or any issuer), mode and, if the rule names one,
+//     timeframe (the leg's Start, local time) sets the pay rate; the fare
+//     becomes transit.ApplyRate(gross, rate), rounded half up
 //     (transit.RuleProduct).
 //  3. Transfer, unless the leg is incomplete: the leg continues the card's
-//     chain if it starts no later than the largest window end of the
-//     version's rules after the chain's first tap. The first rule whose
-//     window [min, max] (inclusive, measured from the chain's first tap)
-//     holds the leg, whose from-modes hold the previous leg's mode and
-//     to-modes the leg's, whose products hold the leg's, and whose uses in
-//     the chain are not exhausted, takes up to its amount off the fare
-//     left after step 2 (transit.RuleTransfer). A leg beyond every window,
-//     or with no chain, starts a new chain.
+//     chain if it starts no later than the largest window end (or
+//     allowance duration) of the version after the chain's first tap. The
+//     first rule whose window [min, max] (inclusive, measured from the
+//     chain's first tap) holds the leg, whose from-modes hold the previous
+//     leg's mode and to-modes the leg's, whose products hold the leg's,
+//     and whose uses in the chain (its own max_uses, or its allowance's
+//     transfer_count, shared with the allowance's other rules) are not
+//     spent, takes up to its amount off the fare left after step 2
+//     (transit.RuleTransfer). A leg with nothing left to pay takes no
+//     transfer and spends no use. A leg beyond every window, or with no
+//     chain, starts a new chain; so does a leg that gets no transfer
+//     discount in a chain that has spent an allowance that restarts
+//     chains (ChainRestarted).
 //  4. Caps, on the fare left after step 3: the monthly volume discount
 //     sets a pay rate from what the card spent on the covered modes in the
 //     calendar month before this ride (transit.RuleVolume); then the daily
@@ -74,11 +107,12 @@ func (p *Policy) Price(leg *Leg, r *Rider) Quote {
 
 	for i := range p.products {
 		pr := &p.products[i]
-		if pr.matches(leg.Product, leg.Issuer, leg.Mode) {
+		if pr.matches(leg.Product, leg.Issuer, leg.Mode, leg.Start) {
 			after := transit.ApplyRate(fare, pr.pay[leg.Mode])
 			q.ProductDiscount = fare - after
 			fare = after
 			q.Rules |= transit.RuleProduct
+			q.ProductRule = uint8(i + 1)
 			break
 		}
 	}
@@ -127,15 +161,16 @@ func (p *Policy) Price(leg *Leg, r *Rider) Quote {
 func (p *Policy) transfer(leg *Leg, r *Rider, q *Quote, fare transit.Fen) transit.Fen {
 	elapsed := leg.Start - r.ChainStart
 	if r.LastMode == 0 || r.ChainFrom != p.EffectiveFrom || elapsed > p.maxWindow {
-		r.ChainStart, r.ChainFrom, r.LastMode = leg.Start, p.EffectiveFrom, leg.Mode
-		r.Uses = [MaxTransferRules]uint8{}
+		startChain(leg, r, p.EffectiveFrom)
+		q.Chain = ChainStarted
 		return fare
 	}
+	q.Chain = ChainContinued
 	for i := range p.transfers {
 		t := &p.transfers[i]
-		if elapsed < t.minNS || elapsed > t.maxNS || r.Uses[i] >= t.maxUses ||
+		if elapsed < t.minNS || elapsed > t.maxNS ||
 			!t.from.has(r.LastMode) || !t.to.has(leg.Mode) || !t.products.has(leg.Product) ||
-			(t.modeChange && r.LastMode == leg.Mode) {
+			(t.modeChange && r.LastMode == leg.Mode) || fare == 0 || p.spent(i, r) {
 			continue
 		}
 		d := min(t.upTo, fare)
@@ -143,10 +178,26 @@ func (p *Policy) transfer(leg *Leg, r *Rider, q *Quote, fare transit.Fen) transi
 		fare -= d
 		r.Uses[i]++
 		q.Rules |= transit.RuleTransfer
-		break
+		q.TransferRule = uint8(i + 1)
+		r.LastMode = leg.Mode
+		return fare
+	}
+	if p.restarts && p.chainSpent(r) {
+		// The chain's allowance is spent and this leg pays for itself:
+		// its tap is the first of a new chain, whose windows run from it.
+		startChain(leg, r, p.EffectiveFrom)
+		q.Chain = ChainRestarted
+		return fare
 	}
 	r.LastMode = leg.Mode
 	return fare
+}
+
+// startChain makes leg the first of a new chain of r, priced by the
+// version effective from v.
+func startChain(leg *Leg, r *Rider, v transit.Day) {
+	r.ChainStart, r.ChainFrom, r.LastMode = leg.Start, v, leg.Mode
+	r.Uses = [MaxTransferRules]uint8{}
 }
 
 // spent sums the spend of the modes in s.
