@@ -57,6 +57,22 @@ func BenchmarkPrice(b *testing.B) {
 	}
 }
 
+// BenchmarkPriceSeniors prices Ningbo senior metro journeys around the
+// clock, so that every leg checks the peak timeframe (and its calendar of
+// working days) before the free rule applies.
+func BenchmarkPriceSeniors(b *testing.B) {
+	p := mustDefault(b).Policy(transit.Ningbo, march1)
+	leg := Leg{Mode: transit.ModeMetro, Product: transit.ProductSenior, Issuer: transit.Ningbo, Gross: 400, Start: t0, Day: march1}
+	var r Rider
+	b.ReportAllocs()
+	for b.Loop() {
+		leg.Start += int64(13 * time.Minute)
+		if q := p.Price(&leg, &r); q.Charged < 0 {
+			b.Fatal(q)
+		}
+	}
+}
+
 // BenchmarkPolicy is the per-tap version lookup.
 func BenchmarkPolicy(b *testing.B) {
 	book := mustDefault(b)

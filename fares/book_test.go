@@ -82,7 +82,7 @@ func TestPolicyLookup(t *testing.T) {
 		t.Errorf("a policy effective before 2020-01-01: %v", p.Version)
 	}
 	p := b.Policy(transit.Ningbo, transit.DayOf(2020, 1, 1))
-	if p == nil || p.Version != "ningbo-2020" || p.Default || p.City != transit.Ningbo || p.MaxInSystem != 120*60e9 {
+	if p == nil || p.Version != "ningbo-2020-r2" || p.Default || p.City != transit.Ningbo || p.MaxInSystem != 120*60e9 {
 		t.Fatalf("Policy(Ningbo, 2020-01-01) = %+v", p)
 	}
 	if p.File != "embedded:policies/330200_ningbo.yaml" {

@@ -71,6 +71,17 @@ func ningbo(t *testing.T) *Policy {
 	return p
 }
 
+// ningboR1 is revision 1 of Ningbo's rules (testdata/ningbo-r1): two
+// transfer rules with their own use counters, no senior fares.
+func ningboR1(t *testing.T) *Policy {
+	t.Helper()
+	p := mustLoad(t, "testdata/ningbo-r1").Policy(transit.Ningbo, march1)
+	if p == nil || p.Version != "ningbo-2020" {
+		t.Fatalf("revision 1 of Ningbo's rules: %+v", p)
+	}
+	return p
+}
+
 // TestNingboProducts: the Join in Card pays 60% on the bus and 95% on the
 // metro (六折 / 九五折) when issued in Ningbo; cards issued elsewhere pay
 // the local fare; the local-card rule for standard cards ships disabled.
@@ -132,8 +143,13 @@ func TestNingboTransferWindow(t *testing.T) {
 	}
 }
 
-func TestNingboTransferChains(t *testing.T) {
-	p := ningbo(t)
+// TestIndependentTransferRules: transfer rules with their own use
+// counters (max_uses, no shared allowance) give one discount each per
+// chain, and a chain lasts until the last window has passed. It runs on
+// revision 1 of Ningbo's rules (testdata/ningbo-r1), which were written so;
+// TestNingboSharedAllowance covers the rules Ningbo publishes.
+func TestIndependentTransferRules(t *testing.T) {
+	p := ningboR1(t)
 	const bus, metro = transit.ModeBus, transit.ModeMetro
 	const joinin = transit.ProductJoinIn
 	m := time.Minute
