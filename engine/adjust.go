@@ -144,23 +144,15 @@ func (pr *pricer) adjustLate(t *transit.Tap, day transit.Day, pol *fares.Policy,
 
 // journeyLeg is the leg of a metro journey from entry tap in (station a)
 // to exit tap out (station b), priced on day: its distance fare, or over
-// the time-in-system limit the highest fare from the exit.
+// the time-in-system limit the version's overtime charge.
 func (pr *pricer) journeyLeg(pol *fares.Policy, in, out *transit.Tap, a, b int32, day transit.Day, flags transit.Rules) fares.Leg {
-	net := pol.Metro
-	var gross transit.Fen
-	rules := flags
-	if net.Synthetic {
+	gross, rules := pol.MetroFare(a, b, out.Time-in.Time)
+	rules |= flags
+	if pol.Metro.Synthetic {
 		rules |= transit.RuleSynthetic
 	}
 	if pol.Default {
 		rules |= transit.RuleDefaultPolicy
-	}
-	if pol.MaxInSystem > 0 && out.Time-in.Time > pol.MaxInSystem {
-		gross = net.MaxFareFrom(b)
-		rules |= transit.RuleOvertime
-	} else {
-		gross = net.Fare(a, b)
-		rules |= transit.RuleMetroDistance
 	}
 	return fares.Leg{Mode: transit.ModeMetro, Product: in.Product, Issuer: in.Issuer, Start: in.Time, Day: day, Gross: gross, Rules: rules}
 }

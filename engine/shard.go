@@ -401,16 +401,10 @@ func (pr *pricer) priceMetro(t *transit.Tap, day transit.Day, pol *fares.Policy,
 		pr.priceUnmatchedExit(t, day, pol, st, si, flags)
 		return
 	}
-	var gross transit.Fen
-	rules := flags
-	if pol.MaxInSystem > 0 && t.Time-j.entry.Time > pol.MaxInSystem {
-		gross = net.MaxFareFrom(exit)
-		rules |= transit.RuleOvertime
-	} else {
-		gross = net.Fare(entry, exit)
-		rules |= transit.RuleMetroDistance
-	}
-	leg := fares.Leg{Mode: t.Mode, Product: j.entry.Product, Issuer: j.entry.Issuer, Start: j.entry.Time, Day: day, Gross: gross, Rules: rules}
+	// The distance fare, or past the time-in-system limit the version's
+	// overtime charge.
+	gross, rules := pol.MetroFare(entry, exit, t.Time-j.entry.Time)
+	leg := fares.Leg{Mode: t.Mode, Product: j.entry.Product, Issuer: j.entry.Issuer, Start: j.entry.Time, Day: day, Gross: gross, Rules: rules | flags}
 	q := pol.Price(&leg, &st.rider)
 	ep := pr.appendRow(&j.entry, j.day, transit.StatusCharged)
 	ep.Rules = transit.RuleMetroEntry | flags&^transit.RuleLate
