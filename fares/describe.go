@@ -329,7 +329,7 @@ func (p *Policy) Explain(leg *Leg, q *Quote) []string {
 				}
 				note = fmt.Sprintf(" (the day is %s calendar %s)", on, tf.cal.name)
 			}
-			add("timeframe %s: %s%s; %s  [%s]", tf.name, in, note, tf.describe(), tf.source)
+			add("timeframe %s, %s: %s%s  [%s]", tf.name, tf.describe(), in, note, tf.source)
 		}
 	}
 	if i := int(q.ProductRule) - 1; i >= 0 && i < len(p.products) {

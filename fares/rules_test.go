@@ -277,7 +277,7 @@ func TestExplain(t *testing.T) {
 		}
 	}
 	has(price("2025-03-03 08:00:00", transit.ModeMetro, transit.ProductSenior),
-		"time: Mon 2025-03-03 08:00 (UTC+8, the entry)", "timeframe working-day-peak: in effect",
+		"time: Mon 2025-03-03 08:00 (UTC+8, the entry)", "timeframe working-day-peak, 07:00-09:00, 17:00-19:00 on days of calendar statutory-working-days: in effect (the day is on calendar statutory-working-days)",
 		"product senior-ningbo-peak: senior pays 50% on the metro in timeframe working-day-peak", "starts a new one")
 	has(price("2025-03-03 08:20:00", transit.ModeBus, transit.ProductStandard),
 		"transfer bus-metro", "allowance one-per-90-min: 1 discounted transfer per chain")

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -15,12 +16,15 @@ import (
 func newQuote() *cobra.Command {
 	var city, issuer, mode, line, from, to, product, at string
 	var minutes int
+	var after []string
 	cmd := &cobra.Command{
 		Use:   "quote --city CITY --mode bus|metro [--from S --to S] [--product P] [--issuer CITY]",
 		Short: "Price a single journey",
 		Example: `  tapsettle quote --city Ningbo --mode bus --product joinin
   tapsettle quote --city 330200 --mode metro --from S001 --to S020 --product joinin
-  tapsettle quote --city Shanghai --mode metro --from S001 --to S030 --issuer Ningbo --product joinin`,
+  tapsettle quote --city Shanghai --mode metro --from S001 --to S030 --issuer Ningbo --product joinin
+  tapsettle quote --city Ningbo --mode metro --from S001 --to S020 --at 2025-03-03T08:40:00+08:00 --after bus@08:00 --after bus@08:20
+  tapsettle quote --city Ningbo --mode metro --from S001 --to S020 --product senior --at 2025-03-03T08:59:00+08:00`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := setup(cmd)
@@ -60,8 +64,12 @@ func newQuote() *cobra.Command {
 				return err
 			}
 			var r fares.Rider
+			prior, err := priceAfter(pol, &leg, &r, after, when)
+			if err != nil {
+				return err
+			}
 			q := pol.Price(&leg, &r)
-			return printQuote(cmd.OutOrStdout(), pol, &leg, c, detail, q)
+			return printQuote(cmd.OutOrStdout(), pol, &leg, c, detail, q, applied(pol, &leg, &q, prior))
 		},
 	}
 	fl := cmd.Flags()
@@ -74,6 +82,7 @@ func newQuote() *cobra.Command {
 	fl.IntVar(&minutes, "minutes", 30, "metro time in system")
 	fl.StringVar(&product, "product", "standard", "standard, joinin, student or senior")
 	fl.StringVar(&at, "at", "2025-03-03T09:00:00+08:00", "time of the first tap")
+	fl.StringArrayVar(&after, "after", nil, "an earlier leg of the same card that day, MODE@HH:MM local (repeatable; metro at the base fare)")
 	_ = cmd.MarkFlagRequired("city")
 	return cmd
 }
@@ -97,18 +106,14 @@ func quoteGross(pol *fares.Policy, leg *fares.Leg, line, from, to string, minute
 		if err != nil {
 			return "", err
 		}
-		if pol.MaxInSystem > 0 && int64(minutes)*int64(time.Minute) > pol.MaxInSystem {
-			leg.Gross, leg.Rules = pol.Metro.MaxFareFrom(b), transit.RuleOvertime
-		} else {
-			leg.Gross, leg.Rules = pol.Metro.Fare(a, b), transit.RuleMetroDistance
-		}
+		leg.Gross, leg.Rules = pol.MetroFare(a, b, int64(minutes)*int64(time.Minute))
 		return fmt.Sprintf("%s -> %s, %.1f km on the shortest path, %d min", from, to, float64(pol.Metro.Distance(a, b))/1000, minutes), nil
 	}
 	return "", nil
 }
 
 // printQuote prints the quote q of leg in city c as a table.
-func printQuote(w io.Writer, pol *fares.Policy, leg *fares.Leg, c transit.City, detail string, q fares.Quote) error {
+func printQuote(w io.Writer, pol *fares.Policy, leg *fares.Leg, c transit.City, detail string, q fares.Quote, more [][2]string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "city\t%v (policy %s, effective %v)\n", c, pol.Version, pol.EffectiveFrom)
 	fmt.Fprintf(tw, "card\t%v issued by %v\n", leg.Product, leg.Issuer)
@@ -121,6 +126,9 @@ func printQuote(w io.Writer, pol *fares.Policy, leg *fares.Leg, c transit.City, 
 	fmt.Fprintf(tw, "cap discount\t%s CNY\n", q.CapDiscount)
 	fmt.Fprintf(tw, "charged\t%s CNY\n", q.Charged)
 	fmt.Fprintf(tw, "rules\t%v\n", q.Rules)
+	for _, m := range more {
+		fmt.Fprintf(tw, "%s\t%s\n", m[0], m[1])
+	}
 	return tw.Flush()
 }
 
@@ -142,4 +150,51 @@ func stationsArg(n *fares.Network, from, to string) (int32, int32, error) {
 	}
 	b, err := get("to", to)
 	return a, b, err
+}
+
+// priceAfter prices, on r, the earlier legs of the card that --after
+// gives (MODE@HH:MM, local time on the day of leg's start), so that the
+// quoted leg meets the transfer chain they leave. A bus leg pays the flat
+// fare, a metro leg the base fare. It returns a line per leg.
+func priceAfter(pol *fares.Policy, leg *fares.Leg, r *fares.Rider, after []string, when time.Time) ([]string, error) {
+	var lines []string
+	for _, a := range after {
+		m, hhmm, ok := strings.Cut(a, "@")
+		mode, err := transit.ParseMode([]byte(m))
+		clock, err2 := time.Parse("15:04", hhmm)
+		if !ok || err != nil || err2 != nil {
+			return nil, fmt.Errorf("--after %q: want MODE@HH:MM, such as bus@08:00", a)
+		}
+		y, mo, d := when.Date()
+		start := time.Date(y, mo, d, clock.Hour(), clock.Minute(), 0, 0, when.Location())
+		if !start.Before(when) {
+			return nil, fmt.Errorf("--after %q: not before --at %s", a, when.Format(time.RFC3339))
+		}
+		prior := fares.Leg{Mode: mode, Product: leg.Product, Issuer: leg.Issuer, Start: start.UnixNano(), Day: leg.Day}
+		switch {
+		case mode == transit.ModeBus:
+			prior.Gross, prior.Rules = pol.BusFare(transit.Code{})
+		case pol.Metro != nil:
+			prior.Gross, prior.Rules = pol.Metro.Fare(0, 0), transit.RuleMetroDistance
+		default:
+			return nil, fmt.Errorf("--after %q: %v runs no metro", a, pol.City)
+		}
+		q := pol.Price(&prior, r)
+		lines = append(lines, fmt.Sprintf("%s %s: gross %s, charged %s CNY, rules %v", mode, start.Format("15:04"), q.Gross, q.Charged, q.Rules))
+	}
+	return lines, nil
+}
+
+// applied returns the rows that follow a quote: the earlier legs, then
+// the rules that priced it (fares.Policy.Explain: time of day, product,
+// transfer, overtime).
+func applied(pol *fares.Policy, leg *fares.Leg, q *fares.Quote, prior []string) [][2]string {
+	var rows [][2]string
+	for _, l := range prior {
+		rows = append(rows, [2]string{"after", l})
+	}
+	for _, l := range pol.Explain(leg, q) {
+		rows = append(rows, [2]string{"applied", l})
+	}
+	return rows
 }
