@@ -14,6 +14,7 @@
 // concentrated in large metro cities, morning and evening peaks, metro
 // journeys whose duration follows their distance, bus and bus-metro
 // transfers, visitors whose cards were issued elsewhere, Join in Cards in
-// Ningbo, and a controllable share of duplicates, late arrivals and
-// malformed records.
+// Ningbo, riders whose day exercises the fare rules that a random day
+// seldom reaches (gen_rules.go), and a controllable share of duplicates,
+// late arrivals and malformed records.
 package bench

@@ -36,6 +36,13 @@ type GenOptions struct {
 	// Malformed is the share of records corrupted in the file.
 	// Default: 0.001.
 	Malformed float64
+	// FareRules is the share of riders whose day follows one of the fare
+	// rules patterns (gen_rules.go): Ningbo bus chains of three or four
+	// buses, bus->bus->metro within 90 minutes, Ningbo seniors around the
+	// peaks' edges and off-peak, and metro journeys around Beijing's and
+	// Ningbo's time-in-system limits. They come at a fixed rhythm, in turn,
+	// so that even a small day has some of each. Default: 1/64.
+	FareRules float64
 	// FirstID numbers the day's tap_ids from FirstID+1 (0: from 1). The
 	// riders depend on Seed alone, so the same Seed on the next Day with
 	// FirstID past the previous day's records generates a second day of
@@ -56,6 +63,7 @@ const (
 	DefaultDuplicates    = 0.002
 	DefaultLate          = 0.001
 	DefaultMalformed     = 0.001
+	DefaultFareRules     = 1.0 / 64
 )
 
 func share(v, def float64) float64 {
@@ -75,6 +83,7 @@ func (o *GenOptions) EnsureDefaults() {
 	o.Duplicates = share(o.Duplicates, DefaultDuplicates)
 	o.Late = share(o.Late, DefaultLate)
 	o.Malformed = share(o.Malformed, DefaultMalformed)
+	o.FareRules = share(o.FareRules, DefaultFareRules)
 }
 
 // Validate reports the first invalid option.
@@ -88,7 +97,7 @@ func (o *GenOptions) Validate() error {
 	for _, s := range []struct {
 		name string
 		v    float64
-	}{{"interregional", o.Interregional}, {"joinin", o.JoinIn}, {"duplicates", o.Duplicates}, {"late", o.Late}, {"malformed", o.Malformed}} {
+	}{{"interregional", o.Interregional}, {"joinin", o.JoinIn}, {"duplicates", o.Duplicates}, {"late", o.Late}, {"malformed", o.Malformed}, {"fare rules", o.FareRules}} {
 		if s.v < 0 || s.v > 1 || math.IsNaN(s.v) {
 			return fmt.Errorf("gen: %s share = %v, want 0..1", s.name, s.v)
 		}
@@ -121,8 +130,9 @@ const (
 // GenDay is a generated day, in delivery order.
 type GenDay struct {
 	Records []Record
-	// Stats describe what was generated.
-	Riders, Duplicates, Late, Malformed, Interregional, JoinIn int
+	// Stats describe what was generated. FareRules counts the riders of
+	// the fare rules patterns.
+	Riders, Duplicates, Late, Malformed, Interregional, JoinIn, FareRules int
 }
 
 // city is a city as the generator sees it.
@@ -138,6 +148,9 @@ type world struct {
 	total  float64
 	cal    *transit.Calendar
 	day    transit.Day
+	// ningbo and beijing are the cities of the fare rules patterns; nil
+	// when they have no policy or no metro on the day.
+	ningbo, beijing *city
 }
 
 // Ridership weights (synthetic): a metro city draws riders in proportion
@@ -159,6 +172,15 @@ func newWorld(book *fares.Book, cal *transit.Calendar, day transit.Day) (*world,
 	}
 	if len(w.cities) == 0 {
 		return nil, errors.New("gen: no city has a policy on that day")
+	}
+	for i := range w.cities {
+		switch c := &w.cities[i]; {
+		case c.net == nil:
+		case c.code == transit.Ningbo:
+			w.ningbo = c
+		case c.code == beijing:
+			w.beijing = c
+		}
 	}
 	return w, nil
 }
@@ -222,10 +244,20 @@ type generator struct {
 	midnight time.Time
 	out      GenDay
 	seq      int
+	// rules accumulates FareRules per rider; at 1 the rider follows the
+	// next fare rules pattern (pattern counts them).
+	rules   float64
+	pattern int
 }
 
 func (g *generator) rider() {
 	r := g.r
+	if g.rules += g.opts.FareRules; g.rules >= 1 {
+		g.rules--
+		if g.ruleRider() {
+			return
+		}
+	}
 	home := g.w.pick(r)
 	g.out.Riders++
 	issuer := home.code
@@ -296,6 +328,12 @@ func (g *generator) trip(c *city, card *transit.CardID, issuer transit.City, pro
 // 4 minutes to reach the platform plus 2 minutes per km, with noise. A
 // small share never taps out (an incomplete journey).
 func (g *generator) metro(c *city, card *transit.CardID, issuer transit.City, product transit.Product, at time.Time) time.Time {
+	return g.journey(c, card, issuer, product, at, 0)
+}
+
+// journey emits a metro journey entering at at: as metro does when dur is
+// 0, else one that exits dur after its entry, always.
+func (g *generator) journey(c *city, card *transit.CardID, issuer transit.City, product transit.Product, at time.Time, dur time.Duration) time.Time {
 	r := g.r
 	n := int32(c.net.NumStations())
 	from := r.Int32N(n)
@@ -307,8 +345,13 @@ func (g *generator) metro(c *city, card *transit.CardID, issuer transit.City, pr
 	line := lineCode.Bytes()
 	fromCode, toCode := c.net.StationCode(from), c.net.StationCode(to)
 	g.emit(c, card, issuer, product, transit.ModeMetro, transit.ActionEntry, at, line, fromCode.Bytes())
+	if dur > 0 {
+		exit := at.Add(dur)
+		g.emit(c, card, issuer, product, transit.ModeMetro, transit.ActionExit, exit, line, toCode.Bytes())
+		return exit
+	}
 	km := float64(c.net.Distance(from, to)) / 1000
-	dur := time.Duration((4 + 2*km + r.Float64()*6) * float64(time.Minute))
+	dur = time.Duration((4 + 2*km + r.Float64()*6) * float64(time.Minute))
 	exit := at.Add(dur)
 	if r.Float64() < 0.003 {
 		return exit // no exit tap

@@ -99,6 +99,14 @@ func newFixture(t testing.TB, e *env, n int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The day has riders of the fare rules patterns (shared transfer
+	// allowances, chain restarts, seniors at the peaks, overtime charges),
+	// so that the stream and the batch job agree on those rules too;
+	// bench.TestGeneratedDayExercisesFareRules checks that the day of 20,000
+	// taps prices each of them.
+	if d.FareRules == 0 {
+		t.Fatal("the generated day has no fare rules riders")
+	}
 	f := &fixture{taps: d.Taps(), file: filepath.Join(dir, "taps.csv"), batch: filepath.Join(dir, "batch")}
 	f.last = max(testDay, e.cal.LastDay(f.taps))
 	if err := bench.WriteFile(f.file, ingest.FormatCSV, ingest.CompressionNone, d); err != nil {

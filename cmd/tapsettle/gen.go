@@ -19,8 +19,11 @@ func newGen() *cobra.Command {
 		Short: "Generate a realistic synthetic day of taps",
 		Long: `gen writes a synthetic day: riders concentrated in large metro cities, morning
 and evening peaks, metro journeys whose duration follows their distance, transfers,
-visitors from other cities, Join in Cards in Ningbo, and small shares of duplicate,
-late and malformed records. Format and compression follow the file name (.csv,
+visitors from other cities, Join in Cards in Ningbo, riders whose day exercises the
+fare rules (Ningbo bus chains of three or four buses, bus->bus->metro within 90
+minutes, Ningbo seniors around the peaks' edges, journeys around Beijing's and
+Ningbo's time-in-system limits), and small shares of duplicate, late and malformed
+records. Format and compression follow the file name (.csv,
 .jsonl; .zst, .gz) unless given. The same flags give the same bytes.
 
 A share left at 0 takes its default; a negative share means none. The default
@@ -56,8 +59,8 @@ pass --late -1 --malformed -1.`,
 				return err
 			}
 			if out != "-" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d records (%d riders, %d interregional, %d Join in Cards, %d duplicates, %d late, %d malformed) in %v\n",
-					out, len(d.Records), d.Riders, d.Interregional, d.JoinIn, d.Duplicates, d.Late, d.Malformed, time.Since(start).Round(time.Millisecond))
+				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d records (%d riders, %d interregional, %d Join in Cards, %d fare rules riders, %d duplicates, %d late, %d malformed) in %v\n",
+					out, len(d.Records), d.Riders, d.Interregional, d.JoinIn, d.FareRules, d.Duplicates, d.Late, d.Malformed, time.Since(start).Round(time.Millisecond))
 			}
 			return nil
 		},
@@ -75,5 +78,6 @@ pass --late -1 --malformed -1.`,
 	fl.Float64Var(&o.Duplicates, "duplicates", 0, "share of taps sent twice (default 0.002; negative: none)")
 	fl.Float64Var(&o.Late, "late", 0, "share of taps delivered at the end, after their day's cut-off (default 0.001; negative: none)")
 	fl.Float64Var(&o.Malformed, "malformed", 0, "share of malformed records (default 0.001; negative: none)")
+	fl.Float64Var(&o.FareRules, "fare-rules", 0, "share of riders following a fare rules pattern: Ningbo bus chains and seniors, journeys around the time-in-system limits (default 1/64; negative: none)")
 	return cmd
 }

@@ -10,7 +10,7 @@ import (
 // none, and --late -1 --malformed -1 gives a day without either.
 func TestGenShareFlags(t *testing.T) {
 	gen := newGen()
-	for _, name := range []string{"interregional", "joinin", "duplicates", "late", "malformed"} {
+	for _, name := range []string{"interregional", "joinin", "duplicates", "late", "malformed", "fare-rules"} {
 		f := gen.Flags().Lookup(name)
 		if f == nil {
 			t.Fatalf("gen has no --%s", name)
