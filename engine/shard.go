@@ -402,8 +402,12 @@ func (pr *pricer) priceMetro(t *transit.Tap, day transit.Day, pol *fares.Policy,
 		return
 	}
 	// The distance fare, or past the time-in-system limit the version's
-	// overtime charge.
-	gross, rules := pol.MetroFare(entry, exit, t.Time-j.entry.Time)
+	// overtime charge (fares.Policy.MetroFare, written out so that the
+	// common case inlines).
+	gross, rules := net.Fare(entry, exit), transit.RuleMetroDistance
+	if pol.Overtime(t.Time - j.entry.Time) {
+		gross, rules = pol.OvertimeFare(entry, exit)
+	}
 	leg := fares.Leg{Mode: t.Mode, Product: j.entry.Product, Issuer: j.entry.Issuer, Start: j.entry.Time, Day: day, Gross: gross, Rules: rules | flags}
 	q := pol.Price(&leg, &st.rider)
 	ep := pr.appendRow(&j.entry, j.day, transit.StatusCharged)

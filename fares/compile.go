@@ -226,6 +226,14 @@ func (c *compiler) version(v *versionDoc, vp string, template bool) *Policy {
 		p.transfers = append(p.transfers, t)
 		p.maxWindow = max(p.maxWindow, t.maxNS)
 	}
+	for i := range p.transfers {
+		t := &p.transfers[i]
+		if t.allowance >= 0 {
+			t.shared, t.limit = p.allowances[t.allowance].rules, p.allowances[t.allowance].count
+		} else if i < MaxTransferRules {
+			t.shared, t.limit = 1<<i, t.maxUses
+		}
+	}
 	for i, a := range p.allowances {
 		if a.rules == 0 {
 			c.fail(fmt.Sprintf("%s.transfer_allowances[%d]", vp, i), ErrInvalid, "allowance %q: no transfer rule draws on it", a.name)
@@ -245,6 +253,9 @@ func (c *compiler) version(v *versionDoc, vp string, template bool) *Policy {
 			c.fail(pp+".name", ErrDuplicate, "%q", r.name)
 		}
 		names[r.name] = true
+		if r.enabled && len(p.products) <= math.MaxUint8 && r.product < transit.NumProducts {
+			p.byProduct[r.product] = append(p.byProduct[r.product], uint8(len(p.products)))
+		}
 		p.products = append(p.products, r)
 	}
 	if !dated {

@@ -51,6 +51,10 @@ type Policy struct {
 	daily     *dailyCap
 	volume    *volumeDiscount
 	products  []productRule
+	// byProduct lists, per card product, the indices of its enabled
+	// product rules in file order: the rules Price tries for a leg, so
+	// that a leg passes over no rule of another product.
+	byProduct [transit.NumProducts][]uint8
 	// calendars and timeframes are what product rules' timeframes refer
 	// to, in file order (for Describe).
 	calendars  []*calendar
@@ -124,9 +128,13 @@ type transferRule struct {
 	// allowance is the index of the shared allowance the rule draws on,
 	// -1 for none (the rule's own maxUses).
 	allowance int8
-	upTo      transit.Fen
-	products  productSet
-	source    string
+	// shared and limit decide, for Price, whether the rule is spent:
+	// the use counters of the rules in shared (the rule's allowance's,
+	// or the rule alone) sum to limit (transfer_count, or maxUses).
+	shared, limit uint8
+	upTo          transit.Fen
+	products      productSet
+	source        string
 }
 
 // allowance is a transfer allowance shared by several rules (GTFS-Fares v2
@@ -146,32 +154,25 @@ type allowance struct {
 	source   string
 }
 
-// used returns the discounts the chain of r took from the allowance: the
-// sum of its rules' use counters.
-func (a *allowance) used(r *Rider) int {
+// used returns the discounts the chain of r took from the rules in mask:
+// the sum of their use counters.
+func used(mask uint8, r *Rider) int {
 	n := 0
-	for m := a.rules; m != 0; m &= m - 1 {
-		n += int(r.Uses[bits.TrailingZeros8(m)])
+	for ; mask != 0; mask &= mask - 1 {
+		n += int(r.Uses[bits.TrailingZeros8(mask)])
 	}
 	return n
 }
 
-// spent reports whether rule i may give no more discounts in the chain of
+// spent reports whether rule t may give no more discounts in the chain of
 // r: its allowance's count, or its own max_uses, is reached.
-func (p *Policy) spent(i int, r *Rider) bool {
-	t := &p.transfers[i]
-	if t.allowance < 0 {
-		return r.Uses[i] >= t.maxUses
-	}
-	a := &p.allowances[t.allowance]
-	return a.used(r) >= int(a.count)
-}
+func (t *transferRule) spent(r *Rider) bool { return used(t.shared, r) >= int(t.limit) }
 
 // chainSpent reports whether the chain of r has spent an allowance that
 // restarts chains.
 func (p *Policy) chainSpent(r *Rider) bool {
 	for i := range p.allowances {
-		if a := &p.allowances[i]; a.restarts && a.used(r) >= int(a.count) {
+		if a := &p.allowances[i]; a.restarts && used(a.rules, r) >= int(a.count) {
 			return true
 		}
 	}
@@ -195,19 +196,32 @@ const defaultOvertimeSource = "ours: the default overtime charge, the highest si
 // MetroFare returns the gross fare of a metro journey from station a to
 // station b (indices in p.Metro) that spent inSystem nanoseconds in the
 // system, and the rules that produced it: the distance fare
-// (transit.RuleMetroDistance); past MaxInSystem, the version's overtime
-// charge (transit.RuleOvertime): the highest single fare from b, or the
-// distance fare plus a fixed surcharge (both rules). p.Metro must not be
-// nil. It does not allocate.
+// (transit.RuleMetroDistance), or past MaxInSystem the version's overtime
+// charge (OvertimeFare). p.Metro must not be nil. It does not allocate.
 func (p *Policy) MetroFare(a, b int32, inSystem int64) (transit.Fen, transit.Rules) {
-	n := p.Metro
-	if p.MaxInSystem <= 0 || inSystem <= p.MaxInSystem {
-		return n.Fare(a, b), transit.RuleMetroDistance
+	if p.Overtime(inSystem) {
+		return p.OvertimeFare(a, b)
 	}
+	return p.Metro.Fare(a, b), transit.RuleMetroDistance
+}
+
+// Overtime reports whether a journey that spent inSystem nanoseconds in
+// the system is over the time-in-system limit (strictly: exactly the
+// limit is within it). The engine's exit path tests it inline and calls
+// OvertimeFare only past the limit.
+func (p *Policy) Overtime(inSystem int64) bool {
+	return p.MaxInSystem > 0 && inSystem > p.MaxInSystem
+}
+
+// OvertimeFare returns the gross fare of a metro journey from station a
+// to station b over the time-in-system limit, and its rules
+// (transit.RuleOvertime): the highest single fare from b, or the distance
+// fare plus the version's surcharge (with transit.RuleMetroDistance).
+func (p *Policy) OvertimeFare(a, b int32) (transit.Fen, transit.Rules) {
 	if s := p.overtime.surcharge; s > 0 {
-		return n.Fare(a, b) + s, transit.RuleMetroDistance | transit.RuleOvertime
+		return p.Metro.Fare(a, b) + s, transit.RuleMetroDistance | transit.RuleOvertime
 	}
-	return n.MaxFareFrom(b), transit.RuleOvertime
+	return p.Metro.MaxFareFrom(b), transit.RuleOvertime
 }
 
 // dailyCap limits what a card pays per settlement day for the given modes.
@@ -256,11 +270,11 @@ type productRule struct {
 	source    string
 }
 
-// matches reports whether the rule prices a leg of product prod, issued
-// in issuer, of mode, starting at start (unix ns). The timeframe, the
-// dearest check, comes last, so legs of other products never reach it.
-func (r *productRule) matches(prod transit.Product, issuer transit.City, mode transit.Mode, start int64) bool {
-	if !r.enabled || r.product != prod || !r.has.has(mode) {
+// matches reports whether the rule, enabled and of the leg's product
+// (see Policy.byProduct), prices a leg issued in issuer, of mode, starting
+// at start (unix ns). The timeframe, the dearest check, comes last.
+func (r *productRule) matches(issuer transit.City, mode transit.Mode, start int64) bool {
+	if !r.has.has(mode) {
 		return false
 	}
 	if r.issuers != nil && !slices.Contains(r.issuers, issuer) {

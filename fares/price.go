@@ -105,15 +105,17 @@ func (p *Policy) Price(leg *Leg, r *Rider) Quote {
 	}
 	fare := q.Gross
 
-	for i := range p.products {
-		pr := &p.products[i]
-		if pr.matches(leg.Product, leg.Issuer, leg.Mode, leg.Start) {
-			after := transit.ApplyRate(fare, pr.pay[leg.Mode])
-			q.ProductDiscount = fare - after
-			fare = after
-			q.Rules |= transit.RuleProduct
-			q.ProductRule = uint8(i + 1)
-			break
+	if leg.Product < transit.NumProducts {
+		for _, i := range p.byProduct[leg.Product] {
+			pr := &p.products[i]
+			if pr.matches(leg.Issuer, leg.Mode, leg.Start) {
+				after := transit.ApplyRate(fare, pr.pay[leg.Mode])
+				q.ProductDiscount = fare - after
+				fare = after
+				q.Rules |= transit.RuleProduct
+				q.ProductRule = i + 1
+				break
+			}
 		}
 	}
 
@@ -170,7 +172,7 @@ func (p *Policy) transfer(leg *Leg, r *Rider, q *Quote, fare transit.Fen) transi
 		t := &p.transfers[i]
 		if elapsed < t.minNS || elapsed > t.maxNS ||
 			!t.from.has(r.LastMode) || !t.to.has(leg.Mode) || !t.products.has(leg.Product) ||
-			(t.modeChange && r.LastMode == leg.Mode) || fare == 0 || p.spent(i, r) {
+			(t.modeChange && r.LastMode == leg.Mode) || fare == 0 || t.spent(r) {
 			continue
 		}
 		d := min(t.upTo, fare)
