@@ -111,16 +111,16 @@ func parseScenario(path string) (*scenario, error) {
 	}
 	cards := map[string]card{}
 	var (
-		city       transit.City
-		date       string
-		source     string // the label of the current block of lines
-		inLabel    bool   // the comment lines being read continue a label
-		inComments bool   // the previous line was a comment line
-		repeatN    int    // 0 outside a repeat block
-		repeatGap  time.Duration
-		repeatAt   int
-		last       = map[transit.CardID]int64{} // each card's latest tap time, to keep a file in time order
-		inBlock    []*scenarioTap               // taps of the current repeat block
+		city      transit.City
+		date      string
+		source    string // the label of the current block of lines
+		inLabel   bool   // the comment lines being read continue a label
+		runLabel  bool   // the run of comment lines being read has a label
+		repeatN   int    // 0 outside a repeat block
+		repeatGap time.Duration
+		repeatAt  int
+		last      = map[transit.CardID]int64{} // each card's latest tap time, to keep a file in time order
+		inBlock   []*scenarioTap               // taps of the current repeat block
 	)
 	var errs []string
 	fail := func(n int, format string, args ...any) {
@@ -151,18 +151,18 @@ func parseScenario(path string) (*scenario, error) {
 		if content == "" {
 			switch {
 			case comment == "":
-				source, inLabel = "", false // a blank line ends a block
-			case isLabel(comment) && inComments && source != "":
-				source, inLabel = source+" / "+comment, true // labels of one comment run add up
+				source, inLabel, runLabel = "", false, false // a blank line ends a block
+			case isLabel(comment) && runLabel:
+				source, inLabel = source+" / "+comment, true // labels of one run of comments add up
 			case isLabel(comment):
-				source, inLabel = comment, true // a new run of comments gives the taps below a new source
+				// A new run of comments gives the taps below a new source.
+				source, inLabel, runLabel = comment, true, true
 			case inLabel:
 				source += " " + comment // a label's quote goes on
 			}
-			inComments = comment != ""
 			continue
 		}
-		inLabel, inComments = false, false
+		inLabel, runLabel = false, false
 		f := strings.Fields(content)
 		switch f[0] {
 		case "city":
@@ -498,9 +498,34 @@ func mappingValue(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// run prices the scenario's taps and checks (or, with -update, rewrites)
-// every expectation.
+// run checks the scenario, reports what differs and, with -update,
+// rewrites the file's expectations.
 func (sc *scenario) run(t *testing.T) {
+	o := sc.check(t, *update)
+	for _, p := range o.problems {
+		t.Error(p)
+	}
+	if o.mismatches > 0 {
+		t.Logf("%d expectations differ from the engine's rows. If the rows are right (a published rule changed), rewrite them with\n\tgo test ./engine -run 'TestScenarios/%s' -update\nand review the diff.",
+			o.mismatches, strings.TrimSuffix(filepath.Base(sc.path), ".txt"))
+	}
+	if len(o.rewrite) > 0 {
+		sc.rewrite(t, o.rewrite)
+	}
+}
+
+// outcome is what checking a scenario found.
+type outcome struct {
+	problems   []string       // each names the file and line
+	mismatches int            // how many problems are expectations that differ
+	rewrite    map[int]string // when updating: line number -> expectation to write
+}
+
+// check prices the scenario's taps and compares each tap's row with its
+// expectation. When updating it compares nothing but collects the
+// expectations to rewrite: those that differ from the rows, and those
+// not written yet.
+func (sc *scenario) check(t *testing.T, updating bool) outcome {
 	cal := calendar(t)
 	var taps []transit.Tap
 	for _, st := range sc.taps {
@@ -518,8 +543,8 @@ func (sc *scenario) run(t *testing.T) {
 	for _, r := range c.rows() {
 		rows[r.ID] = append(rows[r.ID], r)
 	}
-	var mismatches int
-	rewrite := map[int]string{} // line -> expectation to write
+	o := outcome{rewrite: map[int]string{}}
+	problem := func(format string, args ...any) { o.problems = append(o.problems, fmt.Sprintf(format, args...)) }
 	for _, st := range sc.taps {
 		var got string
 		agree := true
@@ -527,7 +552,7 @@ func (sc *scenario) run(t *testing.T) {
 			rs := rows[tp.ID]
 			delete(rows, tp.ID)
 			if len(rs) != 1 {
-				t.Errorf("%s:%d: %s: %d ledger rows, want one per tap", sc.path, st.line, st.text, len(rs))
+				problem("%s:%d: %s: %d ledger rows, want one per tap", sc.path, st.line, st.text, len(rs))
 				agree = false
 				continue
 			}
@@ -537,37 +562,31 @@ func (sc *scenario) run(t *testing.T) {
 				got = g
 			} else if g != got {
 				agree = false
-				if *update {
-					t.Errorf("%s:%d: %s: repetition %d gives %s, repetition 1 %s: one expectation cannot hold both; split the repeat block",
+				if updating {
+					problem("%s:%d: %s: repetition %d gives %s, repetition 1 %s: one expectation cannot hold both; split the repeat block",
 						sc.path, st.line, st.text, rep+1, g, got)
 				}
 			}
-			if *update || st.want == "" {
+			if updating || st.want == "" {
 				continue
 			}
 			if want := canonicalColumns(st.want, tapDay); g != want {
-				mismatches++
-				t.Error(mismatch(sc.path, st, rep, tp, tapDay, want, g))
+				o.mismatches++
+				problem("%s", mismatch(sc.path, st, rep, tp, tapDay, want, g))
 			}
 		}
 		switch {
-		case st.want == "" && !*update:
-			t.Errorf("%s:%d: %s: no expectation: write \"-> \" and the ledger columns from the published rule (go test -update fills in what the engine gives)",
+		case st.want == "" && !updating:
+			problem("%s:%d: %s: no expectation: write \"-> \" and the ledger columns from the published rule (go test -update fills in what the engine gives)",
 				sc.path, st.line, st.text)
-		case *update && agree && got != canonicalColumns(st.want, cal.DayOf(st.taps[0].Time)):
-			rewrite[st.line] = got
+		case updating && agree && got != canonicalColumns(st.want, cal.DayOf(st.taps[0].Time)):
+			o.rewrite[st.line] = got
 		}
 	}
-	for id, rs := range rows {
-		t.Errorf("%s: %d ledger rows of tap %s that no line of the file wrote", sc.path, len(rs), id)
+	for _, id := range slices.SortedFunc(maps.Keys(rows), func(a, b transit.TapID) int { return strings.Compare(a.String(), b.String()) }) {
+		problem("%s: %d ledger rows of tap %s that no line of the file wrote", sc.path, len(rows[id]), id)
 	}
-	if mismatches > 0 {
-		t.Logf("%d expectations differ from the engine's rows. If the rows are right (a published rule changed), rewrite them with\n\tgo test ./engine -run 'TestScenarios/%s' -update\nand review the diff.",
-			mismatches, strings.TrimSuffix(filepath.Base(sc.path), ".txt"))
-	}
-	if *update && len(rewrite) > 0 {
-		sc.rewrite(t, rewrite)
-	}
+	return o
 }
 
 // ledgerColumnsOf returns the expectation form of row r: its ledger
@@ -643,4 +662,92 @@ func (sc *scenario) rewrite(t *testing.T, want map[int]string) {
 		t.Logf("%s:%d: rewrote\n\t%s\n\t%s", sc.path, n, raw, line)
 	}
 	must(t, os.WriteFile(sc.path, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+}
+
+// TestScenarioRunner checks the runner itself on small files: a wrong
+// expectation fails, naming file, line and columns; -update rewrites it
+// (and only it) so that the file then passes; a file that breaks the
+// format's rules is refused with the line at fault.
+func TestScenarioRunner(t *testing.T) {
+	write := func(text string) string {
+		path := filepath.Join(t.TempDir(), "s.txt")
+		must(t, os.WriteFile(path, []byte(text), 0o644))
+		return path
+	}
+	const good = `city 440100
+date 2025-03-03
+metro-line T1 O@0 M4001@4_001
+card C standard 440100
+
+# ours: test
+08:00 C metro entry O     -> charged,0,0,0,metro-entry,,0,0,0
+08:10 C metro exit M4001  -> 2025-03-03,charged,300,0,300,metro-distance,,0,0,0
+`
+	sc, err := parseScenario(write(good))
+	must(t, err)
+	if o := sc.check(t, false); len(o.problems) != 0 {
+		t.Fatalf("a right scenario fails: %q", o.problems)
+	}
+
+	wrong := strings.Replace(good, "charged,300,0,300,", "charged,200,0,200,", 1)
+	path := write(wrong)
+	sc, err = parseScenario(path)
+	must(t, err)
+	o := sc.check(t, false)
+	if len(o.problems) != 1 || o.mismatches != 1 ||
+		!strings.Contains(o.problems[0], path+":8: 08:10 C metro exit M4001") ||
+		!strings.Contains(o.problems[0], `gross_fen "200", got "300"; charged_fen "200", got "300"`) ||
+		!strings.Contains(o.problems[0], "source: ours: test") {
+		t.Fatalf("a wrong expectation gives %q", o.problems)
+	}
+	o = sc.check(t, true)
+	if len(o.problems) != 0 || len(o.rewrite) != 1 || o.rewrite[8] != "charged,300,0,300,metro-distance,,0,0,0" {
+		t.Fatalf("update: problems %q, rewrite %v; want line 8 alone", o.problems, o.rewrite)
+	}
+	sc.rewrite(t, o.rewrite)
+	data, err := os.ReadFile(path)
+	must(t, err)
+	if want := strings.Replace(good, "-> 2025-03-03,charged,300", "-> charged,300", 1); string(data) != want {
+		t.Fatalf("rewritten file:\n%s\nwant:\n%s", data, want)
+	}
+
+	// A row settled on a day other than its tap's shows settlement_day:
+	// an entry at 02:00 (settlement day 2025-03-03) within the 240-minute
+	// limit of the cut-off carries into 2025-03-04, where the end of the
+	// input closes it as incomplete at the network's highest fare.
+	carried := good + "\ncard K standard 440100\n# ours: test\ndate 2025-03-04\n02:00 K metro entry O  -> 2025-03-04,incomplete,300,0,300,unclosed-entry+carried,,0,0,0\n"
+	sc, err = parseScenario(write(carried))
+	must(t, err)
+	if o := sc.check(t, false); len(o.problems) != 0 {
+		t.Fatalf("carried entry: %q", o.problems)
+	}
+	sc, err = parseScenario(write(strings.Replace(carried, "-> 2025-03-04,incomplete", "-> incomplete", 1)))
+	must(t, err)
+	if o := sc.check(t, false); len(o.problems) != 1 || !strings.Contains(o.problems[0], `settlement_day "2025-03-03", got "2025-03-04"`) {
+		t.Fatalf("carried entry without its day: %q", o.problems)
+	}
+
+	for _, tt := range []struct{ name, text, want string }{
+		{"no source", strings.Replace(good, "# ours: test\n", "", 1), ":7: no source"},
+		{"no expectation", strings.Replace(good, "  -> 2025-03-03,charged,300,0,300,metro-distance,,0,0,0", "", 1), ""},
+		{"undeclared card", strings.Replace(good, "08:10 C ", "08:10 D ", 1), ":8: card D is not declared"},
+		{"out of order", strings.Replace(good, "08:10 C", "07:10 C", 1), ":8: card C: this tap is not after"},
+		{"positions fall", strings.Replace(good, "M4001@4_001", "M4001@4_001 X@4001", 1), ":3: station \"X@4001\": positions must rise"},
+		{"unknown line", good + "bogus\n", ":9: unknown line"},
+		{"open repeat", good + "repeat 2 every 1h\n", ":9: repeat block without end"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, err := parseScenario(write(tt.text))
+			if tt.want == "" { // parses, but fails when checked
+				must(t, err)
+				if o := sc.check(t, false); len(o.problems) != 1 || !strings.Contains(o.problems[0], ":8: 08:10 C metro exit M4001: no expectation") {
+					t.Fatalf("problems %q", o.problems)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
 }
