@@ -296,22 +296,24 @@ func parseScenario(path string) (*scenario, error) {
 			}
 			var tp transit.Tap
 			tp.City, tp.Issuer, tp.Product = city, c.issuer, c.product
-			tp.Time, tp.Offset = when.UnixNano(), int32(8*3600)
-			must2 := func(err error, what string) bool {
+			_, offset := when.Zone()
+			tp.Time, tp.Offset = when.UnixNano(), int32(offset)
+			// valid reports whether err is nil, and a problem if not.
+			valid := func(err error, what string) bool {
 				if err != nil {
 					fail(n, "%s: %v", what, err)
 				}
 				return err == nil
 			}
-			if !must2(tp.Card.Set([]byte(tf[1])), "card") {
+			if !valid(tp.Card.Set([]byte(tf[1])), "card") {
 				continue
 			}
 			m, err := transit.ParseMode([]byte(tf[2]))
-			if !must2(err, "mode") {
+			if !valid(err, "mode") {
 				continue
 			}
 			a, err := transit.ParseAction([]byte(tf[3]))
-			if !must2(err, "action") {
+			if !valid(err, "action") {
 				continue
 			}
 			tp.Mode, tp.Action = m, a
@@ -320,7 +322,7 @@ func parseScenario(path string) (*scenario, error) {
 				if m == transit.ModeBus {
 					dst = &tp.Line
 				}
-				if !must2(dst.Set([]byte(tf[4])), "stop or line") {
+				if !valid(dst.Set([]byte(tf[4])), "stop or line") {
 					continue
 				}
 			} else if m == transit.ModeMetro {
@@ -338,7 +340,7 @@ func parseScenario(path string) (*scenario, error) {
 				if repeatN != 0 {
 					id = fmt.Sprintf("L%d.%d", n, r+1)
 				}
-				if !must2(x.ID.Set([]byte(id)), "tap id") {
+				if !valid(x.ID.Set([]byte(id)), "tap id") {
 					break
 				}
 				st.taps = append(st.taps, x)
