@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -102,7 +103,10 @@ func quoteGross(pol *fares.Policy, leg *fares.Leg, line, from, to string, minute
 		} else {
 			leg.Gross, leg.Rules = pol.Metro.Fare(a, b), transit.RuleMetroDistance
 		}
-		return fmt.Sprintf("%s -> %s, %.1f km on the shortest path, %d min", from, to, float64(pol.Metro.Distance(a, b))/1000, minutes), nil
+		// The distance to the metre: a ladder's bands end on whole
+		// kilometres, and 4,018 m rounded to "4.0 km" hides why it pays
+		// the fare of more than 4 km.
+		return fmt.Sprintf("%s -> %s, %s on the shortest path, %d min", from, to, metres(pol.Metro.Distance(a, b)), minutes), nil
 	}
 	return "", nil
 }
@@ -142,4 +146,14 @@ func stationsArg(n *fares.Network, from, to string) (int32, int32, error) {
 	}
 	b, err := get("to", to)
 	return a, b, err
+}
+
+// metres formats a distance to the metre, with thousands grouped:
+// "4,018 m".
+func metres(m int32) string {
+	s := strconv.Itoa(int(m))
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s + " m"
 }
