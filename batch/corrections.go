@@ -1,13 +1,7 @@
 package batch
 
 import (
-	"encoding/csv"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"strconv"
-	"strings"
 
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/ingest"
@@ -29,44 +23,32 @@ type correctionIn struct {
 }
 
 // readCorrections reads the correction files, reporting malformed records
-// to onReject.
+// to onReject, and returns them with the number of malformed records.
 func readCorrections(paths []string, onReject func(transit.Reject)) ([]correctionIn, int64, error) {
 	var ins []correctionIn
 	var malformed int64
-	buf := make([]ingest.CorrectionRecord, 256)
 	for _, path := range paths {
-		rd, err := ingest.OpenCorrections(path, ingest.Options{OnReject: onReject})
+		recs, st, err := ingest.ReadCorrections(path, ingest.Options{OnReject: onReject})
 		if err != nil {
 			return nil, 0, fmt.Errorf("settle: corrections: %w", err)
 		}
-		for {
-			n, err := rd.Read(buf)
-			for i := range n {
-				ins = append(ins, correctionIn{source: path, rec: buf[i]})
-			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				rd.Close()
-				return nil, 0, fmt.Errorf("settle: corrections: %w", err)
-			}
+		for _, rec := range recs {
+			ins = append(ins, correctionIn{source: path, rec: rec})
 		}
-		malformed += rd.Stats().Rejected
-		if err := rd.Close(); err != nil {
-			return nil, 0, fmt.Errorf("settle: corrections: %w", err)
-		}
+		malformed += st.Rejected
 	}
 	return ins, malformed, nil
 }
 
-// applyCorrections applies ins through eng, which has priced the run's
-// taps, and reports the refused ones to reject, which quarantines them in
-// the day the applied ones are booked in.
-func applyCorrections(eng *engine.Engine, ins []correctionIn, window int, reject func(transit.Reject), log *slog.Logger) (CorrectionsReport, error) {
-	rep := CorrectionsReport{Read: int64(len(ins))}
+// applyCorrections applies p.corrections through eng, which has priced
+// the run's taps, counting them in rep (whose Malformed the read set), and
+// reports the refused ones to p.rejectCorrection, which quarantines them
+// in the day the applied ones are booked in.
+func (p *pricing) applyCorrections(eng *engine.Engine, rep *CorrectionsReport) error {
+	ins := p.corrections
+	rep.Read = int64(len(ins))
 	if len(ins) == 0 {
-		return rep, nil
+		return nil
 	}
 	cs := make([]transit.Correction, len(ins))
 	for i := range ins {
@@ -74,13 +56,13 @@ func applyCorrections(eng *engine.Engine, ins []correctionIn, window int, reject
 	}
 	out, err := eng.Correct(cs)
 	if err != nil {
-		return rep, fmt.Errorf("settle: corrections: %w", err)
+		return fmt.Errorf("settle: corrections: %w", err)
 	}
 	for i, o := range out {
 		c, in := &cs[i], &ins[i]
 		if o.Status == transit.StatusAdjustment {
 			rep.Applied++
-			log.Info("correction applied", "correction_id", c.ID.String(), "card", c.Card.String(), "tap_id", c.Tap.String(),
+			p.log.Info("correction applied", "correction_id", c.ID.String(), "card", c.Card.String(), "tap_id", c.Tap.String(),
 				"kind", c.Kind.String(), "charged", int64(o.Row.Charged), "ref_day", o.Row.RefDay.String())
 			continue
 		}
@@ -89,20 +71,10 @@ func applyCorrections(eng *engine.Engine, ins []correctionIn, window int, reject
 		} else {
 			rep.Rejected++
 		}
-		field, why := o.Refusal(c, window)
-		reject(transit.Reject{Source: in.source, Line: c.Line, Field: field, Reason: why, Raw: correctionRaw(&in.rec)})
-		log.Warn("correction refused", "correction_id", c.ID.String(), "card", c.Card.String(), "tap_id", c.Tap.String(), "reason", why)
+		field, why := o.Refusal(c, p.window)
+		p.rejectCorrection(transit.Reject{Source: in.source, Line: c.Line, Field: field, Reason: why,
+			Raw: string(ingest.AppendCorrectionCSV(nil, &in.rec))})
+		p.log.Warn("correction refused", "correction_id", c.ID.String(), "card", c.Card.String(), "tap_id", c.Tap.String(), "reason", why)
 	}
-	return rep, nil
-}
-
-// correctionRaw writes a correction back as a CSV record of the columns
-// correction files have, for the rejects file.
-func correctionRaw(r *ingest.CorrectionRecord) string {
-	c := &r.Correction
-	var b strings.Builder
-	w := csv.NewWriter(&b)
-	_ = w.Write([]string{c.ID.String(), c.Card.String(), c.Tap.String(), c.Kind.String(), strconv.FormatInt(int64(c.Amount), 10), r.Reason})
-	w.Flush()
-	return strings.TrimSuffix(b.String(), "\n")
+	return nil
 }

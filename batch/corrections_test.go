@@ -96,6 +96,58 @@ func TestCorrectionsDayByDay(t *testing.T) {
 	}
 }
 
+// TestCorrectionsRejectsRaw: a refused correction is quarantined with its
+// record written back as a CSV row of the correction columns (the amount
+// written out, the reason quoted as encoding/csv quotes it), a malformed
+// record with its line as it is; both in the first open day, the
+// malformed one counted apart. A correction file that cannot be read
+// fails the run, naming it.
+func TestCorrectionsRejectsRaw(t *testing.T) {
+	dir := t.TempDir()
+	out, state := filepath.Join(dir, "out"), filepath.Join(dir, "state")
+	day1 := filepath.Join(dir, "day1.csv")
+	corr := filepath.Join(dir, "corrections.csv")
+	for p, body := range map[string]string{
+		day1: "tap_id,card_id,card_product,issuer,city,mode,line,stop,action,time,device\n" +
+			"t1,VISIT,standard,310100,330200,bus,B1,,board,2025-03-03T09:00:00+08:00,\n",
+		corr: "correction_id,card,tap_id,kind,amount,reason\n" +
+			"c1,VISIT,t9,refund,,\" \"\"late\"\", refunded\"\n" +
+			"c2,VISIT,t1,refund,oops,r\n" +
+			"c3,VISIT,t8,refund,, spaced\n",
+	} {
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := settleState(t, out, state, "2025-03-03", 2, day1); err != nil {
+		t.Fatal(err)
+	}
+	b, cal := env(t)
+	d, _ := transit.ParseDay("2025-03-04")
+	job := &batch.Settle{Book: b, Calendar: cal, OutDir: out, SkipSync: true, State: state, Day: d, Corrections: []string{corr}}
+	rep, err := job.Run(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := rep.Corrections; c != (batch.CorrectionsReport{Read: 2, Rejected: 2, Malformed: 1}) {
+		t.Errorf("corrections %+v, want 2 read and rejected, 1 malformed", c)
+	}
+	raws := map[int64]string{}
+	for _, r := range dayOf(t, rep, "2025-03-04").Rejects {
+		raws[r.Line] = r.Raw
+	}
+	want := map[int64]string{2: `c1,VISIT,t9,refund,0," ""late"", refunded"`, 3: "c2,VISIT,t1,refund,oops,r", 4: `c3,VISIT,t8,refund,0," spaced"`}
+	if len(raws) != len(want) || raws[2] != want[2] || raws[3] != want[3] || raws[4] != want[4] {
+		t.Errorf("rejects' raw text by line %v, want %v", raws, want)
+	}
+
+	missing := filepath.Join(dir, "none.csv")
+	job = &batch.Settle{Book: b, Calendar: cal, OutDir: out, SkipSync: true, State: state, Day: d + 1, Corrections: []string{missing}}
+	if _, err := job.Run(t.Context(), nil); err == nil || !strings.Contains(err.Error(), "settle: corrections: ") || !strings.Contains(err.Error(), missing) {
+		t.Errorf("a missing correction file: %v, want an error naming it", err)
+	}
+}
+
 // TestCorrectionsNeedState: a run without a state folder refuses
 // corrections rather than dropping them.
 func TestCorrectionsNeedState(t *testing.T) {

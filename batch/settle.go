@@ -286,10 +286,7 @@ func (s *Settle) price(ctx context.Context, inputs []string, eng *engine.Engine,
 	}
 	// With a state folder: close the run's days, hold the rest.
 	eng.CloseDay(run.last)
-	cr, err := applyCorrections(eng, run.corrections, run.window, run.rejectCorrection, run.log)
-	cr.Malformed = rep.Corrections.Malformed
-	rep.Corrections = cr
-	if err != nil {
+	if err := run.applyCorrections(eng, &rep.Corrections); err != nil {
 		return err
 	}
 	eng.Stop()

@@ -82,3 +82,34 @@ func TestMedian(t *testing.T) {
 		}
 	}
 }
+
+// TestDayFileFloors: both read floors count the generated day's records,
+// the header apart, and settle reads as many.
+func TestDayFileFloors(t *testing.T) {
+	book, cal := testWorld(t)
+	day := gen(t, GenOptions{Taps: 2000, Seed: 3})
+	f, err := WriteDayFile(day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	floor, err := f.ReadFloor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if floor.Taps != int64(len(day.Records)) {
+		t.Errorf("read floor counted %d taps, the day has %d records", floor.Taps, len(day.Records))
+	}
+	if cli, ok, err := f.ReadFloorCLI(); err != nil {
+		t.Fatal(err)
+	} else if ok && cli.Taps != floor.Taps {
+		t.Errorf("zstd -dc | wc -l counted %d taps, the in-process floor %d", cli.Taps, floor.Taps)
+	}
+	s, err := f.Settle(book, cal, 1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Taps != floor.Taps {
+		t.Errorf("settle read %d records, the floor %d", s.Taps, floor.Taps)
+	}
+}

@@ -5,11 +5,17 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/engine"
@@ -178,31 +184,121 @@ func roundID(id transit.TapID, k int) transit.TapID {
 	return id
 }
 
-// Settle measures the batch job end to end on the day encoded as a zstd
-// CSV file: decompress, decode, price, aggregate, and write the clearing
-// files (without fsync, into a temporary folder).
-func Settle(book *fares.Book, cal *transit.Calendar, day *GenDay, shards int) (Result, error) {
+// DayFile is a generated day written as a zstd CSV file in a temporary
+// folder, for the end-to-end measurements: settle, and the read floor
+// beside it, on the same bytes. Close removes it.
+type DayFile struct {
+	dir, path string
+}
+
+// WriteDayFile writes day as a zstd CSV file in a new temporary folder.
+func WriteDayFile(day *GenDay) (*DayFile, error) {
 	dir, err := os.MkdirTemp("", "tapsettle-bench-")
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "day.csv.zst")
-	var buf bytes.Buffer
-	if err := Write(&buf, ingest.FormatCSV, ingest.CompressionZstd, day); err != nil {
-		return Result{}, err
+	f := &DayFile{dir: dir, path: filepath.Join(dir, "day.csv.zst")}
+	if err := WriteFile(f.path, ingest.FormatCSV, ingest.CompressionZstd, day); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		return Result{}, err
-	}
-	job := &batch.Settle{Book: book, Calendar: cal, Shards: shards, OutDir: filepath.Join(dir, "out"), SkipSync: true}
+	return f, nil
+}
+
+// Path is the file's path.
+func (f *DayFile) Path() string { return f.path }
+
+// Close removes the file and its folder.
+func (f *DayFile) Close() error { return os.RemoveAll(f.dir) }
+
+// Settle measures the batch job end to end on the file: decompress,
+// decode, price, aggregate, and write the clearing files (and the ledger
+// with ledger set), without fsync, into a folder of the file's that it
+// removes afterwards.
+func (f *DayFile) Settle(book *fares.Book, cal *transit.Calendar, shards int, ledger bool) (Result, error) {
+	out := filepath.Join(f.dir, "out")
+	defer os.RemoveAll(out)
+	job := &batch.Settle{Book: book, Calendar: cal, Shards: shards, OutDir: out, SkipSync: true, Ledger: ledger}
 	var rep *batch.Report
-	res := Measure(func() { rep, err = job.Run(context.Background(), []string{path}) })
+	var err error
+	res := Measure(func() { rep, err = job.Run(context.Background(), []string{f.path}) })
 	if err != nil {
 		return Result{}, err
 	}
 	res.Name, res.Shards, res.Taps = "settle zstd csv", shards, rep.Records
+	if ledger {
+		res.Name = "settle +ledger"
+	}
 	return res, nil
+}
+
+// ReadFloor measures reading the file and nothing else: decompress it
+// (klauspost/compress, as settle does) and count its lines, the least any
+// job over the file must do. Its taps are the lines but the header.
+func (f *DayFile) ReadFloor() (Result, error) {
+	var lines int64
+	var err error
+	res := Measure(func() { lines, err = countLines(f.path) })
+	if err != nil {
+		return Result{}, err
+	}
+	res.Name, res.Taps = "read floor", lines-1
+	return res, nil
+}
+
+// ReadFloorCLI measures the same read with the reference tools, the
+// figure issue 18 set settle against: zstd -dc FILE | wc -l. ok is false
+// when zstd or wc is not installed. CPU is the pipeline's, from the
+// shell's resource usage (which includes the children it waited for).
+func (f *DayFile) ReadFloorCLI() (res Result, ok bool, err error) {
+	for _, tool := range []string{"sh", "zstd", "wc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return Result{}, false, nil
+		}
+	}
+	cmd := exec.Command("sh", "-c", `zstd -dc -- "$1" | wc -l`, "sh", f.path)
+	var out []byte
+	start := time.Now()
+	out, err = cmd.Output()
+	res.Elapsed = time.Since(start)
+	if err != nil {
+		return Result{}, true, fmt.Errorf("bench: zstd -dc | wc -l: %w", err)
+	}
+	lines, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		return Result{}, true, fmt.Errorf("bench: wc -l printed %q", out)
+	}
+	if st := cmd.ProcessState; st != nil {
+		res.CPU = st.UserTime() + st.SystemTime()
+	}
+	res.Name, res.Taps = "zstd -dc | wc -l", lines-1
+	return res, true, nil
+}
+
+// countLines decompresses the zstd file at path and counts its newlines.
+func countLines(path string) (int64, error) {
+	in, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	zr, err := zstd.NewReader(in)
+	if err != nil {
+		return 0, err
+	}
+	defer zr.Close()
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		k, err := zr.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // ShardCounts returns the shard counts a scaling run measures: 1, 2, 4 ...

@@ -152,78 +152,40 @@ func find(t testing.TB, rows []transit.Priced, status transit.Status, mode trans
 	return transit.Priced{}
 }
 
-func TestNingboJoinInCard(t *testing.T) {
+// The fares of Join in Card journeys in and out of Ningbo are checked by
+// testdata/scenarios/joinin.txt and ningbo_transfers.txt, incomplete and
+// overtime journeys by ningbo.txt: see TestScenarios.
+
+// TestExitRowNamesItsEntry: an exit row names the entry it was priced
+// from (entry_stop, entry_time), which after an entry closed by a new
+// entry is the second one; and a row keeps its tap's issuer and city, so
+// a Ningbo card priced in Shanghai is interregional.
+func TestExitRowNamesItsEntry(t *testing.T) {
 	tp := &tapper{t: t}
-	a, b, fare := stations(t, transit.Ningbo, mustDay(t, day1))
-	busFare, _ := book(t).Policy(transit.Ningbo, mustDay(t, day1)).BusFare(transit.Code{})
-	var taps []transit.Tap
-	for _, c := range []struct {
-		card    string
-		product transit.Product
-		issuer  transit.City
-	}{{"JOIN", transit.ProductJoinIn, transit.Ningbo}, {"STD", transit.ProductStandard, transit.Ningbo}, {"JOINSH", transit.ProductJoinIn, shanghai}} {
-		taps = append(taps,
-			tp.tap(c.card, c.product, c.issuer, transit.Ningbo, transit.ModeBus, transit.ActionBoard, "B1", "2025-03-03T07:00:00+08:00"),
-			tp.tap(c.card, c.product, c.issuer, transit.Ningbo, transit.ModeMetro, transit.ActionEntry, a, "2025-03-03T12:00:00+08:00"),
-			tp.tap(c.card, c.product, c.issuer, transit.Ningbo, transit.ModeMetro, transit.ActionExit, b, "2025-03-03T12:40:00+08:00"),
-		)
-	}
-	rows := run(t, taps, Options{Window: Unbounded})
-
-	std := find(t, rows, transit.StatusCharged, transit.ModeBus, transit.ActionBoard, "STD")
-	join := find(t, rows, transit.StatusCharged, transit.ModeBus, transit.ActionBoard, "JOIN")
-	if std.Charged != busFare || std.Gross != busFare {
-		t.Errorf("standard card bus: charged %v gross %v, want the full fare %v", std.Charged, std.Gross, busFare)
-	}
-	if want := transit.ApplyRate(busFare, 6000); join.Charged != want || join.Gross != busFare || join.ProductDiscount != busFare-want {
-		t.Errorf("Join in Card bus: charged %v gross %v product discount %v, want 60%% of %v = %v", join.Charged, join.Gross, join.ProductDiscount, busFare, want)
-	}
-	if join.Rules&transit.RuleProduct == 0 {
-		t.Errorf("Join in Card bus row lacks the product rule: %v", join.Rules)
-	}
-
-	stdM := find(t, rows, transit.StatusCharged, transit.ModeMetro, transit.ActionExit, "STD")
-	joinM := find(t, rows, transit.StatusCharged, transit.ModeMetro, transit.ActionExit, "JOIN")
-	if stdM.Gross != fare || joinM.Gross != fare {
-		t.Fatalf("metro gross: standard %v, joinin %v, want the network fare %v", stdM.Gross, joinM.Gross, fare)
-	}
-	// The metro leg follows a bus ride within 90 minutes? No: 5 hours
-	// later, so no transfer discount blurs the product discount.
-	if stdM.Charged != fare {
-		t.Errorf("standard card metro charged %v, want %v", stdM.Charged, fare)
-	}
-	if want := transit.ApplyRate(fare, 9500); joinM.Charged != want {
-		t.Errorf("Join in Card metro charged %v, want 95%% of %v = %v", joinM.Charged, fare, want)
-	}
-	if joinM.EntryStop.String() != a {
-		t.Errorf("exit row entry stop = %q, want %q", joinM.EntryStop, a)
-	}
-	entry := find(t, rows, transit.StatusCharged, transit.ModeMetro, transit.ActionEntry, "JOIN")
-	if entry.Charged != 0 || entry.Rules&transit.RuleMetroEntry == 0 {
-		t.Errorf("entry row: charged %v rules %v, want 0 and metro-entry", entry.Charged, entry.Rules)
-	}
-
-	// A Join in Card issued elsewhere pays the local fare in Ningbo.
-	other := find(t, rows, transit.StatusCharged, transit.ModeBus, transit.ActionBoard, "JOINSH")
-	if other.Charged != busFare {
-		t.Errorf("Shanghai-issued Join in Card in Ningbo charged %v, want %v", other.Charged, busFare)
-	}
-}
-
-func TestJoinInCardInShanghaiPaysShanghaiFare(t *testing.T) {
-	tp := &tapper{t: t}
-	a, b, fare := stations(t, shanghai, mustDay(t, day1))
+	a, b, _ := stations(t, transit.Ningbo, mustDay(t, day1))
+	sa, sb, _ := stations(t, shanghai, mustDay(t, day1))
+	const std, join = transit.ProductStandard, transit.ProductJoinIn
+	metro, entry, exit := transit.ModeMetro, transit.ActionEntry, transit.ActionExit
 	taps := []transit.Tap{
-		tp.tap("JOIN", transit.ProductJoinIn, transit.Ningbo, shanghai, transit.ModeMetro, transit.ActionEntry, a, "2025-03-03T09:00:00+08:00"),
-		tp.tap("JOIN", transit.ProductJoinIn, transit.Ningbo, shanghai, transit.ModeMetro, transit.ActionExit, b, "2025-03-03T10:10:00+08:00"),
+		tp.tap("EE", std, transit.Ningbo, transit.Ningbo, metro, entry, a, "2025-03-03T09:00:00+08:00"),
+		tp.tap("EE", std, transit.Ningbo, transit.Ningbo, metro, entry, b, "2025-03-03T11:00:00+08:00"),
+		tp.tap("EE", std, transit.Ningbo, transit.Ningbo, metro, exit, a, "2025-03-03T11:20:00+08:00"),
+		tp.tap("JOIN", join, transit.Ningbo, shanghai, metro, entry, sa, "2025-03-03T09:00:00+08:00"),
+		tp.tap("JOIN", join, transit.Ningbo, shanghai, metro, exit, sb, "2025-03-03T10:10:00+08:00"),
 	}
 	rows := run(t, taps, Options{Window: Unbounded, Shards: 3})
-	exit := find(t, rows, transit.StatusCharged, transit.ModeMetro, transit.ActionExit, "JOIN")
-	if exit.Charged != fare || exit.Discount != 0 {
-		t.Errorf("charged %v discount %v, want Shanghai's standard fare %v and no discount", exit.Charged, exit.Discount, fare)
+	if first := find(t, rows, transit.StatusIncomplete, metro, entry, "EE"); first.Time != taps[0].Time {
+		t.Errorf("the incomplete entry is at %v, want the first one", first.Time)
 	}
-	if !exit.Interregional() || exit.Issuer != transit.Ningbo || exit.City != shanghai {
-		t.Errorf("row is not Ningbo->Shanghai interregional: issuer %v city %v", exit.Issuer, exit.City)
+	if ex := find(t, rows, transit.StatusCharged, metro, exit, "EE"); ex.EntryStop.String() != b || ex.EntryTime != taps[1].Time {
+		t.Errorf("exit row names entry %s at %v, want the second entry, %s at %v", ex.EntryStop, ex.EntryTime, b, taps[1].Time)
+	}
+	ex := find(t, rows, transit.StatusCharged, metro, exit, "JOIN")
+	if ex.EntryStop.String() != sa || ex.EntryTime != taps[3].Time {
+		t.Errorf("exit row names entry %s at %v, want %s at %v", ex.EntryStop, ex.EntryTime, sa, taps[3].Time)
+	}
+	if !ex.Interregional() || ex.Issuer != transit.Ningbo || ex.City != shanghai {
+		t.Errorf("row is not Ningbo->Shanghai interregional: issuer %v city %v", ex.Issuer, ex.City)
 	}
 }
 

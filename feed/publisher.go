@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -250,22 +249,22 @@ func writeError(err error) error {
 	return fmt.Errorf("%d of %d messages failed: %w", failed, len(werr), first)
 }
 
-// PublishCorrections writes corrections to the partitions of their cards
-// (keyed by card, like taps, so that a correction follows the card's taps
-// published before it), one JSON object per message marked by the
-// ControlCorrection header, and returns once every one is acknowledged.
-// It validates every correction first and publishes nothing if one is
-// invalid. reasons, when not nil, holds the operator's reason of each.
-func (p *Publisher) PublishCorrections(ctx context.Context, cs []transit.Correction, reasons []string) error {
+// PublishCorrections writes correction records to the partitions of their
+// cards (keyed by card, like taps, so that a correction follows the card's
+// taps published before it), one JSON object (ingest.AppendCorrectionJSON)
+// per message marked by the ControlCorrection header, and returns once
+// every one is acknowledged. It validates every correction first and
+// publishes nothing if one is invalid.
+func (p *Publisher) PublishCorrections(ctx context.Context, recs []ingest.CorrectionRecord) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
-	for i := range cs {
-		if err := cs[i].Validate(); err != nil {
-			return fmt.Errorf("feed: publish: correction %d (correction_id %q): %w", i, cs[i].ID.String(), err)
+	for i := range recs {
+		if err := recs[i].Correction.Validate(); err != nil {
+			return fmt.Errorf("feed: publish: correction %d (correction_id %q): %w", i, recs[i].Correction.ID.String(), err)
 		}
 	}
-	if len(cs) == 0 {
+	if len(recs) == 0 {
 		return nil
 	}
 	n, err := partitionCount(ctx, p.client, p.cfg.Topic)
@@ -274,55 +273,13 @@ func (p *Publisher) PublishCorrections(ctx context.Context, cs []transit.Correct
 	}
 	now := time.Now()
 	headers := []kafka.Header{{Key: HeaderControl, Value: []byte(ControlCorrection)}}
-	msgs := make([]kafka.Message, len(cs))
-	for i := range cs {
-		reason := ""
-		if reasons != nil {
-			reason = reasons[i]
-		}
-		key := cs[i].Card.Bytes()
-		msgs[i] = kafka.Message{Partition: PartitionOf(key, n), Key: key, Value: AppendCorrectionJSON(nil, &cs[i], reason), Headers: headers, Time: now}
+	msgs := make([]kafka.Message, len(recs))
+	for i := range recs {
+		key := recs[i].Correction.Card.Bytes()
+		msgs[i] = kafka.Message{Partition: PartitionOf(key, n), Key: key, Value: ingest.AppendCorrectionJSON(nil, &recs[i]), Headers: headers, Time: now}
 	}
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("feed: publish %d corrections to %s: %w", len(cs), p.cfg.Topic, writeError(err))
+		return fmt.Errorf("feed: publish %d corrections to %s: %w", len(recs), p.cfg.Topic, writeError(err))
 	}
 	return nil
-}
-
-// AppendCorrectionJSON appends c as the JSON object of the correction
-// files' JSON-lines form (package ingest decodes it), without a newline.
-func AppendCorrectionJSON(b []byte, c *transit.Correction, reason string) []byte {
-	b = append(b, `{"correction_id":`...)
-	b = strconv.AppendQuote(b, c.ID.String())
-	b = append(b, `,"card":`...)
-	b = strconv.AppendQuote(b, c.Card.String())
-	b = append(b, `,"tap_id":`...)
-	b = strconv.AppendQuote(b, c.Tap.String())
-	b = append(b, `,"kind":`...)
-	b = strconv.AppendQuote(b, c.Kind.String())
-	if c.Kind != transit.CorrectionRefund {
-		b = append(b, `,"amount":`...)
-		b = strconv.AppendInt(b, int64(c.Amount), 10)
-	}
-	b = append(b, `,"reason":`...)
-	b = appendJSONString(b, reason)
-	return append(b, '}')
-}
-
-// appendJSONString appends s as a JSON string: strconv.AppendQuote writes
-// Go escapes (\x..) that JSON does not have, so non-ASCII text is written
-// as it is and only '"', '\\' and control characters are escaped.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, fmt.Sprintf(`\u%04x`, c)...)
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
 }

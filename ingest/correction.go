@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"unicode"
 	"unicode/utf8"
@@ -498,6 +499,49 @@ func OpenCorrections(path string, opts Options) (*CorrectionReader, error) {
 	}
 	r.lines.file = f
 	return r, nil
+}
+
+// readAllBatch is how many records ReadCorrections asks Read for at a time.
+const readAllBatch = 256
+
+// ReadCorrections reads the whole correction file at path ("-" for
+// standard input) and returns its corrections in file order, each with
+// Correction.Line set, and the reader's final Stats. Correction files are
+// small, so callers that act on them as a whole (a settlement run, the
+// command that publishes them) want them in one slice rather than through
+// a CorrectionReader's batches.
+//
+// Malformed records are reported to opts.OnReject as Read reports them
+// (naming path in each Reject) and counted in Stats.Rejected; they are not
+// errors. The errors are OpenCorrections', Read's and Close's, as they
+// return them: each names the file. On an error no records are returned,
+// but rejects reported before it have been.
+func ReadCorrections(path string, opts Options) ([]CorrectionRecord, CorrectionStats, error) {
+	r, err := OpenCorrections(path, opts)
+	if err != nil {
+		return nil, CorrectionStats{}, err
+	}
+	var recs []CorrectionRecord
+	for {
+		// Read straight into the spare capacity: no batch buffer to copy
+		// from.
+		recs = slices.Grow(recs, readAllBatch)
+		n, err := r.Read(recs[len(recs):cap(recs)])
+		recs = recs[:len(recs)+n]
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			st := r.Stats()
+			r.Close()
+			return nil, st, err
+		}
+	}
+	st := r.Stats()
+	if err := r.Close(); err != nil {
+		return nil, st, err
+	}
+	return recs, st, nil
 }
 
 // NewCorrectionReader returns a CorrectionReader over src; name

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -522,5 +523,110 @@ func TestOpenCorrections(t *testing.T) {
 	res := readCorrections(t, r2, "b.csv", csvData, Options{}, 3)
 	if res.err != nil || len(res.recs) != 5 || res.format != FormatCSV {
 		t.Errorf("after Reset: %v, %d records, %v", res.err, len(res.recs), res.format)
+	}
+}
+
+func TestReadCorrections(t *testing.T) {
+	dir := t.TempDir()
+	fixture, err := os.ReadFile(filepath.Join("testdata", "corrections.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonl, err := os.ReadFile(filepath.Join("testdata", "corrections.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// More records than one batch of Read.
+	many := corrHeader
+	for i := range readAllBatch*2 + 3 {
+		many += fmt.Sprintf("c-%d,3102,t-%d,refund,,r\n", i, i)
+	}
+	gz := gzipBytes(t, fixture)
+	for _, tc := range []struct {
+		name string
+		data []byte // the file's contents; nil: no file
+		opts Options
+		// recLines are the lines of the corrections read, rejectLines
+		// those of the rejects.
+		recLines, rejectLines []int64
+		wantErr               func(error) bool
+	}{
+		{name: "fixture.csv", data: fixture, recLines: []int64{2, 3, 4, 5, 7}},
+		{name: "fixture.jsonl.zst", data: zstdBytes(t, jsonl), recLines: []int64{1, 2, 3, 5}},
+		{name: "bad-between.csv", data: []byte(corrHeader + "c-1,3102,t-1,refund,,r\nc-2,3102,t-2,refund,oops,r\n\nc-3,3102,t-3,refund,,r\n"),
+			recLines: []int64{2, 5}, rejectLines: []int64{3}},
+		{name: "bad-between.jsonl", data: []byte(`{"correction_id":"c-1","card":"3102","tap_id":"t-1","kind":"refund","reason":"r"}` + "\n{\n" +
+			`{"correction_id":"c-2","card":"3102","tap_id":"t-2","kind":"refund","reason":"r","amont":1}` + "\n" +
+			`{"correction_id":"c-3","card":"3102","tap_id":"t-3","kind":"refund","reason":"r"}`),
+			recLines: []int64{1, 4}, rejectLines: []int64{2, 3}},
+		{name: "long-line.csv", data: []byte(corrHeader + strings.Repeat("x", 100) + "\nc-1,3102,t,refund,,r\n"), opts: Options{MaxLine: 64},
+			recLines: []int64{3}, rejectLines: []int64{2}},
+		{name: "many.csv", data: []byte(many), recLines: func() (l []int64) {
+			for i := range readAllBatch*2 + 3 {
+				l = append(l, int64(i+2))
+			}
+			return l
+		}()},
+		{name: "empty.csv", data: []byte{}},
+		{name: "missing.csv", wantErr: func(err error) bool { return errors.Is(err, os.ErrNotExist) }},
+		{name: "header.csv", data: []byte("correction_id,card,tap_id,kind,amount,reason,extra\n"),
+			wantErr: func(err error) bool { return errors.Is(err, ErrUnknownColumn) }},
+		{name: "cut.csv.gz", data: gz[:len(gz)-12],
+			wantErr: func(err error) bool { return err != nil }},
+		{name: "options.csv", data: fixture, opts: Options{MaxLine: -1},
+			wantErr: func(err error) bool { return err != nil && strings.Contains(err.Error(), "MaxLine") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name)
+			if tc.data != nil {
+				if err := os.WriteFile(path, tc.data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var rejects []transit.Reject
+			opts := tc.opts
+			opts.OnReject = func(r transit.Reject) { rejects = append(rejects, r) }
+			recs, st, err := ReadCorrections(path, opts)
+			if tc.wantErr != nil {
+				if err == nil || !tc.wantErr(err) {
+					t.Fatalf("error %v, want another", err)
+				}
+				if !strings.Contains(err.Error(), path) && tc.name != "options.csv" {
+					t.Errorf("the error %q does not name the file", err)
+				}
+				if recs != nil {
+					t.Errorf("%d records returned with an error", len(recs))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var recLines, rejectLines []int64
+			for _, r := range recs {
+				recLines = append(recLines, r.Correction.Line)
+			}
+			for _, r := range rejects {
+				rejectLines = append(rejectLines, r.Line)
+				if r.Source != path || r.Reason == "" || r.Raw == "" {
+					t.Errorf("reject %+v does not name %s, or has no reason or raw text", r, path)
+				}
+			}
+			if fmt.Sprint(recLines) != fmt.Sprint(tc.recLines) || fmt.Sprint(rejectLines) != fmt.Sprint(tc.rejectLines) {
+				t.Errorf("corrections at lines %v and rejects at %v, want %v and %v", recLines, rejectLines, tc.recLines, tc.rejectLines)
+			}
+			if st.Corrections != int64(len(recs)) || st.Rejected != int64(len(rejects)) || st.Records != st.Corrections+st.Rejected {
+				t.Errorf("stats %+v for %d corrections and %d rejects", st, len(recs), len(rejects))
+			}
+			checkCorrCounts(t, corrResult{recs: recs, rejects: rejects, stats: st})
+		})
+	}
+	// The records are those the reader decodes.
+	recs, _, err := ReadCorrections(filepath.Join("testdata", "corrections.csv"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := correctionFixtures(t)["corrections.csv"]; !slices.Equal(recs, want) {
+		t.Errorf("got  %+v\nwant %+v", recs, want)
 	}
 }

@@ -209,9 +209,10 @@ func fuzzCorrectionReader(f *testing.F) *CorrectionReader {
 	return r
 }
 
-// FuzzCorrectionCSV checks that no input panics the correction reader and
+// FuzzCorrectionCSV checks that no input panics the correction reader,
 // that its counts and records keep their invariants (readCorrections
-// checks them: Records == Corrections + Rejected, every correction valid).
+// checks them: Records == Corrections + Rejected, every correction valid),
+// and that the records it decodes encode back to themselves.
 func FuzzCorrectionCSV(f *testing.F) {
 	seedCorrections(f, ".csv")
 	f.Add([]byte(corrHeader + `c-1,3102,t-1,reprice,0,"a, ""b"""` + "\n"))
@@ -221,11 +222,13 @@ func FuzzCorrectionCSV(f *testing.F) {
 		if res.err != nil && res.stats.Records != 0 {
 			t.Fatalf("a header error after %d records: %v", res.stats.Records, res.err)
 		}
+		checkCorrRoundTrip(t, res.recs)
 	})
 }
 
-// FuzzCorrectionJSON checks the correction reader on JSON lines, and that
-// on a single line it agrees with DecodeCorrectionJSON.
+// FuzzCorrectionJSON checks the correction reader on JSON lines, that the
+// records it decodes encode back to themselves, and that on a single line
+// it agrees with DecodeCorrectionJSON.
 func FuzzCorrectionJSON(f *testing.F) {
 	seedCorrections(f, ".jsonl")
 	r := fuzzCorrectionReader(f)
@@ -240,6 +243,7 @@ func FuzzCorrectionJSON(f *testing.F) {
 			}
 			return
 		}
+		checkCorrRoundTrip(t, res.recs)
 		if bytes.ContainsAny(data, "\n") || bytes.HasPrefix(data, utf8BOM) || len(data) > 4096 || res.stats.Records != 1 {
 			return
 		}

@@ -23,6 +23,13 @@ const (
 	rawBufferSize  = 64 << 10
 )
 
+// maxZstdWindow bounds the window a zstd input may ask the decoder for,
+// which it allocates whole: 128 MiB, the reference zstd tool's own limit
+// without --memory (so a file it decompresses by default, --long=27
+// included, is read here). tapsettle's writers use 8 MiB; a larger request
+// is a file to recompress, or an attack on memory.
+const maxZstdWindow = 1 << 27
+
 // utf8BOM is the byte order mark some tools put at the start of a UTF-8
 // file; it is skipped.
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
@@ -147,8 +154,9 @@ func (r *Reader) open(src io.Reader) error {
 			// Lowmem off: buffers are kept for the next block and file.
 			// Concurrency stays at the package default (GOMAXPROCS, at
 			// most 4), so the next blocks are decompressed while this
-			// one is parsed.
-			r.zr, err = zstd.NewReader(r.src, zstd.WithDecoderLowmem(false))
+			// one is parsed; the window is one history buffer, shared.
+			r.zr, err = zstd.NewReader(r.src, zstd.WithDecoderLowmem(false),
+				zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(maxZstdWindow))
 		} else {
 			err = r.zr.Reset(r.src)
 		}
@@ -366,6 +374,9 @@ func (r *Reader) reject(line []byte, rec *record, ft *fault) {
 }
 
 func (r *Reader) wrap(err error) error {
+	if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+		return fmt.Errorf("ingest: read %s: its zstd window is larger than the %d MiB accepted (compressed with --long=28 or more?); recompress it with zstd --long=27 or less: %w", r.name, maxZstdWindow>>20, err)
+	}
 	return fmt.Errorf("ingest: read %s: %w", r.name, err)
 }
 

@@ -8,9 +8,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -569,5 +572,55 @@ func TestReadDoesNotAllocate(t *testing.T) {
 			}
 			r.Close()
 		}
+	}
+}
+
+// TestZstdWindowCapped: a zstd stream that asks for a window beyond
+// maxZstdWindow (zstd --long=29 does) is refused with an error naming the
+// file, before the decoder allocates the window: a small hostile file
+// must not take hundreds of megabytes.
+func TestZstdWindowCapped(t *testing.T) {
+	one, err := os.ReadFile("testdata/taps.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// More than one block, so that the frame declares its window rather
+	// than its content size.
+	data := append(one, bytes.Repeat(one[bytes.IndexByte(one, '\n')+1:], 200)...)
+	for _, tc := range []struct {
+		window int
+		ok     bool
+	}{
+		{maxZstdWindow, true},
+		{maxZstdWindow * 2, false},
+	} {
+		t.Run(fmt.Sprint(tc.window>>20, "MiB"), func(t *testing.T) {
+			var buf bytes.Buffer
+			zw, err := zstd.NewWriter(&buf, zstd.WithWindowSize(tc.window))
+			if err != nil {
+				t.Fatal(err)
+			}
+			zw.Write(data)
+			if err := zw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			res := readAll(t, "long.csv.zst", buf.Bytes(), Options{}, 64)
+			runtime.ReadMemStats(&after)
+			if tc.ok {
+				if res.err != nil || len(res.taps) == 0 {
+					t.Fatalf("window %d: %d taps, err %v; want it read", tc.window, len(res.taps), res.err)
+				}
+				return
+			}
+			if res.err == nil || !strings.Contains(res.err.Error(), "long.csv.zst") || !strings.Contains(res.err.Error(), "window") {
+				t.Fatalf("err = %v, want a window error naming the file", res.err)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+				t.Errorf("refusing a %d MiB window allocated %d MiB", tc.window>>20, alloc>>20)
+			}
+		})
 	}
 }

@@ -200,10 +200,17 @@ func AppendCSV(b []byte, t *transit.Tap) []byte {
 	return appendCSVField(b, t.Device.Bytes())
 }
 
+// appendCSVField appends v as a CSV field, quoted per RFC 4180 when it
+// holds a comma, a quote or a line break.
 func appendCSVField(b, v []byte) []byte {
 	if bytes.IndexAny(v, ",\"\r\n") < 0 {
 		return append(b, v...)
 	}
+	return appendCSVQuoted(b, v)
+}
+
+// appendCSVQuoted appends v as a quoted CSV field, its quotes doubled.
+func appendCSVQuoted(b, v []byte) []byte {
 	b = append(b, '"')
 	for _, c := range v {
 		if c == '"' {

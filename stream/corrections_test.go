@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -114,15 +113,17 @@ func TestCorrectionsOnceThroughKill(t *testing.T) {
 		}
 	}
 	finish(testDay)
-	var cs []transit.Correction
-	var reasons []string
-	if err := readCorrections(corrFile, &cs, &reasons); err != nil {
+	// The file is written without a mistake.
+	recs, _, err := ingest.ReadCorrections(corrFile, ingest.Options{OnReject: func(r transit.Reject) {
+		t.Fatalf("%s:%d: %s", r.Source, r.Line, r.Reason)
+	}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	half := len(day2) / 2
 	for _, step := range []func() error{
 		func() error { return pub.Publish(ctx, day2[:half]) },
-		func() error { return pub.PublishCorrections(ctx, cs, reasons) },
+		func() error { return pub.PublishCorrections(ctx, recs) },
 		func() error { return pub.Publish(ctx, day2[half:]) },
 		func() error { return pub.CloseDay(ctx, (testDay + 1).String()) },
 	} {
@@ -154,30 +155,5 @@ func TestCorrectionsOnceThroughKill(t *testing.T) {
 	}
 	if err := settlement.Verify(filepath.Join(out, (testDay + 1).String())); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// readCorrections reads a correction file written without a mistake.
-func readCorrections(path string, cs *[]transit.Correction, reasons *[]string) error {
-	rd, err := ingest.OpenCorrections(path, ingest.Options{OnReject: func(r transit.Reject) {
-		panic(fmt.Sprintf("%s:%d: %s", r.Source, r.Line, r.Reason))
-	}})
-	if err != nil {
-		return err
-	}
-	defer rd.Close()
-	buf := make([]ingest.CorrectionRecord, 64)
-	for {
-		n, err := rd.Read(buf)
-		for _, r := range buf[:n] {
-			*cs = append(*cs, r.Correction)
-			*reasons = append(*reasons, r.Reason)
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
 	}
 }

@@ -92,6 +92,18 @@ func (m *measurer) median(run func() (bench.Result, error)) (bench.Result, strin
 	return med, fmt.Sprintf("[%.2f-%.2f]", lo/1e6, hi/1e6), nil
 }
 
+// row prints the median of rs with its spread and, against base, the
+// time it takes as a multiple of base's (of what); it returns the median.
+func (m *measurer) row(rs []bench.Result, base *bench.Result, what string) bench.Result {
+	med, lo, hi := bench.Median(rs)
+	fmt.Fprintf(m.w, "%s         [%.2f-%.2f]", med, lo/1e6, hi/1e6)
+	if base != nil && med.TapsPerSecond() > 0 {
+		fmt.Fprintf(m.w, "  %.1fx the time of %s", base.TapsPerSecond()/med.TapsPerSecond(), what)
+	}
+	fmt.Fprintln(m.w)
+	return med
+}
+
 // engine measures the engine's hot path over the shard counts, each rate
 // also as a multiple of the first count's.
 func (m *measurer) engine(taps []transit.Tap, shards []int, rounds int) error {
@@ -111,14 +123,49 @@ func (m *measurer) engine(taps []transit.Tap, shards []int, rounds int) error {
 	return nil
 }
 
-// endToEnd measures settle on the day, then the streaming service on its
-// taps against the bare read of the same topic.
+// endToEnd measures settle on the day, with and without the ledger,
+// beside the read floor of the same file (decompressing it and counting
+// its lines, in process and with zstd -dc | wc -l where installed), then
+// the streaming service on its taps against the bare read of the same
+// topic. The runs alternate, so that a noisy neighbour hits each alike.
 func (m *measurer) endToEnd(d *bench.GenDay, taps []transit.Tap, perMessage int) error {
-	r, spread, err := m.median(func() (bench.Result, error) { return bench.Settle(m.e.book, m.e.cal, d, 0) })
+	f, err := bench.WriteDayFile(d)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.w, "%s         %s\n", r, spread)
+	defer f.Close()
+	var floors, clis, settles, ledgers []bench.Result
+	for range m.repeat {
+		r, err := f.ReadFloor()
+		if err != nil {
+			return err
+		}
+		floors = append(floors, r)
+		if r, ok, err := f.ReadFloorCLI(); err != nil {
+			return err
+		} else if ok {
+			clis = append(clis, r)
+		}
+		if r, err = f.Settle(m.e.book, m.e.cal, 0, false); err != nil {
+			return err
+		}
+		settles = append(settles, r)
+		if r, err = f.Settle(m.e.book, m.e.cal, 0, true); err != nil {
+			return err
+		}
+		ledgers = append(ledgers, r)
+	}
+	floor := m.row(floors, nil, "")
+	cli := floor
+	if len(clis) > 0 {
+		cli = m.row(clis, nil, "")
+	}
+	what := "read floor"
+	if len(clis) > 0 {
+		what = "zstd -dc | wc -l"
+	}
+	m.row(settles, &cli, what)
+	m.row(ledgers, &cli, what)
 	var reads, runs []bench.Result
 	for range m.repeat {
 		read, run, err := benchStream(m.e.book, m.e.cal, taps, streamOptions{TapsPerMessage: perMessage})

@@ -43,14 +43,15 @@ func TestBenchStream(t *testing.T) {
 	}
 }
 
-// TestBenchCommandStream: bench, without --engine-only, ends with the
-// streaming service against the bare read.
+// TestBenchCommandStream: bench, without --engine-only, measures settle
+// (with and without the ledger) against the read floor of its file, and
+// ends with the streaming service against the bare read.
 func TestBenchCommandStream(t *testing.T) {
 	out, err := run(t, "bench", "--taps", "3000", "--rounds", "1", "--shards", "1", "--repeat", "1")
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)
 	}
-	for _, want := range []string{"settle zstd csv", "stream read", "stream run", "of the bare read"} {
+	for _, want := range []string{"read floor", "settle zstd csv", "settle +ledger", "x the time of", "stream read", "stream run", "of the bare read"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
 		}

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
@@ -37,24 +35,21 @@ published. Exit status is 1 when a record is malformed.`,
 			if err != nil {
 				return err
 			}
-			var cs []transit.Correction
-			var reasons []string
-			var bad int
+			var recs []ingest.CorrectionRecord
+			var bad int64
 			for _, path := range args {
-				err := readCorrectionFile(path, func(r *ingest.CorrectionRecord) {
-					cs = append(cs, r.Correction)
-					reasons = append(reasons, r.Reason)
-				}, func(r transit.Reject) {
-					bad++
+				got, st, err := ingest.ReadCorrections(path, ingest.Options{OnReject: func(r transit.Reject) {
 					fmt.Fprintf(cmd.ErrOrStderr(), "%s:%d: %s: %s\n", r.Source, r.Line, r.Field, r.Reason)
-				})
+				}})
 				if err != nil {
 					return err
 				}
+				recs = append(recs, got...)
+				bad += st.Rejected
 			}
 			out := cmd.OutOrStdout()
 			if check {
-				fmt.Fprintf(out, "%d correction(s) read, %d malformed record(s)\n", len(cs), bad)
+				fmt.Fprintf(out, "%d correction(s) read, %d malformed record(s)\n", len(recs), bad)
 				if bad > 0 {
 					return fmt.Errorf("%d malformed correction record(s)", bad)
 				}
@@ -64,10 +59,10 @@ published. Exit status is 1 when a record is malformed.`,
 			if err != nil {
 				return err
 			}
-			if err := publishCorrections(cmd.Context(), e, sec, cs, reasons); err != nil {
+			if err := publishCorrections(cmd.Context(), e, sec, recs); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "published %d correction(s) to %s (%d malformed record(s) not published)\n", len(cs), e.cfg.Kafka.Topic, bad)
+			fmt.Fprintf(out, "published %d correction(s) to %s (%d malformed record(s) not published)\n", len(recs), e.cfg.Kafka.Topic, bad)
 			if bad > 0 {
 				return fmt.Errorf("%d malformed correction record(s) not published", bad)
 			}
@@ -79,35 +74,12 @@ published. Exit status is 1 when a record is malformed.`,
 	return cmd
 }
 
-// readCorrectionFile reads one correction file, calling add for each
-// correction and reject for each malformed record.
-func readCorrectionFile(path string, add func(*ingest.CorrectionRecord), reject func(transit.Reject)) error {
-	rd, err := ingest.OpenCorrections(path, ingest.Options{OnReject: reject})
-	if err != nil {
-		return err
-	}
-	defer rd.Close()
-	buf := make([]ingest.CorrectionRecord, 256)
-	for {
-		n, err := rd.Read(buf)
-		for i := range n {
-			add(&buf[i])
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-func publishCorrections(ctx context.Context, e *env, sec feed.Security, cs []transit.Correction, reasons []string) error {
+func publishCorrections(ctx context.Context, e *env, sec feed.Security, recs []ingest.CorrectionRecord) error {
 	pub, err := feed.NewPublisher(feed.PublisherConfig{Brokers: e.cfg.Kafka.Brokers, Topic: e.cfg.Kafka.Topic, Security: sec, Logger: e.log})
 	if err != nil {
 		return err
 	}
-	if err := pub.PublishCorrections(ctx, cs, reasons); err != nil {
+	if err := pub.PublishCorrections(ctx, recs); err != nil {
 		pub.Close()
 		return err
 	}

@@ -194,3 +194,36 @@ func TestSameClearing(t *testing.T) {
 		}
 	}
 }
+
+// TestCorrectCheck: correct --check reads every file, lists each malformed
+// record by file and line, counts the corrections of all files, and fails
+// when one is malformed; a file it cannot open is an error naming it.
+func TestCorrectCheck(t *testing.T) {
+	dir := t.TempDir()
+	const head = "correction_id,card,tap_id,kind,amount,reason\n"
+	a, b := filepath.Join(dir, "a.csv"), filepath.Join(dir, "b.jsonl")
+	for p, body := range map[string]string{
+		a: head + "c-1,3102,t-1,refund,,gate fault\nc-2,3102,t-2,partial-refund,x,bad amount\nc-3,3102,t-3,reprice,0,\"free, per notice\"\n",
+		b: `{"correction_id":"c-4","card":"3102","tap_id":"t-4","kind":"refund","reason":"r"}` + "\n",
+	} {
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := run(t, "correct", "--check", a, b)
+	if err == nil || !strings.Contains(err.Error(), "1 malformed correction record(s)") {
+		t.Errorf("correct --check with a malformed record: %v, want an error counting it", err)
+	}
+	for _, want := range []string{a + ":3: amount: ", "3 correction(s) read, 1 malformed record(s)\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("correct --check output lacks %q:\n%s", want, out)
+		}
+	}
+	if out, err := run(t, "correct", "--check", b); err != nil || !strings.Contains(out, "1 correction(s) read, 0 malformed record(s)") {
+		t.Errorf("correct --check of a good file: %v\n%s", err, out)
+	}
+	missing := filepath.Join(dir, "none.csv")
+	if _, err := run(t, "correct", "--check", b, missing); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("correct --check of a missing file: %v, want an error naming it", err)
+	}
+}

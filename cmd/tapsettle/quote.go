@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -107,7 +108,10 @@ func quoteGross(pol *fares.Policy, leg *fares.Leg, line, from, to string, minute
 			return "", err
 		}
 		leg.Gross, leg.Rules = pol.MetroFare(a, b, int64(minutes)*int64(time.Minute))
-		return fmt.Sprintf("%s -> %s, %.1f km on the shortest path, %d min", from, to, float64(pol.Metro.Distance(a, b))/1000, minutes), nil
+		// The distance to the metre: a ladder's bands end on whole
+		// kilometres, and 4,018 m rounded to "4.0 km" hides why it pays
+		// the fare of more than 4 km.
+		return fmt.Sprintf("%s -> %s, %s on the shortest path, %d min", from, to, metres(pol.Metro.Distance(a, b)), minutes), nil
 	}
 	return "", nil
 }
@@ -197,4 +201,14 @@ func applied(pol *fares.Policy, leg *fares.Leg, q *fares.Quote, prior []string) 
 		rows = append(rows, [2]string{"applied", l})
 	}
 	return rows
+}
+
+// metres formats a distance to the metre, with thousands grouped:
+// "4,018 m".
+func metres(m int32) string {
+	s := strconv.Itoa(int(m))
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s + " m"
 }
