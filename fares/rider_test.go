@@ -3,6 +3,7 @@ package fares
 import (
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -22,4 +23,14 @@ func sampleRiders(t testing.TB) []Rider {
 	}
 	ext.DaySpend[transit.ModeBus], ext.MonthSpend[transit.ModeMetro] = 1<<63-1, -1<<63
 	return append(out, ext)
+}
+
+// TestRiderSize pins the Rider at 88 bytes: it lives in the engine's
+// cardState, whose 256 bytes are a cache-line budget (engine's
+// TestCardStateSize). Rules that need state must find it in what the
+// Rider has (transfer allowances sum its per-rule counters).
+func TestRiderSize(t *testing.T) {
+	if n := unsafe.Sizeof(Rider{}); n != 88 {
+		t.Errorf("Rider is %d bytes, want 88", n)
+	}
 }
