@@ -194,3 +194,19 @@ func TestSameClearing(t *testing.T) {
 		}
 	}
 }
+
+// TestVersion: "version" and "--version" print the build; a test binary
+// is a development build.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		out, err := run(t, args...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		for _, want := range []string{"tapsettle (devel)\n", "commit:      unknown\n", "go:          go1.", "producer:    tapsettle/(devel)\n"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v lacks %q:\n%s", args, want, out)
+			}
+		}
+	}
+}
