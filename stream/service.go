@@ -365,6 +365,13 @@ func (s *Service) maybeClear(d transit.Day) error {
 			"day", settlement.DirName(d), "err", err)
 		return nil
 	}
+	if errors.Is(err, ErrMixedProducers) {
+		// The instance was upgraded while the day closed: the clearing
+		// house decides whether to merge the parts.
+		s.log.Warn("the day's parts were closed by different builds: clear it with tapsettle clear --allow-mixed-producers if they price alike",
+			"day", settlement.DirName(d), "err", err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
