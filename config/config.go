@@ -78,7 +78,10 @@ type Engine struct {
 // Policies configures fare policy data.
 type Policies struct {
 	// Dir holds policy files that override or extend the embedded
-	// defaults; none means the embedded policies only. Default: none.
+	// defaults; none means the embedded policies only. Symbolic links
+	// in it are followed only to regular files inside it (a ConfigMap
+	// volume's layout); one leading elsewhere is reported, not read.
+	// Default: none.
 	Dir string `koanf:"dir"`
 }
 
