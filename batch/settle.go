@@ -36,6 +36,14 @@ type Settle struct {
 	OutDir string
 	// Ledger writes the priced ledger beside the clearing files.
 	Ledger bool
+	// Force lets the run replace the day folders it owns under OutDir
+	// (YYYY-MM-DD and undated; with State, only those after the state's
+	// last closed day, and undated). Without it Run refuses, before
+	// reading any input, an OutDir that holds any (ErrOutputInUse): an
+	// earlier run's days beside this run's would be taken for its own. A
+	// forced run removes them once the taps are priced, just before it
+	// writes its days. Other entries of OutDir are never touched.
+	Force bool
 	// SkipSync skips fsync (tests and benchmarks only).
 	SkipSync bool
 	// State, when set, is a state folder (see state.go): the run goes on
@@ -147,6 +155,14 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 				s.State, closed, s.Day, ErrDayClosed)
 		}
 	}
+	var closed transit.Day
+	if sd != nil {
+		closed = sd.closed()
+	}
+	replace, err := s.claimOutput(sd != nil, closed)
+	if err != nil {
+		return nil, err
+	}
 	rep := &Report{Inputs: make([]InputReport, len(inputs))}
 	coll := settlement.NewCollector(settlement.Options{
 		Participants: s.Book.Participants(),
@@ -188,6 +204,12 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 		rep.Rejected += ir.Stats.Rejected
 	}
 	log.Info("priced", "records", rep.Records, "taps", rep.Taps, "malformed", rep.Rejected, "elapsed", rep.Priced)
+	if len(replace) > 0 {
+		if err := s.replaceOutput(replace); err != nil {
+			return nil, err
+		}
+		log.Info("replaced the days of an earlier run", "dir", s.OutDir, "days", replace)
+	}
 	if err := s.writeDays(coll, rep, log); err != nil {
 		return nil, err
 	}

@@ -78,7 +78,10 @@ type Engine struct {
 // Policies configures fare policy data.
 type Policies struct {
 	// Dir holds policy files that override or extend the embedded
-	// defaults; none means the embedded policies only. Default: none.
+	// defaults; none means the embedded policies only. Symbolic links
+	// in it are followed only to regular files inside it (a ConfigMap
+	// volume's layout); one leading elsewhere is reported, not read.
+	// Default: none.
 	Dir string `koanf:"dir"`
 }
 
@@ -155,9 +158,39 @@ type FieldError struct {
 	Err    error // the underlying error, if any (a file that cannot be read)
 }
 
-// Error returns "config: KEY = VALUE: REASON".
+// Error returns "config: KEY = VALUE: REASON". A value that carries a
+// user and password before an '@' ("redis://user:PW@host:6379", as an
+// address is sometimes mistakenly written) shows them as [redacted].
 func (e *FieldError) Error() string {
-	return fmt.Sprintf("config: %s = %v: %s", e.Key, e.Value, e.Reason)
+	return fmt.Sprintf("config: %s = %v: %s", e.Key, redactUserinfo(e.Value), e.Reason)
+}
+
+// redactUserinfo replaces what comes before the last '@' of a string
+// value, after any "scheme://", with [redacted]; a list's strings alike.
+// Other values are returned as they are.
+func redactUserinfo(v any) any {
+	one := func(s string) string {
+		at := strings.LastIndexByte(s, '@')
+		if at < 0 {
+			return s
+		}
+		start := 0
+		if i := strings.Index(s[:at], "://"); i >= 0 {
+			start = i + len("://")
+		}
+		return s[:start] + redacted + s[at:]
+	}
+	switch v := v.(type) {
+	case string:
+		return one(v)
+	case []string:
+		out := make([]string, len(v))
+		for i, s := range v {
+			out[i] = one(s)
+		}
+		return out
+	}
+	return v
 }
 
 // Unwrap returns the underlying error.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go/sasl"
@@ -177,6 +178,10 @@ func (s SASL) Mechanism() (sasl.Mechanism, error) {
 // (":9464", every interface) and port 0 (any free port) are allowed only
 // for listeners.
 func checkHostPort(s string, listen bool) string {
+	if strings.Contains(s, "@") || strings.Contains(s, "://") {
+		// A URL with credentials: refused, and FieldError redacts them.
+		return "want host:port, not a URL: a user and password go in their own keys (redis.username, TAPSETTLE_REDIS_PASSWORD; kafka.sasl.*)"
+	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
 		return "want host:port"

@@ -44,8 +44,16 @@ func Load(src Sources) (*Config, error) {
 	}
 	known := Keys()
 	if src.File != "" {
+		if err := checkFile(src.File); err != nil {
+			return nil, err
+		}
 		if err := k.Load(file.Provider(src.File), yaml.Parser()); err != nil {
-			return nil, fmt.Errorf("config: read %s: %w", src.File, err)
+			// checkFile accepted it, so this is rare (the file changed
+			// between the reads); the parser's text may quote content.
+			return nil, fmt.Errorf("config: %s: not a YAML mapping of configuration keys", src.File)
+		}
+		if unknown := unknownFileKeys(k.Keys(), known); len(unknown) > 0 {
+			return nil, fmt.Errorf("config: %s: unknown key %s", src.File, strings.Join(unknown, ", "))
 		}
 	}
 	if src.Environ != nil {

@@ -124,7 +124,9 @@ func compileDefault() (*Book, error) {
 // effective_from, and adds to the city's versions otherwise. A file for
 // city "default" does the same to the template, and so to every city
 // without a file of its own. Files are the *.yaml and *.yml in dir (not
-// its subdirectories). Load("") returns Default().
+// its subdirectories); a symbolic link is followed only to a regular file
+// inside dir (as a Kubernetes ConfigMap volume links its keys), and one
+// that leads outside is reported, never read. Load("") returns Default().
 //
 // On invalid files Load returns errors.Join of every problem, each an
 // *Error naming file, line and key.
@@ -179,26 +181,35 @@ func Check(dir string) error {
 // loadDir reads and compiles the policy files of dir and builds their
 // networks, so that a directory that passes Check also loads.
 func loadDir(dir string, known func(transit.City) bool) ([]*compiledFile, error) {
+	pd, err := openPolicyDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("fare policy directory: %w", err)
 	}
 	var srcs []source
+	var refused []error
 	for _, e := range entries {
 		ext := path.Ext(e.Name())
 		if e.IsDir() || (ext != ".yaml" && ext != ".yml") {
 			continue
 		}
-		name := filepath.Join(dir, e.Name())
-		data, err := os.ReadFile(name)
+		data, problem, err := pd.read(e)
 		if err != nil {
-			return nil, fmt.Errorf("fare policy directory: %w", err)
+			return nil, err
 		}
-		srcs = append(srcs, source{name: name, data: data})
+		if problem != nil {
+			refused = append(refused, problem)
+			continue
+		}
+		srcs = append(srcs, source{name: filepath.Join(dir, e.Name()), data: data})
 	}
 	// Build the networks of the good files even when others are broken,
 	// so that one run reports every problem.
 	files, err := compileSources(srcs, known)
+	err = joinFlat(append(refused, err)...)
 	var nets []*Network
 	for _, f := range files {
 		for _, p := range f.versions {

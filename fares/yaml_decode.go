@@ -165,9 +165,17 @@ func (f *yamlFile) decode(n *yaml.Node, v reflect.Value, path string) {
 		// or 2020-01-01 need no quotes.
 		v.SetString(n.Value)
 	case reflect.Int64:
-		x, err := strconv.ParseInt(n.Value, 10, 64)
-		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil {
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
 			f.fail(n.Line, path, ErrType, "want a whole number, got %s", describeNode(n))
+			return
+		}
+		x, err := strconv.ParseInt(n.Value, 10, 64)
+		switch {
+		case errors.Is(err, strconv.ErrRange):
+			f.fail(n.Line, path, ErrType, "want a whole number, got one outside the 64-bit range")
+			return
+		case err != nil:
+			f.fail(n.Line, path, ErrType, "want a whole number in decimal digits")
 			return
 		}
 		v.SetInt(x)
@@ -185,11 +193,27 @@ func (f *yamlFile) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
+// describeNode says what kind of value n is, never what it holds: a
+// problem report must not echo a file's content (a "policy file" may be a
+// link to a password or environment file, which YAML reads as one long
+// string).
 func describeNode(n *yaml.Node) string {
-	if n.Kind == yaml.ScalarNode {
-		return strconv.Quote(n.Value)
+	if n.Kind != yaml.ScalarNode {
+		return "a " + kindNames[n.Kind]
 	}
-	return "a " + kindNames[n.Kind]
+	switch n.Tag {
+	case "!!str":
+		return "text"
+	case "!!int":
+		return "a whole number"
+	case "!!float":
+		return "a number with a fraction"
+	case "!!bool":
+		return "true or false"
+	case "!!timestamp":
+		return "a date"
+	}
+	return "a scalar of type " + strings.TrimPrefix(n.Tag, "!!")
 }
 
 func (f *yamlFile) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
@@ -205,7 +229,7 @@ func (f *yamlFile) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			f.fail(k.Line, path, ErrType, "keys must be plain strings (no merge keys)")
 			continue
 		}
-		p := join(path, k.Value)
+		p := join(path, shownKey(k.Value))
 		if first, dup := seen[k.Value]; dup {
 			f.fail(k.Line, p, ErrDuplicateKey, "first given on line %d", first)
 			continue

@@ -7,10 +7,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -330,13 +332,20 @@ func TestGauges(t *testing.T) {
 func TestCheckpointBatchAndDays(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := New(reg, nil)
+	m.SetBackend("redis")
+	m.SetBackend("local")                                  // one Metrics per service, so one backend; both here to test both
 	m.ObserveCheckpoint("redis", 3_000_000, nil)           // 3ms
 	m.ObserveCheckpoint("redis", 20_000_000, os.ErrClosed) // 20ms, failed
 	m.ObserveCheckpoint("local", 500_000, nil)             // 0.5ms
 	m.ObserveBatch(300_000)                                // 0.3ms
-	m.DayClosed(mustDay("2025-03-04"))
-	m.DayClosed(mustDay("2025-03-03"))      // a late re-close of an older day
-	m.DayClosed(transit.Day(math.MinInt32)) // settlement.Undated: counts, never the last day
+	tz, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := func(y, m, d int) time.Time { return time.Date(y, time.Month(m), d, 4, 0, 0, 0, tz) }
+	m.DayClosed(mustDay("2025-03-04"), end(2025, 3, 5))
+	m.DayClosed(mustDay("2025-03-03"), end(2025, 3, 4))                  // a late re-close of an older day
+	m.DayClosed(transit.Day(math.MinInt32), time.Unix(math.MaxInt32, 0)) // settlement.Undated: counts, never the last day
 
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -380,11 +389,49 @@ func TestCheckpointBatchAndDays(t *testing.T) {
 	if fails["backend=redis"] != 1 || fails["backend=local"] != 0 || len(fails) != 2 {
 		t.Errorf("failures = %v", fails)
 	}
-	if v := series(t, reg, "tapsettle_days_closed_total")[""]; v != 3 {
-		t.Errorf("days_closed_total = %v, want 3", v)
+	if v := series(t, reg, "tapsettle_day_closes_total")[""]; v != 3 {
+		t.Errorf("day_closes_total = %v, want 3", v)
 	}
-	if v := series(t, reg, "tapsettle_last_closed_day")[""]; v != 20250304 {
-		t.Errorf("last_closed_day = %v, want 20250304", v)
+	// 2025-03-05 04:00 +08:00, the end of settlement day 2025-03-04.
+	if v := series(t, reg, "tapsettle_last_closed_day_end_timestamp_seconds")[""]; v != 1741118400 {
+		t.Errorf("last_closed_day_end_timestamp_seconds = %v, want 1741118400", v)
+	}
+}
+
+// TestBackendSeries: only the state backend in use has checkpoint series;
+// an instance on Redis exports no backend="local" series.
+func TestBackendSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, nil)
+	m.SetBackend("redis")
+	for _, name := range []string{"tapsettle_checkpoint_failures_total", "tapsettle_checkpoint_duration_seconds"} {
+		var labels []string
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				for _, mt := range mf.GetMetric() {
+					labels = append(labels, labelKey(mt))
+				}
+			}
+		}
+		if fmt.Sprint(labels) != "[backend=redis]" {
+			t.Errorf("%s series %v, want [backend=redis] alone", name, labels)
+		}
+	}
+}
+
+// TestBuildInfo: build_info is 1, labelled with the build (a test binary
+// is a development build without a commit).
+func TestBuildInfo(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	New(reg, nil)
+	got := series(t, reg, "tapsettle_build_info")
+	want := "goversion=" + runtime.Version() + ",revision=unknown,version=(devel)"
+	if len(got) != 1 || got[want] != 1 {
+		t.Errorf("build_info = %v, want {%s: 1}", got, want)
 	}
 }
 

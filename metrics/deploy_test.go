@@ -31,9 +31,10 @@ func families(t *testing.T) map[string]dto.MetricType {
 	c.SetLag(1)
 	c.SetOpen(1, 1)
 	m.SetAssigned(0, true)
+	m.SetBackend("local")
 	m.ObserveCheckpoint("local", time.Millisecond, nil)
 	m.ObserveBatch(time.Millisecond)
-	m.DayClosed(mustDay("2025-03-04"))
+	m.DayClosed(mustDay("2025-03-04"), time.Unix(1741118400, 0))
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +154,8 @@ func TestGrafanaDashboard(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"tapsettle_taps_total", "tapsettle_rejects_total", "tapsettle_consumer_lag",
-		"tapsettle_checkpoint_duration_seconds", "tapsettle_batch_duration_seconds", "tapsettle_open_journeys", "tapsettle_days_closed_total"} {
+		"tapsettle_checkpoint_duration_seconds", "tapsettle_batch_duration_seconds", "tapsettle_open_journeys", "tapsettle_day_closes_total",
+		"tapsettle_last_closed_day_end_timestamp_seconds", "tapsettle_build_info"} {
 		if _, ok := fams[want]; !ok {
 			t.Errorf("package metrics lacks %s", want)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tapsettle/tapsettle/internal/buildinfo"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -60,13 +61,13 @@ type Metrics struct {
 	cycleDur                  prometheus.Histogram
 	cycleFail                 prometheus.Counter
 	groupJoin                 prometheus.Histogram // group.go
-	daysClosed                prometheus.Counter
-	lastClosedDay             prometheus.Gauge
+	dayCloses                 prometheus.Counter
+	lastClosedEnd             prometheus.Gauge
 	sweptFiles, sweptBytes    prometheus.Counter
 	adjustments               prometheus.Counter
 	corrections               *prometheus.CounterVec
 	lastClosedMu              sync.Mutex
-	lastClosed                int // YYYYMMDD of lastClosedDay, under lastClosedMu
+	lastClosed                transit.Day // the day lastClosedEnd shows, under lastClosedMu
 }
 
 // The taps table has one row per participant plus row 0 for other cities,
@@ -124,10 +125,12 @@ func New(reg prometheus.Registerer, cities []transit.City) *Metrics {
 			Help: "Time to write one intraday (provisional) clearing cycle, failed ones included.", Buckets: CycleBuckets}),
 		cycleFail: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "clearing_cycle_failures_total",
 			Help: "Intraday clearing cycles that failed (the day's final files do not depend on them)."}),
-		daysClosed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "days_closed_total",
-			Help: "Settlement days this instance closed and wrote."}),
-		lastClosedDay: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "last_closed_day",
-			Help: "The latest settlement day this instance closed and wrote, as the number YYYYMMDD."}),
+		// Not days_closed_total: promtool reads "days" as a unit of time
+		// and asks for seconds.
+		dayCloses: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "day_closes_total",
+			Help: "Settlement days this instance closed and wrote the files of."}),
+		lastClosedEnd: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "last_closed_day_end_timestamp_seconds",
+			Help: "End (next cut-off) of the latest settlement day this instance closed and wrote, in Unix seconds; 0 before the first."}),
 		sweptFiles: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "swept_files_total",
 			Help: "Files removed from the output folder: debris of interrupted attempts, and parts and segments past clearing.keep_days."}),
 		sweptBytes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "swept_bytes_total",
@@ -165,16 +168,37 @@ func New(reg prometheus.Registerer, cities []transit.City) *Metrics {
 	for i, r := range reasons {
 		m.rejects[i] = rejectsVec.WithLabelValues(r)
 	}
-	for _, b := range []string{"local", "redis"} {
-		m.checkpointFail.WithLabelValues(b) // so that increase() sees the first failure
-	}
 	if reg != nil {
-		reg.MustRegister(m.messages, m.bytes, tapsVec, rejectsVec, m.lag, m.open, m.held, m.assigned,
-			m.checkpointDur, m.checkpointFail, m.batchDur, m.cycleDur, m.cycleFail, m.daysClosed, m.lastClosedDay,
+		reg.MustRegister(newBuildInfo(buildinfo.Read()), m.messages, m.bytes, tapsVec, rejectsVec, m.lag, m.open, m.held, m.assigned,
+			m.checkpointDur, m.checkpointFail, m.batchDur, m.cycleDur, m.cycleFail, m.dayCloses, m.lastClosedEnd,
 			m.sweptFiles, m.sweptBytes, m.adjustments, m.corrections)
 	}
 	m.groupJoin = newJoinHistogram(reg)
 	return m
+}
+
+// newBuildInfo is the build_info gauge: 1, with the build in its labels,
+// so that a query can join it to any other series by instance (which
+// build runs where, and when each instance changed build).
+func newBuildInfo(in buildinfo.Info) prometheus.Gauge {
+	rev := in.Revision
+	if rev == "" {
+		rev = "unknown"
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "build_info",
+		Help:        "1, labelled with the running build: module version, commit (unknown without version control information) and Go version.",
+		ConstLabels: prometheus.Labels{"version": in.Version, "revision": rev, "goversion": in.GoVersion}})
+	g.Set(1)
+	return g
+}
+
+// SetBackend creates, at zero, the checkpoint series of the state backend
+// in use ("local", "redis"), so that increase() over the failures counts
+// the first one. Only that backend's series exist: a series of a backend
+// the instance does not use would be a constant zero beside the real one.
+func (m *Metrics) SetBackend(backend string) {
+	m.checkpointFail.WithLabelValues(backend)
+	m.checkpointDur.WithLabelValues(backend)
 }
 
 // cellOf returns the cell of a valid mode and status in row.
@@ -227,18 +251,18 @@ func (m *Metrics) Swept(files int, bytes int64) {
 // ObserveBatch records the processing time of one batch.
 func (m *Metrics) ObserveBatch(d time.Duration) { m.batchDur.Observe(d.Seconds()) }
 
-// DayClosed counts a settlement day closed. The last_closed_day gauge
-// moves only forward, so a late re-close of an older day does not set it
-// back.
-func (m *Metrics) DayClosed(d transit.Day) {
-	m.daysClosed.Inc()
-	y, mo, dd := d.Date().Date()
-	n := y*10000 + int(mo)*100 + dd
+// DayClosed counts settlement day d closed and its files written; end is
+// the instant d ends (the next day's cut-off, Calendar.Start(d+1)). The
+// last_closed_day_end_timestamp_seconds gauge moves only forward, so a
+// late re-close of an older day does not set it back; time() minus it is
+// how long ago the latest closed day ended, which an alert can bound.
+func (m *Metrics) DayClosed(d transit.Day, end time.Time) {
+	m.dayCloses.Inc()
 	m.lastClosedMu.Lock()
 	defer m.lastClosedMu.Unlock()
-	if n > m.lastClosed {
-		m.lastClosed = n
-		m.lastClosedDay.Set(float64(n))
+	if d > m.lastClosed {
+		m.lastClosed = d
+		m.lastClosedEnd.Set(float64(end.Unix()))
 	}
 }
 

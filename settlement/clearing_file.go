@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/tapsettle/tapsettle/internal/buildinfo"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -46,8 +47,12 @@ type AcquirerDetails struct {
 // It returns an error, rather than a file no reader accepts, for a detail
 // whose mode is not bus or metro and for anything ReadClearingFile refuses
 // (it validates the result: an acquirer equal to the issuer, details that
-// are not clearing rows or not in time order, too many batches).
+// are not clearing rows or not in time order, too many batches). An empty
+// h.Producer is the running build's.
 func BuildClearingFile(h FileHeader, groups []AcquirerDetails) (*ClearingFile, error) {
+	if h.Producer == "" {
+		h.Producer = buildinfo.Read().Producer()
+	}
 	groups = slices.Clone(groups)
 	slices.SortStableFunc(groups, func(a, b AcquirerDetails) int { return cmp.Compare(a.Acquirer, b.Acquirer) })
 	for _, g := range groups {

@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/tapsettle/tapsettle/internal/buildinfo"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
-// Constants of the file header.
+// Constants of the file header. ClearingVersion 4 added the producer
+// field (docs/clearing-format.md, Versioning); readers refuse every other
+// version.
 const (
 	ClearingFormat   = "TSCLR"
-	ClearingVersion  = 3
+	ClearingVersion  = 4
 	ClearingCurrency = "CNY"
 	ClearingUnit     = "fen"
 )
@@ -22,10 +25,15 @@ type FileHeader struct {
 	Day               transit.Day
 	Issuer            transit.City // the payer: the issuer of the cards
 	PolicyFingerprint string
+	// Producer names the build that wrote the file ("tapsettle/v1.4.0",
+	// see buildinfo.Info.Producer): 1 to 128 bytes of printable ASCII
+	// without spaces, '|', '"' or '\'. BuildClearingFile and WriteDay
+	// fill in the running build's when it is empty.
+	Producer string
 }
 
 // fileHeaderFields are the schema names of the file header's fields.
-var fileHeaderFields = []string{"record_type", "format", "version", "settlement_day", "issuer", "currency", "unit", "policy_fingerprint"}
+var fileHeaderFields = []string{"record_type", "format", "version", "settlement_day", "issuer", "currency", "unit", "policy_fingerprint", "producer"}
 
 // Append appends the record's line, newline included.
 func (h *FileHeader) Append(b []byte) []byte {
@@ -43,6 +51,8 @@ func (h *FileHeader) Append(b []byte) []byte {
 	b = append(b, ClearingUnit...)
 	b = append(b, '|')
 	b = append(b, h.PolicyFingerprint...)
+	b = append(b, '|')
+	b = append(b, h.Producer...)
 	return append(b, '\n')
 }
 
@@ -75,20 +85,24 @@ func (h *FileHeader) Parse(line []byte) error {
 		return fieldError("issuer", "not a city code")
 	}
 	h.PolicyFingerprint = string(f[7])
+	h.Producer = string(f[8])
 	var out [512]byte
 	return canonical(line, h.Append(out[:0]))
 }
 
-// Validate checks what the header alone can decide: an issuer code, and a
-// policy fingerprint that keeps the header one line of eight fields. The
-// reader calls it after Parse; the rules that relate records to each other
-// are ReadClearingFile's.
+// Validate checks what the header alone can decide: an issuer code, a
+// policy fingerprint that keeps the header one line of nine fields, and a
+// producer. The reader calls it after Parse; the rules that relate
+// records to each other are ReadClearingFile's.
 func (h *FileHeader) Validate() error {
 	if !h.Issuer.Valid() {
 		return fieldError("issuer", "not a city code")
 	}
 	if bytes.ContainsAny([]byte(h.PolicyFingerprint), "|\r\n") {
 		return fieldError("policy_fingerprint", "contains '|' or a line break")
+	}
+	if !buildinfo.ValidProducer(h.Producer) {
+		return fieldError("producer", "want 1 to 128 bytes of printable ASCII without spaces, '|', '\"' or '\\'")
 	}
 	return nil
 }

@@ -42,9 +42,11 @@ func TestRecordValidate(t *testing.T) {
 		rec   validator
 		field string // "-" for a valid record
 	}{
-		{"file header", &FileHeader{Day: fixtureDay, Issuer: transit.Ningbo, PolicyFingerprint: "p-1"}, "-"},
+		{"file header", &FileHeader{Day: fixtureDay, Issuer: transit.Ningbo, PolicyFingerprint: "p-1", Producer: "tapsettle/v1.4.0"}, "-"},
 		{"file header issuer", &FileHeader{Day: fixtureDay, Issuer: 330201}, "issuer"},
 		{"file header fingerprint", &FileHeader{Day: fixtureDay, Issuer: transit.Ningbo, PolicyFingerprint: "a|b"}, "policy_fingerprint"},
+		{"file header no producer", &FileHeader{Day: fixtureDay, Issuer: transit.Ningbo}, "producer"},
+		{"file header producer", &FileHeader{Day: fixtureDay, Issuer: transit.Ningbo, Producer: "tapsettle v1|x"}, "producer"},
 		{"batch header", bh(nil), "-"},
 		{"batch header number", bh(func(h *BatchHeader) { h.Batch = 0 }), "batch_number"},
 		{"batch header mode", bh(func(h *BatchHeader) { h.Mode = transit.NumModes }), "mode"},

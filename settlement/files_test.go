@@ -242,7 +242,8 @@ func TestClearingFileVersion(t *testing.T) {
 	for _, line := range []string{
 		"1|TSCLR|1|2025-03-01|110100|310100|CNY|fen|p",
 		"1|TSCLR|2|2025-03-01|110100|CNY|fen|p", // no batch classes, no ref_day
-		"1|TSCLR|4|2025-03-01|110100|CNY|fen|p",
+		"1|TSCLR|3|2025-03-01|110100|CNY|fen|p", // no producer
+		"1|TSCLR|5|2025-03-01|110100|CNY|fen|p|tapsettle/v9",
 	} {
 		var h FileHeader
 		err := h.Parse([]byte(line))
@@ -252,8 +253,21 @@ func TestClearingFileVersion(t *testing.T) {
 		}
 	}
 	var h FileHeader
-	if err := h.Parse([]byte("1|TSCLR|3|2025-03-01|110100|CNY|fen|p")); err != nil || h.Issuer != 110100 || h.PolicyFingerprint != "p" {
-		t.Errorf("Parse(version 3) = %+v, %v", h, err)
+	if err := h.Parse([]byte("1|TSCLR|4|2025-03-01|110100|CNY|fen|p|tapsettle/v1.4.0")); err != nil || h.Issuer != 110100 || h.PolicyFingerprint != "p" || h.Producer != "tapsettle/v1.4.0" {
+		t.Errorf("Parse(version 4) = %+v, %v", h, err)
+	}
+	// Version 4's producer is required: a reader refuses a header without
+	// one, or with one no writer writes.
+	for _, line := range []string{
+		"1|TSCLR|4|2025-03-01|110100|CNY|fen|p",
+		"1|TSCLR|4|2025-03-01|110100|CNY|fen|p|",
+		"1|TSCLR|4|2025-03-01|110100|CNY|fen|p|tapsettle v1",
+	} {
+		_, err := ReadClearingFile(strings.NewReader(line + "\n"))
+		var re *RecordError
+		if !errors.As(err, &re) || re.Line != 1 {
+			t.Errorf("ReadClearingFile(%q) = %v, want an error at line 1", line, err)
+		}
 	}
 }
 

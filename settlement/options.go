@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 
+	"github.com/tapsettle/tapsettle/internal/buildinfo"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -90,6 +91,11 @@ type WriteOptions struct {
 	// is recorded in the summary and in every clearing file header. At most
 	// 128 bytes of printable ASCII without spaces or '|'.
 	PolicyFingerprint string
+	// Producer names the build that writes the files, recorded in the
+	// summary and in every clearing file header (see
+	// buildinfo.Info.Producer for its form). Default: the running
+	// build's, so one build always writes the same bytes.
+	Producer string
 	// Concurrency bounds the files written at once and the workers that
 	// compress the ledger. Writing a file is compressing it and a few
 	// system calls, and where there is no syncfs (see WriteDay) also
@@ -132,6 +138,9 @@ func (o *WriteOptions) Validate() error {
 			return fmt.Errorf("settlement: PolicyFingerprint %q: printable ASCII without spaces, '|', '\"' or '\\': %w", o.PolicyFingerprint, ErrOptions)
 		}
 	}
+	if o.Producer != "" && !buildinfo.ValidProducer(o.Producer) {
+		return fmt.Errorf("settlement: Producer %q: 1 to 128 bytes of printable ASCII without spaces, '|', '\"' or '\\': %w", o.Producer, ErrOptions)
+	}
 	if o.Concurrency < 0 {
 		return fmt.Errorf("settlement: Concurrency %d is negative: %w", o.Concurrency, ErrOptions)
 	}
@@ -146,6 +155,14 @@ func (o *WriteOptions) concurrency() int {
 		return o.Concurrency
 	}
 	return max(4, 2*runtime.GOMAXPROCS(0))
+}
+
+// producer is the Producer the files record.
+func (o *WriteOptions) producer() string {
+	if o.Producer == "" {
+		return buildinfo.Read().Producer()
+	}
+	return o.Producer
 }
 
 func (o *WriteOptions) fileMode() uint32 {

@@ -5,25 +5,34 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/tapsettle/tapsettle/internal/buildinfo"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
 // SummaryFormat names the summary's schema and version. Version 2 added
 // the adjustment figures (adjustments, and adjustments per bilateral
-// pair).
-const SummaryFormat = "tapsettle-summary/2"
+// pair); version 3 the producer (the build that wrote the day's files)
+// and malformed (the records of the rejects file, a part of the rejected
+// count). ParseSummary refuses every other version.
+const SummaryFormat = "tapsettle-summary/3"
 
 // Summary is the content of summary.json: the day's aggregates in a form
 // for people and downstream systems. City codes are six-digit strings and
 // amounts integer fen. Records and counts are input records only;
 // adjustments are counted and summed apart, while totals, interregional,
 // bilateral, net positions and discounts are net of adjustments.
+// Producer names the build that wrote the day's files (the same in every
+// clearing file header), and Malformed counts the records of the rejects
+// file: the rejected records that could not be read as taps, never
+// priced; the other rejected records are ledger rows.
 type Summary struct {
 	Format            string            `json:"format"`
+	Producer          string            `json:"producer"`
 	Day               string            `json:"day"`
 	PolicyFingerprint string            `json:"policy_fingerprint"`
 	Ledger            bool              `json:"ledger"`
 	Records           int64             `json:"records"`
+	Malformed         int64             `json:"malformed"`
 	Counts            StatusCounts      `json:"counts"`
 	Totals            SummaryAmounts    `json:"totals"`
 	Interregional     SummaryAmounts    `json:"interregional"`
@@ -103,14 +112,17 @@ func (c *StatusCounts) array(adjustments int64) [transit.NumStatuses]int64 {
 	return a
 }
 
-// NewSummary returns d's summary.
-func NewSummary(d *Day, policyFingerprint string) *Summary {
+// NewSummary returns d's summary, as written by the build producer
+// (buildinfo.Info.Producer).
+func NewSummary(d *Day, policyFingerprint, producer string) *Summary {
 	s := &Summary{
 		Format:            SummaryFormat,
+		Producer:          producer,
 		Day:               DirName(d.Day),
 		PolicyFingerprint: policyFingerprint,
 		Ledger:            d.Ledger,
 		Records:           d.Records,
+		Malformed:         int64(len(d.Rejects)),
 		Counts: StatusCounts{
 			Charged: d.Counts[transit.StatusCharged], Open: d.Counts[transit.StatusOpen],
 			Duplicate: d.Counts[transit.StatusDuplicate], Rejected: d.Counts[transit.StatusRejected],
@@ -156,7 +168,9 @@ func (s *Summary) Marshal() []byte {
 }
 
 // ParseSummary parses summary.json strictly: unknown fields are refused,
-// and the bytes must be exactly what Marshal writes for the result.
+// the bytes must be exactly what Marshal writes for the result, the
+// producer must be one a writer can write, and every figure must be in
+// range (MaxFigure).
 func ParseSummary(data []byte) (*Summary, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -172,6 +186,12 @@ func ParseSummary(data []byte) (*Summary, error) {
 	}
 	if s.Format != SummaryFormat {
 		return nil, fmt.Errorf("summary format %q, want %q", s.Format, SummaryFormat)
+	}
+	if !buildinfo.ValidProducer(s.Producer) {
+		return nil, fmt.Errorf("summary producer %q: want 1 to 128 bytes of printable ASCII without spaces, '|', '\"' or '\\'", s.Producer)
+	}
+	if err := s.checkRanges(); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }

@@ -54,8 +54,11 @@ func (e *VerifyError) Unwrap() error { return e.Err }
 // parses every file in its exact written form; recomputes each clearing
 // file's controls and entry hashes; checks the summary's bilateral totals
 // against the clearing files, its net positions against the bilateral
-// totals and their sum against zero, Records against the status counts;
-// and, when the ledger is present, every count and total against the
+// totals and their sum against zero, Records against the status counts,
+// every figure against MaxFigure, and its malformed count against the
+// rejects file's records, exactly; the producer and policy fingerprint of
+// every clearing file against the summary's; and, when the ledger is
+// present, every count and total against the
 // ledger rows and every clearing batch against the ledger's rows of that
 // pair and mode. It returns nil, a *VerifyError naming the first file and
 // record that disagree, or an error reading the folder.

@@ -444,6 +444,14 @@ func (v *dayVerifier) crossSummary() error {
 	if v.rej > d.Counts[transit.StatusRejected] {
 		return bad("%d malformed records in %s, only %d rejected", v.rej, RejectsName, d.Counts[transit.StatusRejected])
 	}
+	// Exactly: a rejects file that lost a row (its manifest line
+	// rewritten to match) still disagrees with the summary.
+	if v.rej != s.Malformed {
+		return bad("%d malformed records in %s, the summary's malformed says %d", v.rej, RejectsName, s.Malformed)
+	}
+	if s.Malformed > d.Counts[transit.StatusRejected] {
+		return bad("malformed %d, only %d rejected", s.Malformed, d.Counts[transit.StatusRejected])
+	}
 	for _, a := range []*Amounts{&d.Totals, &d.Interregional, &d.Adjustments} {
 		if a.Count < 0 || a.Charged != a.Gross-a.Discount {
 			return bad("totals %+v: charged is not gross - discount", *a)
@@ -461,7 +469,7 @@ func (v *dayVerifier) crossSummary() error {
 	case pairAdj.Count > d.Adjustments.Count:
 		return bad("bilateral totals hold %d adjustments, the day %d", pairAdj.Count, d.Adjustments.Count)
 	}
-	if d.Day == Undated && (sum != d.Counts[transit.StatusRejected] || d.Totals != (Amounts{}) || d.Adjustments != (Amounts{})) {
+	if d.Day == Undated && (sum != d.Counts[transit.StatusRejected] || sum != s.Malformed || d.Totals != (Amounts{}) || d.Adjustments != (Amounts{})) {
 		return bad("the undated pseudo-day holds only malformed records")
 	}
 	for i := 1; i < len(d.Participants); i++ {
@@ -495,6 +503,11 @@ func (v *dayVerifier) crossClearing() error {
 		seen++
 		if c.file.Header.PolicyFingerprint != v.sum.PolicyFingerprint {
 			return v.fail(c.path, 1, ErrMismatch, "policy fingerprint %q, summary's %q", c.file.Header.PolicyFingerprint, v.sum.PolicyFingerprint)
+		}
+		// One build writes a day's files: a folder whose files came from
+		// two builds was assembled by hand or copied over.
+		if c.file.Header.Producer != v.sum.Producer {
+			return v.fail(c.path, 1, ErrMismatch, "producer %q, summary's %q: the day's files were written by different builds", c.file.Header.Producer, v.sum.Producer)
 		}
 		// Both lists are in acquirer order and every difference ends the
 		// walk: name the first acquirer that one has and the other lacks.

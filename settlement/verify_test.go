@@ -2,6 +2,7 @@ package settlement
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -271,5 +272,142 @@ func TestRewriteDay(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(gone))); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s of the earlier run is still there", gone)
 		}
+	}
+}
+
+// rewriteSealed is rewrite that also sets the file's record count in the
+// manifest: a consistent forgery of the file and its manifest line, which
+// only the other files can expose.
+func rewriteSealed(t *testing.T, dayDir, rel string, content []byte, records int64) {
+	t.Helper()
+	rewrite(t, dayDir, rel, content)
+	mp := filepath.Join(dayDir, ManifestName)
+	data, err := os.ReadFile(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseManifest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.File(rel).Records = records
+	if err := os.WriteFile(mp, m.Marshal(), 0o640); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVerifyForged: forgeries that re-seal the manifest's line of the file
+// they change (size, SHA-256 and record count), each caught against the
+// summary: a rejects file that lost a row (it must hold exactly the
+// summary's malformed count), status counts that overflow int64 and wrap
+// to the records they claim, amounts out of range, and a clearing file
+// written by another build.
+func TestVerifyForged(t *testing.T) {
+	check := func(t *testing.T, dir string, wantRel string, wantLine int, wantErr error, wantText string) {
+		t.Helper()
+		err := Verify(dir)
+		var ve *VerifyError
+		if !errors.As(err, &ve) {
+			t.Fatalf("Verify = %v, want a *VerifyError", err)
+		}
+		if want := filepath.Join(dir, filepath.FromSlash(wantRel)); ve.File != want || ve.Record != wantLine || !errors.Is(err, wantErr) || !strings.Contains(err.Error(), wantText) {
+			t.Errorf("Verify = %v\nwant file %s, record %d, %v, %q", err, want, wantLine, wantErr, wantText)
+		}
+	}
+	content := func(t *testing.T, dir, rel string) string {
+		return string(plain(t, readTree(t, dir))[strings.TrimSuffix(rel, ".zst")])
+	}
+	// editSummary rewrites the summary as edit leaves it, in the writer's
+	// form, with its manifest line re-sealed (records from the summary).
+	editSummary := func(t *testing.T, dir string, edit func(s *Summary)) {
+		t.Helper()
+		var s Summary
+		if err := json.Unmarshal([]byte(content(t, dir, SummaryName)), &s); err != nil {
+			t.Fatal(err)
+		}
+		edit(&s)
+		rewriteSealed(t, dir, SummaryName, s.Marshal(), s.Records)
+	}
+	t.Run("rejects lost a row", func(t *testing.T) {
+		for _, ledger := range []bool{false, true} {
+			_, dir := writeFixture(t, ledger)
+			s := content(t, dir, RejectsName)
+			i := strings.Index(s, "taps-2025-03-01.csv,17")
+			rewriteSealed(t, dir, RejectsName, []byte(s[:i]), 1) // 2 malformed records, one left
+			check(t, dir, SummaryName, 0, ErrMismatch, "1 malformed records in rejects.csv.zst, the summary's malformed says 2")
+		}
+	})
+	t.Run("status counts wrap", func(t *testing.T) {
+		_, dir := writeFixture(t, false)
+		editSummary(t, dir, func(s *Summary) {
+			// Add 2^62 to three counts: their sum, and so records, wraps
+			// to a negative number.
+			s.Counts.Charged += 1 << 62
+			s.Counts.Open += 1 << 62
+			s.Counts.Duplicate += 1 << 62
+			for range 3 {
+				s.Records += 1 << 62 // wraps, as the sum does
+			}
+			if s.Records >= 0 {
+				t.Fatalf("records %d did not wrap", s.Records)
+			}
+		})
+		check(t, dir, SummaryName, 0, ErrFormat, "out of range")
+	})
+	t.Run("amount out of range", func(t *testing.T) {
+		_, dir := writeFixture(t, false)
+		editSummary(t, dir, func(s *Summary) { s.NingboJoinIn = -1 << 63 })
+		check(t, dir, SummaryName, 0, ErrFormat, "ningbo_joinin_product_discount_fen out of range")
+	})
+	t.Run("net positions that overflow", func(t *testing.T) {
+		_, dir := writeFixture(t, false)
+		// Each value is in range; their magnitudes do not sum within
+		// MaxFigure.
+		editSummary(t, dir, func(s *Summary) {
+			s.NetPositions[0].ReceivableFen = MaxFigure
+			s.NetPositions[1].ReceivableFen = MaxFigure
+		})
+		check(t, dir, SummaryName, 0, ErrFormat, "net_positions receivable_fen out of range")
+	})
+	t.Run("clearing file of another build", func(t *testing.T) {
+		_, dir := writeFixture(t, false)
+		const clr = "clearing/110100.clr.zst"
+		cf, err := ReadClearingFile(strings.NewReader(content(t, dir, clr)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf.Header.Producer = "tapsettle/v9.9.9"
+		rewrite(t, dir, clr, cf.Append(nil))
+		check(t, dir, clr, 1, ErrMismatch, `producer "tapsettle/v9.9.9", summary's "tapsettle/(devel)"`)
+	})
+}
+
+// TestWriteProducer: WriteOptions.Producer names the build in the summary
+// and every clearing file header (by default the running build's), and a
+// producer no file can hold is refused before anything is written.
+func TestWriteProducer(t *testing.T) {
+	for _, producer := range []string{"", "tapsettle/v1.4.0"} {
+		root := t.TempDir()
+		c := collect(t, fixtureRows(), fixtureRejects(), 1, false, nil)
+		writeAll(t, c, root, WriteOptions{PolicyFingerprint: goldenFingerprint, Producer: producer, SkipSync: true})
+		if err := Verify(root); err != nil {
+			t.Fatal(err)
+		}
+		want := producer
+		if want == "" {
+			want = "tapsettle/(devel)"
+		}
+		for p, b := range plain(t, readTree(t, root)) {
+			switch {
+			case strings.HasSuffix(p, "summary.json") && !strings.Contains(string(b), `"producer": "`+want+`"`):
+				t.Errorf("%s does not name producer %s", p, want)
+			case strings.HasSuffix(p, ".clr") && !strings.HasPrefix(string(b), "1|TSCLR|4|") || strings.HasSuffix(p, ".clr") && !strings.Contains(strings.SplitN(string(b), "\n", 2)[0], "|"+want):
+				t.Errorf("%s header %q does not name producer %s", p, strings.SplitN(string(b), "\n", 2)[0], want)
+			}
+		}
+	}
+	c := collect(t, fixtureRows(), nil, 1, false, nil)
+	if _, err := WriteDay(t.TempDir(), c.Day(fixtureDay), WriteOptions{Producer: "tapsettle v1", SkipSync: true}); !errors.Is(err, ErrOptions) {
+		t.Errorf("WriteDay with producer %q = %v, want ErrOptions", "tapsettle v1", err)
 	}
 }

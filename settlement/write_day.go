@@ -229,7 +229,7 @@ func dayJobs(d *Day, opts WriteOptions) []dayJob {
 		write: func(w io.Writer, mf *ManifestFile) error {
 			mf.Records = d.Records
 			setTotals(mf, d.Totals)
-			_, err := w.Write(compress(nil, NewSummary(d, opts.PolicyFingerprint).Marshal()))
+			_, err := w.Write(compress(nil, NewSummary(d, opts.PolicyFingerprint, opts.producer()).Marshal()))
 			return err
 		},
 	}, {
@@ -272,7 +272,7 @@ func dayJobs(d *Day, opts WriteOptions) []dayJob {
 		jobs = append(jobs, dayJob{
 			path: ClearingPath(issuer),
 			write: func(w io.Writer, mf *ManifestFile) error {
-				f := &ClearingFile{Header: FileHeader{Day: d.Day, Issuer: issuer, PolicyFingerprint: opts.PolicyFingerprint}}
+				f := &ClearingFile{Header: FileHeader{Day: d.Day, Issuer: issuer, PolicyFingerprint: opts.PolicyFingerprint, Producer: opts.producer()}}
 				for j := lo; j < hi; j++ {
 					rows := pairRows[j]
 					f.addBatches(d.Bilateral[j].Acquirer, len(rows), func(i int, dt *Detail) { *dt = detailFromRow(&d.Rows[rows[i]], 0) })

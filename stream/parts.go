@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -86,13 +87,17 @@ func parseSegRefs(blobs [][]byte) ([]segRef, error) {
 // Part is one partition's share of a settlement day: the file
 // OUT/parts/DAY/pNNNN.json that [Clear] merges.
 type Part struct {
-	Version    int      `json:"version"`
-	Topic      string   `json:"topic"`
-	Partition  int      `json:"partition"`
-	Partitions int      `json:"partitions"`
-	Day        string   `json:"day"`
-	Policy     string   `json:"policy_fingerprint"`
-	Segments   []segRef `json:"segments"`
+	Version    int    `json:"version"`
+	Topic      string `json:"topic"`
+	Partition  int    `json:"partition"`
+	Partitions int    `json:"partitions"`
+	Day        string `json:"day"`
+	Policy     string `json:"policy_fingerprint"`
+	// Producer names the build that closed the partition's day and wrote
+	// the part (buildinfo.Info.Producer). Parts written before builds
+	// recorded it have none: still version 1, whose readers ignore it.
+	Producer string   `json:"producer,omitempty"`
+	Segments []segRef `json:"segments"`
 }
 
 const partVersion = 1
@@ -124,7 +129,20 @@ type ClearOptions struct {
 	Ledger bool
 	// SkipSync skips fsync (tests only).
 	SkipSync bool
+	// AllowMixedProducers merges parts that different builds closed
+	// (see ErrMixedProducers); the day's files then name the build that
+	// runs Clear, as always.
+	AllowMixedProducers bool
 }
+
+// ErrMixedProducers is returned by Clear when the parts of a day were
+// closed by different builds (Part.Producer): a rolling upgrade that
+// overlapped the day's close. A day's figures should come from one
+// build's pricing, as they come from one policy; a clearing house that
+// accepts the mixture (the builds price alike) clears it with
+// ClearOptions.AllowMixedProducers ("tapsettle clear
+// --allow-mixed-producers").
+var ErrMixedProducers = errors.New("stream: parts closed by different builds")
 
 // ErrIncomplete is returned by Clear when a partition's part of the day is
 // missing from every folder given.
@@ -136,9 +154,16 @@ var ErrIncomplete = errors.New("stream: day incomplete")
 // otherwise); a part found in several folders must be the same bytes.
 // Segments are found by name in any of dirs and checked against their
 // SHA-256 before they are read.
+//
+// The parts must agree on topic and policy, and on the build that closed
+// them unless opts.AllowMixedProducers (ErrMixedProducers). The files
+// written name the build that runs Clear as their producer.
 func Clear(day transit.Day, dirs []string, out string, opts ClearOptions) (*settlement.Day, *settlement.Manifest, error) {
 	parts, err := findParts(day, dirs)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := sameProducer(parts); err != nil && !opts.AllowMixedProducers {
 		return nil, nil, err
 	}
 	d, err := collectDay(day, dirs, parts, opts)
@@ -303,6 +328,33 @@ func findParts(day transit.Day, dirs []string) ([]*Part, error) {
 	}
 	slices.SortFunc(parts, func(a, b *Part) int { return cmp.Compare(a.Partition, b.Partition) })
 	return parts, nil
+}
+
+// sameProducer returns an error wrapping ErrMixedProducers, naming each
+// build and its partitions, when parts (in partition order) were closed
+// by different builds.
+func sameProducer(parts []*Part) error {
+	var builds []string
+	byBuild := map[string][]string{}
+	for _, p := range parts {
+		b := p.Producer
+		if b == "" {
+			b = "a build before producers were recorded"
+		}
+		if _, ok := byBuild[b]; !ok {
+			builds = append(builds, b)
+		}
+		byBuild[b] = append(byBuild[b], strconv.Itoa(p.Partition))
+	}
+	if len(builds) < 2 {
+		return nil
+	}
+	desc := make([]string, len(builds))
+	for i, b := range builds {
+		desc[i] = fmt.Sprintf("%s (partitions %s)", b, strings.Join(byBuild[b], ","))
+	}
+	return fmt.Errorf("%w: %s, day %s: %s; clear it with --allow-mixed-producers if the builds price alike",
+		ErrMixedProducers, parts[0].Topic, parts[0].Day, strings.Join(desc, "; "))
 }
 
 // readSegment reads the segment ref from the first of dirs that holds it

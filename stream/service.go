@@ -158,6 +158,10 @@ func New(cfg Config) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	backend := backendName(cfg.Store)
+	if cfg.Metrics != nil {
+		cfg.Metrics.SetBackend(backend)
+	}
 	var mark [4]byte
 	if _, err := rand.Read(mark[:]); err != nil {
 		return nil, err
@@ -166,7 +170,7 @@ func New(cfg Config) (*Service, error) {
 		cfg:       cfg,
 		log:       log,
 		owner:     hex.EncodeToString(mark[:]),
-		backend:   backendName(cfg.Store),
+		backend:   backend,
 		cleared:   map[transit.Day]*settlement.Day{},
 		done:      make(chan struct{}),
 		published: map[int]published{},
@@ -361,13 +365,20 @@ func (s *Service) maybeClear(d transit.Day) error {
 			"day", settlement.DirName(d), "err", err)
 		return nil
 	}
+	if errors.Is(err, ErrMixedProducers) {
+		// The instance was upgraded while the day closed: the clearing
+		// house decides whether to merge the parts.
+		s.log.Warn("the day's parts were closed by different builds: clear it with tapsettle clear --allow-mixed-producers if they price alike",
+			"day", settlement.DirName(d), "err", err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	s.cleared[d] = day
 	s.log.Info("day cleared", "day", settlement.DirName(d), "records", day.Records, "elapsed", time.Since(start).Round(time.Millisecond))
 	if s.cfg.Metrics != nil {
-		s.cfg.Metrics.DayClosed(d)
+		s.cfg.Metrics.DayClosed(d, s.cfg.Calendar.Start(d+1))
 	}
 	if s.cfg.UntilClosed != 0 && d >= s.cfg.UntilClosed && !s.doneSet {
 		s.doneSet = true

@@ -15,6 +15,7 @@ import (
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/internal/buildinfo"
 	"github.com/tapsettle/tapsettle/internal/durable"
 	"github.com/tapsettle/tapsettle/internal/pages"
 	"github.com/tapsettle/tapsettle/metrics"
@@ -718,6 +719,7 @@ func (w *worker) writeParts() error {
 			Partitions: s.cfg.Partitions,
 			Day:        settlement.DirName(d),
 			Policy:     s.cfg.Book.Fingerprint(),
+			Producer:   buildinfo.Read().Producer(),
 			Segments:   append([]segRef{}, w.segs[d]...),
 		}
 		if err := writePart(s.cfg.OutDir, d, part, !s.cfg.SkipSync); err != nil {

@@ -136,7 +136,7 @@ func demoStream(cmd *cobra.Command, e *env, out string, brokers []string, last t
 	if !cmd.Flags().Changed("metrics-listen") {
 		e.cfg.Metrics.Listen = "" // a demo must not fail on a busy port
 	}
-	svc, err := runService(cmd.Context(), e, brokers, last)
+	svc, err := runService(cmd.Context(), e, brokers, last, serviceRegistry())
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tapsettle/tapsettle/internal/buildinfo"
 )
 
 func main() {
@@ -45,7 +47,10 @@ func newRoot() *cobra.Command {
 		Long: `tapsettle prices bus and metro taps by each city's fare policy (336 cities of
 the T-Union interconnection, with Ningbo's Join in Card discounts) and writes the
 interregional clearing files of each settlement day.`,
+		// --version prints what "tapsettle version" prints.
+		Version: buildinfo.Read().Version,
 	}
+	root.SetVersionTemplate(buildinfo.Read().String())
 	root.PersistentFlags().String("config", "", "YAML configuration file (keys as in README; env TAPSETTLE_* overrides it, flags override both)")
 	root.PersistentFlags().String("policies", "", "directory of policy files overriding the embedded defaults")
 	root.PersistentFlags().String("log-level", "", "debug, info, warn or error")
@@ -53,7 +58,7 @@ interregional clearing files of each settlement day.`,
 	root.PersistentFlags().String("cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof)")
 	root.PersistentFlags().String("memprofile", "", "write a memory allocation profile of the command to this file when it ends (go tool pprof)")
 	root.PersistentPreRunE = startProfile // stopped by execute
-	root.AddCommand(newSettle(), newVerify(), newGen(), newBench(), newDemo(), newPolicy(), newQuote(), newRun(), newProduce(), newCorrect(), newClear())
+	root.AddCommand(newSettle(), newVerify(), newGen(), newBench(), newDemo(), newPolicy(), newQuote(), newRun(), newProduce(), newCorrect(), newClear(), newVersion())
 	return root
 }
 

@@ -227,3 +227,43 @@ func TestCorrectCheck(t *testing.T) {
 		t.Errorf("correct --check of a missing file: %v, want an error naming it", err)
 	}
 }
+
+// TestVersion: "version" and "--version" print the build; a test binary
+// is a development build.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		out, err := run(t, args...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		for _, want := range []string{"tapsettle (devel)\n", "commit:      unknown\n", "go:          go1.", "producer:    tapsettle/(devel)\n"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v lacks %q:\n%s", args, want, out)
+			}
+		}
+	}
+}
+
+// TestSettleOwnsOut: settle refuses a --out holding an earlier run's days
+// and says how to go on; --force replaces them.
+func TestSettleOwnsOut(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "day.csv")
+	if out, err := run(t, "gen", "--taps", "300", "--seed", "5", "--day", "2025-03-03", "-o", in); err != nil {
+		t.Fatalf("gen: %v\n%s", err, out)
+	}
+	outDir := filepath.Join(dir, "out")
+	if out, err := run(t, "settle", "--out", outDir, in); err != nil {
+		t.Fatalf("settle: %v\n%s", err, out)
+	}
+	out, err := run(t, "settle", "--out", outDir, in)
+	if err == nil || !strings.Contains(err.Error(), "--force") || !strings.Contains(err.Error(), "2025-03-03") {
+		t.Fatalf("second settle into the same --out: %v\n%s", err, out)
+	}
+	if out, err := run(t, "settle", "--out", outDir, "--force", in); err != nil {
+		t.Fatalf("settle --force: %v\n%s", err, out)
+	}
+	if out, err := run(t, "verify", outDir); err != nil {
+		t.Fatalf("verify: %v\n%s", err, out)
+	}
+}

@@ -48,7 +48,7 @@ finish the batch in hand, checkpoint, commit, exit 0.`,
 					return fmt.Errorf("--until-closed: %w", err)
 				}
 			}
-			svc, err := runService(cmd.Context(), e, e.cfg.Kafka.Brokers, day)
+			svc, err := runService(cmd.Context(), e, e.cfg.Kafka.Brokers, day, serviceRegistry())
 			if err != nil {
 				return err
 			}
@@ -113,9 +113,19 @@ func kafkaSecurity(e *env) (feed.Security, error) {
 	return feed.Security{TLS: t, SASL: m, ClientID: e.cfg.Kafka.ClientID}, nil
 }
 
+// serviceRegistry is the registry that run serves on /metrics: the Go
+// runtime's and the process's collectors, to which newService adds the
+// service's metrics.
+func serviceRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
 // runService runs the streaming service until ctx ends or until day's
-// files are written, with metrics served as configured.
-func runService(ctx context.Context, e *env, brokers []string, until transit.Day) (*stream.Service, error) {
+// files are written, with its metrics registered in reg (serviceRegistry)
+// and served as configured.
+func runService(ctx context.Context, e *env, brokers []string, until transit.Day, reg *prometheus.Registry) (*stream.Service, error) {
 	sec, err := kafkaSecurity(e)
 	if err != nil {
 		return nil, err
@@ -129,8 +139,6 @@ func runService(ctx context.Context, e *env, brokers []string, until transit.Day
 		return nil, err
 	}
 	defer closeStore()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc, err := newService(e, parts, store, until, reg)
 	if err != nil {
 		return nil, err

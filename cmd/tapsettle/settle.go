@@ -16,12 +16,21 @@ import (
 
 func newSettle() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "settle --out DIR [--ledger] [--state DIR --day YYYY-MM-DD [--corrections FILE]...] [--shards N] INPUT...",
+		Use:   "settle --out DIR [--force] [--ledger] [--state DIR --day YYYY-MM-DD [--corrections FILE]...] [--shards N] INPUT...",
 		Short: "Settle tap files (CSV or JSON lines; plain, zstd or gzip; - for stdin)",
 		Long: `settle prices every tap of the inputs and writes, for each settlement day, a
 folder under --out with the clearing files, the summary, the rejects and a manifest
 (and the priced ledger with --ledger). Output is byte-identical whatever the shard
 count or input order. Exit status is 0 on success, 1 on error.
+
+A run owns the day folders of --out (YYYY-MM-DD and undated): it refuses, before
+reading its inputs, a --out that already holds any, since an earlier run's days left
+beside its own would be taken for this run's (a stale undated/ counting records this
+input does not hold). Give a new or empty folder, or --force to replace them (removed
+once the taps are priced, just before the new days are written; other entries of
+--out are left alone). With --state, a run owns only the days after the state's last
+closed day (and undated): earlier runs' days stay, so settling day by day into one
+--out needs no --force; settling a day again from a copy of the state does.
 
 With --state DIR --day D a clearing house settles day by day: each run goes on
 from the journey state (open metro journeys carried across the cut-off, transfer
@@ -51,9 +60,10 @@ rejects with the reason.`,
 				}
 			}
 			corrections, _ := cmd.Flags().GetStringArray("corrections")
+			force, _ := cmd.Flags().GetBool("force")
 			job := &batch.Settle{Day: day, Corrections: corrections,
 				Book: e.book, Calendar: e.cal, Shards: e.cfg.Engine.Shards, BatchSize: e.cfg.Engine.BatchSize, DedupDays: e.cfg.Engine.DedupDays, State: e.cfg.Settlement.State,
-				OutDir: e.cfg.Output.Dir, Ledger: e.cfg.Output.Ledger, Log: e.log,
+				OutDir: e.cfg.Output.Dir, Ledger: e.cfg.Output.Ledger, Force: force, Log: e.log,
 			}
 			bar := newBar(batch.InputSize(args), "settling")
 			if bar != nil {
@@ -73,6 +83,7 @@ rejects with the reason.`,
 	}
 	cmd.Flags().String("out", "", "output root; one folder per settlement day (default \"out\")")
 	cmd.Flags().Bool("ledger", false, "also write the priced ledger (one row per tap)")
+	cmd.Flags().Bool("force", false, "replace the settlement days an earlier run left in --out (with --state: those after the state's last closed day)")
 	cmd.Flags().String("state", "", "state folder: go on from the journey state of the previous run and leave this run's for the next (settle day by day; needs --day)")
 	cmd.Flags().String("day", "", "with --state: the last settlement day (YYYY-MM-DD) this run closes; taps of later days wait in the state")
 	cmd.Flags().StringArray("corrections", nil, "with --state: a corrections file to apply in the run's first open day (repeatable)")

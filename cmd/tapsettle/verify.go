@@ -16,8 +16,11 @@ func newVerify() *cobra.Command {
 		Long: `verify checks a settlement day folder, or an output root holding day folders:
 SHA-256 of every file and of the manifest, clearing file batch and file controls,
 bilateral totals against the clearing files, net positions and their zero sum,
-and status counts and totals against the ledger when present. It names the first
-file and record that disagree. Exit status: 0 verified, 2 a check failed, 1 error.`,
+the rejects file against the summary's malformed count (exactly), every count and
+amount within range (no sum can overflow), one producing build and one policy for
+every file of a day, and status counts and totals against the ledger when present.
+It names the first file and record that disagree. Exit status: 0 verified, 2 a
+check failed, 1 error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			err := settlement.Verify(args[0])
