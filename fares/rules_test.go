@@ -1,6 +1,7 @@
 package fares
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -118,24 +119,12 @@ func TestNingboChainRestart(t *testing.T) {
 		steps = append(steps, q.Chain)
 	}
 	want := []ChainStep{ChainStarted, ChainContinued, ChainRestarted, ChainContinued, ChainStarted}
-	if !equalSteps(steps, want) {
+	if !slices.Equal(steps, want) {
 		t.Errorf("chain steps %v, want %v", steps, want)
 	}
 	if d, _ := at(t, day+"10:30:00"); r.ChainStart != t0+int64(d) {
 		t.Errorf("chain start %d, want the last leg's", r.ChainStart)
 	}
-}
-
-func equalSteps(a, b []ChainStep) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestNingboSeniors: "市内外70周岁及以上老年人，在法定工作日早晚高峰时段（7:00～9:00，

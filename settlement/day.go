@@ -3,6 +3,7 @@ package settlement
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -255,7 +256,7 @@ func (d *Day) validateRows() error {
 	}
 	var got Day
 	t.fill(&got)
-	if !slicesEqual(got.Bilateral, d.Bilateral) {
+	if !slices.Equal(got.Bilateral, d.Bilateral) {
 		return invalid(d, "bilateral totals differ from the rows")
 	}
 	if got.Interregional != d.Interregional {
@@ -274,7 +275,7 @@ func (d *Day) validateRows() error {
 	if got.Adjustments != d.Adjustments {
 		return invalid(d, "adjustment totals %+v, rows sum to %+v", d.Adjustments, got.Adjustments)
 	}
-	if !slicesEqual(got.Discounts, d.Discounts) {
+	if !slices.Equal(got.Discounts, d.Discounts) {
 		return invalid(d, "discount totals differ from the rows")
 	}
 	return nil

@@ -2,6 +2,7 @@ package settlement
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -27,7 +28,7 @@ func Merge(parts ...*Day) (*Day, error) {
 		if p.Ledger != first.Ledger {
 			return nil, fmt.Errorf("settlement: merge: part %d has Ledger %v, part 0 has %v: %w", i, p.Ledger, first.Ledger, ErrInvalidDay)
 		}
-		if !slicesEqual(p.Participants, first.Participants) {
+		if !slices.Equal(p.Participants, first.Participants) {
 			return nil, fmt.Errorf("settlement: merge: part %d has another participant list: %w", i, ErrInvalidDay)
 		}
 		for j := 1; j < len(p.Rows); j++ {

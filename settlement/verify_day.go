@@ -581,9 +581,9 @@ func (v *dayVerifier) crossLedger() error {
 		return bad("interregional totals %+v, summary %+v", got.Interregional, d.Interregional)
 	case got.Adjustments != d.Adjustments:
 		return bad("adjustment totals %+v, summary %+v", got.Adjustments, d.Adjustments)
-	case !slicesEqual(got.Bilateral, d.Bilateral):
+	case !slices.Equal(got.Bilateral, d.Bilateral):
 		return bad("bilateral totals differ from the summary's")
-	case !slicesEqual(got.Discounts, d.Discounts):
+	case !slices.Equal(got.Discounts, d.Discounts):
 		return bad("discount totals differ from the summary's")
 	}
 	// Every batch of every clearing file must be the ledger's rows of that
