@@ -39,9 +39,9 @@ type File struct {
 	f     *os.File
 	w     countWriter
 	zw    *s2.Writer
-	start int64 // offset of the open section
-	n     int64 // records in the open section; -1 when no section is open
-	hdr   [2 * binary.MaxVarintLen64]byte
+	start int64  // offset of the open section
+	n     int64  // records in the open section; -1 when no section is open
+	buf   []byte // records not yet handed to zw
 }
 
 // Create creates a new run file in d.
@@ -65,14 +65,26 @@ func (f *File) Append(rec []byte) error {
 	}
 	f.begin()
 	// The length is stored plus one: zero ends the section.
-	h := binary.AppendUvarint(f.hdr[:0], uint64(len(rec))+1)
-	if _, err := f.zw.Write(h); err != nil {
-		return fmt.Errorf("spill: write %s: %w", f.f.Name(), err)
-	}
-	if _, err := f.zw.Write(rec); err != nil {
-		return fmt.Errorf("spill: write %s: %w", f.f.Name(), err)
-	}
+	f.buf = binary.AppendUvarint(f.buf, uint64(len(rec))+1)
+	f.buf = append(f.buf, rec...)
 	f.n++
+	if len(f.buf) >= blockSize {
+		return f.flush()
+	}
+	return nil
+}
+
+// flush hands the records gathered to the compressor: one call per block
+// rather than two per record (each call takes the S2 writer's lock).
+func (f *File) flush() error {
+	if len(f.buf) == 0 {
+		return nil
+	}
+	_, err := f.zw.Write(f.buf)
+	f.buf = f.buf[:0]
+	if err != nil {
+		return fmt.Errorf("spill: write %s: %w", f.f.Name(), err)
+	}
 	return nil
 }
 
@@ -93,10 +105,10 @@ func (f *File) begin() {
 // returns where it lies.
 func (f *File) EndSection() (Section, error) {
 	f.begin()
-	h := binary.AppendUvarint(f.hdr[:0], 0)
-	h = binary.AppendUvarint(h, uint64(f.n))
-	if _, err := f.zw.Write(h); err != nil {
-		return Section{}, fmt.Errorf("spill: write %s: %w", f.f.Name(), err)
+	f.buf = binary.AppendUvarint(f.buf, 0)
+	f.buf = binary.AppendUvarint(f.buf, uint64(f.n))
+	if err := f.flush(); err != nil {
+		return Section{}, err
 	}
 	if err := f.zw.Close(); err != nil {
 		return Section{}, fmt.Errorf("spill: write %s: %w", f.f.Name(), err)
