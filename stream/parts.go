@@ -124,6 +124,10 @@ type ClearOptions struct {
 	Ledger bool
 	// SkipSync skips fsync (tests only).
 	SkipSync bool
+	// RejectBuffer and SpillDir bound the memory of the day's rejects:
+	// see settlement.Options. Defaults: settlement's.
+	RejectBuffer int
+	SpillDir     string
 }
 
 // ErrIncomplete is returned by Clear when a partition's part of the day is
@@ -135,16 +139,19 @@ var ErrIncomplete = errors.New("stream: day incomplete")
 // partition of the topic must have its part in one of dirs (ErrIncomplete
 // otherwise); a part found in several folders must be the same bytes.
 // Segments are found by name in any of dirs and checked against their
-// SHA-256 before they are read.
+// SHA-256 before they are read. The rejects of the Day returned, when
+// they were spilled, are gone with the spill folder: only their count
+// remains.
 func Clear(day transit.Day, dirs []string, out string, opts ClearOptions) (*settlement.Day, *settlement.Manifest, error) {
 	parts, err := findParts(day, dirs)
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := collectDay(day, dirs, parts, opts)
+	d, coll, err := collectDay(day, dirs, parts, opts)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer coll.Close()
 	m, err := settlement.WriteDay(out, d, settlement.WriteOptions{
 		Ledger:            opts.Ledger,
 		PolicyFingerprint: parts[0].Policy,
@@ -159,15 +166,23 @@ func Clear(day transit.Day, dirs []string, out string, opts ClearOptions) (*sett
 // collectDay reads the segments that parts list into day d's settlement,
 // validated. The parts are read concurrently, one collector shard per
 // reader: the collector sorts the day, so the result does not depend on
-// which reader got which part.
-func collectDay(day transit.Day, dirs []string, parts []*Part, opts ClearOptions) (*settlement.Day, error) {
+// which reader got which part. The caller closes the collector returned
+// once the day is written (it may hold the day's rejects on disk).
+func collectDay(day transit.Day, dirs []string, parts []*Part, opts ClearOptions) (_ *settlement.Day, _ *settlement.Collector, err error) {
 	readers := max(1, min(len(parts), runtime.GOMAXPROCS(0)))
 	coll := settlement.NewCollector(settlement.Options{
 		Participants: opts.Participants,
 		Shards:       readers,
 		Calendar:     opts.Calendar,
 		Ledger:       opts.Ledger,
+		RejectBuffer: opts.RejectBuffer,
+		SpillDir:     opts.SpillDir,
 	})
+	defer func() {
+		if err != nil {
+			coll.Close()
+		}
+	}()
 	next := make(chan *Part)
 	errs := make([]error, readers)
 	var wg sync.WaitGroup
@@ -188,13 +203,13 @@ func collectDay(day transit.Day, dirs []string, parts []*Part, opts ClearOptions
 	close(next)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d := coll.Day(day)
 	if err := d.Validate(); err != nil {
-		return nil, fmt.Errorf("stream: day %s: %w", settlement.DirName(day), err)
+		return nil, nil, fmt.Errorf("stream: day %s: %w", settlement.DirName(day), err)
 	}
-	return d, nil
+	return d, coll, nil
 }
 
 // partReader feeds the segments of parts into one shard of a collector,
