@@ -59,6 +59,15 @@ type Settle struct {
 	// ingest) applied after the run's taps, in the first open day; they
 	// correct charges of days earlier runs closed, so they need State.
 	Corrections []string
+	// RejectBuffer bounds the memory, in bytes, of the malformed records
+	// held before they are spilled to disk (settlement.Options.RejectBuffer).
+	// Default: settlement.DefaultRejectBuffer.
+	RejectBuffer int
+	// SpillDir is where the run's spill folder is made, when it needs one
+	// (settlement.Options.SpillDir); it is removed when the run ends, and
+	// one left by a run that crashed is removed by the next. Default:
+	// os.TempDir().
+	SpillDir string
 	// Progress, when set, is told the compressed input bytes consumed.
 	Progress func(n int64)
 	// Log receives progress and outcome records. Default: discard.
@@ -67,7 +76,10 @@ type Settle struct {
 
 // Report is what a Settle run did.
 type Report struct {
-	Inputs    []InputReport
+	Inputs []InputReport
+	// Days are the days settled. Their rejects, when the run spilled them
+	// (Day.RejectCount exceeds len(Day.Rejects)), were removed with the
+	// run's spill folder: only their counts remain.
 	Days      []*settlement.Day
 	Manifests []*settlement.Manifest
 	Engine    engine.Stats
@@ -169,7 +181,10 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 		Shards:       eopts.Shards,
 		Calendar:     s.Calendar,
 		Ledger:       s.Ledger,
+		RejectBuffer: s.RejectBuffer,
+		SpillDir:     s.SpillDir,
 	})
+	defer coll.Close()
 	run := &pricing{coll: coll, onReject: coll.Reject}
 	if sd != nil {
 		run.carry(sd.closed(), s.Day, s.Calendar)

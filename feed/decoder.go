@@ -2,6 +2,7 @@ package feed
 
 import (
 	"bytes"
+	"fmt"
 
 	"github.com/tapsettle/tapsettle/ingest"
 	"github.com/tapsettle/tapsettle/transit"
@@ -39,13 +40,28 @@ type Decoder struct {
 // the value: copy it to keep it) and why it was rejected.
 type RejectFunc func(line int, raw []byte, err *ingest.FieldError)
 
+// MaxMessageLines bounds the lines of one message value: 64 times
+// MaxTapsPerMessage. A value of more lines is rejected as a whole. Every
+// malformed line is a reject a consumer keeps until its next checkpoint,
+// and a checkpoint falls between messages, never inside one: without the
+// bound, one 30 MB message of short garbage lines would be 15 million
+// rejects.
+const MaxMessageLines = 64 * MaxTapsPerMessage
+
 // Decode appends the taps of a message value to dst and returns the
 // extended slice. Blank lines are skipped. A line that does not decode is
 // handed to reject (which may be nil) and decoding goes on with the next
 // line, so one bad tap never holds up the partition. A value with no line
 // that is not blank (empty, or only blank lines) holds no tap and is
-// rejected as a whole as line 1, so that every message is accounted for.
+// rejected as a whole as line 1, so that every message is accounted for;
+// so is a value of more than MaxMessageLines lines, undecoded.
 func (d *Decoder) Decode(dst []transit.Tap, value []byte, reject RejectFunc) []transit.Tap {
+	if n := LineCount(value); n > MaxMessageLines {
+		if reject != nil {
+			reject(1, value, &ingest.FieldError{Reason: fmt.Sprintf("message of %d lines, at most %d: not decoded", n, MaxMessageLines)})
+		}
+		return dst
+	}
 	whole, lines := value, 0
 	for n := 1; len(value) > 0; n++ {
 		var line []byte
@@ -66,6 +82,16 @@ func (d *Decoder) Decode(dst []transit.Tap, value []byte, reject RejectFunc) []t
 		reject(1, whole, &errEmptyMessage)
 	}
 	return dst
+}
+
+// LineCount returns the number of lines NextLine splits value into, blank
+// ones included.
+func LineCount(value []byte) int {
+	n := bytes.Count(value, []byte{'\n'})
+	if len(value) > 0 && value[len(value)-1] != '\n' {
+		n++
+	}
+	return n
 }
 
 // errEmptyMessage is the reject of a message value that holds no tap.

@@ -84,6 +84,33 @@ func TestDecoder(t *testing.T) {
 	}
 }
 
+// TestDecodeLineBound: a value of more than MaxMessageLines lines is one
+// reject, undecoded, naming the count; one of MaxMessageLines lines is
+// decoded line by line.
+func TestDecodeLineBound(t *testing.T) {
+	var dec Decoder
+	for _, tc := range []struct {
+		value   []byte
+		rejects int
+		reason  string
+	}{
+		{bytes.Repeat([]byte("x\n"), MaxMessageLines), MaxMessageLines, "invalid JSON"},
+		{append(bytes.Repeat([]byte("x\n"), MaxMessageLines), 'x'), 1, fmt.Sprintf("message of %d lines, at most %d: not decoded", MaxMessageLines+1, MaxMessageLines)},
+		{bytes.Repeat([]byte("x\r\n"), 20*MaxMessageLines), 1, fmt.Sprintf("message of %d lines, at most", 20*MaxMessageLines)},
+	} {
+		n, first := 0, ""
+		taps := dec.Decode(nil, tc.value, func(line int, raw []byte, err *ingest.FieldError) {
+			if n == 0 {
+				first = err.Reason
+			}
+			n++
+		})
+		if len(taps) != 0 || n != tc.rejects || !strings.HasPrefix(first, tc.reason) {
+			t.Errorf("%d bytes: %d taps, %d rejects, the first %q; want none, %d, %q", len(tc.value), len(taps), n, first, tc.rejects, tc.reason)
+		}
+	}
+}
+
 // TestDecodeMessage: a NULL message is one reject with its own reason, an
 // empty one another; a message with taps decodes as its value does.
 func TestDecodeMessage(t *testing.T) {

@@ -6,11 +6,15 @@ import (
 	"sync"
 
 	"github.com/tapsettle/tapsettle/internal/chunked"
+	"github.com/tapsettle/tapsettle/internal/spill"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
 // Collector gathers the engine's priced rows and the malformed records of
 // a run into settlement days.
+//
+// Rejects are held in memory up to Options.RejectBuffer bytes, then
+// spilled to disk (see reject_spill.go); Close removes what was spilled.
 //
 // Concurrency: Emit(shard, ...) is called by one goroutine per shard and
 // touches only that shard's state; Reject may be called from any
@@ -21,9 +25,14 @@ type Collector struct {
 	ix     *cityIndex
 	shards []*shardState
 
-	mu      sync.Mutex
-	rejects map[transit.Day][]transit.Reject
-	done    map[transit.Day]*Day
+	mu       sync.Mutex
+	rejects  map[transit.Day]*dayRejects
+	rejBytes int        // estimated memory of the buffered rejects (rejectSize)
+	spill    *spill.Dir // made at the first spill
+	// spillErr is the error of a failed spill. The rejects that arrive
+	// after it are counted, not kept, and their days fail Validate.
+	spillErr error
+	done     map[transit.Day]*Day
 }
 
 // shardState is written by one shard goroutine only. The padding keeps two
@@ -53,7 +62,7 @@ func NewCollector(opts Options) *Collector {
 		opts:    opts,
 		ix:      newCityIndex(opts.Participants),
 		shards:  make([]*shardState, opts.shards()),
-		rejects: make(map[transit.Day][]transit.Reject),
+		rejects: make(map[transit.Day]*dayRejects),
 		done:    make(map[transit.Day]*Day),
 	}
 	for i := range c.shards {
@@ -116,14 +125,32 @@ func (c *Collector) Reject(r transit.Reject) {
 // RejectIn records a malformed input record in settlement day d, whatever
 // its time says: a stream settles a record that arrived after its day
 // closed in the next open day, and a record without a time in the day
-// being closed when it is quarantined. Safe for concurrent use.
+// being closed when it is quarantined. Safe for concurrent use. When the
+// rejects held exceed Options.RejectBuffer, this call spills them to disk
+// (other callers wait); a spill that fails makes the days concerned fail
+// Validate, naming the error.
 func (c *Collector) RejectIn(d transit.Day, r transit.Reject) {
 	if len(r.Raw) > transit.MaxRejectRaw {
 		r.Raw = r.Raw[:transit.MaxRejectRaw]
 	}
 	c.mu.Lock()
-	c.rejects[d] = append(c.rejects[d], r)
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	dr := c.rejects[d]
+	if dr == nil {
+		dr = &dayRejects{}
+		c.rejects[d] = dr
+	}
+	if c.spillErr != nil {
+		dr.lost++
+		return
+	}
+	dr.buf = append(dr.buf, r)
+	c.rejBytes += rejectSize(&r)
+	if c.rejBytes > c.opts.rejectBuffer() {
+		if err := c.spillLocked(); err != nil {
+			c.spillErr = fmt.Errorf("spill rejects: %w", err)
+		}
+	}
 }
 
 // Days returns the days that received rows or rejects, sorted ([Undated]
@@ -173,23 +200,22 @@ func (c *Collector) Day(d transit.Day) *Day {
 		}
 	}
 	c.mu.Lock()
-	rejects := c.rejects[d]
-	delete(c.rejects, d)
+	rejects, spilled, nRejects, rejErr := c.takeRejectsLocked(d)
 	prev := c.done[d]
 	c.mu.Unlock()
-	if prev != nil && len(stores) == 0 && len(rejects) == 0 {
+	if prev != nil && len(stores) == 0 && nRejects == 0 {
 		return prev
 	}
 
 	day := &Day{Day: d, Ledger: c.opts.Ledger, Participants: c.opts.Participants}
-	t.counts[transit.StatusRejected] += int64(len(rejects))
+	t.counts[transit.StatusRejected] += nRejects
 	t.fill(day)
 	day.Rows = sortedRows(stores)
-	sortRejects(rejects)
 	day.Rejects = rejects
 	if day.Rejects == nil {
 		day.Rejects = []transit.Reject{}
 	}
+	day.spilled, day.rejErr = spilled, rejErr
 	if prev != nil {
 		day = mergeDays([]*Day{prev, day})
 	}

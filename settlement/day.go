@@ -132,7 +132,9 @@ type Day struct {
 	// the day; otherwise only the interregional clearing rows.
 	Rows []transit.Priced
 	// Rejects holds the malformed records of the day, sorted by
-	// [CompareRejects].
+	// [CompareRejects], unless the collector spilled them to disk (more
+	// than Options.RejectBuffer bytes): Rejects is then empty, and
+	// RejectCount and WalkRejects give them, in the same order.
 	Rejects []transit.Reject
 	// Ledger reports whether Rows holds every row of the day.
 	Ledger bool
@@ -141,6 +143,10 @@ type Day struct {
 	Participants []transit.Participant
 
 	bad badRows
+	// spilled holds the rejects when the collector spilled them; rejErr
+	// is the error that lost some, reported by Validate.
+	spilled *rejectSet
+	rejErr  error
 }
 
 // badRows remembers rows that break the row invariants (see rowProblem).
@@ -193,7 +199,10 @@ func invalid(d *Day, format string, args ...any) error {
 // this day; aggregates equal to a recomputation from the rows (all of them
 // with Ledger; the interregional ones otherwise); bilateral pairs between
 // participants; net positions derived from the bilateral totals and
-// summing to zero. It never modifies d.
+// summing to zero. It never modifies d. Spilled rejects are not read back
+// here: the collector wrote them sorted, the writer merges them in order,
+// and Verify checks the order in the file; a spill that lost some is
+// reported.
 func (d *Day) Validate() error {
 	if d.bad.n > 0 {
 		r := &d.bad.first
@@ -210,8 +219,11 @@ func (d *Day) Validate() error {
 	if d.Adjustments.Count != d.Counts[transit.StatusAdjustment] {
 		return invalid(d, "%d adjustments summed, %d counted", d.Adjustments.Count, d.Counts[transit.StatusAdjustment])
 	}
-	if int64(len(d.Rejects)) > d.Counts[transit.StatusRejected] {
-		return invalid(d, "%d malformed records, only %d rejected", len(d.Rejects), d.Counts[transit.StatusRejected])
+	if d.rejErr != nil {
+		return fmt.Errorf("settlement: day %s: rejects: %w", DirName(d.Day), d.rejErr)
+	}
+	if n := d.RejectCount(); n > d.Counts[transit.StatusRejected] {
+		return invalid(d, "%d malformed records, only %d rejected", n, d.Counts[transit.StatusRejected])
 	}
 	for i := range d.Rejects {
 		if i > 0 && CompareRejects(&d.Rejects[i-1], &d.Rejects[i]) > 0 {
@@ -265,7 +277,7 @@ func (d *Day) validateRows() error {
 	if !d.Ledger {
 		return nil
 	}
-	got.Counts[transit.StatusRejected] += int64(len(d.Rejects))
+	got.Counts[transit.StatusRejected] += d.RejectCount()
 	if got.Counts != d.Counts {
 		return invalid(d, "status counts %v, rows and rejects count %v", d.Counts, got.Counts)
 	}

@@ -81,16 +81,46 @@ func mergeDays(parts []*Day) *Day {
 				d.Discounts = append(d.Discounts, t)
 			}
 		}
-		d.Rejects = append(d.Rejects, p.Rejects...)
 		rows = append(rows, p.Rows)
 		d.bad.merge(&p.bad)
 	}
+	mergeRejects(d, parts)
 	sortBilateral(d.Bilateral)
 	sortDiscounts(d.Discounts)
-	sortRejects(d.Rejects)
 	d.Net = netPositions(d.Participants, d.Bilateral)
 	d.Rows = mergeRows(rows)
 	return d
+}
+
+// mergeRejects gives d the rejects of parts: sorted in memory when none
+// was spilled, otherwise a set of every part's sorted sources, merged when
+// read (the parts' runs stay where their collectors put them).
+func mergeRejects(d *Day, parts []*Day) {
+	spilled := false
+	for _, p := range parts {
+		spilled = spilled || p.spilled != nil
+		if p.rejErr != nil && d.rejErr == nil {
+			d.rejErr = p.rejErr
+		}
+	}
+	if !spilled {
+		for _, p := range parts {
+			d.Rejects = append(d.Rejects, p.Rejects...)
+		}
+		sortRejects(d.Rejects)
+		return
+	}
+	set := &rejectSet{}
+	for _, p := range parts {
+		if s := p.spilled; s != nil {
+			set.mem = append(set.mem, s.mem...)
+			set.runs = append(set.runs, s.runs...)
+		} else if len(p.Rejects) > 0 {
+			set.mem = append(set.mem, p.Rejects)
+		}
+		set.n += p.RejectCount()
+	}
+	d.spilled = set
 }
 
 // mergeRows merges sorted row slices pairwise into a new slice; the

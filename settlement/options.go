@@ -53,6 +53,18 @@ type Options struct {
 	// interregional clearing rows (those the clearing files list) are kept,
 	// and the other rows are only counted and summed.
 	Ledger bool
+	// RejectBuffer bounds, in bytes, the malformed records held in memory
+	// (estimated: the record and its strings). Beyond it they are sorted
+	// into runs in a spill folder under SpillDir and merged when the day's
+	// rejects file is written, so a file of nothing but malformed lines
+	// settles in bounded memory; the output is the same either way.
+	// Default: DefaultRejectBuffer.
+	RejectBuffer int
+	// SpillDir is the folder in which the collector makes its spill folder
+	// (see package internal/spill: removed by Collector.Close, and by the
+	// next run after a crash). Default: os.TempDir(); where that is a
+	// memory file system (tmpfs), name a folder on disk.
+	SpillDir string
 }
 
 // ErrOptions is wrapped by the errors of Options.Validate and
@@ -63,6 +75,9 @@ var ErrOptions = errors.New("invalid settlement options")
 func (o *Options) Validate() error {
 	if o.Shards < 0 {
 		return fmt.Errorf("settlement: Shards %d is negative: %w", o.Shards, ErrOptions)
+	}
+	if o.RejectBuffer < 0 {
+		return fmt.Errorf("settlement: RejectBuffer %d is negative: %w", o.RejectBuffer, ErrOptions)
 	}
 	for i, p := range o.Participants {
 		if !p.Code.Valid() {
@@ -80,6 +95,13 @@ func (o *Options) shards() int {
 		return 1
 	}
 	return o.Shards
+}
+
+func (o *Options) rejectBuffer() int {
+	if o.RejectBuffer == 0 {
+		return DefaultRejectBuffer
+	}
+	return o.RejectBuffer
 }
 
 // WriteOptions configures [WriteDay].

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -276,3 +277,48 @@ func (rr *RejectsReader) Read(r *transit.Reject) error {
 
 // Line returns the line on which the record last read started.
 func (rr *RejectsReader) Line() int64 { return rr.at }
+
+// rejectsFrameBytes is the text of one zstd frame of rejects.csv: a frame
+// ends after the first record that brings it to this size, so the file is
+// one frame, as it always was, up to 4 MiB of text, and a sequence of
+// frames (one zstd stream, which every reader reads the same) beyond. The
+// split depends on the text alone, so the bytes are the same whether the
+// rejects were spilled or not, and the writer holds one frame at a time
+// whatever the number of rejects.
+const rejectsFrameBytes = 4 << 20
+
+// writeRejects writes d's rejects file, compressed, and returns the
+// number of records written.
+func writeRejects(w io.Writer, d *Day) (int64, error) {
+	text := make([]byte, 0, min(rejectsFrameBytes+maxRejectRecord, 64<<10+int(d.RejectCount())*128))
+	text = append(text, RejectsHeader...)
+	text = append(text, '\n')
+	var frame []byte
+	flush := func() error {
+		frame = compress(frame[:0], text)
+		text = text[:0]
+		_, err := w.Write(frame)
+		return err
+	}
+	var n int64
+	err := d.WalkRejects(func(r *transit.Reject) error {
+		text = AppendRejectRow(text, r)
+		n++
+		if len(text) >= rejectsFrameBytes {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return n, err
+	}
+	if len(text) > 0 {
+		if err := flush(); err != nil {
+			return n, err
+		}
+	}
+	if want := d.RejectCount(); n != want {
+		return n, fmt.Errorf("%d rejects written, the day holds %d", n, want)
+	}
+	return n, nil
+}

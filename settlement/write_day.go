@@ -235,12 +235,8 @@ func dayJobs(d *Day, opts WriteOptions) []dayJob {
 	}, {
 		path: RejectsName,
 		write: func(w io.Writer, mf *ManifestFile) error {
-			b := append([]byte(RejectsHeader), '\n')
-			for i := range d.Rejects {
-				b = AppendRejectRow(b, &d.Rejects[i])
-			}
-			mf.Records = int64(len(d.Rejects))
-			_, err := w.Write(compress(nil, b))
+			n, err := writeRejects(w, d)
+			mf.Records = n
 			return err
 		},
 	}}

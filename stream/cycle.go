@@ -200,13 +200,15 @@ func (s *Service) cycle() (*Cycle, error) {
 	for _, d := range slices.Sorted(maps.Keys(byDay)) {
 		parts := byDay[d]
 		slices.SortFunc(parts, func(a, b *Part) int { return cmp.Compare(a.Partition, b.Partition) })
-		day, err := collectDay(d, []string{s.cfg.OutDir}, parts, opts)
+		day, coll, err := collectDay(d, []string{s.cfg.OutDir}, parts, opts)
 		if err != nil {
 			return nil, fmt.Errorf("cycle %d: %w", c.Cycle, err)
 		}
-		if _, err := settlement.WriteDay(dir, day, settlement.WriteOptions{
+		_, err = settlement.WriteDay(dir, day, settlement.WriteOptions{
 			Ledger: s.cfg.Ledger, PolicyFingerprint: s.cfg.Book.Fingerprint(), SkipSync: s.cfg.SkipSync,
-		}); err != nil {
+		})
+		coll.Close()
+		if err != nil {
 			return nil, fmt.Errorf("cycle %d: %w", c.Cycle, err)
 		}
 		c.Days = append(c.Days, settlement.DirName(d))

@@ -133,6 +133,10 @@ type ClearOptions struct {
 	// (see ErrMixedProducers); the day's files then name the build that
 	// runs Clear, as always.
 	AllowMixedProducers bool
+	// RejectBuffer and SpillDir bound the memory of the day's rejects:
+	// see settlement.Options. Defaults: settlement's.
+	RejectBuffer int
+	SpillDir     string
 }
 
 // ErrMixedProducers is returned by Clear when the parts of a day were
@@ -157,7 +161,9 @@ var ErrIncomplete = errors.New("stream: day incomplete")
 //
 // The parts must agree on topic and policy, and on the build that closed
 // them unless opts.AllowMixedProducers (ErrMixedProducers). The files
-// written name the build that runs Clear as their producer.
+// written name the build that runs Clear as their producer. The rejects
+// of the Day returned, when they were spilled, are gone with the spill
+// folder: only their count remains.
 func Clear(day transit.Day, dirs []string, out string, opts ClearOptions) (*settlement.Day, *settlement.Manifest, error) {
 	parts, err := findParts(day, dirs)
 	if err != nil {
@@ -166,10 +172,11 @@ func Clear(day transit.Day, dirs []string, out string, opts ClearOptions) (*sett
 	if err := sameProducer(parts); err != nil && !opts.AllowMixedProducers {
 		return nil, nil, err
 	}
-	d, err := collectDay(day, dirs, parts, opts)
+	d, coll, err := collectDay(day, dirs, parts, opts)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer coll.Close()
 	m, err := settlement.WriteDay(out, d, settlement.WriteOptions{
 		Ledger:            opts.Ledger,
 		PolicyFingerprint: parts[0].Policy,
@@ -184,15 +191,23 @@ func Clear(day transit.Day, dirs []string, out string, opts ClearOptions) (*sett
 // collectDay reads the segments that parts list into day d's settlement,
 // validated. The parts are read concurrently, one collector shard per
 // reader: the collector sorts the day, so the result does not depend on
-// which reader got which part.
-func collectDay(day transit.Day, dirs []string, parts []*Part, opts ClearOptions) (*settlement.Day, error) {
+// which reader got which part. The caller closes the collector returned
+// once the day is written (it may hold the day's rejects on disk).
+func collectDay(day transit.Day, dirs []string, parts []*Part, opts ClearOptions) (_ *settlement.Day, _ *settlement.Collector, err error) {
 	readers := max(1, min(len(parts), runtime.GOMAXPROCS(0)))
 	coll := settlement.NewCollector(settlement.Options{
 		Participants: opts.Participants,
 		Shards:       readers,
 		Calendar:     opts.Calendar,
 		Ledger:       opts.Ledger,
+		RejectBuffer: opts.RejectBuffer,
+		SpillDir:     opts.SpillDir,
 	})
+	defer func() {
+		if err != nil {
+			coll.Close()
+		}
+	}()
 	next := make(chan *Part)
 	errs := make([]error, readers)
 	var wg sync.WaitGroup
@@ -213,13 +228,13 @@ func collectDay(day transit.Day, dirs []string, parts []*Part, opts ClearOptions
 	close(next)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d := coll.Day(day)
 	if err := d.Validate(); err != nil {
-		return nil, fmt.Errorf("stream: day %s: %w", settlement.DirName(day), err)
+		return nil, nil, fmt.Errorf("stream: day %s: %w", settlement.DirName(day), err)
 	}
-	return d, nil
+	return d, coll, nil
 }
 
 // partReader feeds the segments of parts into one shard of a collector,

@@ -20,6 +20,7 @@ import (
 	"github.com/tapsettle/tapsettle/metrics"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/state"
+	"github.com/tapsettle/tapsettle/stream/segment"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -49,6 +50,12 @@ type Config struct {
 	// lose: a partition checkpoints after this long or this many taps.
 	CheckpointInterval time.Duration
 	CheckpointTaps     int
+	// CheckpointBytes bounds the memory of the rows and rejects a
+	// partition holds between checkpoints (its segment before
+	// compression): it checkpoints, after the message in hand, once they
+	// reach this size. Default: DefaultCheckpointBytes; at most
+	// segment.MaxSize/2.
+	CheckpointBytes int
 	// CompressSegments writes segments with an S2-compressed body
 	// (segment.Builder.Compress).
 	CompressSegments bool
@@ -89,6 +96,9 @@ type Config struct {
 const (
 	DefaultCheckpointInterval = 2 * time.Second
 	DefaultCheckpointTaps     = 200_000
+	// DefaultCheckpointBytes: 200,000 rows take some 20 MB; rejects
+	// count here alone.
+	DefaultCheckpointBytes = 64 << 20
 )
 
 // Service is the streaming settlement service.
@@ -137,6 +147,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.CheckpointTaps <= 0 {
 		cfg.CheckpointTaps = DefaultCheckpointTaps
+	}
+	if cfg.CheckpointBytes <= 0 {
+		cfg.CheckpointBytes = DefaultCheckpointBytes
+	}
+	if cfg.CheckpointBytes > segment.MaxSize/2 {
+		return nil, fmt.Errorf("stream: CheckpointBytes %d, at most %d", cfg.CheckpointBytes, segment.MaxSize/2)
 	}
 	if cfg.KeepCycles <= 0 {
 		cfg.KeepCycles = DefaultKeepCycles

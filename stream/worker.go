@@ -187,6 +187,16 @@ func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
 			if err := w.message(ctx, c, &buf[i]); err != nil {
 				return w.stop(ctx, c, err)
 			}
+			// Rejects do not count as taps: a flood of malformed
+			// messages checkpoints on the segment's size, which
+			// bounds the memory it holds (and keeps the segment
+			// under segment.MaxSize).
+			if w.seg.Size() >= s.cfg.CheckpointBytes {
+				w.submit()
+				if err := w.checkpoint(ctx, c); err != nil {
+					return w.stop(ctx, c, err)
+				}
+			}
 		}
 		w.submit()
 		if err := w.autoClose(ctx, c); err != nil {
@@ -413,6 +423,10 @@ func (w *worker) message(ctx context.Context, c *feed.Claim, m *feed.Message) er
 // so they are applied in the order they were published.
 func (w *worker) corrections(m *feed.Message) error {
 	w.submit()
+	if n := feed.LineCount(m.Value); n > feed.MaxMessageLines {
+		w.reject(m, 1, "", fmt.Sprintf("message of %d lines, at most %d: not decoded", n, feed.MaxMessageLines))
+		return nil
+	}
 	var rec ingest.CorrectionRecord
 	for line, rest := 0, m.Value; len(rest) > 0; {
 		var l []byte
@@ -426,7 +440,7 @@ func (w *worker) corrections(m *feed.Message) error {
 			continue
 		}
 		if fe := ingest.DecodeCorrectionJSON(l, &rec); fe != nil {
-			w.reject(m, line, fe.Field, fe.Reason)
+			w.rejectRaw(m, line, fe.Field, fe.Reason, lineRaw(m.Value, l))
 			continue
 		}
 		o, err := w.part.Correct(&rec.Correction)
@@ -438,7 +452,7 @@ func (w *worker) corrections(m *feed.Message) error {
 		}
 		if o.Status != transit.StatusAdjustment {
 			field, why := o.Refusal(&rec.Correction, w.s.cfg.Engine.DedupDays)
-			w.reject(m, line, field, why)
+			w.rejectRaw(m, line, field, why, lineRaw(m.Value, l))
 			w.s.log.Warn("correction refused", "partition", w.p, "correction_id", rec.Correction.ID.String(), "card", rec.Correction.Card.String(), "tap_id", rec.Correction.Tap.String(), "reason", why)
 		}
 	}
@@ -447,16 +461,35 @@ func (w *worker) corrections(m *feed.Message) error {
 
 // rejectLine is the decoder's RejectFunc for the message in hand.
 func (w *worker) rejectLine(line int, raw []byte, ferr *ingest.FieldError) {
-	w.reject(w.cur, line, ferr.Field, ferr.Reason)
+	w.rejectRaw(w.cur, line, ferr.Field, ferr.Reason, lineRaw(w.cur.Value, raw))
 }
 
-// reject quarantines a malformed message (or one JSON line of it) with its
-// partition and offset. Its day is the partition's current cycle.
+// lineRaw is the raw record of a bad line of message value: the value, as
+// it arrived, when the line is all it holds; the line itself when the value
+// holds more. Quarantining the value with each bad line of a batch would
+// copy up to MaxRejectRaw bytes per line: a message of short garbage lines
+// would take hundreds of times its size in rejects.
+func lineRaw(value, line []byte) []byte {
+	v := bytes.TrimSuffix(value, []byte{'\n'})
+	v = bytes.TrimSuffix(v, []byte{'\r'})
+	if len(line) < len(v) {
+		return line
+	}
+	return value
+}
+
+// reject quarantines a malformed message with its partition and offset,
+// the message value as its raw record.
 func (w *worker) reject(m *feed.Message, line int, field, reason string) {
+	w.rejectRaw(m, line, field, reason, m.Value)
+}
+
+// rejectRaw quarantines a malformed message (or one line of it, raw) with
+// its partition and offset. Its day is the partition's current cycle.
+func (w *worker) rejectRaw(m *feed.Message, line int, field, reason string, raw []byte) {
 	if line > 1 {
 		reason = fmt.Sprintf("%s (line %d of the message)", reason, line)
 	}
-	raw := m.Value
 	if len(raw) > transit.MaxRejectRaw {
 		raw = raw[:transit.MaxRejectRaw]
 	}

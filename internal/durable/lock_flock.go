@@ -11,6 +11,11 @@ import (
 // ErrLocked means another open file description holds the lock.
 var ErrLocked = errors.New("lock held")
 
+// LocksAcrossProcesses reports whether Lock excludes other processes (it
+// does here, with flock), so that a lock found free means its owner is
+// gone.
+const LocksAcrossProcesses = true
+
 // Lock opens path and takes an exclusive, non-blocking flock on it. The
 // lock belongs to the open file description: a second open in the same
 // process conflicts like another process would, and the kernel drops the

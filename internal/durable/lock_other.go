@@ -12,6 +12,10 @@ import (
 // ErrLocked means another lock of this process holds the file.
 var ErrLocked = errors.New("lock held")
 
+// LocksAcrossProcesses reports whether Lock excludes other processes: not
+// here, so a lock found free says nothing of another process.
+const LocksAcrossProcesses = false
+
 // Without flock the fallback excludes other locks of this process only;
 // two processes on one folder are then unsafe. This is documented where
 // it is used and acceptable for development platforms: tapsettle runs on
