@@ -122,7 +122,7 @@ func NewSummary(d *Day, policyFingerprint, producer string) *Summary {
 		PolicyFingerprint: policyFingerprint,
 		Ledger:            d.Ledger,
 		Records:           d.Records,
-		Malformed:         int64(len(d.Rejects)),
+		Malformed:         d.RejectCount(),
 		Counts: StatusCounts{
 			Charged: d.Counts[transit.StatusCharged], Open: d.Counts[transit.StatusOpen],
 			Duplicate: d.Counts[transit.StatusDuplicate], Rejected: d.Counts[transit.StatusRejected],
