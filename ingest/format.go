@@ -109,6 +109,21 @@ func FormatFromPath(path string) Format {
 	return FormatCSV
 }
 
+// KnownRecordExt reports whether path's name says its record format:
+// .csv, .jsonl, .ndjson or .json, before an optional .zst or .gz.
+// FormatFromPath takes any other name for CSV, which a writer should not
+// assume silently.
+func KnownRecordExt(path string) bool {
+	if CompressionFromPath(path) != CompressionNone {
+		path = strings.TrimSuffix(path, filepath.Ext(path))
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv", ".jsonl", ".ndjson", ".json":
+		return true
+	}
+	return false
+}
+
 // Magic numbers of the compressed formats (RFC 8878 section 3.1.1, RFC
 // 1952 section 2.3.1).
 var (

@@ -24,7 +24,7 @@ manifest under --out: the same bytes one instance, or the batch job, of the same
 build would write (the files name the build that wrote them). It fails naming the
 partitions whose parts are missing, and, unless --allow-mixed-producers, when the
 parts were closed by different builds (an upgrade that overlapped the day's close).`,
-		Args: cobra.MinimumNArgs(1),
+		Args: wantArgs(1, -1, "the instances' output folders (DIR...)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := setup(cmd)
 			if err != nil {

@@ -29,7 +29,7 @@ The batch job takes corrections as an input of a day-by-day run instead:
 
 With --check the files are only read: malformed records are listed and nothing is
 published. Exit status is 1 when a record is malformed.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: wantArgs(1, -1, "the corrections files (FILE...)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := setup(cmd)
 			if err != nil {

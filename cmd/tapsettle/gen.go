@@ -26,13 +26,13 @@ Ningbo's time-in-system limits), and small shares of duplicate, late and malform
 records. Format and compression follow the file name (.csv,
 .jsonl; .zst, .gz) unless given. The same flags give the same bytes.
 
-A share left at 0 takes its default; a negative share means none. The default
+A share not given takes its default; 0 (or a negative share) means none. The default
 late and malformed records are there to exercise late adjustments and rejects:
 streamed, they settle differently from the batch job by design (the batch job
 sorts a whole day before pricing, the stream prices a tap that arrives later
 than engine.window out of order; a reject names its partition and offset, not
 its file and line). For a day that streams to the batch job's exact files,
-pass --late -1 --malformed -1.`,
+pass --late 0 --malformed 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := setup(cmd)
@@ -45,6 +45,19 @@ pass --late -1 --malformed -1.`,
 			f, err := ingest.ParseFormat(format)
 			if err != nil {
 				return err
+			}
+			if f == ingest.FormatAuto && out != "-" && !ingest.KnownRecordExt(out) {
+				return fmt.Errorf("cannot tell the record format from the name %q: name it .csv or .jsonl (then .zst or .gz to compress), or pass --format", out)
+			}
+			// Given as 0, a share means none (GenOptions reads 0 as its
+			// default, which a flag not given keeps).
+			for name, share := range map[string]*float64{
+				"interregional": &o.Interregional, "joinin": &o.JoinIn, "duplicates": &o.Duplicates,
+				"late": &o.Late, "malformed": &o.Malformed, "fare-rules": &o.FareRules,
+			} {
+				if cmd.Flags().Changed(name) && *share == 0 {
+					*share = -1
+				}
 			}
 			c, err := ingest.ParseCompression(compression)
 			if err != nil {
@@ -73,11 +86,11 @@ pass --late -1 --malformed -1.`,
 	fl.StringVarP(&out, "output", "o", "taps.csv.zst", "output file, - for stdout")
 	fl.StringVar(&format, "format", "auto", "csv, jsonl or auto (from the file name)")
 	fl.StringVar(&compression, "compression", "auto", "none, zstd, gzip or auto (from the file name)")
-	fl.Float64Var(&o.Interregional, "interregional", 0, "share of riders with cards from another city (default 0.04; negative: none)")
-	fl.Float64Var(&o.JoinIn, "joinin", 0, "share of Ningbo-issued cards that are Join in Cards (default 0.05; negative: none)")
-	fl.Float64Var(&o.Duplicates, "duplicates", 0, "share of taps sent twice (default 0.002; negative: none)")
-	fl.Float64Var(&o.Late, "late", 0, "share of taps delivered at the end, after their day's cut-off (default 0.001; negative: none)")
-	fl.Float64Var(&o.Malformed, "malformed", 0, "share of malformed records (default 0.001; negative: none)")
-	fl.Float64Var(&o.FareRules, "fare-rules", 0, "share of riders following a fare rules pattern: Ningbo bus chains and seniors, journeys around the time-in-system limits (default 1/64; negative: none)")
+	fl.Float64Var(&o.Interregional, "interregional", 0, "share of riders with cards from another city (default 0.04; 0: none)")
+	fl.Float64Var(&o.JoinIn, "joinin", 0, "share of Ningbo-issued cards that are Join in Cards (default 0.05; 0: none)")
+	fl.Float64Var(&o.Duplicates, "duplicates", 0, "share of taps sent twice (default 0.002; 0: none)")
+	fl.Float64Var(&o.Late, "late", 0, "share of taps delivered at the end, after their day's cut-off (default 0.001; 0: none)")
+	fl.Float64Var(&o.Malformed, "malformed", 0, "share of malformed records (default 0.001; 0: none)")
+	fl.Float64Var(&o.FareRules, "fare-rules", 0, "share of riders following a fare rules pattern: Ningbo bus chains and seniors, journeys around the time-in-system limits (default 1/64; 0: none)")
 	return cmd
 }

@@ -23,12 +23,30 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := execute(ctx, newRoot()); err != nil {
-		fmt.Fprintln(os.Stderr, "tapsettle:", err)
 		var ex exitError
 		if errors.As(err, &ex) {
+			// The command said what failed; "exit status 2" would add
+			// nothing but noise.
 			os.Exit(int(ex))
 		}
+		fmt.Fprintln(os.Stderr, "tapsettle:", err)
 		os.Exit(1)
+	}
+}
+
+// wantArgs returns a cobra.PositionalArgs that wants between lo and hi
+// arguments (hi < 0: no upper bound) and, when they are not there, says
+// what they are (what, as in the usage line: "DIR", "FILE...") rather
+// than how many were received.
+func wantArgs(lo, hi int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		switch {
+		case len(a) < lo:
+			return fmt.Errorf("missing %s (usage: %s)", what, cmd.UseLine())
+		case hi >= 0 && len(a) > hi:
+			return fmt.Errorf("takes %s, got %d arguments: %q (usage: %s)", what, len(a), a, cmd.UseLine())
+		}
+		return nil
 	}
 }
 

@@ -16,7 +16,7 @@ func newPolicy() *cobra.Command {
 	check := &cobra.Command{
 		Use:   "check DIR",
 		Short: "Validate a policy directory; every problem is reported with file, line and key",
-		Args:  cobra.ExactArgs(1),
+		Args:  wantArgs(1, 1, "the policy directory (DIR)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := fares.Check(args[0]); err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), err)
@@ -34,7 +34,7 @@ func newPolicy() *cobra.Command {
 	show := &cobra.Command{
 		Use:   "show CITY",
 		Short: "Print a city's compiled rules (CITY: six-digit code or English name)",
-		Args:  cobra.ExactArgs(1),
+		Args:  wantArgs(1, 1, "the city (CITY: six-digit code or English name)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := setup(cmd)
 			if err != nil {

@@ -21,7 +21,7 @@ amount within range (no sum can overflow), one producing build and one policy fo
 every file of a day, and status counts and totals against the ledger when present.
 It names the first file and record that disagree. Exit status: 0 verified, 2 a
 check failed, 1 error.`,
-		Args: cobra.ExactArgs(1),
+		Args: wantArgs(1, 1, "the output folder to verify (DIR)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			err := settlement.Verify(args[0])
 			var ve *settlement.VerifyError
