@@ -70,7 +70,7 @@ func newQuote() *cobra.Command {
 				return err
 			}
 			q := pol.Price(&leg, &r)
-			return printQuote(cmd.OutOrStdout(), pol, &leg, c, detail, q, applied(pol, &leg, &q, prior))
+			return printQuote(cmd.OutOrStdout(), e.book, pol, &leg, c, detail, q, applied(pol, &leg, &q, prior))
 		},
 	}
 	fl := cmd.Flags()
@@ -117,10 +117,10 @@ func quoteGross(pol *fares.Policy, leg *fares.Leg, line, from, to string, minute
 }
 
 // printQuote prints the quote q of leg in city c as a table.
-func printQuote(w io.Writer, pol *fares.Policy, leg *fares.Leg, c transit.City, detail string, q fares.Quote, more [][2]string) error {
+func printQuote(w io.Writer, book *fares.Book, pol *fares.Policy, leg *fares.Leg, c transit.City, detail string, q fares.Quote, more [][2]string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "city\t%v (policy %s, effective %v)\n", c, pol.Version, pol.EffectiveFrom)
-	fmt.Fprintf(tw, "card\t%v issued by %v\n", leg.Product, leg.Issuer)
+	fmt.Fprintf(tw, "city\t%s (policy %s, effective %v)\n", cityName(book, c), pol.Version, pol.EffectiveFrom)
+	fmt.Fprintf(tw, "card\t%v issued by %s\n", leg.Product, cityName(book, leg.Issuer))
 	if detail != "" {
 		fmt.Fprintf(tw, "journey\t%s\n", detail)
 	}
@@ -130,10 +130,26 @@ func printQuote(w io.Writer, pol *fares.Policy, leg *fares.Leg, c transit.City, 
 	fmt.Fprintf(tw, "cap discount\t%s CNY\n", q.CapDiscount)
 	fmt.Fprintf(tw, "charged\t%s CNY\n", q.Charged)
 	fmt.Fprintf(tw, "rules\t%v\n", q.Rules)
+	if leg.Issuer != c {
+		// Domain notes: the issuing region owes the riding city's
+		// operator, netted by the clearing house each settlement day.
+		fmt.Fprintf(tw, "clearing\tinterregional: the issuer, %s, owes the operator of %s the %s CNY charged\n", cityName(book, leg.Issuer), cityName(book, c), q.Charged)
+	} else {
+		fmt.Fprintf(tw, "clearing\tlocal: the card's own city; nothing to clear between regions\n")
+	}
 	for _, m := range more {
 		fmt.Fprintf(tw, "%s\t%s\n", m[0], m[1])
 	}
 	return tw.Flush()
+}
+
+// cityName is c's code with its English and Chinese names, or the code
+// alone for a city the book does not know.
+func cityName(book *fares.Book, c transit.City) string {
+	if ci, ok := book.City(c); ok {
+		return fmt.Sprintf("%v %s (%s)", c, ci.NameEN, ci.NameZH)
+	}
+	return c.String()
 }
 
 func stationsArg(n *fares.Network, from, to string) (int32, int32, error) {

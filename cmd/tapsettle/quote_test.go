@@ -51,3 +51,29 @@ func TestMetres(t *testing.T) {
 		}
 	}
 }
+
+// TestQuoteNamesCitiesAndClearing: quote names the cities it shows, and
+// says which way an interregional ride clears (the issuer owes the riding
+// city's operator) and that a local one does not.
+func TestQuoteNamesCitiesAndClearing(t *testing.T) {
+	out, err := run(t, "quote", "--city", "Shanghai", "--mode", "bus", "--issuer", "Ningbo", "--product", "joinin")
+	if err != nil {
+		t.Fatalf("quote: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"310100 Shanghai (上海市) (policy",
+		"issued by 330200 Ningbo (宁波市)",
+		"interregional: the issuer, 330200 Ningbo (宁波市), owes the operator of 310100 Shanghai (上海市) the 2.00 CNY charged",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("quote lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = run(t, "quote", "--city", "Ningbo", "--mode", "bus")
+	if err != nil {
+		t.Fatalf("quote: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "local: the card's own city") || strings.Contains(out, "interregional") {
+		t.Errorf("a local ride's quote should say it clears nothing:\n%s", out)
+	}
+}
