@@ -53,6 +53,9 @@ func Load(src Sources) (*Config, error) {
 			return nil, fmt.Errorf("config: %s: not a YAML mapping of configuration keys", src.File)
 		}
 		if unknown := unknownFileKeys(k.Keys(), known); len(unknown) > 0 {
+			for i, u := range unknown {
+				unknown[i] = u + didYouMean(u, known)
+			}
 			return nil, fmt.Errorf("config: %s: unknown key %s", src.File, strings.Join(unknown, ", "))
 		}
 	}
@@ -79,7 +82,19 @@ func Load(src Sources) (*Config, error) {
 		}
 		if len(unknown) > 0 {
 			sort.Strings(unknown)
-			return nil, fmt.Errorf("config: unknown environment variable %s (known: %s...)", strings.Join(unknown, ", "), EnvName("engine.shards"))
+			names := make([]string, 0, len(byEnv))
+			for n := range byEnv {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			for i, u := range unknown {
+				if hint := didYouMean(u, names); hint != "" {
+					unknown[i] = u + hint
+				} else {
+					unknown[i] = u + " (no such key; the variables are TAPSETTLE_ and a key in capitals, dots as underscores, e.g. " + EnvName("engine.shards") + ")"
+				}
+			}
+			return nil, fmt.Errorf("config: unknown environment variable %s", strings.Join(unknown, ", "))
 		}
 	}
 	if src.Flags != nil {

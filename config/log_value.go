@@ -37,7 +37,9 @@ func groupValue(v reflect.Value) slog.Value {
 		case f.Type == secretType:
 			attrs = append(attrs, slog.Attr{Key: name, Value: Secret(fv.String()).LogValue()})
 		case f.Type == durationType:
-			attrs = append(attrs, slog.Duration(name, time.Duration(fv.Int())))
+			// As written in the file ("2m0s"): a JSON handler would
+			// print slog.Duration in nanoseconds.
+			attrs = append(attrs, slog.String(name, time.Duration(fv.Int()).String()))
 		default:
 			attrs = append(attrs, slog.Any(name, fv.Interface()))
 		}
