@@ -48,6 +48,15 @@ is complete.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "published %d taps to %s (%d malformed records not published)\n", n, e.cfg.Kafka.Topic, rejected)
+			if closeDay != "" {
+				// CloseDay returned once every partition's message was
+				// acknowledged (RequiredAcks all): say so, and to how many.
+				parts, err := feed.PartitionCount(ctx, e.cfg.Kafka.Brokers, sec, e.cfg.Kafka.Topic)
+				if err != nil {
+					return fmt.Errorf("close-day %s was sent, but counting the partitions failed: %w", closeDay, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "close-day %s sent to all %d partitions of %s, acknowledged by every in-sync replica\n", closeDay, parts, e.cfg.Kafka.Topic)
+			}
 			return nil
 		},
 	}

@@ -161,8 +161,19 @@ func runService(ctx context.Context, e *env, brokers []string, until transit.Day
 	defer group.Close()
 	e.log.Info("streaming", "topic", e.cfg.Kafka.Topic, "partitions", parts, "group", e.cfg.Kafka.Group,
 		"state", e.cfg.State.Backend, "out", e.cfg.Output.Dir)
+	// On SIGTERM or SIGINT (ctx ends), say what happens next: the service
+	// stops reading, prices what it read and checkpoints each partition
+	// it owns before it releases it.
+	stopLog := context.AfterFunc(ctx, func() {
+		e.log.Info("shutting down: no more messages are read; each owned partition is priced and checkpointed before it is released", "cause", context.Cause(ctx))
+	})
+	defer stopLog()
 	if err := svc.Run(ctx, group); err != nil {
+		e.log.Error("stopped with an error", "err", err)
 		return svc, err
+	}
+	if ctx.Err() != nil {
+		e.log.Info("stopped: final checkpoints written", "cleared_days", len(svc.Cleared()))
 	}
 	return svc, nil
 }
