@@ -21,6 +21,11 @@ var ErrRebalanced = errors.New("feed: generation ended by a rebalance")
 // count, so a topic cannot silently change it.
 var ErrPartitionCount = errors.New("feed: topic exists with a different partition count")
 
+// ErrUnknownTopic is returned by PartitionCount for a topic the brokers do
+// not know (yet): a service started before its topic was created waits
+// for it rather than failing.
+var ErrUnknownTopic = errors.New("feed: topic does not exist")
+
 // isRebalanceError reports the coordinator's answers to a commit (or heartbeat)
 // from a generation that is no longer current.
 func isRebalanceError(err error) bool {

@@ -68,6 +68,9 @@ func partitionCount(ctx context.Context, client *kafka.Client, topic string) (in
 		if t.Name != topic {
 			continue
 		}
+		if errors.Is(t.Error, kafka.UnknownTopicOrPartition) {
+			return 0, fmt.Errorf("topic %s: %w (%w)", topic, ErrUnknownTopic, t.Error)
+		}
 		if t.Error != nil {
 			return 0, fmt.Errorf("topic %s: %w", topic, t.Error)
 		}
@@ -76,5 +79,5 @@ func partitionCount(ctx context.Context, client *kafka.Client, topic string) (in
 		}
 		return len(t.Partitions), nil
 	}
-	return 0, fmt.Errorf("topic %s: %w", topic, kafka.UnknownTopicOrPartition)
+	return 0, fmt.Errorf("topic %s: %w (%w)", topic, ErrUnknownTopic, kafka.UnknownTopicOrPartition)
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -130,7 +132,7 @@ func runService(ctx context.Context, e *env, brokers []string, until transit.Day
 	if err != nil {
 		return nil, err
 	}
-	parts, err := feed.PartitionCount(ctx, brokers, sec, e.cfg.Kafka.Topic)
+	parts, err := waitForTopic(ctx, e, brokers, sec)
 	if err != nil {
 		return nil, fmt.Errorf("topic %s: %w", e.cfg.Kafka.Topic, err)
 	}
@@ -176,6 +178,33 @@ func runService(ctx context.Context, e *env, brokers []string, until transit.Day
 		e.log.Info("stopped: final checkpoints written", "cleared_days", len(svc.Cleared()))
 	}
 	return svc, nil
+}
+
+// Backoff while the topic does not exist yet.
+const (
+	topicWaitFirst = time.Second
+	topicWaitMax   = 30 * time.Second
+)
+
+// waitForTopic returns the partition count of the configured topic,
+// waiting, with a log line and a backoff, while the brokers do not know
+// it: under an orchestrator the service often starts before whatever
+// creates the topic. Other errors, and ctx's end, stop it.
+func waitForTopic(ctx context.Context, e *env, brokers []string, sec feed.Security) (int, error) {
+	delay := topicWaitFirst
+	for {
+		n, err := feed.PartitionCount(ctx, brokers, sec, e.cfg.Kafka.Topic)
+		if !errors.Is(err, feed.ErrUnknownTopic) {
+			return n, err
+		}
+		e.log.Warn("the topic does not exist yet; waiting for it", "topic", e.cfg.Kafka.Topic, "retry_in", delay.String())
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w; gave up waiting: %w", err, context.Cause(ctx))
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, topicWaitMax)
+	}
 }
 
 // newService is the streaming service of the configuration, on a topic of

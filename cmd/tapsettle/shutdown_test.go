@@ -14,6 +14,7 @@ import (
 
 	"github.com/tapsettle/tapsettle/config"
 	"github.com/tapsettle/tapsettle/fares"
+	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/feed/embedded"
 )
 
@@ -86,5 +87,62 @@ func TestShutdownIsLogged(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the log lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestRunWaitsForTopic: run started before its topic exists waits for it,
+// saying so, instead of exiting with "Unknown Topic Or Partition", and
+// streams once the topic is created.
+func TestRunWaitsForTopic(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.State.Dir = filepath.Join(dir, "state")
+	cfg.Output.Dir = filepath.Join(dir, "out")
+	cfg.Metrics.Listen = ""
+	cfg.Kafka.Topic = "created-later"
+	book, err := fares.Load(cfg.Policies.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal, err := cfg.Calendar()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged lockedBuffer
+	e := &env{cfg: &cfg, log: slog.New(slog.NewTextHandler(&logged, nil)), book: book, cal: cal}
+	broker, err := embedded.Start("other", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := runService(ctx, e, broker.Addrs(), 0, prometheus.NewRegistry())
+		done <- err
+	}()
+	waitLog := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logged.String(), want); {
+			select {
+			case err := <-done:
+				t.Fatalf("run returned %v before logging %q:\n%s", err, want, logged.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the log never said %q:\n%s", want, logged.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitLog("the topic does not exist yet")
+	if err := feed.CreateTopic(ctx, broker.Addrs(), feed.Security{}, cfg.Kafka.Topic, 2); err != nil {
+		t.Fatal(err)
+	}
+	waitLog("msg=streaming")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
 	}
 }
