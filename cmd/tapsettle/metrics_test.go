@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/tapsettle/tapsettle/bench"
-	"github.com/tapsettle/tapsettle/config"
-	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/feed/embedded"
 	"github.com/tapsettle/tapsettle/ingest"
@@ -39,20 +37,8 @@ func TestMetricsEndpointPromtool(t *testing.T) {
 	promtool := testtool.Require(t, "promtool", "prometheus", "linting the /metrics output (promtool check metrics)")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.State.Dir = filepath.Join(dir, "state")
-	cfg.Output.Dir = filepath.Join(dir, "out")
-	cfg.Metrics.Listen = "" // served below, on a port of the test's choosing
-	book, err := fares.Load(cfg.Policies.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cal, err := cfg.Calendar()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{cfg: &cfg, log: slog.New(slog.DiscardHandler), book: book, cal: cal}
+	e := serviceEnv(t, slog.New(slog.DiscardHandler))
+	cfg, book, cal, dir := e.cfg, e.book, e.cal, t.TempDir()
 
 	day, _ := transit.ParseDay("2025-03-03")
 	d, err := bench.Generate(book, cal, bench.GenOptions{Taps: 3000, Seed: 7, Day: day, Late: -1})

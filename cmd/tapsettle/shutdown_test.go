@@ -37,15 +37,16 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// TestShutdownIsLogged: when run's context ends (SIGTERM, SIGINT), the
-// log says it is shutting down and why, then that it stopped with its
-// final checkpoints written.
-func TestShutdownIsLogged(t *testing.T) {
+// serviceEnv is the env run builds from the default configuration, with
+// state and output in a temporary folder, no metrics listener, and log
+// as its logger.
+func serviceEnv(t *testing.T, log *slog.Logger) *env {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.State.Dir = filepath.Join(dir, "state")
 	cfg.Output.Dir = filepath.Join(dir, "out")
-	cfg.Metrics.Listen = ""
+	cfg.Metrics.Listen = "" // a test serves metrics itself, on a port of its choosing
 	book, err := fares.Load(cfg.Policies.Dir)
 	if err != nil {
 		t.Fatal(err)
@@ -54,9 +55,16 @@ func TestShutdownIsLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &env{cfg: &cfg, log: log, book: book, cal: cal}
+}
+
+// TestShutdownIsLogged: when run's context ends (SIGTERM, SIGINT), the
+// log says it is shutting down and why, then that it stopped with its
+// final checkpoints written.
+func TestShutdownIsLogged(t *testing.T) {
 	var logged lockedBuffer
-	e := &env{cfg: &cfg, log: slog.New(slog.NewTextHandler(&logged, nil)), book: book, cal: cal}
-	broker, err := embedded.Start(cfg.Kafka.Topic, 2)
+	e := serviceEnv(t, slog.New(slog.NewTextHandler(&logged, nil)))
+	broker, err := embedded.Start(e.cfg.Kafka.Topic, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,22 +102,9 @@ func TestShutdownIsLogged(t *testing.T) {
 // saying so, instead of exiting with "Unknown Topic Or Partition", and
 // streams once the topic is created.
 func TestRunWaitsForTopic(t *testing.T) {
-	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.State.Dir = filepath.Join(dir, "state")
-	cfg.Output.Dir = filepath.Join(dir, "out")
-	cfg.Metrics.Listen = ""
-	cfg.Kafka.Topic = "created-later"
-	book, err := fares.Load(cfg.Policies.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cal, err := cfg.Calendar()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logged lockedBuffer
-	e := &env{cfg: &cfg, log: slog.New(slog.NewTextHandler(&logged, nil)), book: book, cal: cal}
+	e := serviceEnv(t, slog.New(slog.NewTextHandler(&logged, nil)))
+	e.cfg.Kafka.Topic = "created-later"
 	broker, err := embedded.Start("other", 1)
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +132,7 @@ func TestRunWaitsForTopic(t *testing.T) {
 		}
 	}
 	waitLog("the topic does not exist yet")
-	if err := feed.CreateTopic(ctx, broker.Addrs(), feed.Security{}, cfg.Kafka.Topic, 2); err != nil {
+	if err := feed.CreateTopic(ctx, broker.Addrs(), feed.Security{}, e.cfg.Kafka.Topic, 2); err != nil {
 		t.Fatal(err)
 	}
 	waitLog("msg=streaming")
