@@ -63,7 +63,7 @@ func (o Writer) Stage(path string, fill func(w io.Writer) error) (s Staged, size
 		}
 	}()
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	cw := &CountWriter{W: io.MultiWriter(f, h)}
 	if err = fill(cw); err != nil {
 		return s, 0, sum, fmt.Errorf("write %s: %w", path, err)
 	}
@@ -79,7 +79,7 @@ func (o Writer) Stage(path string, fill func(w io.Writer) error) (s Staged, size
 		return s, 0, sum, fmt.Errorf("close %s: %w", path, err)
 	}
 	h.Sum(sum[:0])
-	return s, cw.n, sum, nil
+	return s, cw.N, sum, nil
 }
 
 // Commit renames the staged file into place. Call it only once the file
@@ -163,14 +163,17 @@ func (o Writer) SyncDir(dir string) error {
 	return SyncDir(dir)
 }
 
-type countWriter struct {
-	w io.Writer
-	n int64
+// CountWriter writes to W and counts the bytes written in N: the size of
+// a file written through a compressor, or an offset into it.
+type CountWriter struct {
+	W io.Writer
+	N int64
 }
 
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
+// Write writes p to W and adds what it wrote to N.
+func (c *CountWriter) Write(p []byte) (int, error) {
+	n, err := c.W.Write(p)
+	c.N += int64(n)
 	return n, err
 }
 

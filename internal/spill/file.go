@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/klauspost/compress/s2"
+
+	"github.com/tapsettle/tapsettle/internal/durable"
 )
 
 // blockSize is the S2 block size of run files: a reader holds about two
@@ -37,7 +39,7 @@ type Section struct {
 // goroutine.
 type File struct {
 	f     *os.File
-	w     countWriter
+	w     durable.CountWriter
 	zw    *s2.Writer
 	start int64  // offset of the open section
 	n     int64  // records in the open section; -1 when no section is open
@@ -51,7 +53,7 @@ func (d *Dir) Create() (*File, error) {
 		return nil, fmt.Errorf("spill: %w", err)
 	}
 	sf := &File{f: f, n: -1}
-	sf.w.w = f
+	sf.w.W = f
 	return sf, nil
 }
 
@@ -93,7 +95,7 @@ func (f *File) begin() {
 	if f.n >= 0 {
 		return
 	}
-	f.start, f.n = f.w.n, 0
+	f.start, f.n = f.w.N, 0
 	if f.zw == nil {
 		f.zw = s2.NewWriter(&f.w, s2.WriterBlockSize(blockSize), s2.WriterConcurrency(1))
 	} else {
@@ -113,7 +115,7 @@ func (f *File) EndSection() (Section, error) {
 	if err := f.zw.Close(); err != nil {
 		return Section{}, fmt.Errorf("spill: write %s: %w", f.f.Name(), err)
 	}
-	s := Section{Path: f.f.Name(), Off: f.start, Len: f.w.n - f.start, Records: f.n}
+	s := Section{Path: f.f.Name(), Off: f.start, Len: f.w.N - f.start, Records: f.n}
 	f.n = -1
 	return s, nil
 }
@@ -125,17 +127,6 @@ func (f *File) Close() error {
 		return fmt.Errorf("spill: close %s: %w", f.f.Name(), err)
 	}
 	return nil
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // Reader reads the records of a section back, in the order written.
