@@ -98,15 +98,20 @@ func CompressionFromPath(path string) Compression {
 // ending in ".jsonl", ".ndjson" or ".json" are JSON lines; anything else is
 // CSV.
 func FormatFromPath(path string) Format {
-	ext := strings.ToLower(filepath.Ext(path))
-	if CompressionFromPath(path) != CompressionNone {
-		ext = strings.ToLower(filepath.Ext(strings.TrimSuffix(path, filepath.Ext(path))))
-	}
-	switch ext {
+	switch recordExt(path) {
 	case ".jsonl", ".ndjson", ".json":
 		return FormatJSONL
 	}
 	return FormatCSV
+}
+
+// recordExt is the extension of path that names its record format, in
+// lower case: the one before .zst or .gz when it is compressed.
+func recordExt(path string) string {
+	if CompressionFromPath(path) != CompressionNone {
+		path = strings.TrimSuffix(path, filepath.Ext(path))
+	}
+	return strings.ToLower(filepath.Ext(path))
 }
 
 // KnownRecordExt reports whether path's name says its record format:
@@ -114,10 +119,7 @@ func FormatFromPath(path string) Format {
 // FormatFromPath takes any other name for CSV, which a writer should not
 // assume silently.
 func KnownRecordExt(path string) bool {
-	if CompressionFromPath(path) != CompressionNone {
-		path = strings.TrimSuffix(path, filepath.Ext(path))
-	}
-	switch strings.ToLower(filepath.Ext(path)) {
+	switch recordExt(path) {
 	case ".csv", ".jsonl", ".ndjson", ".json":
 		return true
 	}
