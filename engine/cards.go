@@ -45,7 +45,7 @@ type cardState struct {
 	// this state, which a late tap may complete (adjust.go).
 	settled bool
 	rider   fares.Rider
-	seen    [seenInline]seenEntry
+	seen    seenSet
 }
 
 // inlineDay reports whether day d fits a seenEntry's 16 bits.
@@ -87,6 +87,67 @@ type seenEntry struct {
 	tag uint16
 	idx uint32
 }
+
+// seenSet is a card state's inline seenEntries, stored as three arrays
+// (days, tags, log indices) rather than as entries: a tap compares its tag
+// and its window with four entries per 64-bit word (SWAR: SIMD within a
+// register), a dozen instructions for all sixteen where a loop over the
+// entries took some three hundred. Entry i is lane i%4 of word i/4, lane 0
+// in the low bits.
+type seenSet struct {
+	days [seenWords]uint64 // 16-bit days; 0 = empty
+	tags [seenWords]uint64
+	idx  [seenInline]uint32
+}
+
+// seenWords is how many 64-bit words hold seenInline 16-bit lanes.
+const seenWords = seenInline / 4
+
+// Lane masks: the top bit of every 16-bit lane, and the low fifteen bits.
+const (
+	laneHigh = 0x8000_8000_8000_8000
+	laneLow  = ^uint64(laneHigh)
+	laneOnes = 0x0001_0001_0001_0001
+)
+
+// at returns entry i.
+func (s *seenSet) at(i int) seenEntry {
+	sh := uint(i%4) * 16
+	return seenEntry{day: uint16(s.days[i/4] >> sh), tag: uint16(s.tags[i/4] >> sh), idx: s.idx[i]}
+}
+
+// set makes entry i e.
+func (s *seenSet) set(i int, e seenEntry) {
+	sh := uint(i%4) * 16
+	s.days[i/4] = s.days[i/4]&^(0xFFFF<<sh) | uint64(e.day)<<sh
+	s.tags[i/4] = s.tags[i/4]&^(0xFFFF<<sh) | uint64(e.tag)<<sh
+	s.idx[i] = e.idx
+}
+
+// inUse reports whether entry i holds a tap_id.
+func (s *seenSet) inUse(i int) bool { return uint16(s.days[i/4]>>(uint(i%4)*16)) != 0 }
+
+// lanesBelow returns the lanes of x whose 16-bit value is below t's (t
+// repeated in every lane), as the top bit of each such lane. The low
+// fifteen bits are compared with a guard bit that stops a borrow crossing
+// lanes; the top bits decide where they differ.
+func lanesBelow(x, t uint64) uint64 {
+	low := (x | laneHigh) - (t & laneLow) // top bit clear: x's low bits < t's
+	return (^x&t | ^(x^t)&^low) & laneHigh
+}
+
+// lanesEqual returns the lanes of x equal to t's (t repeated in every
+// lane), as the top bit of each such lane. Exact: no lane carries into
+// another.
+func lanesEqual(x, t uint64) uint64 {
+	z := x ^ t
+	nonzero := (z&laneLow + laneLow) | z
+	return ^nonzero & laneHigh
+}
+
+// lane returns the index, within its word, of the lowest lane marked in m
+// (a mask of lanes' top bits, not 0).
+func lane(m uint64) int { return bits.TrailingZeros64(m) / 16 }
 
 // cardTable is the card states of a shard: stored densely, in the order
 // cards were first seen, in fixed-size chunks, and found through an

@@ -309,8 +309,8 @@ func (p *Partition) appendCard(b []byte, st *cardState, si int32) []byte {
 func appendSeen(b []byte, st *cardState) []byte {
 	n := len(b)
 	b = append(b, 0)
-	for i := range st.seen {
-		if e := &st.seen[i]; e.day != 0 {
+	for i := range seenInline {
+		if e := st.seen.at(i); e.day != 0 {
 			b = binary.LittleEndian.AppendUint16(b, e.day)
 			b = binary.LittleEndian.AppendUint16(b, e.tag)
 			b = binary.LittleEndian.AppendUint32(b, e.idx)
@@ -577,13 +577,15 @@ func restoreSeen(st *cardState, s []byte) ([]byte, error) {
 		return nil, fmt.Errorf("card record with %d tap_id entries in %d bytes: %w", n, len(s), ErrCheckpoint)
 	}
 	for j := range n {
-		e := &st.seen[j]
-		e.day = binary.LittleEndian.Uint16(s)
-		e.tag = binary.LittleEndian.Uint16(s[2:])
-		e.idx = binary.LittleEndian.Uint32(s[4:])
+		e := seenEntry{
+			day: binary.LittleEndian.Uint16(s),
+			tag: binary.LittleEndian.Uint16(s[2:]),
+			idx: binary.LittleEndian.Uint32(s[4:]),
+		}
 		if e.day == 0 {
 			return nil, fmt.Errorf("card tap_id entry of day 0: %w", ErrCheckpoint)
 		}
+		st.seen.set(j, e)
 		s = s[compactSeenSize:]
 	}
 	return s, nil

@@ -490,17 +490,16 @@ func (pr *pricer) seenBefore(st *cardState, h uint64, d transit.Day, t *transit.
 	id := &t.ID
 	tag := uint16(tapHash(id) >> 48)
 	sum := contentSum(t)
+	tags, live := uint64(tag)*laneOnes, pr.liveFrom(d)
 	free := -1
-	for i := range st.seen {
-		e := &st.seen[i]
-		if e.day == 0 || pr.deadEntry(e, d) {
-			if free < 0 {
-				free = i
-			}
-			continue
+	for w := range seenWords {
+		dead := lanesBelow(st.seen.days[w], live)
+		if free < 0 && dead != 0 {
+			free = w*4 + lane(dead)
 		}
-		if e.tag == tag {
-			if old, ok := pr.logged(e, d, id); ok {
+		for m := lanesEqual(st.seen.tags[w], tags) &^ dead; m != 0; m &= m - 1 {
+			e := st.seen.at(w*4 + lane(m))
+			if old, ok := pr.logged(&e, d, id); ok {
 				return true, old.sum != 0 && old.sum != sum
 			}
 		}
@@ -509,9 +508,11 @@ func (pr *pricer) seenBefore(st *cardState, h uint64, d transit.Day, t *transit.
 	if st.multi {
 		pr.cards.eachOther(st, h, func(o *cardState) {
 			spilled = spilled || o.mayHaveSpilled(d, pr.dedupDays)
-			for i := range o.seen {
-				if e := &o.seen[i]; !dup && e.day != 0 && e.tag == tag {
-					if old, ok := pr.logged(e, d, id); ok {
+			for w := range seenWords {
+				m := lanesEqual(o.seen.tags[w], tags) &^ lanesBelow(o.seen.days[w], live)
+				for ; !dup && m != 0; m &= m - 1 {
+					e := o.seen.at(w*4 + lane(m))
+					if old, ok := pr.logged(&e, d, id); ok {
 						dup, differs = true, old.sum != 0 && old.sum != sum
 					}
 				}
@@ -534,17 +535,22 @@ func (pr *pricer) seenBefore(st *cardState, h uint64, d transit.Day, t *transit.
 		pr.spill.add(&spillEntry{id: *id, card: st.key, day: d, sum: sum})
 		return false, false
 	}
-	st.seen[free] = seenEntry{day: uint16(d), tag: tag, idx: uint32(log.ids.Push(&loggedID{id: *id, sum: sum}))}
+	st.seen.set(free, seenEntry{day: uint16(d), tag: tag, idx: uint32(log.ids.Push(&loggedID{id: *id, sum: sum}))})
 	return false, false
 }
 
-// deadEntry reports whether inline entry e can be reused by a tap of day
-// d: its day's log was evicted (logs are evicted exactly when their day is
-// before oldest), or it is too old for d's window (taps come in event-time
-// order, so mostly too old for later taps too).
-func (pr *pricer) deadEntry(e *seenEntry, d transit.Day) bool {
-	ed := transit.Day(e.day)
-	return ed < pr.oldest || int64(ed)+int64(pr.dedupDays) <= int64(d)
+// liveFrom returns, repeated in every 16-bit lane, the first day whose
+// inline entries a tap of day d must still see: entries of earlier days
+// are dead, free to reuse. An entry is dead when its day's log was evicted
+// (logs are evicted exactly when their day is before oldest) or it is too
+// old for d's window (taps come in event-time order, so mostly too old
+// for later taps too); an empty entry (day 0) is always below it.
+func (pr *pricer) liveFrom(d transit.Day) uint64 {
+	// Past 2149 (the last 16-bit day) the bound is clamped: entries of that
+	// last day then count as live, which only means that logged looks at
+	// them and finds them out of the window, and that a tap may spill.
+	from := min(max(int64(pr.oldest), int64(d)-int64(pr.dedupDays)+1, 1), math.MaxUint16)
+	return uint64(from) * laneOnes
 }
 
 // logged returns the logged tap_id that inline entry e points to when it
@@ -570,10 +576,11 @@ func (pr *pricer) logged(e *seenEntry, d transit.Day, id *transit.TapID) (*logge
 // evicted reports whether day d's log was dropped (its entries are dead).
 func (pr *pricer) evicted(d transit.Day) bool { return pr.findLog(d) == nil }
 
-// findLog returns day d's log, or nil.
+// findLog returns day d's log, or nil. It looks from the newest log back:
+// taps come in event-time order, so almost every tap's day is the newest.
 func (pr *pricer) findLog(d transit.Day) *dayLog {
-	for _, l := range pr.logs {
-		if l.day == d {
+	for i := len(pr.logs) - 1; i >= 0; i-- {
+		if l := pr.logs[i]; l.day == d {
 			return l
 		}
 	}

@@ -137,8 +137,8 @@ func (pr *pricer) writeState(w *bufio.Writer, b []byte, closed transit.Day) erro
 		if err := writeRecord(w, stateCard, b); err != nil {
 			return err
 		}
-		for k := range st.seen {
-			e := &st.seen[k]
+		for k := range seenInline {
+			e := st.seen.at(k)
 			if e.day == 0 || pr.evicted(transit.Day(e.day)) {
 				continue
 			}
@@ -202,8 +202,8 @@ func (pr *pricer) stale(st *cardState, closed transit.Day) bool {
 	if st.spilled() && (st.spillFar || transit.Day(st.spillHi) >= oldest) {
 		return false
 	}
-	for k := range st.seen {
-		if e := &st.seen[k]; e.day != 0 && transit.Day(e.day) >= oldest {
+	for k := range seenInline {
+		if e := st.seen.at(k); e.day != 0 && transit.Day(e.day) >= oldest {
 			return false
 		}
 	}
@@ -389,9 +389,9 @@ func (pr *pricer) loadID(key *cardKey, b []byte) error {
 	day := transit.Day(d)
 	log := pr.dayLog(day)
 	if inlineDay(day) {
-		for k := range st.seen {
-			if st.seen[k].day == 0 {
-				st.seen[k] = seenEntry{day: uint16(day), tag: uint16(tapHash(&id.id) >> 48), idx: uint32(log.ids.Push(&id))}
+		for k := range seenInline {
+			if !st.seen.inUse(k) {
+				st.seen.set(k, seenEntry{day: uint16(day), tag: uint16(tapHash(&id.id) >> 48), idx: uint32(log.ids.Push(&id))})
 				return nil
 			}
 		}
