@@ -100,8 +100,11 @@ type seenSet struct {
 	idx  [seenInline]uint32
 }
 
-// seenWords is how many 64-bit words hold seenInline 16-bit lanes.
+// seenWords is how many 64-bit words hold seenInline 16-bit lanes (scan
+// writes out each of the four).
 const seenWords = seenInline / 4
+
+var _ = [1]struct{}{}[seenWords-4] // scan and its callers assume four words
 
 // Lane masks: the top bit of every 16-bit lane, and the low fifteen bits.
 const (
@@ -122,6 +125,32 @@ func (s *seenSet) set(i int, e seenEntry) {
 	s.days[i/4] = s.days[i/4]&^(0xFFFF<<sh) | uint64(e.day)<<sh
 	s.tags[i/4] = s.tags[i/4]&^(0xFFFF<<sh) | uint64(e.tag)<<sh
 	s.idx[i] = e.idx
+}
+
+// scan compares every entry with a tap's tag and window (both repeated in
+// every lane): dead marks the entries of days before live (empty ones
+// included), free to reuse; match the others whose tag is the tap's. The
+// four words are written out: no loop, no branch.
+func (s *seenSet) scan(tags, live uint64) (match, dead [seenWords]uint64) {
+	dead[0] = lanesBelow(s.days[0], live)
+	dead[1] = lanesBelow(s.days[1], live)
+	dead[2] = lanesBelow(s.days[2], live)
+	dead[3] = lanesBelow(s.days[3], live)
+	match[0] = lanesEqual(s.tags[0], tags) &^ dead[0]
+	match[1] = lanesEqual(s.tags[1], tags) &^ dead[1]
+	match[2] = lanesEqual(s.tags[2], tags) &^ dead[2]
+	match[3] = lanesEqual(s.tags[3], tags) &^ dead[3]
+	return match, dead
+}
+
+// firstLane returns the index of the first entry marked in m, or -1.
+func firstLane(m *[seenWords]uint64) int {
+	for w, x := range m {
+		if x != 0 {
+			return w*4 + lane(x)
+		}
+	}
+	return -1
 }
 
 // inUse reports whether entry i holds a tap_id.

@@ -76,7 +76,13 @@ func TestLiveFrom(t *testing.T) {
 		{0, 20000, 7}, {19990, 20000, 7}, {19995, 20000, 7}, {0, 3, 7}, {0, 20000, 1},
 		{0, 20000, 400}, {0, math.MaxUint16, 7}, {0, math.MaxUint16 + 10, 7},
 	} {
-		pr := &pricer{oldest: c.oldest, dedupDays: c.days}
+		// The answer is cached by day and oldest day: ask first with
+		// another oldest day and another day, as a pricer does across a
+		// close, so that a stale answer would show.
+		pr := &pricer{oldest: c.oldest / 2, dedupDays: c.days}
+		pr.liveFrom(c.d - 1)
+		pr.liveFrom(c.d)
+		pr.oldest = c.oldest
 		live := pr.liveFrom(c.d)
 		for ed := transit.Day(0); ed <= math.MaxUint16; ed++ {
 			old := ed == 0 || ed < pr.oldest || int64(ed)+int64(pr.dedupDays) <= int64(c.d)

@@ -31,6 +31,12 @@ type pricer struct {
 	book      *fares.Book // loaded once per batch
 	cal       *transit.Calendar
 	days      transit.DayCache
+	// live caches liveFrom's answer for a day and the oldest day then
+	// kept: taps of one day come in long runs.
+	live struct {
+		day, oldest transit.Day
+		lanes       uint64
+	}
 
 	// held is the reorder buffer: taps not yet priced. released is the
 	// watermark already applied: every non-late tap older than it has
@@ -491,30 +497,20 @@ func (pr *pricer) seenBefore(st *cardState, h uint64, d transit.Day, t *transit.
 	tag := uint16(tapHash(id) >> 48)
 	sum := contentSum(t)
 	tags, live := uint64(tag)*laneOnes, pr.liveFrom(d)
-	free := -1
-	for w := range seenWords {
-		dead := lanesBelow(st.seen.days[w], live)
-		if free < 0 && dead != 0 {
-			free = w*4 + lane(dead)
-		}
-		for m := lanesEqual(st.seen.tags[w], tags) &^ dead; m != 0; m &= m - 1 {
-			e := st.seen.at(w*4 + lane(m))
-			if old, ok := pr.logged(&e, d, id); ok {
-				return true, old.sum != 0 && old.sum != sum
-			}
+	match, dead := st.seen.scan(tags, live)
+	if match != ([seenWords]uint64{}) {
+		if old := pr.matchLogged(&st.seen, &match, d, id); old != nil {
+			return true, old.sum != 0 && old.sum != sum
 		}
 	}
+	free := firstLane(&dead)
 	spilled := st.mayHaveSpilled(d, pr.dedupDays)
 	if st.multi {
 		pr.cards.eachOther(st, h, func(o *cardState) {
 			spilled = spilled || o.mayHaveSpilled(d, pr.dedupDays)
-			for w := range seenWords {
-				m := lanesEqual(o.seen.tags[w], tags) &^ lanesBelow(o.seen.days[w], live)
-				for ; !dup && m != 0; m &= m - 1 {
-					e := o.seen.at(w*4 + lane(m))
-					if old, ok := pr.logged(&e, d, id); ok {
-						dup, differs = true, old.sum != 0 && old.sum != sum
-					}
+			if match, _ := o.seen.scan(tags, live); !dup && match != ([seenWords]uint64{}) {
+				if old := pr.matchLogged(&o.seen, &match, d, id); old != nil {
+					dup, differs = true, old.sum != 0 && old.sum != sum
 				}
 			}
 		})
@@ -546,11 +542,29 @@ func (pr *pricer) seenBefore(st *cardState, h uint64, d transit.Day, t *transit.
 // old for d's window (taps come in event-time order, so mostly too old
 // for later taps too); an empty entry (day 0) is always below it.
 func (pr *pricer) liveFrom(d transit.Day) uint64 {
+	if c := &pr.live; c.lanes != 0 && c.day == d && c.oldest == pr.oldest {
+		return c.lanes
+	}
 	// Past 2149 (the last 16-bit day) the bound is clamped: entries of that
 	// last day then count as live, which only means that logged looks at
 	// them and finds them out of the window, and that a tap may spill.
 	from := min(max(int64(pr.oldest), int64(d)-int64(pr.dedupDays)+1, 1), math.MaxUint16)
-	return uint64(from) * laneOnes
+	pr.live.day, pr.live.oldest, pr.live.lanes = d, pr.oldest, uint64(from)*laneOnes
+	return pr.live.lanes
+}
+
+// matchLogged returns the logged tap_id of the first of s's entries marked
+// in match (lanes whose tag matched, see seenSet.scan) that is id, or nil.
+func (pr *pricer) matchLogged(s *seenSet, match *[seenWords]uint64, d transit.Day, id *transit.TapID) *loggedID {
+	for w, m := range match {
+		for ; m != 0; m &= m - 1 {
+			e := s.at(w*4 + lane(m))
+			if old, ok := pr.logged(&e, d, id); ok {
+				return old
+			}
+		}
+	}
+	return nil
 }
 
 // logged returns the logged tap_id that inline entry e points to when it
