@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,6 +37,18 @@ func TestReport(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("report output lacks %q:\n%s", want, out)
 		}
+	}
+	page := filepath.Join(t.TempDir(), "day.html")
+	out, err = run(t, "report", "--html", page, day)
+	if err != nil || !strings.Contains(out, "wrote "+page) {
+		t.Fatalf("report --html: %v\n%s", err, out)
+	}
+	html, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(html), "<svg"); n != 4 || !strings.Contains(string(html), "Net positions of the 336 participants") {
+		t.Errorf("the page has %d charts, want 4 with the net positions of the 336 participants", n)
 	}
 	if out, err := run(t, "report"); err == nil || !strings.Contains(err.Error(), "missing the settled day folder (DIR/DAY)") {
 		t.Errorf("report without a folder: %v\n%s", err, out)
