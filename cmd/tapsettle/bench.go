@@ -17,6 +17,7 @@ func newBench() *cobra.Command {
 	var seed uint64
 	var shards []int
 	var engineOnly bool
+	var plotPath string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the engine's hot path, the batch job and the streaming service on a generated day",
@@ -51,6 +52,9 @@ ratios from one run: absolute numbers on shared machines are noisy.`,
 			if err := m.engine(tapsIn, shards, rounds); err != nil {
 				return err
 			}
+			if err := writeBenchPlot(plotPath, m.engineRows); err != nil {
+				return err
+			}
 			if engineOnly {
 				return nil
 			}
@@ -66,6 +70,7 @@ ratios from one run: absolute numbers on shared machines are noisy.`,
 	_ = fl.SetAnnotation("shards", notConfig, nil)
 	fl.IntVar(&perMessage, "taps-per-message", 64, "taps in each Kafka message of the streaming measurement")
 	fl.BoolVar(&engineOnly, "engine-only", false, "skip the settle and streaming measurements")
+	fl.StringVar(&plotPath, "plot", "", "also draw the engine rows' taps/s against shards as SVG to this file")
 	return cmd
 }
 
@@ -75,6 +80,8 @@ type measurer struct {
 	w      io.Writer
 	e      *env
 	repeat int
+	// engineRows are the medians of the engine measurements, for --plot.
+	engineRows []bench.Result
 }
 
 // median runs run repeat times and returns the median result and the
@@ -117,6 +124,7 @@ func (m *measurer) engine(taps []transit.Tap, shards []int, rounds int) error {
 			if base == 0 {
 				base = r.TapsPerSecond()
 			}
+			m.engineRows = append(m.engineRows, r)
 			fmt.Fprintf(m.w, "%s  x%.2f  %s\n", r, r.TapsPerSecond()/base, spread)
 		}
 	}
