@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,8 +18,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/feed"
+	"github.com/tapsettle/tapsettle/internal/durable"
 	"github.com/tapsettle/tapsettle/metrics"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/state"
@@ -504,4 +507,56 @@ func readSummary(t *testing.T, dir string) *settlement.Summary {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestClearPartsOfSeveralBooks: Clear merges parts priced by different
+// fare books, a part of a build before segment references named their
+// book (its own policy names it) among them, and lists each book with the
+// rows it priced.
+func TestClearPartsOfSeveralBooks(t *testing.T) {
+	e := newEnv(t)
+	before, after, _ := reloadTaps(t)
+	bookA, bookB := loadPolicy(t, fareA, "hefei-a"), loadPolicy(t, fareB, "hefei-b")
+	out := t.TempDir()
+	write := func(p int, book *fares.Book, taps []transit.Tap, named bool) int {
+		t.Helper()
+		var rows collectRows
+		part, err := engine.NewPartition(book, &rows, p, engine.Options{Calendar: e.cal})
+		if err != nil {
+			t.Fatal(err)
+		}
+		part.Submit(taps)
+		part.CloseDay(testDay)
+		var sb segment.Builder
+		sb.AddRows(rows)
+		name := segmentName(p, 1, "test")
+		sum, err := durable.WriteFile(filepath.Join(out, segmentsDir, name), sb.Encode(nil), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := segRef{Name: name, SHA256: hex.EncodeToString(sum[:])}
+		if named {
+			ref.Policy = book.Fingerprint()
+		}
+		if err := writePart(out, testDay, &Part{Version: partVersion, Topic: topic, Partition: p, Partitions: 2,
+			Day: testDay.String(), Policy: book.Fingerprint(), Segments: []segRef{ref}}, false); err != nil {
+			t.Fatal(err)
+		}
+		return len(rows)
+	}
+	nA := write(0, bookA, before, false) // an earlier build's part
+	nB := write(1, bookB, after, true)
+	merged := t.TempDir()
+	if _, _, err := Clear(testDay, []string{out}, merged, ClearOptions{Participants: e.book.Participants(), Calendar: e.cal, SkipSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(merged, testDay.String())
+	if err := settlement.Verify(dir); err != nil {
+		t.Fatal(err)
+	}
+	sum := readSummary(t, dir)
+	wantFP, wantSet := settlement.PolicySet([]settlement.PolicyUse{{Fingerprint: bookA.Fingerprint(), Records: int64(nA)}, {Fingerprint: bookB.Fingerprint(), Records: int64(nB)}})
+	if sum.PolicyFingerprint != wantFP || fmt.Sprint(sum.Policies) != fmt.Sprint(wantSet) {
+		t.Errorf("summary: policy %s, policies %+v; want %s, %+v", sum.PolicyFingerprint, sum.Policies, wantFP, wantSet)
+	}
 }
