@@ -81,6 +81,7 @@ type Policies struct {
 	// defaults; none means the embedded policies only. Symbolic links
 	// in it are followed only to regular files inside it (a ConfigMap
 	// volume's layout); one leading elsewhere is reported, not read.
+	// tapsettle run reloads it on SIGHUP and when its files change.
 	// Default: none.
 	Dir string `koanf:"dir"`
 }

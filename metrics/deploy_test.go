@@ -35,6 +35,7 @@ func families(t *testing.T) map[string]dto.MetricType {
 	m.ObserveCheckpoint("local", time.Millisecond, nil)
 	m.ObserveBatch(time.Millisecond)
 	m.DayClosed(mustDay("2025-03-04"), time.Unix(1741118400, 0))
+	m.PolicyLoaded("sha256:aa", time.Unix(1741118400, 0))
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

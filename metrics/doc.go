@@ -33,6 +33,10 @@
 //	batch_duration_seconds                    histogram of one batch's processing
 //	day_closes_total                          settlement days this instance closed and wrote
 //	last_closed_day_end_timestamp_seconds     the end of the latest of them, Unix seconds
+//	policy_info{fingerprint}                  1, labelled with the fare book in use
+//	policy_reloads_total{result}              policy reloads: ok, error
+//	policy_last_reload_successful             0 while the last policy reload failed
+//	policy_last_reload_success_timestamp_seconds  when the policies were last loaded
 //
 // Every name passes "promtool check metrics" (a test lints the service's
 // /metrics output with it). taps_total holds (participants + 1) x 2

@@ -66,6 +66,7 @@ type Metrics struct {
 	sweptFiles, sweptBytes    prometheus.Counter
 	adjustments               prometheus.Counter
 	corrections               *prometheus.CounterVec
+	policy                    *policyMetrics // policy.go
 	lastClosedMu              sync.Mutex
 	lastClosed                transit.Day // the day lastClosedEnd shows, under lastClosedMu
 }
@@ -174,6 +175,7 @@ func New(reg prometheus.Registerer, cities []transit.City) *Metrics {
 			m.sweptFiles, m.sweptBytes, m.adjustments, m.corrections)
 	}
 	m.groupJoin = newJoinHistogram(reg)
+	m.policy = newPolicyMetrics(reg)
 	return m
 }
 

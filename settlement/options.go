@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 
 	"github.com/tapsettle/tapsettle/internal/buildinfo"
 	"github.com/tapsettle/tapsettle/transit"
@@ -113,6 +114,11 @@ type WriteOptions struct {
 	// is recorded in the summary and in every clearing file header. At most
 	// 128 bytes of printable ASCII without spaces or '|'.
 	PolicyFingerprint string
+	// Policies lists the fare books that priced the day when there were
+	// several, as PolicySet returns them, for the summary; PolicyFingerprint
+	// must then be PolicySet's fingerprint of them. Empty for a day priced
+	// by one book.
+	Policies []PolicyUse
 	// Producer names the build that writes the files, recorded in the
 	// summary and in every clearing file header (see
 	// buildinfo.Info.Producer for its form). Default: the running
@@ -155,9 +161,12 @@ func (o *WriteOptions) Validate() error {
 	if len(o.PolicyFingerprint) > maxFingerprint {
 		return fmt.Errorf("settlement: PolicyFingerprint is %d bytes, at most %d: %w", len(o.PolicyFingerprint), maxFingerprint, ErrOptions)
 	}
-	for _, c := range []byte(o.PolicyFingerprint) {
-		if c <= ' ' || c >= 0x7f || c == '|' || c == '"' || c == '\\' {
-			return fmt.Errorf("settlement: PolicyFingerprint %q: printable ASCII without spaces, '|', '\"' or '\\': %w", o.PolicyFingerprint, ErrOptions)
+	if !validFingerprint(o.PolicyFingerprint) {
+		return fmt.Errorf("settlement: PolicyFingerprint %q: printable ASCII without spaces, '|', '\"' or '\\': %w", o.PolicyFingerprint, ErrOptions)
+	}
+	if len(o.Policies) > 0 {
+		if fp, set := PolicySet(o.Policies); !slices.Equal(set, o.Policies) || fp != o.PolicyFingerprint {
+			return fmt.Errorf("settlement: Policies of %d books with PolicyFingerprint %q: want two books or more, as PolicySet returns them, and its fingerprint: %w", len(o.Policies), o.PolicyFingerprint, ErrOptions)
 		}
 	}
 	if o.Producer != "" && !buildinfo.ValidProducer(o.Producer) {

@@ -24,12 +24,18 @@ const SummaryFormat = "tapsettle-summary/3"
 // Producer names the build that wrote the day's files (the same in every
 // clearing file header), and Malformed counts the records of the rejects
 // file: the rejected records that could not be read as taps, never
-// priced; the other rejected records are ledger rows.
+// priced; the other rejected records are ledger rows. Policies lists the
+// fare books that priced the day when there were several (a streaming
+// service reloaded its policies while the day was open), with the rows
+// each priced, and PolicyFingerprint is then their MixedPolicyPrefix
+// identifier; a day priced by one book lists none, so its summary is what
+// builds before wrote.
 type Summary struct {
 	Format            string            `json:"format"`
 	Producer          string            `json:"producer"`
 	Day               string            `json:"day"`
 	PolicyFingerprint string            `json:"policy_fingerprint"`
+	Policies          []PolicyUse       `json:"policies,omitempty"`
 	Ledger            bool              `json:"ledger"`
 	Records           int64             `json:"records"`
 	Malformed         int64             `json:"malformed"`
@@ -191,6 +197,9 @@ func ParseSummary(data []byte) (*Summary, error) {
 		return nil, fmt.Errorf("summary producer %q: want 1 to 128 bytes of printable ASCII without spaces, '|', '\"' or '\\'", s.Producer)
 	}
 	if err := s.checkRanges(); err != nil {
+		return nil, err
+	}
+	if err := s.checkPolicies(); err != nil {
 		return nil, err
 	}
 	return &s, nil

@@ -229,7 +229,14 @@ func dayJobs(d *Day, opts WriteOptions) []dayJob {
 		write: func(w io.Writer, mf *ManifestFile) error {
 			mf.Records = d.Records
 			setTotals(mf, d.Totals)
-			_, err := w.Write(compress(nil, NewSummary(d, opts.PolicyFingerprint, opts.producer()).Marshal()))
+			s := NewSummary(d, opts.PolicyFingerprint, opts.producer())
+			s.Policies = opts.Policies
+			// The books' counts come from the caller: a summary whose
+			// counts the day does not bear out would fail Verify later.
+			if err := s.checkPolicies(); err != nil {
+				return fmt.Errorf("settlement: WriteOptions.Policies: %w", err)
+			}
+			_, err := w.Write(compress(nil, s.Marshal()))
 			return err
 		},
 	}, {

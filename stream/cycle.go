@@ -200,13 +200,15 @@ func (s *Service) cycle() (*Cycle, error) {
 	for _, d := range slices.Sorted(maps.Keys(byDay)) {
 		parts := byDay[d]
 		slices.SortFunc(parts, func(a, b *Part) int { return cmp.Compare(a.Partition, b.Partition) })
-		day, coll, err := collectDay(d, []string{s.cfg.OutDir}, parts, opts)
+		day, coll, uses, err := collectDay(d, []string{s.cfg.OutDir}, parts, opts)
 		if err != nil {
 			return nil, fmt.Errorf("cycle %d: %w", c.Cycle, err)
 		}
-		_, err = settlement.WriteDay(dir, day, settlement.WriteOptions{
-			Ledger: s.cfg.Ledger, PolicyFingerprint: s.cfg.Book.Fingerprint(), SkipSync: s.cfg.SkipSync,
-		})
+		// The parts of a cycle name no book (their references do): a
+		// day without a row is named by the running book.
+		_, err = settlement.WriteDay(dir, day, policyOptions(settlement.WriteOptions{
+			Ledger: s.cfg.Ledger, SkipSync: s.cfg.SkipSync,
+		}, uses, []*Part{{Policy: s.Book().Fingerprint()}}))
 		coll.Close()
 		if err != nil {
 			return nil, fmt.Errorf("cycle %d: %w", c.Cycle, err)

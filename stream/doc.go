@@ -51,6 +51,18 @@
 // this itself; with several instances, the clearing house runs
 // `tapsettle clear --day DAY DIR...` over their output folders.
 //
+// # Fare books
+//
+// Service.ReloadPolicies (on SIGHUP) and Service.WatchPolicies (on a
+// change to the policy directory) compile and check a new book before
+// anything changes; Service.SetBook hands it over without waiting. Each
+// partition adopts it between two batches, after a checkpoint of what it
+// priced with the previous book (worker.adoptBook), so every segment's
+// rows come from one book, named in its reference, and a replay from the
+// last checkpoint re-prices only taps the latest book priced. Clear counts
+// a day's rows by book: a day priced by several lists them in its summary
+// (settlement.PolicySet). See reload.go.
+//
 // # Intraday cycles
 //
 // Between closes, every Config.ClearingInterval (or ClearingTaps taps) the

@@ -40,6 +40,8 @@ func FuzzSegRefs(f *testing.F) {
 	refs := []segRef{
 		{Name: segmentName(3, 12, "9f2c"), SHA256: hex.EncodeToString(sum[:])},
 		{Name: segmentName(0, 1, "ab"), SHA256: hex.EncodeToString(sum[:]), Undated: true},
+		{Name: segmentName(1, 7, "cd"), SHA256: hex.EncodeToString(sum[:]), Policy: "sha256:" + hex.EncodeToString(sum[:])},
+		{Name: segmentName(1, 8, "cd"), SHA256: hex.EncodeToString(sum[:]), Undated: true, Policy: "sha256:00"},
 	}
 	var two []byte
 	for i := range refs {
@@ -71,7 +73,9 @@ func TestSegRefsRejectDamage(t *testing.T) {
 	ref := segRef{Name: segmentName(1, 2, "cd"), SHA256: hex.EncodeToString(sum[:])}
 	good := ref.appendBinary(nil)
 	badFlag := bytes.Clone(good)
-	badFlag[len(badFlag)-1] = 2
+	badFlag[len(badFlag)-1] = 4
+	withPolicy := segRef{Name: ref.Name, SHA256: ref.SHA256, Policy: "sha256:ab"}
+	priced := withPolicy.appendBinary(nil)
 	for _, tc := range []struct {
 		name string
 		blob []byte
@@ -80,6 +84,10 @@ func TestSegRefsRejectDamage(t *testing.T) {
 		{"length past the end", append([]byte{200}, good[1:]...)},
 		{"unknown flag", badFlag},
 		{"good then garbage", append(bytes.Clone(good), 7)},
+		{"policy truncated", priced[:len(priced)-1]},
+		{"policy flag without a policy", append(bytes.Clone(good[:len(good)-1]), refHasPolicy)},
+		{"empty policy", append(bytes.Clone(good[:len(good)-1]), refHasPolicy, 0)},
+		{"policy not a fingerprint", append(bytes.Clone(good[:len(good)-1]), refHasPolicy, 3, 'a', '|', 'b')},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if refs, err := parseSegRefs([][]byte{tc.blob}); err == nil {
@@ -90,5 +98,9 @@ func TestSegRefsRejectDamage(t *testing.T) {
 	refs, err := parseSegRefs([][]byte{good, good})
 	if err != nil || len(refs) != 2 || refs[1] != ref {
 		t.Fatalf("two blobs of one reference each: %+v, %v", refs, err)
+	}
+	refs, err = parseSegRefs([][]byte{append(bytes.Clone(priced), good...)})
+	if err != nil || len(refs) != 2 || refs[0] != withPolicy || refs[1] != ref {
+		t.Fatalf("a reference naming its book, then one of an earlier build: %+v, %v", refs, err)
 	}
 }

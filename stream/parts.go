@@ -41,22 +41,41 @@ type segRef struct {
 	// rejects (malformed messages received before the partition knew its
 	// day) into the day it was folded into; it brings nothing else.
 	Undated bool `json:"undated,omitempty"`
+	// Policy is the fingerprint of the fare book that priced the
+	// segment's rows (fares.Book.Fingerprint): a partition cuts a segment
+	// whenever its book changes, so one book priced every row of a
+	// segment. References written before builds recorded it have none;
+	// their part's Policy names the book.
+	Policy string `json:"policy_fingerprint,omitempty"`
 }
+
+// Flags of a segment reference as a day's list stores it.
+const (
+	refUndated   = 1
+	refHasPolicy = 2
+)
 
 // appendBinary appends the reference as a day's list stores it:
 //
-//	name length (1 byte) | name | SHA-256 (32 bytes) | flags (1 byte: 1 = Undated)
+//	name length (1 byte) | name | SHA-256 (32 bytes) | flags (1 byte: 1 = Undated, 2 = policy follows)
+//	[ | policy length (1 byte) | policy ]
 //
-// Segment names are far shorter than 256 bytes (see segmentName).
+// Segment names and fingerprints are far shorter than 256 bytes (see
+// segmentName; a fingerprint is "sha256:" and 64 hex digits).
 func (r *segRef) appendBinary(b []byte) []byte {
 	b = append(b, byte(len(r.Name)))
 	b = append(b, r.Name...)
 	sum, _ := hex.DecodeString(r.SHA256)
 	b = append(b, sum...)
+	var flags byte
 	if r.Undated {
-		return append(b, 1)
+		flags |= refUndated
 	}
-	return append(b, 0)
+	if r.Policy == "" {
+		return append(b, flags)
+	}
+	b = append(b, flags|refHasPolicy, byte(len(r.Policy)))
+	return append(b, r.Policy...)
 }
 
 // parseSegRefs decodes the references in a list's blobs, each blob holding
@@ -69,23 +88,54 @@ func parseSegRefs(blobs [][]byte) ([]segRef, error) {
 			if len(b) < 1+n+32+1 {
 				return nil, errors.New("stream: truncated segment reference")
 			}
-			flag := b[1+n+32]
-			if flag > 1 {
-				return nil, fmt.Errorf("stream: segment reference %q has flag byte %d (0 or 1)", b[1:1+n], flag)
+			flags := b[1+n+32]
+			if flags > refUndated|refHasPolicy {
+				return nil, fmt.Errorf("stream: segment reference %q has flag byte %d (0 to 3)", b[1:1+n], flags)
 			}
-			refs = append(refs, segRef{
+			ref := segRef{
 				Name:    string(b[1 : 1+n]),
 				SHA256:  hex.EncodeToString(b[1+n : 1+n+32]),
-				Undated: flag == 1,
-			})
+				Undated: flags&refUndated != 0,
+			}
 			b = b[1+n+32+1:]
+			if flags&refHasPolicy != 0 {
+				if len(b) < 1 || len(b) < 1+int(b[0]) {
+					return nil, errors.New("stream: truncated segment reference")
+				}
+				p := b[1 : 1+int(b[0])]
+				if !validPolicy(p) {
+					return nil, fmt.Errorf("stream: segment reference %q names policy %q: not a fingerprint", ref.Name, p)
+				}
+				ref.Policy, b = string(p), b[1+len(p):]
+			}
+			refs = append(refs, ref)
 		}
 	}
 	return refs, nil
 }
 
+// validPolicy reports whether p can be a fare book's fingerprint in a
+// reference: 1 to 128 bytes of printable ASCII without spaces, '|', '"'
+// or '\', as the day's files can record it.
+func validPolicy(p []byte) bool {
+	if len(p) == 0 || len(p) > 128 {
+		return false
+	}
+	for _, c := range p {
+		if c <= ' ' || c >= 0x7f || c == '|' || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // Part is one partition's share of a settlement day: the file
 // OUT/parts/DAY/pNNNN.json that [Clear] merges.
+//
+// Policy names the fare book that priced the partition's rows of the day,
+// or, when its policies were reloaded while the day was open, the set of
+// books (settlement.PolicySet); each segment reference names its own book.
+// Parts written before references named theirs have one book, Policy.
 type Part struct {
 	Version    int    `json:"version"`
 	Topic      string `json:"topic"`
@@ -159,8 +209,10 @@ var ErrIncomplete = errors.New("stream: day incomplete")
 // Segments are found by name in any of dirs and checked against their
 // SHA-256 before they are read.
 //
-// The parts must agree on topic and policy, and on the build that closed
-// them unless opts.AllowMixedProducers (ErrMixedProducers). The files
+// The parts must agree on topic, and on the build that closed them unless
+// opts.AllowMixedProducers (ErrMixedProducers); they may have been priced
+// by several fare books (a policy reload while the day was open), which
+// the day's summary then lists, with the rows each priced. The files
 // written name the build that runs Clear as their producer. The rejects
 // of the Day returned, when they were spilled, are gone with the spill
 // folder: only their count remains.
@@ -172,28 +224,40 @@ func Clear(day transit.Day, dirs []string, out string, opts ClearOptions) (*sett
 	if err := sameProducer(parts); err != nil && !opts.AllowMixedProducers {
 		return nil, nil, err
 	}
-	d, coll, err := collectDay(day, dirs, parts, opts)
+	d, coll, uses, err := collectDay(day, dirs, parts, opts)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer coll.Close()
-	m, err := settlement.WriteDay(out, d, settlement.WriteOptions{
-		Ledger:            opts.Ledger,
-		PolicyFingerprint: parts[0].Policy,
-		SkipSync:          opts.SkipSync,
-	})
+	m, err := settlement.WriteDay(out, d, policyOptions(settlement.WriteOptions{
+		Ledger:   opts.Ledger,
+		SkipSync: opts.SkipSync,
+	}, uses, parts))
 	if err != nil {
 		return nil, nil, err
 	}
 	return d, m, nil
 }
 
+// policyOptions completes opts with the fare books that priced a day:
+// those of uses (collectDay's), or when no book priced a row of the day,
+// the book the first part names.
+func policyOptions(opts settlement.WriteOptions, uses []settlement.PolicyUse, parts []*Part) settlement.WriteOptions {
+	opts.PolicyFingerprint, opts.Policies = settlement.PolicySet(uses)
+	if opts.PolicyFingerprint == "" && len(parts) > 0 {
+		opts.PolicyFingerprint = parts[0].Policy
+	}
+	return opts
+}
+
 // collectDay reads the segments that parts list into day d's settlement,
-// validated. The parts are read concurrently, one collector shard per
-// reader: the collector sorts the day, so the result does not depend on
-// which reader got which part. The caller closes the collector returned
-// once the day is written (it may hold the day's rejects on disk).
-func collectDay(day transit.Day, dirs []string, parts []*Part, opts ClearOptions) (_ *settlement.Day, _ *settlement.Collector, err error) {
+// validated, and counts the rows of the day each fare book priced (by the
+// book its segment reference names). The parts are read concurrently, one
+// collector shard per reader: the collector sorts the day, so the result
+// does not depend on which reader got which part. The caller closes the
+// collector returned once the day is written (it may hold the day's
+// rejects on disk).
+func collectDay(day transit.Day, dirs []string, parts []*Part, opts ClearOptions) (_ *settlement.Day, _ *settlement.Collector, _ []settlement.PolicyUse, err error) {
 	readers := max(1, min(len(parts), runtime.GOMAXPROCS(0)))
 	coll := settlement.NewCollector(settlement.Options{
 		Participants: opts.Participants,
@@ -210,6 +274,7 @@ func collectDay(day transit.Day, dirs []string, parts []*Part, opts ClearOptions
 	}()
 	next := make(chan *Part)
 	errs := make([]error, readers)
+	uses := make([][]settlement.PolicyUse, readers)
 	var wg sync.WaitGroup
 	for i := range readers {
 		wg.Go(func() {
@@ -220,6 +285,7 @@ func collectDay(day transit.Day, dirs []string, parts []*Part, opts ClearOptions
 				}
 			}
 			pr.flush()
+			uses[i] = pr.uses
 		})
 	}
 	for _, part := range parts {
@@ -228,13 +294,13 @@ func collectDay(day transit.Day, dirs []string, parts []*Part, opts ClearOptions
 	close(next)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	d := coll.Day(day)
 	if err := d.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("stream: day %s: %w", settlement.DirName(day), err)
+		return nil, nil, nil, fmt.Errorf("stream: day %s: %w", settlement.DirName(day), err)
 	}
-	return d, coll, nil
+	return d, coll, slices.Concat(uses...), nil
 }
 
 // partReader feeds the segments of parts into one shard of a collector,
@@ -247,6 +313,8 @@ type partReader struct {
 	seg   segment.Reader
 	file  []byte
 	rows  []transit.Priced
+	// uses counts the day's rows by the book that priced them.
+	uses []settlement.PolicyUse
 }
 
 func (pr *partReader) read(part *Part) error {
@@ -256,9 +324,15 @@ func (pr *partReader) read(part *Part) error {
 			return fmt.Errorf("stream: day %s partition %d: %w", part.Day, part.Partition, err)
 		}
 		pr.file = data
+		use := pr.use(cmp.Or(ref.Policy, part.Policy))
 		_, err = pr.seg.Read(data,
 			func(r *transit.Priced) error {
 				if !ref.Undated && r.Day == pr.day {
+					if r.Status == transit.StatusAdjustment {
+						use.Adjustments++
+					} else {
+						use.Records++
+					}
 					pr.rows = append(pr.rows, *r)
 					if len(pr.rows) == 4096 {
 						pr.flush()
@@ -277,6 +351,17 @@ func (pr *partReader) read(part *Part) error {
 		}
 	}
 	return nil
+}
+
+// use returns the count of the rows the book of fingerprint fp priced.
+func (pr *partReader) use(fp string) *settlement.PolicyUse {
+	for i := range pr.uses {
+		if pr.uses[i].Fingerprint == fp {
+			return &pr.uses[i]
+		}
+	}
+	pr.uses = append(pr.uses, settlement.PolicyUse{Fingerprint: fp})
+	return &pr.uses[len(pr.uses)-1]
 }
 
 func (pr *partReader) flush() {
@@ -336,9 +421,12 @@ func findParts(day transit.Day, dirs []string) ([]*Part, error) {
 		}
 		return nil, fmt.Errorf("%s lacks partition(s) %s of %d: %w", name, strings.Join(missing, ","), total, ErrIncomplete)
 	}
+	// The parts may name different fare books: a partition that had rows
+	// before a policy reload and one that had none name different ones.
+	// The day's files list every book that priced a row.
 	for _, p := range parts[1:] {
-		if p.Policy != parts[0].Policy || p.Topic != parts[0].Topic {
-			return nil, fmt.Errorf("stream: parts of %s disagree on topic or policy (%s/%s vs %s/%s)", name, p.Topic, p.Policy, parts[0].Topic, parts[0].Policy)
+		if p.Topic != parts[0].Topic {
+			return nil, fmt.Errorf("stream: parts of %s disagree on topic (%s vs %s)", name, p.Topic, parts[0].Topic)
 		}
 	}
 	slices.SortFunc(parts, func(a, b *Part) int { return cmp.Compare(a.Partition, b.Partition) })

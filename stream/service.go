@@ -26,7 +26,8 @@ import (
 
 // Config configures a Service.
 type Config struct {
-	// Book is the compiled fare policy; Calendar the settlement calendar.
+	// Book is the compiled fare policy the service starts with
+	// (Service.SetBook replaces it); Calendar the settlement calendar.
 	Book     *fares.Book
 	Calendar *transit.Calendar
 	// Participants are the clearing participants ((*fares.Book).Participants).
@@ -108,6 +109,12 @@ type Service struct {
 	owner   string // this process's mark in segment names
 	backend string // the store's kind, for the checkpoint metrics' label
 
+	// book is the fare book the partitions price with: each adopts a new
+	// one at its next batch (worker.adoptBook). reloadMu serialises
+	// reloads (reload.go).
+	book     atomic.Pointer[fares.Book]
+	reloadMu sync.Mutex
+
 	mu      sync.Mutex
 	cleared map[transit.Day]*settlement.Day
 	done    chan struct{}
@@ -182,7 +189,10 @@ func New(cfg Config) (*Service, error) {
 	if _, err := rand.Read(mark[:]); err != nil {
 		return nil, err
 	}
-	return &Service{
+	if cfg.Metrics != nil {
+		cfg.Metrics.PolicyLoaded(cfg.Book.Fingerprint(), time.Now())
+	}
+	s := &Service{
 		cfg:       cfg,
 		log:       log,
 		owner:     hex.EncodeToString(mark[:]),
@@ -191,8 +201,26 @@ func New(cfg Config) (*Service, error) {
 		done:      make(chan struct{}),
 		published: map[int]published{},
 		cycleReq:  make(chan struct{}, 1),
-	}, nil
+	}
+	s.book.Store(cfg.Book)
+	return s, nil
 }
+
+// SetBook makes b the fare book the service prices with. It does not
+// wait: each partition adopts it at its next batch, after a checkpoint of
+// what it priced with the previous one, so that every tap of a batch, and
+// every row of a segment, is priced by one book, and the segment's
+// reference names it. ReloadPolicies loads and checks a book first; call
+// SetBook directly only with a book known to be valid.
+func (s *Service) SetBook(b *fares.Book) {
+	if b != nil {
+		s.book.Store(b)
+	}
+}
+
+// Book returns the fare book the service prices with now (partitions
+// between two batches may still price with the previous one).
+func (s *Service) Book() *fares.Book { return s.book.Load() }
 
 // Group is the consumer group a Service runs in (feed.Group).
 type Group interface {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tapsettle/tapsettle/engine"
+	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/feed"
 	"github.com/tapsettle/tapsettle/ingest"
 	"github.com/tapsettle/tapsettle/internal/buildinfo"
@@ -38,6 +39,9 @@ type worker struct {
 	source string // "topic/partition", the rejects' source
 	part   *engine.Partition
 	counts *metrics.Counts
+	// book is the fare book part prices with: the service's when the
+	// partition last adopted it (adoptBook).
+	book *fares.Book
 
 	seg      segment.Builder
 	segs     map[transit.Day][]segRef // committed segment lists, by day (Undated: not yet placed)
@@ -183,6 +187,9 @@ func (s *Service) claim(ctx context.Context, c *feed.Claim) error {
 			return fmt.Errorf("stream: partition %d: fetch: %w", w.p, err)
 		}
 		start := time.Now()
+		if err := w.adoptBook(ctx, c); err != nil {
+			return w.stop(ctx, c, err)
+		}
 		for i := range buf[:n] {
 			if err := w.message(ctx, c, &buf[i]); err != nil {
 				return w.stop(ctx, c, err)
@@ -320,7 +327,8 @@ func (s *Service) newWorker(ctx context.Context, c *feed.Claim) (*worker, error)
 	if s.cfg.Metrics != nil {
 		w.counts = s.cfg.Metrics.NewCounts(w.p)
 	}
-	part, err := engine.NewPartition(s.cfg.Book, w, w.p, s.cfg.Engine)
+	w.book = s.book.Load()
+	part, err := engine.NewPartition(w.book, w, w.p, s.cfg.Engine)
 	if err != nil {
 		return nil, err
 	}
@@ -370,6 +378,14 @@ func (s *Service) newWorker(ctx context.Context, c *feed.Claim) (*worker, error)
 		if err != nil {
 			return nil, fmt.Errorf("stream: partition %d: list %q: %w", w.p, name, err)
 		}
+		for i := range refs {
+			if refs[i].Policy == "" {
+				// Committed by a build that did not name the book: it
+				// priced with the book its process started with, which
+				// its part would have named, as this one names its own.
+				refs[i].Policy = w.book.Fingerprint()
+			}
+		}
 		w.segs[d] = refs
 		if d != settlement.Undated {
 			w.days[d] = true
@@ -377,6 +393,12 @@ func (s *Service) newWorker(ctx context.Context, c *feed.Claim) (*worker, error)
 	}
 	w.seq, w.next, w.pending = snap.Seq, snap.Offset, pending
 	s.log.Info("partition restored", "partition", w.p, "checkpoint", w.seq, "offset", w.next)
+	if last := w.lastPolicy(); last != "" && last != w.book.Fingerprint() {
+		// The replay from the checkpoint prices with this process's
+		// book: say so, since the rows before it name another.
+		s.log.Info("the partition's last committed segment was priced by another fare book: the taps from its checkpoint on are priced by the running one",
+			"partition", w.p, "checkpoint", w.seq, "segment_policy", last, "policy", w.book.Fingerprint())
+	}
 	// A crash may have come between a day's closing checkpoint and its
 	// part: write the parts again (same bytes).
 	if err := w.writeParts(); err != nil {
@@ -386,6 +408,45 @@ func (s *Service) newWorker(ctx context.Context, c *feed.Claim) (*worker, error)
 	// not reference in the partition's folder is debris (sweep.go).
 	w.sweep(0, false)
 	return w, nil
+}
+
+// lastPolicy returns the book that priced the newest segment the
+// partition's open days list ("" when they list none).
+func (w *worker) lastPolicy() string {
+	var last segRef
+	for _, refs := range w.segs {
+		for _, r := range refs {
+			if r.Name > last.Name { // SEQ first in the name: the newest checkpoint's
+				last = r
+			}
+		}
+	}
+	return last.Policy
+}
+
+// adoptBook makes the partition price with the service's fare book when
+// it changed (a policy reload): between two batches, so that one book
+// prices every tap of a batch, and after a checkpoint of the work priced
+// with the previous book, if any, so that one book priced every row of a
+// segment (its reference names it) and a replay from the last checkpoint
+// re-prices only taps that the new book priced. Taps held in the reorder
+// window are priced when they are released: by the new book.
+func (w *worker) adoptBook(ctx context.Context, c *feed.Claim) error {
+	b := w.s.book.Load()
+	if b == w.book {
+		return nil
+	}
+	if w.sinceTaps > 0 || w.seg.Rows()+w.seg.Rejects() > 0 {
+		if err := w.checkpoint(ctx, c); err != nil {
+			return err
+		}
+	}
+	prev := w.book
+	w.book = b
+	w.part.SetBook(b)
+	w.s.log.Info("partition prices with a new fare book", "partition", w.p, "offset", w.next, "checkpoint", w.seq,
+		"policy", b.Fingerprint(), "previous", prev.Fingerprint())
+	return nil
 }
 
 // message decodes one message into the pending taps, quarantining what
@@ -640,7 +701,7 @@ func (w *worker) stage() error {
 			w.lost = true
 			return fmt.Errorf("stream: partition %d: segment: %w", w.p, err)
 		}
-		ref := segRef{Name: name, SHA256: hex.EncodeToString(sum[:])}
+		ref := segRef{Name: name, SHA256: hex.EncodeToString(sum[:]), Policy: w.book.Fingerprint()}
 		for _, d := range w.seg.Days() {
 			list := segList + strconv.Itoa(int(d))
 			if d == settlement.Undated {
@@ -751,7 +812,7 @@ func (w *worker) writeParts() error {
 			Partition:  w.p,
 			Partitions: s.cfg.Partitions,
 			Day:        settlement.DirName(d),
-			Policy:     s.cfg.Book.Fingerprint(),
+			Policy:     partPolicy(w.segs[d], w.book),
 			Producer:   buildinfo.Read().Producer(),
 			Segments:   append([]segRef{}, w.segs[d]...),
 		}
@@ -773,6 +834,24 @@ func (w *worker) writeParts() error {
 		}
 	}
 	return nil
+}
+
+// partPolicy is the policy a part of the segments refs names: the book
+// of its segments, or the set of books (settlement.PolicySet) when they
+// name several; with none, the book the partition prices with. It is for
+// people reading the part: Clear counts the rows each segment's book
+// priced.
+func partPolicy(refs []segRef, book *fares.Book) string {
+	uses := make([]settlement.PolicyUse, 0, len(refs))
+	for _, r := range refs {
+		if !r.Undated {
+			uses = append(uses, settlement.PolicyUse{Fingerprint: r.Policy, Records: 1})
+		}
+	}
+	if fp, _ := settlement.PolicySet(uses); fp != "" {
+		return fp
+	}
+	return book.Fingerprint()
 }
 
 func backoff(attempt int) time.Duration {

@@ -90,6 +90,9 @@ func TestMetricsEndpointPromtool(t *testing.T) {
 		"tapsettle_day_closes_total ",
 		"tapsettle_last_closed_day_end_timestamp_seconds ",
 		`tapsettle_checkpoint_failures_total{backend="local"} 0`,
+		`tapsettle_policy_info{fingerprint="` + book.Fingerprint() + `"} 1`,
+		"tapsettle_policy_last_reload_successful 1",
+		`tapsettle_policy_reloads_total{result="error"} 0`,
 		"go_goroutines ", "process_cpu_seconds_total ",
 	} {
 		if !strings.Contains(text, want) {

@@ -37,7 +37,10 @@ arrives, checkpoints state and offsets together (local state folder by default, 
 Redis), closes settlement days on the feed's close-day messages or by event time,
 and writes each day's files when this instance holds every partition's part
 (otherwise "tapsettle clear" merges the instances' folders). SIGTERM or Ctrl-C:
-finish the batch in hand, checkpoint, commit, exit 0.`,
+finish the batch in hand, checkpoint, commit, exit 0. SIGHUP, or a change to the
+policy files of --policies, reloads the fare policies: a valid book is priced with
+from each partition's next batch, a bad file keeps the running one (see
+docs/operations.md, "Changing fares while running").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := setup(cmd)
@@ -145,6 +148,7 @@ func runService(ctx context.Context, e *env, brokers []string, until transit.Day
 	if err != nil {
 		return nil, err
 	}
+	defer watchPolicies(ctx, e, svc)() // SIGHUP and policies.dir reload the fare policies
 	if addr := e.cfg.Metrics.Listen; addr != "" {
 		srv, err := metrics.Serve(ctx, addr, reg, svc.Ready, e.log)
 		if err != nil {
