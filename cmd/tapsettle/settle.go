@@ -13,6 +13,7 @@ import (
 )
 
 func newSettle() *cobra.Command {
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "settle --out DIR [--force] [--ledger] [--state DIR --day YYYY-MM-DD [--corrections FILE]...] [--shards N] INPUT...",
 		Short: "Settle tap files (CSV or JSON lines; plain, zstd or gzip; - for stdin)",
@@ -43,7 +44,9 @@ rejects with the reason.
 
 On a terminal, standard error shows the run's progress: the records read and their
 rate (with the share of the input bytes and an ETA), then the pricing, then the
-writing of the files, a line each.`,
+writing of the files, a line each. With --output json the run's summary, each day's
+summary.json among it, is one JSON document on standard output (docs/json-output.md),
+and no progress is drawn.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if c, _ := cmd.Flags().GetStringArray("corrections"); len(args) == 0 && len(c) == 0 {
 				return errors.New("no input files: give tap files, or --corrections files with --state")
@@ -67,9 +70,11 @@ writing of the files, a line each.`,
 				Book: e.book, Calendar: e.cal, Shards: e.cfg.Engine.Shards, BatchSize: e.cfg.Engine.BatchSize, DedupDays: e.cfg.Engine.DedupDays, State: e.cfg.Settlement.State,
 				OutDir: e.cfg.Output.Dir, Ledger: e.cfg.Output.Ledger, Force: force, Log: e.log,
 			}
-			// The progress display: on a terminal only.
+			// The progress display: on a terminal, never with a JSON
+			// document (a script reads standard output; standard error
+			// keeps the logs alone).
 			var progress *settleProgress
-			if term.IsTerminal(int(os.Stderr.Fd())) {
+			if output.format == outputText && term.IsTerminal(int(os.Stderr.Fd())) {
 				progress = newSettleProgress(os.Stderr, batch.InputSize(args), progressRedraw)
 				job.Progress, job.ProgressRecords, job.OnPhase = progress.bytes, progress.countRecords, progress.enter
 				job.Log = newLoggerTo(progress, e.cfg.Log.Level, e.cfg.Log.Format)
@@ -81,10 +86,14 @@ writing of the files, a line each.`,
 			if err != nil {
 				return err
 			}
+			if output.format == outputJSON {
+				return writeJSON(cmd.OutOrStdout(), newSettleDoc(rep, e.cfg.Output.Dir, e.cfg.Settlement.State, e.book))
+			}
 			printReport(cmd.OutOrStdout(), rep, e.cfg.Output.Dir)
 			return nil
 		},
 	}
+	output = addOutputFlag(cmd, outputJSON)
 	cmd.Flags().String("out", "", "output root; one folder per settlement day (default \"out\")")
 	cmd.Flags().Bool("ledger", false, "also write the priced ledger (one row per tap)")
 	cmd.Flags().Bool("force", false, "replace the settlement days an earlier run left in --out (with --state: those after the state's last closed day)")
