@@ -69,6 +69,7 @@ func TestOutputFlagRefusesUnknownFormat(t *testing.T) {
 	f(`invalid argument "yaml" for "--output" flag: want text or json`, "verify", "--output", "yaml", t.TempDir())
 	f(`want text or json`, "quote", "--city", "Ningbo", "--output", "csv")
 	f(`want text or json`, "policy", "check", "--output", "JSON", t.TempDir())
+	f(`want text, json or csv`, "bench", "--output", "xml")
 }
 
 // TestVerifyJSON: verify --output json writes its verdict as one document,
