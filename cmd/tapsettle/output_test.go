@@ -288,3 +288,56 @@ func TestQuoteJSONGolden(t *testing.T) {
 		t.Errorf("quote document differs from %s (go test -update rewrites it, after checking):\n%s", golden, stdout)
 	}
 }
+
+// TestJSONOutputDoc: every complete example in docs/json-output.md (the
+// json blocks; abbreviated ones are jsonc) is valid JSON of a schema this
+// build writes, every schema has an example, and the quote example is the
+// command's output (the golden file).
+func TestJSONOutputDoc(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "json-output.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile(filepath.Join("testdata", "quote_shanghai_metro_ningbo_joinin.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas := map[string]bool{schemaSettle: false, schemaVerify: false, schemaQuote: false, schemaBench: false, schemaProduce: false, schemaPolicyCheck: false}
+	quoted := false
+	blocks := strings.Split(string(doc), "```")
+	for i := 1; i < len(blocks); i += 2 {
+		lang, body, _ := strings.Cut(blocks[i], "\n")
+		for s := range schemas {
+			if strings.Contains(body, `"schema": "`+s+`"`) {
+				schemas[s] = true
+			}
+		}
+		if lang != "json" {
+			continue
+		}
+		var v struct {
+			Schema string `json:"schema"`
+		}
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Errorf("example %d is not JSON (mark an abbreviated one jsonc): %v\n%s", i/2+1, err, body)
+			continue
+		}
+		if _, ok := schemas[v.Schema]; !ok {
+			t.Errorf("example %d has schema %q", i/2+1, v.Schema)
+		}
+		if v.Schema == schemaQuote {
+			quoted = true
+			if body != string(golden) {
+				t.Errorf("the quote example differs from testdata/quote_shanghai_metro_ningbo_joinin.json:\n%s", body)
+			}
+		}
+	}
+	for s, ok := range schemas {
+		if !ok {
+			t.Errorf("docs/json-output.md has no example of %s", s)
+		}
+	}
+	if !quoted {
+		t.Error("docs/json-output.md has no quote example to hold to the golden file")
+	}
+}
