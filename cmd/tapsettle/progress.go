@@ -115,8 +115,8 @@ func (p *settleProgress) enter(ph batch.Phase) {
 }
 
 // end ends the display: the line being drawn is finished, or, when the
-// run failed while reading, the bar left as it stood; then a newline. It stops the
-// redraw; the display draws nothing after.
+// run failed while reading, the bar left as it stood; then a newline.
+// It stops the redraw; the display draws nothing after.
 func (p *settleProgress) end(ok bool) {
 	close(p.stop)
 	<-p.stopped
@@ -130,7 +130,11 @@ func (p *settleProgress) end(ok bool) {
 		// own ticker drawing.
 		p.finishLine(ok)
 	} else {
-		_ = p.bar.Exit() // the bar as it stood, not 100%; then the newline
+		// A last draw prints the log records the bar holds (an error's,
+		// likely); Exit leaves the bar as it stood, not 100%, and ends
+		// the line.
+		p.bar.Describe(p.readingText())
+		_ = p.bar.Exit()
 	}
 	p.bar = nil
 }

@@ -103,17 +103,21 @@ func TestSettleProgress(t *testing.T) {
 }
 
 // TestSettleProgressFailedRead: a run that fails while reading leaves the
-// bar as it stood (not 100%) and a new line.
+// bar as it stood (not 100%) and a new line, and the log records the bar
+// held are printed, not lost.
 func TestSettleProgressFailedRead(t *testing.T) {
 	var out lockedBuffer
 	p := newSettleProgress(&out, 1000, time.Hour)
 	p.countRecords(10)
 	p.bytes(300)
+	if _, err := p.Write([]byte("level=ERROR msg=\"cannot read\"\n")); err != nil {
+		t.Fatal(err)
+	}
 	p.end(false)
 	lines, clean := screen(out.String())
 	// 300 of 1000 bytes: 29% of the bar's 1001 (see newSettleProgress).
-	if !clean || len(lines) != 1 || !strings.Contains(lines[0], " 29% |") {
-		t.Errorf("clean %v, lines %q: want one line at 29%%", clean, lines)
+	if !clean || len(lines) != 2 || lines[0] != `level=ERROR msg="cannot read"` || !strings.Contains(lines[1], "reading 10 records") || !strings.Contains(lines[1], " 29% |") {
+		t.Errorf("clean %v, lines %q: want the log record, then the bar at 29%%", clean, lines)
 	}
 }
 
