@@ -70,8 +70,45 @@ type Settle struct {
 	SpillDir string
 	// Progress, when set, is told the compressed input bytes consumed.
 	Progress func(n int64)
+	// ProgressRecords, when set, is told the input records decoded, as
+	// they are (a batch at a time, from the decoding goroutines at once):
+	// the rate a progress display shows.
+	ProgressRecords func(n int64)
+	// OnPhase, when set, is told each phase of the run as it begins, so
+	// that a progress display can say what the run does once it has read
+	// its inputs (the batch job prices a day when it has read all of it).
+	OnPhase func(Phase)
 	// Log receives progress and outcome records. Default: discard.
 	Log *slog.Logger
+}
+
+// Phase is a stage of a Settle run, in the order they come.
+type Phase int
+
+// The phases of a run.
+const (
+	// PhaseReading: the inputs are decoded into the engine.
+	PhaseReading Phase = iota
+	// PhasePricing: every input is read; the engine prices the taps (its
+	// window holds every tap until then), closes the days and, with a
+	// state folder, applies the corrections.
+	PhasePricing
+	// PhaseWriting: every tap is priced; the days' files (and the state)
+	// are written.
+	PhaseWriting
+)
+
+// String names the phase, for people.
+func (p Phase) String() string {
+	switch p {
+	case PhaseReading:
+		return "reading"
+	case PhasePricing:
+		return "pricing"
+	case PhaseWriting:
+		return "writing"
+	}
+	return fmt.Sprintf("phase(%d)", int(p))
 }
 
 // Report is what a Settle run did.
@@ -208,6 +245,7 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 			return nil, err
 		}
 	}
+	s.phase(PhaseReading)
 	if err := s.price(ctx, inputs, eng, run, rep); err != nil {
 		return nil, err
 	}
@@ -219,6 +257,7 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 		rep.Rejected += ir.Stats.Rejected
 	}
 	log.Info("priced", "records", rep.Records, "taps", rep.Taps, "malformed", rep.Rejected, "elapsed", rep.Priced)
+	s.phase(PhaseWriting)
 	if len(replace) > 0 {
 		if err := s.replaceOutput(replace); err != nil {
 			return nil, err
@@ -316,6 +355,7 @@ func (s *Settle) price(ctx context.Context, inputs []string, eng *engine.Engine,
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.phase(PhasePricing)
 	if run.last == 0 {
 		eng.Close()
 		engineOpen = false
@@ -380,6 +420,7 @@ func (s *Settle) decode(ctx context.Context, path string, onReject func(transit.
 	}
 	defer rd.Close()
 	ir.Format, ir.Compression = rd.Format(), rd.Compression()
+	var reported int64 // records told to ProgressRecords
 	for {
 		var b *tapBuf
 		select {
@@ -388,6 +429,12 @@ func (s *Settle) decode(ctx context.Context, path string, onReject func(transit.
 			b = &tapBuf{taps: make([]transit.Tap, decodeBatch)}
 		}
 		n, err := rd.Read(b.taps[:cap(b.taps)])
+		if s.ProgressRecords != nil {
+			// Records, not taps: a malformed record took reading too.
+			st := rd.Stats()
+			s.ProgressRecords(st.Records - reported)
+			reported = st.Records
+		}
 		if n > 0 {
 			b.taps = b.taps[:n]
 			select {
@@ -406,6 +453,13 @@ func (s *Settle) decode(ctx context.Context, path string, onReject func(transit.
 	}
 	ir.Stats = rd.Stats()
 	return ir, nil
+}
+
+// phase tells OnPhase that the run enters p.
+func (s *Settle) phase(p Phase) {
+	if s.OnPhase != nil {
+		s.OnPhase(p)
+	}
 }
 
 type countingReader struct {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"runtime"
 
 	"github.com/spf13/cobra"
@@ -18,6 +17,7 @@ func newBench() *cobra.Command {
 	var shards []int
 	var engineOnly bool
 	var plotPath string
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the engine's hot path, the batch job and the streaming service on a generated day",
@@ -27,7 +27,9 @@ per tap; (2) the same with the rows aggregated for settlement; (3) settle end to
 end on the same day encoded as zstd CSV; and (4) the streaming service (run) on
 the same day published to an embedded broker in this process, cold, with local
 state, side by side with a bare kafka-go consume loop of the same topic. Compare
-ratios from one run: absolute numbers on shared machines are noisy.`,
+ratios from one run: absolute numbers on shared machines are noisy. --output json
+or csv writes the measurements as one JSON document or as CSV rows, one per
+measurement (docs/json-output.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := setup(cmd)
@@ -45,22 +47,26 @@ ratios from one run: absolute numbers on shared machines are noisy.`,
 			if len(shards) == 0 {
 				shards = bench.ShardCounts()
 			}
-			m := measurer{w: cmd.OutOrStdout(), e: e, repeat: repeat}
+			m := measurer{rep: newBenchReporter(output.format, cmd.OutOrStdout()), e: e, repeat: repeat}
 			tapsIn := d.Taps()
-			fmt.Fprintf(m.w, "%d taps generated; GOMAXPROCS=%d; %d rounds per engine run; median of %d runs [lowest-highest M taps/s]\n",
-				len(tapsIn), runtime.GOMAXPROCS(0), rounds, repeat)
+			if err := m.rep.start(benchSetup{Taps: len(tapsIn), GOMAXPROCS: runtime.GOMAXPROCS(0), Rounds: rounds, Repeat: repeat, Seed: seed}); err != nil {
+				return err
+			}
 			if err := m.engine(tapsIn, shards, rounds); err != nil {
 				return err
 			}
 			if err := writeBenchPlot(plotPath, m.engineRows); err != nil {
 				return err
 			}
-			if engineOnly {
-				return nil
+			if !engineOnly {
+				if err := m.endToEnd(d, tapsIn, perMessage); err != nil {
+					return err
+				}
 			}
-			return m.endToEnd(d, tapsIn, perMessage)
+			return m.rep.end()
 		},
 	}
+	output = addOutputFlag(cmd, outputJSON, outputCSV)
 	fl := cmd.Flags()
 	fl.IntVar(&taps, "taps", 500_000, "taps in the generated day")
 	fl.IntVar(&rounds, "rounds", 4, "times the day is replayed per engine run")
@@ -74,58 +80,56 @@ ratios from one run: absolute numbers on shared machines are noisy.`,
 	return cmd
 }
 
-// measurer runs bench's measurements, each repeat times, and prints their
-// medians to w.
+// measurer runs bench's measurements, each repeat times, and reports
+// their medians to rep.
 type measurer struct {
-	w      io.Writer
+	rep    benchReporter
 	e      *env
 	repeat int
 	// engineRows are the medians of the engine measurements, for --plot.
 	engineRows []bench.Result
 }
 
-// median runs run repeat times and returns the median result and the
-// spread of the rates, in M taps/s.
-func (m *measurer) median(run func() (bench.Result, error)) (bench.Result, string, error) {
+// runs runs run repeat times and returns the results.
+func (m *measurer) runs(run func() (bench.Result, error)) ([]bench.Result, error) {
 	var rs []bench.Result
 	for range m.repeat {
 		r, err := run()
 		if err != nil {
-			return r, "", err
+			return nil, err
 		}
 		rs = append(rs, r)
 	}
-	med, lo, hi := bench.Median(rs)
-	return med, fmt.Sprintf("[%.2f-%.2f]", lo/1e6, hi/1e6), nil
-}
-
-// row prints the median of rs with its spread and, against base, the
-// time it takes as a multiple of base's (of what); it returns the median.
-func (m *measurer) row(rs []bench.Result, base *bench.Result, what string) bench.Result {
-	med, lo, hi := bench.Median(rs)
-	fmt.Fprintf(m.w, "%s         [%.2f-%.2f]", med, lo/1e6, hi/1e6)
-	if base != nil && med.TapsPerSecond() > 0 {
-		fmt.Fprintf(m.w, "  %.1fx the time of %s", base.TapsPerSecond()/med.TapsPerSecond(), what)
-	}
-	fmt.Fprintln(m.w)
-	return med
+	return rs, nil
 }
 
 // engine measures the engine's hot path over the shard counts, each rate
 // also as a multiple of the first count's.
 func (m *measurer) engine(taps []transit.Tap, shards []int, rounds int) error {
-	for _, run := range []func(*fares.Book, *transit.Calendar, []transit.Tap, int, int) (bench.Result, error){bench.Engine, bench.EngineBatch, bench.EngineAggregate} {
-		var base float64
+	for _, k := range []struct {
+		kind string
+		run  func(*fares.Book, *transit.Calendar, []transit.Tap, int, int) (bench.Result, error)
+	}{
+		{"engine", bench.Engine},
+		{"engine_batch", bench.EngineBatch},
+		{"engine_aggregate", bench.EngineAggregate},
+	} {
+		var base *benchRecord
 		for _, n := range shards {
-			r, spread, err := m.median(func() (bench.Result, error) { return run(m.e.book, m.e.cal, taps, n, rounds) })
+			rs, err := m.runs(func() (bench.Result, error) { return k.run(m.e.book, m.e.cal, taps, n, rounds) })
 			if err != nil {
 				return err
 			}
-			if base == 0 {
-				base = r.TapsPerSecond()
+			r := newBenchRecord(k.kind, rs)
+			if base == nil {
+				first := r
+				base = &first
 			}
-			m.engineRows = append(m.engineRows, r)
-			fmt.Fprintf(m.w, "%s  x%.2f  %s\n", r, r.TapsPerSecond()/base, spread)
+			r.compare(base)
+			if err := m.rep.measured(r); err != nil {
+				return err
+			}
+			m.engineRows = append(m.engineRows, r.result)
 		}
 	}
 	return nil
@@ -163,17 +167,27 @@ func (m *measurer) endToEnd(d *bench.GenDay, taps []transit.Tap, perMessage int)
 		}
 		ledgers = append(ledgers, r)
 	}
-	floor := m.row(floors, nil, "")
-	cli := floor
+	floor := newBenchRecord("read_floor", floors)
+	records := []benchRecord{floor}
+	base := &floor
 	if len(clis) > 0 {
-		cli = m.row(clis, nil, "")
+		cli := newBenchRecord("read_floor_cli", clis)
+		records = append(records, cli)
+		base = &cli
 	}
-	what := "read floor"
-	if len(clis) > 0 {
-		what = "zstd -dc | wc -l"
+	for _, rs := range []struct {
+		kind string
+		rs   []bench.Result
+	}{{"settle", settles}, {"settle_ledger", ledgers}} {
+		r := newBenchRecord(rs.kind, rs.rs)
+		r.compare(base)
+		records = append(records, r)
 	}
-	m.row(settles, &cli, what)
-	m.row(ledgers, &cli, what)
+	for _, r := range records {
+		if err := m.rep.measured(r); err != nil {
+			return err
+		}
+	}
 	var reads, runs []bench.Result
 	for range m.repeat {
 		read, run, err := benchStream(m.e.book, m.e.cal, taps, streamOptions{TapsPerMessage: perMessage})
@@ -182,9 +196,10 @@ func (m *measurer) endToEnd(d *bench.GenDay, taps []transit.Tap, perMessage int)
 		}
 		reads, runs = append(reads, read), append(runs, run)
 	}
-	read, lo, hi := bench.Median(reads)
-	fmt.Fprintf(m.w, "%s         [%.2f-%.2f]\n", read, lo/1e6, hi/1e6)
-	run, lo, hi := bench.Median(runs)
-	fmt.Fprintf(m.w, "%s  x%.2f  [%.2f-%.2f]  (x: of the bare read)\n", run, run.TapsPerSecond()/read.TapsPerSecond(), lo/1e6, hi/1e6)
-	return nil
+	read, run := newBenchRecord("stream_read", reads), newBenchRecord("stream_run", runs)
+	run.compare(&read)
+	if err := m.rep.measured(read); err != nil {
+		return err
+	}
+	return m.rep.measured(run)
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -95,13 +96,19 @@ func execute(ctx context.Context, root *cobra.Command) error {
 }
 
 func newLogger(level, format string) *slog.Logger {
+	return newLoggerTo(os.Stderr, level, format)
+}
+
+// newLoggerTo is newLogger writing to w (settle's progress display, which
+// prints the records above its bar).
+func newLoggerTo(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	opts := &slog.HandlerOptions{Level: l}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // startProfile starts the CPU profile asked for with --cpuprofile: the

@@ -17,6 +17,7 @@ func newProduce() *cobra.Command {
 	var perMessage int
 	var closeDay string
 	var create bool
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "produce [--brokers HOST:PORT,...] [--topic T] [--close-day YYYY-MM-DD] INPUT...",
 		Short: "Publish tap files to the topic, keyed by card",
@@ -47,7 +48,10 @@ is complete.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "published %d taps to %s (%d malformed records not published)\n", n, e.cfg.Kafka.Topic, rejected)
+			doc := produceDoc{Schema: schemaProduce, Topic: e.cfg.Kafka.Topic, Published: n, Malformed: rejected}
+			if output.format == outputText {
+				fmt.Fprintf(cmd.OutOrStdout(), "published %d taps to %s (%d malformed records not published)\n", n, e.cfg.Kafka.Topic, rejected)
+			}
 			if closeDay != "" {
 				// CloseDay returned once every partition's message was
 				// acknowledged (RequiredAcks all): say so, and to how many.
@@ -55,11 +59,18 @@ is complete.`,
 				if err != nil {
 					return fmt.Errorf("close-day %s was sent, but counting the partitions failed: %w", closeDay, err)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "close-day %s sent to all %d partitions of %s, acknowledged by every in-sync replica\n", closeDay, parts, e.cfg.Kafka.Topic)
+				doc.CloseDay = &produceCloseDay{Day: closeDay, Partitions: parts}
+				if output.format == outputText {
+					fmt.Fprintf(cmd.OutOrStdout(), "close-day %s sent to all %d partitions of %s, acknowledged by every in-sync replica\n", closeDay, parts, e.cfg.Kafka.Topic)
+				}
+			}
+			if output.format == outputJSON {
+				return writeJSON(cmd.OutOrStdout(), doc)
 			}
 			return nil
 		},
 	}
+	output = addOutputFlag(cmd, outputJSON)
 	addKafkaFlags(cmd)
 	cmd.Flags().IntVar(&perMessage, "per-message", 64, "taps per message (1: one JSON object per message)")
 	cmd.Flags().StringVar(&closeDay, "close-day", "", "after publishing, send the close-day message for this day to every partition")
@@ -109,4 +120,31 @@ func produce(ctx context.Context, brokers []string, sec feed.Security, topic str
 		}
 	}
 	return n, rejected, nil
+}
+
+// produceDoc is produce's --output json document (schema
+// tapsettle.produce/1).
+type produceDoc struct {
+	Schema string `json:"schema"`
+	// Topic is the topic published to.
+	Topic string `json:"topic"`
+	// Published counts the taps published; Malformed the input records
+	// that could not be read as taps, not published.
+	Published int64 `json:"published"`
+	Malformed int64 `json:"malformed"`
+	// CloseDay is the close-day message sent (--close-day), absent
+	// without one. Present, it was acknowledged by every in-sync replica
+	// of every partition: a failure is an error (exit status 1) and no
+	// document.
+	CloseDay *produceCloseDay `json:"close_day,omitempty"`
+}
+
+// produceCloseDay says that the close-day message of Day went to every
+// partition.
+type produceCloseDay struct {
+	// Day is the settlement day closed (YYYY-MM-DD).
+	Day string `json:"day"`
+	// Partitions is the number of partitions of the topic, each of which
+	// received the message.
+	Partitions int `json:"partitions"`
 }

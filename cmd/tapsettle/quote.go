@@ -18,6 +18,7 @@ func newQuote() *cobra.Command {
 	var city, issuer, mode, line, from, to, product, at string
 	var minutes int
 	var after []string
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "quote --city CITY --mode bus|metro [--from S --to S] [--product P] [--issuer CITY]",
 		Short: "Price a single journey",
@@ -60,7 +61,7 @@ func newQuote() *cobra.Command {
 				return fmt.Errorf("no policy of %v is effective on %v", c, day)
 			}
 			leg := fares.Leg{Mode: m, Product: prod, Issuer: iss, Start: when.UnixNano(), Day: day}
-			detail, err := quoteGross(pol, &leg, line, from, to, minutes)
+			journey, err := quoteGross(pol, &leg, line, from, to, minutes)
 			if err != nil {
 				return err
 			}
@@ -70,9 +71,18 @@ func newQuote() *cobra.Command {
 				return err
 			}
 			q := pol.Price(&leg, &r)
+			if output.format == outputJSON {
+				doc := newQuoteDoc(e.book, pol, &leg, c, when, line, journey, q, prior)
+				return writeJSON(cmd.OutOrStdout(), doc)
+			}
+			detail := ""
+			if journey != nil {
+				detail = journey.text()
+			}
 			return printQuote(cmd.OutOrStdout(), e.book, pol, &leg, c, detail, q, applied(pol, &leg, &q, prior))
 		},
 	}
+	output = addOutputFlag(cmd, outputJSON)
 	fl := cmd.Flags()
 	fl.StringVar(&city, "city", "", "city where the journey is made (code or name)")
 	fl.StringVar(&issuer, "issuer", "", "city that issued the card (default: --city)")
@@ -90,30 +100,47 @@ func newQuote() *cobra.Command {
 
 // quoteGross sets leg's gross fare and rules: the bus line's fare, or the
 // metro fare between stations from and to (the overtime fare past the
-// time-in-system limit). It returns a description of a metro journey.
-func quoteGross(pol *fares.Policy, leg *fares.Leg, line, from, to string, minutes int) (string, error) {
+// time-in-system limit). It returns a metro journey's stations and
+// distance, nil for a bus.
+func quoteGross(pol *fares.Policy, leg *fares.Leg, line, from, to string, minutes int) (*quoteJourney, error) {
 	switch leg.Mode {
 	case transit.ModeBus:
 		var lc transit.Code
 		if err := lc.Set([]byte(line)); err != nil {
-			return "", fmt.Errorf("--line: %w", err)
+			return nil, fmt.Errorf("--line: %w", err)
 		}
 		leg.Gross, leg.Rules = pol.BusFare(lc)
 	case transit.ModeMetro:
 		if pol.Metro == nil {
-			return "", fmt.Errorf("%v runs no metro", pol.City)
+			return nil, fmt.Errorf("%v runs no metro", pol.City)
 		}
 		a, b, err := stationsArg(pol.Metro, from, to)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		leg.Gross, leg.Rules = pol.MetroFare(a, b, int64(minutes)*int64(time.Minute))
-		// The distance to the metre: a ladder's bands end on whole
-		// kilometres, and 4,018 m rounded to "4.0 km" hides why it pays
-		// the fare of more than 4 km.
-		return fmt.Sprintf("%s -> %s, %s on the shortest path, %d min", from, to, metres(pol.Metro.Distance(a, b)), minutes), nil
+		return &quoteJourney{From: from, To: to, DistanceM: pol.Metro.Distance(a, b), Minutes: minutes}, nil
 	}
-	return "", nil
+	return nil, nil
+}
+
+// quoteJourney is the metro journey a quote priced.
+type quoteJourney struct {
+	// From and To are the entry and exit stations.
+	From string `json:"from"`
+	To   string `json:"to"`
+	// DistanceM is the length of the shortest path between them, in
+	// metres: the distance the fare ladder priced.
+	DistanceM int32 `json:"distance_m"`
+	// Minutes is the time in the system (--minutes).
+	Minutes int `json:"minutes"`
+}
+
+// text describes the journey for people, the distance to the metre: a
+// ladder's bands end on whole kilometres, and 4,018 m rounded to "4.0
+// km" hides why it pays the fare of more than 4 km.
+func (j *quoteJourney) text() string {
+	return fmt.Sprintf("%s -> %s, %s on the shortest path, %d min", j.From, j.To, metres(j.DistanceM), j.Minutes)
 }
 
 // printQuote prints the quote q of leg in city c as a table.
@@ -175,9 +202,9 @@ func stationsArg(n *fares.Network, from, to string) (int32, int32, error) {
 // priceAfter prices, on r, the earlier legs of the card that --after
 // gives (MODE@HH:MM, local time on the day of leg's start), so that the
 // quoted leg meets the transfer chain they leave. A bus leg pays the flat
-// fare, a metro leg the base fare. It returns a line per leg.
-func priceAfter(pol *fares.Policy, leg *fares.Leg, r *fares.Rider, after []string, when time.Time) ([]string, error) {
-	var lines []string
+// fare, a metro leg the base fare. It returns the legs priced.
+func priceAfter(pol *fares.Policy, leg *fares.Leg, r *fares.Rider, after []string, when time.Time) ([]quoteLeg, error) {
+	var legs []quoteLeg
 	for _, a := range after {
 		m, hhmm, ok := strings.Cut(a, "@")
 		mode, err := transit.ParseMode([]byte(m))
@@ -200,23 +227,165 @@ func priceAfter(pol *fares.Policy, leg *fares.Leg, r *fares.Rider, after []strin
 			return nil, fmt.Errorf("--after %q: %v runs no metro", a, pol.City)
 		}
 		q := pol.Price(&prior, r)
-		lines = append(lines, fmt.Sprintf("%s %s: gross %s, charged %s CNY, rules %v", mode, start.Format("15:04"), q.Gross, q.Charged, q.Rules))
+		legs = append(legs, quoteLeg{Mode: mode.String(), Time: start.Format(time.RFC3339), GrossFen: int64(q.Gross), ChargedFen: int64(q.Charged),
+			Rules: ruleNames(q.Rules), start: start, gross: q.Gross, charged: q.Charged, rules: q.Rules})
 	}
-	return lines, nil
+	return legs, nil
+}
+
+// quoteLeg is an earlier leg of the card (--after), priced before the
+// quoted one.
+type quoteLeg struct {
+	Mode string `json:"mode"`
+	// Time is the leg's start, RFC 3339 with offset.
+	Time       string   `json:"time"`
+	GrossFen   int64    `json:"gross_fen"`
+	ChargedFen int64    `json:"charged_fen"`
+	Rules      []string `json:"rules"`
+
+	start          time.Time
+	gross, charged transit.Fen
+	rules          transit.Rules
+}
+
+// text describes the leg for people, on one line.
+func (l *quoteLeg) text() string {
+	return fmt.Sprintf("%s %s: gross %s, charged %s CNY, rules %v", l.Mode, l.start.Format("15:04"), l.gross, l.charged, l.rules)
 }
 
 // applied returns the rows that follow a quote: the earlier legs, then
 // the rules that priced it (fares.Policy.Explain: time of day, product,
 // transfer, overtime).
-func applied(pol *fares.Policy, leg *fares.Leg, q *fares.Quote, prior []string) [][2]string {
+func applied(pol *fares.Policy, leg *fares.Leg, q *fares.Quote, prior []quoteLeg) [][2]string {
 	var rows [][2]string
-	for _, l := range prior {
-		rows = append(rows, [2]string{"after", l})
+	for i := range prior {
+		rows = append(rows, [2]string{"after", prior[i].text()})
 	}
 	for _, l := range pol.Explain(leg, q) {
 		rows = append(rows, [2]string{"applied", l})
 	}
 	return rows
+}
+
+// ruleNames lists the names of the rules r, as the ledger spells them;
+// an empty list for none.
+func ruleNames(r transit.Rules) []string {
+	if r == 0 {
+		return []string{}
+	}
+	return strings.Split(r.String(), "+")
+}
+
+// quoteDoc is quote's --output json document (schema tapsettle.quote/1):
+// what the text shows, money in integer fen.
+type quoteDoc struct {
+	Schema string `json:"schema"`
+	// City is where the journey is made (the acquirer).
+	City   quoteCity   `json:"city"`
+	Policy quotePolicy `json:"policy"`
+	Card   quoteCard   `json:"card"`
+	Mode   string      `json:"mode"`
+	// Time is the time of the first tap (--at), RFC 3339 with offset;
+	// SettlementDay the day it settles in (YYYY-MM-DD).
+	Time          string `json:"time"`
+	SettlementDay string `json:"settlement_day"`
+	// Line is the bus line given (--line), empty for the city's fare.
+	Line string `json:"line,omitempty"`
+	// Journey is the metro journey, absent for a bus.
+	Journey             *quoteJourney `json:"journey,omitempty"`
+	GrossFen            int64         `json:"gross_fen"`
+	ProductDiscountFen  int64         `json:"product_discount_fen"`
+	TransferDiscountFen int64         `json:"transfer_discount_fen"`
+	CapDiscountFen      int64         `json:"cap_discount_fen"`
+	ChargedFen          int64         `json:"charged_fen"`
+	// Rules are the names of the rules that priced the journey, as in
+	// the ledger's rule column.
+	Rules    []string      `json:"rules"`
+	Clearing quoteClearing `json:"clearing"`
+	// After are the earlier legs of the card (--after), in order.
+	After []quoteLeg `json:"after"`
+	// Applied explains, one line each, the rules that priced the
+	// journey, for people: their wording may change within the schema.
+	Applied []string `json:"applied"`
+}
+
+// quoteCity is a participant city: its six-digit code and its names.
+type quoteCity struct {
+	Code   string `json:"code"`
+	NameEN string `json:"name_en"`
+	NameZH string `json:"name_zh"`
+}
+
+// quotePolicy is the policy version that priced the journey.
+type quotePolicy struct {
+	Version string `json:"version"`
+	// EffectiveFrom is its first settlement day (YYYY-MM-DD).
+	EffectiveFrom string `json:"effective_from"`
+}
+
+// quoteCard is the card quoted.
+type quoteCard struct {
+	Product string    `json:"product"`
+	Issuer  quoteCity `json:"issuer"`
+}
+
+// quoteClearing says who owes whom for the journey: the issuing region
+// owes the riding city's operator the charged fare when they differ
+// (interregional), nothing is cleared between regions otherwise (local).
+type quoteClearing struct {
+	// Kind is "interregional" or "local".
+	Kind string `json:"kind"`
+	// Payer (the issuer) owes Payee (the acquirer) AmountFen; both
+	// absent, and AmountFen 0, for a local journey.
+	Payer     string `json:"payer,omitempty"`
+	Payee     string `json:"payee,omitempty"`
+	AmountFen int64  `json:"amount_fen"`
+}
+
+// newQuoteDoc returns the document of the quote q of leg in city c.
+func newQuoteDoc(book *fares.Book, pol *fares.Policy, leg *fares.Leg, c transit.City, when time.Time, line string, journey *quoteJourney, q fares.Quote, prior []quoteLeg) *quoteDoc {
+	doc := &quoteDoc{
+		Schema:              schemaQuote,
+		City:                newQuoteCity(book, c),
+		Policy:              quotePolicy{Version: pol.Version, EffectiveFrom: pol.EffectiveFrom.String()},
+		Card:                quoteCard{Product: leg.Product.String(), Issuer: newQuoteCity(book, leg.Issuer)},
+		Mode:                leg.Mode.String(),
+		Time:                when.Format(time.RFC3339),
+		SettlementDay:       leg.Day.String(),
+		Journey:             journey,
+		GrossFen:            int64(q.Gross),
+		ProductDiscountFen:  int64(q.ProductDiscount),
+		TransferDiscountFen: int64(q.TransferDiscount),
+		CapDiscountFen:      int64(q.CapDiscount),
+		ChargedFen:          int64(q.Charged),
+		Rules:               ruleNames(q.Rules),
+		Clearing:            quoteClearing{Kind: "local"},
+		After:               prior,
+		Applied:             pol.Explain(leg, &q),
+	}
+	if leg.Mode == transit.ModeBus {
+		doc.Line = line
+	}
+	if leg.Issuer != c {
+		doc.Clearing = quoteClearing{Kind: "interregional", Payer: leg.Issuer.String(), Payee: c.String(), AmountFen: int64(q.Charged)}
+	}
+	if doc.After == nil {
+		doc.After = []quoteLeg{}
+	}
+	if doc.Applied == nil {
+		doc.Applied = []string{}
+	}
+	return doc
+}
+
+// newQuoteCity returns c with its names, empty for a city the book does
+// not know.
+func newQuoteCity(book *fares.Book, c transit.City) quoteCity {
+	qc := quoteCity{Code: c.String()}
+	if ci, ok := book.City(c); ok {
+		qc.NameEN, qc.NameZH = ci.NameEN, ci.NameZH
+	}
+	return qc
 }
 
 // metres formats a distance to the metre, with thousands grouped:

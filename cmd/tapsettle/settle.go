@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -15,6 +13,7 @@ import (
 )
 
 func newSettle() *cobra.Command {
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "settle --out DIR [--force] [--ledger] [--state DIR --day YYYY-MM-DD [--corrections FILE]...] [--shards N] INPUT...",
 		Short: "Settle tap files (CSV or JSON lines; plain, zstd or gzip; - for stdin)",
@@ -41,7 +40,13 @@ closed are settled as late in the run's first open day; a day already closed is
 never closed again. --corrections FILE (repeatable) applies corrections of charges
 that earlier runs settled (refunds, partial refunds, re-prices; docs/corrections-format.md)
 in the run's first open day, once per correction_id; refused ones go to that day's
-rejects with the reason.`,
+rejects with the reason.
+
+On a terminal, standard error shows the run's progress: the records read and their
+rate (with the share of the input bytes and an ETA), then the pricing, then the
+writing of the files, a line each. With --output json the run's summary, each day's
+summary.json among it, is one JSON document on standard output (docs/json-output.md),
+and no progress is drawn.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if c, _ := cmd.Flags().GetStringArray("corrections"); len(args) == 0 && len(c) == 0 {
 				return errors.New("no input files: give tap files, or --corrections files with --state")
@@ -65,22 +70,30 @@ rejects with the reason.`,
 				Book: e.book, Calendar: e.cal, Shards: e.cfg.Engine.Shards, BatchSize: e.cfg.Engine.BatchSize, DedupDays: e.cfg.Engine.DedupDays, State: e.cfg.Settlement.State,
 				OutDir: e.cfg.Output.Dir, Ledger: e.cfg.Output.Ledger, Force: force, Log: e.log,
 			}
-			bar := newBar(batch.InputSize(args), "settling")
-			if bar != nil {
-				job.Progress = func(n int64) { _ = bar.Add64(n) }
+			// The progress display: on a terminal, never with a JSON
+			// document (a script reads standard output; standard error
+			// keeps the logs alone).
+			var progress *settleProgress
+			if output.format == outputText && term.IsTerminal(int(os.Stderr.Fd())) {
+				progress = newSettleProgress(os.Stderr, batch.InputSize(args), progressRedraw)
+				job.Progress, job.ProgressRecords, job.OnPhase = progress.bytes, progress.countRecords, progress.enter
+				job.Log = newLoggerTo(progress, e.cfg.Log.Level, e.cfg.Log.Format)
 			}
 			rep, err := job.Run(cmd.Context(), args)
-			if bar != nil {
-				_ = bar.Finish()
-				fmt.Fprintln(os.Stderr)
+			if progress != nil {
+				progress.end(err == nil)
 			}
 			if err != nil {
 				return err
+			}
+			if output.format == outputJSON {
+				return writeJSON(cmd.OutOrStdout(), newSettleDoc(rep, e.cfg.Output.Dir, e.cfg.Settlement.State, e.book))
 			}
 			printReport(cmd.OutOrStdout(), rep, e.cfg.Output.Dir)
 			return nil
 		},
 	}
+	output = addOutputFlag(cmd, outputJSON)
 	cmd.Flags().String("out", "", "output root; one folder per settlement day (default \"out\")")
 	cmd.Flags().Bool("ledger", false, "also write the priced ledger (one row per tap)")
 	cmd.Flags().Bool("force", false, "replace the settlement days an earlier run left in --out (with --state: those after the state's last closed day)")
@@ -89,21 +102,4 @@ rejects with the reason.`,
 	cmd.Flags().StringArray("corrections", nil, "with --state: a corrections file to apply in the run's first open day (repeatable)")
 	addEngineFlags(cmd)
 	return cmd
-}
-
-// newBar returns a progress bar on a terminal, nil otherwise (logs and
-// pipes get the summary only). size < 0 means unknown: a spinner.
-func newBar(size int64, what string) *progressbar.ProgressBar {
-	if !term.IsTerminal(int(os.Stderr.Fd())) {
-		return nil
-	}
-	return progressbar.NewOptions64(size,
-		progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription(what),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionSetPredictTime(true), // ETA
-		progressbar.OptionShowElapsedTimeOnFinish(),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionFullWidth(),
-	)
 }
