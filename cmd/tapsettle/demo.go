@@ -218,6 +218,7 @@ const demoPollEvery = 100 * time.Millisecond
 // fails when the service stops first.
 func demoPricing(w io.Writer, reg *prometheus.Registry, n int64, start time.Time, stopped <-chan struct{}) (pricingSpan, error) {
 	var span pricingSpan
+	onTerminal := term.IsTerminal(int(os.Stderr.Fd()))
 	var bar *progressbar.ProgressBar // from the first tap priced, after the service's start-up logs
 	defer func() {
 		if bar != nil {
@@ -227,6 +228,7 @@ func demoPricing(w io.Writer, reg *prometheus.Registry, n int64, start time.Time
 	tick := time.NewTicker(demoPollEvery)
 	defer tick.Stop()
 	lastLine := start
+	var all time.Time // since when the count has been n, poll after poll
 	for {
 		select {
 		case <-stopped:
@@ -237,32 +239,48 @@ func demoPricing(w io.Writer, reg *prometheus.Registry, n int64, start time.Time
 		if err != nil {
 			return span, err
 		}
+		// A partition publishes its rows a moment before the gauge of its
+		// open journeys: the sum can run ahead of the taps for a poll.
+		k = min(k, n)
 		now := time.Now()
 		if k > 0 && span.first.IsZero() {
 			span.first = now
-			bar = newCountBar(n, "   pricing")
 		}
 		if k > span.taps {
 			span.taps, span.last = k, now
 		}
+		rate := 0.0
+		if d := now.Sub(span.first); k > 0 && d > 0 {
+			rate = float64(k) / d.Seconds()
+		}
 		switch {
-		case bar != nil:
-			_ = bar.Set64(min(k, n))
-		case now.Sub(lastLine) < time.Second && k < n:
 		case k == 0:
-			if lastLine == start {
+			if lastLine == start && now.Sub(start) >= time.Second {
 				fmt.Fprintf(w, "   waiting for the first priced tap (the service connects to the broker, joins the consumer group and loads its partitions' state)\n")
+				lastLine = now
 			}
+		case onTerminal:
+			if bar == nil {
+				bar = newCountBar(n)
+			}
+			bar.Describe(fmt.Sprintf("   pricing, %.0f taps/s", rate))
+			_ = bar.Set64(k)
+		case now.Sub(lastLine) >= time.Second || (k == n && all.IsZero()):
 			lastLine = now
-		default:
-			lastLine = now
-			fmt.Fprintf(w, "   priced %d of %d taps (%.0f%%)", min(k, n), n, 100*float64(min(k, n))/float64(n))
-			if d := now.Sub(span.first); d > 0 {
-				fmt.Fprintf(w, ", %.0f taps/s since the first", float64(k)/d.Seconds())
+			fmt.Fprintf(w, "   priced %d of %d taps (%.0f%%)", k, n, 100*float64(k)/float64(n))
+			if rate > 0 {
+				fmt.Fprintf(w, ", %.0f taps/s since the first", rate)
 			}
 			fmt.Fprintln(w)
 		}
-		if k >= n {
+		switch {
+		case k < n:
+			all = time.Time{}
+		case all.IsZero():
+			all = now
+		default:
+			// Two polls in a row: every tap is priced, since the first.
+			span.last = all
 			return span, nil
 		}
 		if k > 0 && now.Sub(span.last) >= demoStall {
@@ -304,18 +322,12 @@ func pricedTaps(reg *prometheus.Registry) (int64, error) {
 	return int64(sum), nil
 }
 
-// newCountBar returns a progress bar of n taps on standard error when it
-// is a terminal, nil otherwise.
-func newCountBar(n int64, what string) *progressbar.ProgressBar {
-	if !term.IsTerminal(int(os.Stderr.Fd())) {
-		return nil
-	}
+// newCountBar returns a progress bar of n taps on standard error (a
+// terminal), which the caller describes with the rate.
+func newCountBar(n int64) *progressbar.ProgressBar {
 	return progressbar.NewOptions64(n,
 		progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("taps"),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionThrottle(demoPollEvery),
 		progressbar.OptionFullWidth(),
