@@ -355,10 +355,10 @@ func demoCompareBatch(ctx context.Context, w io.Writer, e *env, out, input strin
 }
 
 // sameClearing compares the clearing files of the days in two settlement
-// trees: the same names on both sides, byte-identical. (Ledgers and
-// rejects name their sources, a file and line or a partition and offset,
-// and the summaries count the malformed records the producer kept out of
-// the topic, so those differ by design.)
+// trees: the same names on both sides, byte-identical. (Rejects name
+// their sources, a file and line or a partition and offset, and the
+// summaries count the malformed records the producer kept out of the
+// topic, so those differ by design.)
 func sameClearing(a, b string, days map[transit.Day]*settlement.Day) (bool, int, error) {
 	files := 0
 	for day := range days {
