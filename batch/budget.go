@@ -9,7 +9,8 @@ import (
 )
 
 // DefaultMemoryBudget is the default of Settle.MemoryBudget: a 2,000,000
-// tap day (about 700 MB) is settled in memory.
+// tap day (about 700 MB) is settled in memory (its ledger, 460 MB of
+// rows more, is spilled).
 const DefaultMemoryBudget = 1 << 30
 
 // tapCost is what the run plans for each tap an engine holds: the tap
@@ -32,18 +33,27 @@ type budgetPlan struct {
 	// rejects is the malformed records held before they spill
 	// (settlement.Options.RejectBuffer).
 	rejects int
+	// rows is the rows held for the files before they spill
+	// (settlement.Options.RowBuffer).
+	rows int
 	// maxTaps is the taps one engine may hold: beyond them the day is
 	// partitioned to disk, and a group of partitions holds at most as
 	// many.
 	maxTaps int64
 	// partBuf is the buffer of each partition while taps are written.
 	partBuf int
+	// writers bounds the files written at once and the ledger's
+	// compressors (settlement.WriteOptions.Concurrency): a ledger's
+	// compressor holds some 24 MiB (a frame's text, its output and the
+	// encoder's window); 0 is the writer's default.
+	writers int
 }
 
 // plan divides s's budget: the rejects buffer (at most a sixteenth, and
-// DefaultRejectBuffer), an eighth kept for the buffers of reading,
-// partitioning and writing, and the rest for the engine's taps and card
-// states.
+// DefaultRejectBuffer), an eighth for the rows held for the files (the
+// ledger's, or the clearing files'), an eighth kept for the buffers of
+// reading, partitioning and writing, and the rest for the engine's taps
+// and card states.
 func (s *Settle) plan() (budgetPlan, error) {
 	p := budgetPlan{budget: s.MemoryBudget}
 	if p.budget == 0 {
@@ -56,9 +66,13 @@ func (s *Settle) plan() (budgetPlan, error) {
 	if p.rejects == 0 {
 		p.rejects = int(min(settlement.DefaultRejectBuffer, max(p.budget/16, 1)))
 	}
-	rest := p.budget - int64(p.rejects) - p.budget/8
+	p.rows = int(max(p.budget/8, 1))
+	rest := p.budget - int64(p.rejects) - int64(p.rows) - p.budget/8
 	p.maxTaps = max(rest/tapCost, 1)
 	p.partBuf = partBufSize(p.budget)
+	if p.budget < 32*writerMemory {
+		p.writers = int(max(1, p.budget/writerMemory))
+	}
 	return p, nil
 }
 
@@ -82,7 +96,7 @@ func sizeText(n int64) string {
 // MemoryLimit is the soft memory limit (runtime/debug.SetMemoryLimit) for
 // a process that runs s over inputs files: the budget, and what the
 // process holds besides its data (the fare book, each input's decoder
-// with its zstd window, buffers). The command sets it, unless GOMEMLIMIT
+// with its zstd window, buffers, a writer). The command sets it, unless GOMEMLIMIT
 // is set, so that the garbage collector keeps the heap near what the run
 // holds instead of letting it grow to twice that.
 func (s *Settle) MemoryLimit(inputs int) int64 {
@@ -91,8 +105,12 @@ func (s *Settle) MemoryLimit(inputs int) int64 {
 		budget = DefaultMemoryBudget
 	}
 	decoders := int64(max(1, min(inputs, runtime.GOMAXPROCS(0))))
-	return budget + fixedMemory + decoders*decoderMemory
+	return budget + fixedMemory + decoders*decoderMemory + writerMemory
 }
+
+// writerMemory is what the run plans for each of its writers (see
+// budgetPlan.writers).
+const writerMemory = 32 << 20
 
 // fixedMemory and decoderMemory are what MemoryLimit adds to the budget:
 // the heap of a run besides its data (the fare book, the engine's batches,

@@ -70,8 +70,9 @@ type Settle struct {
 	// crashed are removed by the next. Default: os.TempDir().
 	SpillDir string
 	// MemoryBudget bounds, in bytes, the memory the run plans for its
-	// data: the taps an engine holds with their card states, and the
-	// malformed records held before they spill. A day whose taps would
+	// data: the taps an engine holds with their card states, and the rows
+	// and malformed records held for the files before they spill to
+	// SpillDir (settlement.Options.RowBuffer, RejectBuffer). A day whose taps would
 	// need more is partitioned by card to SpillDir as it is read (the taps
 	// read so far too) and priced a group of partitions at a time, each in
 	// an engine of its own: the files are the same as a run in memory.
@@ -228,6 +229,7 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 		Calendar:     s.Calendar,
 		Ledger:       s.Ledger,
 		RejectBuffer: plan.rejects,
+		RowBuffer:    plan.rows,
 		SpillDir:     s.SpillDir,
 	})
 	defer coll.Close()
@@ -273,7 +275,7 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 		}
 		log.Info("replaced the days of an earlier run", "dir", s.OutDir, "days", replace)
 	}
-	if err := s.writeDays(coll, rep, log); err != nil {
+	if err := s.writeDays(coll, rep, plan, log); err != nil {
 		return nil, err
 	}
 	if sd != nil {
@@ -642,7 +644,7 @@ func (p *router) priceGroup(secs []spill.Section, taps int64) error {
 
 // writeDays validates the collected days into rep.Days and, when OutDir is
 // set, writes each day's files, their manifests going into rep.Manifests.
-func (s *Settle) writeDays(coll *settlement.Collector, rep *Report, log *slog.Logger) error {
+func (s *Settle) writeDays(coll *settlement.Collector, rep *Report, plan budgetPlan, log *slog.Logger) error {
 	for _, d := range coll.Days() {
 		day := coll.Day(d)
 		if err := day.Validate(); err != nil {
@@ -656,6 +658,7 @@ func (s *Settle) writeDays(coll *settlement.Collector, rep *Report, log *slog.Lo
 			Ledger:            s.Ledger,
 			PolicyFingerprint: s.Book.Fingerprint(),
 			SkipSync:          s.SkipSync,
+			Concurrency:       plan.writers,
 		})
 		if err != nil {
 			return fmt.Errorf("settle: %w", err)
