@@ -61,8 +61,9 @@ const compactRoom = 256
 
 // partition is one partition on disk: its sections and their taps.
 type partition struct {
-	secs []spill.Section
-	taps int64
+	secs  []spill.Section
+	taps  int64
+	bytes int64 // on disk
 }
 
 // partBuf gathers the compact taps of one partition until it is written.
@@ -159,6 +160,7 @@ func (tp *tapParts) write() {
 			pt := &tp.parts[b.p]
 			pt.secs = append(pt.secs, sec)
 			pt.taps += int64(b.n)
+			pt.bytes += sec.Len
 		}
 		tp.mu.Unlock()
 		select {

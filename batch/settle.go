@@ -123,6 +123,8 @@ type PartitionReport struct {
 	// Splits is the number of partitions too large for the budget alone
 	// that were split again.
 	Splits int
+	// Bytes is the size of the partitions on disk (before any split).
+	Bytes int64
 }
 
 // InputReport describes one input.
@@ -269,6 +271,9 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 		rep.Rejected += ir.Stats.Rejected
 	}
 	log.Info("priced", "records", rep.Records, "taps", rep.Taps, "malformed", rep.Rejected, "elapsed", rep.Priced)
+	if pr := rep.Partitioned; pr.Groups > 0 {
+		log.Info("priced by partition", "taps", pr.Taps, "bytes", pr.Bytes, "groups", pr.Groups, "splits", pr.Splits)
+	}
 	if len(replace) > 0 {
 		if err := s.replaceOutput(replace); err != nil {
 			return nil, err
@@ -428,6 +433,9 @@ func (p *router) price(inputs []string, run *pricing, rep *Report) error {
 		p.parts = nil
 		if err != nil {
 			return err
+		}
+		for i := range parts {
+			p.part.Bytes += parts[i].bytes
 		}
 		if p.s.afterPartition != nil {
 			p.s.afterPartition(p.dir.Path())
