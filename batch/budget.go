@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/tapsettle/tapsettle/engine"
+
 	"github.com/tapsettle/tapsettle/settlement"
 )
 
@@ -74,6 +76,17 @@ func (s *Settle) plan() (budgetPlan, error) {
 		p.writers = int(max(1, p.budget/writerMemory))
 	}
 	return p, nil
+}
+
+// groupShards is the shard count of an engine that prices a group of
+// partitions, at most shards: one shard per engine.HoldFloor/2 taps the
+// plan holds. A group's cards spread over every card bucket of each
+// shard (engine.CardPartition), each of which sets aside a chunk of 512
+// taps (engine.HoldFloor taps a shard, 18 MiB): a shard with fewer taps
+// than that fills its chunks in part, and under a small budget that
+// memory would go to waste. The rows do not depend on the shard count.
+func (p budgetPlan) groupShards(shards int) int {
+	return int(min(int64(shards), max(1, p.maxTaps/(engine.HoldFloor/2))))
 }
 
 // overBudget is the error of a run with a state folder whose day does not

@@ -17,29 +17,32 @@ import (
 // disk and priced a group of partitions at a time (see Settle.MemoryBudget):
 // a tap goes to the partition named by partitionBits bits of its card's
 // engine.CardOrder, so a card's taps, in every city, are all in one
-// partition, and a partition is a contiguous range of every shard's
-// release order. Its taps are written in their compact form
+// partition. Its taps are written in their compact form
 // (transit.Tap.AppendCompact, about 70 bytes against 144 in memory), a
 // buffer of them at a time, each buffer a section of a run file of
 // internal/spill: S2-compressed, CRC-checked and counted, in a spill
 // folder that is removed when the run ends and, after a crash, by the next
 // run.
+//
+// Which bits: engine.CardPartition's, bits 32 to 39 of CardOrder, the
+// next 8 below at each split. Not the top ones, though a partition of
+// them would be a contiguous range of the release order: they place a
+// card's home slot in the engine's card index, so a group of such
+// partitions crowds its cards into a sliver of the index, whose linear
+// probing then collapses (a 2,000,000-tap day under a 64 MiB budget spent
+// 10 of its 15 seconds of CPU in the index; 3.1 in all with these bits).
 
 // partitionBits is how many bits of CardOrder name a partition: 256
 // partitions, so that a group of them fits the budget closely (a 20
 // million tap day makes partitions of some 80,000 taps, 25 MB to price).
 // A partition larger than the budget is split again by the next bits
-// (see pricePartitions).
+// (see pricePartitions), up to engine.PartitionLevels levels: cards that
+// share all those bits (in practice one card with a day's worth of taps)
+// are priced together whatever their size.
 const partitionBits = 8
 
 // partitions is the number of partitions of one split.
 const partitions = 1 << partitionBits
-
-// maxSplitShift bounds splitting: a partition is split again only while
-// its bits leave room for another split, so cards that share the top 40
-// bits of their hash (one card with a day's worth of taps, in practice)
-// are priced together whatever their size.
-const maxSplitShift = 64 - 5*partitionBits
 
 // partBufMax and partBufMin bound a partition's buffer of compact taps:
 // the run holds one per partition, so their sum is kept to about an
@@ -77,8 +80,8 @@ type partBuf struct {
 // router); writers compress and write full buffers concurrently.
 type tapParts struct {
 	dir   *spill.Dir
-	shift uint // a tap's partition is CardOrder >> shift & (partitions-1)
-	size  int  // a buffer's capacity
+	level int // a tap's partition is engine.CardPartition at level
+	size  int // a buffer's capacity
 
 	bufs [partitions]*partBuf
 	jobs chan *partBuf
@@ -90,11 +93,11 @@ type tapParts struct {
 	err   error
 }
 
-// newTapParts starts writers of partitions of taps whose CardOrder is
-// split at shift, in dir.
-func newTapParts(dir *spill.Dir, shift uint, size int) *tapParts {
+// newTapParts starts writers of partitions of taps split at level, in
+// dir.
+func newTapParts(dir *spill.Dir, level int, size int) *tapParts {
 	w := min(runtime.GOMAXPROCS(0), 4)
-	tp := &tapParts{dir: dir, shift: shift, size: size, jobs: make(chan *partBuf, w), free: make(chan *partBuf, 2*w)}
+	tp := &tapParts{dir: dir, level: level, size: size, jobs: make(chan *partBuf, w), free: make(chan *partBuf, 2*w)}
 	for range w {
 		tp.wg.Go(tp.write)
 	}
@@ -104,7 +107,7 @@ func newTapParts(dir *spill.Dir, shift uint, size int) *tapParts {
 // add copies t into its partition's buffer, handing the buffer to a
 // writer when it is full.
 func (tp *tapParts) add(t *transit.Tap) {
-	p := int(engine.CardOrder(&t.Card) >> tp.shift & (partitions - 1))
+	p := engine.CardPartition(&t.Card, tp.level)
 	b := tp.bufs[p]
 	if b == nil {
 		b = tp.newBuf(p)

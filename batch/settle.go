@@ -87,6 +87,9 @@ type Settle struct {
 	// afterPartition, set by tests only, is called with the spill
 	// folder once the run's taps are partitioned, before they are priced.
 	afterPartition func(dir string)
+	// groupShards, set by tests only, is the shard count of the engines
+	// that price groups of partitions, instead of the plan's.
+	groupShards int
 }
 
 // Report is what a Settle run did.
@@ -440,7 +443,7 @@ func (p *router) price(inputs []string, run *pricing, rep *Report) error {
 		if p.s.afterPartition != nil {
 			p.s.afterPartition(p.dir.Path())
 		}
-		return p.pricePartitions(&parts, 64-partitionBits)
+		return p.pricePartitions(&parts, 0)
 	}
 	p.submitPending(free)
 	defer func() { p.stats = p.eng.Stats() }()
@@ -500,7 +503,7 @@ func (p *router) partition(held int64) error {
 	p.dir = dir
 	p.log.Info("the day is larger than the memory budget: partitioning its taps by card to disk",
 		"taps", held, "budget", sizeText(p.plan.budget), "partitions", partitions, "dir", dir.Path())
-	p.parts = newTapParts(dir, 64-partitionBits, p.plan.partBuf)
+	p.parts = newTapParts(dir, 0, p.plan.partBuf)
 	p.eng.Stop()
 	if err := p.eng.Held(p.parts.add); err != nil {
 		return fmt.Errorf("settle: %w", err)
@@ -516,11 +519,11 @@ func (p *router) partition(held int64) error {
 	return nil
 }
 
-// pricePartitions prices the partitions of a split at shift, in order, a
+// pricePartitions prices the partitions of a split at level, in order, a
 // group of adjacent ones at a time: as many as the budget's plan holds.
-// A partition larger than that alone is split again by the next bits of
-// the card hash, while there are bits left.
-func (p *router) pricePartitions(parts *[partitions]partition, shift uint) error {
+// A partition larger than that alone is split again at the next level,
+// while there is one.
+func (p *router) pricePartitions(parts *[partitions]partition, level int) error {
 	var group []spill.Section
 	var taps int64
 	flush := func() error {
@@ -541,12 +544,12 @@ func (p *router) pricePartitions(parts *[partitions]partition, shift uint) error
 				return err
 			}
 		}
-		if pt.taps > p.plan.maxTaps && shift > maxSplitShift {
-			sub, err := p.split(pt, shift-partitionBits)
+		if pt.taps > p.plan.maxTaps && level+1 < engine.PartitionLevels {
+			sub, err := p.split(pt, level+1)
 			if err != nil {
 				return err
 			}
-			if err := p.pricePartitions(sub, shift-partitionBits); err != nil {
+			if err := p.pricePartitions(sub, level+1); err != nil {
 				return err
 			}
 			continue
@@ -557,11 +560,11 @@ func (p *router) pricePartitions(parts *[partitions]partition, shift uint) error
 	return flush()
 }
 
-// split partitions one partition's taps again, at shift.
-func (p *router) split(pt *partition, shift uint) (*[partitions]partition, error) {
+// split partitions one partition's taps again, at level.
+func (p *router) split(pt *partition, level int) (*[partitions]partition, error) {
 	p.log.Info("a partition is larger than the memory budget: splitting it", "taps", pt.taps, "budget", sizeText(p.plan.budget))
 	p.part.Splits++
-	tp := newTapParts(p.dir, shift, p.plan.partBuf)
+	tp := newTapParts(p.dir, level, p.plan.partBuf)
 	var buf []transit.Tap
 	for _, sec := range pt.secs {
 		err := readSection(sec, func(n int) []transit.Tap {
@@ -587,7 +590,12 @@ func (p *router) split(pt *partition, shift uint) (*[partitions]partition, error
 // sections concurrently; the caller's goroutine submits.
 func (p *router) priceGroup(secs []spill.Section, taps int64) error {
 	p.log.Debug("pricing a group of partitions", "taps", taps, "sections", len(secs))
-	eng, err := engine.New(p.s.Book, p.coll, p.eopts)
+	opts := p.eopts
+	opts.Shards = p.plan.groupShards(opts.Shards)
+	if p.s.groupShards > 0 {
+		opts.Shards = min(p.s.groupShards, p.eopts.Shards)
+	}
+	eng, err := engine.New(p.s.Book, p.coll, opts)
 	if err != nil {
 		return fmt.Errorf("settle: %w", err)
 	}

@@ -39,7 +39,7 @@ folder under $TMPDIR as it is read, and priced a group of partitions at a time; 
 and malformed records beyond their share are sorted to disk and merged when the files
 are written. The files are the same as a run in memory. The folder is removed when
 the run ends, or by the next run after a crash; point TMPDIR at a disk with room for
-about 40 bytes a tap, not at a memory file system. A run with --state holds its days
+about 45 bytes a tap, not at a memory file system. A run with --state holds its days
 in memory: beyond the budget it fails, saying so.
 
 With --state DIR --day D a clearing house settles day by day: each run goes on
