@@ -15,6 +15,7 @@ import (
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/internal/spill"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -63,11 +64,21 @@ type Settle struct {
 	// held before they are spilled to disk (settlement.Options.RejectBuffer).
 	// Default: settlement.DefaultRejectBuffer.
 	RejectBuffer int
-	// SpillDir is where the run's spill folder is made, when it needs one
-	// (settlement.Options.SpillDir); it is removed when the run ends, and
-	// one left by a run that crashed is removed by the next. Default:
-	// os.TempDir().
+	// SpillDir is where the run's spill folders are made, when it needs
+	// them (its taps partitioned by card, settlement.Options.SpillDir);
+	// they are removed when the run ends, and those left by a run that
+	// crashed are removed by the next. Default: os.TempDir().
 	SpillDir string
+	// MemoryBudget bounds, in bytes, the memory the run plans for its
+	// data: the taps an engine holds with their card states, and the rows
+	// and malformed records held for the files before they spill to
+	// SpillDir (settlement.Options.RowBuffer, RejectBuffer). A day whose taps would
+	// need more is partitioned by card to SpillDir as it is read (the taps
+	// read so far too) and priced a group of partitions at a time, each in
+	// an engine of its own: the files are the same as a run in memory.
+	// A run with State cannot do that and fails with ErrOverBudget
+	// instead. Default: DefaultMemoryBudget.
+	MemoryBudget int64
 	// Progress, when set, is told the compressed input bytes consumed.
 	Progress func(n int64)
 	// ProgressRecords, when set, is told the input records decoded, as
@@ -80,6 +91,13 @@ type Settle struct {
 	OnPhase func(Phase)
 	// Log receives progress and outcome records. Default: discard.
 	Log *slog.Logger
+
+	// afterPartition, set by tests only, is called with the spill
+	// folder once the run's taps are partitioned, before they are priced.
+	afterPartition func(dir string)
+	// groupShards, set by tests only, is the shard count of the engines
+	// that price groups of partitions, instead of the plan's.
+	groupShards int
 }
 
 // Phase is a stage of a Settle run, in the order they come.
@@ -129,6 +147,24 @@ type Report struct {
 	State *StateInfo
 	// Corrections counts what became of the corrections.
 	Corrections CorrectionsReport
+	// Partitioned says how a day larger than the memory budget was
+	// priced; zero when it was priced in memory.
+	Partitioned PartitionReport
+}
+
+// PartitionReport describes a run whose taps went to partitions on disk
+// (see Settle.MemoryBudget).
+type PartitionReport struct {
+	// Taps is the number of taps written to partitions: every tap of
+	// the run.
+	Taps int64
+	// Groups is the number of engines that priced groups of partitions.
+	Groups int
+	// Splits is the number of partitions too large for the budget alone
+	// that were split again.
+	Splits int
+	// Bytes is the size of the partitions on disk (before any split).
+	Bytes int64
 }
 
 // InputReport describes one input.
@@ -137,6 +173,15 @@ type InputReport struct {
 	Format      ingest.Format
 	Compression ingest.Compression
 	Stats       ingest.Stats
+}
+
+// spillParent is the folder in which a run with SpillDir dir makes its
+// spill folders.
+func spillParent(dir string) string {
+	if dir == "" {
+		return os.TempDir()
+	}
+	return dir
 }
 
 // InputSize returns the total size of the named inputs in bytes, or -1 if
@@ -182,9 +227,16 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	plan, err := s.plan()
+	if err != nil {
+		return nil, err
+	}
 	eopts := engine.Options{Shards: s.Shards, BatchSize: s.BatchSize, DedupDays: s.DedupDays, Window: engine.Unbounded, Calendar: s.Calendar,
 		KeepCharges: s.State != ""}
 	eopts.EnsureDefaults()
+	// A run that was killed leaves its spill folders: remove them now,
+	// whether or not this run needs one (best effort, as spill.Open).
+	_, _ = spill.Clean(spillParent(s.SpillDir))
 	var sd *stateDir
 	switch {
 	case s.State != "" && s.Day == 0:
@@ -218,7 +270,8 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 		Shards:       eopts.Shards,
 		Calendar:     s.Calendar,
 		Ledger:       s.Ledger,
-		RejectBuffer: s.RejectBuffer,
+		RejectBuffer: plan.rejects,
+		RowBuffer:    plan.rows,
 		SpillDir:     s.SpillDir,
 	})
 	defer coll.Close()
@@ -235,21 +288,23 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 		}
 		run.window, run.log = eopts.DedupDays, log
 	}
-	eng, err := engine.New(s.Book, coll, eopts)
-	if err != nil {
+	// The router holds the only reference to the engine, so that the
+	// engine's memory goes when the router drops it (partition).
+	rt := &router{s: s, ctx: ctx, coll: coll, eopts: eopts, plan: plan, log: log, part: &rep.Partitioned}
+	if rt.eng, err = engine.New(s.Book, coll, eopts); err != nil {
 		return nil, fmt.Errorf("settle: %w", err)
 	}
 	if sd != nil {
-		if err := sd.load(eng); err != nil {
-			eng.Close()
+		if err := sd.load(rt.eng); err != nil {
+			rt.eng.Close()
 			return nil, err
 		}
 	}
 	s.phase(PhaseReading)
-	if err := s.price(ctx, inputs, eng, run, rep); err != nil {
+	if err := rt.price(inputs, run, rep); err != nil {
 		return nil, err
 	}
-	rep.Engine = eng.Stats()
+	rep.Engine = rt.stats
 	rep.Priced = time.Since(start)
 	for _, ir := range rep.Inputs {
 		rep.Records += ir.Stats.Records
@@ -257,6 +312,9 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 		rep.Rejected += ir.Stats.Rejected
 	}
 	log.Info("priced", "records", rep.Records, "taps", rep.Taps, "malformed", rep.Rejected, "elapsed", rep.Priced)
+	if pr := rep.Partitioned; pr.Groups > 0 {
+		log.Info("priced by partition", "taps", pr.Taps, "bytes", pr.Bytes, "groups", pr.Groups, "splits", pr.Splits)
+	}
 	s.phase(PhaseWriting)
 	if len(replace) > 0 {
 		if err := s.replaceOutput(replace); err != nil {
@@ -264,11 +322,11 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 		}
 		log.Info("replaced the days of an earlier run", "dir", s.OutDir, "days", replace)
 	}
-	if err := s.writeDays(coll, rep, log); err != nil {
+	if err := s.writeDays(coll, rep, plan, log); err != nil {
 		return nil, err
 	}
 	if sd != nil {
-		if err := sd.save(eng, s.Day, s.Calendar, eopts.DedupDays, s.Book.Fingerprint()); err != nil {
+		if err := sd.save(rt.eng, s.Day, s.Calendar, eopts.DedupDays, s.Book.Fingerprint()); err != nil {
 			return nil, err
 		}
 		rep.State = sd.info
@@ -309,22 +367,39 @@ func (p *pricing) carry(closed, last transit.Day, cal *transit.Calendar) {
 	}
 }
 
+// router prices a run's taps: in its engine, or, once they pass the
+// budget's plan, partitioned by card to disk and priced a group of
+// partitions at a time (partition.go).
+type router struct {
+	s     *Settle
+	ctx   context.Context
+	coll  *settlement.Collector
+	eopts engine.Options
+	plan  budgetPlan
+	log   *slog.Logger
+	// eng is the run's engine; nil once its taps went to partitions.
+	eng   *engine.Engine
+	stats engine.Stats
+	// pending are taps the router holds before the engine does.
+	pending []*tapBuf
+	dir     *spill.Dir // the partitions' spill folder, once made
+	parts   *tapParts  // the partitions being written
+	part    *PartitionReport
+}
+
 // price decodes the inputs into the engine and closes it: every tap is
 // priced into coll when it returns nil. Each input's report goes into
-// rep.Inputs.
-func (s *Settle) price(ctx context.Context, inputs []string, eng *engine.Engine, run *pricing, rep *Report) error {
-	engineOpen := true
-	defer func() {
-		if engineOpen {
-			eng.Close()
-		}
-	}()
+// rep.Inputs. When the taps held pass the budget's plan, they go to
+// partitions on disk instead, and the inputs' other taps after them; the
+// partitions are then priced in turn.
+func (p *router) price(inputs []string, run *pricing, rep *Report) error {
+	defer p.cleanup()
 	full := make(chan *tapBuf, 8)
 	free := make(chan *tapBuf, 16)
 	var wg sync.WaitGroup
 	var firstErr atomic.Pointer[error]
 	fail := func(err error) { firstErr.CompareAndSwap(nil, &err) }
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(p.ctx)
 	defer cancel()
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for i, in := range inputs {
@@ -333,7 +408,7 @@ func (s *Settle) price(ctx context.Context, inputs []string, eng *engine.Engine,
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			ir, err := s.decode(ctx, in, run.onReject, full, free)
+			ir, err := p.s.decode(ctx, in, run.onReject, full, free)
 			rep.Inputs[i] = ir
 			if err != nil {
 				fail(err)
@@ -342,38 +417,290 @@ func (s *Settle) price(ctx context.Context, inputs []string, eng *engine.Engine,
 		}()
 	}
 	go func() { wg.Wait(); close(full) }()
+	// The router holds the first taps itself (see engine.HoldFloor) until
+	// they pass directFrom, when they go to the engine and the rest
+	// straight after them; or, when the plan's taps come first, to the
+	// partitions.
+	directFrom := min(p.plan.maxTaps+1, int64(engine.HoldFloor)*int64(p.eopts.Shards))
+	var held int64
+	failed := false
 	for b := range full { // the router: the one goroutine that submits
-		eng.Submit(b.taps)
+		switch {
+		case failed:
+		case p.parts != nil:
+			for i := range b.taps {
+				p.parts.add(&b.taps[i])
+			}
+			p.part.Taps += int64(len(b.taps))
+		default:
+			held += int64(len(b.taps))
+			switch {
+			case held > p.plan.maxTaps:
+				p.hold(b)
+				b = nil
+				var err error
+				if run.last != 0 {
+					err = overBudget(held, p.plan)
+				} else {
+					err = p.partition(held)
+				}
+				if err != nil {
+					fail(err)
+					cancel()
+					failed = true
+				}
+			case held < directFrom:
+				p.hold(b)
+				b = nil
+			default:
+				p.submitPending(free)
+				p.eng.Submit(b.taps)
+			}
+		}
+		if b != nil {
+			select {
+			case free <- b:
+			default:
+			}
+		}
+	}
+	if err := firstErr.Load(); err != nil {
+		return *err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.s.phase(PhasePricing)
+	if p.parts != nil {
+		parts, err := p.parts.finish()
+		p.parts = nil
+		if err != nil {
+			return err
+		}
+		for i := range parts {
+			p.part.Bytes += parts[i].bytes
+		}
+		if p.s.afterPartition != nil {
+			p.s.afterPartition(p.dir.Path())
+		}
+		return p.pricePartitions(&parts, 0)
+	}
+	p.submitPending(free)
+	defer func() { p.stats = p.eng.Stats() }()
+	if run.last == 0 {
+		p.eng.Close()
+		return nil
+	}
+	// With a state folder: close the run's days, hold the rest.
+	p.eng.CloseDay(run.last)
+	if err := run.applyCorrections(p.eng, &rep.Corrections); err != nil {
+		return err
+	}
+	p.eng.Stop()
+	return nil
+}
+
+// hold keeps b's taps in the router, for the engine or the partitions.
+func (p *router) hold(b *tapBuf) { p.pending = append(p.pending, b) }
+
+// submitPending hands the taps the router holds to the engine, and their
+// buffers back to the decoders.
+func (p *router) submitPending(free chan *tapBuf) {
+	for i, b := range p.pending {
+		p.eng.Submit(b.taps)
+		p.pending[i] = nil
 		select {
 		case free <- b:
 		default:
 		}
 	}
-	if p := firstErr.Load(); p != nil {
-		return *p
+	p.pending = p.pending[:0]
+}
+
+// cleanup stops what price leaves running after an error: the engine, the
+// partitions' writers; and removes the spill folder.
+func (p *router) cleanup() {
+	if p.eng != nil {
+		p.eng.Stop() // a no-op once closed
 	}
-	if err := ctx.Err(); err != nil {
+	if p.parts != nil {
+		p.parts.finish()
+		p.parts = nil
+	}
+	if p.dir != nil {
+		p.dir.Close()
+		p.dir = nil
+	}
+}
+
+// partition stops the engine, which holds the held taps read so far, and
+// moves them to partitions on disk, where the router sends the rest.
+func (p *router) partition(held int64) error {
+	dir, err := spill.Open(p.s.SpillDir)
+	if err != nil {
+		return fmt.Errorf("settle: partition taps to disk: %w", err)
+	}
+	p.dir = dir
+	p.log.Info("the day is larger than the memory budget: partitioning its taps by card to disk",
+		"taps", held, "budget", sizeText(p.plan.budget), "partitions", partitions, "dir", dir.Path())
+	p.parts = newTapParts(dir, 0, p.plan.partBuf)
+	p.eng.Stop()
+	if err := p.eng.Held(p.parts.add); err != nil {
+		return fmt.Errorf("settle: %w", err)
+	}
+	for _, b := range p.pending {
+		for i := range b.taps {
+			p.parts.add(&b.taps[i])
+		}
+	}
+	p.pending = nil
+	p.part.Taps = held
+	p.eng = nil // its memory goes with it
+	return nil
+}
+
+// pricePartitions prices the partitions of a split at level, in order, a
+// group of adjacent ones at a time: as many as the budget's plan holds.
+// A partition larger than that alone is split again at the next level,
+// while there is one.
+func (p *router) pricePartitions(parts *[partitions]partition, level int) error {
+	var group []spill.Section
+	var taps int64
+	flush := func() error {
+		if len(group) == 0 {
+			return nil
+		}
+		err := p.priceGroup(group, taps)
+		group, taps = group[:0], 0
 		return err
 	}
-	s.phase(PhasePricing)
-	if run.last == 0 {
-		eng.Close()
-		engineOpen = false
-		return nil
+	for i := range parts {
+		pt := &parts[i]
+		if pt.taps == 0 {
+			continue
+		}
+		if taps > 0 && taps+pt.taps > p.plan.maxTaps {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if pt.taps > p.plan.maxTaps && level+1 < engine.PartitionLevels {
+			sub, err := p.split(pt, level+1)
+			if err != nil {
+				return err
+			}
+			if err := p.pricePartitions(sub, level+1); err != nil {
+				return err
+			}
+			continue
+		}
+		group = append(group, pt.secs...)
+		taps += pt.taps
 	}
-	// With a state folder: close the run's days, hold the rest.
-	eng.CloseDay(run.last)
-	if err := run.applyCorrections(eng, &rep.Corrections); err != nil {
+	return flush()
+}
+
+// split partitions one partition's taps again, at level.
+func (p *router) split(pt *partition, level int) (*[partitions]partition, error) {
+	p.log.Info("a partition is larger than the memory budget: splitting it", "taps", pt.taps, "budget", sizeText(p.plan.budget))
+	p.part.Splits++
+	tp := newTapParts(p.dir, level, p.plan.partBuf)
+	var buf []transit.Tap
+	for _, sec := range pt.secs {
+		err := readSection(sec, func(n int) []transit.Tap {
+			buf = tapSlice(buf, n)
+			return buf
+		}, func(taps []transit.Tap) error {
+			for i := range taps {
+				tp.add(&taps[i])
+			}
+			return p.ctx.Err()
+		})
+		if err != nil {
+			tp.finish()
+			return nil, fmt.Errorf("settle: read partition: %w", err)
+		}
+	}
+	parts, err := tp.finish()
+	return &parts, err
+}
+
+// priceGroup prices the taps of a group of partitions (their sections)
+// in an engine of its own, into the run's collector. Readers decode the
+// sections concurrently; the caller's goroutine submits.
+func (p *router) priceGroup(secs []spill.Section, taps int64) error {
+	p.log.Debug("pricing a group of partitions", "taps", taps, "sections", len(secs))
+	opts := p.eopts
+	opts.Shards = p.plan.groupShards(opts.Shards)
+	if p.s.groupShards > 0 {
+		opts.Shards = min(p.s.groupShards, p.eopts.Shards)
+	}
+	eng, err := engine.New(p.s.Book, p.coll, opts)
+	if err != nil {
+		return fmt.Errorf("settle: %w", err)
+	}
+	defer eng.Stop() // on error; a no-op once closed
+	ctx, cancel := context.WithCancel(p.ctx)
+	defer cancel()
+	full := make(chan []transit.Tap, 8)
+	free := make(chan []transit.Tap, 16)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr atomic.Pointer[error]
+	for range min(runtime.GOMAXPROCS(0), len(secs)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(secs) {
+					return
+				}
+				err := readSection(secs[i], func(n int) []transit.Tap {
+					var buf []transit.Tap
+					select {
+					case buf = <-free:
+					default:
+					}
+					return tapSlice(buf, n)
+				}, func(b []transit.Tap) error {
+					select {
+					case full <- b:
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				})
+				if err != nil {
+					err = fmt.Errorf("settle: read partition: %w", err)
+					firstErr.CompareAndSwap(nil, &err)
+					cancel()
+					return
+				}
+			}
+		})
+	}
+	go func() { wg.Wait(); close(full) }()
+	for b := range full {
+		eng.Submit(b)
+		select {
+		case free <- b:
+		default:
+		}
+	}
+	if err := firstErr.Load(); err != nil {
+		return *err
+	}
+	if err := p.ctx.Err(); err != nil {
 		return err
 	}
-	eng.Stop()
-	engineOpen = false
+	eng.Close()
+	p.stats.Add(eng.Stats())
+	p.part.Groups++
 	return nil
 }
 
 // writeDays validates the collected days into rep.Days and, when OutDir is
 // set, writes each day's files, their manifests going into rep.Manifests.
-func (s *Settle) writeDays(coll *settlement.Collector, rep *Report, log *slog.Logger) error {
+func (s *Settle) writeDays(coll *settlement.Collector, rep *Report, plan budgetPlan, log *slog.Logger) error {
 	for _, d := range coll.Days() {
 		day := coll.Day(d)
 		if err := day.Validate(); err != nil {
@@ -387,6 +714,7 @@ func (s *Settle) writeDays(coll *settlement.Collector, rep *Report, log *slog.Lo
 			Ledger:            s.Ledger,
 			PolicyFingerprint: s.Book.Fingerprint(),
 			SkipSync:          s.SkipSync,
+			Concurrency:       plan.writers,
 		})
 		if err != nil {
 			return fmt.Errorf("settle: %w", err)

@@ -56,7 +56,22 @@ type Settlement struct {
 	// dedup window's tap_ids from one run to the next, to settle day by
 	// day; none means each run starts from nothing. Default: none.
 	State string `koanf:"state"`
+	// MemoryBudget bounds the memory settle plans for its data: the taps
+	// it holds with their card states, and the rows and malformed records
+	// it keeps for the files. A day that would need more is partitioned by
+	// card to disk (under $TMPDIR) and priced a part at a time, with the
+	// same files as a run in memory. A size such as 512MiB or 4GiB, at
+	// least 16MiB; the process needs some memory besides (the fare book,
+	// buffers, garbage not yet collected). Default: 1GiB.
+	MemoryBudget ByteSize `koanf:"memory_budget"`
 }
+
+// MinMemoryBudget is the smallest settlement.memory_budget: below it the
+// buffers of reading, spilling and writing alone would not fit.
+const MinMemoryBudget = 16 * MiB
+
+// DefaultMemoryBudget is settlement.memory_budget's default.
+const DefaultMemoryBudget = 1 * GiB
 
 // Engine configures the pricing engine.
 type Engine struct {
@@ -125,6 +140,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.Settlement.Cutoff == "" {
 		c.Settlement.Cutoff = "04:00"
+	}
+	if c.Settlement.MemoryBudget == 0 {
+		c.Settlement.MemoryBudget = DefaultMemoryBudget
 	}
 	if c.Engine.BatchSize == 0 {
 		c.Engine.BatchSize = engine.DefaultBatchSize
@@ -223,6 +241,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseCutoff(c.Settlement.Cutoff); err != nil {
 		p.bad("settlement.cutoff", c.Settlement.Cutoff, err.Error())
+	}
+	if c.Settlement.MemoryBudget < MinMemoryBudget {
+		p.bad("settlement.memory_budget", c.Settlement.MemoryBudget, "want at least "+MinMemoryBudget.String()+" (a size such as 256MiB or 1GiB)")
 	}
 	if c.Engine.Shards < 0 || c.Engine.Shards > 1024 {
 		p.bad("engine.shards", c.Engine.Shards, "want 0 (one per CPU) .. 1024")

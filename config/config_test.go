@@ -312,6 +312,7 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 		"settlement.timezone":            {"Asia/Urumqi", "Asia/Urumqi", nil},
 		"settlement.cutoff":              {"03:30", "03:30", nil},
 		"settlement.state":               {"carry", "carry", nil},
+		"settlement.memory_budget":       {"3GiB", 3 * GiB, nil},
 		"engine.shards":                  {"3", 3, nil},
 		"engine.batch_size":              {"77", 77, nil},
 		"engine.window":                  {"45s", 45 * time.Second, nil},

@@ -127,6 +127,8 @@ func formatValue(v reflect.Value) (value, typ string) {
 			return "none", "secret"
 		}
 		return redacted, "secret"
+	case v.Type() == byteSizeType:
+		return v.Interface().(ByteSize).String(), "size"
 	case v.Kind() == reflect.Slice:
 		parts := make([]string, v.Len())
 		for i := range parts {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -109,6 +110,9 @@ func Load(src Sources) (*Config, error) {
 			return nil, fmt.Errorf("config: flags: %w", err)
 		}
 	}
+	if err := checkSizes(k); err != nil {
+		return nil, err
+	}
 	var c Config
 	dc := &mapstructure.DecoderConfig{
 		Result:           &c,
@@ -117,6 +121,7 @@ func Load(src Sources) (*Config, error) {
 		WeaklyTypedInput: true, // environment values are strings
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			mapstructure.StringToTimeDurationHookFunc(),
+			byteSizeHook,
 			commaListHook,
 		),
 	}
@@ -128,6 +133,24 @@ func Load(src Sources) (*Config, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// checkSizes parses the sizes (ByteSize keys) given as text, so that a
+// bad one is reported as its key's FieldError rather than in the
+// decoder's words.
+func checkSizes(k *koanf.Koanf) error {
+	var p problems
+	eachKey(reflect.ValueOf(Config{}), func(key string, f reflect.StructField, _ reflect.Value) {
+		if f.Type != byteSizeType {
+			return
+		}
+		if s, ok := k.Get(key).(string); ok {
+			if _, err := ParseByteSize(s); err != nil {
+				p.bad(key, s, errSize.Error())
+			}
+		}
+	})
+	return errors.Join(p.errs...)
 }
 
 // seedDefaults loads every key's default into k, so later sources override

@@ -1,6 +1,7 @@
 package settlement
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -33,6 +34,14 @@ type Collector struct {
 	// after it are counted, not kept, and their days fail Validate.
 	spillErr error
 	done     map[transit.Day]*Day
+
+	// rows are the days' spilled rows (row_spill.go); rowErr is the
+	// error of a failed row spill, which fails every day's Validate
+	// (rows may have been lost). rowLimit is a shard's share of
+	// Options.RowBuffer; 0 holds every row.
+	rows     map[transit.Day]*dayRows
+	rowErr   error
+	rowLimit int
 }
 
 // shardState is written by one shard goroutine only. The padding keeps two
@@ -41,7 +50,9 @@ type shardState struct {
 	lastDay transit.Day
 	last    *part
 	parts   map[transit.Day]*part
-	_       [64]byte
+	// rowBytes estimates the memory of the rows held in parts.
+	rowBytes int
+	_        [64]byte
 }
 
 // part is a shard's share of one day. Its rows are kept in chunks so that
@@ -64,6 +75,10 @@ func NewCollector(opts Options) *Collector {
 		shards:  make([]*shardState, opts.shards()),
 		rejects: make(map[transit.Day]*dayRejects),
 		done:    make(map[transit.Day]*Day),
+		rows:    make(map[transit.Day]*dayRows),
+	}
+	if opts.RowBuffer > 0 {
+		c.rowLimit = max(opts.RowBuffer/opts.shards(), rowSize)
 	}
 	for i := range c.shards {
 		c.shards[i] = &shardState{parts: make(map[transit.Day]*part)}
@@ -91,12 +106,25 @@ func (c *Collector) Emit(shard int, rows []transit.Priced) {
 		}
 		switch p.t.add(r) {
 		case rowBad:
+			continue
 		case rowInterregional:
 			p.rows.Push(r)
 		default:
-			if keepAll {
-				p.rows.Push(r)
+			if !keepAll {
+				continue
 			}
+			p.rows.Push(r)
+		}
+		if s.rowBytes += rowSize; c.rowLimit > 0 && s.rowBytes > c.rowLimit {
+			if err := c.spillRows(s); err != nil {
+				c.mu.Lock()
+				if c.rowErr == nil {
+					c.rowErr = fmt.Errorf("spill rows: %w", err)
+				}
+				c.rowLimit = 0 // hold the rest: the days fail Validate anyway
+				c.mu.Unlock()
+			}
+			s.last = nil // spillRows may have emptied the parts
 		}
 	}
 }
@@ -202,21 +230,41 @@ func (c *Collector) Day(d transit.Day) *Day {
 	c.mu.Lock()
 	rejects, spilled, nRejects, rejErr := c.takeRejectsLocked(d)
 	prev := c.done[d]
+	rowsSpilled, rowErr := c.rows[d] != nil, c.rowErr
 	c.mu.Unlock()
-	if prev != nil && len(stores) == 0 && nRejects == 0 {
+	if prev != nil && len(stores) == 0 && nRejects == 0 && !rowsSpilled {
 		return prev
 	}
 
 	day := &Day{Day: d, Ledger: c.opts.Ledger, Participants: c.opts.Participants}
 	t.counts[transit.StatusRejected] += nRejects
 	t.fill(day)
-	day.Rows = sortedRows(stores)
+	if rowsSpilled {
+		// Some of the day's rows are on disk: the rest go there too, so
+		// that the day is written from its runs alone.
+		days := make([]transit.Day, len(stores))
+		for i := range days {
+			days[i] = d
+		}
+		err := c.spillStores(days, stores)
+		c.mu.Lock()
+		day.spilledRows, rowErr = c.takeRowsLocked(d)
+		c.mu.Unlock()
+		day.Rows = []transit.Priced{}
+		day.rowErr = errors.Join(rowErr, err)
+		if prev != nil {
+			day.rowErr = errors.Join(day.rowErr, errors.New("a day whose rows were spilled was collected twice"))
+		}
+	} else {
+		day.Rows = sortedRows(stores)
+		day.rowErr = rowErr
+	}
 	day.Rejects = rejects
 	if day.Rejects == nil {
 		day.Rejects = []transit.Reject{}
 	}
 	day.spilled, day.rejErr = spilled, rejErr
-	if prev != nil {
+	if prev != nil && !rowsSpilled {
 		day = mergeDays([]*Day{prev, day})
 	}
 	c.mu.Lock()

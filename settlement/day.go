@@ -3,7 +3,6 @@ package settlement
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -147,6 +146,11 @@ type Day struct {
 	// is the error that lost some, reported by Validate.
 	spilled *rejectSet
 	rejErr  error
+	// spilledRows holds the rows when the collector spilled them (by
+	// rowOrder: the ledger's, with Ledger, and the clearing files');
+	// rowErr is the error of a row spill, reported by Validate.
+	spilledRows [2]*rowSet
+	rowErr      error
 }
 
 // badRows remembers rows that break the row invariants (see rowProblem).
@@ -222,6 +226,9 @@ func (d *Day) Validate() error {
 	if d.rejErr != nil {
 		return fmt.Errorf("settlement: day %s: rejects: %w", DirName(d.Day), d.rejErr)
 	}
+	if d.rowErr != nil {
+		return fmt.Errorf("settlement: day %s: rows: %w", DirName(d.Day), d.rowErr)
+	}
 	if n := d.RejectCount(); n > d.Counts[transit.StatusRejected] {
 		return invalid(d, "%d malformed records, only %d rejected", n, d.Counts[transit.StatusRejected])
 	}
@@ -246,51 +253,16 @@ func (d *Day) validateRows() error {
 	if d.Day == Undated && len(d.Rows) > 0 {
 		return invalid(d, "rows in the undated pseudo-day")
 	}
-	t := newTally(nil)
+	if d.rowsSpilled() {
+		return nil // checked as they are written (rowCheck)
+	}
+	chk := newRowCheck(d, ledgerOrder, false)
 	for i := range d.Rows {
-		r := &d.Rows[i]
-		if i > 0 && ComparePriced(&d.Rows[i-1], r) > 0 {
-			return invalid(d, "rows not sorted at tap %s", r.ID.String())
+		if err := chk.add(&d.Rows[i]); err != nil {
+			return err
 		}
-		if r.Day != d.Day {
-			return invalid(d, "tap %s belongs to day %s", r.ID.String(), DirName(r.Day))
-		}
-		if why := rowProblem(r); why != "" {
-			return invalid(d, "tap %s: %s", r.ID.String(), why)
-		}
-		if why := idProblem(r); why != "" {
-			return invalid(d, "tap %s: %s", r.ID.String(), why)
-		}
-		if !d.Ledger && !(isClearing(r) && r.Interregional()) {
-			return invalid(d, "tap %s is not an interregional clearing row", r.ID.String())
-		}
-		t.add(r)
 	}
-	var got Day
-	t.fill(&got)
-	if !slices.Equal(got.Bilateral, d.Bilateral) {
-		return invalid(d, "bilateral totals differ from the rows")
-	}
-	if got.Interregional != d.Interregional {
-		return invalid(d, "interregional totals %+v, rows sum to %+v", d.Interregional, got.Interregional)
-	}
-	if !d.Ledger {
-		return nil
-	}
-	got.Counts[transit.StatusRejected] += d.RejectCount()
-	if got.Counts != d.Counts {
-		return invalid(d, "status counts %v, rows and rejects count %v", d.Counts, got.Counts)
-	}
-	if got.Totals != d.Totals {
-		return invalid(d, "totals %+v, rows sum to %+v", d.Totals, got.Totals)
-	}
-	if got.Adjustments != d.Adjustments {
-		return invalid(d, "adjustment totals %+v, rows sum to %+v", d.Adjustments, got.Adjustments)
-	}
-	if !slices.Equal(got.Discounts, d.Discounts) {
-		return invalid(d, "discount totals differ from the rows")
-	}
-	return nil
+	return chk.finish()
 }
 
 func (d *Day) validateBilateral() error {

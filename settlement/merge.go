@@ -31,6 +31,9 @@ func Merge(parts ...*Day) (*Day, error) {
 		if !slices.Equal(p.Participants, first.Participants) {
 			return nil, fmt.Errorf("settlement: merge: part %d has another participant list: %w", i, ErrInvalidDay)
 		}
+		if p.rowsSpilled() {
+			return nil, fmt.Errorf("settlement: merge: part %d holds its rows on disk (Options.RowBuffer): merge days held in memory: %w", i, ErrInvalidDay)
+		}
 		for j := 1; j < len(p.Rows); j++ {
 			if ComparePriced(&p.Rows[j-1], &p.Rows[j]) > 0 {
 				return nil, fmt.Errorf("settlement: merge: part %d: rows not sorted at tap %s: %w", i, p.Rows[j].ID.String(), ErrInvalidDay)

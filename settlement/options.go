@@ -61,6 +61,13 @@ type Options struct {
 	// settles in bounded memory; the output is the same either way.
 	// Default: DefaultRejectBuffer.
 	RejectBuffer int
+	// RowBuffer bounds, in bytes, the rows held in memory for the files
+	// (every row with Ledger, else the interregional clearing rows), a
+	// shard's share each: a shard beyond its share sorts its rows into
+	// runs in the spill folder, merged when the day's files are written
+	// (row_spill.go); the files are the same either way. 0 holds every
+	// row.
+	RowBuffer int
 	// SpillDir is the folder in which the collector makes its spill folder
 	// (see package internal/spill: removed by Collector.Close, and by the
 	// next run after a crash). Default: os.TempDir(); where that is a
@@ -76,6 +83,9 @@ var ErrOptions = errors.New("invalid settlement options")
 func (o *Options) Validate() error {
 	if o.Shards < 0 {
 		return fmt.Errorf("settlement: Shards %d is negative: %w", o.Shards, ErrOptions)
+	}
+	if o.RowBuffer < 0 {
+		return fmt.Errorf("settlement: RowBuffer %d is negative: %w", o.RowBuffer, ErrOptions)
 	}
 	if o.RejectBuffer < 0 {
 		return fmt.Errorf("settlement: RejectBuffer %d is negative: %w", o.RejectBuffer, ErrOptions)

@@ -192,6 +192,19 @@ func stageDay(dir string, d *Day, opts WriteOptions, out durable.Writer) ([]Mani
 	errs := make([]error, len(jobs))
 	var failed atomic.Bool
 	var wg sync.WaitGroup
+	// The clearing files of spilled rows are one merge, issuer by issuer,
+	// beside the other jobs.
+	var cfiles []ManifestFile
+	var cstaged []durable.Staged
+	var cerr error
+	if d.rowsSpilled() {
+		wg.Go(func() {
+			cfiles, cstaged, cerr = stageSpilledClearing(dir, d, opts, out)
+			if cerr != nil {
+				failed.Store(true)
+			}
+		})
+	}
 	sem := make(chan struct{}, opts.concurrency())
 	for i, j := range jobs {
 		sem <- struct{}{}
@@ -213,8 +226,9 @@ func stageDay(dir string, d *Day, opts WriteOptions, out durable.Writer) ([]Mani
 		})
 	}
 	wg.Wait()
+	files, stagedFiles = append(files, cfiles...), append(stagedFiles, cstaged...)
 	// A failed or skipped job left a zero staged entry; Discard ignores it.
-	return files, stagedFiles, errors.Join(errs...)
+	return files, stagedFiles, errors.Join(append(errs, cerr)...)
 }
 
 // dayJob writes one file and fills in its records and totals.
@@ -251,11 +265,18 @@ func dayJobs(d *Day, opts WriteOptions) []dayJob {
 		jobs = append(jobs, dayJob{
 			path: LedgerName,
 			write: func(w io.Writer, mf *ManifestFile) error {
-				mf.Records = int64(len(d.Rows))
+				mf.Records = d.RowCount()
 				setTotals(mf, d.Totals)
-				return writeLedger(w, d.Rows, min(opts.concurrency(), runtime.GOMAXPROCS(0)))
+				workers := min(opts.concurrency(), runtime.GOMAXPROCS(0))
+				if d.rowsSpilled() {
+					return writeSpilledLedger(w, d, workers)
+				}
+				return writeLedger(w, d.Rows, workers)
 			},
 		})
+	}
+	if d.rowsSpilled() {
+		return jobs // the clearing files: stageSpilledClearing
 	}
 	// d.Bilateral lists the pairs, sorted: index the rows by pair.
 	pairAt := make(map[uint64]int, len(d.Bilateral))
@@ -280,16 +301,22 @@ func dayJobs(d *Day, opts WriteOptions) []dayJob {
 					rows := pairRows[j]
 					f.addBatches(d.Bilateral[j].Acquirer, len(rows), func(i int, dt *Detail) { *dt = detailFromRow(&d.Rows[rows[i]], 0) })
 				}
-				f.seal()
-				got := Amounts{Count: f.Control.Details, Gross: f.Control.Gross, Discount: f.Control.Discount, Charged: f.Control.Charged}
-				mf.Records = got.Count
-				setTotals(mf, got)
-				_, err := w.Write(compress(nil, f.Append(make([]byte, 0, 256*int(got.Count)+512))))
-				return err
+				return writeClearingFile(w, f, mf)
 			},
 		})
 	}
 	return jobs
+}
+
+// writeClearingFile seals f and writes it compressed, with its records
+// and totals in mf.
+func writeClearingFile(w io.Writer, f *ClearingFile, mf *ManifestFile) error {
+	f.seal()
+	got := Amounts{Count: f.Control.Details, Gross: f.Control.Gross, Discount: f.Control.Discount, Charged: f.Control.Charged}
+	mf.Records = got.Count
+	setTotals(mf, got)
+	_, err := w.Write(compress(nil, f.Append(make([]byte, 0, 256*int(got.Count)+512))))
+	return err
 }
 
 func setTotals(mf *ManifestFile, a Amounts) {

@@ -267,3 +267,63 @@ func TestSettleOwnsOut(t *testing.T) {
 		t.Fatalf("verify: %v\n%s", err, out)
 	}
 }
+
+// TestSettleMemoryBudget: --memory-budget takes a size; a day larger than
+// it settles partitioned to disk into the same files as in memory; a
+// value that is not a size, or is too small, is refused naming the key.
+func TestSettleMemoryBudget(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "day.csv.zst")
+	if out, err := run(t, "gen", "--taps", "60000", "--seed", "8", "--day", "2025-03-03", "-o", in); err != nil {
+		t.Fatalf("gen: %v\n%s", err, out)
+	}
+	t.Setenv("TMPDIR", filepath.Join(dir, "tmp"))
+	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var trees []map[string][]byte
+	for _, budget := range []string{"1GiB", "16MiB"} {
+		outDir := filepath.Join(dir, "out-"+budget)
+		out, err := run(t, "settle", "--out", outDir, "--ledger", "--memory-budget", budget, "--log-level", "debug", in)
+		if err != nil {
+			t.Fatalf("settle --memory-budget %s: %v\n%s", budget, err, out)
+		}
+		trees = append(trees, readTree(t, outDir))
+	}
+	if len(trees[0]) < 10 {
+		t.Fatalf("only %d files", len(trees[0]))
+	}
+	for name, data := range trees[0] {
+		if !bytes.Equal(data, trees[1][name]) {
+			t.Errorf("%s differs with --memory-budget 16MiB", name)
+		}
+	}
+	if left, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(left) != 0 {
+		t.Errorf("left in TMPDIR: %v", left)
+	}
+	for budget, want := range map[string]string{"lots": "256MiB or 1GiB", "1MiB": "at least 16MiB", "-2GiB": "at least 16MiB"} {
+		_, err := run(t, "settle", "--out", filepath.Join(dir, "bad"), "--memory-budget", budget, in)
+		if err == nil || !strings.Contains(err.Error(), "settlement.memory_budget") || !strings.Contains(err.Error(), want) {
+			t.Errorf("--memory-budget %s: %v; want an error naming settlement.memory_budget and %q", budget, err, want)
+		}
+	}
+}
+
+// readTree reads every file under root, by relative path.
+func readTree(t *testing.T, root string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(root, p)
+		files[rel] = data
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}

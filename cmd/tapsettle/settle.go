@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -15,7 +16,7 @@ import (
 func newSettle() *cobra.Command {
 	var output *outputFlag
 	cmd := &cobra.Command{
-		Use:   "settle --out DIR [--force] [--ledger] [--state DIR --day YYYY-MM-DD [--corrections FILE]...] [--shards N] INPUT...",
+		Use:   "settle --out DIR [--force] [--ledger] [--memory-budget SIZE] [--state DIR --day YYYY-MM-DD [--corrections FILE]...] [--shards N] INPUT...",
 		Short: "Settle tap files (CSV or JSON lines; plain, zstd or gzip; - for stdin)",
 		Long: `settle prices every tap of the inputs and writes, for each settlement day, a
 folder under --out with the clearing files, the summary, the rejects and a manifest
@@ -30,6 +31,15 @@ once the taps are priced, just before the new days are written; other entries of
 --out are left alone). With --state, a run owns only the days after the state's last
 closed day (and undated): earlier runs' days stay, so settling day by day into one
 --out needs no --force; settling a day again from a copy of the state does.
+
+--memory-budget (settlement.memory_budget, default 1GiB) bounds the memory the run
+plans for its data. A day whose taps would need more is partitioned by card to a
+folder under $TMPDIR as it is read, and priced a group of partitions at a time; rows
+and malformed records beyond their share are sorted to disk and merged when the files
+are written. The files are the same as a run in memory. The folder is removed when
+the run ends, or by the next run after a crash; point TMPDIR at a disk with room for
+about 45 bytes a tap, not at a memory file system. A run with --state holds its days
+in memory: beyond the budget it fails, saying so.
 
 With --state DIR --day D a clearing house settles day by day: each run goes on
 from the journey state (open metro journeys carried across the cut-off, transfer
@@ -69,6 +79,12 @@ and no progress is drawn.`,
 			job := &batch.Settle{Day: day, Corrections: corrections,
 				Book: e.book, Calendar: e.cal, Shards: e.cfg.Engine.Shards, BatchSize: e.cfg.Engine.BatchSize, DedupDays: e.cfg.Engine.DedupDays, State: e.cfg.Settlement.State,
 				OutDir: e.cfg.Output.Dir, Ledger: e.cfg.Output.Ledger, Force: force, Log: e.log,
+				MemoryBudget: int64(e.cfg.Settlement.MemoryBudget),
+			}
+			if os.Getenv("GOMEMLIMIT") == "" {
+				// Keep the heap near what the run holds, rather than
+				// twice that (GOGC), so that the budget bounds the RSS.
+				defer debug.SetMemoryLimit(debug.SetMemoryLimit(job.MemoryLimit(len(args))))
 			}
 			// The progress display: on a terminal, never with a JSON
 			// document (a script reads standard output; standard error
@@ -100,6 +116,7 @@ and no progress is drawn.`,
 	cmd.Flags().String("state", "", "state folder: go on from the journey state of the previous run and leave this run's for the next (settle day by day; needs --day)")
 	cmd.Flags().String("day", "", "with --state: the last settlement day (YYYY-MM-DD) this run closes; taps of later days wait in the state")
 	cmd.Flags().StringArray("corrections", nil, "with --state: a corrections file to apply in the run's first open day (repeatable)")
+	cmd.Flags().String("memory-budget", "", "memory for the run's data, e.g. 256MiB or 4GiB; beyond it taps are partitioned by card to $TMPDIR (default 1GiB)")
 	addEngineFlags(cmd)
 	return cmd
 }

@@ -1,0 +1,93 @@
+package batch_test
+
+import (
+	"context"
+	"path/filepath"
+	"runtime/debug"
+	"testing"
+
+	"github.com/tapsettle/tapsettle/batch"
+	"github.com/tapsettle/tapsettle/bench"
+	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/settlement"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// budgetFixedHeap is what TestPartitionedRunBoundedMemory allows a run
+// besides its budget: the decoder of its input (a zstd window and its
+// buffers, some 12 MiB), the engine's batches, the partitions' buffers,
+// the writers' buffers, and a fifth of it all again in garbage.
+const budgetFixedHeap = 48 << 20
+
+// ledgerWriterHeap is what writing a ledger from spilled rows adds, with
+// one compressor (a budget this small allows no more): a frame's text
+// being formatted and one being compressed (8 MiB each), the compressed
+// frame and the encoder's 8 MiB window. The run plans for it once the
+// taps are priced, in the budget of a realistic size.
+const ledgerWriterHeap = 32 << 20
+
+// TestPartitionedRunBoundedMemory: a day far larger than its memory
+// budget settles, with and without the ledger, with the heap bounded by
+// the budget and a fixed allowance, where the same day in memory takes
+// the heap well past that bound (which is what this test would find
+// before taps were partitioned and rows spilled). 400,000 taps (100,000 under -race or -short).
+func TestPartitionedRunBoundedMemory(t *testing.T) {
+	n := 400_000
+	if raceEnabled || testing.Short() {
+		n = 100_000
+	}
+	dir := t.TempDir()
+	b, cal := env(t)
+	day, _ := transit.ParseDay("2025-03-03")
+	in := filepath.Join(dir, "day.csv.zst")
+	func() { // the generated records are garbage before the runs
+		d, err := bench.Generate(b, cal, bench.GenOptions{Taps: n, Seed: 4, Day: day})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bench.WriteFile(in, ingest.FormatAuto, ingest.CompressionAuto, d); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	// The heap holds at most a fifth more than the live data, so that the
+	// peak measures what the run holds rather than when the collector
+	// happened to run.
+	defer debug.SetGCPercent(debug.SetGCPercent(20))
+	const budget = 8 << 20
+	bound := uint64(budget + budgetFixedHeap)
+	var peaks [3]uint64
+	for i, tc := range []struct {
+		budget int64
+		ledger bool
+	}{{0, false}, {budget, false}, {budget, true}} {
+		budget := tc.budget
+		out := filepath.Join(dir, "out", string(rune('a'+i)))
+		job := &batch.Settle{Book: b, Calendar: cal, OutDir: out, SkipSync: true, MemoryBudget: budget, SpillDir: filepath.Join(dir, "spill"),
+			Ledger: tc.ledger}
+		stop := peakHeap()
+		rep, err := job.Run(context.Background(), []string{in})
+		peaks[i] = stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d taps, budget %d MiB, ledger %v: heap peak %d MiB above the start, %+v", rep.Taps, budget>>20, tc.ledger, peaks[i]>>20, rep.Partitioned)
+		if budget > 0 && rep.Partitioned.Groups < 2 {
+			t.Fatalf("budget %d: priced in %d groups", budget, rep.Partitioned.Groups)
+		}
+		if err := settlement.Verify(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if peaks[0] <= bound {
+		t.Fatalf("in memory the day took the heap only %d MiB above the start: too small to test a bound of %d MiB", peaks[0]>>20, bound>>20)
+	}
+	for i, ledger := range []bool{false, true} {
+		bound := bound
+		if ledger {
+			bound += ledgerWriterHeap
+		}
+		if peak := peaks[1+i]; peak > bound {
+			t.Errorf("with a budget of %d MiB the run (ledger %v) took the heap %d MiB above the start, at most %d MiB", budget>>20, ledger, peak>>20, bound>>20)
+		}
+	}
+}
