@@ -1,11 +1,9 @@
 package settlement
 
 import (
-	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"unsafe"
@@ -87,103 +85,25 @@ type rejectSet struct {
 
 // walk calls fn with every reject of the set in CompareRejects order. The
 // reject is valid until fn returns.
-func (s *rejectSet) walk(fn func(*transit.Reject) error) (err error) {
-	h := make(cursorHeap, 0, len(s.mem)+len(s.runs))
-	defer func() {
-		for _, c := range h {
-			c.close()
-		}
-	}()
-	for _, m := range s.mem {
-		c := &rejectCursor{mem: m}
-		if ok, _ := c.advance(); ok {
-			h = append(h, c)
-		}
+func (s *rejectSet) walk(fn func(*transit.Reject) error) error {
+	secs := make([]spill.Section, len(s.runs))
+	for i, r := range s.runs {
+		secs[i] = r.sec
 	}
-	for _, r := range s.runs {
-		rd, err := spill.OpenSection(r.sec)
-		if err != nil {
-			return err
-		}
-		c := &rejectCursor{rd: rd}
-		ok, err := c.advance()
-		if !ok {
-			c.close()
-		}
-		if err != nil {
-			return err
-		}
-		if ok {
-			h = append(h, c)
-		}
-	}
-	heap.Init(&h)
-	for len(h) > 0 {
-		c := h[0]
-		if err := fn(&c.cur); err != nil {
-			return err
-		}
-		ok, err := c.advance()
-		if err != nil {
-			return err
-		}
-		if ok {
-			heap.Fix(&h, 0)
-		} else {
-			c.close()
-			heap.Pop(&h)
-		}
-	}
-	return nil
-}
-
-// rejectCursor reads one sorted source of a rejectSet.
-type rejectCursor struct {
-	cur transit.Reject
-	mem []transit.Reject // the rest of a memory source
-	rd  *spill.Reader    // a run's reader
-}
-
-// advance moves to the next reject; false at the end of the source.
-func (c *rejectCursor) advance() (bool, error) {
-	if c.rd == nil {
-		if len(c.mem) == 0 {
-			return false, nil
-		}
-		c.cur, c.mem = c.mem[0], c.mem[1:]
-		return true, nil
-	}
-	rec, err := c.rd.Next()
-	if err == io.EOF {
-		return false, nil
-	}
+	m, err := spill.NewMerge(CompareRejects, decodeRejectRecord, s.mem, secs)
 	if err != nil {
-		return false, err
+		return err
 	}
-	if err := decodeRejectRecord(rec, &c.cur); err != nil {
-		return false, fmt.Errorf("%w: %v", spill.ErrCorrupt, err)
+	defer m.Close()
+	for {
+		r, ok, err := m.Next()
+		if err != nil || !ok {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
 	}
-	return true, nil
-}
-
-func (c *rejectCursor) close() {
-	if c.rd != nil {
-		c.rd.Close()
-		c.rd = nil
-	}
-}
-
-type cursorHeap []*rejectCursor
-
-func (h cursorHeap) Len() int           { return len(h) }
-func (h cursorHeap) Less(i, j int) bool { return CompareRejects(&h[i].cur, &h[j].cur) < 0 }
-func (h cursorHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *cursorHeap) Push(x any)        { *h = append(*h, x.(*rejectCursor)) }
-func (h *cursorHeap) Pop() any {
-	old := *h
-	c := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return c
 }
 
 // A spilled reject is its fields in order: Source, Field, Reason and Raw

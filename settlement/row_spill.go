@@ -2,11 +2,8 @@ package settlement
 
 import (
 	"cmp"
-	"container/heap"
 	"encoding/binary"
 	"errors"
-	"fmt"
-	"io"
 	"os"
 	"slices"
 	"unsafe"
@@ -77,108 +74,13 @@ type rowSet struct {
 	n     int64
 }
 
-// merge opens a merge of the set's runs.
-func (s *rowSet) merge() (*rowMerge, error) {
-	m := &rowMerge{h: rowHeap{order: s.order}}
-	for _, r := range s.runs {
-		rd, err := spill.OpenSection(r.sec)
-		if err != nil {
-			m.close()
-			return nil, err
-		}
-		c := &rowCursor{rd: rd}
-		ok, err := c.advance()
-		if !ok {
-			c.close()
-		}
-		if err != nil {
-			m.close()
-			return nil, err
-		}
-		if ok {
-			m.h.c = append(m.h.c, c)
-		}
+// merge opens a merge of the set's runs, in the set's order.
+func (s *rowSet) merge() (*spill.Merge[transit.Priced], error) {
+	secs := make([]spill.Section, len(s.runs))
+	for i, r := range s.runs {
+		secs[i] = r.sec
 	}
-	heap.Init(&m.h)
-	return m, nil
-}
-
-// rowMerge yields the rows of sorted runs in order, one call at a time.
-type rowMerge struct {
-	h    rowHeap
-	last *rowCursor // the cursor of the row returned last, advanced on the next call
-}
-
-// next returns the next row, valid until the following call, or false at
-// the end.
-func (m *rowMerge) next() (*transit.Priced, bool, error) {
-	if c := m.last; c != nil {
-		m.last = nil
-		ok, err := c.advance()
-		if err != nil {
-			return nil, false, err
-		}
-		if ok {
-			heap.Fix(&m.h, 0)
-		} else {
-			c.close()
-			heap.Pop(&m.h)
-		}
-	}
-	if len(m.h.c) == 0 {
-		return nil, false, nil
-	}
-	m.last = m.h.c[0]
-	return &m.last.cur, true, nil
-}
-
-func (m *rowMerge) close() {
-	for _, c := range m.h.c {
-		c.close()
-	}
-	m.h.c = nil
-}
-
-// rowCursor reads one run.
-type rowCursor struct {
-	cur transit.Priced
-	rd  *spill.Reader
-}
-
-func (c *rowCursor) advance() (bool, error) {
-	rec, err := c.rd.Next()
-	if err == io.EOF {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if err := decodeRow(rec, &c.cur); err != nil {
-		return false, fmt.Errorf("%w: %v", spill.ErrCorrupt, err)
-	}
-	return true, nil
-}
-
-func (c *rowCursor) close() {
-	if c.rd != nil {
-		c.rd.Close()
-		c.rd = nil
-	}
-}
-
-type rowHeap struct {
-	order rowOrder
-	c     []*rowCursor
-}
-
-func (h rowHeap) Len() int           { return len(h.c) }
-func (h rowHeap) Less(i, j int) bool { return h.order.compare(&h.c[i].cur, &h.c[j].cur) < 0 }
-func (h rowHeap) Swap(i, j int)      { h.c[i], h.c[j] = h.c[j], h.c[i] }
-func (h *rowHeap) Push(x any)        { h.c = append(h.c, x.(*rowCursor)) }
-func (h *rowHeap) Pop() any {
-	c := h.c[len(h.c)-1]
-	h.c = h.c[:len(h.c)-1]
-	return c
+	return spill.NewMerge(s.order.compare, decodeRow, nil, secs)
 }
 
 // A spilled row is its tap in compact form (transit.Tap.AppendCompact),
@@ -423,10 +325,10 @@ func (c *Collector) mergeRowRuns(o rowOrder, runs []rowRun, level int, dir *spil
 		os.Remove(f.Name())
 		return rowRun{}, err
 	}
-	defer m.close()
+	defer m.Close()
 	var rec []byte
 	for {
-		r, ok, err := m.next()
+		r, ok, err := m.Next()
 		if err != nil {
 			os.Remove(f.Name())
 			return rowRun{}, err

@@ -108,7 +108,7 @@ func writeSpilledLedger(w io.Writer, d *Day, workers int) error {
 	if err != nil {
 		return err
 	}
-	defer m.close()
+	defer m.Close()
 	chk := newRowCheck(d, ledgerOrder, true)
 	workers = max(1, workers)
 	buf := func() []byte {
@@ -147,7 +147,7 @@ func writeSpilledLedger(w io.Writer, d *Day, workers int) error {
 			}
 			n := 0
 			for ; n < ledgerChunkRows; n++ {
-				r, ok, err := m.next()
+				r, ok, err := m.Next()
 				if err == nil && ok {
 					err = chk.add(r)
 				}
@@ -211,7 +211,7 @@ func stageSpilledClearing(dir string, d *Day, opts WriteOptions, out durable.Wri
 	if err != nil {
 		return nil, nil, err
 	}
-	defer m.close()
+	defer m.Close()
 	chk := newRowCheck(d, pairOrder, true)
 	for lo, hi := range runs(d.Bilateral, issuerOf) {
 		issuer := d.Bilateral[lo].Issuer
@@ -223,7 +223,7 @@ func stageSpilledClearing(dir string, d *Day, opts WriteOptions, out durable.Wri
 				if ferr != nil {
 					return
 				}
-				r, ok, err := m.next()
+				r, ok, err := m.Next()
 				switch {
 				case err != nil:
 					ferr = err
@@ -251,7 +251,7 @@ func stageSpilledClearing(dir string, d *Day, opts WriteOptions, out durable.Wri
 			return files, staged, err
 		}
 	}
-	if _, more, err := m.next(); err != nil || more {
+	if _, more, err := m.Next(); err != nil || more {
 		return files, staged, errors.Join(err, invalid(d, "more interregional clearing rows than the bilateral totals count"))
 	}
 	return files, staged, chk.finish()
