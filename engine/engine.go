@@ -315,7 +315,7 @@ func (e *Engine) Close() {
 func (e *Engine) Stats() Stats {
 	var st Stats
 	for _, s := range e.shards {
-		st.add(s.published.load())
+		st.Add(s.published.load())
 	}
 	return st
 }

@@ -22,11 +22,10 @@ type Stats struct {
 	Open int64
 }
 
-// Add adds o's counts to s: the batch job sums the engines that priced
-// the partitions of a day too large for its memory.
-func (s *Stats) Add(o Stats) { s.add(o) }
-
-func (s *Stats) add(o Stats) {
+// Add adds o's counts to s: an engine sums its shards', and the batch job
+// the engines that priced the partitions of a day too large for its
+// memory.
+func (s *Stats) Add(o Stats) {
 	s.Taps += o.Taps
 	for i := range s.Rows {
 		s.Rows[i] += o.Rows[i]
