@@ -202,3 +202,21 @@ func parseCity(what, s string) (transit.City, error) {
 	}
 	return c, nil
 }
+
+// tables returns the three tables both renderings show: the flows, the
+// net positions and the claims.
+func (d *Day) tables() ([]Flow, []Net, []Claim, error) {
+	flows, err := d.Flows()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	nets, err := d.NetPositions()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	claims, err := d.Claims()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return flows, nets, claims, nil
+}

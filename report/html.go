@@ -65,15 +65,7 @@ type claimRow struct {
 // refers to nothing outside itself (its Content-Security-Policy forbids
 // any fetch), so it opens offline and the same day gives the same bytes.
 func WriteHTML(w io.Writer, d *Day, top int) error {
-	flows, err := d.Flows()
-	if err != nil {
-		return err
-	}
-	nets, err := d.NetPositions()
-	if err != nil {
-		return err
-	}
-	claims, err := d.Claims()
+	flows, nets, claims, err := d.tables()
 	if err != nil {
 		return err
 	}

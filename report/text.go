@@ -16,15 +16,7 @@ import (
 // debtors, the subsidy claim per city and card product, and the Join in
 // Card discount given. Amounts are CNY with two decimals.
 func WriteText(w io.Writer, d *Day, top int) error {
-	flows, err := d.Flows()
-	if err != nil {
-		return err
-	}
-	nets, err := d.NetPositions()
-	if err != nil {
-		return err
-	}
-	claims, err := d.Claims()
+	flows, nets, claims, err := d.tables()
 	if err != nil {
 		return err
 	}
