@@ -34,17 +34,7 @@ func runUntilLogged(t *testing.T, e *env, logged *lockedBuffer, reg *prometheus.
 	}()
 	waitLog = func(want string) {
 		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logged.String(), want); {
-			select {
-			case err := <-done:
-				t.Fatalf("run returned %v before logging %q:\n%s", err, want, logged.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the log never said %q:\n%s", want, logged.String())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		awaitLog(t, logged, done, want)
 	}
 	return waitLog, func() {
 		cancel()
@@ -114,4 +104,21 @@ func TestRunReloadsPolicies(t *testing.T) {
 			t.Errorf("policy_reloads_total = %v, want 2 ok and no error", reloads)
 		}
 	})
+}
+
+// awaitLog waits, up to 30 s, until a service's log (logged) says want,
+// failing the test if the service returns first (done) or never says it.
+func awaitLog(t *testing.T, logged *lockedBuffer, done <-chan error, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logged.String(), want); {
+		select {
+		case err := <-done:
+			t.Fatalf("run returned %v before logging %q:\n%s", err, want, logged.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log never said %q:\n%s", want, logged.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

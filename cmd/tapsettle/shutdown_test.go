@@ -119,17 +119,7 @@ func TestRunWaitsForTopic(t *testing.T) {
 	}()
 	waitLog := func(want string) {
 		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logged.String(), want); {
-			select {
-			case err := <-done:
-				t.Fatalf("run returned %v before logging %q:\n%s", err, want, logged.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the log never said %q:\n%s", want, logged.String())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		awaitLog(t, &logged, done, want)
 	}
 	waitLog("the topic does not exist yet")
 	if err := feed.CreateTopic(ctx, broker.Addrs(), feed.Security{}, e.cfg.Kafka.Topic, 2); err != nil {
