@@ -37,6 +37,9 @@ type Result struct {
 	// CPU is the process's CPU time during the measured part, 0 where the
 	// platform does not report it.
 	CPU time.Duration
+	// Process is set for a run in a child process (DayFile.SettleProcess):
+	// its peak RSS and how it held its taps.
+	Process *Process
 }
 
 // CPUPerTap is the CPU time per tap in nanoseconds, summed over all cores:

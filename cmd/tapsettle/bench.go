@@ -2,11 +2,14 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"runtime"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tapsettle/tapsettle/bench"
+	"github.com/tapsettle/tapsettle/config"
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -16,7 +19,7 @@ func newBench() *cobra.Command {
 	var seed uint64
 	var shards []int
 	var engineOnly bool
-	var plotPath string
+	var plotPath, spillBudget string
 	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -26,28 +29,49 @@ priced (fare plus journey state), over several shard counts, with heap allocatio
 per tap; (2) the same with the rows aggregated for settlement; (3) settle end to
 end on the same day encoded as zstd CSV; and (4) the streaming service (run) on
 the same day published to an embedded broker in this process, cold, with local
-state, side by side with a bare kafka-go consume loop of the same topic. Compare
-ratios from one run: absolute numbers on shared machines are noisy. --output json
-or csv writes the measurements as one JSON document or as CSV rows, one per
-measurement (docs/json-output.md).`,
+state, side by side with a bare kafka-go consume loop of the same topic. Settle
+also runs in child processes of this binary, started by a small process of its
+own, for their peak RSS (their rusage): once in memory (settlement.memory_budget,
+raised where the day needs more) and once under --spill-budget, which partitions
+a large enough day to disk. Compare ratios from one run: absolute numbers on
+shared machines are noisy. --output json or csv writes the measurements as one
+JSON document or as CSV rows, one per measurement (docs/json-output.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := setup(cmd)
 			if err != nil {
 				return err
 			}
+			spill, err := config.ParseByteSize(spillBudget)
+			if err != nil {
+				return fmt.Errorf("--spill-budget: %w", err)
+			}
+			if spill < config.MinMemoryBudget {
+				return fmt.Errorf("--spill-budget %s: want at least %s, the smallest memory budget settle takes", spill, config.MinMemoryBudget)
+			}
+			if repeat < 1 {
+				return fmt.Errorf("--repeat %d: want at least 1", repeat)
+			}
+			m := measurer{rep: newBenchReporter(output.format, cmd.OutOrStdout()), e: e, repeat: repeat, spillBudget: int64(spill)}
+			if !engineOnly {
+				// Before the day is generated, while this process is
+				// small: the spawner's children's peak RSS is never
+				// below the spawner's.
+				sp, child, err := startSpawner(cmd)
+				if err != nil {
+					return err
+				}
+				defer sp.Close()
+				m.child = child
+			}
 			day, _ := transit.ParseDay("2025-03-03")
 			d, err := bench.Generate(e.book, e.cal, bench.GenOptions{Taps: taps, Seed: seed, Day: day})
 			if err != nil {
 				return err
 			}
-			if repeat < 1 {
-				return fmt.Errorf("--repeat %d: want at least 1", repeat)
-			}
 			if len(shards) == 0 {
 				shards = bench.ShardCounts()
 			}
-			m := measurer{rep: newBenchReporter(output.format, cmd.OutOrStdout()), e: e, repeat: repeat}
 			tapsIn := d.Taps()
 			if err := m.rep.start(benchSetup{Taps: len(tapsIn), GOMAXPROCS: runtime.GOMAXPROCS(0), Rounds: rounds, Repeat: repeat, Seed: seed}); err != nil {
 				return err
@@ -76,6 +100,7 @@ measurement (docs/json-output.md).`,
 	_ = fl.SetAnnotation("shards", notConfig, nil)
 	fl.IntVar(&perMessage, "taps-per-message", 64, "taps in each Kafka message of the streaming measurement")
 	fl.BoolVar(&engineOnly, "engine-only", false, "skip the settle and streaming measurements")
+	fl.StringVar(&spillBudget, "spill-budget", "16MiB", "memory budget of the spilling settle run (at least 16MiB; a day of more than some 36,000 taps spills at 16MiB)")
 	fl.StringVar(&plotPath, "plot", "", "also draw the engine rows' taps/s against shards as SVG to this file")
 	return cmd
 }
@@ -88,6 +113,72 @@ type measurer struct {
 	repeat int
 	// engineRows are the medians of the engine measurements, for --plot.
 	engineRows []bench.Result
+	// child runs tapsettle with the arguments it is given in a child
+	// process, for the settle runs measured from outside.
+	child func(args ...string) (bench.ChildRun, error)
+	// spillBudget is the memory budget of the spilling child run.
+	spillBudget int64
+}
+
+// selfCommand returns the command that runs this binary with args. The
+// tests replace it: their binary is not tapsettle (see TestMain).
+var selfCommand = func(args ...string) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("bench: this binary's path, to run settle in a child process: %w", err)
+	}
+	return exec.Command(exe, args...), nil
+}
+
+// startSpawner starts the process that starts bench's settle children
+// (bench.Spawner: a child started by the bench itself would report the
+// bench's peak RSS as its own). It is this binary's hidden bench-spawner
+// command, and its children are given the configuration file and
+// policies that bench was given, so that they settle with the same fare
+// book and calendar (the environment, TAPSETTLE_ variables among it, is
+// inherited).
+func startSpawner(cmd *cobra.Command) (*bench.Spawner, func(args ...string) (bench.ChildRun, error), error) {
+	c, err := selfCommand("bench-spawner")
+	if err != nil {
+		return nil, nil, err
+	}
+	c.Stderr = os.Stderr
+	sp, err := bench.StartSpawner(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	var global []string
+	for _, name := range []string{"config", "policies"} {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+			global = append(global, "--"+name, f.Value.String())
+		}
+	}
+	return sp, func(args ...string) (bench.ChildRun, error) {
+		return sp.Run(append(args[:len(args):len(args)], global...)...)
+	}, nil
+}
+
+// newBenchSpawner is the hidden command that bench starts to start its
+// settle children (bench.ServeSpawns on standard input and output).
+func newBenchSpawner() *cobra.Command {
+	return &cobra.Command{
+		Use:    "bench-spawner",
+		Short:  "Start bench's settle children and report their resource usage (used by bench)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return bench.ServeSpawns(os.Stdin, os.Stdout, selfCommand)
+		},
+	}
+}
+
+// inMemoryBudget is the memory budget of the child run that settles the
+// day in memory: the configured one, raised where a day of taps would not
+// fit it to 512 bytes a tap (batch plans 320 for a tap in its engine,
+// out of three quarters of the budget), in whole GiB.
+func inMemoryBudget(configured int64, taps int) int64 {
+	need := (int64(taps)*512 + (1<<30 - 1)) &^ (1<<30 - 1)
+	return max(configured, need)
 }
 
 // runs runs run repeat times and returns the results.
@@ -137,7 +228,9 @@ func (m *measurer) engine(taps []transit.Tap, shards []int, rounds int) error {
 
 // endToEnd measures settle on the day, with and without the ledger,
 // beside the read floor of the same file (decompressing it and counting
-// its lines, in process and with zstd -dc | wc -l where installed), then
+// its lines, in process and with zstd -dc | wc -l where installed), and
+// settle in child processes for their peak RSS, in memory and under the
+// spill budget; then
 // the streaming service on its taps against the bare read of the same
 // topic. The runs alternate, so that a noisy neighbour hits each alike.
 func (m *measurer) endToEnd(d *bench.GenDay, taps []transit.Tap, perMessage int) error {
@@ -146,7 +239,8 @@ func (m *measurer) endToEnd(d *bench.GenDay, taps []transit.Tap, perMessage int)
 		return err
 	}
 	defer f.Close()
-	var floors, clis, settles, ledgers []bench.Result
+	var floors, clis, settles, ledgers, procs, spills []bench.Result
+	memBudget := inMemoryBudget(int64(m.e.cfg.Settlement.MemoryBudget), len(taps))
 	for range m.repeat {
 		r, err := f.ReadFloor()
 		if err != nil {
@@ -166,6 +260,11 @@ func (m *measurer) endToEnd(d *bench.GenDay, taps []transit.Tap, perMessage int)
 			return err
 		}
 		ledgers = append(ledgers, r)
+		mem, spill, err := m.processRuns(f, memBudget)
+		if err != nil {
+			return err
+		}
+		procs, spills = append(procs, mem), append(spills, spill)
 	}
 	floor := newBenchRecord("read_floor", floors)
 	records := []benchRecord{floor}
@@ -178,7 +277,7 @@ func (m *measurer) endToEnd(d *bench.GenDay, taps []transit.Tap, perMessage int)
 	for _, rs := range []struct {
 		kind string
 		rs   []bench.Result
-	}{{"settle", settles}, {"settle_ledger", ledgers}} {
+	}{{"settle", settles}, {"settle_ledger", ledgers}, {"settle_process", procs}, {"settle_process_spill", spills}} {
 		r := newBenchRecord(rs.kind, rs.rs)
 		r.compare(base)
 		records = append(records, r)
@@ -202,4 +301,14 @@ func (m *measurer) endToEnd(d *bench.GenDay, taps []transit.Tap, perMessage int)
 		return err
 	}
 	return m.rep.measured(run)
+}
+
+// processRuns settles f in two child processes, for their peak RSS: in
+// memory, under memBudget, and under the spill budget.
+func (m *measurer) processRuns(f *bench.DayFile, memBudget int64) (mem, spill bench.Result, err error) {
+	if mem, err = f.SettleProcess(m.child, memBudget, "settle process"); err != nil {
+		return mem, spill, err
+	}
+	spill, err = f.SettleProcess(m.child, m.spillBudget, "settle spill")
+	return mem, spill, err
 }

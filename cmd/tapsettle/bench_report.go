@@ -6,8 +6,10 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/tapsettle/tapsettle/bench"
+	"github.com/tapsettle/tapsettle/config"
 )
 
 // benchSetup is what every measurement of a bench run shares.
@@ -33,7 +35,8 @@ type benchRecord struct {
 	// read_floor (decompressing the day's zstd CSV file and counting its
 	// lines, in process), read_floor_cli (zstd -dc | wc -l, where
 	// installed), settle, settle_ledger (the batch job on that file),
-	// stream_read (a bare consume loop of the day's topic), stream_run
+	// settle_process, settle_process_spill (settle of that file in a child
+	// process, in memory and under the spill budget), stream_read (a bare consume loop of the day's topic), stream_run
 	// (the streaming service on it).
 	Kind string `json:"kind"`
 	// Name is the measurement's name in the text output.
@@ -45,7 +48,10 @@ type benchRecord struct {
 	TapsPerSecond float64 `json:"taps_per_second"`
 	// CPUNsPerTap is the process's CPU time per tap, summed over all
 	// cores, 0 where the platform does not report it.
-	CPUNsPerTap  float64 `json:"cpu_ns_per_tap"`
+	CPUNsPerTap float64 `json:"cpu_ns_per_tap"`
+	// AllocsPerTap and BytesPerTap are the heap allocations per tap: 0
+	// for the settle_process kinds, whose allocations are another
+	// process's.
 	AllocsPerTap float64 `json:"allocs_per_tap"`
 	BytesPerTap  float64 `json:"bytes_per_tap"`
 	// Runs is the number of runs; SpreadLo and SpreadHi are the lowest
@@ -56,13 +62,16 @@ type benchRecord struct {
 	// Baseline is what the measurement is compared with, absent for
 	// those compared with nothing.
 	Baseline *benchBaseline `json:"baseline,omitempty"`
+	// Memory is the memory a run in a child process took, for the
+	// settle_process kinds; absent for the others.
+	Memory *benchMemory `json:"memory,omitempty"`
 
 	result, base bench.Result // for the text, which prints them as it always has
 }
 
 // benchBaseline is the measurement a benchRecord is compared with: for
 // the engine kinds, the same kind at the first shard count measured;
-// for settle and settle_ledger, the read floor (read_floor_cli where it
+// for the settle kinds, the read floor (read_floor_cli where it
 // was measured, else read_floor); for stream_run, stream_read.
 type benchBaseline struct {
 	Kind   string `json:"kind"`
@@ -71,6 +80,46 @@ type benchBaseline struct {
 	// taps/s): 0.55 for a settle run at 55% of the read floor's rate,
 	// which the text gives as 1.8x the time.
 	Ratio float64 `json:"ratio"`
+}
+
+// benchMemory is the memory a settle run in a child process took
+// (bench.Process): the highest of its runs' peak RSS, and the budget it
+// ran under.
+type benchMemory struct {
+	// BudgetBytes is the run's --memory-budget.
+	BudgetBytes int64 `json:"memory_budget_bytes"`
+	// PeakRSSMiB is the highest peak resident set size of the runs, in
+	// MiB, and PeakRSSBytesPerTap the same in bytes over the taps: 0
+	// where the platform does not report it.
+	PeakRSSMiB         float64 `json:"peak_rss_mib"`
+	PeakRSSBytesPerTap float64 `json:"peak_rss_bytes_per_tap"`
+	// Spilled says the median run partitioned its taps to disk;
+	// PartitionGroups and PartitionBytes are its groups of partitions
+	// and their size on disk (0 when it did not spill).
+	Spilled         bool  `json:"spilled"`
+	PartitionGroups int   `json:"partition_groups"`
+	PartitionBytes  int64 `json:"partition_bytes"`
+}
+
+// newBenchMemory returns the memory of the child runs rs, med their
+// median; nil for runs that were not in a child process.
+func newBenchMemory(med bench.Result, rs []bench.Result) *benchMemory {
+	if med.Process == nil {
+		return nil
+	}
+	var peak int64
+	for _, r := range rs {
+		if r.Process != nil {
+			peak = max(peak, r.Process.PeakRSS)
+		}
+	}
+	p := med.Process
+	m := &benchMemory{BudgetBytes: p.Budget, PeakRSSMiB: float64(peak) / (1 << 20),
+		Spilled: p.Spilled, PartitionGroups: p.Groups, PartitionBytes: p.PartitionBytes}
+	if med.Taps > 0 {
+		m.PeakRSSBytesPerTap = float64(peak) / float64(med.Taps)
+	}
+	return m
 }
 
 // newBenchRecord returns the record of kind over the runs rs: their
@@ -82,6 +131,7 @@ func newBenchRecord(kind string, rs []bench.Result) benchRecord {
 		Seconds: med.Elapsed.Seconds(), TapsPerSecond: med.TapsPerSecond(),
 		CPUNsPerTap: med.CPUPerTap(), AllocsPerTap: med.AllocsPerTap(), BytesPerTap: med.BytesPerTap(),
 		Runs: len(rs), SpreadLo: lo, SpreadHi: hi,
+		Memory: newBenchMemory(med, rs),
 		result: med,
 	}
 }
@@ -134,11 +184,9 @@ func (t *benchText) measured(r benchRecord) error {
 	case "engine", "engine_batch", "engine_aggregate":
 		_, err = fmt.Fprintf(t.w, "%s  x%.2f  %s\n", r.result, r.result.TapsPerSecond()/r.base.TapsPerSecond(), spread)
 	case "settle", "settle_ledger":
-		what := ""
-		if r.Baseline != nil {
-			what = fmt.Sprintf("  %.1fx the time of %s", r.base.TapsPerSecond()/r.result.TapsPerSecond(), r.base.Name)
-		}
-		_, err = fmt.Fprintf(t.w, "%s         %s%s\n", r.result, spread, what)
+		_, err = fmt.Fprintf(t.w, "%s         %s%s\n", r.result, spread, r.timeOfBase())
+	case "settle_process", "settle_process_spill":
+		_, err = fmt.Fprintf(t.w, "%s  %s%s\n", r.processText(), spread, r.timeOfBase())
 	case "stream_run":
 		_, err = fmt.Fprintf(t.w, "%s  x%.2f  %s  (x: of the bare read)\n", r.result, r.result.TapsPerSecond()/r.base.TapsPerSecond(), spread)
 	default:
@@ -148,6 +196,34 @@ func (t *benchText) measured(r benchRecord) error {
 }
 
 func (t *benchText) end() error { return nil }
+
+// timeOfBase is the text's comparison of a settle row with its baseline:
+// its time as a multiple of the baseline's.
+func (r *benchRecord) timeOfBase() string {
+	if r.Baseline == nil {
+		return ""
+	}
+	return fmt.Sprintf("  %.1fx the time of %s", r.base.TapsPerSecond()/r.result.TapsPerSecond(), r.base.Name)
+}
+
+// processText is the text's row of a run in a child process: the
+// columns of the others, with the peak RSS where they have allocations
+// (which are the child's, unseen), and the budget and whether it
+// spilled.
+func (r *benchRecord) processText() string {
+	res, m := r.result, r.Memory
+	rss := "peak RSS not reported on this platform"
+	if m.PeakRSSMiB > 0 {
+		rss = fmt.Sprintf("peak RSS %7.1f MiB %6.0f B/tap", m.PeakRSSMiB, m.PeakRSSBytesPerTap)
+	}
+	held := "in memory"
+	if m.Spilled {
+		held = fmt.Sprintf("spilled: %d groups, %.1f MB of partitions", m.PartitionGroups, float64(m.PartitionBytes)/1e6)
+	}
+	return fmt.Sprintf("%-16s shards=%-3d %10.0f taps/s  %6.0f cpu-ns/tap  %s  (%d taps in %v; budget %s, %s)",
+		res.Name, res.Shards, res.TapsPerSecond(), res.CPUPerTap(), rss, res.Taps, res.Elapsed.Round(time.Millisecond),
+		config.ByteSize(m.BudgetBytes), held)
+}
 
 // benchDoc is bench's --output json document (schema tapsettle.bench/1).
 type benchDoc struct {
@@ -178,6 +254,7 @@ var benchCSVHeader = []string{
 	"kind", "name", "shards", "taps", "seconds", "taps_per_second", "cpu_ns_per_tap", "allocs_per_tap", "bytes_per_tap",
 	"runs", "spread_lo_taps_per_second", "spread_hi_taps_per_second", "baseline_kind", "baseline_shards", "ratio_to_baseline",
 	"gomaxprocs", "rounds",
+	"memory_budget_bytes", "peak_rss_mib", "peak_rss_bytes_per_tap", "spilled", "partition_groups", "partition_bytes",
 }
 
 // benchCSV writes a header row, then a row per measurement as it is made
@@ -198,12 +275,18 @@ func (c *benchCSV) measured(r benchRecord) error {
 	if b := r.Baseline; b != nil {
 		bkind, bshards, ratio = b.Kind, strconv.Itoa(b.Shards), f(b.Ratio)
 	}
-	return c.write([]string{
+	// The memory columns are empty for the measurements without it.
+	mem := make([]string, 6)
+	if m := r.Memory; m != nil {
+		mem = []string{strconv.FormatInt(m.BudgetBytes, 10), f(m.PeakRSSMiB), f(m.PeakRSSBytesPerTap),
+			strconv.FormatBool(m.Spilled), strconv.Itoa(m.PartitionGroups), strconv.FormatInt(m.PartitionBytes, 10)}
+	}
+	return c.write(append([]string{
 		r.Kind, r.Name, strconv.Itoa(r.Shards), strconv.FormatInt(r.Taps, 10), f(r.Seconds), f(r.TapsPerSecond),
 		f(r.CPUNsPerTap), f(r.AllocsPerTap), f(r.BytesPerTap),
 		strconv.Itoa(r.Runs), f(r.SpreadLo), f(r.SpreadHi), bkind, bshards, ratio,
 		strconv.Itoa(c.setup.GOMAXPROCS), strconv.Itoa(c.setup.Rounds),
-	})
+	}, mem...))
 }
 
 func (c *benchCSV) end() error { return nil }

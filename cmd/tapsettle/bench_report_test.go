@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/csv"
 	"math"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tapsettle/tapsettle/bench"
+	"github.com/tapsettle/tapsettle/transit"
 )
 
 // TestBenchJSON: bench --output json writes one document with every
@@ -71,6 +74,18 @@ func TestBenchJSON(t *testing.T) {
 	if kinds["read_floor"][0].Baseline != nil || kinds["stream_read"][0].Baseline != nil {
 		t.Error("a baseline has a baseline")
 	}
+	// The settle children: each with its memory, under its budget (a
+	// 3,000-tap day fits the spill budget too), and nothing else.
+	for k, budget := range map[string]int64{"settle_process": 1 << 30, "settle_process_spill": 16 << 20} {
+		if rs := kinds[k]; len(rs) != 1 || rs[0].Memory == nil || rs[0].Memory.BudgetBytes != budget || rs[0].Memory.Spilled || rs[0].Baseline == nil {
+			t.Errorf("%s: %+v, want one measurement with its memory, under %d bytes, in memory", k, rs, budget)
+		}
+	}
+	for _, r := range doc.Measurements {
+		if r.Memory != nil && !strings.HasPrefix(r.Kind, "settle_process") {
+			t.Errorf("%s: memory %+v, measured in this process", r.Kind, r.Memory)
+		}
+	}
 }
 
 // TestBenchCSV: bench --output csv writes a header and one row per
@@ -88,7 +103,9 @@ func TestBenchCSV(t *testing.T) {
 		t.Fatalf("%d rows, want a header and 9 measurements:\n%s", len(rows), stdout)
 	}
 	head := strings.Join(rows[0], ",")
-	if want := "kind,name,shards,taps,seconds,taps_per_second,cpu_ns_per_tap,allocs_per_tap,bytes_per_tap,runs,spread_lo_taps_per_second,spread_hi_taps_per_second,baseline_kind,baseline_shards,ratio_to_baseline,gomaxprocs,rounds"; head != want {
+	// The first columns, then those added since, at the end.
+	if want := "kind,name,shards,taps,seconds,taps_per_second,cpu_ns_per_tap,allocs_per_tap,bytes_per_tap,runs,spread_lo_taps_per_second,spread_hi_taps_per_second,baseline_kind,baseline_shards,ratio_to_baseline,gomaxprocs,rounds" +
+		",memory_budget_bytes,peak_rss_mib,peak_rss_bytes_per_tap,spilled,partition_groups,partition_bytes"; head != want {
 		t.Errorf("header\n%s\nwant\n%s", head, want)
 	}
 	col := map[string]int{}
@@ -173,5 +190,158 @@ func TestBenchReporters(t *testing.T) {
 	}
 	if f := rows[2]; f[12] != "" || f[13] != "" || f[14] != "" {
 		t.Errorf("read_floor row %q: want no baseline", f)
+	}
+}
+
+// TestBenchPeakRSS: bench settles the day in child processes and reports
+// their peak RSS (from the children's rusage), positive, and per tap: in
+// memory, under a budget that holds the day, which the child did not
+// spill; and under the spill budget, which the child says it spilled to
+// disk (its log's "priced by partition"). The JSON document carries
+// them. (The measurements alone: the whole command, on a day large
+// enough to spill, takes minutes under the race detector.)
+func TestBenchPeakRSS(t *testing.T) {
+	cmd := newBench()
+	e, err := setup(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, child, err := startSpawner(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	// 40,000 taps: a 16MiB budget holds some 36,000 (batch plans 320
+	// bytes a tap out of three quarters of it).
+	day, _ := transit.ParseDay("2025-03-03")
+	d, err := bench.Generate(e.book, e.cal, bench.GenOptions{Taps: 40_000, Seed: 1, Day: day})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := bench.WriteDayFile(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out bytes.Buffer
+	m := measurer{rep: newBenchReporter(outputJSON, &out), e: e, repeat: 1, child: child, spillBudget: 16 << 20}
+	_ = m.rep.start(benchSetup{Taps: len(d.Records), Repeat: 1})
+	mem, spill, err := m.processRuns(f, inMemoryBudget(int64(e.cfg.Settlement.MemoryBudget), len(d.Records)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = m.rep.measured(newBenchRecord("settle_process", []bench.Result{mem}))
+	_ = m.rep.measured(newBenchRecord("settle_process_spill", []bench.Result{spill}))
+	if err := m.rep.end(); err != nil {
+		t.Fatal(err)
+	}
+	var doc benchDoc
+	decodeOne(t, out.String(), &doc)
+	if len(doc.Measurements) != 2 {
+		t.Fatalf("%d measurements, want 2:\n%s", len(doc.Measurements), out.String())
+	}
+	reported := slices.Contains([]string{"linux", "darwin", "freebsd", "netbsd", "openbsd", "dragonfly"}, runtime.GOOS)
+	for i, want := range []struct {
+		kind    string
+		budget  int64
+		spilled bool
+	}{{"settle_process", 1 << 30, false}, {"settle_process_spill", 16 << 20, true}} {
+		r := doc.Measurements[i]
+		if r.Kind != want.kind || r.Memory == nil {
+			t.Fatalf("measurement %d: %+v, want %s with its memory", i, r, want.kind)
+		}
+		m := r.Memory
+		if m.BudgetBytes != want.budget || m.Spilled != want.spilled || (m.PartitionGroups > 0) != want.spilled || (m.PartitionBytes > 0) != want.spilled {
+			t.Errorf("%s: %+v, want budget %d, spilled %v", want.kind, m, want.budget, want.spilled)
+		}
+		if reported && (m.PeakRSSMiB <= 0 || math.Abs(m.PeakRSSBytesPerTap-m.PeakRSSMiB*(1<<20)/float64(r.Taps)) > 1e-6*m.PeakRSSBytesPerTap) {
+			t.Errorf("%s: peak RSS %v MiB, %v B/tap over %d taps, want positive and consistent", want.kind, m.PeakRSSMiB, m.PeakRSSBytesPerTap, r.Taps)
+		}
+		if r.Taps != int64(len(d.Records)) || r.Seconds <= 0 || reported && r.CPUNsPerTap <= 0 {
+			t.Errorf("%s: %+v, want the file's %d records and the child's CPU time", want.kind, r, len(d.Records))
+		}
+	}
+}
+
+// TestBenchReportersMemory: the text and CSV give a child run's peak RSS,
+// per tap, its budget and whether it spilled, and say so where the
+// platform did not report the peak.
+func TestBenchReportersMemory(t *testing.T) {
+	res := func(name string, ms int, p *bench.Process) bench.Result {
+		return bench.Result{Name: name, Taps: 1 << 20, Elapsed: time.Duration(ms) * time.Millisecond, CPU: time.Second, Process: p}
+	}
+	cli := newBenchRecord("read_floor_cli", []bench.Result{res("zstd -dc | wc -l", 100, nil)})
+	mem := newBenchRecord("settle_process", []bench.Result{
+		res("settle process", 300, &bench.Process{PeakRSS: 300 << 20, Budget: 1 << 30}),
+		res("settle process", 200, &bench.Process{PeakRSS: 310 << 20, Budget: 1 << 30}),
+	})
+	mem.compare(&cli)
+	spill := newBenchRecord("settle_process_spill", []bench.Result{
+		res("settle spill", 400, &bench.Process{PeakRSS: 64 << 20, Budget: 16 << 20, Spilled: true, Groups: 7, PartitionBytes: 45e6}),
+	})
+	spill.compare(&cli)
+	none := newBenchRecord("settle_process", []bench.Result{res("settle process", 300, &bench.Process{Budget: 1 << 30})})
+
+	var text bytes.Buffer
+	tr := newBenchReporter(outputText, &text)
+	for _, r := range []benchRecord{mem, spill, none} {
+		if err := tr.measured(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := strings.Split(text.String(), "\n")
+	for i, want := range []string{
+		// The highest peak of the runs, with the median run's time.
+		"settle process   shards=0      3495253 taps/s     954 cpu-ns/tap  peak RSS   310.0 MiB    310 B/tap  (1048576 taps in 300ms; budget 1GiB, in memory)  [3.50-5.24]  3.0x the time of zstd -dc | wc -l",
+		"settle spill     shards=0      2621440 taps/s     954 cpu-ns/tap  peak RSS    64.0 MiB     64 B/tap  (1048576 taps in 400ms; budget 16MiB, spilled: 7 groups, 45.0 MB of partitions)  [2.62-2.62]  4.0x the time of zstd -dc | wc -l",
+		"settle process   shards=0      3495253 taps/s     954 cpu-ns/tap  peak RSS not reported on this platform  (1048576 taps in 300ms; budget 1GiB, in memory)  [3.50-3.50]",
+	} {
+		if i >= len(lines) || lines[i] != want {
+			t.Errorf("text line %d:\n%q\nwant\n%q", i+1, lines[min(i, len(lines)-1)], want)
+		}
+	}
+
+	var out bytes.Buffer
+	cr := newBenchReporter(outputCSV, &out)
+	_ = cr.start(benchSetup{Taps: 1 << 20, GOMAXPROCS: 2, Rounds: 1, Repeat: 2})
+	for _, r := range []benchRecord{cli, mem, spill, none} {
+		_ = cr.measured(r)
+	}
+	rows, err := csv.NewReader(&out).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail := func(row []string) string { return strings.Join(row[len(row)-6:], ",") }
+	for i, want := range []string{
+		"memory_budget_bytes,peak_rss_mib,peak_rss_bytes_per_tap,spilled,partition_groups,partition_bytes",
+		",,,,,",
+		"1073741824,310,310,false,0,0",
+		"16777216,64,64,true,7,45000000",
+		"1073741824,0,0,false,0,0",
+	} {
+		if got := tail(rows[i]); got != want {
+			t.Errorf("CSV row %d ends %q, want %q", i, got, want)
+		}
+	}
+}
+
+// TestInMemoryBudget: the in-memory child runs under the configured
+// budget, raised, for a day that would not fit it, to whole GiB at 512
+// bytes a tap.
+func TestInMemoryBudget(t *testing.T) {
+	for _, tc := range []struct {
+		configured int64
+		taps       int
+		want       int64
+	}{
+		{1 << 30, 60_000, 1 << 30},
+		{1 << 30, 2_000_000, 1 << 30},
+		{1 << 30, 2_200_000, 2 << 30},
+		{1 << 30, 20_000_000, 10 << 30},
+		{16 << 30, 20_000_000, 16 << 30},
+	} {
+		if got := inMemoryBudget(tc.configured, tc.taps); got != tc.want {
+			t.Errorf("inMemoryBudget(%d, %d) = %d, want %d", tc.configured, tc.taps, got, tc.want)
+		}
 	}
 }

@@ -77,7 +77,7 @@ interregional clearing files of each settlement day.`,
 	root.PersistentFlags().String("cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof)")
 	root.PersistentFlags().String("memprofile", "", "write a memory allocation profile of the command to this file when it ends (go tool pprof)")
 	root.PersistentPreRunE = startProfile // stopped by execute
-	root.AddCommand(newSettle(), newVerify(), newGen(), newBench(), newDemo(), newPolicy(), newQuote(), newRun(), newProduce(), newCorrect(), newClear(), newVersion(), newReport())
+	root.AddCommand(newSettle(), newVerify(), newGen(), newBench(), newDemo(), newPolicy(), newQuote(), newRun(), newProduce(), newCorrect(), newClear(), newVersion(), newReport(), newBenchSpawner())
 	return root
 }
 

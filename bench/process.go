@@ -1,0 +1,103 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// Process is what a run in a child process reports beside its Result:
+// the memory it took, which a run inside the measuring process cannot
+// tell apart from the measurer's own (the generated day, the engine
+// runs before it, the garbage not yet collected).
+type Process struct {
+	// PeakRSS is the child's peak resident set size in bytes (its
+	// rusage's maxrss), 0 where the platform does not report it.
+	PeakRSS int64
+	// Budget is the --memory-budget the child ran with, in bytes.
+	Budget int64
+	// Spilled says the child partitioned its taps to disk: its log said
+	// "priced by partition" (batch.Settle logs it when the day was
+	// larger than its budget). Groups and PartitionBytes are what that
+	// line gave: the groups of partitions priced, and the partitions'
+	// size on disk.
+	Spilled        bool
+	Groups         int
+	PartitionBytes int64
+}
+
+// PeakRSSPerTap is the child's peak RSS over its taps, in bytes, 0 where
+// the peak was not reported.
+func (p *Process) PeakRSSPerTap(taps int64) float64 {
+	if p == nil || taps <= 0 {
+		return 0
+	}
+	return float64(p.PeakRSS) / float64(taps)
+}
+
+// SettleProcess measures settle of the file in a child process, from
+// outside: run runs tapsettle with the arguments it is given in a child
+// process (Spawner.Run, whose children's peak RSS is theirs alone). The
+// child settles the file into a folder of the file's that is removed
+// afterwards, with budget as its --memory-budget, without the ledger or a
+// state folder, and logs at info level as JSON, which is how
+// SettleProcess learns whether it spilled. Its wall time counts the
+// process's start (the fare book loaded, the configuration read) and its
+// fsyncs, which Settle's does not; its CPU time is the child's, user and
+// system.
+func (f *DayFile) SettleProcess(run func(args ...string) (ChildRun, error), budget int64, name string) (Result, error) {
+	out := filepath.Join(f.dir, "out-process")
+	if err := os.RemoveAll(out); err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(out)
+	c, err := run("settle", "--out", out, "--memory-budget", strconv.FormatInt(budget, 10),
+		"--ledger=false", "--state=", "--output", "json", "--log-format", "json", "--log-level", "info", f.path)
+	if err != nil {
+		return Result{}, err
+	}
+	if c.ExitCode != 0 {
+		return Result{}, fmt.Errorf("bench: settle in a child process: exit status %d\n%s", c.ExitCode, bytes.TrimSpace(c.Stderr))
+	}
+	var doc struct {
+		Records *int64 `json:"records"`
+	}
+	if err := json.Unmarshal(c.Stdout, &doc); err != nil || doc.Records == nil {
+		return Result{}, fmt.Errorf("bench: settle in a child process wrote no settle document with its records (%v): %.200q", err, c.Stdout)
+	}
+	p := &Process{Budget: budget, PeakRSS: c.PeakRSS}
+	if err := p.readLog(c.Stderr); err != nil {
+		return Result{}, err
+	}
+	return Result{Name: name, Taps: *doc.Records, Elapsed: c.Elapsed, CPU: c.CPU, Process: p}, nil
+}
+
+// readLog reads the child's JSON log lines for the one that says the run
+// spilled. A line that is not JSON (a panic's trace, say) is skipped.
+func (p *Process) readLog(log []byte) error {
+	sc := bufio.NewScanner(bytes.NewReader(log))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !bytes.HasPrefix(line, []byte("{")) || !bytes.Contains(line, []byte("priced by partition")) {
+			continue
+		}
+		var rec struct {
+			Msg    string `json:"msg"`
+			Groups int    `json:"groups"`
+			Bytes  int64  `json:"bytes"`
+		}
+		if err := json.Unmarshal(line, &rec); err != nil || rec.Msg != "priced by partition" {
+			continue
+		}
+		p.Spilled, p.Groups, p.PartitionBytes = true, rec.Groups, rec.Bytes
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("bench: the child's log: %w", err)
+	}
+	return nil
+}
