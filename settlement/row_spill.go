@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/tapsettle/tapsettle/internal/chunked"
+	"github.com/tapsettle/tapsettle/internal/prefetch"
 	"github.com/tapsettle/tapsettle/internal/spill"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -31,6 +32,10 @@ const rowFanIn = 64
 
 // rowSize is what a held row costs: the row in its chunk.
 const rowSize = int(unsafe.Sizeof(transit.Priced{}))
+
+// rowPrefetch is how many rows ahead spillStores prefetches the rows it
+// reads in sorted order.
+const rowPrefetch = 8
 
 // rowOrder is the order of a run of rows.
 type rowOrder uint8
@@ -245,7 +250,13 @@ func (c *Collector) spillStores(days []transit.Day, stores []*chunked.Vec[transi
 			if len(keys) == 0 {
 				continue
 			}
-			for _, k := range keys {
+			for i, k := range keys {
+				// The rows are read in sorted order, scattered over the
+				// store: ask for those a few keys ahead, so that their
+				// cache misses overlap.
+				if i+rowPrefetch < len(keys) {
+					prefetch.Bytes(uintptr(unsafe.Pointer(st.At(int(keys[i+rowPrefetch].ref)))), uintptr(rowSize))
+				}
 				rec = appendRow(rec[:0], st.At(int(k.ref)))
 				if err := f.Append(rec); err != nil {
 					return err
