@@ -39,3 +39,30 @@ func TestSortKeysAgreeWithComparePriced(t *testing.T) {
 		t.Fatalf("the keys decided only %d of %d comparisons", decided, len(rows)*len(rows))
 	}
 }
+
+// TestValidPaddedFollowsTransit: validPadded accepts an identifier's
+// array exactly when transit's Set would have stored it, byte by byte,
+// and refuses bytes after the padding begins.
+func TestValidPaddedFollowsTransit(t *testing.T) {
+	for c := range 256 {
+		raw := []byte{'a', byte(c), 'b'}
+		var id transit.TapID
+		ok := id.Set(raw) == nil
+		var arr transit.TapID
+		copy(arr[:], raw)
+		if got := validPadded(arr[:], true); got != ok {
+			t.Errorf("byte %#x: validPadded %v, TapID.Set accepts: %v", c, got, ok)
+		}
+	}
+	var empty, tail transit.Code
+	copy(tail[:], "ab\x00\x00x")
+	for _, v := range []struct {
+		b        []byte
+		required bool
+		want     bool
+	}{{empty[:], true, false}, {empty[:], false, true}, {tail[:], false, false}, {tail[:2], false, true}} {
+		if got := validPadded(v.b, v.required); got != v.want {
+			t.Errorf("validPadded(%q, %v) = %v, want %v", v.b, v.required, got, v.want)
+		}
+	}
+}
