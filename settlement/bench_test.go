@@ -5,8 +5,11 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/tapsettle/tapsettle/internal/cputime"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -193,4 +196,88 @@ func BenchmarkWriteDayManyPairs(b *testing.B) {
 			b.ReportMetric(float64(b.N*(len(d.Bilateral)+4))/b.Elapsed().Seconds(), "files/s")
 		})
 	}
+}
+
+// BenchmarkSpilledLedger measures a day whose ledger goes through the
+// spill folder, as a 2,000,000-tap day does under the default memory
+// budget: two shards emit 400,000 rows (one in 50 interregional, as in a
+// generated day) with a row buffer of a tenth of them, so each shard sorts and spills runs (Emit), and the day is then
+// written with its ledger from the merge of the runs (WriteDay, no fsync).
+// The sub-benchmarks time the two halves apart, and report the process's
+// CPU time per row beside the wall time (the steadier figure on a shared
+// machine).
+func BenchmarkSpilledLedger(b *testing.B) {
+	const n, shards = 400_000, 2
+	rows := synthRows(n, 9)
+	for i := range rows {
+		rows[i].Day = fixtureDay
+		if i%50 != 0 {
+			rows[i].City = rows[i].Issuer
+		}
+	}
+	buffer := n / 10 * rowSize
+	emit := func(c *Collector) {
+		var wg sync.WaitGroup
+		for s := range shards {
+			wg.Go(func() {
+				part := rows[s*n/shards : (s+1)*n/shards]
+				for lo := 0; lo < len(part); lo += 1024 {
+					c.Emit(s, part[lo:min(lo+1024, len(part))])
+				}
+			})
+		}
+		wg.Wait()
+	}
+	newC := func() *Collector {
+		return NewCollector(Options{Participants: fixtureParts, Shards: shards, Ledger: true, RowBuffer: buffer, SpillDir: b.TempDir()})
+	}
+	write := func(c *Collector) {
+		d := c.Day(fixtureDay)
+		if !d.rowsSpilled() {
+			b.Fatal("the rows were not spilled")
+		}
+		if _, err := WriteDay(b.TempDir(), d, WriteOptions{Ledger: true, SkipSync: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// timed runs f, adding the process CPU time it takes to cpu.
+	timed := func(cpu *time.Duration, f func()) {
+		t0, _ := cputime.Process()
+		f()
+		t1, _ := cputime.Process()
+		*cpu += t1 - t0
+	}
+	report := func(b *testing.B, cpu time.Duration) {
+		b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/row")
+	}
+	b.Run("emit", func(b *testing.B) {
+		b.ReportAllocs()
+		var cpu time.Duration
+		for b.Loop() {
+			b.StopTimer()
+			c := newC()
+			b.StartTimer()
+			timed(&cpu, func() { emit(c) })
+			b.StopTimer()
+			c.Close()
+			b.StartTimer()
+		}
+		report(b, cpu)
+	})
+	b.Run("write", func(b *testing.B) {
+		b.ReportAllocs()
+		var cpu time.Duration
+		for b.Loop() {
+			b.StopTimer()
+			c := newC()
+			emit(c)
+			b.StartTimer()
+			timed(&cpu, func() { write(c) })
+			b.StopTimer()
+			c.Close()
+			b.StartTimer()
+		}
+		report(b, cpu)
+	})
 }

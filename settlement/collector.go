@@ -241,12 +241,14 @@ func (c *Collector) Day(d transit.Day) *Day {
 	t.fill(day)
 	if rowsSpilled {
 		// Some of the day's rows are on disk: the rest go there too, so
-		// that the day is written from its runs alone.
-		days := make([]transit.Day, len(stores))
-		for i := range days {
-			days[i] = d
-		}
-		err := c.spillStores(days, stores)
+		// that the day is written from its runs alone. Each shard's part
+		// is sorted and written on its own goroutine, as the shards spill
+		// while they price: here nothing else runs beside them.
+		errs := make([]error, len(stores))
+		parallelEach(len(stores), func(i int) {
+			errs[i] = c.spillStores([]transit.Day{d}, stores[i:i+1])
+		})
+		err := errors.Join(errs...)
 		c.mu.Lock()
 		day.spilledRows, rowErr = c.takeRowsLocked(d)
 		c.mu.Unlock()

@@ -29,14 +29,53 @@ const numLedgerFields = 24
 
 // AppendLedgerRow appends r as one ledger line, newline included.
 func AppendLedgerRow(b []byte, r *transit.Priced) []byte {
-	var day [10]byte
-	return appendLedgerRow(b, r, appendDay(day[:0], r.Day))
+	var f ledgerFormat
+	return f.append(b, r)
 }
 
-// appendLedgerRow is AppendLedgerRow with the settlement day already
-// formatted: every row of a ledger has the same day, so it is formatted
-// once per chunk rather than once per row (see docs/performance.md).
-func appendLedgerRow(b []byte, r *transit.Priced, day []byte) []byte {
+// ledgerFormat writes ledger lines as AppendLedgerRow does, remembering
+// the text of the last settlement day and the last time it wrote: every
+// row of a ledger has the same day, and rows in ledger order come in
+// time order, many to an instant (a generated day's times are whole
+// minutes), so most rows copy both rather than format them (see
+// docs/performance.md). The zero value is ready to use; a ledgerFormat
+// belongs to one goroutine.
+type ledgerFormat struct {
+	day  transit.Day
+	dayN int // bytes of dayText; 0 until a day is formatted
+	time timeText
+	// dayText is the text of day.
+	dayText [10]byte
+}
+
+// timeText remembers the RFC 3339 text of one instant and offset.
+type timeText struct {
+	unixNano int64
+	offset   int32
+	n        int // bytes of text; 0 until a time is formatted
+	// text holds the longest time AppendRFC3339 writes for an int64 of
+	// nanoseconds ("2262-04-11T23:47:16.854775807+23:59", 35 bytes).
+	text [40]byte
+}
+
+// append appends t's text for (unixNano, offset) to b.
+func (t *timeText) append(b []byte, unixNano int64, offset int32) []byte {
+	if t.n == 0 || t.unixNano != unixNano || t.offset != offset {
+		s := transit.AppendRFC3339(t.text[:0], unixNano, offset)
+		if len(s) > len(t.text) { // cannot happen: see text
+			t.n = 0
+			return append(b, s...)
+		}
+		t.unixNano, t.offset, t.n = unixNano, offset, len(s)
+	}
+	return append(b, t.text[:t.n]...)
+}
+
+// append appends r as one ledger line, newline included.
+func (f *ledgerFormat) append(b []byte, r *transit.Priced) []byte {
+	if f.dayN == 0 || r.Day != f.day {
+		f.day, f.dayN = r.Day, len(appendDay(f.dayText[:0], r.Day))
+	}
 	b = append(b, r.ID.Bytes()...)
 	b = append(b, ',')
 	b = append(b, r.Card.Bytes()...)
@@ -55,11 +94,11 @@ func appendLedgerRow(b []byte, r *transit.Priced, day []byte) []byte {
 	b = append(b, ',')
 	b = append(b, r.Action.String()...)
 	b = append(b, ',')
-	b = transit.AppendRFC3339(b, r.Time, r.Offset)
+	b = f.time.append(b, r.Time, r.Offset)
 	b = append(b, ',')
 	b = append(b, r.Device.Bytes()...)
 	b = append(b, ',')
-	b = append(b, day...)
+	b = append(b, f.dayText[:f.dayN]...)
 	b = append(b, ',')
 	b = append(b, r.Status.String()...)
 	b = append(b, ',')

@@ -32,15 +32,9 @@ func writeLedger(w io.Writer, rows []transit.Priced, workers int) error {
 			b = append(b, LedgerHeader...)
 			b = append(b, '\n')
 		}
-		var day [10]byte
-		var dayText []byte
-		var dayOf transit.Day
+		var f ledgerFormat
 		for i := lo; i < hi; i++ {
-			r := &rows[i]
-			if dayText == nil || r.Day != dayOf {
-				dayOf, dayText = r.Day, appendDay(day[:0], r.Day)
-			}
-			b = appendLedgerRow(b, r, dayText)
+			b = f.append(b, &rows[i])
 		}
 		return b
 	})

@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/tapsettle/tapsettle/internal/chunked"
+	"github.com/tapsettle/tapsettle/internal/prefetch"
 	"github.com/tapsettle/tapsettle/internal/spill"
 	"github.com/tapsettle/tapsettle/transit"
 )
@@ -31,6 +32,10 @@ const rowFanIn = 64
 
 // rowSize is what a held row costs: the row in its chunk.
 const rowSize = int(unsafe.Sizeof(transit.Priced{}))
+
+// rowPrefetch is how many rows ahead spillStores prefetches the rows it
+// reads in sorted order.
+const rowPrefetch = 8
 
 // rowOrder is the order of a run of rows.
 type rowOrder uint8
@@ -236,23 +241,23 @@ func (c *Collector) spillStores(days []transit.Day, stores []*chunked.Vec[transi
 	var rec []byte
 	for i, st := range stores {
 		w := written{d: days[i]}
-		keys := make([]int32, 0, st.Len())
+		keys := make([]sortKey, 0, st.Len())
 		for o := range rowOrder(2) {
 			if o == ledgerOrder && !c.opts.Ledger {
 				continue
 			}
-			keys = keys[:0]
-			for j := range st.Len() {
-				if r := st.At(j); o == ledgerOrder || isClearing(r) && r.Interregional() {
-					keys = append(keys, int32(j))
-				}
-			}
+			keys = runKeys(keys[:0], st, o)
 			if len(keys) == 0 {
 				continue
 			}
-			slices.SortFunc(keys, func(a, b int32) int { return o.compare(st.At(int(a)), st.At(int(b))) })
-			for _, k := range keys {
-				rec = appendRow(rec[:0], st.At(int(k)))
+			for i, k := range keys {
+				// The rows are read in sorted order, scattered over the
+				// store: ask for those a few keys ahead, so that their
+				// cache misses overlap.
+				if i+rowPrefetch < len(keys) {
+					prefetch.Bytes(uintptr(unsafe.Pointer(st.At(int(keys[i+rowPrefetch].ref)))), uintptr(rowSize))
+				}
+				rec = appendRow(rec[:0], st.At(int(k.ref)))
 				if err := f.Append(rec); err != nil {
 					return err
 				}
@@ -295,6 +300,33 @@ func (c *Collector) spillStores(days []transit.Day, stores []*chunked.Vec[transi
 		}
 	}
 	return nil
+}
+
+// runKeys appends to keys the rows of st that a run of order o holds
+// (every row in ledger order, the interregional clearing rows in pair
+// order), sorted in that order, and returns them. The keys carry each
+// row's time and the start of its tap_id, which ComparePriced compares
+// first: in ledger order a sort touches the rows only for the same tap
+// at the same instant, rather than reading two rows scattered over the
+// store at every comparison (see docs/performance.md).
+func runKeys(keys []sortKey, st *chunked.Vec[transit.Priced], o rowOrder) []sortKey {
+	for j := range st.Len() {
+		if r := st.At(j); o == ledgerOrder || isClearing(r) && r.Interregional() {
+			keys = append(keys, keyOf(r, uint64(j)))
+		}
+	}
+	row := func(k sortKey) *transit.Priced { return st.At(int(k.ref)) }
+	if o == ledgerOrder {
+		slices.SortFunc(keys, func(a, b sortKey) int {
+			if c := compareKeys(&a, &b); c != 0 {
+				return c
+			}
+			return ComparePriced(row(a), row(b))
+		})
+	} else {
+		slices.SortFunc(keys, func(a, b sortKey) int { return o.compare(row(a), row(b)) })
+	}
+	return keys
 }
 
 // spillDir returns the collector's spill folder, made at the first call.

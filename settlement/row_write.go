@@ -137,8 +137,7 @@ func writeSpilledLedger(w io.Writer, d *Day, workers int) error {
 	go func() {
 		defer close(order)
 		defer close(work)
-		var day [10]byte
-		dayText := appendDay(day[:0], d.Day)
+		var f ledgerFormat
 		for first := true; ; first = false {
 			text := slices.Grow(buf(), ledgerChunkRows*ledgerRowBytes+len(LedgerHeader)+1)
 			if first {
@@ -158,7 +157,7 @@ func writeSpilledLedger(w io.Writer, d *Day, workers int) error {
 				if !ok {
 					break
 				}
-				text = appendLedgerRow(text, r, dayText)
+				text = f.append(text, r)
 			}
 			if n == 0 && !first {
 				prodErr <- nil
