@@ -22,8 +22,8 @@ import (
 // rejects, see reject_spill.go), and a day's files are written from the
 // k-way merge of its runs: the ledger from runs in ComparePriced order,
 // the clearing files from runs of the interregional clearing rows in
-// pair order (issuer, acquirer, then ComparePriced), one issuer's file at
-// a time. Both orders are total, so the files are the same bytes as from
+// pair order (issuer, acquirer, class, mode, then ComparePriced: the
+// order of the batches), one issuer's file at a time, streamed. Both orders are total, so the files are the same bytes as from
 // rows held in memory. The rows of a spilled day are checked as they are
 // written (rowCheck), since Validate cannot read them.
 
@@ -42,7 +42,7 @@ type rowOrder uint8
 
 const (
 	ledgerOrder rowOrder = iota // ComparePriced: the ledger's
-	pairOrder                   // issuer, acquirer, ComparePriced: the clearing files'
+	pairOrder                   // issuer, acquirer, class, mode, ComparePriced: the clearing files' batches
 )
 
 func (o rowOrder) compare(a, b *transit.Priced) int {
@@ -51,6 +51,12 @@ func (o rowOrder) compare(a, b *transit.Priced) int {
 			return c
 		}
 		if c := cmp.Compare(a.City, b.City); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(classOf(a.Status), classOf(b.Status)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Mode, b.Mode); c != 0 {
 			return c
 		}
 	}

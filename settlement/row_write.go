@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/tapsettle/tapsettle/internal/durable"
+	"github.com/tapsettle/tapsettle/internal/spill"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -214,44 +215,50 @@ func stageSpilledClearing(dir string, d *Day, opts WriteOptions, out durable.Wri
 	chk := newRowCheck(d, pairOrder, true)
 	for lo, hi := range runs(d.Bilateral, issuerOf) {
 		issuer := d.Bilateral[lo].Issuer
-		f := &ClearingFile{Header: FileHeader{Day: d.Day, Issuer: issuer, PolicyFingerprint: opts.PolicyFingerprint, Producer: opts.producer()}}
-		var ferr error
-		for j := lo; j < hi && ferr == nil; j++ {
-			b := &d.Bilateral[j]
-			f.addBatches(b.Acquirer, int(b.Count), func(i int, dt *Detail) {
-				if ferr != nil {
-					return
-				}
-				r, ok, err := m.Next()
-				switch {
-				case err != nil:
-					ferr = err
-				case !ok:
-					ferr = invalid(d, "the rows of %v-%v end after %d of %d", b.Issuer, b.Acquirer, i, b.Count)
-				case r.Issuer != b.Issuer || r.City != b.Acquirer:
-					ferr = invalid(d, "tap %s of %v-%v where the rows of %v-%v are due", r.ID.String(), r.Issuer, r.City, b.Issuer, b.Acquirer)
-				default:
-					ferr = chk.add(r)
-					*dt = detailFromRow(r, 0)
-				}
-			})
-		}
-		if ferr != nil {
-			return files, staged, ferr
-		}
 		mf := ManifestFile{Path: ClearingPath(issuer)}
-		s, size, sum, err := out.Stage(filepath.Join(dir, filepath.FromSlash(mf.Path)), func(w io.Writer) error {
-			return writeClearingFile(w, f, &mf)
+		path := filepath.Join(dir, filepath.FromSlash(mf.Path))
+		s, size, sum, err := out.Stage(path, func(w io.Writer) error {
+			cw := newClearingWriter(w, filepath.Dir(path), clearingHeader(d, issuer, opts))
+			for j := lo; j < hi; j++ {
+				if err := addPairRows(cw, m, chk, d, &d.Bilateral[j]); err != nil {
+					cw.discard()
+					return err
+				}
+			}
+			return closeClearing(cw, &mf)
 		})
 		mf.Size, mf.SHA256 = size, sum
-		staged = append(staged, s)
-		files = append(files, mf)
 		if err != nil {
 			return files, staged, err
 		}
+		staged = append(staged, s)
+		files = append(files, mf)
 	}
 	if _, more, err := m.Next(); err != nil || more {
 		return files, staged, errors.Join(err, invalid(d, "more interregional clearing rows than the bilateral totals count"))
 	}
 	return files, staged, chk.finish()
+}
+
+// addPairRows adds the b.Count rows of pair b, the next in m, to cw,
+// checking them with chk.
+func addPairRows(cw *clearingWriter, m *spill.Merge[transit.Priced], chk *rowCheck, d *Day, b *Bilateral) error {
+	for i := range b.Count {
+		r, ok, err := m.Next()
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			return invalid(d, "the rows of %v-%v end after %d of %d", b.Issuer, b.Acquirer, i, b.Count)
+		case r.Issuer != b.Issuer || r.City != b.Acquirer:
+			return invalid(d, "tap %s of %v-%v where the rows of %v-%v are due", r.ID.String(), r.Issuer, r.City, b.Issuer, b.Acquirer)
+		}
+		if err := chk.add(r); err != nil {
+			return err
+		}
+		if err := cw.addRow(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tapsettle/tapsettle/internal/durable"
+	"github.com/tapsettle/tapsettle/transit"
 )
 
 // WriteDay validates d and writes its files to root/<day>/ (see the
@@ -186,7 +187,7 @@ func writeManifest(dir, day string, files []ManifestFile, out durable.Writer) (*
 // and staged files in job order. On error the files staged so far are
 // still returned, for the caller to discard.
 func stageDay(dir string, d *Day, opts WriteOptions, out durable.Writer) ([]ManifestFile, []durable.Staged, error) {
-	jobs := dayJobs(d, opts)
+	jobs := dayJobs(dir, d, opts)
 	files := make([]ManifestFile, len(jobs))
 	stagedFiles := make([]durable.Staged, len(jobs))
 	errs := make([]error, len(jobs))
@@ -237,7 +238,7 @@ type dayJob struct {
 	write func(w io.Writer, mf *ManifestFile) error
 }
 
-func dayJobs(d *Day, opts WriteOptions) []dayJob {
+func dayJobs(dir string, d *Day, opts WriteOptions) []dayJob {
 	jobs := []dayJob{{
 		path: SummaryName,
 		write: func(w io.Writer, mf *ManifestFile) error {
@@ -278,45 +279,78 @@ func dayJobs(d *Day, opts WriteOptions) []dayJob {
 	if d.rowsSpilled() {
 		return jobs // the clearing files: stageSpilledClearing
 	}
-	// d.Bilateral lists the pairs, sorted: index the rows by pair.
+	// d.Bilateral lists the pairs, sorted: index the rows by pair, class
+	// and mode, the order of the batches.
 	pairAt := make(map[uint64]int, len(d.Bilateral))
-	pairRows := make([][]int32, len(d.Bilateral))
 	for j, b := range d.Bilateral {
 		pairAt[pairKey(b.Issuer, b.Acquirer)] = j
-		pairRows[j] = make([]int32, 0, b.Count)
 	}
+	// A counting sort: the rows' indexes, 4 bytes a row, in one slice
+	// allocated once, batch by batch; start[k] is where batch k's begin.
+	start := make([]int, len(d.Bilateral)*batchSlots+1)
+	slot := func(r *transit.Priced) int { return pairAt[pairKey(r.Issuer, r.City)]*batchSlots + batchSlot(r) }
 	for i := range d.Rows {
 		if r := &d.Rows[i]; isClearing(r) && r.Interregional() {
-			j := pairAt[pairKey(r.Issuer, r.City)]
-			pairRows[j] = append(pairRows[j], int32(i))
+			start[slot(r)+1]++
+		}
+	}
+	for k := 1; k < len(start); k++ {
+		start[k] += start[k-1]
+	}
+	order := make([]int32, start[len(start)-1])
+	next := slices.Clone(start[:len(start)-1])
+	for i := range d.Rows {
+		if r := &d.Rows[i]; isClearing(r) && r.Interregional() {
+			k := slot(r)
+			order[next[k]] = int32(i)
+			next[k]++
 		}
 	}
 	for lo, hi := range runs(d.Bilateral, issuerOf) {
 		issuer := d.Bilateral[lo].Issuer
+		path := ClearingPath(issuer)
 		jobs = append(jobs, dayJob{
-			path: ClearingPath(issuer),
+			path: path,
 			write: func(w io.Writer, mf *ManifestFile) error {
-				f := &ClearingFile{Header: FileHeader{Day: d.Day, Issuer: issuer, PolicyFingerprint: opts.PolicyFingerprint, Producer: opts.producer()}}
-				for j := lo; j < hi; j++ {
-					rows := pairRows[j]
-					f.addBatches(d.Bilateral[j].Acquirer, len(rows), func(i int, dt *Detail) { *dt = detailFromRow(&d.Rows[rows[i]], 0) })
+				cw := newClearingWriter(w, filepath.Dir(filepath.Join(dir, filepath.FromSlash(path))), clearingHeader(d, issuer, opts))
+				for _, i := range order[start[lo*batchSlots]:start[hi*batchSlots]] {
+					if err := cw.addRow(&d.Rows[i]); err != nil {
+						cw.discard()
+						return err
+					}
 				}
-				return writeClearingFile(w, f, mf)
+				return closeClearing(cw, mf)
 			},
 		})
 	}
 	return jobs
 }
 
-// writeClearingFile seals f and writes it compressed, with its records
-// and totals in mf.
-func writeClearingFile(w io.Writer, f *ClearingFile, mf *ManifestFile) error {
-	f.seal()
-	got := Amounts{Count: f.Control.Details, Gross: f.Control.Gross, Discount: f.Control.Discount, Charged: f.Control.Charged}
-	mf.Records = got.Count
-	setTotals(mf, got)
-	_, err := w.Write(compress(nil, f.Append(make([]byte, 0, 256*int(got.Count)+512))))
-	return err
+// batchSlots is the number of batches of one (issuer, acquirer) pair:
+// one per class and mode.
+const batchSlots = int(numClasses-1) * int(transit.NumModes-1)
+
+// batchSlot is the place of row r's batch among its pair's, in batch
+// order. r is a valid clearing row (Day.Validate): a bus or metro row.
+func batchSlot(r *transit.Priced) int {
+	return int(classOf(r.Status)-1)*int(transit.NumModes-1) + int(r.Mode-1)
+}
+
+// clearingHeader is the file header of issuer's clearing file of d.
+func clearingHeader(d *Day, issuer transit.City, opts WriteOptions) FileHeader {
+	return FileHeader{Day: d.Day, Issuer: issuer, PolicyFingerprint: opts.PolicyFingerprint, Producer: opts.producer()}
+}
+
+// closeClearing closes cw, writing the file, and puts its records and
+// totals in mf.
+func closeClearing(cw *clearingWriter, mf *ManifestFile) error {
+	c, err := cw.close()
+	if err != nil {
+		return err
+	}
+	mf.Records = c.Details
+	setTotals(mf, Amounts{Count: c.Details, Gross: c.Gross, Discount: c.Discount, Charged: c.Charged})
+	return nil
 }
 
 func setTotals(mf *ManifestFile, a Amounts) {

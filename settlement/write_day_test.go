@@ -102,7 +102,7 @@ func TestWriteDayCrash(t *testing.T) {
 	day := collect(t, rows, fixtureRejects(), 1, true, nil).Day(fixtureDay)
 	opts := WriteOptions{Ledger: true, PolicyFingerprint: goldenFingerprint}
 	var want []string // the data files of day
-	for _, j := range dayJobs(day, opts) {
+	for _, j := range dayJobs("", day, opts) {
 		want = append(want, j.path)
 	}
 	slices.Sort(want)
