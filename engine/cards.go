@@ -23,9 +23,12 @@ const seenInline = 16
 // accumulators and recent tap_ids together, so that the probe that finds
 // it brings in everything a tap needs.
 //
-// Its size matters (256 bytes: four cache lines): a tap costs about one
+// Its size matters (192 bytes: three cache lines): a tap costs about one
 // miss per line of its card's state once the states outgrow the caches
-// (prefetched, they overlap with other taps' work).
+// (prefetched, they overlap with other taps' work). That is why the
+// inline tap_ids are a fingerprint (days and tags, seenSet) and the way
+// to the identifiers themselves is a chain through the day logs (head),
+// not an index per entry: sixteen indices were a fourth line.
 type cardState struct {
 	key     cardKey
 	journey int32 // 1-based index into shard.journeys; 0 = none open
@@ -45,7 +48,22 @@ type cardState struct {
 	// this state, which a late tap may complete (adjust.go).
 	settled bool
 	rider   fares.Rider
-	seen    seenSet
+	// head is where the newest of the card's inline tap_ids is logged;
+	// each logged one links to the card's one before (loggedID.prev).
+	head chainLink
+	// seen is the state's last cache line, which the duplicate check
+	// reads whole.
+	seen seenSet
+}
+
+// chainLink is where a logged tap_id is: its day's log (by the 16-bit
+// day, as in seenEntry; 0: nowhere, the chain's end) and its index there.
+// A card's inline tap_ids are chained newest first, their days never
+// increasing (seenBefore spills a tap older than the chain's head), so a
+// walk stops at the first link of a day before its window.
+type chainLink struct {
+	idx uint32
+	day uint16
 }
 
 // inlineDay reports whether day d fits a seenEntry's 16 bits.
@@ -76,28 +94,26 @@ func (st *cardState) mayHaveSpilled(d transit.Day, window int) bool {
 // spilled reports whether any of the card's tap_ids may be in a spill set.
 func (st *cardState) spilled() bool { return st.spillLo != 0 || st.spillFar }
 
-// seenEntry remembers a tap_id: its settlement day, the top 16 bits of its
-// hash, and its index in the day's log of identifiers, where a tag match
-// is confirmed exactly (so a short tag costs only a rare extra look, never
-// a false duplicate).
+// seenEntry is a card's inline tap_id as its fingerprint: its settlement
+// day and the top 16 bits of its hash. A tag match is confirmed exactly
+// against the identifiers in the card's chain (so a short tag costs only
+// a rare extra look, never a false duplicate).
 type seenEntry struct {
 	// day is the transit.Day; 0 means empty. Days that do not fit (before
 	// 1970-01-02 or after 2149) are never kept inline: they spill.
 	day uint16
 	tag uint16
-	idx uint32
 }
 
-// seenSet is a card state's inline seenEntries, stored as three arrays
-// (days, tags, log indices) rather than as entries: a tap compares its tag
-// and its window with four entries per 64-bit word (SWAR: SIMD within a
-// register), a dozen instructions for all sixteen where a loop over the
-// entries took some three hundred. Entry i is lane i%4 of word i/4, lane 0
-// in the low bits.
+// seenSet is a card state's inline seenEntries, stored as two arrays
+// (days, tags) rather than as entries: a tap compares its tag and its
+// window with four entries per 64-bit word (SWAR: SIMD within a register),
+// a dozen instructions for all sixteen where a loop over the entries took
+// some three hundred. Entry i is lane i%4 of word i/4, lane 0 in the low
+// bits.
 type seenSet struct {
 	days [seenWords]uint64 // 16-bit days; 0 = empty
 	tags [seenWords]uint64
-	idx  [seenInline]uint32
 }
 
 // seenWords is how many 64-bit words hold seenInline 16-bit lanes (scan
@@ -116,7 +132,7 @@ const (
 // at returns entry i.
 func (s *seenSet) at(i int) seenEntry {
 	sh := uint(i%4) * 16
-	return seenEntry{day: uint16(s.days[i/4] >> sh), tag: uint16(s.tags[i/4] >> sh), idx: s.idx[i]}
+	return seenEntry{day: uint16(s.days[i/4] >> sh), tag: uint16(s.tags[i/4] >> sh)}
 }
 
 // set makes entry i e.
@@ -124,7 +140,6 @@ func (s *seenSet) set(i int, e seenEntry) {
 	sh := uint(i%4) * 16
 	s.days[i/4] = s.days[i/4]&^(0xFFFF<<sh) | uint64(e.day)<<sh
 	s.tags[i/4] = s.tags[i/4]&^(0xFFFF<<sh) | uint64(e.tag)<<sh
-	s.idx[i] = e.idx
 }
 
 // scan compares every entry with a tap's tag and window (both repeated in
@@ -283,13 +298,12 @@ func (t *cardTable) prefetch(h uint64, stage int) {
 		return
 	}
 	if st := t.peek(h); st != nil {
-		// Its four cache lines (256 bytes, 64-byte aligned in its chunk),
-		// unrolled: this runs for every tap.
+		// Its three cache lines (192 bytes, 64-byte aligned in its
+		// chunk), unrolled: this runs for every tap.
 		p := uintptr(unsafe.Pointer(st))
 		prefetch.Line(p)
 		prefetch.Line(p + 64)
 		prefetch.Line(p + 128)
-		prefetch.Line(p + 192)
 	}
 }
 
@@ -337,7 +351,7 @@ func (t *cardTable) resize(n int) {
 }
 
 // dayLog holds the tap_ids of one settlement day seen by a shard: a dense
-// log that inline seenEntries point into.
+// log that card states' chains (cardState.head) run through.
 type dayLog struct {
 	day transit.Day
 	ids chunked.Vec[loggedID]

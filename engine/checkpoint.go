@@ -67,7 +67,9 @@ const (
 	metaFixedSize   = 1 + 9*8 + transit.NumStatuses*8 + 4
 	metaV2Statuses  = int(transit.NumRecordStatuses)
 	cardKeySize     = transit.MaxCardID + 4
-	compactSeenSize = 8
+	compactSeenSize = 8 // an entry of cardCompactSeen: day, tag, log index
+	chainSeenSize   = 4 // an entry of cardChainSeen: day, tag
+	chainLinkSize   = 6 // a chainLink: day (2 bytes), log index (4)
 
 	idsList      = "ids/"
 	chargesList  = "charges/"
@@ -82,6 +84,12 @@ const (
 	// compactIDsSums is the first byte of an ids blob: as compactIDs, each
 	// identifier followed by its tap's content sum (8 bytes).
 	compactIDsSums = 1
+	// compactIDsChain is the first byte of an ids blob: as compactIDsSums,
+	// each identifier's sum followed by its chain link (loggedID.prev,
+	// chainLinkSize bytes). Blobs of the earlier forms restore without
+	// links: the card records of those builds index their tap_ids
+	// instead (cardCompactSeen).
+	compactIDsChain = 2
 
 	// compactCharges is the first byte of a charges blob: then each
 	// record (appendCharge) after its length (uvarint).
@@ -99,8 +107,9 @@ const (
 	cardSpilled = 1 << 0
 	// cardJourney: an open metro journey ends the record.
 	cardJourney = 1 << 1
-	// cardCompactSeen: the tap_id entries are those in use, 8 bytes each,
-	// after a count.
+	// cardCompactSeen: the tap_id entries are those in use, 8 bytes each
+	// (day, tag, index in the day's log), after a count. Written by
+	// earlier builds; Restore moves their tap_ids to the spill set.
 	cardCompactSeen = 1 << 2
 	// cardCompact: the rider and open journey are in their compact forms
 	// (fares.Rider.AppendCompact; the journey's day as a varint and its
@@ -114,35 +123,64 @@ const (
 	// complete (adjust.go) follows the tap_id entries
 	// (pricer.appendSettled).
 	cardSettled = 1 << 5
+	// cardChainSeen: the tap_id entries are those in use, 4 bytes each
+	// (day, tag), after a count, then the card's chain head (cardState.head,
+	// chainLinkSize bytes).
+	cardChainSeen = 1 << 6
 
-	// cardFormat is the flags every record is written with: the only
-	// forms Restore reads. A record without them is of a form this build
-	// does not know, like one with flags outside cardFlagsAll.
-	cardFormat   = cardCompactSeen | cardCompact
-	cardFlagsAll = cardSpilled | cardJourney | cardCarried | cardSettled | cardFormat
+	// cardFormat is the flags every record is written with. Restore reads
+	// it and the earlier cardCompactSeen | cardCompact; a record of
+	// neither form is of a form this build does not know, like one with
+	// flags outside cardFlagsAll.
+	cardFormat   = cardChainSeen | cardCompact
+	cardFlagsAll = cardSpilled | cardJourney | cardCarried | cardSettled | cardFormat | cardCompactSeen
 )
 
+// cardSeenForm returns a card record's tap_id form (cardChainSeen or
+// cardCompactSeen) when its flags are of a form Restore reads, else 0.
+func cardSeenForm(flags byte) byte {
+	form := flags & (cardChainSeen | cardCompactSeen)
+	if flags&^cardFlagsAll != 0 || flags&cardCompact == 0 || form != cardChainSeen && form != cardCompactSeen ||
+		flags&(cardCarried|cardJourney) == cardCarried {
+		return 0
+	}
+	return form
+}
+
 // appendLoggedID appends id length-prefixed without its padding, then its
-// content sum (compactIDsSums).
+// content sum and chain link (compactIDsChain).
 func appendLoggedID(b []byte, id *loggedID) []byte {
 	v := id.id.Bytes()
 	b = append(b, byte(len(v)))
 	b = append(b, v...)
-	return binary.LittleEndian.AppendUint64(b, id.sum)
+	b = binary.LittleEndian.AppendUint64(b, id.sum)
+	return appendChainLink(b, id.prev)
+}
+
+func appendChainLink(b []byte, l chainLink) []byte {
+	b = binary.LittleEndian.AppendUint16(b, l.day)
+	return binary.LittleEndian.AppendUint32(b, l.idx)
+}
+
+func readChainLink(b []byte) chainLink {
+	return chainLink{day: binary.LittleEndian.Uint16(b), idx: binary.LittleEndian.Uint32(b[2:])}
 }
 
 // readIDs calls f for each identifier of an ids blob.
 func readIDs(b []byte, f func(*loggedID)) error {
-	if len(b) == 0 || b[0] != compactIDs && b[0] != compactIDsSums {
-		return fmt.Errorf("ids blob of %d bytes starts with %v, want %d", len(b), b[:min(1, len(b))], compactIDsSums)
+	if len(b) == 0 || b[0] != compactIDs && b[0] != compactIDsSums && b[0] != compactIDsChain {
+		return fmt.Errorf("ids blob of %d bytes starts with %v, want %d", len(b), b[:min(1, len(b))], compactIDsChain)
 	}
-	sums := b[0] == compactIDsSums
+	sums, links := b[0] != compactIDs, b[0] == compactIDsChain
 	var id loggedID
 	for b = b[1:]; len(b) > 0; {
 		n := int(b[0])
 		end := 1 + n
 		if sums {
 			end += 8
+		}
+		if links {
+			end += chainLinkSize
 		}
 		if len(b) < end {
 			return fmt.Errorf("identifier of %d bytes cut short at %d", n, len(b)-1)
@@ -152,6 +190,9 @@ func readIDs(b []byte, f func(*loggedID)) error {
 		}
 		if sums {
 			id.sum = binary.LittleEndian.Uint64(b[1+n:])
+		}
+		if links {
+			id.prev = readChainLink(b[1+n+8:])
 		}
 		f(&id)
 		b = b[end:]
@@ -211,7 +252,7 @@ func (p *Partition) Checkpoint(w CheckpointWriter, full bool, meta []byte) []byt
 			keep = append(keep, l.day)
 		}
 		if n := l.ids.Len(); n > l.ckIDs {
-			buf = append(buf[:0], compactIDsSums)
+			buf = append(buf[:0], compactIDsChain)
 			for i := l.ckIDs; i < n; i++ {
 				buf = appendLoggedID(buf, l.ids.At(i))
 			}
@@ -303,9 +344,9 @@ func (p *Partition) appendCard(b []byte, st *cardState, si int32) []byte {
 }
 
 // appendSeen appends the card's tap_id entries in their compact form
-// (cardCompactSeen): a count, then the entries in use, 8 bytes each. Most
-// cards have one to three in use of seenInline, and the record is what
-// every checkpoint writes per changed card.
+// (cardChainSeen): a count, then the entries in use, 4 bytes each, then
+// the chain's head. Most cards have one to three in use of seenInline,
+// and the record is what every checkpoint writes per changed card.
 func appendSeen(b []byte, st *cardState) []byte {
 	n := len(b)
 	b = append(b, 0)
@@ -313,11 +354,10 @@ func appendSeen(b []byte, st *cardState) []byte {
 		if e := st.seen.at(i); e.day != 0 {
 			b = binary.LittleEndian.AppendUint16(b, e.day)
 			b = binary.LittleEndian.AppendUint16(b, e.tag)
-			b = binary.LittleEndian.AppendUint32(b, e.idx)
 			b[n]++
 		}
 	}
-	return b
+	return appendChainLink(b, st.head)
 }
 
 func (p *Partition) appendMeta(b []byte) []byte {
@@ -346,7 +386,7 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 	if err := p.restoreMeta(meta); err != nil {
 		return err
 	}
-	spilled, err := p.restoreCards(cards)
+	spilled, legacy, err := p.restoreCards(cards)
 	if err != nil {
 		return err
 	}
@@ -360,6 +400,7 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 		st := pr.cards.at(si)
 		st.spillLo, st.spillHi, st.spillFar = span.spillLo, span.spillHi, span.spillFar
 	}
+	p.restoreLegacy(legacy)
 	p.ckpt.stored = p.ckpt.stored[:0]
 	for _, l := range pr.logs {
 		p.ckpt.stored = append(p.ckpt.stored, l.day)
@@ -372,16 +413,18 @@ func (p *Partition) Restore(meta []byte, cards map[string][]byte, lists map[stri
 }
 
 // restoreCards reads the card records and returns the states whose record
-// has the spilled flag: which days' sets may hold their ids is known once
-// the lists are read.
-func (p *Partition) restoreCards(cards map[string][]byte) (spilled []int32, err error) {
+// has the spilled flag (which days' sets may hold their ids is known once
+// the lists are read) and the tap_id entries of records of an earlier
+// form (restoreLegacy).
+func (p *Partition) restoreCards(cards map[string][]byte) (spilled []int32, legacy []legacySeen, err error) {
 	pr := &p.pricer
 	for k, v := range cards {
 		if len(k) != cardKeySize || len(v) == 0 {
-			return nil, fmt.Errorf("card record of %d+%d bytes: %w", len(k), len(v), ErrCheckpoint)
+			return nil, nil, fmt.Errorf("card record of %d+%d bytes: %w", len(k), len(v), ErrCheckpoint)
 		}
-		if flags := v[0]; flags&^cardFlagsAll != 0 || flags&cardFormat != cardFormat || flags&(cardCarried|cardJourney) == cardCarried {
-			return nil, fmt.Errorf("card record with flags %#x: unknown format: %w", flags, ErrCheckpoint)
+		form := cardSeenForm(v[0])
+		if form == 0 {
+			return nil, nil, fmt.Errorf("card record with flags %#x: unknown format: %w", v[0], ErrCheckpoint)
 		}
 		var key cardKey
 		copy(key.card[:], k)
@@ -394,29 +437,29 @@ func (p *Partition) restoreCards(cards map[string][]byte) (spilled []int32, err 
 		}
 		s, err := st.rider.DecodeCompact(v[1:])
 		if err != nil {
-			return nil, fmt.Errorf("card rider: %w: %w", err, ErrCheckpoint)
+			return nil, nil, fmt.Errorf("card rider: %w: %w", err, ErrCheckpoint)
 		}
-		if s, err = restoreSeen(st, s); err != nil {
-			return nil, err
+		if s, legacy, err = restoreSeen(st, si, form, s, legacy); err != nil {
+			return nil, nil, err
 		}
 		if flags&cardSettled != 0 {
 			if s, err = pr.readSettled(s, si); err != nil {
-				return nil, fmt.Errorf("card record: %w: %w", err, ErrCheckpoint)
+				return nil, nil, fmt.Errorf("card record: %w: %w", err, ErrCheckpoint)
 			}
 		}
 		if flags&cardJourney != 0 {
 			entry, day, err := restoreJourney(s)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			// States never move, so the journey can point at si now.
 			pr.openJourney(si, &entry, day, -1)
 			pr.journeys[st.journey-1].carried = flags&cardCarried != 0
 		} else if len(s) != 0 {
-			return nil, fmt.Errorf("card record has %d trailing bytes: %w", len(s), ErrCheckpoint)
+			return nil, nil, fmt.Errorf("card record has %d trailing bytes: %w", len(s), ErrCheckpoint)
 		}
 	}
-	return spilled, nil
+	return spilled, legacy, nil
 }
 
 // restoreLists reads the tap_id logs (ids and spill lists) and returns a
@@ -565,28 +608,74 @@ func restoreJourney(s []byte) (transit.Tap, transit.Day, error) {
 	return entry, transit.Day(day), nil
 }
 
-// restoreSeen reads a card record's tap_id entries (appendSeen) into st
-// and returns the rest of the record.
-func restoreSeen(st *cardState, s []byte) ([]byte, error) {
+// legacySeen is a tap_id entry of a card record of an earlier build
+// (cardCompactSeen): card state si's tap_id at index idx of day's log.
+type legacySeen struct {
+	si  int32
+	day uint16
+	idx uint32
+}
+
+// restoreSeen reads a card record's tap_id entries (appendSeen) of form
+// (cardSeenForm) into state si, and returns the rest of the record and
+// legacy with the entries of a cardCompactSeen record appended: those
+// index their day's log, which can be read only once the lists are.
+func restoreSeen(st *cardState, si int32, form byte, s []byte, legacy []legacySeen) ([]byte, []legacySeen, error) {
 	if len(s) == 0 {
-		return nil, fmt.Errorf("card record ends before its tap_id entries: %w", ErrCheckpoint)
+		return nil, legacy, fmt.Errorf("card record ends before its tap_id entries: %w", ErrCheckpoint)
 	}
 	n := int(s[0])
 	s = s[1:]
-	if n > seenInline || len(s) < n*compactSeenSize {
-		return nil, fmt.Errorf("card record with %d tap_id entries in %d bytes: %w", n, len(s), ErrCheckpoint)
+	size, tail := chainSeenSize, chainLinkSize
+	if form == cardCompactSeen {
+		size, tail = compactSeenSize, 0
+	}
+	if n > seenInline || len(s) < n*size+tail {
+		return nil, legacy, fmt.Errorf("card record with %d tap_id entries in %d bytes: %w", n, len(s), ErrCheckpoint)
 	}
 	for j := range n {
 		e := seenEntry{
 			day: binary.LittleEndian.Uint16(s),
 			tag: binary.LittleEndian.Uint16(s[2:]),
-			idx: binary.LittleEndian.Uint32(s[4:]),
 		}
 		if e.day == 0 {
-			return nil, fmt.Errorf("card tap_id entry of day 0: %w", ErrCheckpoint)
+			return nil, legacy, fmt.Errorf("card tap_id entry of day 0: %w", ErrCheckpoint)
 		}
-		st.seen.set(j, e)
-		s = s[compactSeenSize:]
+		if form == cardCompactSeen {
+			legacy = append(legacy, legacySeen{si: si, day: e.day, idx: binary.LittleEndian.Uint32(s[4:])})
+		} else {
+			st.seen.set(j, e)
+		}
+		s = s[size:]
 	}
-	return s, nil
+	if tail != 0 {
+		st.head = readChainLink(s)
+		if (st.head.day == 0) != (n == 0) {
+			return nil, legacy, fmt.Errorf("card with %d tap_id entries and a chain head of day %d: %w", n, st.head.day, ErrCheckpoint)
+		}
+	}
+	return s[tail:], legacy, nil
+}
+
+// restoreLegacy moves the tap_ids of card records of an earlier build
+// (cardCompactSeen), which indexed each inline tap_id in its day's log
+// where this build chains them (cardState.head), to the spill set: exact
+// either way. Their cards are written anew, in this build's form, at the
+// next checkpoint, and the spill entries with them. Entries of days
+// evicted, or past their log, are dropped as that build's lookup dropped
+// them.
+func (p *Partition) restoreLegacy(legacy []legacySeen) {
+	pr := &p.pricer
+	for _, e := range legacy {
+		d := transit.Day(e.day)
+		l := pr.findLog(d)
+		if l == nil || int(e.idx) >= l.ids.Len() {
+			continue
+		}
+		st := pr.cards.at(e.si)
+		id := l.ids.At(int(e.idx))
+		st.noteSpill(d)
+		pr.spill.add(&spillEntry{id: id.id, card: st.key, day: d, sum: id.sum})
+		pr.markDirty(st, e.si)
+	}
 }

@@ -18,18 +18,21 @@ import (
 // whose other fields differ from the tap first seen is still a duplicate
 // (never charged), flagged transit.ReasonContentDiffers.
 //
-// Each card state keeps its recent tap_ids inline (seenEntry), pointing into
-// the per-day logs; a card with more recent tap_ids than inline slots
-// spills the rest to the pricer's spill set, probed only for cards that
-// spilled within the window. A card seen in several cities has one state
+// Each card state keeps its recent tap_ids inline as a fingerprint
+// (seenEntry: day and tag), the identifiers themselves in the per-day logs,
+// chained newest first from the state (cardState.head); a card with more
+// recent tap_ids than inline slots spills the rest to the pricer's spill
+// set, probed only for cards that spilled within the window. A card seen in several cities has one state
 // per city (cardState.multi): its other states are checked too.
 
 // loggedID is a tap_id in a day's log, with the content sum of the tap
 // that carried it (contentSum; 0: unknown, restored from a checkpoint that
-// did not record it).
+// did not record it) and the link to its card's previous inline tap_id
+// (cardState.head).
 type loggedID struct {
-	id  transit.TapID
-	sum uint64
+	id   transit.TapID
+	sum  uint64
+	prev chainLink
 }
 
 // spillEntry is a tap_id that did not fit its card state's inline slots:

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -260,9 +261,10 @@ func TestPartitionRestoreRefusesBadState(t *testing.T) {
 				break
 			}
 		},
-		"rider not compact":   func(m *memStore) { setCardFlags(m, 0, cardCompact) },
-		"tap_ids not compact": func(m *memStore) { setCardFlags(m, 0, cardCompactSeen) },
-		"unknown card flag":   func(m *memStore) { setCardFlags(m, 1<<5, 0) },
+		"rider not compact":    func(m *memStore) { setCardFlags(m, 0, cardCompact) },
+		"tap_ids of no form":   func(m *memStore) { setCardFlags(m, 0, cardChainSeen) },
+		"tap_ids of two forms": func(m *memStore) { setCardFlags(m, cardCompactSeen, 0) },
+		"unknown card flag":    func(m *memStore) { setCardFlags(m, 1<<7, 0) },
 		"carried, no journey": func(m *memStore) {
 			for k, v := range m.cards {
 				if v[0]&cardJourney == 0 {
@@ -353,13 +355,14 @@ func TestCompactIDs(t *testing.T) {
 			t.Fatal(err)
 		}
 		id.sum = uint64(i)<<40 | 1
+		id.prev = chainLink{day: uint16(20000 + i), idx: uint32(i)<<24 | 7}
 		ids = append(ids, id)
 	}
-	b := []byte{compactIDsSums}
+	b := []byte{compactIDsChain}
 	for i := range ids {
 		b = appendLoggedID(b, &ids[i])
 	}
-	if want := 1 + 4 + 1 + 17 + 40 + len("地铁-1") + 4*8; len(b) != want {
+	if want := 1 + 4 + 1 + 17 + 40 + len("地铁-1") + 4*(8+chainLinkSize); len(b) != want {
 		t.Errorf("compact blob of %d bytes, want %d", len(b), want)
 	}
 	var got []loggedID
@@ -369,20 +372,34 @@ func TestCompactIDs(t *testing.T) {
 	if !slices.Equal(got, ids) {
 		t.Fatalf("read back %v, want %v", got, ids)
 	}
-	// An earlier build's blob, without sums: the same identifiers, sums
-	// unknown (0).
-	old := []byte{compactIDs}
+	// Earlier builds' blobs: without links (with sums), and without sums
+	// either: the same identifiers, what the blob lacks zero.
+	sums, plain := []byte{compactIDsSums}, []byte{compactIDs}
 	for i := range ids {
 		v := ids[i].id.Bytes()
-		old = append(append(old, byte(len(v))), v...)
+		plain = append(append(plain, byte(len(v))), v...)
+		sums = binary.LittleEndian.AppendUint64(append(append(sums, byte(len(v))), v...), ids[i].sum)
 	}
-	got = got[:0]
-	if err := readIDs(old, func(id *loggedID) { got = append(got, *id) }); err != nil {
-		t.Fatal(err)
-	}
-	for i := range got {
-		if got[i].id != ids[i].id || got[i].sum != 0 {
-			t.Fatalf("old blob: read %v, want %q with sum 0", got[i], ids[i].id)
+	for _, c := range []struct {
+		blob      []byte
+		wantSum   bool
+		wantLinks bool
+	}{{sums, true, false}, {plain, false, false}} {
+		got = got[:0]
+		if err := readIDs(c.blob, func(id *loggedID) { got = append(got, *id) }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(ids) {
+			t.Fatalf("blob of form %d: read %d identifiers, want %d", c.blob[0], len(got), len(ids))
+		}
+		for i := range got {
+			want := loggedID{id: ids[i].id}
+			if c.wantSum {
+				want.sum = ids[i].sum
+			}
+			if got[i] != want {
+				t.Fatalf("blob of form %d: read %v, want %v", c.blob[0], got[i], want)
+			}
 		}
 	}
 }
@@ -392,13 +409,14 @@ func TestCompactIDs(t *testing.T) {
 func FuzzReadIDs(f *testing.F) {
 	f.Add([]byte{compactIDs, 3, 'a', 'b', 'c'})
 	f.Add([]byte{compactIDsSums, 3, 'a', 'b', 'c', 1, 2, 3, 4, 5, 6, 7, 8})
+	f.Add([]byte{compactIDsChain, 3, 'a', 'b', 'c', 1, 2, 3, 4, 5, 6, 7, 8, 0x20, 0x4e, 1, 0, 0, 0})
 	f.Add([]byte{compactIDs, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var ids []loggedID
 		if readIDs(b, func(id *loggedID) { ids = append(ids, *id) }) != nil {
 			return
 		}
-		c := []byte{compactIDsSums}
+		c := []byte{compactIDsChain}
 		for i := range ids {
 			c = appendLoggedID(c, &ids[i])
 		}

@@ -52,7 +52,7 @@ func TestSeenSetEntries(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for range 10_000 {
 		i := r.IntN(seenInline)
-		want[i] = seenEntry{day: uint16(r.Uint32()), tag: uint16(r.Uint32()), idx: r.Uint32()}
+		want[i] = seenEntry{day: uint16(r.Uint32()), tag: uint16(r.Uint32())}
 		s.set(i, want[i])
 		for j, w := range want {
 			if got := s.at(j); got != w {

@@ -484,9 +484,9 @@ func (pr *pricer) markDirty(st *cardState, i int32) {
 // seenBefore reports whether t's tap_id was seen before for its card, in
 // any city, on a day within the dedup window of day d (dedup.go), and
 // whether the tap first seen differed from t; it remembers t's if not. The
-// check is exact: a tag match inline is confirmed against the identifier
-// itself in its day's log, a spill set match against the stored one. h is
-// the card's hash.
+// check is exact: a tag match inline is confirmed against the identifiers
+// themselves along the card's chain, a spill set match against the stored
+// one. h is the card's hash.
 //
 // A miss inline probes the spill set, a likely cache miss, only when the
 // card spilled within the window (mayHaveSpilled). Older entries are not
@@ -498,20 +498,17 @@ func (pr *pricer) seenBefore(st *cardState, h uint64, d transit.Day, t *transit.
 	sum := contentSum(t)
 	tags, live := uint64(tag)*laneOnes, pr.liveFrom(d)
 	match, dead := st.seen.scan(tags, live)
-	if match != ([seenWords]uint64{}) {
-		if old := pr.matchLogged(&st.seen, &match, d, id); old != nil {
-			return true, old.sum != 0 && old.sum != sum
-		}
+	if old := pr.seenIn(st, &match, live, d, id); old != nil {
+		return true, old.sum != 0 && old.sum != sum
 	}
 	free := firstLane(&dead)
 	spilled := st.mayHaveSpilled(d, pr.dedupDays)
 	if st.multi {
 		pr.cards.eachOther(st, h, func(o *cardState) {
 			spilled = spilled || o.mayHaveSpilled(d, pr.dedupDays)
-			if match, _ := o.seen.scan(tags, live); !dup && match != ([seenWords]uint64{}) {
-				if old := pr.matchLogged(&o.seen, &match, d, id); old != nil {
-					dup, differs = true, old.sum != 0 && old.sum != sum
-				}
+			match, _ := o.seen.scan(tags, live)
+			if old := pr.seenIn(o, &match, live, d, id); !dup && old != nil {
+				dup, differs = true, old.sum != 0 && old.sum != sum
 			}
 		})
 		if dup {
@@ -526,13 +523,57 @@ func (pr *pricer) seenBefore(st *cardState, h uint64, d transit.Day, t *transit.
 	// The day's log exists once the day has a tap_id, inline or spilled:
 	// a checkpoint keeps the lists of the days that have a log.
 	log := pr.dayLog(d)
-	if free < 0 || !inlineDay(d) {
+	// A tap of a day before the chain's head spills: the chain's days
+	// never increase, which is what lets a walk stop at its window.
+	if free < 0 || !inlineDay(d) || st.behind(d) {
 		st.noteSpill(d)
 		pr.spill.add(&spillEntry{id: *id, card: st.key, day: d, sum: sum})
 		return false, false
 	}
-	st.seen.set(free, seenEntry{day: uint16(d), tag: tag, idx: uint32(log.ids.Push(&loggedID{id: *id, sum: sum}))})
+	i := log.ids.Push(&loggedID{id: *id, sum: sum, prev: st.head})
+	st.seen.set(free, seenEntry{day: uint16(d), tag: tag})
+	st.head = chainLink{idx: uint32(i), day: uint16(d)}
 	return false, false
+}
+
+// behind reports whether day d is before the day of the card's newest
+// inline tap_id (a late tap).
+func (st *cardState) behind(d transit.Day) bool { return transit.Day(st.head.day) > d }
+
+// seenIn returns st's logged tap_id that is id, of a day within d's
+// window, or nil. It walks the chain only when a live inline entry has
+// id's tag (match, from seenSet.scan with live, see liveFrom), or when d
+// is behind the chain's head: that late tap's window may hold an entry
+// whose slot a later tap took.
+func (pr *pricer) seenIn(st *cardState, match *[seenWords]uint64, live uint64, d transit.Day, id *transit.TapID) *loggedID {
+	if *match == ([seenWords]uint64{}) && !st.behind(d) {
+		return nil
+	}
+	return pr.chained(st, uint16(live), d, id)
+}
+
+// chained walks st's chain from its newest tap_id through the tap_ids of
+// days from the day from on, and returns the one that is id within d's
+// window, or nil. Each step must go back (an earlier day, or an earlier
+// index in the same day's log), so a damaged chain ends rather than loops.
+func (pr *pricer) chained(st *cardState, from uint16, d transit.Day, id *transit.TapID) *loggedID {
+	for l := st.head; l.day != 0 && l.day >= from; {
+		log := pr.findLog(transit.Day(l.day))
+		// The bound check matters only for a log made anew after its
+		// day was evicted; links into it are of days before from.
+		if log == nil || int(l.idx) >= log.ids.Len() {
+			return nil
+		}
+		e := log.ids.At(int(l.idx))
+		if e.id == *id && withinDays(transit.Day(l.day), d, pr.dedupDays) {
+			return e
+		}
+		if p := e.prev; p.day > l.day || p.day == l.day && p.idx >= l.idx {
+			return nil
+		}
+		l = e.prev
+	}
+	return nil
 }
 
 // liveFrom returns, repeated in every 16-bit lane, the first day whose
@@ -553,38 +594,23 @@ func (pr *pricer) liveFrom(d transit.Day) uint64 {
 	return pr.live.lanes
 }
 
-// matchLogged returns the logged tap_id of the first of s's entries marked
-// in match (lanes whose tag matched, see seenSet.scan) that is id, or nil.
-func (pr *pricer) matchLogged(s *seenSet, match *[seenWords]uint64, d transit.Day, id *transit.TapID) *loggedID {
-	for w, m := range match {
-		for ; m != 0; m &= m - 1 {
-			e := s.at(w*4 + lane(m))
-			if old, ok := pr.logged(&e, d, id); ok {
-				return old
-			}
+// chainLinks appends the links of st's chain through the days from from
+// on, newest first, and returns links. It ends, like chained, at a link
+// that does not go back.
+func (pr *pricer) chainLinks(links []chainLink, st *cardState, from uint16) []chainLink {
+	for l := st.head; l.day != 0 && l.day >= from; {
+		log := pr.findLog(transit.Day(l.day))
+		if log == nil || int(l.idx) >= log.ids.Len() {
+			break
 		}
+		links = append(links, l)
+		p := log.ids.At(int(l.idx)).prev
+		if p.day > l.day || p.day == l.day && p.idx >= l.idx {
+			break
+		}
+		l = p
 	}
-	return nil
-}
-
-// logged returns the logged tap_id that inline entry e points to when it
-// is id and its day within d's window.
-func (pr *pricer) logged(e *seenEntry, d transit.Day, id *transit.TapID) (*loggedID, bool) {
-	ed := transit.Day(e.day)
-	if !withinDays(ed, d, pr.dedupDays) {
-		return nil, false
-	}
-	l := pr.findLog(ed)
-	// The bound check matters only for a day whose log was evicted and
-	// then made anew by a very late tap: entries from before may point
-	// past the new log.
-	if l == nil || int(e.idx) >= l.ids.Len() {
-		return nil, false
-	}
-	if old := l.ids.At(int(e.idx)); old.id == *id {
-		return old, true
-	}
-	return nil, false
+	return links
 }
 
 // evicted reports whether day d's log was dropped (its entries are dead).

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/tapsettle/tapsettle/internal/varint"
 	"github.com/tapsettle/tapsettle/transit"
@@ -108,6 +109,7 @@ func (e *Engine) WriteState(w io.Writer, closed transit.Day) error {
 // writeState writes a shard's card states and tap_ids, using b as scratch,
 // leaving out the states that nothing after day closed can need (stale).
 func (pr *pricer) writeState(w *bufio.Writer, b []byte, closed transit.Day) error {
+	var links []chainLink
 	for i := range pr.cards.len() {
 		st := pr.cards.at(int32(i))
 		if pr.stale(st, closed) {
@@ -137,17 +139,11 @@ func (pr *pricer) writeState(w *bufio.Writer, b []byte, closed transit.Day) erro
 		if err := writeRecord(w, stateCard, b); err != nil {
 			return err
 		}
-		for k := range seenInline {
-			e := st.seen.at(k)
-			if e.day == 0 || pr.evicted(transit.Day(e.day)) {
-				continue
-			}
-			l := pr.findLog(transit.Day(e.day))
-			if int(e.idx) >= l.ids.Len() {
-				continue // from a log evicted and made anew (seenBefore)
-			}
-			id := l.ids.At(int(e.idx))
-			if err := writeRecord(w, stateID, appendStateID(b[:0], &st.key, transit.Day(e.day), id.sum, &id.id)); err != nil {
+		// The chain, oldest first, so that loadID remakes it in its order.
+		links = pr.chainLinks(links[:0], st, uint16(min(max(pr.oldest, 1), math.MaxUint16)))
+		for _, l := range slices.Backward(links) {
+			id := pr.findLog(transit.Day(l.day)).ids.At(int(l.idx))
+			if err := writeRecord(w, stateID, appendStateID(b[:0], &st.key, transit.Day(l.day), id.sum, &id.id)); err != nil {
 				return err
 			}
 		}
@@ -388,10 +384,12 @@ func (pr *pricer) loadID(key *cardKey, b []byte) error {
 	}
 	day := transit.Day(d)
 	log := pr.dayLog(day)
-	if inlineDay(day) {
+	if inlineDay(day) && !st.behind(day) {
 		for k := range seenInline {
 			if !st.seen.inUse(k) {
-				st.seen.set(k, seenEntry{day: uint16(day), tag: uint16(tapHash(&id.id) >> 48), idx: uint32(log.ids.Push(&id))})
+				id.prev = st.head
+				st.head = chainLink{idx: uint32(log.ids.Push(&id)), day: uint16(day)}
+				st.seen.set(k, seenEntry{day: uint16(day), tag: uint16(tapHash(&id.id) >> 48)})
 				return nil
 			}
 		}
