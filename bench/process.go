@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -20,11 +19,9 @@ type Process struct {
 	PeakRSS int64
 	// Budget is the --memory-budget the child ran with, in bytes.
 	Budget int64
-	// Spilled says the child partitioned its taps to disk: its log said
-	// "priced by partition" (batch.Settle logs it when the day was
-	// larger than its budget). Groups and PartitionBytes are what that
-	// line gave: the groups of partitions priced, and the partitions'
-	// size on disk.
+	// Spilled says the child partitioned its taps to disk, Groups and
+	// PartitionBytes how: the groups of partitions priced, and the
+	// partitions' size on disk (its settle document's "partitioned").
 	Spilled        bool
 	Groups         int
 	PartitionBytes int64
@@ -44,8 +41,8 @@ func (p *Process) PeakRSSPerTap(taps int64) float64 {
 // process (Spawner.Run, whose children's peak RSS is theirs alone). The
 // child settles the file into a folder of the file's that is removed
 // afterwards, with budget as its --memory-budget, without the ledger or a
-// state folder, and logs at info level as JSON, which is how
-// SettleProcess learns whether it spilled. Its wall time counts the
+// state folder, and writes its settle document (--output json), which
+// says whether it spilled. Its wall time counts the
 // process's start (the fare book loaded, the configuration read) and its
 // fsyncs, which Settle's does not; its CPU time is the child's, user and
 // system.
@@ -56,7 +53,7 @@ func (f *DayFile) SettleProcess(run func(args ...string) (ChildRun, error), budg
 	}
 	defer os.RemoveAll(out)
 	c, err := run("settle", "--out", out, "--memory-budget", strconv.FormatInt(budget, 10),
-		"--ledger=false", "--state=", "--output", "json", "--log-format", "json", "--log-level", "info", f.path)
+		"--ledger=false", "--state=", "--output", "json", f.path)
 	if err != nil {
 		return Result{}, err
 	}
@@ -64,40 +61,16 @@ func (f *DayFile) SettleProcess(run func(args ...string) (ChildRun, error), budg
 		return Result{}, fmt.Errorf("bench: settle in a child process: exit status %d\n%s", c.ExitCode, bytes.TrimSpace(c.Stderr))
 	}
 	var doc struct {
-		Records *int64 `json:"records"`
+		Records     *int64 `json:"records"`
+		Partitioned struct {
+			Groups int   `json:"groups"`
+			Bytes  int64 `json:"bytes"`
+		} `json:"partitioned"`
 	}
 	if err := json.Unmarshal(c.Stdout, &doc); err != nil || doc.Records == nil {
 		return Result{}, fmt.Errorf("bench: settle in a child process wrote no settle document with its records (%v): %.200q", err, c.Stdout)
 	}
-	p := &Process{Budget: budget, PeakRSS: c.PeakRSS}
-	if err := p.readLog(c.Stderr); err != nil {
-		return Result{}, err
-	}
+	p := &Process{Budget: budget, PeakRSS: c.PeakRSS, Spilled: doc.Partitioned.Groups > 0,
+		Groups: doc.Partitioned.Groups, PartitionBytes: doc.Partitioned.Bytes}
 	return Result{Name: name, Taps: *doc.Records, Elapsed: c.Elapsed, CPU: c.CPU, Process: p}, nil
-}
-
-// readLog reads the child's JSON log lines for the one that says the run
-// spilled. A line that is not JSON (a panic's trace, say) is skipped.
-func (p *Process) readLog(log []byte) error {
-	sc := bufio.NewScanner(bytes.NewReader(log))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		if !bytes.HasPrefix(line, []byte("{")) || !bytes.Contains(line, []byte("priced by partition")) {
-			continue
-		}
-		var rec struct {
-			Msg    string `json:"msg"`
-			Groups int    `json:"groups"`
-			Bytes  int64  `json:"bytes"`
-		}
-		if err := json.Unmarshal(line, &rec); err != nil || rec.Msg != "priced by partition" {
-			continue
-		}
-		p.Spilled, p.Groups, p.PartitionBytes = true, rec.Groups, rec.Bytes
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("bench: the child's log: %w", err)
-	}
-	return nil
 }

@@ -197,7 +197,7 @@ func TestBenchReporters(t *testing.T) {
 // their peak RSS (from the children's rusage), positive, and per tap: in
 // memory, under a budget that holds the day, which the child did not
 // spill; and under the spill budget, which the child says it spilled to
-// disk (its log's "priced by partition"). The JSON document carries
+// disk (its settle document's "partitioned"). The JSON document carries
 // them. (The measurements alone: the whole command, on a day large
 // enough to spill, takes minutes under the race detector.)
 func TestBenchPeakRSS(t *testing.T) {

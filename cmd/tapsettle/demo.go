@@ -107,7 +107,12 @@ func runDemo(cmd *cobra.Command, e *env, out string, taps int) error {
 	if err := demoCompareBatch(ctx, w, e, out, input, cleared); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nInspect: go run ./cmd/tapsettle verify %s   (or policy show 330200, quote --help, run --help)\n", settled)
+	day := "DAY"
+	if days := slices.Sorted(maps.Keys(cleared)); len(days) > 0 {
+		day = settlement.DirName(days[0])
+	}
+	fmt.Fprintf(w, "\nInspect: go run ./cmd/tapsettle verify %s   (or report %s --html report.html, policy show 330200, quote --help, run --help)\n",
+		settled, filepath.Join(settled, day))
 	return nil
 }
 

@@ -38,6 +38,18 @@ type settleDoc struct {
 	Corrections settleCorrections `json:"corrections"`
 	// State is the state folder after the run; absent without --state.
 	State *settleState `json:"state,omitempty"`
+	// Partitioned says how a run larger than its memory budget was
+	// priced (batch.PartitionReport); zeros for a run priced in memory.
+	Partitioned settlePartitioned `json:"partitioned"`
+}
+
+// settlePartitioned is batch.PartitionReport: groups 0 means the run was
+// priced in memory.
+type settlePartitioned struct {
+	Taps   int64 `json:"taps"`
+	Groups int   `json:"groups"`
+	Splits int   `json:"splits"`
+	Bytes  int64 `json:"bytes"`
 }
 
 // settleInput is one input file.
@@ -115,6 +127,8 @@ func newSettleDoc(rep *batch.Report, out, stateDir string, book *fares.Book) *se
 		Days:           make([]settleDay, 0, len(rep.Days)),
 		Corrections: settleCorrections{Read: rep.Corrections.Read, Applied: rep.Corrections.Applied,
 			Duplicate: rep.Corrections.Duplicate, Rejected: rep.Corrections.Rejected, Malformed: rep.Corrections.Malformed},
+		Partitioned: settlePartitioned{Taps: rep.Partitioned.Taps, Groups: rep.Partitioned.Groups,
+			Splits: rep.Partitioned.Splits, Bytes: rep.Partitioned.Bytes},
 	}
 	if rep.Elapsed > 0 {
 		doc.RecordsPerSecond = float64(rep.Records) / rep.Elapsed.Seconds()

@@ -40,6 +40,9 @@ func TestSettleJSON(t *testing.T) {
 	if doc.Records != 4000 || doc.Malformed == 0 || doc.Taps+doc.Malformed != doc.Records || !strings.Contains(text, "4000 records from 1 input(s): "+itoa(doc.Taps)+" taps, "+itoa(doc.Malformed)+" malformed") {
 		t.Errorf("records %d, taps %d, malformed %d; the text run said:\n%s", doc.Records, doc.Taps, doc.Malformed, text)
 	}
+	if doc.Partitioned != (settlePartitioned{}) || !strings.Contains(string(stdout), `"partitioned":`) {
+		t.Errorf("a day within its budget: partitioned %+v, want zeros, and the field present", doc.Partitioned)
+	}
 	if doc.ElapsedSeconds <= 0 || doc.PricedSeconds <= 0 || doc.PricedSeconds > doc.ElapsedSeconds || doc.RecordsPerSecond <= 0 {
 		t.Errorf("timings: priced %v s, elapsed %v s, %v records/s", doc.PricedSeconds, doc.ElapsedSeconds, doc.RecordsPerSecond)
 	}
