@@ -91,7 +91,7 @@ func (o *GenOptions) Validate() error {
 	if o.Taps < 1 {
 		return fmt.Errorf("gen: taps = %d, want >= 1", o.Taps)
 	}
-	if last := maxTapSeq - o.Taps; o.FirstID < 0 || o.FirstID > last {
+	if last := int64(maxTapSeq) - int64(o.Taps); o.FirstID < 0 || int64(o.FirstID) > last {
 		return fmt.Errorf("gen: first id = %d, want 0..%d for %d taps (a tap_id's sequence has ten digits)", o.FirstID, last, o.Taps)
 	}
 	for _, s := range []struct {

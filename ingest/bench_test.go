@@ -24,7 +24,7 @@ func benchTaps(tb testing.TB, n int) []transit.Tap {
 		u := rng.Uint64()
 		v := rng.Uint64()
 		t.ID.Set(fmt.Appendf(nil, "%08x-%04x-4%03x-a%03x-%012x", uint32(u), uint16(u>>32), uint16(u>>48)&0xfff, uint16(v)&0xfff, v>>16))
-		t.Card.Set(fmt.Appendf(nil, "31020%014d", rng.IntN(1e14)))
+		t.Card.Set(fmt.Appendf(nil, "31020%014d", rng.Int64N(1e14)))
 		t.Product = products[rng.IntN(len(products))]
 		t.Issuer = cities[rng.IntN(len(cities))]
 		t.City = cities[rng.IntN(len(cities))]

@@ -363,17 +363,16 @@ func (r *reader) clearingFile(d *Day, mf *settlement.ManifestFile) error {
 		return err
 	}
 	defer f.Close()
-	cf, err := settlement.ReadClearingFile(r.dec)
+	// The details stream past: an issuer's file can hold millions. A
+	// file that fails its checks fails the report, so what it counted
+	// before the failure is never shown.
+	_, err = settlement.ScanClearingFile(r.dec, func(h *settlement.BatchHeader, dt *settlement.Detail) {
+		if h.Class == settlement.ClassJourneys {
+			d.Hours.add(dt.Mode, dt.Time)
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("report: %s: %w", f.Name(), err)
-	}
-	for _, b := range cf.Batches {
-		if b.Header.Class != settlement.ClassJourneys {
-			continue
-		}
-		for i := range b.Details {
-			d.Hours.add(b.Details[i].Mode, b.Details[i].Time)
-		}
 	}
 	return nil
 }

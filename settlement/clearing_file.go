@@ -162,10 +162,27 @@ func ReadClearingFile(r io.Reader) (*ClearingFile, error) {
 	return readClearing(r, true)
 }
 
+// ScanClearingFile reads and checks a decompressed clearing file as
+// ReadClearingFile does, but calls each for every detail record, in file
+// order, with the header of its batch, instead of keeping them: the file's
+// batches come back without their Details, so a reader's memory does not
+// grow with the file. each must not keep its arguments, which are reused;
+// it is called before the file is known to be whole, so a caller that
+// counts must drop its counts when an error comes back.
+func ScanClearingFile(r io.Reader, each func(*BatchHeader, *Detail)) (*ClearingFile, error) {
+	return readClearingEach(r, false, each)
+}
+
 // readClearing is ReadClearingFile; with keep false it holds no details,
 // so a verifier's memory does not grow with the file.
 func readClearing(rd io.Reader, keep bool) (*ClearingFile, error) {
-	r := &clearingReader{lr: newLineReader(rd), keep: keep}
+	return readClearingEach(rd, keep, nil)
+}
+
+// readClearingEach is readClearing, calling each (when not nil) for every
+// detail read.
+func readClearingEach(rd io.Reader, keep bool, each func(*BatchHeader, *Detail)) (*ClearingFile, error) {
+	r := &clearingReader{lr: newLineReader(rd), keep: keep, each: each}
 	f := &ClearingFile{}
 	line, err := r.next()
 	if err != nil {
@@ -215,8 +232,9 @@ func readClearing(rd io.Reader, keep bool) (*ClearingFile, error) {
 // a batch and of the file control record.
 type clearingReader struct {
 	lr   *lineReader
-	keep bool   // keep the details in ClearingBatch.Details
-	line []byte // a detail appended again, for the batch's hash
+	keep bool                        // keep the details in ClearingBatch.Details
+	each func(*BatchHeader, *Detail) // called for every detail (ScanClearingFile)
+	line []byte                      // a detail appended again, for the batch's hash
 }
 
 // next returns the next line, or an error naming the missing file control
@@ -278,6 +296,9 @@ func (r *clearingReader) readBatch(f *ClearingFile, line []byte) (ClearingBatch,
 		sum.addDetail(&d)
 		if r.keep {
 			b.Details = append(b.Details, d)
+		}
+		if r.each != nil {
+			r.each(bh, &d)
 		}
 		prev = d
 	}

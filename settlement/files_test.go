@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -321,5 +322,61 @@ func ledgerRows(t *testing.T, data []byte) []transit.Priced {
 			t.Fatal(err)
 		}
 		rows = append(rows, r)
+	}
+}
+
+// TestScanClearingFile: ScanClearingFile visits, in order and with their
+// batches' headers, exactly the details ReadClearingFile keeps, returns
+// the same file less its details, and refuses what ReadClearingFile
+// refuses.
+func TestScanClearingFile(t *testing.T) {
+	root := t.TempDir()
+	c := collect(t, append(fixtureRows(), synthRows(3000, 13)...), fixtureRejects(), 3, true, rand.New(rand.NewPCG(4, 4)))
+	writeAll(t, c, root, WriteOptions{SkipSync: true})
+	files := plain(t, readTree(t, root))
+	type seen struct {
+		batch int
+		d     Detail
+	}
+	read := 0
+	for p, data := range files {
+		if !strings.Contains(p, "/clearing/") {
+			continue
+		}
+		read++
+		whole, err := ReadClearingFile(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		var want, got []seen
+		for _, b := range whole.Batches {
+			for _, d := range b.Details {
+				want = append(want, seen{b.Header.Batch, d})
+			}
+		}
+		scanned, err := ScanClearingFile(bytes.NewReader(data), func(h *BatchHeader, d *Detail) {
+			got = append(got, seen{h.Batch, *d})
+		})
+		if err != nil {
+			t.Fatalf("%s: scan: %v", p, err)
+		}
+		if len(got) == 0 || !slices.Equal(got, want) {
+			t.Errorf("%s: scanned %d details, read %d (or in another order)", p, len(got), len(want))
+		}
+		if scanned.Header != whole.Header || scanned.Control != whole.Control || len(scanned.Batches) != len(whole.Batches) {
+			t.Fatalf("%s: scanned file %+v differs from the one read", p, scanned.Header)
+		}
+		for i, b := range scanned.Batches {
+			if len(b.Details) != 0 || b.Header != whole.Batches[i].Header || b.Control != whole.Batches[i].Control {
+				t.Errorf("%s: batch %d scanned as %+v, with %d details", p, i+1, b.Header, len(b.Details))
+			}
+		}
+		cut := data[:len(data)-len(data)/3]
+		if _, err := ScanClearingFile(bytes.NewReader(cut), func(*BatchHeader, *Detail) {}); err == nil {
+			t.Errorf("%s: a file cut short scanned", p)
+		}
+	}
+	if read < 5 {
+		t.Fatalf("%d clearing files, want at least 5", read)
 	}
 }
