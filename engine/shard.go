@@ -498,17 +498,20 @@ func (pr *pricer) seenBefore(st *cardState, h uint64, d transit.Day, t *transit.
 	sum := contentSum(t)
 	tags, live := uint64(tag)*laneOnes, pr.liveFrom(d)
 	match, dead := st.seen.scan(tags, live)
-	if old := pr.seenIn(st, &match, live, d, id); old != nil {
-		return true, old.sum != 0 && old.sum != sum
+	if st.walks(&match, d) {
+		if old := pr.chained(st, uint16(live), d, id); old != nil {
+			return true, old.sum != 0 && old.sum != sum
+		}
 	}
 	free := firstLane(&dead)
 	spilled := st.mayHaveSpilled(d, pr.dedupDays)
 	if st.multi {
 		pr.cards.eachOther(st, h, func(o *cardState) {
 			spilled = spilled || o.mayHaveSpilled(d, pr.dedupDays)
-			match, _ := o.seen.scan(tags, live)
-			if old := pr.seenIn(o, &match, live, d, id); !dup && old != nil {
-				dup, differs = true, old.sum != 0 && old.sum != sum
+			if match, _ := o.seen.scan(tags, live); !dup && o.walks(&match, d) {
+				if old := pr.chained(o, uint16(live), d, id); old != nil {
+					dup, differs = true, old.sum != 0 && old.sum != sum
+				}
 			}
 		})
 		if dup {
@@ -540,40 +543,47 @@ func (pr *pricer) seenBefore(st *cardState, h uint64, d transit.Day, t *transit.
 // inline tap_id (a late tap).
 func (st *cardState) behind(d transit.Day) bool { return transit.Day(st.head.day) > d }
 
-// seenIn returns st's logged tap_id that is id, of a day within d's
-// window, or nil. It walks the chain only when a live inline entry has
-// id's tag (match, from seenSet.scan with live, see liveFrom), or when d
-// is behind the chain's head: that late tap's window may hold an entry
-// whose slot a later tap took.
-func (pr *pricer) seenIn(st *cardState, match *[seenWords]uint64, live uint64, d transit.Day, id *transit.TapID) *loggedID {
-	if *match == ([seenWords]uint64{}) && !st.behind(d) {
-		return nil
-	}
-	return pr.chained(st, uint16(live), d, id)
+// walks reports whether a tap of day d must walk st's chain: a live
+// inline entry has its tag (match, from seenSet.scan), or d is behind the
+// chain's head, and that late tap's window may hold an entry whose slot a
+// later tap took. Inlined: it runs for every tap.
+func (st *cardState) walks(match *[seenWords]uint64, d transit.Day) bool {
+	return *match != ([seenWords]uint64{}) || st.behind(d)
 }
 
 // chained walks st's chain from its newest tap_id through the tap_ids of
 // days from the day from on, and returns the one that is id within d's
-// window, or nil. Each step must go back (an earlier day, or an earlier
-// index in the same day's log), so a damaged chain ends rather than loops.
+// window, or nil.
 func (pr *pricer) chained(st *cardState, from uint16, d transit.Day, id *transit.TapID) *loggedID {
 	for l := st.head; l.day != 0 && l.day >= from; {
-		log := pr.findLog(transit.Day(l.day))
-		// The bound check matters only for a log made anew after its
-		// day was evicted; links into it are of days before from.
-		if log == nil || int(l.idx) >= log.ids.Len() {
+		e, next := pr.logged(l)
+		if e == nil {
 			return nil
 		}
-		e := log.ids.At(int(l.idx))
 		if e.id == *id && withinDays(transit.Day(l.day), d, pr.dedupDays) {
 			return e
 		}
-		if p := e.prev; p.day > l.day || p.day == l.day && p.idx >= l.idx {
-			return nil
-		}
-		l = e.prev
+		l = next
 	}
 	return nil
+}
+
+// logged returns the tap_id logged at link l and the link after it in its
+// chain, or nil where l's log is gone or l is past its end (a log made
+// anew after its day was evicted: links into it are of days before any
+// window). The next link is the zero link, the chain's end, unless it goes
+// back (an earlier day, or an earlier index in the same day's log), so a
+// damaged chain ends rather than loops.
+func (pr *pricer) logged(l chainLink) (e *loggedID, next chainLink) {
+	log := pr.findLog(transit.Day(l.day))
+	if log == nil || int(l.idx) >= log.ids.Len() {
+		return nil, chainLink{}
+	}
+	e = log.ids.At(int(l.idx))
+	if p := e.prev; p.day < l.day || p.day == l.day && p.idx < l.idx {
+		next = p
+	}
+	return e, next
 }
 
 // liveFrom returns, repeated in every 16-bit lane, the first day whose
@@ -587,34 +597,27 @@ func (pr *pricer) liveFrom(d transit.Day) uint64 {
 		return c.lanes
 	}
 	// Past 2149 (the last 16-bit day) the bound is clamped: entries of that
-	// last day then count as live, which only means that logged looks at
-	// them and finds them out of the window, and that a tap may spill.
+	// last day then count as live, which only means that a chain walk
+	// looks at them and finds them out of the window, and that a tap may
+	// spill.
 	from := min(max(int64(pr.oldest), int64(d)-int64(pr.dedupDays)+1, 1), math.MaxUint16)
 	pr.live.day, pr.live.oldest, pr.live.lanes = d, pr.oldest, uint64(from)*laneOnes
 	return pr.live.lanes
 }
 
 // chainLinks appends the links of st's chain through the days from from
-// on, newest first, and returns links. It ends, like chained, at a link
-// that does not go back.
+// on, newest first, and returns links.
 func (pr *pricer) chainLinks(links []chainLink, st *cardState, from uint16) []chainLink {
 	for l := st.head; l.day != 0 && l.day >= from; {
-		log := pr.findLog(transit.Day(l.day))
-		if log == nil || int(l.idx) >= log.ids.Len() {
+		e, next := pr.logged(l)
+		if e == nil {
 			break
 		}
 		links = append(links, l)
-		p := log.ids.At(int(l.idx)).prev
-		if p.day > l.day || p.day == l.day && p.idx >= l.idx {
-			break
-		}
-		l = p
+		l = next
 	}
 	return links
 }
-
-// evicted reports whether day d's log was dropped (its entries are dead).
-func (pr *pricer) evicted(d transit.Day) bool { return pr.findLog(d) == nil }
 
 // findLog returns day d's log, or nil. It looks from the newest log back:
 // taps come in event-time order, so almost every tap's day is the newest.
