@@ -116,14 +116,12 @@ func (f *ClearingFile) seal() {
 			t.addDetail(d)
 		}
 		h.Sum(t.hash[:0])
-		b.Control = BatchControl{Batch: b.Header.Batch, Mode: b.Header.Mode, Details: t.Count,
-			Gross: t.Gross, Discount: t.Discount, Charged: t.Charged, DetailHash: t.hash}
+		b.Control = t.batchControl(&b.Header)
 		fileHash.Write(t.hash[:])
 		sum.Add(t.Amounts)
 	}
 	fileHash.Sum(sum.hash[:0])
-	f.Control = FileControl{Batches: len(f.Batches), Details: sum.Count,
-		Gross: sum.Gross, Discount: sum.Discount, Charged: sum.Charged, Hash: sum.hash}
+	f.Control = sum.fileControl(len(f.Batches))
 }
 
 // Append appends the file's lines.
@@ -352,6 +350,20 @@ type controlTotals struct {
 // addDetail counts d and adds its amounts.
 func (t *controlTotals) addDetail(d *Detail) {
 	t.Add(Amounts{Count: 1, Gross: d.Gross, Discount: d.Discount, Charged: d.Charged})
+}
+
+// batchControl is the control record of the batch h opens whose details
+// sum to t: the inverse of BatchControl.totals.
+func (t *controlTotals) batchControl(h *BatchHeader) BatchControl {
+	return BatchControl{Batch: h.Batch, Mode: h.Mode, Details: t.Count,
+		Gross: t.Gross, Discount: t.Discount, Charged: t.Charged, DetailHash: t.hash}
+}
+
+// fileControl is the control record of a file of n batches whose details
+// sum to t: the inverse of FileControl.totals.
+func (t *controlTotals) fileControl(n int) FileControl {
+	return FileControl{Batches: n, Details: t.Count,
+		Gross: t.Gross, Discount: t.Discount, Charged: t.Charged, Hash: t.hash}
 }
 
 func (c *BatchControl) totals() controlTotals {

@@ -100,8 +100,7 @@ func (cw *clearingWriter) openBatch(acquirer transit.City, class BatchClass, mod
 func (cw *clearingWriter) closeBatch() {
 	t := &cw.bt
 	cw.bhash.Sum(t.hash[:0])
-	c := BatchControl{Batch: cw.bh.Batch, Mode: cw.bh.Mode, Details: t.Count,
-		Gross: t.Gross, Discount: t.Discount, Charged: t.Charged, DetailHash: t.hash}
+	c := t.batchControl(&cw.bh)
 	cw.buf = c.Append(cw.buf)
 	cw.fhash.Write(t.hash[:])
 	cw.sum.Add(t.Amounts)
@@ -125,8 +124,7 @@ func (cw *clearingWriter) close() (FileControl, error) {
 	}
 	cw.closeBatch()
 	cw.fhash.Sum(cw.sum.hash[:0])
-	c := FileControl{Batches: cw.n, Details: cw.sum.Count,
-		Gross: cw.sum.Gross, Discount: cw.sum.Discount, Charged: cw.sum.Charged, Hash: cw.sum.hash}
+	c := cw.sum.fileControl(cw.n)
 	cw.buf = c.Append(cw.buf)
 	if err := cw.flush(); err != nil {
 		cw.discard()
