@@ -63,8 +63,27 @@ func PolicySet(uses []PolicyUse) (string, []PolicyUse) {
 	return mixedFingerprint(set), set
 }
 
+// PolicyName returns the policy fingerprint of a day whose rows the books
+// fps priced, each named once or more: PolicySet's first result, for a
+// caller that knows which books priced rows but not how many ("" for
+// none).
+func PolicyName(fps []string) string {
+	sorted := slices.Compact(slices.Sorted(slices.Values(fps)))
+	switch len(sorted) {
+	case 0:
+		return ""
+	case 1:
+		return sorted[0]
+	}
+	set := make([]PolicyUse, len(sorted))
+	for i, fp := range sorted {
+		set[i].Fingerprint = fp
+	}
+	return mixedFingerprint(set)
+}
+
 // mixedFingerprint is the policy fingerprint of a day priced by the books
-// of set, which is sorted by fingerprint.
+// of set, which is sorted by fingerprint, each once.
 func mixedFingerprint(set []PolicyUse) string {
 	h := sha256.New()
 	for _, u := range set {

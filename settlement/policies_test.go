@@ -40,6 +40,23 @@ func TestPolicySet(t *testing.T) {
 	}
 }
 
+// TestPolicyName: a set of books named without counts gets PolicySet's
+// name, whatever the order and the repeats.
+func TestPolicyName(t *testing.T) {
+	for _, fps := range [][]string{nil, {bookA}, {bookA, bookA}, {bookB, bookA, bookB}, {bookA, "sha256:cccc", bookB}} {
+		uses := make([]PolicyUse, len(fps))
+		for i, fp := range fps {
+			uses[i] = PolicyUse{Fingerprint: fp, Records: 1}
+		}
+		if want, _ := PolicySet(uses); PolicyName(fps) != want {
+			t.Errorf("PolicyName(%q) = %q, PolicySet names it %q", fps, PolicyName(fps), want)
+		}
+	}
+	if PolicyName([]string{bookA, bookB}) == PolicyName([]string{bookA}) {
+		t.Error("two books named as one")
+	}
+}
+
 // writePolicies writes the fixture's day as priced by two books: bookA
 // priced 3 of its records, bookB the rest and the adjustments.
 func writePolicies(t *testing.T) (dir string, set []PolicyUse, fp string) {

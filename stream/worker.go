@@ -842,13 +842,13 @@ func (w *worker) writeParts() error {
 // people reading the part: Clear counts the rows each segment's book
 // priced.
 func partPolicy(refs []segRef, book *fares.Book) string {
-	uses := make([]settlement.PolicyUse, 0, len(refs))
+	fps := make([]string, 0, len(refs))
 	for _, r := range refs {
 		if !r.Undated {
-			uses = append(uses, settlement.PolicyUse{Fingerprint: r.Policy, Records: 1})
+			fps = append(fps, r.Policy)
 		}
 	}
-	if fp, _ := settlement.PolicySet(uses); fp != "" {
+	if fp := settlement.PolicyName(fps); fp != "" {
 		return fp
 	}
 	return book.Fingerprint()
