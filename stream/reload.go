@@ -55,12 +55,14 @@ func (s *Service) ReloadPolicies(dir, cause string) error {
 	b, err := fares.Load(dir)
 	now := time.Now()
 	if err != nil {
-		if m := s.cfg.Metrics; m != nil {
-			m.PolicyReloaded("", now, err)
-		}
+		// Logged before counted: whoever sees the count (an alert, a
+		// test) finds the reason already in the log.
 		files, n := problemFiles(err)
 		s.log.Error("fare policy reload failed: pricing goes on with the running book",
 			"cause", cause, "dir", dir, "files", files, "problems", n, "policy", running.Fingerprint(), "err", err)
+		if m := s.cfg.Metrics; m != nil {
+			m.PolicyReloaded("", now, err)
+		}
 		return err
 	}
 	if m := s.cfg.Metrics; m != nil {
