@@ -458,6 +458,11 @@ func TestSigtermCheckpoints(t *testing.T) {
 			until = f.last
 		}
 		cmd := child(t, b.Addrs()[0], "local:"+stateDir, out, until)
+		// Every process here leaves the group cleanly, so nothing waits
+		// for a session to expire; a long one keeps a child starved of
+		// CPU on a loaded host (its heartbeats late) from being evicted
+		// mid-run, which would move partitions this test counts.
+		cmd.Env = append(cmd.Env, "STREAM_SESSION_TIMEOUT=15s")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -777,8 +782,16 @@ func runChild() int {
 	// The group logs its generations (Info): what a failed takeover test
 	// needs to tell a broker that never rebalanced from a member that
 	// never rejoined.
+	// A short session by default: the kill tests wait for a killed
+	// member's to expire. STREAM_SESSION_TIMEOUT sets another.
+	session := 2 * time.Second
+	if v := os.Getenv("STREAM_SESSION_TIMEOUT"); v != "" {
+		if session, err = time.ParseDuration(v); err != nil {
+			return fail(err)
+		}
+	}
 	g, err := feed.NewGroup(feed.GroupConfig{Brokers: []string{os.Getenv("STREAM_BROKER")}, Topic: topic, GroupID: "kill",
-		SessionTimeout: 2 * time.Second, HeartbeatInterval: 200 * time.Millisecond, RebalanceTimeout: 4 * time.Second,
+		SessionTimeout: session, HeartbeatInterval: 200 * time.Millisecond, RebalanceTimeout: 2 * session,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		return fail(err)
