@@ -15,9 +15,10 @@ import (
 // garbage collector has to wait for.
 const chunkTaps = 512
 
-// slabChunks is how many chunks are allocated at once (~1.2 MiB), their
-// pages populated in one call (see package pages): a batch job holding a
-// day takes hundreds of megabytes of fresh memory here. The first
+// slabChunks is how many chunks the first slab holds (~1.2 MiB), its
+// pages populated in one call; later slabs double, to 8 MiB of huge pages
+// (see package pages): a batch job holding a day takes hundreds of
+// megabytes of fresh memory here. The first
 // plainChunks chunks (one per card bucket) are allocated one by one.
 const (
 	slabChunks  = 16

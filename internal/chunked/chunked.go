@@ -14,9 +14,6 @@ import "github.com/tapsettle/tapsettle/internal/pages"
 // Shift sets the chunk size: a chunk holds 1<<Shift elements.
 const Shift = 10
 
-// slabChunks is the most chunks allocated at once.
-const slabChunks = 16
-
 // Vec is an append-only vector in chunks of 1<<Shift elements. The zero
 // Vec is empty and ready to use.
 type Vec[T any] struct {
@@ -29,9 +26,9 @@ type Vec[T any] struct {
 func (c *Vec[T]) Push(v *T) int {
 	i := c.n
 	if i>>Shift == len(c.chunks) {
-		// Slabs grow with the vector (1, 2, ... slabChunks chunks), so a
-		// small one never holds much populated memory unused.
-		c.chunks = append(c.chunks, c.slab.Cut(1<<Shift, min(max(len(c.chunks), 1), slabChunks)<<Shift))
+		// The slabs start at one chunk and double (pages.Slab), so a
+		// small vector holds little populated memory unused.
+		c.chunks = append(c.chunks, c.slab.Cut(1<<Shift, 1<<Shift))
 	}
 	c.chunks[i>>Shift][i&(1<<Shift-1)] = *v
 	c.n++

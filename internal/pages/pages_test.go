@@ -2,6 +2,7 @@ package pages
 
 import (
 	"runtime/debug"
+	"slices"
 	"testing"
 	"unsafe"
 )
@@ -114,7 +115,7 @@ func TestSlabCut(t *testing.T) {
 	var s Slab[int32]
 	a := s.Cut(3, 8)
 	b := s.Cut(3, 8)
-	c := s.Cut(3, 8) // only 2 left: a fresh slab
+	c := s.Cut(3, 8) // the slab (8 rounded down to 6) is used up: a fresh one
 	for _, p := range [][]int32{a, b, c} {
 		if len(p) != 3 || cap(p) != 3 {
 			t.Fatalf("piece len %d cap %d, want 3 and 3", len(p), cap(p))
@@ -133,5 +134,41 @@ func TestSlabCut(t *testing.T) {
 	}
 	if big := s.Cut(20, 8); len(big) != 20 {
 		t.Errorf("a piece larger than the slab size: len %d, want 20", len(big))
+	}
+}
+
+// TestSlabGrows checks that slabs double from the size asked up to slabMax
+// bytes, each a multiple of the piece, and that a size asked above
+// slabMax is kept.
+func TestSlabGrows(t *testing.T) {
+	const piece = 1000 // elements of 8 bytes
+	var s Slab[int64]
+	var sizes []int
+	for range 20 {
+		before := s.last
+		s.Cut(piece, piece)
+		if s.last != before {
+			sizes = append(sizes, s.last)
+		}
+		s.rest = s.rest[:0] // the next Cut takes a fresh slab
+	}
+	most := slabMax / 8 / piece * piece
+	var want []int
+	for n := piece; n < most; n *= 2 {
+		want = append(want, n)
+	}
+	want = append(want, most)
+	if len(sizes) < len(want) || !slices.Equal(sizes[:len(want)], want) {
+		t.Fatalf("slab sizes %v, want %v then %d", sizes, want, most)
+	}
+	for _, n := range sizes[len(want):] {
+		if n != most {
+			t.Fatalf("a slab of %d elements after reaching %d", n, most)
+		}
+	}
+	var big Slab[int64]
+	big.Cut(piece, 3*most)
+	if big.last != 3*most/piece*piece {
+		t.Errorf("a slab asked at %d elements has %d", 3*most, big.last)
 	}
 }
