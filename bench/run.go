@@ -40,6 +40,22 @@ type Result struct {
 	// Process is set for a run in a child process (DayFile.SettleProcess):
 	// its peak RSS and how it held its taps.
 	Process *Process
+	// Phases is set for a settle run in this process (DayFile.Settle):
+	// the wall time of each of its phases.
+	Phases *Phases
+}
+
+// Phases is the wall time of each phase of a settle run (batch.Phase): where
+// the time goes, beside the read floor. The batch job prices a day once it
+// has read all of it, so the phases follow one another.
+type Phases struct {
+	// Reading is decompressing and decoding the inputs, the taps held
+	// for the engine (or partitioned to disk).
+	Reading time.Duration
+	// Pricing is pricing the held taps and closing the days.
+	Pricing time.Duration
+	// Writing is writing the days' files.
+	Writing time.Duration
 }
 
 // CPUPerTap is the CPU time per tap in nanoseconds, summed over all cores:
@@ -221,14 +237,27 @@ func (f *DayFile) Close() error { return os.RemoveAll(f.dir) }
 func (f *DayFile) Settle(book *fares.Book, cal *transit.Calendar, shards int, ledger bool) (Result, error) {
 	out := filepath.Join(f.dir, "out")
 	defer os.RemoveAll(out)
-	job := &batch.Settle{Book: book, Calendar: cal, Shards: shards, OutDir: out, SkipSync: true, Ledger: ledger}
+	// The start of each phase, then the end of the run.
+	var marks [batch.PhaseWriting + 2]time.Time
+	job := &batch.Settle{Book: book, Calendar: cal, Shards: shards, OutDir: out, SkipSync: true, Ledger: ledger,
+		OnPhase: func(p batch.Phase) { marks[p] = time.Now() }}
 	var rep *batch.Report
 	var err error
-	res := Measure(func() { rep, err = job.Run(context.Background(), []string{f.path}) })
+	res := Measure(func() {
+		rep, err = job.Run(context.Background(), []string{f.path})
+		marks[len(marks)-1] = time.Now()
+	})
 	if err != nil {
 		return Result{}, err
 	}
 	res.Name, res.Shards, res.Taps = "settle zstd csv", shards, rep.Records
+	if !slices.ContainsFunc(marks[:], time.Time.IsZero) {
+		res.Phases = &Phases{
+			Reading: marks[batch.PhasePricing].Sub(marks[batch.PhaseReading]),
+			Pricing: marks[batch.PhaseWriting].Sub(marks[batch.PhasePricing]),
+			Writing: marks[len(marks)-1].Sub(marks[batch.PhaseWriting]),
+		}
+	}
 	if ledger {
 		res.Name = "settle +ledger"
 	}

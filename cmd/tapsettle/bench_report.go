@@ -65,6 +65,9 @@ type benchRecord struct {
 	// Memory is the memory a run in a child process took, for the
 	// settle_process kinds; absent for the others.
 	Memory *benchMemory `json:"memory,omitempty"`
+	// Phases is where the median run's time went, for the settle and
+	// settle_ledger kinds; absent for the others.
+	Phases *benchPhases `json:"phases,omitempty"`
 
 	result, base bench.Result // for the text, which prints them as it always has
 }
@@ -101,6 +104,27 @@ type benchMemory struct {
 	PartitionBytes  int64 `json:"partition_bytes"`
 }
 
+// benchPhases is the wall time of each phase of a settle run in this
+// process (bench.Phases), in seconds; they add up to the run's seconds
+// but for its set-up.
+type benchPhases struct {
+	// ReadingSeconds: decompressing and decoding the file, the taps held.
+	ReadingSeconds float64 `json:"reading_seconds"`
+	// PricingSeconds: pricing the held taps and closing the days.
+	PricingSeconds float64 `json:"pricing_seconds"`
+	// WritingSeconds: writing the days' files.
+	WritingSeconds float64 `json:"writing_seconds"`
+}
+
+// newBenchPhases returns the phases of med, nil where it has none.
+func newBenchPhases(med bench.Result) *benchPhases {
+	p := med.Phases
+	if p == nil {
+		return nil
+	}
+	return &benchPhases{ReadingSeconds: p.Reading.Seconds(), PricingSeconds: p.Pricing.Seconds(), WritingSeconds: p.Writing.Seconds()}
+}
+
 // newBenchMemory returns the memory of the child runs rs, med their
 // median; nil for runs that were not in a child process.
 func newBenchMemory(med bench.Result, rs []bench.Result) *benchMemory {
@@ -132,6 +156,7 @@ func newBenchRecord(kind string, rs []bench.Result) benchRecord {
 		CPUNsPerTap: med.CPUPerTap(), AllocsPerTap: med.AllocsPerTap(), BytesPerTap: med.BytesPerTap(),
 		Runs: len(rs), SpreadLo: lo, SpreadHi: hi,
 		Memory: newBenchMemory(med, rs),
+		Phases: newBenchPhases(med),
 		result: med,
 	}
 }
@@ -184,7 +209,7 @@ func (t *benchText) measured(r benchRecord) error {
 	case "engine", "engine_batch", "engine_aggregate":
 		_, err = fmt.Fprintf(t.w, "%s  x%.2f  %s\n", r.result, r.result.TapsPerSecond()/r.base.TapsPerSecond(), spread)
 	case "settle", "settle_ledger":
-		_, err = fmt.Fprintf(t.w, "%s         %s%s\n", r.result, spread, r.timeOfBase())
+		_, err = fmt.Fprintf(t.w, "%s         %s%s\n%s", r.result, spread, r.timeOfBase(), r.phasesText())
 	case "settle_process", "settle_process_spill":
 		_, err = fmt.Fprintf(t.w, "%s  %s%s\n", r.processText(), spread, r.timeOfBase())
 	case "stream_run":
@@ -204,6 +229,16 @@ func (r *benchRecord) timeOfBase() string {
 		return ""
 	}
 	return fmt.Sprintf("  %.1fx the time of %s", r.base.TapsPerSecond()/r.result.TapsPerSecond(), r.base.Name)
+}
+
+// phasesText is the text's line under a settle row: where its time went,
+// empty where the row has no phases.
+func (r *benchRecord) phasesText() string {
+	p := r.Phases
+	if p == nil {
+		return ""
+	}
+	return fmt.Sprintf("%18s reading %.3fs, pricing %.3fs, writing %.3fs\n", "phases:", p.ReadingSeconds, p.PricingSeconds, p.WritingSeconds)
 }
 
 // processText is the text's row of a run in a child process: the
@@ -255,6 +290,7 @@ var benchCSVHeader = []string{
 	"runs", "spread_lo_taps_per_second", "spread_hi_taps_per_second", "baseline_kind", "baseline_shards", "ratio_to_baseline",
 	"gomaxprocs", "rounds",
 	"memory_budget_bytes", "peak_rss_mib", "peak_rss_bytes_per_tap", "spilled", "partition_groups", "partition_bytes",
+	"reading_seconds", "pricing_seconds", "writing_seconds",
 }
 
 // benchCSV writes a header row, then a row per measurement as it is made
@@ -281,12 +317,18 @@ func (c *benchCSV) measured(r benchRecord) error {
 		mem = []string{strconv.FormatInt(m.BudgetBytes, 10), f(m.PeakRSSMiB), f(m.PeakRSSBytesPerTap),
 			strconv.FormatBool(m.Spilled), strconv.Itoa(m.PartitionGroups), strconv.FormatInt(m.PartitionBytes, 10)}
 	}
-	return c.write(append([]string{
+	// So are the phases' columns, for those without them.
+	phases := make([]string, 3)
+	if p := r.Phases; p != nil {
+		phases = []string{f(p.ReadingSeconds), f(p.PricingSeconds), f(p.WritingSeconds)}
+	}
+	row := append([]string{
 		r.Kind, r.Name, strconv.Itoa(r.Shards), strconv.FormatInt(r.Taps, 10), f(r.Seconds), f(r.TapsPerSecond),
 		f(r.CPUNsPerTap), f(r.AllocsPerTap), f(r.BytesPerTap),
 		strconv.Itoa(r.Runs), f(r.SpreadLo), f(r.SpreadHi), bkind, bshards, ratio,
 		strconv.Itoa(c.setup.GOMAXPROCS), strconv.Itoa(c.setup.Rounds),
-	}, mem...))
+	}, mem...)
+	return c.write(append(row, phases...))
 }
 
 func (c *benchCSV) end() error { return nil }

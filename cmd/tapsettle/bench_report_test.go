@@ -85,6 +85,19 @@ func TestBenchJSON(t *testing.T) {
 		if r.Memory != nil && !strings.HasPrefix(r.Kind, "settle_process") {
 			t.Errorf("%s: memory %+v, measured in this process", r.Kind, r.Memory)
 		}
+		// The settle runs in this process say where their time went:
+		// three phases, each taking time, within the run's.
+		switch p := r.Phases; {
+		case r.Kind != "settle" && r.Kind != "settle_ledger":
+			if p != nil {
+				t.Errorf("%s: phases %+v, want none", r.Kind, p)
+			}
+		case p == nil:
+			t.Errorf("%s: no phases", r.Kind)
+		case p.ReadingSeconds <= 0 || p.PricingSeconds <= 0 || p.WritingSeconds <= 0 ||
+			p.ReadingSeconds+p.PricingSeconds+p.WritingSeconds > r.Seconds:
+			t.Errorf("%s: phases %+v in a run of %v s", r.Kind, p, r.Seconds)
+		}
 	}
 }
 
@@ -105,7 +118,8 @@ func TestBenchCSV(t *testing.T) {
 	head := strings.Join(rows[0], ",")
 	// The first columns, then those added since, at the end.
 	if want := "kind,name,shards,taps,seconds,taps_per_second,cpu_ns_per_tap,allocs_per_tap,bytes_per_tap,runs,spread_lo_taps_per_second,spread_hi_taps_per_second,baseline_kind,baseline_shards,ratio_to_baseline,gomaxprocs,rounds" +
-		",memory_budget_bytes,peak_rss_mib,peak_rss_bytes_per_tap,spilled,partition_groups,partition_bytes"; head != want {
+		",memory_budget_bytes,peak_rss_mib,peak_rss_bytes_per_tap,spilled,partition_groups,partition_bytes" +
+		",reading_seconds,pricing_seconds,writing_seconds"; head != want {
 		t.Errorf("header\n%s\nwant\n%s", head, want)
 	}
 	col := map[string]int{}
@@ -139,7 +153,13 @@ func TestBenchReporters(t *testing.T) {
 	rec := func(kind string, rs ...bench.Result) benchRecord { return newBenchRecord(kind, rs) }
 	floor := rec("read_floor", res("read floor", 1000, 1))
 	cli := rec("read_floor_cli", res("zstd -dc | wc -l", 1000, 2))
-	settle := rec("settle", res("settle zstd csv", 1000, 5), res("settle zstd csv", 1000, 4), res("settle zstd csv", 1000, 8))
+	phased := func(ms, read, price, write int) bench.Result {
+		r := res("settle zstd csv", 1000, ms)
+		d := func(ms int) time.Duration { return time.Duration(ms) * time.Millisecond }
+		r.Phases = &bench.Phases{Reading: d(read), Pricing: d(price), Writing: d(write)}
+		return r
+	}
+	settle := rec("settle", phased(5, 2, 2, 1), phased(4, 1, 2, 1), phased(8, 5, 2, 1))
 	settle.compare(&cli)
 	read := rec("stream_read", res("stream read", 1000, 10))
 	run := rec("stream_run", res("stream run", 1000, 20))
@@ -164,6 +184,7 @@ func TestBenchReporters(t *testing.T) {
 		cli.result.String() + "         [0.50-0.50]",
 		// The median of 4, 5 and 8 ms: 5 ms, 2.5x the 2 ms of the CLI.
 		res("settle zstd csv", 1000, 5).String() + "         [0.12-0.25]  2.5x the time of zstd -dc | wc -l",
+		"           phases: reading 0.002s, pricing 0.002s, writing 0.001s", // the median run's
 		read.result.String() + "         [0.10-0.10]",
 		run.result.String() + "  x0.50  [0.05-0.05]  (x: of the bare read)",
 	} {
@@ -188,8 +209,11 @@ func TestBenchReporters(t *testing.T) {
 	if s := rows[4]; s[0] != "settle" || s[12] != "read_floor_cli" || s[14] != "0.4" {
 		t.Errorf("settle row %q: want compared with read_floor_cli at 0.4 of its rate", s)
 	}
-	if f := rows[2]; f[12] != "" || f[13] != "" || f[14] != "" {
-		t.Errorf("read_floor row %q: want no baseline", f)
+	if s := rows[4]; !slices.Equal(s[len(s)-3:], []string{"0.002", "0.002", "0.001"}) {
+		t.Errorf("settle row %q: want the median run's phases at the end", s)
+	}
+	if f := rows[2]; f[12] != "" || f[13] != "" || f[14] != "" || f[len(f)-1] != "" {
+		t.Errorf("read_floor row %q: want no baseline, no phases", f)
 	}
 }
 
@@ -311,7 +335,13 @@ func TestBenchReportersMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tail := func(row []string) string { return strings.Join(row[len(row)-6:], ",") }
+	// The memory columns, before the phases' (empty for these kinds).
+	tail := func(row []string) string {
+		if p := row[len(row)-3:]; !slices.Equal(p, []string{"", "", ""}) && p[0] != "reading_seconds" {
+			t.Errorf("CSV row %q: phases of a run without them", row)
+		}
+		return strings.Join(row[len(row)-9:len(row)-3], ",")
+	}
 	for i, want := range []string{
 		"memory_budget_bytes,peak_rss_mib,peak_rss_bytes_per_tap,spilled,partition_groups,partition_bytes",
 		",,,,,",
