@@ -83,7 +83,11 @@ pass --late 0 --malformed 0.`,
 	fl.Uint64Var(&o.Seed, "seed", 1, "random seed")
 	fl.StringVar(&day, "day", "2025-03-03", "settlement day")
 	fl.IntVar(&o.FirstID, "first-id", 0, "number the tap_ids from N+1: the next day of the same riders (same --seed) takes a first id past the previous day's records, or its taps repeat tap_ids, which are duplicates within engine.dedup_days")
-	fl.StringVarP(&out, "output", "o", "taps.csv.zst", "output file, - for stdout")
+	fl.StringVarP(&out, "out", "o", "taps.csv.zst", "the file to write, - for stdout")
+	// gen's first name for --out, kept working: elsewhere --output says
+	// what a command prints (text, json, csv).
+	fl.StringVar(&out, "output", "taps.csv.zst", "the file to write")
+	_ = fl.MarkDeprecated("output", "use --out (or -o): --output names the format a command prints elsewhere")
 	fl.StringVar(&format, "format", "auto", "csv, jsonl or auto (from the file name)")
 	fl.StringVar(&compression, "compression", "auto", "none, zstd, gzip or auto (from the file name)")
 	fl.Float64Var(&o.Interregional, "interregional", 0, "share of riders with cards from another city (default 0.04; 0: none)")

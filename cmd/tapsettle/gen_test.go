@@ -107,3 +107,26 @@ func TestExitStatusNotPrinted(t *testing.T) {
 		t.Errorf("verify's output:\n%s\nwant its failure and no \"exit status\" line", out)
 	}
 }
+
+// TestGenOut: gen writes its file to --out (or -o), as settle writes its
+// days under --out; --output, its first name, still works but says it
+// is deprecated, since elsewhere --output names what a command prints.
+func TestGenOut(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		flag       string
+		deprecated bool
+	}{{"--out", false}, {"-o", false}, {"--output", true}} {
+		path := filepath.Join(dir, strings.TrimLeft(tc.flag, "-")+".csv")
+		out, err := run(t, "gen", "--taps", "100", tc.flag, path)
+		if err != nil {
+			t.Fatalf("gen %s: %v\n%s", tc.flag, err, out)
+		}
+		if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+			t.Errorf("gen %s %s wrote nothing there: %v", tc.flag, path, err)
+		}
+		if said := strings.Contains(out, "deprecated"); said != tc.deprecated {
+			t.Errorf("gen %s: says deprecated %v, want %v\n%s", tc.flag, said, tc.deprecated, out)
+		}
+	}
+}
