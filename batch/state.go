@@ -114,6 +114,15 @@ func openState(dir string, cal *transit.Calendar, sync bool) (*stateDir, error) 
 		sd.release()
 		return nil, fmt.Errorf("settle: %s: %w", filepath.Join(dir, stateFile), err)
 	}
+	// The engine file is read once the inputs are (see router.price):
+	// one cut short or missing is refused now, its checksum then.
+	if fi, err := os.Stat(filepath.Join(dir, info.Engine)); err != nil || fi.Size() != info.EngineSize {
+		sd.release()
+		if err == nil {
+			err = fmt.Errorf("%d bytes, state.json says %d", fi.Size(), info.EngineSize)
+		}
+		return nil, fmt.Errorf("settle: state: %s: %w", filepath.Join(dir, info.Engine), err)
+	}
 	sd.info = &info
 	return sd, nil
 }
@@ -153,6 +162,12 @@ func (s *stateDir) load(eng *engine.Engine) error {
 	if s.info == nil {
 		return nil
 	}
+	return s.read(eng.ReadState)
+}
+
+// read calls f with the engine state, decompressed, once its size and
+// checksum are checked; f returns the last closed day the state says.
+func (s *stateDir) read(f func(io.Reader) (transit.Day, error)) error {
 	path := filepath.Join(s.dir, s.info.Engine)
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -167,7 +182,7 @@ func (s *stateDir) load(eng *engine.Engine) error {
 		return fmt.Errorf("settle: state: %w", err)
 	}
 	defer zr.Close()
-	closed, err := eng.ReadState(zr)
+	closed, err := f(zr)
 	if err != nil {
 		return fmt.Errorf("settle: state: %s: %w", path, err)
 	}
@@ -177,10 +192,11 @@ func (s *stateDir) load(eng *engine.Engine) error {
 	return nil
 }
 
-// save writes the state of the stopped engine eng, whose days up to closed
-// are closed, and commits it by replacing state.json; the engine file it
+// save writes the engine state whose days up to closed are closed (write
+// writes it, uncompressed; carried and held are its open journeys and
+// held taps), and commits it by replacing state.json; the engine file it
 // replaces is removed.
-func (s *stateDir) save(eng *engine.Engine, closed transit.Day, cal *transit.Calendar, dedupDays int, fingerprint string) error {
+func (s *stateDir) save(write func(io.Writer) error, carried, held int64, closed transit.Day, cal *transit.Calendar, dedupDays int, fingerprint string) error {
 	w := durable.Writer{Sync: s.sync, SyncEach: true, Mode: 0o644}
 	name := "engine-" + closed.String() + ".state.zst"
 	size, sum, err := w.Write(filepath.Join(s.dir, name), func(out io.Writer) error {
@@ -188,7 +204,7 @@ func (s *stateDir) save(eng *engine.Engine, closed transit.Day, cal *transit.Cal
 		if err != nil {
 			return err
 		}
-		if err := eng.WriteState(zw, closed); err != nil {
+		if err := write(zw); err != nil {
 			zw.Close()
 			return err
 		}
@@ -206,7 +222,7 @@ func (s *stateDir) save(eng *engine.Engine, closed transit.Day, cal *transit.Cal
 		Timezone: cal.Location().String(), Cutoff: cutoffString(cal),
 		DedupDays: dedupDays, PolicyFingerprint: fingerprint,
 		Engine: name, EngineSize: size, EngineSHA256: hex.EncodeToString(sum[:]),
-		Carried: eng.Stats().Open, Held: eng.Stats().Held, Written: time.Now().UTC().Truncate(time.Second),
+		Carried: carried, Held: held, Written: time.Now().UTC().Truncate(time.Second),
 	}
 	js, err := json.MarshalIndent(&info, "", "  ")
 	if err != nil {
