@@ -165,26 +165,40 @@ func (s *stateDir) load(eng *engine.Engine) error {
 	return s.read(eng.ReadState)
 }
 
-// read calls f with the engine state, decompressed, once its size and
-// checksum are checked; f returns the last closed day the state says.
+// read calls f with the engine state, decompressed as it is read; f
+// returns the last closed day the state says. The file's size and
+// checksum are checked once f has read it (the whole file, read as a
+// stream, is never held: a partitioned run's state may be larger than
+// its budget), and a mismatch is the error, whatever f made of the
+// bytes.
 func (s *stateDir) read(f func(io.Reader) (transit.Day, error)) error {
 	path := filepath.Join(s.dir, s.info.Engine)
-	b, err := os.ReadFile(path)
+	file, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("settle: state: %w", err)
 	}
-	if sum := sha256.Sum256(b); int64(len(b)) != s.info.EngineSize || hex.EncodeToString(sum[:]) != s.info.EngineSHA256 {
+	defer file.Close()
+	h := sha256.New()
+	cr := &durable.CountWriter{W: h}
+	src := io.TeeReader(file, cr)
+	closed, ferr := func() (transit.Day, error) {
+		zr, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<27))
+		if err != nil {
+			return 0, err
+		}
+		defer zr.Close()
+		return f(zr)
+	}()
+	// The rest of the file, for its checksum.
+	if _, err := io.Copy(io.Discard, src); err != nil {
+		return fmt.Errorf("settle: state: %w", err)
+	}
+	if sum := h.Sum(nil); cr.N != s.info.EngineSize || hex.EncodeToString(sum) != s.info.EngineSHA256 {
 		return fmt.Errorf("settle: state: %s: %d bytes with SHA-256 %x, state.json says %d bytes, %s",
-			path, len(b), sum, s.info.EngineSize, s.info.EngineSHA256)
+			path, cr.N, sum, s.info.EngineSize, s.info.EngineSHA256)
 	}
-	zr, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<27))
-	if err != nil {
-		return fmt.Errorf("settle: state: %w", err)
-	}
-	defer zr.Close()
-	closed, err := f(zr)
-	if err != nil {
-		return fmt.Errorf("settle: state: %s: %w", path, err)
+	if ferr != nil {
+		return fmt.Errorf("settle: state: %s: %w", path, ferr)
 	}
 	if closed != s.closed() {
 		return fmt.Errorf("settle: state: %s closes %v, state.json says %s", path, closed, s.info.Closed)
