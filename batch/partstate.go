@@ -27,8 +27,9 @@ import (
 // not by shard).
 //
 // The state of a partition counts against the budget like as many taps
-// as it has records (a card's state, a held tap or a kept charge each
-// costs about as much as a tap held; tap_ids less).
+// as it has records: a card's state, a held tap or a kept charge costs
+// about as much as a tap held, a tap_id less (it counts the same, on the
+// safe side).
 
 // partState is what a partitioned run with a state folder keeps.
 type partState struct {
