@@ -1,7 +1,6 @@
 package batch
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 
@@ -24,10 +23,6 @@ const DefaultMemoryBudget = 1 << 30
 // cards costs up to 460 bytes a tap, and its run goes past its plan by as
 // much.
 const tapCost = 320
-
-// ErrOverBudget is wrapped by the error of a run that cannot hold its
-// day within Settle.MemoryBudget and cannot partition it.
-var ErrOverBudget = errors.New("over the memory budget")
 
 // budgetPlan divides a run's memory budget between what it holds.
 type budgetPlan struct {
@@ -87,15 +82,6 @@ func (s *Settle) plan() (budgetPlan, error) {
 // memory would go to waste. The rows do not depend on the shard count.
 func (p budgetPlan) groupShards(shards int) int {
 	return int(min(int64(shards), max(1, p.maxTaps/(engine.HoldFloor/2))))
-}
-
-// overBudget is the error of a run with a state folder whose day does not
-// fit its budget: its engine's state is written whole at the end, so it
-// cannot be priced a partition at a time.
-func overBudget(held int64, p budgetPlan) error {
-	return fmt.Errorf("settle: the run holds %d taps, more than a memory budget of %s plans for (%d); a run with a state folder (--state) "+
-		"holds its days in memory (its engine state is written whole): raise settlement.memory_budget (--memory-budget): %w",
-		held, sizeText(p.budget), p.maxTaps, ErrOverBudget)
 }
 
 // sizeText writes a size in MiB, or bytes when smaller.

@@ -2,6 +2,8 @@ package batch_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"testing"
@@ -90,4 +92,69 @@ func TestPartitionedRunBoundedMemory(t *testing.T) {
 			t.Errorf("with a budget of %d MiB the run (ledger %v) took the heap %d MiB above the start, at most %d MiB", budget>>20, ledger, peak>>20, bound>>20)
 		}
 	}
+}
+
+// TestPartitionedStateRunBoundedMemory: the second day of a state folder,
+// far larger than its memory budget and going on from the state of a
+// day as large, settles partitioned with the heap bounded by the budget
+// and the same allowance as TestPartitionedRunBoundedMemory's: no group
+// loads the whole state. The same day in memory takes the heap past that
+// bound.
+func TestPartitionedStateRunBoundedMemory(t *testing.T) {
+	n := 400_000
+	if raceEnabled || testing.Short() {
+		n = 100_000
+	}
+	dir := t.TempDir()
+	b, cal := env(t)
+	day, _ := transit.ParseDay("2025-03-03")
+	var ins [2]string
+	for k := range ins {
+		ins[k] = filepath.Join(dir, fmt.Sprintf("day%d.csv.zst", k))
+		func() {
+			d, err := bench.Generate(b, cal, bench.GenOptions{Taps: n, Seed: 4, Day: day + transit.Day(k), FirstID: k * n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := bench.WriteFile(ins[k], ingest.FormatAuto, ingest.CompressionAuto, d); err != nil {
+				t.Fatal(err)
+			}
+		}()
+	}
+	first := &batch.Settle{Book: b, Calendar: cal, OutDir: filepath.Join(dir, "out-first"), SkipSync: true,
+		State: filepath.Join(dir, "state-memory"), Day: day}
+	if _, err := first.Run(context.Background(), ins[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(dir, "state-partitioned"), os.DirFS(first.State)); err != nil {
+		t.Fatal(err)
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(20))
+	const budget = 8 << 20
+	bound := uint64(budget + budgetFixedHeap)
+	var peaks [2]uint64
+	for i, name := range []string{"memory", "partitioned"} {
+		job := &batch.Settle{Book: b, Calendar: cal, OutDir: filepath.Join(dir, "out-"+name), SkipSync: true,
+			State: filepath.Join(dir, "state-"+name), Day: day + 1, SpillDir: filepath.Join(dir, "spill")}
+		if i == 1 {
+			job.MemoryBudget = budget
+		}
+		stop := peakHeap()
+		rep, err := job.Run(context.Background(), ins[1:])
+		peaks[i] = stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d taps, heap peak %d MiB above the start, %+v, state %+v", name, rep.Taps, peaks[i]>>20, rep.Partitioned, rep.State)
+		if (rep.Partitioned.Groups >= 2) != (i == 1) {
+			t.Fatalf("%s: partitioned %+v", name, rep.Partitioned)
+		}
+	}
+	if peaks[0] <= bound {
+		t.Fatalf("in memory the day took the heap only %d MiB above the start: too small to test a bound of %d MiB", peaks[0]>>20, bound>>20)
+	}
+	if peaks[1] > bound {
+		t.Errorf("with a budget of %d MiB the state run took the heap %d MiB above the start, at most %d MiB", budget>>20, peaks[1]>>20, bound>>20)
+	}
+	sameTree(t, "the state run partitioned", tree(t, filepath.Join(dir, "out-memory")), tree(t, filepath.Join(dir, "out-partitioned")))
 }

@@ -3,7 +3,6 @@ package batch_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -136,27 +135,48 @@ func TestPartitionedRunSameOutput(t *testing.T) {
 	}
 }
 
-// TestStateRunOverBudget: a run with a state folder holds its days in
-// memory; one whose taps pass the budget fails with ErrOverBudget, saying
-// what to raise, and leaves the state as it was.
+// TestStateRunOverBudget: a run with a state folder whose taps pass the
+// budget is no longer refused: it partitions its taps, and its state,
+// like any other, writes the day files of the run in memory and leaves a
+// state (see partstate_test.go for days settled one at a time so).
 func TestStateRunOverBudget(t *testing.T) {
 	dir := t.TempDir()
 	inputs, _ := twoDays(t, dir, 3_000)
 	b, cal := env(t)
 	day, _ := transit.ParseDay("2025-03-03")
-	state := filepath.Join(dir, "state")
-	job := &batch.Settle{Book: b, Calendar: cal, OutDir: filepath.Join(dir, "out"), SkipSync: true, State: state, Day: day,
-		MemoryBudget: 256 << 10}
-	_, err := job.Run(context.Background(), inputs)
-	if !errors.Is(err, batch.ErrOverBudget) || !strings.Contains(err.Error(), "--memory-budget") {
-		t.Fatalf("a state run over its budget: %v, want ErrOverBudget naming --memory-budget", err)
+	var want map[string][]byte
+	for _, budget := range []int64{0, 256 << 10} {
+		name := fmt.Sprint(budget)
+		state := filepath.Join(dir, "state-"+name)
+		out := filepath.Join(dir, "out-"+name)
+		job := &batch.Settle{Book: b, Calendar: cal, OutDir: out, SkipSync: true, State: state, Day: day, MemoryBudget: budget,
+			SpillDir: filepath.Join(dir, "spill")}
+		rep, err := job.Run(context.Background(), inputs)
+		if err != nil {
+			t.Fatalf("a state run, budget %d: %v", budget, err)
+		}
+		if (rep.Partitioned.Groups > 0) != (budget != 0) {
+			t.Fatalf("budget %d: partitioned %+v", budget, rep.Partitioned)
+		}
+		if _, err := os.Stat(filepath.Join(state, "state.json")); err != nil {
+			t.Errorf("budget %d: no state written: %v", budget, err)
+		}
+		got := tree(t, out)
+		if want == nil {
+			want = got
+			continue
+		}
+		if len(got) != len(want) {
+			t.Errorf("partitioned: %d files, in memory %d", len(got), len(want))
+		}
+		for name, data := range want {
+			if !bytes.Equal(data, got[name]) {
+				t.Errorf("partitioned: %s differs from the run in memory", name)
+			}
+		}
 	}
-	if _, err := os.Stat(filepath.Join(state, "state.json")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the failed run wrote a state: %v", err)
-	}
-	job.MemoryBudget = 0
-	if _, err := job.Run(context.Background(), inputs); err != nil {
-		t.Fatalf("the same run within the default budget: %v", err)
+	if left, _ := os.ReadDir(filepath.Join(dir, "spill")); len(left) != 0 {
+		t.Errorf("left in the spill folder: %v", left)
 	}
 }
 

@@ -58,8 +58,19 @@ func (p *pricing) applyCorrections(eng *engine.Engine, rep *CorrectionsReport) e
 	if err != nil {
 		return fmt.Errorf("settle: corrections: %w", err)
 	}
+	p.reportCorrections(out, rep)
+	return nil
+}
+
+// reportCorrections counts the outcomes of p.corrections, out[i] that of
+// the i-th, in rep (setting rep.Read), logs them and reports the refused
+// ones, in the order read: after an engine in memory applied them, or
+// the groups of a partitioned run, each those of its cards.
+func (p *pricing) reportCorrections(out []engine.CorrectionOutcome, rep *CorrectionsReport) {
+	ins := p.corrections
+	rep.Read = int64(len(ins))
 	for i, o := range out {
-		c, in := &cs[i], &ins[i]
+		c, in := &ins[i].rec.Correction, &ins[i]
 		if o.Status == transit.StatusAdjustment {
 			rep.Applied++
 			p.log.Info("correction applied", "correction_id", c.ID.String(), "card", c.Card.String(), "tap_id", c.Tap.String(),
@@ -76,5 +87,4 @@ func (p *pricing) applyCorrections(eng *engine.Engine, rep *CorrectionsReport) e
 			Raw: string(ingest.AppendCorrectionCSV(nil, &in.rec))})
 		p.log.Warn("correction refused", "correction_id", c.ID.String(), "card", c.Card.String(), "tap_id", c.Tap.String(), "reason", why)
 	}
-	return nil
 }

@@ -1,11 +1,13 @@
 package batch
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/tapsettle/tapsettle/engine"
@@ -62,18 +64,29 @@ func partBufSize(budget int64) int {
 // longest): a buffer with less room left is written, so it never grows.
 const compactRoom = 256
 
-// partition is one partition on disk: its sections and their taps.
+// partition is one partition on disk: its sections and their taps; in a
+// run with a state folder, the sections of its cards' state and their
+// records (partstate.go), and the corrections of its cards (indexes of
+// pricing.corrections).
 type partition struct {
 	secs  []spill.Section
 	taps  int64
 	bytes int64 // on disk
+
+	state     []spill.Section
+	stateRecs int64
+	corr      []int
 }
+
+// weight is what the partition counts for against the budget's plan.
+func (pt *partition) weight() int64 { return pt.taps + pt.stateRecs }
 
 // partBuf gathers the compact taps of one partition until it is written.
 type partBuf struct {
-	p int    // the partition
-	n int    // taps in b
-	b []byte // the taps, compact, one after another
+	p   int    // the partition
+	seq int    // the buffer's place among the partition's
+	n   int    // taps in b
+	b   []byte // the taps, compact, one after another
 }
 
 // tapParts partitions taps to disk. add is called by one goroutine (the
@@ -84,12 +97,14 @@ type tapParts struct {
 	size  int // a buffer's capacity
 
 	bufs [partitions]*partBuf
+	next [partitions]int // the next buffer's seq, by partition
 	jobs chan *partBuf
 	free chan *partBuf
 	wg   sync.WaitGroup
 
-	mu    sync.Mutex // guards parts and err, written by the writers
+	mu    sync.Mutex // guards parts, seqs and err, written by the writers
 	parts [partitions]partition
+	seqs  [partitions][]int // the seq of each section of parts
 	err   error
 }
 
@@ -121,16 +136,43 @@ func (tp *tapParts) add(t *transit.Tap) {
 	}
 }
 
+// addRaw copies rec, a record of an engine state, into partition p's
+// buffer (partstate.go), handing the buffer to a writer when it is full.
+func (tp *tapParts) addRaw(p int, rec []byte) {
+	b := tp.bufs[p]
+	if b != nil && cap(b.b)-len(b.b) < len(rec) {
+		tp.jobs <- b
+		b = nil
+	}
+	if b == nil {
+		b = tp.newBuf(p)
+		tp.bufs[p] = b
+	}
+	b.b = append(b.b, rec...)
+	b.n++
+	if cap(b.b)-len(b.b) < compactRoom {
+		tp.jobs <- b
+		tp.bufs[p] = nil
+	}
+}
+
 // newBuf returns an empty buffer for partition p, a written one if one
 // is free.
 func (tp *tapParts) newBuf(p int) *partBuf {
 	select {
 	case b := <-tp.free:
 		b.p, b.n, b.b = p, 0, b.b[:0]
+		b.seq = tp.nextSeq(p)
 		return b
 	default:
-		return &partBuf{p: p, b: make([]byte, 0, tp.size)}
+		return &partBuf{p: p, seq: tp.nextSeq(p), b: make([]byte, 0, tp.size)}
 	}
+}
+
+// nextSeq numbers partition p's next buffer.
+func (tp *tapParts) nextSeq(p int) int {
+	tp.next[p]++
+	return tp.next[p]
 }
 
 // write is a writer: it writes each buffer it is handed as a section of
@@ -162,6 +204,7 @@ func (tp *tapParts) write() {
 		} else {
 			pt := &tp.parts[b.p]
 			pt.secs = append(pt.secs, sec)
+			tp.seqs[b.p] = append(tp.seqs[b.p], b.seq)
 			pt.taps += int64(b.n)
 			pt.bytes += sec.Len
 		}
@@ -198,6 +241,24 @@ func (tp *tapParts) finish() ([partitions]partition, error) {
 	}
 	close(tp.jobs)
 	tp.wg.Wait()
+	// The writers finish buffers in any order: put each partition's
+	// sections back in the order they were filled, which a state's
+	// records need (a card's state before its tap_ids).
+	for p := range tp.parts {
+		pt, seqs := &tp.parts[p], tp.seqs[p]
+		if !slices.IsSorted(seqs) {
+			idx := make([]int, len(seqs))
+			for i := range idx {
+				idx[i] = i
+			}
+			slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(seqs[a], seqs[b]) })
+			secs := make([]spill.Section, len(idx))
+			for i, k := range idx {
+				secs[i] = pt.secs[k]
+			}
+			pt.secs = secs
+		}
+	}
 	if tp.err != nil {
 		return tp.parts, fmt.Errorf("settle: partition taps to disk: %w", tp.err)
 	}

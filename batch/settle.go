@@ -76,8 +76,14 @@ type Settle struct {
 	// need more is partitioned by card to SpillDir as it is read (the taps
 	// read so far too) and priced a group of partitions at a time, each in
 	// an engine of its own: the files are the same as a run in memory.
-	// A run with State cannot do that and fails with ErrOverBudget
-	// instead. Default: DefaultMemoryBudget.
+	// A run with State is partitioned the same way: the state's records
+	// go to the partitions of their cards, each group's engine loads
+	// those of its cards, closes the days and applies its cards'
+	// corrections, and the state saved joins the groups' (the same
+	// records as a run in memory's, in group order; partstate.go). A run
+	// with State holds its taps out of the engine until they are all
+	// read or pass the budget, since the engine loads the whole state
+	// before its first tap. Default: DefaultMemoryBudget.
 	MemoryBudget int64
 	// Progress, when set, is told the compressed input bytes consumed.
 	Progress func(n int64)
@@ -163,7 +169,8 @@ type PartitionReport struct {
 	// Splits is the number of partitions too large for the budget alone
 	// that were split again.
 	Splits int
-	// Bytes is the size of the partitions on disk (before any split).
+	// Bytes is the size of the taps' partitions on disk (before any
+	// split); with State, the state's partitions come on top.
 	Bytes int64
 }
 
@@ -290,16 +297,13 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 	}
 	// The router holds the only reference to the engine, so that the
 	// engine's memory goes when the router drops it (partition).
-	rt := &router{s: s, ctx: ctx, coll: coll, eopts: eopts, plan: plan, log: log, part: &rep.Partitioned}
+	rt := &router{s: s, ctx: ctx, coll: coll, eopts: eopts, plan: plan, log: log, part: &rep.Partitioned, sd: sd}
 	if rt.eng, err = engine.New(s.Book, coll, eopts); err != nil {
 		return nil, fmt.Errorf("settle: %w", err)
 	}
-	if sd != nil {
-		if err := sd.load(rt.eng); err != nil {
-			rt.eng.Close()
-			return nil, err
-		}
-	}
+	// The partitions, and the groups' states, stay on disk until the
+	// state is saved.
+	defer rt.cleanup()
 	s.phase(PhaseReading)
 	if err := rt.price(inputs, run, rep); err != nil {
 		return nil, err
@@ -326,7 +330,7 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 		return nil, err
 	}
 	if sd != nil {
-		if err := sd.save(rt.eng, s.Day, s.Calendar, eopts.DedupDays, s.Book.Fingerprint()); err != nil {
+		if err := sd.save(rt.writeState(s.Day), rep.Engine.Open, rep.Engine.Held, s.Day, s.Calendar, eopts.DedupDays, s.Book.Fingerprint()); err != nil {
 			return nil, err
 		}
 		rep.State = sd.info
@@ -380,6 +384,13 @@ type router struct {
 	// eng is the run's engine; nil once its taps went to partitions.
 	eng   *engine.Engine
 	stats engine.Stats
+	// sd is the run's state folder (nil: none), loaded into eng just
+	// before its first taps (see price); pstate what a partitioned run
+	// with it keeps (partstate.go).
+	sd     *stateDir
+	loaded bool
+	pstate *partState
+	run    *pricing
 	// pending are taps the router holds before the engine does.
 	pending []*tapBuf
 	dir     *spill.Dir // the partitions' spill folder, once made
@@ -393,7 +404,15 @@ type router struct {
 // partitions on disk instead, and the inputs' other taps after them; the
 // partitions are then priced in turn.
 func (p *router) price(inputs []string, run *pricing, rep *Report) error {
-	defer p.cleanup()
+	p.run = run
+	defer func() {
+		// Without a state folder the partitions go now, before the
+		// files are written; with one, the groups' states stay until
+		// the state is saved (Run cleans up then).
+		if p.pstate == nil {
+			p.cleanup()
+		}
+	}()
 	full := make(chan *tapBuf, 8)
 	free := make(chan *tapBuf, 16)
 	var wg sync.WaitGroup
@@ -422,6 +441,13 @@ func (p *router) price(inputs []string, run *pricing, rep *Report) error {
 	// straight after them; or, when the plan's taps come first, to the
 	// partitions.
 	directFrom := min(p.plan.maxTaps+1, int64(engine.HoldFloor)*int64(p.eopts.Shards))
+	if p.sd != nil {
+		// With a state folder the router holds every tap until it knows
+		// whether the run fits the budget: the engine loads the whole
+		// state before its first tap, and a partitioned run loads it a
+		// group at a time instead.
+		directFrom = p.plan.maxTaps + 1
+	}
 	var held int64
 	failed := false
 	for b := range full { // the router: the one goroutine that submits
@@ -438,13 +464,7 @@ func (p *router) price(inputs []string, run *pricing, rep *Report) error {
 			case held > p.plan.maxTaps:
 				p.hold(b)
 				b = nil
-				var err error
-				if run.last != 0 {
-					err = overBudget(held, p.plan)
-				} else {
-					err = p.partition(held)
-				}
-				if err != nil {
+				if err := p.partition(held); err != nil {
 					fail(err)
 					cancel()
 					failed = true
@@ -453,7 +473,12 @@ func (p *router) price(inputs []string, run *pricing, rep *Report) error {
 				p.hold(b)
 				b = nil
 			default:
-				p.submitPending(free)
+				if err := p.submitPending(free); err != nil {
+					fail(err)
+					cancel()
+					failed = true
+					break
+				}
 				p.eng.Submit(b.taps)
 			}
 		}
@@ -480,12 +505,32 @@ func (p *router) price(inputs []string, run *pricing, rep *Report) error {
 		for i := range parts {
 			p.part.Bytes += parts[i].bytes
 		}
+		if p.sd != nil {
+			p.pstate = &partState{sd: p.sd, loaded: p.sd.info != nil,
+				head:     engine.AppendStateHead(nil, p.sd.closed(), p.eopts.DedupDays),
+				outcomes: make([]engine.CorrectionOutcome, len(run.corrections))}
+			if err := p.splitState(&parts); err != nil {
+				return err
+			}
+			for i := range run.corrections {
+				k := engine.CardPartition(&run.corrections[i].rec.Correction.Card, 0)
+				parts[k].corr = append(parts[k].corr, i)
+			}
+		}
 		if p.s.afterPartition != nil {
 			p.s.afterPartition(p.dir.Path())
 		}
-		return p.pricePartitions(&parts, 0)
+		if err := p.pricePartitions(&parts, 0); err != nil {
+			return err
+		}
+		if p.sd != nil {
+			run.reportCorrections(p.pstate.outcomes, &rep.Corrections)
+		}
+		return nil
 	}
-	p.submitPending(free)
+	if err := p.submitPending(free); err != nil {
+		return err
+	}
 	defer func() { p.stats = p.eng.Stats() }()
 	if run.last == 0 {
 		p.eng.Close()
@@ -500,12 +545,28 @@ func (p *router) price(inputs []string, run *pricing, rep *Report) error {
 	return nil
 }
 
+// writeState returns what writes the run's engine state, the days up to
+// last closed, once price returned: its engine's, or the groups' joined.
+func (p *router) writeState(last transit.Day) func(io.Writer) error {
+	if p.pstate != nil {
+		return func(w io.Writer) error { return p.pstate.writeState(w, last, p.eopts.DedupDays) }
+	}
+	return func(w io.Writer) error { return p.eng.WriteState(w, last) }
+}
+
 // hold keeps b's taps in the router, for the engine or the partitions.
 func (p *router) hold(b *tapBuf) { p.pending = append(p.pending, b) }
 
 // submitPending hands the taps the router holds to the engine, and their
-// buffers back to the decoders.
-func (p *router) submitPending(free chan *tapBuf) {
+// buffers back to the decoders; with a state folder, it loads the state
+// into the engine first.
+func (p *router) submitPending(free chan *tapBuf) error {
+	if p.sd != nil && !p.loaded {
+		p.loaded = true
+		if err := p.sd.load(p.eng); err != nil {
+			return err
+		}
+	}
 	for i, b := range p.pending {
 		p.eng.Submit(b.taps)
 		p.pending[i] = nil
@@ -515,6 +576,7 @@ func (p *router) submitPending(free chan *tapBuf) {
 		}
 	}
 	p.pending = p.pending[:0]
+	return nil
 }
 
 // cleanup stops what price leaves running after an error: the engine, the
@@ -527,6 +589,7 @@ func (p *router) cleanup() {
 		p.parts.finish()
 		p.parts = nil
 	}
+	p.pstate.close()
 	if p.dir != nil {
 		p.dir.Close()
 		p.dir = nil
@@ -564,27 +627,27 @@ func (p *router) partition(held int64) error {
 // A partition larger than that alone is split again at the next level,
 // while there is one.
 func (p *router) pricePartitions(parts *[partitions]partition, level int) error {
-	var group []spill.Section
-	var taps int64
+	var g group
 	flush := func() error {
-		if len(group) == 0 {
+		if g.weight == 0 && len(g.corr) == 0 {
 			return nil
 		}
-		err := p.priceGroup(group, taps)
-		group, taps = group[:0], 0
+		err := p.priceGroup(&g)
+		g = group{secs: g.secs[:0], state: g.state[:0], corr: g.corr[:0]}
 		return err
 	}
 	for i := range parts {
 		pt := &parts[i]
-		if pt.taps == 0 {
+		w := pt.weight()
+		if w == 0 && len(pt.corr) == 0 {
 			continue
 		}
-		if taps > 0 && taps+pt.taps > p.plan.maxTaps {
+		if g.weight > 0 && g.weight+w > p.plan.maxTaps {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
-		if pt.taps > p.plan.maxTaps && level+1 < engine.PartitionLevels {
+		if w > p.plan.maxTaps && level+1 < engine.PartitionLevels {
 			sub, err := p.split(pt, level+1)
 			if err != nil {
 				return err
@@ -594,10 +657,21 @@ func (p *router) pricePartitions(parts *[partitions]partition, level int) error 
 			}
 			continue
 		}
-		group = append(group, pt.secs...)
-		taps += pt.taps
+		g.secs = append(g.secs, pt.secs...)
+		g.state = append(g.state, pt.state...)
+		g.corr = append(g.corr, pt.corr...)
+		g.taps += pt.taps
+		g.weight += w
 	}
 	return flush()
+}
+
+// group is a group of partitions priced in one engine: their taps'
+// sections, their state's, their corrections.
+type group struct {
+	secs, state  []spill.Section
+	corr         []int
+	taps, weight int64
 }
 
 // split partitions one partition's taps again, at level.
@@ -622,14 +696,25 @@ func (p *router) split(pt *partition, level int) (*[partitions]partition, error)
 		}
 	}
 	parts, err := tp.finish()
-	return &parts, err
+	if err != nil {
+		return nil, err
+	}
+	if err := p.splitPartState(pt, level, &parts); err != nil {
+		return nil, err
+	}
+	for _, i := range pt.corr {
+		k := engine.CardPartition(&p.run.corrections[i].rec.Correction.Card, level)
+		parts[k].corr = append(parts[k].corr, i)
+	}
+	return &parts, nil
 }
 
 // priceGroup prices the taps of a group of partitions (their sections)
 // in an engine of its own, into the run's collector. Readers decode the
 // sections concurrently; the caller's goroutine submits.
-func (p *router) priceGroup(secs []spill.Section, taps int64) error {
-	p.log.Debug("pricing a group of partitions", "taps", taps, "sections", len(secs))
+func (p *router) priceGroup(g *group) error {
+	secs := g.secs
+	p.log.Debug("pricing a group of partitions", "taps", g.taps, "sections", len(secs), "state sections", len(g.state), "corrections", len(g.corr))
 	opts := p.eopts
 	opts.Shards = p.plan.groupShards(opts.Shards)
 	if p.s.groupShards > 0 {
@@ -640,6 +725,11 @@ func (p *router) priceGroup(secs []spill.Section, taps int64) error {
 		return fmt.Errorf("settle: %w", err)
 	}
 	defer eng.Stop() // on error; a no-op once closed
+	if p.pstate != nil {
+		if err := p.pstate.loadGroup(eng, g.state); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancel(p.ctx)
 	defer cancel()
 	full := make(chan []transit.Tap, 8)
@@ -692,7 +782,30 @@ func (p *router) priceGroup(secs []spill.Section, taps int64) error {
 	if err := p.ctx.Err(); err != nil {
 		return err
 	}
-	eng.Close()
+	if p.pstate == nil {
+		eng.Close()
+	} else {
+		// As the engine in memory: close the run's days, apply the
+		// corrections, hold the rest, and keep the state.
+		eng.CloseDay(p.run.last)
+		if len(g.corr) > 0 {
+			cs := make([]transit.Correction, len(g.corr))
+			for k, i := range g.corr {
+				cs[k] = p.run.corrections[i].rec.Correction
+			}
+			out, err := eng.Correct(cs)
+			if err != nil {
+				return fmt.Errorf("settle: corrections: %w", err)
+			}
+			for k, i := range g.corr {
+				p.pstate.outcomes[i] = out[k]
+			}
+		}
+		eng.Stop()
+		if err := p.saveGroup(eng, p.run.last); err != nil {
+			return err
+		}
+	}
 	p.stats.Add(eng.Stats())
 	p.part.Groups++
 	return nil

@@ -114,6 +114,15 @@ func openState(dir string, cal *transit.Calendar, sync bool) (*stateDir, error) 
 		sd.release()
 		return nil, fmt.Errorf("settle: %s: %w", filepath.Join(dir, stateFile), err)
 	}
+	// The engine file is read once the inputs are (see router.price):
+	// one cut short or missing is refused now, its checksum then.
+	if fi, err := os.Stat(filepath.Join(dir, info.Engine)); err != nil || fi.Size() != info.EngineSize {
+		sd.release()
+		if err == nil {
+			err = fmt.Errorf("%d bytes, state.json says %d", fi.Size(), info.EngineSize)
+		}
+		return nil, fmt.Errorf("settle: state: %s: %w", filepath.Join(dir, info.Engine), err)
+	}
 	sd.info = &info
 	return sd, nil
 }
@@ -153,23 +162,43 @@ func (s *stateDir) load(eng *engine.Engine) error {
 	if s.info == nil {
 		return nil
 	}
+	return s.read(eng.ReadState)
+}
+
+// read calls f with the engine state, decompressed as it is read; f
+// returns the last closed day the state says. The file's size and
+// checksum are checked once f has read it (the whole file, read as a
+// stream, is never held: a partitioned run's state may be larger than
+// its budget), and a mismatch is the error, whatever f made of the
+// bytes.
+func (s *stateDir) read(f func(io.Reader) (transit.Day, error)) error {
 	path := filepath.Join(s.dir, s.info.Engine)
-	b, err := os.ReadFile(path)
+	file, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("settle: state: %w", err)
 	}
-	if sum := sha256.Sum256(b); int64(len(b)) != s.info.EngineSize || hex.EncodeToString(sum[:]) != s.info.EngineSHA256 {
+	defer file.Close()
+	h := sha256.New()
+	cr := &durable.CountWriter{W: h}
+	src := io.TeeReader(file, cr)
+	closed, ferr := func() (transit.Day, error) {
+		zr, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<27))
+		if err != nil {
+			return 0, err
+		}
+		defer zr.Close()
+		return f(zr)
+	}()
+	// The rest of the file, for its checksum.
+	if _, err := io.Copy(io.Discard, src); err != nil {
+		return fmt.Errorf("settle: state: %w", err)
+	}
+	if sum := h.Sum(nil); cr.N != s.info.EngineSize || hex.EncodeToString(sum) != s.info.EngineSHA256 {
 		return fmt.Errorf("settle: state: %s: %d bytes with SHA-256 %x, state.json says %d bytes, %s",
-			path, len(b), sum, s.info.EngineSize, s.info.EngineSHA256)
+			path, cr.N, sum, s.info.EngineSize, s.info.EngineSHA256)
 	}
-	zr, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<27))
-	if err != nil {
-		return fmt.Errorf("settle: state: %w", err)
-	}
-	defer zr.Close()
-	closed, err := eng.ReadState(zr)
-	if err != nil {
-		return fmt.Errorf("settle: state: %s: %w", path, err)
+	if ferr != nil {
+		return fmt.Errorf("settle: state: %s: %w", path, ferr)
 	}
 	if closed != s.closed() {
 		return fmt.Errorf("settle: state: %s closes %v, state.json says %s", path, closed, s.info.Closed)
@@ -177,10 +206,11 @@ func (s *stateDir) load(eng *engine.Engine) error {
 	return nil
 }
 
-// save writes the state of the stopped engine eng, whose days up to closed
-// are closed, and commits it by replacing state.json; the engine file it
+// save writes the engine state whose days up to closed are closed (write
+// writes it, uncompressed; carried and held are its open journeys and
+// held taps), and commits it by replacing state.json; the engine file it
 // replaces is removed.
-func (s *stateDir) save(eng *engine.Engine, closed transit.Day, cal *transit.Calendar, dedupDays int, fingerprint string) error {
+func (s *stateDir) save(write func(io.Writer) error, carried, held int64, closed transit.Day, cal *transit.Calendar, dedupDays int, fingerprint string) error {
 	w := durable.Writer{Sync: s.sync, SyncEach: true, Mode: 0o644}
 	name := "engine-" + closed.String() + ".state.zst"
 	size, sum, err := w.Write(filepath.Join(s.dir, name), func(out io.Writer) error {
@@ -188,7 +218,7 @@ func (s *stateDir) save(eng *engine.Engine, closed transit.Day, cal *transit.Cal
 		if err != nil {
 			return err
 		}
-		if err := eng.WriteState(zw, closed); err != nil {
+		if err := write(zw); err != nil {
 			zw.Close()
 			return err
 		}
@@ -206,7 +236,7 @@ func (s *stateDir) save(eng *engine.Engine, closed transit.Day, cal *transit.Cal
 		Timezone: cal.Location().String(), Cutoff: cutoffString(cal),
 		DedupDays: dedupDays, PolicyFingerprint: fingerprint,
 		Engine: name, EngineSize: size, EngineSHA256: hex.EncodeToString(sum[:]),
-		Carried: eng.Stats().Open, Held: eng.Stats().Held, Written: time.Now().UTC().Truncate(time.Second),
+		Carried: carried, Held: held, Written: time.Now().UTC().Truncate(time.Second),
 	}
 	js, err := json.MarshalIndent(&info, "", "  ")
 	if err != nil {

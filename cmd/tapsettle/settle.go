@@ -38,8 +38,9 @@ folder under $TMPDIR as it is read, and priced a group of partitions at a time; 
 and malformed records beyond their share are sorted to disk and merged when the files
 are written. The files are the same as a run in memory. The folder is removed when
 the run ends, or by the next run after a crash; point TMPDIR at a disk with room for
-about 45 bytes a tap, not at a memory file system. A run with --state holds its days
-in memory: beyond the budget it fails, saying so.
+about 45 bytes a tap, not at a memory file system. A run with --state is partitioned
+the same way, its state with its taps (each group loads the state of its cards), and
+leaves the state a run in memory would.
 
 With --state DIR --day D a clearing house settles day by day: each run goes on
 from the journey state (open metro journeys carried across the cut-off, transfer

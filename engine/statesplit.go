@@ -1,0 +1,118 @@
+package engine
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/tapsettle/tapsettle/internal/varint"
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// Splitting and joining state by card.
+//
+// Every record of a state (see WriteState) but its head and end belongs
+// to one card: a card's state and tap_ids to the card of their key, a
+// held tap and a kept charge to theirs. The batch job prices a day too
+// large for its memory a group of card partitions at a time
+// (CardPartition), each in an engine of its own; with a state folder it
+// splits the state the same way (StateRecords), loads into each group's
+// engine the records of its cards between a head and an end
+// (AppendStateHead, AppendStateEnd, then ReadState), and joins the
+// states the groups' engines write into one (StateRecords of each, after
+// one head). A card's records stay together and in their order, which is
+// all ReadState needs of them: the state so joined loads as the state of
+// one engine that priced every card.
+
+// AppendStateHead appends to b the head of a state whose last closed day
+// is closed, written with the dedup window dedupDays: what WriteState
+// writes before the records.
+func AppendStateHead(b []byte, closed transit.Day, dedupDays int) []byte {
+	b = append(b, stateMagic...)
+	b = binary.AppendVarint(b, int64(closed))
+	return binary.AppendUvarint(b, uint64(dedupDays))
+}
+
+// AppendStateEnd appends to b the end of a state: what WriteState writes
+// after the records.
+func AppendStateEnd(b []byte) []byte { return append(b, stateEnd, 0) }
+
+// StateRecords reads a state written by WriteState and calls f with each
+// record, whole (its kind, its length and its body, as written), and the
+// card it belongs to, in their order; rec is valid until f returns. It
+// returns the state's last closed day and dedup window. It checks the
+// records' framing and finds their cards, not their contents: ReadState
+// checks those.
+func StateRecords(r io.Reader, f func(card *transit.CardID, rec []byte) error) (transit.Day, int, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	magic := make([]byte, len(stateMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != stateMagic {
+		return 0, 0, fmt.Errorf("not engine state (no %q header): %w", stateMagic[:len(stateMagic)-1], ErrState)
+	}
+	closed, err := binary.ReadVarint(br)
+	if err != nil || closed < math.MinInt32 || closed > math.MaxInt32 {
+		return 0, 0, fmt.Errorf("closed day: %w", ErrState)
+	}
+	dedup, err := binary.ReadUvarint(br)
+	if err != nil || dedup > math.MaxInt32 {
+		return 0, 0, fmt.Errorf("dedup window: %w", ErrState)
+	}
+	rec := make([]byte, 1+binary.MaxVarintLen64+maxStateRecord)
+	for i := 1; ; i++ {
+		kind, err := br.ReadByte()
+		if err != nil {
+			return 0, 0, fmt.Errorf("record %d: %v: %w", i, err, ErrState)
+		}
+		size, err := binary.ReadUvarint(br)
+		if err != nil || size > maxStateRecord {
+			return 0, 0, fmt.Errorf("record %d: length %d: %w", i, size, ErrState)
+		}
+		if kind == stateEnd {
+			if _, err := br.ReadByte(); err != io.EOF || size != 0 {
+				return 0, 0, fmt.Errorf("data after the last record: %w", ErrState)
+			}
+			return transit.Day(closed), int(dedup), nil
+		}
+		rec[0] = kind
+		head := 1 + binary.PutUvarint(rec[1:], size)
+		whole := rec[:head+int(size)]
+		body := whole[head:]
+		if _, err := io.ReadFull(br, body); err != nil {
+			return 0, 0, fmt.Errorf("record %d: %v: %w", i, err, ErrState)
+		}
+		var card transit.CardID
+		switch kind {
+		case stateCard, stateID:
+			if len(body) < cardKeySize {
+				return 0, 0, fmt.Errorf("record %d: kind %q of %d bytes: %w", i, kind, len(body), ErrState)
+			}
+			copy(card[:], body)
+		case stateHeld:
+			var t transit.Tap
+			if rest, err := t.DecodeCompact(body); err != nil || len(rest) != 0 {
+				return 0, 0, fmt.Errorf("record %d: held tap: %v: %w", i, err, ErrState)
+			}
+			card = t.Card
+		case stateCharge:
+			_, b, err := varint.Int32(body)
+			if err != nil {
+				return 0, 0, fmt.Errorf("record %d: %w: %w", i, err, ErrState)
+			}
+			var p transit.Priced
+			if len(b) > maxChargeRecord {
+				return 0, 0, fmt.Errorf("record %d: charge record of %d bytes: %w", i, len(b), ErrState)
+			}
+			if err := decodeCharge(b, &p); err != nil {
+				return 0, 0, fmt.Errorf("record %d: %w: %w", i, err, ErrState)
+			}
+			card = p.Card
+		default:
+			return 0, 0, fmt.Errorf("record %d: kind %q: %w", i, kind, ErrState)
+		}
+		if err := f(&card, whole); err != nil {
+			return 0, 0, err
+		}
+	}
+}
