@@ -77,11 +77,11 @@ func (s *Settle) plan() (budgetPlan, error) {
 // partitions, at most shards: one shard per engine.HoldFloor/2 taps the
 // plan holds. A group's cards spread over every card bucket of each
 // shard (engine.CardPartition), each of which sets aside a chunk of 512
-// taps (engine.HoldFloor taps a shard, 18 MiB): a shard with fewer taps
+// taps (engine.HoldFloor taps a shard, 16 MiB): a shard with fewer taps
 // than that fills its chunks in part, and under a small budget that
 // memory would go to waste. The rows do not depend on the shard count.
 func (p budgetPlan) groupShards(shards int) int {
-	return int(min(int64(shards), max(1, p.maxTaps/(engine.HoldFloor/2))))
+	return int(min(int64(shards), max(1, p.maxTaps/int64(engine.HoldFloor/2))))
 }
 
 // sizeText writes a size in MiB, or bytes when smaller.

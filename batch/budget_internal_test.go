@@ -29,7 +29,7 @@ func TestPlan(t *testing.T) {
 		if budget < 1<<30 && int64(p.writers) != max(1, budget/writerMemory) {
 			t.Errorf("budget %d: %d writers", budget, p.writers)
 		}
-		if n := p.groupShards(16); n < 1 || int64(n) > max(1, p.maxTaps/(engine.HoldFloor/2)) {
+		if n := p.groupShards(16); n < 1 || int64(n) > max(1, p.maxTaps/int64(engine.HoldFloor/2)) {
 			t.Errorf("budget %d: %d group shards for %d taps", budget, n, p.maxTaps)
 		}
 	}

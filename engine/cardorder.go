@@ -55,7 +55,7 @@ func (e *Engine) Held(f func(*transit.Tap)) error {
 
 // HoldFloor is, in taps, the memory a shard of an engine with an
 // Unbounded window sets aside for held taps once its taps spread over all
-// its card buckets: a chunk of taps in each (about 37 MB for two shards,
+// its card buckets: a chunk of taps in each (32 MiB for two shards,
 // however few taps they hold). A caller with a small day, or a small
 // memory budget, holds its taps itself until they outgrow that.
 const HoldFloor = cardBuckets * chunkTaps

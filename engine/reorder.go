@@ -3,27 +3,24 @@ package engine
 import (
 	"cmp"
 	"slices"
+	"unsafe"
 
 	"github.com/tapsettle/tapsettle/internal/pages"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
 // chunkTaps is the number of taps in one storage chunk of the reorder
-// buffer: large enough to amortise the bookkeeping, small enough that a
-// day of held taps (the batch job holds a whole day) never needs one huge
-// slice, which would be copied as it grew, in non-preemptible copies the
-// garbage collector has to wait for.
-const chunkTaps = 512
+// buffer, a block of pages.Blocks: large enough to amortise the
+// bookkeeping, small enough that a day of held taps (the batch job holds a
+// whole day) never needs one huge slice, which would be copied as it
+// grew, in non-preemptible copies the garbage collector has to wait for.
+const chunkTaps = pages.BlockSize / int(unsafe.Sizeof(transit.Tap{}))
 
-// slabChunks is how many chunks the first slab holds (~1.2 MiB), its
-// pages populated in one call; later slabs double, to 8 MiB of huge pages
-// (see package pages): a batch job holding a day takes hundreds of
-// megabytes of fresh memory here. The first
-// plainChunks chunks (one per card bucket) are allocated one by one.
-const (
-	slabChunks  = 16
-	plainChunks = cardBuckets
-)
+// plainChunks is how many of a reorder's first chunks (one per card
+// bucket) are made one by one, unpopulated (pages.Block); the others come
+// from the shard's blocks, which hand out populated memory and take
+// released chunks back for the shard's card states and tap_id logs.
+const plainChunks = cardBuckets
 
 // reorder holds the taps not yet priced. Taps are kept in buckets of
 // event time, each a list of fixed-size chunks, so that a release prices
@@ -40,9 +37,10 @@ type reorder struct {
 	n       int       // taps held
 	keys    []sortKey // release's scratch
 	free    []*bucket
-	chunks  [][]transit.Tap         // spare chunks
-	slab    pages.Slab[transit.Tap] // fresh memory that new chunks are cut from
-	made    int                     // chunks made without a slab (see chunk)
+	// blocks is where chunks come from and go back to when their taps
+	// are released: the shard's (pricer.blocks), or the reorder's own.
+	blocks *pages.Blocks
+	made   int // chunks made on their own (see chunk)
 
 	// hashed are the card-order mode's buckets (newCardReorder), by the
 	// top cardBucketBits of the card hash.
@@ -75,7 +73,7 @@ type sortKey struct {
 }
 
 func (b *bucket) at(i int) *transit.Tap {
-	return &b.chunks[uint(i)/chunkTaps][uint(i)%chunkTaps]
+	return &b.chunks[uint(i)/uint(chunkTaps)][uint(i)%uint(chunkTaps)]
 }
 
 // cardKeyHash is the card-state hash of t's card in t's city (keyHash,
@@ -142,20 +140,18 @@ func (r *reorder) bucketFor(t int64) *bucket {
 }
 
 func (r *reorder) chunk() []transit.Tap {
-	if n := len(r.chunks); n > 0 {
-		c := r.chunks[n-1]
-		r.chunks = r.chunks[:n-1]
-		return c
-	}
 	if r.made < plainChunks {
 		// A reorder's first chunks are not populated: a card-order
 		// reorder spreads its first taps over all its buckets, and an
 		// engine of many shards on a small input would otherwise hold
 		// hundreds of megabytes of populated, unused chunks.
 		r.made++
-		return make([]transit.Tap, chunkTaps)
+		return pages.View[transit.Tap](pages.Block())
 	}
-	return r.slab.Cut(chunkTaps, chunkTaps*slabChunks)
+	if r.blocks == nil {
+		r.blocks = new(pages.Blocks)
+	}
+	return pages.View[transit.Tap](r.blocks.Get())
 }
 
 // addByCard is add in card order.
@@ -316,9 +312,15 @@ func (r *reorder) recycle(b *bucket) {
 	r.free = append(r.free, b)
 }
 
-// drain empties b, keeping its chunks as spares.
+// drain empties b, giving its chunks back to the blocks, for the
+// reorder's next taps or the shard's other stores.
 func (r *reorder) drain(b *bucket) {
-	r.chunks = append(r.chunks, b.chunks...)
+	if r.blocks == nil {
+		r.blocks = new(pages.Blocks)
+	}
+	for _, c := range b.chunks {
+		r.blocks.Put(pages.BlockOf(c))
+	}
 	clear(b.chunks)
 	b.chunks = b.chunks[:0]
 	b.n = 0

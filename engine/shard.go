@@ -46,6 +46,7 @@ type pricer struct {
 	step     int64 // hysteresis: release when the watermark moved this far
 
 	cards    cardTable
+	blocks   pages.Blocks  // the memory of held, cards and logs (see init)
 	journeys []openJourney // open metro journeys; index+1 in cardState.journey
 	freeJ    []int32
 
@@ -137,6 +138,12 @@ func (pr *pricer) init(id int, sink Sink, opts *Options) {
 	if opts.Window == Unbounded && !opts.timeOrder {
 		pr.held = newCardReorder() // nothing is released before the end
 	}
+	// The held taps, the card states and the tap_id logs share one set
+	// of blocks: the chunks of released taps are the next chunks of the
+	// states and logs (a batch job prices a day's cards as it releases
+	// their taps).
+	pr.held.blocks = &pr.blocks
+	pr.cards.states.UseBlocks(&pr.blocks)
 }
 
 func (s *shard) run() {
@@ -801,6 +808,7 @@ func (pr *pricer) dayLog(d transit.Day) *dayLog {
 		pr.spare = pr.spare[:n-1]
 	} else {
 		l = new(dayLog)
+		l.ids.UseBlocks(&pr.blocks)
 	}
 	l.reset(d)
 	pr.logs = append(pr.logs, l)
