@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -125,3 +126,46 @@ func readSummaryFile(t *testing.T, path string) *settlement.Summary {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestSettleStateOverBudget: settle --state day by day under a memory
+// budget its days outgrow partitions them (the JSON says so), and writes
+// the same day files as the same days settled with --state in memory.
+func TestSettleStateOverBudget(t *testing.T) {
+	dir := t.TempDir()
+	days := []string{"2025-03-01", "2025-03-02"}
+	var inputs []string
+	for i, day := range days {
+		in := filepath.Join(dir, day+".csv.zst")
+		if out, err := run(t, "gen", "--taps", "50000", "--seed", "9", "--day", day, "--first-id", itoa(int64(i)*50000), "-o", in); err != nil {
+			t.Fatalf("gen: %v\n%s", err, out)
+		}
+		inputs = append(inputs, in)
+	}
+	for _, mode := range []struct {
+		name   string
+		budget []string
+	}{{"memory", nil}, {"budget", []string{"--memory-budget", "16MiB"}}} {
+		state, out := filepath.Join(dir, mode.name, "state"), filepath.Join(dir, mode.name, "out")
+		for i, day := range days {
+			args := append([]string{"settle", "--output", "json", "--state", state, "--day", day, "--out", out}, mode.budget...)
+			stdout, stderr, err := runSplit(t, append(args, inputs[i])...)
+			if err != nil {
+				t.Fatalf("%s, %s: %v\n%s", mode.name, day, err, stderr)
+			}
+			var doc settleDoc
+			decodeOne(t, stdout, &doc)
+			if spilled := doc.Partitioned.Groups > 0; spilled != (mode.budget != nil) {
+				t.Errorf("%s, %s: partitioned %+v", mode.name, day, doc.Partitioned)
+			}
+		}
+	}
+	want, got := readTree(t, filepath.Join(dir, "memory", "out")), readTree(t, filepath.Join(dir, "budget", "out"))
+	if len(want) == 0 || len(got) != len(want) {
+		t.Fatalf("%d files partitioned, %d in memory", len(got), len(want))
+	}
+	for name, b := range want {
+		if !bytes.Equal(got[name], b) {
+			t.Errorf("%s differs between the partitioned and the in-memory runs", name)
+		}
+	}
+}
