@@ -10,6 +10,7 @@ import (
 
 	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/bench"
+	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/ingest"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
@@ -34,23 +35,12 @@ const ledgerWriterHeap = 32 << 20
 // the heap well past that bound (which is what this test would find
 // before taps were partitioned and rows spilled). 400,000 taps (100,000 under -race or -short).
 func TestPartitionedRunBoundedMemory(t *testing.T) {
-	n := 400_000
-	if raceEnabled || testing.Short() {
-		n = 100_000
-	}
+	n := memoryTestTaps()
 	dir := t.TempDir()
 	b, cal := env(t)
 	day, _ := transit.ParseDay("2025-03-03")
 	in := filepath.Join(dir, "day.csv.zst")
-	func() { // the generated records are garbage before the runs
-		d, err := bench.Generate(b, cal, bench.GenOptions{Taps: n, Seed: 4, Day: day})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := bench.WriteFile(in, ingest.FormatAuto, ingest.CompressionAuto, d); err != nil {
-			t.Fatal(err)
-		}
-	}()
+	writeGenerated(t, in, b, cal, bench.GenOptions{Taps: n, Seed: 4, Day: day})
 	// The heap holds at most a fifth more than the live data, so that the
 	// peak measures what the run holds rather than when the collector
 	// happened to run.
@@ -101,25 +91,14 @@ func TestPartitionedRunBoundedMemory(t *testing.T) {
 // loads the whole state. The same day in memory takes the heap past that
 // bound.
 func TestPartitionedStateRunBoundedMemory(t *testing.T) {
-	n := 400_000
-	if raceEnabled || testing.Short() {
-		n = 100_000
-	}
+	n := memoryTestTaps()
 	dir := t.TempDir()
 	b, cal := env(t)
 	day, _ := transit.ParseDay("2025-03-03")
 	var ins [2]string
 	for k := range ins {
 		ins[k] = filepath.Join(dir, fmt.Sprintf("day%d.csv.zst", k))
-		func() {
-			d, err := bench.Generate(b, cal, bench.GenOptions{Taps: n, Seed: 4, Day: day + transit.Day(k), FirstID: k * n})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := bench.WriteFile(ins[k], ingest.FormatAuto, ingest.CompressionAuto, d); err != nil {
-				t.Fatal(err)
-			}
-		}()
+		writeGenerated(t, ins[k], b, cal, bench.GenOptions{Taps: n, Seed: 4, Day: day + transit.Day(k), FirstID: k * n})
 	}
 	first := &batch.Settle{Book: b, Calendar: cal, OutDir: filepath.Join(dir, "out-first"), SkipSync: true,
 		State: filepath.Join(dir, "state-memory"), Day: day}
@@ -157,4 +136,27 @@ func TestPartitionedStateRunBoundedMemory(t *testing.T) {
 		t.Errorf("with a budget of %d MiB the state run took the heap %d MiB above the start, at most %d MiB", budget>>20, peaks[1]>>20, bound>>20)
 	}
 	sameTree(t, "the state run partitioned", tree(t, filepath.Join(dir, "out-memory")), tree(t, filepath.Join(dir, "out-partitioned")))
+}
+
+// memoryTestTaps is the size of the memory tests' days: 400,000 taps,
+// 100,000 under -race or -short.
+func memoryTestTaps() int {
+	if raceEnabled || testing.Short() {
+		return 100_000
+	}
+	return 400_000
+}
+
+// writeGenerated writes the day that o generates to path, the records
+// garbage once it returns (they are not part of the heap a test measures
+// after).
+func writeGenerated(t *testing.T, path string, b *fares.Book, cal *transit.Calendar, o bench.GenOptions) {
+	t.Helper()
+	d, err := bench.Generate(b, cal, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bench.WriteFile(path, ingest.FormatAuto, ingest.CompressionAuto, d); err != nil {
+		t.Fatal(err)
+	}
 }
