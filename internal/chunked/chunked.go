@@ -10,6 +10,7 @@
 package chunked
 
 import (
+	"fmt"
 	"math/bits"
 	"unsafe"
 
@@ -38,9 +39,14 @@ func (c *Vec[T]) UseBlocks(p *pages.Blocks) {
 	if len(c.chunks) > 0 {
 		panic("chunked: UseBlocks on a vector that has chunks")
 	}
+	// The largest power of two of elements a block holds, two at least
+	// (a shift of 0 is the zero vector's).
+	per := pages.BlockSize / unsafe.Sizeof(*new(T))
+	if per < 2 {
+		panic(fmt.Sprintf("chunked: a %d-byte block holds fewer than two %T", pages.BlockSize, *new(T)))
+	}
 	c.blocks = p
-	// The largest power of two of elements a block holds.
-	c.shift = uint(bits.Len(uint(pages.BlockSize/unsafe.Sizeof(*new(T))))) - 1
+	c.shift = uint(bits.Len(uint(per))) - 1
 }
 
 // Push appends v and returns its index.

@@ -109,3 +109,16 @@ func TestUseBlocks(t *testing.T) {
 	}()
 	b.UseBlocks(&blocks)
 }
+
+// TestUseBlocksRefusesLargeElements: a vector whose elements a block
+// holds fewer than two of cannot use blocks.
+func TestUseBlocksRefusesLargeElements(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("UseBlocks of elements larger than half a block did not panic")
+		}
+	}()
+	var blocks pages.Blocks
+	var v Vec[[pages.BlockSize/2 + 1]byte]
+	v.UseBlocks(&blocks)
+}
