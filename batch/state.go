@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -214,7 +215,7 @@ func (s *stateDir) save(write func(io.Writer) error, carried, held int64, closed
 	w := durable.Writer{Sync: s.sync, SyncEach: true, Mode: 0o644}
 	name := "engine-" + closed.String() + ".state.zst"
 	size, sum, err := w.Write(filepath.Join(s.dir, name), func(out io.Writer) error {
-		zw, err := zstd.NewWriter(out, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
+		zw, err := zstd.NewWriter(out, zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithEncoderLevel(zstd.SpeedFastest))
 		if err != nil {
 			return err
 		}

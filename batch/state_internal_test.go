@@ -1,0 +1,60 @@
+package batch
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/tapsettle/tapsettle/transit"
+)
+
+// TestSaveStateSameBytesAnyCores: the engine state file is compressed on
+// every core, and its bytes are the same whatever their number (a state
+// folder copied between machines, or a run redone, gives the same file).
+func TestSaveStateSameBytesAnyCores(t *testing.T) {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal, err := transit.NewCalendar(loc, 4*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, _ := transit.ParseDay("2025-03-03")
+	// A few megabytes of state-like records: compressible, not uniform.
+	var state bytes.Buffer
+	for i := range 200_000 {
+		fmt.Fprintf(&state, "card %019d city %06d taps %d fen %d\n", i*7919%1_000_003, 110100+i%97*100, i%5, i*31%700)
+	}
+	files := map[int][]byte{}
+	for _, procs := range []int{1, 2, 4} {
+		func() {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			dir := t.TempDir()
+			sd, err := openState(dir, cal, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sd.release()
+			write := func(w io.Writer) error { _, err := w.Write(state.Bytes()); return err }
+			if err := sd.save(write, 0, 0, closed, cal, 7, "fp"); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(dir, sd.info.Engine))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[procs] = b
+		}()
+	}
+	for _, procs := range []int{2, 4} {
+		if !bytes.Equal(files[procs], files[1]) {
+			t.Errorf("the state file at GOMAXPROCS=%d differs from the one at 1 (%d and %d bytes)", procs, len(files[procs]), len(files[1]))
+		}
+	}
+}
