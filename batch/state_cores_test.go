@@ -1,15 +1,13 @@
-package batch
+package batch_test
 
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
-	"time"
 
+	"github.com/tapsettle/tapsettle/batch"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -17,14 +15,7 @@ import (
 // every core, and its bytes are the same whatever their number (a state
 // folder copied between machines, or a run redone, gives the same file).
 func TestSaveStateSameBytesAnyCores(t *testing.T) {
-	loc, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cal, err := transit.NewCalendar(loc, 4*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cal := env(t)
 	closed, _ := transit.ParseDay("2025-03-03")
 	// A few megabytes of state-like records: compressible, not uniform.
 	var state bytes.Buffer
@@ -35,21 +26,13 @@ func TestSaveStateSameBytesAnyCores(t *testing.T) {
 	for _, procs := range []int{1, 2, 4} {
 		func() {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-			dir := t.TempDir()
-			sd, err := openState(dir, cal, false)
+			path, err := batch.SaveState(t.TempDir(), cal, closed, state.Bytes())
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer sd.release()
-			write := func(w io.Writer) error { _, err := w.Write(state.Bytes()); return err }
-			if err := sd.save(write, 0, 0, closed, cal, 7, "fp"); err != nil {
+			if files[procs], err = os.ReadFile(path); err != nil {
 				t.Fatal(err)
 			}
-			b, err := os.ReadFile(filepath.Join(dir, sd.info.Engine))
-			if err != nil {
-				t.Fatal(err)
-			}
-			files[procs] = b
 		}()
 	}
 	for _, procs := range []int{2, 4} {
