@@ -52,10 +52,10 @@ func (c *Vec[T]) UseBlocks(p *pages.Blocks) {
 // Push appends v and returns its index.
 func (c *Vec[T]) Push(v *T) int {
 	i := c.n
-	if c.shift == 0 {
-		c.shift = Shift
-	}
-	if i>>c.shift == len(c.chunks) {
+	if i>>c.shift == len(c.chunks) { // always so for the first (shift 0)
+		if c.shift == 0 {
+			c.shift = Shift
+		}
 		c.chunks = append(c.chunks, c.chunk())
 	}
 	c.chunks[i>>c.shift][i&(1<<c.shift-1)] = *v
