@@ -38,7 +38,7 @@ type reorder struct {
 	keys    []sortKey // release's scratch
 	free    []*bucket
 	// blocks is where chunks come from and go back to when their taps
-	// are released: the shard's (pricer.blocks), or the reorder's own.
+	// are released: the shard's (pricer.blocks).
 	blocks *pages.Blocks
 	made   int // chunks made on their own (see chunk)
 
@@ -80,8 +80,10 @@ func (b *bucket) at(i int) *transit.Tap {
 // which is the card's alone).
 func cardKeyHash(t *transit.Tap) uint64 { return cardKeyOf(&t.Card) }
 
-func newReorder(width int64) reorder {
-	return reorder{width: max(width, 1)}
+// newReorder returns a reorder in buckets of width nanoseconds of event
+// time, its chunks from blocks.
+func newReorder(width int64, blocks *pages.Blocks) reorder {
+	return reorder{width: max(width, 1), blocks: blocks}
 }
 
 // newCardReorder returns a reorder for a window that never releases before
@@ -94,8 +96,8 @@ func newReorder(width int64) reorder {
 // caches. In hash order the states' index slots (placed by the top bits
 // of the hash, see cardTable) are walked front to back, a card's taps are
 // priced together, and the states a batch job creates are laid out in the
-// order they are next needed.
-func newCardReorder() reorder { return reorder{} }
+// order they are next needed. Its chunks come from blocks.
+func newCardReorder(blocks *pages.Blocks) reorder { return reorder{blocks: blocks} }
 
 // len returns the number of taps held.
 func (r *reorder) len() int { return r.n }
@@ -147,9 +149,6 @@ func (r *reorder) chunk() []transit.Tap {
 		// hundreds of megabytes of populated, unused chunks.
 		r.made++
 		return pages.View[transit.Tap](pages.Block())
-	}
-	if r.blocks == nil {
-		r.blocks = new(pages.Blocks)
 	}
 	return pages.View[transit.Tap](r.blocks.Get())
 }
@@ -315,9 +314,6 @@ func (r *reorder) recycle(b *bucket) {
 // drain empties b, giving its chunks back to the blocks, for the
 // reorder's next taps or the shard's other stores.
 func (r *reorder) drain(b *bucket) {
-	if r.blocks == nil {
-		r.blocks = new(pages.Blocks)
-	}
 	for _, c := range b.chunks {
 		r.blocks.Put(pages.BlockOf(c))
 	}

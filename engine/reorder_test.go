@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/tapsettle/tapsettle/internal/pages"
 	"github.com/tapsettle/tapsettle/transit"
 )
 
@@ -30,7 +31,7 @@ func TestReorderMatchesSort(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(tc.width), uint64(tc.span)))
-			r := newReorder(tc.width)
+			r := newReorder(tc.width, new(pages.Blocks))
 			var model, got []transit.Tap
 			released := int64(math.MinInt64)
 			var id int
@@ -93,7 +94,7 @@ func TestReorderMatchesSort(t *testing.T) {
 // hash order within a release.
 func TestCardReorder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	r := newCardReorder()
+	r := newCardReorder(new(pages.Blocks))
 	const base = 1_700_000_000e9
 	lastOf := map[cardKey]transit.Tap{}
 	held := 0

@@ -129,20 +129,19 @@ func (pr *pricer) init(id int, sink Sink, opts *Options) {
 		lateTaps:  opts.KeepCharges || opts.Window != Unbounded,
 		cal:       opts.Calendar,
 		days:      transit.NewDayCache(opts.Calendar),
-		held:      newReorder(min(step, int64(time.Minute))),
 		released:  math.MinInt64,
 		step:      step,
 		oldest:    math.MinInt32,
 		out:       make([]transit.Priced, 0, 2*opts.BatchSize),
 	}
-	if opts.Window == Unbounded && !opts.timeOrder {
-		pr.held = newCardReorder() // nothing is released before the end
-	}
 	// The held taps, the card states and the tap_id logs share one set
 	// of blocks: the chunks of released taps are the next chunks of the
 	// states and logs (a batch job prices a day's cards as it releases
 	// their taps).
-	pr.held.blocks = &pr.blocks
+	pr.held = newReorder(min(step, int64(time.Minute)), &pr.blocks)
+	if opts.Window == Unbounded && !opts.timeOrder {
+		pr.held = newCardReorder(&pr.blocks) // nothing is released before the end
+	}
 	pr.cards.states.UseBlocks(&pr.blocks)
 }
 
