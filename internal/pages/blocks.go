@@ -10,8 +10,8 @@ import (
 // BlockSize is the size of a Blocks block: a store's chunk.
 const BlockSize = 72 << 10
 
-// firstBlocks is how many blocks the first slab of a Blocks holds; each
-// later slab holds twice the one before, up to slabMax bytes, as Slab's.
+// firstBlocks is how many blocks the first slab of a Blocks holds; later
+// slabs double up to slabMax bytes (Slab).
 const firstBlocks = 4
 
 // Blocks hands out blocks of memory of BlockSize bytes, and takes them
@@ -28,10 +28,9 @@ const firstBlocks = 4
 // A Blocks is not safe for concurrent use. The zero Blocks is empty and
 // ready to use.
 type Blocks struct {
-	free [][]byte // blocks given back
-	rest []byte   // what is left of the latest slab
-	last int      // blocks in the latest slab
-	made int      // blocks cut from slabs
+	free [][]byte   // blocks given back
+	slab Slab[byte] // fresh blocks are cut from it
+	made int        // blocks cut from slabs
 }
 
 // Get returns a block of BlockSize bytes, from those given back if any,
@@ -45,14 +44,8 @@ func (p *Blocks) Get() []byte {
 		p.free = p.free[:n-1]
 		return b
 	}
-	if len(p.rest) < BlockSize {
-		p.last = min(max(2*p.last, firstBlocks), slabMax/BlockSize)
-		p.rest = Make[byte](p.last * BlockSize)
-	}
-	b := p.rest[:BlockSize:BlockSize]
-	p.rest = p.rest[BlockSize:]
 	p.made++
-	return b
+	return p.slab.Cut(BlockSize, firstBlocks*BlockSize)
 }
 
 // Put gives block b back, for a later Get. b must be a whole block (from

@@ -30,8 +30,8 @@ func TestBlocksGetPut(t *testing.T) {
 		t.Errorf("Made = %d after %d blocks cut", p.Made(), len(held))
 	}
 	// Slabs double from firstBlocks up to slabMax's worth.
-	if p.last != slabMax/BlockSize {
-		t.Errorf("after %d blocks the latest slab holds %d, want %d (slabMax)", len(held), p.last, slabMax/BlockSize)
+	if p.slab.last/BlockSize != slabMax/BlockSize {
+		t.Errorf("after %d blocks the latest slab holds %d, want %d (slabMax)", len(held), p.slab.last/BlockSize, slabMax/BlockSize)
 	}
 	back := held[5]
 	back[0], back[BlockSize-1] = 7, 9
