@@ -11,7 +11,9 @@ import (
 // caps read. The engine keeps one per (card, acquirer city) and
 // checkpoints it with AppendCompact. Rider is fixed-size and pointer-free,
 // so millions of them cost the garbage collector nothing; its zero value
-// is a card never seen.
+// is a card never seen. Its fields are in order of width, the widest
+// first, so that it has no padding: 80 bytes, and the engine's card state
+// three cache lines.
 type Rider struct {
 	// ChainStart is the instant (unix ns) of the first tap of the current
 	// transfer chain; transfer windows are measured from it.
@@ -35,10 +37,6 @@ type Rider struct {
 	// chain.
 	LastMode transit.Mode
 	// Uses counts the legs discounted by each transfer rule in this chain.
-	//
-	// The fields are in this order, the widest first, so that the struct
-	// has no padding: 80 bytes, and the engine's card state three cache
-	// lines.
 	Uses [MaxTransferRules]uint8
 }
 
