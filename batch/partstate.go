@@ -37,9 +37,6 @@ type partState struct {
 	// head is the head each group's engine reads before its records:
 	// the state's last closed day, and the run's dedup window.
 	head []byte
-	// loaded: whether the folder holds a state (a new one has none, and
-	// its groups' engines read nothing, as the engine in memory).
-	loaded bool
 	// out is the file the groups' engines write their states to, one
 	// section each, in order.
 	out  *spill.File
@@ -53,7 +50,7 @@ type partState struct {
 // level 0, added to parts.
 func (p *router) splitState(parts *[partitions]partition) error {
 	ps := p.pstate
-	if !ps.loaded {
+	if ps.sd.info == nil { // a new folder holds no state
 		return nil
 	}
 	return ps.sd.read(func(r io.Reader) (transit.Day, error) {
@@ -105,7 +102,7 @@ func (ps *partState) records(secs []spill.Section) (io.Reader, func()) {
 
 // loadGroup loads the state of a group's partitions into its engine.
 func (ps *partState) loadGroup(eng *engine.Engine, secs []spill.Section) error {
-	if !ps.loaded {
+	if ps.sd.info == nil { // a new folder holds no state
 		return nil
 	}
 	r, done := ps.records(secs)
