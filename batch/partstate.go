@@ -37,9 +37,6 @@ type partState struct {
 	// head is the head each group's engine reads before its records:
 	// the state's last closed day, and the run's dedup window.
 	head []byte
-	// loaded: whether the folder holds a state (a new one has none, and
-	// its groups' engines read nothing, as the engine in memory).
-	loaded bool
 	// out is the file the groups' engines write their states to, one
 	// section each, in order.
 	out  *spill.File
@@ -53,26 +50,12 @@ type partState struct {
 // level 0, added to parts.
 func (p *router) splitState(parts *[partitions]partition) error {
 	ps := p.pstate
-	if !ps.loaded {
+	if ps.sd.info == nil { // a new folder holds no state
 		return nil
 	}
-	tp := newTapParts(p.dir, 0, p.plan.partBuf)
-	err := ps.sd.read(func(r io.Reader) (transit.Day, error) {
-		closed, _, err := engine.StateRecords(r, func(card *transit.CardID, rec []byte) error {
-			tp.addRaw(engine.CardPartition(card, 0), rec)
-			return p.ctx.Err()
-		})
-		return closed, err
+	return ps.sd.read(func(r io.Reader) (transit.Day, error) {
+		return p.splitRecords(r, 0, parts)
 	})
-	sparts, ferr := tp.finish()
-	if err = firstOf(err, ferr); err != nil {
-		return err
-	}
-	for i := range parts {
-		parts[i].state = sparts[i].secs
-		parts[i].stateRecs = sparts[i].taps
-	}
-	return nil
 }
 
 // splitPartState splits the state of partition pt again, at level, into
@@ -81,22 +64,32 @@ func (p *router) splitPartState(pt *partition, level int, sub *[partitions]parti
 	if len(pt.state) == 0 {
 		return nil
 	}
-	tp := newTapParts(p.dir, level, p.plan.partBuf)
 	r, done := p.pstate.records(pt.state)
 	defer done()
-	_, _, err := engine.StateRecords(r, func(card *transit.CardID, rec []byte) error {
+	if _, err := p.splitRecords(r, level, sub); err != nil {
+		return fmt.Errorf("settle: split state: %w", err)
+	}
+	return nil
+}
+
+// splitRecords reads the engine state r record by record into
+// partitions at level, their sections and record counts set in parts;
+// it returns the state's last closed day.
+func (p *router) splitRecords(r io.Reader, level int, parts *[partitions]partition) (transit.Day, error) {
+	tp := newTapParts(p.dir, level, p.plan.partBuf)
+	closed, _, err := engine.StateRecords(r, func(card *transit.CardID, rec []byte) error {
 		tp.addRaw(engine.CardPartition(card, level), rec)
 		return p.ctx.Err()
 	})
 	sparts, ferr := tp.finish()
 	if err = firstOf(err, ferr); err != nil {
-		return fmt.Errorf("settle: split state: %w", err)
+		return 0, err
 	}
-	for i := range sub {
-		sub[i].state = sparts[i].secs
-		sub[i].stateRecs = sparts[i].taps
+	for i := range parts {
+		parts[i].state = sparts[i].secs
+		parts[i].stateRecs = sparts[i].taps
 	}
-	return nil
+	return closed, nil
 }
 
 // records returns the state of the partitions whose sections are secs:
@@ -109,7 +102,7 @@ func (ps *partState) records(secs []spill.Section) (io.Reader, func()) {
 
 // loadGroup loads the state of a group's partitions into its engine.
 func (ps *partState) loadGroup(eng *engine.Engine, secs []spill.Section) error {
-	if !ps.loaded {
+	if ps.sd.info == nil { // a new folder holds no state
 		return nil
 	}
 	r, done := ps.records(secs)

@@ -506,7 +506,7 @@ func (p *router) price(inputs []string, run *pricing, rep *Report) error {
 			p.part.Bytes += parts[i].bytes
 		}
 		if p.sd != nil {
-			p.pstate = &partState{sd: p.sd, loaded: p.sd.info != nil,
+			p.pstate = &partState{sd: p.sd,
 				head:     engine.AppendStateHead(nil, p.sd.closed(), p.eopts.DedupDays),
 				outcomes: make([]engine.CorrectionOutcome, len(run.corrections))}
 			if err := p.splitState(&parts); err != nil {

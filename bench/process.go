@@ -27,15 +27,6 @@ type Process struct {
 	PartitionBytes int64
 }
 
-// PeakRSSPerTap is the child's peak RSS over its taps, in bytes, 0 where
-// the peak was not reported.
-func (p *Process) PeakRSSPerTap(taps int64) float64 {
-	if p == nil || taps <= 0 {
-		return 0
-	}
-	return float64(p.PeakRSS) / float64(taps)
-}
-
 // SettleProcess measures settle of the file in a child process, from
 // outside: run runs tapsettle with the arguments it is given in a child
 // process (Spawner.Run, whose children's peak RSS is theirs alone). The

@@ -249,16 +249,9 @@ func readState(r io.Reader, prs []*pricer) (transit.Day, error) {
 		}
 	}
 	br := bufio.NewReaderSize(r, 1<<16)
-	magic := make([]byte, len(stateMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != stateMagic {
-		return 0, fmt.Errorf("not engine state (no %q header): %w", stateMagic[:len(stateMagic)-1], ErrState)
-	}
-	closed, err := binary.ReadVarint(br)
-	if err != nil || closed < math.MinInt32 || closed > math.MaxInt32 {
-		return 0, fmt.Errorf("closed day: %w", ErrState)
-	}
-	if _, err := binary.ReadUvarint(br); err != nil {
-		return 0, fmt.Errorf("dedup window: %w", ErrState)
+	closed, _, err := readStateHead(br)
+	if err != nil {
+		return 0, err
 	}
 	n := uint64(len(prs))
 	rec := make([]byte, maxStateRecord)
@@ -314,13 +307,13 @@ func readState(r io.Reader, prs []*pricer) (transit.Day, error) {
 		}
 	}
 	for _, s := range prs {
-		s.closed = transit.Day(closed)
-		s.oldest = transit.Day(closed) - transit.Day(s.dedupDays) + 1
+		s.closed = closed
+		s.oldest = closed - transit.Day(s.dedupDays) + 1
 		s.stats.Open = int64(len(s.journeys) - len(s.freeJ))
 		s.stats.Held = int64(s.held.len())
 		s.published.store(&s.stats)
 	}
-	return transit.Day(closed), nil
+	return closed, nil
 }
 
 // loadCard loads a card record's body (after its key): the card's state

@@ -35,6 +35,25 @@ func AppendStateHead(b []byte, closed transit.Day, dedupDays int) []byte {
 	return binary.AppendUvarint(b, uint64(dedupDays))
 }
 
+// readStateHead reads the head of a state (what AppendStateHead
+// appends): its last closed day and dedup window, which ReadState and
+// StateRecords both read the same way before the records.
+func readStateHead(br *bufio.Reader) (transit.Day, uint64, error) {
+	magic := make([]byte, len(stateMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != stateMagic {
+		return 0, 0, fmt.Errorf("not engine state (no %q header): %w", stateMagic[:len(stateMagic)-1], ErrState)
+	}
+	closed, err := binary.ReadVarint(br)
+	if err != nil || closed < math.MinInt32 || closed > math.MaxInt32 {
+		return 0, 0, fmt.Errorf("closed day: %w", ErrState)
+	}
+	dedup, err := binary.ReadUvarint(br)
+	if err != nil {
+		return 0, 0, fmt.Errorf("dedup window: %w", ErrState)
+	}
+	return transit.Day(closed), dedup, nil
+}
+
 // AppendStateEnd appends to b the end of a state: what WriteState writes
 // after the records.
 func AppendStateEnd(b []byte) []byte { return append(b, stateEnd, 0) }
@@ -47,16 +66,11 @@ func AppendStateEnd(b []byte) []byte { return append(b, stateEnd, 0) }
 // checks those.
 func StateRecords(r io.Reader, f func(card *transit.CardID, rec []byte) error) (transit.Day, int, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
-	magic := make([]byte, len(stateMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != stateMagic {
-		return 0, 0, fmt.Errorf("not engine state (no %q header): %w", stateMagic[:len(stateMagic)-1], ErrState)
+	closed, dedup, err := readStateHead(br)
+	if err != nil {
+		return 0, 0, err
 	}
-	closed, err := binary.ReadVarint(br)
-	if err != nil || closed < math.MinInt32 || closed > math.MaxInt32 {
-		return 0, 0, fmt.Errorf("closed day: %w", ErrState)
-	}
-	dedup, err := binary.ReadUvarint(br)
-	if err != nil || dedup > math.MaxInt32 {
+	if dedup > math.MaxInt32 {
 		return 0, 0, fmt.Errorf("dedup window: %w", ErrState)
 	}
 	rec := make([]byte, 1+binary.MaxVarintLen64+maxStateRecord)
@@ -73,7 +87,7 @@ func StateRecords(r io.Reader, f func(card *transit.CardID, rec []byte) error) (
 			if _, err := br.ReadByte(); err != io.EOF || size != 0 {
 				return 0, 0, fmt.Errorf("data after the last record: %w", ErrState)
 			}
-			return transit.Day(closed), int(dedup), nil
+			return closed, int(dedup), nil
 		}
 		rec[0] = kind
 		head := 1 + binary.PutUvarint(rec[1:], size)
