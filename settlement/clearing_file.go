@@ -142,7 +142,7 @@ func (f *ClearingFile) Append(b []byte) []byte {
 // ReadClearingFile); it never modifies f. Errors are *RecordError with the
 // line the record would have in the file.
 func (f *ClearingFile) Validate() error {
-	_, err := readClearing(bytes.NewReader(f.Append(nil)), false)
+	_, err := readClearing(bytes.NewReader(f.Append(nil)), false, nil)
 	return err
 }
 
@@ -157,7 +157,7 @@ func (f *ClearingFile) Validate() error {
 // version (version 2 had no classes) is refused with a version error. The first problem is returned as a
 // *RecordError naming its line.
 func ReadClearingFile(r io.Reader) (*ClearingFile, error) {
-	return readClearing(r, true)
+	return readClearing(r, true, nil)
 }
 
 // ScanClearingFile reads and checks a decompressed clearing file as
@@ -168,18 +168,13 @@ func ReadClearingFile(r io.Reader) (*ClearingFile, error) {
 // it is called before the file is known to be whole, so a caller that
 // counts must drop its counts when an error comes back.
 func ScanClearingFile(r io.Reader, each func(*BatchHeader, *Detail)) (*ClearingFile, error) {
-	return readClearingEach(r, false, each)
+	return readClearing(r, false, each)
 }
 
 // readClearing is ReadClearingFile; with keep false it holds no details,
-// so a verifier's memory does not grow with the file.
-func readClearing(rd io.Reader, keep bool) (*ClearingFile, error) {
-	return readClearingEach(rd, keep, nil)
-}
-
-// readClearingEach is readClearing, calling each (when not nil) for every
-// detail read.
-func readClearingEach(rd io.Reader, keep bool, each func(*BatchHeader, *Detail)) (*ClearingFile, error) {
+// so a verifier's memory does not grow with the file. each, when not nil,
+// is called for every detail read (ScanClearingFile).
+func readClearing(rd io.Reader, keep bool, each func(*BatchHeader, *Detail)) (*ClearingFile, error) {
 	r := &clearingReader{lr: newLineReader(rd), keep: keep, each: each}
 	f := &ClearingFile{}
 	line, err := r.next()

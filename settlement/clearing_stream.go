@@ -25,13 +25,12 @@ type clearingWriter struct {
 	buf []byte // lines not yet given to fw
 
 	open  bool        // a batch is open: bh and bt are its
-	bh    BatchHeader // the open batch's header
+	bh    BatchHeader // the open or last batch's header; its Batch counts those opened
 	bt    controlTotals
 	bhash hash.Hash // of the open batch's detail lines
 
 	sum   controlTotals // of the batches closed
 	fhash hash.Hash     // of the closed batches' hashes
-	n     int           // batches opened
 }
 
 // clearingChunk is how many bytes of lines a clearingWriter gathers
@@ -79,7 +78,7 @@ func (cw *clearingWriter) add(acquirer transit.City, d *Detail) error {
 
 // openBatch closes the open batch, if any, and opens the next.
 func (cw *clearingWriter) openBatch(acquirer transit.City, class BatchClass, mode transit.Mode) error {
-	next := BatchHeader{Batch: cw.n + 1, Mode: mode, Issuer: cw.hdr.Issuer, Acquirer: acquirer, Day: cw.hdr.Day, Class: class}
+	next := BatchHeader{Batch: cw.bh.Batch + 1, Mode: mode, Issuer: cw.hdr.Issuer, Acquirer: acquirer, Day: cw.hdr.Day, Class: class}
 	if cw.open {
 		if !batchAfter(&next, &cw.bh) {
 			return fmt.Errorf("settlement: clearing file of issuer %v: a detail of acquirer %v, %v %v after the batch of %v, %v %v: details not in batch order", cw.hdr.Issuer, acquirer, class, mode, cw.bh.Acquirer, cw.bh.Class, cw.bh.Mode)
@@ -89,7 +88,6 @@ func (cw *clearingWriter) openBatch(acquirer transit.City, class BatchClass, mod
 	if next.Batch > maxBatches {
 		return fmt.Errorf("settlement: clearing file of issuer %v: more than %d batches", cw.hdr.Issuer, maxBatches)
 	}
-	cw.n++
 	cw.bh, cw.bt, cw.open = next, controlTotals{}, true
 	cw.bhash.Reset()
 	cw.buf = cw.bh.Append(cw.buf)
@@ -124,7 +122,7 @@ func (cw *clearingWriter) close() (FileControl, error) {
 	}
 	cw.closeBatch()
 	cw.fhash.Sum(cw.sum.hash[:0])
-	c := cw.sum.fileControl(cw.n)
+	c := cw.sum.fileControl(cw.bh.Batch)
 	cw.buf = c.Append(cw.buf)
 	if err := cw.flush(); err != nil {
 		cw.discard()

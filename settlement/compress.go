@@ -29,13 +29,16 @@ var encoderOptions = []zstd.EOption{
 
 // encoders reuses encoders across files: building one allocates its
 // match tables. Get/Put pairs live in compress only.
-var encoders = sync.Pool{New: func() any {
+var encoders = sync.Pool{New: newEncoder}
+
+// newEncoder builds an encoder with encoderOptions, for the pools.
+func newEncoder() any {
 	e, err := zstd.NewWriter(nil, encoderOptions...)
 	if err != nil {
 		panic(fmt.Sprintf("settlement: zstd encoder options: %v", err)) // fixed options: cannot fail
 	}
 	return e
-}}
+}
 
 // compress appends src as one zstd frame to dst.
 func compress(dst, src []byte) []byte {
@@ -104,14 +107,9 @@ func newFrameWriter(w io.Writer, dir string) *frameWriter {
 }
 
 // streamEncoders reuses the streaming encoders, as encoders does
-// EncodeAll's.
-var streamEncoders = sync.Pool{New: func() any {
-	e, err := zstd.NewWriter(nil, encoderOptions...)
-	if err != nil {
-		panic(fmt.Sprintf("settlement: zstd encoder options: %v", err)) // fixed options: cannot fail
-	}
-	return e
-}}
+// EncodeAll's: a pool of its own, so that an encoder holds the buffers
+// of one use, not of both.
+var streamEncoders = sync.Pool{New: newEncoder}
 
 // Write buffers p, compressing each block once text beyond it arrives.
 func (f *frameWriter) Write(p []byte) (int, error) {

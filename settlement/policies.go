@@ -68,18 +68,12 @@ func PolicySet(uses []PolicyUse) (string, []PolicyUse) {
 // caller that knows which books priced rows but not how many ("" for
 // none).
 func PolicyName(fps []string) string {
-	sorted := slices.Compact(slices.Sorted(slices.Values(fps)))
-	switch len(sorted) {
-	case 0:
-		return ""
-	case 1:
-		return sorted[0]
+	uses := make([]PolicyUse, len(fps))
+	for i, fp := range fps {
+		uses[i] = PolicyUse{Fingerprint: fp, Records: 1}
 	}
-	set := make([]PolicyUse, len(sorted))
-	for i, fp := range sorted {
-		set[i].Fingerprint = fp
-	}
-	return mixedFingerprint(set)
+	fp, _ := PolicySet(uses)
+	return fp
 }
 
 // mixedFingerprint is the policy fingerprint of a day priced by the books

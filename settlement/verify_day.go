@@ -237,7 +237,7 @@ func (v *dayVerifier) totalsDiffer(mf *ManifestFile, line int, records int64, a 
 
 func (v *dayVerifier) clearing(mf *ManifestFile) error {
 	issuer, _ := parseClearingPath(mf.Path)
-	f, err := readClearing(v.dec, false)
+	f, err := readClearing(v.dec, false, nil)
 	if err != nil {
 		return fileErr(v.path(mf.Path), ErrFormat, err)
 	}
