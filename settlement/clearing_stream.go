@@ -37,12 +37,16 @@ type clearingWriter struct {
 // before it passes them on.
 const clearingChunk = 64 << 10
 
+// lineBufs holds clearingWriters' lines: a chunk, and room for the line
+// that passes it.
+var lineBufs = bufPool{size: clearingChunk + 1024}
+
 // newClearingWriter starts the clearing file of header h on w, which
 // receives the compressed file at close; dir takes a temporary spool
 // file for a large one (see frameWriter). h.Producer must be set.
 func newClearingWriter(w io.Writer, dir string, h FileHeader) *clearingWriter {
 	cw := &clearingWriter{fw: newFrameWriter(w, dir), hdr: h, bhash: sha256.New(), fhash: sha256.New()}
-	cw.buf = h.Append(make([]byte, 0, clearingChunk+1024))
+	cw.buf = h.Append(lineBufs.get())
 	return cw
 }
 
@@ -128,11 +132,14 @@ func (cw *clearingWriter) close() (FileControl, error) {
 		cw.discard()
 		return c, err
 	}
+	lineBufs.put(cw.buf)
+	cw.buf = nil
 	return c, cw.fw.Close()
 }
 
 // discard releases what the writer holds without writing the file.
 func (cw *clearingWriter) discard() {
 	cw.fw.discard()
+	lineBufs.put(cw.buf)
 	cw.buf = nil
 }
