@@ -46,24 +46,7 @@ func readCorrections(tb testing.TB, r *CorrectionReader, name string, data []byt
 		}
 	}
 	res.format, res.comp = r.Format(), r.Compression()
-	buf := make([]CorrectionRecord, batch)
-	for {
-		n, err := r.Read(buf)
-		if n < 0 || n > len(buf) || (n > 0 && err != nil) {
-			tb.Fatalf("Read returned n=%d, err=%v for a buffer of %d", n, err, len(buf))
-		}
-		res.recs = append(res.recs, buf[:n]...)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			res.err = err
-			break
-		}
-		if n == 0 {
-			tb.Fatal("Read returned 0, nil")
-		}
-	}
+	res.recs, res.err = readBatches(tb, r.Read, batch)
 	res.stats = r.Stats()
 	checkCorrCounts(tb, res)
 	return res
@@ -203,19 +186,7 @@ func TestCorrectionRejectGolden(t *testing.T) {
 					c.ID, c.Line, c.Card, c.Tap, c.Kind, c.Amount, rec.Reason)
 			}
 			fmt.Fprintf(&out, "%+v\n", res.stats)
-			golden := filepath.Join("testdata", file+".golden")
-			if *update {
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(out.Bytes(), want) {
-				t.Errorf("rejects differ from %s (run go test -update after checking):\n%s", golden, lineDiff(string(want), out.String()))
-			}
+			checkGolden(t, file, out.Bytes())
 			if res.stats.Rejected == 0 || res.stats.Corrections == 0 {
 				t.Errorf("fixture should hold both good and bad records: %+v", res.stats)
 			}

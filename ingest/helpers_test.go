@@ -53,30 +53,38 @@ func readWith(tb testing.TB, r *Reader, name string, data []byte, opts Options, 
 		}
 	}
 	res.format, res.comp = r.Format(), r.Compression()
-	buf := make([]transit.Tap, batch)
+	res.taps, res.err = readBatches(tb, r.Read, batch)
+	res.stats = r.Stats()
+	checkCounts(tb, res)
+	return res
+}
+
+// readBatches calls read with a buffer of batch items until io.EOF or an
+// error, holding each call to the Read contract, and returns what it read
+// and the error (nil at io.EOF).
+func readBatches[T any](tb testing.TB, read func([]T) (int, error), batch int) ([]T, error) {
+	tb.Helper()
+	var all []T
+	buf := make([]T, batch)
 	for {
-		n, err := r.Read(buf)
+		n, err := read(buf)
 		if n < 0 || n > len(buf) {
 			tb.Fatalf("Read returned n=%d for a buffer of %d", n, len(buf))
 		}
 		if n > 0 && err != nil {
 			tb.Fatalf("Read returned n=%d with error %v", n, err)
 		}
-		res.taps = append(res.taps, buf[:n]...)
+		all = append(all, buf[:n]...)
 		if err == io.EOF {
-			break
+			return all, nil
 		}
 		if err != nil {
-			res.err = err
-			break
+			return all, err
 		}
 		if n == 0 {
 			tb.Fatal("Read returned 0, nil")
 		}
 	}
-	res.stats = r.Stats()
-	checkCounts(tb, res)
-	return res
 }
 
 // checkCounts checks the invariants every read must keep.

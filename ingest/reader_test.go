@@ -117,23 +117,30 @@ func TestRejectGolden(t *testing.T) {
 				fmt.Fprintf(&out, "tap %s\n", tap.ID)
 			}
 			fmt.Fprintf(&out, "%+v\n", res.stats)
-			golden := filepath.Join("testdata", file+".golden")
-			if *update {
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(out.Bytes(), want) {
-				t.Errorf("rejects differ from %s (run go test -update after checking):\n%s", golden, lineDiff(string(want), out.String()))
-			}
+			checkGolden(t, file, out.Bytes())
 			if res.stats.Rejected == 0 || res.stats.Taps == 0 {
 				t.Errorf("fixture should hold both good and bad records: %+v", res.stats)
 			}
 		})
+	}
+}
+
+// checkGolden compares got, the text of a read of testdata/file, with
+// testdata/file.golden, which go test -update rewrites.
+func checkGolden(t *testing.T, file string, got []byte) {
+	t.Helper()
+	golden := filepath.Join("testdata", file+".golden")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("rejects differ from %s (run go test -update after checking):\n%s", golden, lineDiff(string(want), string(got)))
 	}
 }
 

@@ -112,6 +112,21 @@ func writeFixtureDay(t testing.TB, ledger bool, edit func(*transit.Priced)) stri
 	return filepath.Join(root, settlement.DirName(fixture.Day))
 }
 
+// writeUndatedDay collects internal/fixture's malformed records, writes
+// the undated folder they make and returns it.
+func writeUndatedDay(t testing.TB) string {
+	t.Helper()
+	c := settlement.NewCollector(settlement.Options{Participants: fixture.Participants(), Calendar: fixture.Calendar(t), Ledger: true})
+	for _, r := range fixture.Rejects() {
+		c.Reject(r)
+	}
+	root := t.TempDir()
+	if _, err := settlement.WriteDay(root, c.Day(settlement.Undated), settlement.WriteOptions{Ledger: true, SkipSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, settlement.UndatedName)
+}
+
 // readFixture reads a fixture day folder.
 func readFixture(t testing.TB, dir string) *Day {
 	t.Helper()

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"encoding/xml"
 	"io"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/internal/fixture"
-	"github.com/tapsettle/tapsettle/settlement"
 )
 
 func page(t *testing.T, d *Day, top int) string {
@@ -122,15 +120,7 @@ func TestHTMLEscapes(t *testing.T) {
 // TestHTMLNothingToDraw: an undated folder has nothing to chart, and each
 // chart's place says why.
 func TestHTMLNothingToDraw(t *testing.T) {
-	c := settlement.NewCollector(settlement.Options{Participants: fixture.Participants(), Calendar: fixture.Calendar(t), Ledger: true})
-	for _, r := range fixture.Rejects() {
-		c.Reject(r)
-	}
-	root := t.TempDir()
-	if _, err := settlement.WriteDay(root, c.Day(settlement.Undated), settlement.WriteOptions{Ledger: true, SkipSync: true}); err != nil {
-		t.Fatal(err)
-	}
-	html := page(t, readFixture(t, filepath.Join(root, settlement.UndatedName)), 10)
+	html := page(t, readFixture(t, writeUndatedDay(t)), 10)
 	if n := len(svgElements(t, html)); n != 0 {
 		t.Errorf("%d charts of an undated folder, want none", n)
 	}

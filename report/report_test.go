@@ -195,15 +195,7 @@ func TestWithoutLedger(t *testing.T) {
 
 // TestUndated: an undated folder has no hours, and says why.
 func TestUndated(t *testing.T) {
-	c := settlement.NewCollector(settlement.Options{Participants: fixture.Participants(), Calendar: fixture.Calendar(t), Ledger: true})
-	for _, r := range fixture.Rejects() {
-		c.Reject(r)
-	}
-	root := t.TempDir()
-	if _, err := settlement.WriteDay(root, c.Day(settlement.Undated), settlement.WriteOptions{Ledger: true, SkipSync: true}); err != nil {
-		t.Fatal(err)
-	}
-	d := readFixture(t, filepath.Join(root, settlement.UndatedName))
+	d := readFixture(t, writeUndatedDay(t))
 	if d.Hours.Source != HoursNone || d.Summary.Records != 1 {
 		t.Errorf("undated: hours %+v, records %d", d.Hours, d.Summary.Records)
 	}

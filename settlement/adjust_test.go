@@ -208,14 +208,7 @@ func TestVerifyTamperedAdjustment(t *testing.T) {
 				t.Fatalf("%q not in %s", old, rel)
 			}
 			rewrite(t, dir, rel, []byte(strings.Replace(content, old, new, 1)))
-			err := Verify(dir)
-			var ve *VerifyError
-			if !errors.As(err, &ve) {
-				t.Fatalf("Verify = %v, want a *VerifyError", err)
-			}
-			if want := filepath.Join(dir, filepath.FromSlash(wantRel)); ve.File != want || ve.Record != wantLine || !errors.Is(err, wantErr) {
-				t.Errorf("Verify = %v\nwant file %s, record %d, %v", err, want, wantLine, wantErr)
-			}
+			checkVerifyError(t, dir, wantRel, wantLine, wantErr, "")
 		})
 	}
 	f("adjustment charged", false, clr, "|-800|-40|-760|adjustment|", "|-800|-40|-761|adjustment|", clr, 7, ErrMismatch)

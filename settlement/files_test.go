@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -303,6 +304,31 @@ func TestDuplicateReasonRoundTrip(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("duplicate %s not in the ledger", id.Bytes())
+	}
+}
+
+// TestLedgerTimeOutOfRangeOffset: a row whose offset is far outside
+// ±23:59 writes a time longer than ledgerFormat remembers; it must come
+// out as AppendRFC3339 writes it, and leave the remembered time right for
+// the rows after it.
+func TestLedgerTimeOutOfRangeOffset(t *testing.T) {
+	good := fixtureRows()[0]
+	good.Time = good.Time/1e9*1e9 + 123456789 // fractional seconds: the longest text
+	bad := good
+	bad.Offset = math.MinInt32
+	if n := len(transit.AppendRFC3339(nil, bad.Time, bad.Offset)); n <= len(timeText{}.text) {
+		t.Fatalf("the out-of-range time writes %d bytes, no more than timeText holds: the test checks nothing", n)
+	}
+	var f ledgerFormat
+	for i, r := range []transit.Priced{good, bad, bad, good, good, bad} {
+		got := f.append(nil, &r)
+		if want := AppendLedgerRow(nil, &r); !bytes.Equal(got, want) {
+			t.Fatalf("row %d: ledgerFormat wrote\n%s want\n%s", i, got, want)
+		}
+		field := bytes.Split(got, []byte{','})[9]
+		if want := transit.AppendRFC3339(nil, r.Time, r.Offset); !bytes.Equal(field, want) {
+			t.Fatalf("row %d: time %q, want %q", i, field, want)
+		}
 	}
 }
 

@@ -3,10 +3,12 @@ package settlement
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -92,6 +94,19 @@ func rewrite(t testing.TB, dayDir, rel string, content []byte) {
 	if err := os.WriteFile(filepath.Join(dayDir, filepath.FromSlash(rel)), stored, 0o640); err != nil {
 		t.Fatal(err)
 	}
+	editManifest(t, dayDir, func(m *Manifest) {
+		f := m.File(rel)
+		if f == nil {
+			t.Fatalf("%s not in manifest", rel)
+		}
+		f.Size = int64(len(stored))
+		f.SHA256 = sha256Sum(stored)
+	})
+}
+
+// editManifest rewrites the manifest of a day folder as edit leaves it.
+func editManifest(t testing.TB, dayDir string, edit func(m *Manifest)) {
+	t.Helper()
 	mp := filepath.Join(dayDir, ManifestName)
 	data, err := os.ReadFile(mp)
 	if err != nil {
@@ -101,14 +116,49 @@ func rewrite(t testing.TB, dayDir, rel string, content []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := m.File(rel)
-	if f == nil {
-		t.Fatalf("%s not in manifest", rel)
-	}
-	f.Size = int64(len(stored))
-	f.SHA256 = sha256Sum(stored)
+	edit(m)
 	if err := os.WriteFile(mp, m.Marshal(), 0o640); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkSpilledWrite ends a spill test: the tree written under root must
+// be want, the in-memory collector's, byte for byte, and pass Verify, and
+// closing c must leave spillDir empty.
+func checkSpilledWrite(t *testing.T, c *Collector, root, spillDir string, want map[string][]byte) {
+	t.Helper()
+	got := readTree(t, root)
+	if !reflect.DeepEqual(got, want) {
+		for p := range want {
+			if !bytes.Equal(got[p], want[p]) {
+				t.Errorf("%s differs from the in-memory collector's", p)
+			}
+		}
+		t.FailNow()
+	}
+	if err := Verify(root); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(spillDir); len(left) != 0 {
+		t.Errorf("left in the spill folder: %v", left)
+	}
+}
+
+// checkVerifyError requires Verify(dir) to fail with a *VerifyError naming
+// wantRel (relative to dir) and record wantLine, wrapping wantErr, whose
+// text holds wantText.
+func checkVerifyError(t *testing.T, dir string, wantRel string, wantLine int, wantErr error, wantText string) {
+	t.Helper()
+	err := Verify(dir)
+	var ve *VerifyError
+	if !errors.As(err, &ve) {
+		t.Fatalf("Verify = %v, want a *VerifyError", err)
+	}
+	if want := filepath.Join(dir, filepath.FromSlash(wantRel)); ve.File != want || ve.Record != wantLine || !errors.Is(err, wantErr) || !strings.Contains(err.Error(), wantText) {
+		t.Errorf("Verify = %v\nwant file %s, record %d, %v, %q", err, want, wantLine, wantErr, wantText)
 	}
 }
 

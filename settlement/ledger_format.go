@@ -54,15 +54,22 @@ type timeText struct {
 	offset   int32
 	n        int // bytes of text; 0 until a time is formatted
 	// text holds the longest time AppendRFC3339 writes for an int64 of
-	// nanoseconds ("2262-04-11T23:47:16.854775807+23:59", 35 bytes).
+	// nanoseconds and an offset within ±23:59, the range rowProblem
+	// allows ("2262-04-11T23:47:16.854775807+23:59", 35 bytes).
 	text [40]byte
 }
 
 // append appends t's text for (unixNano, offset) to b.
+//
+// The writers of this package format only rows that rowProblem passed,
+// whose texts fit in t.text, but AppendLedgerRow formats any row: an
+// offset far outside ±23:59 writes up to 41 bytes (math.MinInt32 seconds
+// writes "--596523:-14"). Such a text is written but not remembered, so
+// that t.text[:t.n] never reaches past the array.
 func (t *timeText) append(b []byte, unixNano int64, offset int32) []byte {
 	if t.n == 0 || t.unixNano != unixNano || t.offset != offset {
 		s := transit.AppendRFC3339(t.text[:0], unixNano, offset)
-		if len(s) > len(t.text) { // cannot happen: see text
+		if len(s) > len(t.text) {
 			t.n = 0
 			return append(b, s...)
 		}

@@ -125,24 +125,7 @@ func TestSpilledRejectsSameFiles(t *testing.T) {
 					if total != int64(len(rejects)) {
 						t.Errorf("%d rejects counted, want %d", total, len(rejects))
 					}
-					got := readTree(t, root)
-					if !reflect.DeepEqual(got, want) {
-						for p := range want {
-							if !bytes.Equal(got[p], want[p]) {
-								t.Errorf("%s differs from the in-memory run's", p)
-							}
-						}
-						t.FailNow()
-					}
-					if err := Verify(root); err != nil {
-						t.Fatal(err)
-					}
-					if err := c.Close(); err != nil {
-						t.Fatal(err)
-					}
-					if left, _ := os.ReadDir(spillDir); len(left) != 0 {
-						t.Errorf("left in the spill folder: %v", left)
-					}
+					checkSpilledWrite(t, c, root, spillDir, want)
 				})
 			}
 			if tc.name != "frames" {

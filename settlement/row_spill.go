@@ -256,12 +256,12 @@ func (c *Collector) spillStores(days []transit.Day, stores []*chunked.Vec[transi
 			if len(keys) == 0 {
 				continue
 			}
-			for i, k := range keys {
+			for j, k := range keys {
 				// The rows are read in sorted order, scattered over the
 				// store: ask for those a few keys ahead, so that their
 				// cache misses overlap.
-				if i+rowPrefetch < len(keys) {
-					prefetch.Bytes(uintptr(unsafe.Pointer(st.At(int(keys[i+rowPrefetch].ref)))), uintptr(rowSize))
+				if j+rowPrefetch < len(keys) {
+					prefetch.Bytes(uintptr(unsafe.Pointer(st.At(int(keys[j+rowPrefetch].ref)))), uintptr(rowSize))
 				}
 				rec = appendRow(rec[:0], st.At(int(k.ref)))
 				if err := f.Append(rec); err != nil {

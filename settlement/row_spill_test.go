@@ -1,13 +1,11 @@
 package settlement
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"reflect"
 	"sync"
 	"testing"
 
@@ -108,24 +106,7 @@ func TestSpilledRowsSameFiles(t *testing.T) {
 				if spilled < 2 {
 					t.Fatalf("%d days spilled, want both", spilled)
 				}
-				got := readTree(t, root)
-				if !reflect.DeepEqual(got, want) {
-					for p := range want {
-						if !bytes.Equal(got[p], want[p]) {
-							t.Errorf("%s differs from the in-memory collector's", p)
-						}
-					}
-					t.FailNow()
-				}
-				if err := Verify(root); err != nil {
-					t.Fatal(err)
-				}
-				if err := c.Close(); err != nil {
-					t.Fatal(err)
-				}
-				if left, _ := os.ReadDir(spillDir); len(left) != 0 {
-					t.Errorf("left in the spill folder: %v", left)
-				}
+				checkSpilledWrite(t, c, root, spillDir, want)
 			})
 		}
 	}

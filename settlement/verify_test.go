@@ -112,14 +112,7 @@ func TestVerifyTampered(t *testing.T) {
 			_, dir := writeFixture(t, ledger)
 			content := plain(t, readTree(t, dir))[strings.TrimSuffix(rel, ".zst")]
 			rewrite(t, dir, rel, []byte(edit(t, string(content))))
-			err := Verify(dir)
-			var ve *VerifyError
-			if !errors.As(err, &ve) {
-				t.Fatalf("Verify = %v, want a *VerifyError", err)
-			}
-			if want := filepath.Join(dir, filepath.FromSlash(wantRel)); ve.File != want || ve.Record != wantLine || !errors.Is(err, wantErr) {
-				t.Errorf("Verify = %v\nwant file %s, record %d, %v", err, want, wantLine, wantErr)
-			}
+			checkVerifyError(t, dir, wantRel, wantLine, wantErr, "")
 		})
 	}
 	replace := func(old, new string) func(t *testing.T, s string) string {
@@ -281,19 +274,7 @@ func TestRewriteDay(t *testing.T) {
 func rewriteSealed(t *testing.T, dayDir, rel string, content []byte, records int64) {
 	t.Helper()
 	rewrite(t, dayDir, rel, content)
-	mp := filepath.Join(dayDir, ManifestName)
-	data, err := os.ReadFile(mp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := ParseManifest(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.File(rel).Records = records
-	if err := os.WriteFile(mp, m.Marshal(), 0o640); err != nil {
-		t.Fatal(err)
-	}
+	editManifest(t, dayDir, func(m *Manifest) { m.File(rel).Records = records })
 }
 
 // TestVerifyForged: forgeries that re-seal the manifest's line of the file
@@ -303,17 +284,6 @@ func rewriteSealed(t *testing.T, dayDir, rel string, content []byte, records int
 // to the records they claim, amounts out of range, and a clearing file
 // written by another build.
 func TestVerifyForged(t *testing.T) {
-	check := func(t *testing.T, dir string, wantRel string, wantLine int, wantErr error, wantText string) {
-		t.Helper()
-		err := Verify(dir)
-		var ve *VerifyError
-		if !errors.As(err, &ve) {
-			t.Fatalf("Verify = %v, want a *VerifyError", err)
-		}
-		if want := filepath.Join(dir, filepath.FromSlash(wantRel)); ve.File != want || ve.Record != wantLine || !errors.Is(err, wantErr) || !strings.Contains(err.Error(), wantText) {
-			t.Errorf("Verify = %v\nwant file %s, record %d, %v, %q", err, want, wantLine, wantErr, wantText)
-		}
-	}
 	content := func(t *testing.T, dir, rel string) string {
 		return string(plain(t, readTree(t, dir))[strings.TrimSuffix(rel, ".zst")])
 	}
@@ -334,7 +304,7 @@ func TestVerifyForged(t *testing.T) {
 			s := content(t, dir, RejectsName)
 			i := strings.Index(s, "taps-2025-03-01.csv,17")
 			rewriteSealed(t, dir, RejectsName, []byte(s[:i]), 1) // 2 malformed records, one left
-			check(t, dir, SummaryName, 0, ErrMismatch, "1 malformed records in rejects.csv.zst, the summary's malformed says 2")
+			checkVerifyError(t, dir, SummaryName, 0, ErrMismatch, "1 malformed records in rejects.csv.zst, the summary's malformed says 2")
 		}
 	})
 	t.Run("status counts wrap", func(t *testing.T) {
@@ -352,12 +322,12 @@ func TestVerifyForged(t *testing.T) {
 				t.Fatalf("records %d did not wrap", s.Records)
 			}
 		})
-		check(t, dir, SummaryName, 0, ErrFormat, "out of range")
+		checkVerifyError(t, dir, SummaryName, 0, ErrFormat, "out of range")
 	})
 	t.Run("amount out of range", func(t *testing.T) {
 		_, dir := writeFixture(t, false)
 		editSummary(t, dir, func(s *Summary) { s.NingboJoinIn = -1 << 63 })
-		check(t, dir, SummaryName, 0, ErrFormat, "ningbo_joinin_product_discount_fen out of range")
+		checkVerifyError(t, dir, SummaryName, 0, ErrFormat, "ningbo_joinin_product_discount_fen out of range")
 	})
 	t.Run("net positions that overflow", func(t *testing.T) {
 		_, dir := writeFixture(t, false)
@@ -367,7 +337,7 @@ func TestVerifyForged(t *testing.T) {
 			s.NetPositions[0].ReceivableFen = MaxFigure
 			s.NetPositions[1].ReceivableFen = MaxFigure
 		})
-		check(t, dir, SummaryName, 0, ErrFormat, "net_positions receivable_fen out of range")
+		checkVerifyError(t, dir, SummaryName, 0, ErrFormat, "net_positions receivable_fen out of range")
 	})
 	t.Run("clearing file of another build", func(t *testing.T) {
 		_, dir := writeFixture(t, false)
@@ -378,7 +348,7 @@ func TestVerifyForged(t *testing.T) {
 		}
 		cf.Header.Producer = "tapsettle/v9.9.9"
 		rewrite(t, dir, clr, cf.Append(nil))
-		check(t, dir, clr, 1, ErrMismatch, `producer "tapsettle/v9.9.9", summary's "tapsettle/(devel)"`)
+		checkVerifyError(t, dir, clr, 1, ErrMismatch, `producer "tapsettle/v9.9.9", summary's "tapsettle/(devel)"`)
 	})
 }
 

@@ -72,17 +72,11 @@ func TestStreamCarriesAsBatch(t *testing.T) {
 	}
 
 	b, pub := startBroker(t, 16)
-	ctx := context.Background()
 	for _, step := range []struct {
 		taps  []transit.Tap
 		close transit.Day
 	}{{append(first, entries...), testDay}, {after, testDay + 1}} {
-		if err := pub.Publish(ctx, step.taps); err != nil {
-			t.Fatal(err)
-		}
-		if err := pub.CloseDay(ctx, step.close.String()); err != nil {
-			t.Fatal(err)
-		}
+		publishDay(t, pub, step.taps, step.close)
 	}
 	out := t.TempDir()
 	runUntilClosed(t, serviceConfig(e, tempLocal(t), out, f.last), newGroup(t, b.Addrs(), "g-carry"))

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/tapsettle/tapsettle/batch"
-	"github.com/tapsettle/tapsettle/bench"
 	"github.com/tapsettle/tapsettle/ingest"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
@@ -30,13 +29,7 @@ func TestCorrectionsOnceThroughKill(t *testing.T) {
 	}
 	e := newEnv(t)
 	dir := t.TempDir()
-	gen := func(day transit.Day, first int) []transit.Tap {
-		d, err := bench.Generate(e.book, e.cal, bench.GenOptions{Taps: 20000, Seed: 13, Day: day, FirstID: first, Late: -1, Malformed: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d.Taps()
-	}
+	gen := func(day transit.Day, first int) []transit.Tap { return killTestTaps(t, e, 13, day, first) }
 	// Riders of Ningbo's buses on testDay, Join in Card holders of Ningbo
 	// and visitors from Shanghai.
 	var rides []transit.Tap
@@ -100,19 +93,8 @@ func TestCorrectionsOnceThroughKill(t *testing.T) {
 	b, pub := startBroker(t, 16)
 	ctx := context.Background()
 	out, stateDir := t.TempDir(), t.TempDir()
-	if err := pub.Publish(ctx, day1); err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.CloseDay(ctx, testDay.String()); err != nil {
-		t.Fatal(err)
-	}
-	finish := func(until transit.Day) {
-		cmd := child(t, b.Addrs()[0], "local:"+stateDir, out, until)
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("child until %s: %v\n%s", until, err, cmd.Stderr)
-		}
-	}
-	finish(testDay)
+	publishDay(t, pub, day1, testDay)
+	finishChild(t, b.Addrs()[0], stateDir, out, testDay)
 	// The file is written without a mistake.
 	recs, _, err := ingest.ReadCorrections(corrFile, ingest.Options{OnReject: func(r transit.Reject) {
 		t.Fatalf("%s:%d: %s", r.Source, r.Line, r.Reason)
@@ -134,7 +116,7 @@ func TestCorrectionsOnceThroughKill(t *testing.T) {
 	if err := killMidDay(t, b.Addrs()[0], stateDir, out, testDay+1); err == nil {
 		t.Fatal("the child finished before the kill: make the day longer")
 	}
-	finish(testDay + 1)
+	finishChild(t, b.Addrs()[0], stateDir, out, testDay+1)
 
 	if n := bytes.Count(readLedger(t, out, testDay+1), []byte(",correction,")); n != len(rides)+len(rides)/3 {
 		t.Errorf("the stream's ledger of %s has %d correction rows, want %d (a re-price books two)", testDay+1, n, len(rides)+len(rides)/3)

@@ -2,7 +2,6 @@ package stream
 
 import (
 	"bytes"
-	"context"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -49,18 +48,12 @@ func TestStreamDuplicatesAcrossDaysAndRestart(t *testing.T) {
 	}
 
 	b, pub := startBroker(t, 16)
-	ctx := context.Background()
 	stateDir, out := t.TempDir(), t.TempDir()
 	for i, step := range []struct {
 		taps []transit.Tap
 		day  transit.Day
 	}{{first, testDay}, {second, testDay + 1}} {
-		if err := pub.Publish(ctx, step.taps); err != nil {
-			t.Fatal(err)
-		}
-		if err := pub.CloseDay(ctx, step.day.String()); err != nil {
-			t.Fatal(err)
-		}
+		publishDay(t, pub, step.taps, step.day)
 		// A new service on the same state for each day: the second
 		// restores what the first checkpointed.
 		store, err := state.NewLocal(stateDir, state.LocalOptions{NoSync: true})

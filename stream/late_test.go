@@ -28,13 +28,7 @@ func TestLateExitAfterCloseThroughKill(t *testing.T) {
 	}
 	e := newEnv(t)
 	dir := t.TempDir()
-	gen := func(day transit.Day, first int) []transit.Tap {
-		d, err := bench.Generate(e.book, e.cal, bench.GenOptions{Taps: 20000, Seed: 11, Day: day, FirstID: first, Late: -1, Malformed: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d.Taps()
-	}
+	gen := func(day transit.Day, first int) []transit.Tap { return killTestTaps(t, e, 11, day, first) }
 	first, second := gen(testDay, 0), gen(testDay+1, 20000)
 	// Shanghai cards enter Ningbo's metro in the evening of testDay; their
 	// exits come with the next day's upload.
@@ -81,31 +75,14 @@ func TestLateExitAfterCloseThroughKill(t *testing.T) {
 	// The stream: the first day settled and closed, then the second day
 	// with a SIGKILL and a restart.
 	b, pub := startBroker(t, 16)
-	ctx := context.Background()
 	out, stateDir := t.TempDir(), t.TempDir()
-	if err := pub.Publish(ctx, day1); err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.CloseDay(ctx, testDay.String()); err != nil {
-		t.Fatal(err)
-	}
-	finish := func(until transit.Day) {
-		cmd := child(t, b.Addrs()[0], "local:"+stateDir, out, until)
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("child until %s: %v\n%s", until, err, cmd.Stderr)
-		}
-	}
-	finish(testDay)
-	if err := pub.Publish(ctx, day2); err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.CloseDay(ctx, (testDay + 1).String()); err != nil {
-		t.Fatal(err)
-	}
+	publishDay(t, pub, day1, testDay)
+	finishChild(t, b.Addrs()[0], stateDir, out, testDay)
+	publishDay(t, pub, day2, testDay+1)
 	if err := killMidDay(t, b.Addrs()[0], stateDir, out, testDay+1); err == nil {
 		t.Fatal("the child finished before the kill: make the day longer")
 	}
-	finish(testDay + 1)
+	finishChild(t, b.Addrs()[0], stateDir, out, testDay+1)
 
 	f := &fixture{last: testDay + 1}
 	sameTree(t, out, ref, f, true)
@@ -113,6 +90,27 @@ func TestLateExitAfterCloseThroughKill(t *testing.T) {
 		if err := settlement.Verify(filepath.Join(out, d.String())); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// killTestTaps generates the 20,000 taps of day of a through-kill test,
+// numbered from first, none late or malformed.
+func killTestTaps(t *testing.T, e *env, seed uint64, day transit.Day, first int) []transit.Tap {
+	t.Helper()
+	d, err := bench.Generate(e.book, e.cal, bench.GenOptions{Taps: 20000, Seed: seed, Day: day, FirstID: first, Late: -1, Malformed: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Taps()
+}
+
+// finishChild runs a child service settling through until, with local state
+// in stateDir, to its end.
+func finishChild(t *testing.T, broker, stateDir, out string, until transit.Day) {
+	t.Helper()
+	cmd := child(t, broker, "local:"+stateDir, out, until)
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("child until %s: %v\n%s", until, err, cmd.Stderr)
 	}
 }
 

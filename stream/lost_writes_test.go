@@ -141,12 +141,7 @@ func TestRedisLostWrites(t *testing.T) {
 	if n := owned(); n != partitions {
 		t.Fatalf("the child took partition ownership %d times, not once each: a rebalance raced the rollback\n%s", n, stderr())
 	}
-	if err := pub.Publish(ctx, f.taps[half:]); err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.CloseDay(ctx, f.last.String()); err != nil {
-		t.Fatal(err)
-	}
+	publishDay(t, pub, f.taps[half:], f.last)
 
 	select {
 	case err := <-done:

@@ -46,12 +46,7 @@ func TestMalformedFloodIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	if err := pub.Publish(ctx, f.taps[half:]); err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.CloseDay(ctx, f.last.String()); err != nil {
-		t.Fatal(err)
-	}
+	publishDay(t, pub, f.taps[half:], f.last)
 	pub.Close()
 
 	out := t.TempDir()

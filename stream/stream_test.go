@@ -123,14 +123,20 @@ func newFixture(t testing.TB, e *env, n int) *fixture {
 func publish(t *testing.T, f *fixture) *embedded.Broker {
 	t.Helper()
 	b, pub := startBroker(t, 16)
-	ctx := context.Background()
-	if err := pub.Publish(ctx, f.taps); err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.CloseDay(ctx, f.last.String()); err != nil {
-		t.Fatal(err)
-	}
+	publishDay(t, pub, f.taps, f.last)
 	return b
+}
+
+// publishDay publishes taps, then the close-day message of day.
+func publishDay(t *testing.T, pub *feed.Publisher, taps []transit.Tap, day transit.Day) {
+	t.Helper()
+	ctx := context.Background()
+	if err := pub.Publish(ctx, taps); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.CloseDay(ctx, day.String()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // startBroker starts an embedded broker with the test topic and a
@@ -303,12 +309,7 @@ func TestMalformedMessageIsQuarantined(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	if err := pub.Publish(ctx, f.taps[half:]); err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.CloseDay(ctx, f.last.String()); err != nil {
-		t.Fatal(err)
-	}
+	publishDay(t, pub, f.taps[half:], f.last)
 	pub.Close()
 
 	out := t.TempDir()
@@ -585,12 +586,7 @@ func TestTakeOverAndClear(t *testing.T) {
 	beforeKill := owned()
 	_ = a.Process.Signal(syscall.SIGKILL)
 	_ = a.Wait()
-	if err := pub.Publish(ctx, f.taps[half:]); err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.CloseDay(ctx, f.last.String()); err != nil {
-		t.Fatal(err)
-	}
+	publishDay(t, pub, f.taps[half:], f.last)
 	// B owns every partition now and finishes the stream; the parts of
 	// the last day are B's, and list segments in both folders.
 	deadline := time.Now().Add(90 * time.Second)

@@ -134,12 +134,7 @@ func TestSweep(t *testing.T) {
 			}
 
 			// Second service: the rest of the stream, to the close.
-			if err := pub.Publish(ctx, f.taps[half:]); err != nil {
-				t.Fatal(err)
-			}
-			if err := pub.CloseDay(ctx, f.last.String()); err != nil {
-				t.Fatal(err)
-			}
+			publishDay(t, pub, f.taps[half:], f.last)
 			cfg = serviceConfig(e, store, out, f.last)
 			cfg.KeepDays = int(f.last - keptDay)
 			runUntilClosed(t, cfg, newGroup(t, b.Addrs(), "g-sweep"))

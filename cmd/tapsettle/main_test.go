@@ -45,15 +45,7 @@ func TestGenSettleVerify(t *testing.T) {
 		t.Fatalf("verify: %v\n%s", err, out)
 	}
 	// Tamper with the summary: verify fails with exit status 2.
-	p := filepath.Join(outDir, "2025-03-03", "summary.json.zst")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)/2] ^= 0x20
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tamperSummary(t, filepath.Join(outDir, "2025-03-03"))
 	out, err = run(t, "verify", outDir)
 	var ex exitError
 	if !errors.As(err, &ex) || ex != 2 || !strings.Contains(out, "summary.json.zst") {
@@ -307,6 +299,23 @@ func TestSettleMemoryBudget(t *testing.T) {
 			t.Errorf("--memory-budget %s: %v; want an error naming settlement.memory_budget and %q", budget, err, want)
 		}
 	}
+}
+
+// tamperSummary flips a bit in the middle of the summary.json.zst of
+// dayDir, so that it no longer matches its manifest line, and returns the
+// file's path.
+func tamperSummary(t *testing.T, dayDir string) string {
+	t.Helper()
+	p := filepath.Join(dayDir, "summary.json.zst")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x20
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // readTree reads every file under root, by relative path.

@@ -94,15 +94,7 @@ func TestVerifyJSON(t *testing.T) {
 	if ok.Schema != "tapsettle.verify/1" || ok.Dir != outDir || !ok.Verified || ok.Problems == nil || len(ok.Problems) != 0 {
 		t.Errorf("verify of good output: %+v", ok)
 	}
-	p := filepath.Join(outDir, "2025-03-03", "summary.json.zst")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)/2] ^= 0x20
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	p := tamperSummary(t, filepath.Join(outDir, "2025-03-03"))
 	_, textErr, _ := runSplit(t, "verify", outDir)
 	stdout, stderr, err = runSplit(t, "verify", "--output", "json", outDir)
 	var ex exitError

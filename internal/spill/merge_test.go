@@ -24,15 +24,7 @@ func decodeInt(rec []byte, v *int64) error {
 // with repeated values across sources, and requires every record once, in
 // order.
 func TestMergeOrders(t *testing.T) {
-	d, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	f, err := d.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := createTestFile(t, openTestDir(t))
 	r := rand.New(rand.NewPCG(7, 8))
 	var all []int64
 	run := func(n int) []int64 {
@@ -46,16 +38,11 @@ func TestMergeOrders(t *testing.T) {
 	}
 	var secs []Section
 	for _, n := range []int{0, 1, 500, 3000, 7} {
+		var recs [][]byte
 		for _, v := range run(n) {
-			if err := f.Append(binary.AppendVarint(nil, v)); err != nil {
-				t.Fatal(err)
-			}
+			recs = append(recs, binary.AppendVarint(nil, v))
 		}
-		s, err := f.EndSection()
-		if err != nil {
-			t.Fatal(err)
-		}
-		secs = append(secs, s)
+		secs = append(secs, writeSection(t, f, recs...))
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
@@ -95,24 +82,8 @@ func firstDiff(a, b []int64) int {
 // TestMergeDamagedRecord: a record its decoder refuses is a damaged run,
 // reported with ErrCorrupt rather than skipped.
 func TestMergeDamagedRecord(t *testing.T) {
-	d, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	f, err := d.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, rec := range [][]byte{binary.AppendVarint(nil, 1), []byte("not a varint at all")} {
-		if err := f.Append(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s, err := f.EndSection()
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := createTestFile(t, openTestDir(t))
+	s := writeSection(t, f, binary.AppendVarint(nil, 1), []byte("not a varint at all"))
 	f.Close()
 	m, err := NewMerge(compareInt, decodeInt, nil, []Section{s})
 	if err != nil {

@@ -19,15 +19,7 @@ import (
 // TestSectionsRoundTrip: records of every size, empty records and empty
 // sections read back as written, section by section.
 func TestSectionsRoundTrip(t *testing.T) {
-	d, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	f, err := d.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := createTestFile(t, openTestDir(t))
 	want := [][][]byte{
 		{[]byte("one"), {}, bytes.Repeat([]byte("x"), 3*blockSize+17), []byte("last")},
 		{},
@@ -38,15 +30,7 @@ func TestSectionsRoundTrip(t *testing.T) {
 	}
 	var secs []Section
 	for _, recs := range want {
-		for _, r := range recs {
-			if err := f.Append(r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		s, err := f.EndSection()
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := writeSection(t, f, recs...)
 		if s.Records != int64(len(recs)) {
 			t.Fatalf("section of %d records says %d", len(recs), s.Records)
 		}
@@ -77,25 +61,14 @@ func TestSectionsRoundTrip(t *testing.T) {
 // TestDamageIsAnError: a flipped byte, a truncated file or a section that
 // claims more records than it holds is ErrCorrupt, never fewer records.
 func TestDamageIsAnError(t *testing.T) {
-	d, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openTestDir(t)
 	write := func() Section {
-		f, err := d.Create()
-		if err != nil {
-			t.Fatal(err)
+		f := createTestFile(t, d)
+		recs := make([][]byte, 5000)
+		for i := range recs {
+			recs[i] = fmt.Appendf(nil, "record %d", i)
 		}
-		for i := range 5000 {
-			if err := f.Append(fmt.Appendf(nil, "record %d", i)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		s, err := f.EndSection()
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := writeSection(t, f, recs...)
 		f.Close()
 		return s
 	}
