@@ -788,18 +788,8 @@ func (p *router) priceGroup(g *group) error {
 		// As the engine in memory: close the run's days, apply the
 		// corrections, hold the rest, and keep the state.
 		eng.CloseDay(p.run.last)
-		if len(g.corr) > 0 {
-			cs := make([]transit.Correction, len(g.corr))
-			for k, i := range g.corr {
-				cs[k] = p.run.corrections[i].rec.Correction
-			}
-			out, err := eng.Correct(cs)
-			if err != nil {
-				return fmt.Errorf("settle: corrections: %w", err)
-			}
-			for k, i := range g.corr {
-				p.pstate.outcomes[i] = out[k]
-			}
+		if err := p.run.correct(eng, g.corr, p.pstate.outcomes); err != nil {
+			return err
 		}
 		eng.Stop()
 		if err := p.saveGroup(eng, p.run.last); err != nil {
