@@ -45,20 +45,36 @@ func readCorrections(paths []string, onReject func(transit.Reject)) ([]correctio
 // reports the refused ones to p.rejectCorrection, which quarantines them
 // in the day the applied ones are booked in.
 func (p *pricing) applyCorrections(eng *engine.Engine, rep *CorrectionsReport) error {
-	ins := p.corrections
-	rep.Read = int64(len(ins))
-	if len(ins) == 0 {
+	all := make([]int, len(p.corrections))
+	for i := range all {
+		all[i] = i
+	}
+	out := make([]engine.CorrectionOutcome, len(all))
+	if err := p.correct(eng, all, out); err != nil {
+		return err
+	}
+	p.reportCorrections(out, rep)
+	return nil
+}
+
+// correct applies the corrections of p.corrections at the indexes idx
+// through eng, setting the outcome of the i-th in out[i]: all of them in
+// a run in memory, a group's in a partitioned run.
+func (p *pricing) correct(eng *engine.Engine, idx []int, out []engine.CorrectionOutcome) error {
+	if len(idx) == 0 {
 		return nil
 	}
-	cs := make([]transit.Correction, len(ins))
-	for i := range ins {
-		cs[i] = ins[i].rec.Correction
+	cs := make([]transit.Correction, len(idx))
+	for k, i := range idx {
+		cs[k] = p.corrections[i].rec.Correction
 	}
-	out, err := eng.Correct(cs)
+	res, err := eng.Correct(cs)
 	if err != nil {
 		return fmt.Errorf("settle: corrections: %w", err)
 	}
-	p.reportCorrections(out, rep)
+	for k, i := range idx {
+		out[i] = res[k]
+	}
 	return nil
 }
 

@@ -1,13 +1,11 @@
 package batch
 
 import (
-	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
-	"slices"
 	"sync"
 
 	"github.com/tapsettle/tapsettle/engine"
@@ -84,7 +82,7 @@ func (pt *partition) weight() int64 { return pt.taps + pt.stateRecs }
 // partBuf gathers the compact taps of one partition until it is written.
 type partBuf struct {
 	p   int    // the partition
-	seq int    // the buffer's place among the partition's
+	seq int    // the buffer's place among the partition's: its section's
 	n   int    // taps in b
 	b   []byte // the taps, compact, one after another
 }
@@ -102,9 +100,8 @@ type tapParts struct {
 	free chan *partBuf
 	wg   sync.WaitGroup
 
-	mu    sync.Mutex // guards parts, seqs and err, written by the writers
+	mu    sync.Mutex // guards parts and err, written by the writers
 	parts [partitions]partition
-	seqs  [partitions][]int // the seq of each section of parts
 	err   error
 }
 
@@ -122,25 +119,26 @@ func newTapParts(dir *spill.Dir, level int, size int) *tapParts {
 // add copies t into its partition's buffer, handing the buffer to a
 // writer when it is full.
 func (tp *tapParts) add(t *transit.Tap) {
-	p := engine.CardPartition(&t.Card, tp.level)
-	b := tp.bufs[p]
-	if b == nil {
-		b = tp.newBuf(p)
-		tp.bufs[p] = b
-	}
+	b := tp.buf(engine.CardPartition(&t.Card, tp.level), compactRoom)
 	b.b = t.AppendCompact(b.b)
-	b.n++
-	if cap(b.b)-len(b.b) < compactRoom {
-		tp.jobs <- b
-		tp.bufs[p] = nil
-	}
+	tp.added(b)
 }
 
 // addRaw copies rec, a record of an engine state, into partition p's
 // buffer (partstate.go), handing the buffer to a writer when it is full.
 func (tp *tapParts) addRaw(p int, rec []byte) {
+	b := tp.buf(p, len(rec))
+	b.b = append(b.b, rec...)
+	tp.added(b)
+}
+
+// buf returns partition p's buffer for a record of room bytes: a new
+// one when it has none, or when the one it has has less room left, which
+// goes to a writer. A tap always fits: a buffer kept has compactRoom
+// left (added).
+func (tp *tapParts) buf(p, room int) *partBuf {
 	b := tp.bufs[p]
-	if b != nil && cap(b.b)-len(b.b) < len(rec) {
+	if b != nil && cap(b.b)-len(b.b) < room {
 		tp.jobs <- b
 		b = nil
 	}
@@ -148,11 +146,16 @@ func (tp *tapParts) addRaw(p int, rec []byte) {
 		b = tp.newBuf(p)
 		tp.bufs[p] = b
 	}
-	b.b = append(b.b, rec...)
+	return b
+}
+
+// added counts the record just appended to b, and hands b to a writer
+// when it has less than compactRoom left.
+func (tp *tapParts) added(b *partBuf) {
 	b.n++
 	if cap(b.b)-len(b.b) < compactRoom {
 		tp.jobs <- b
-		tp.bufs[p] = nil
+		tp.bufs[b.p] = nil
 	}
 }
 
@@ -169,14 +172,20 @@ func (tp *tapParts) newBuf(p int) *partBuf {
 	}
 }
 
-// nextSeq numbers partition p's next buffer.
+// nextSeq numbers partition p's next buffer, from 0: the buffers made
+// are the partition's sections, since each gets a record at once.
 func (tp *tapParts) nextSeq(p int) int {
 	tp.next[p]++
-	return tp.next[p]
+	return tp.next[p] - 1
 }
 
 // write is a writer: it writes each buffer it is handed as a section of
-// its own run file (a record: the count of taps, then the taps).
+// its own run file (a record: the count of taps, then the taps). The
+// writers finish buffers in any order: each puts its section in its
+// buffer's place (seq), so that a partition's sections are in the order
+// they were filled, which a state's records need (a card's state before
+// its tap_ids). After a failed write a partition has gaps, but finish
+// returns the error then.
 func (tp *tapParts) write() {
 	var f *spill.File
 	defer func() {
@@ -203,8 +212,10 @@ func (tp *tapParts) write() {
 			tp.err = firstOf(tp.err, err)
 		} else {
 			pt := &tp.parts[b.p]
-			pt.secs = append(pt.secs, sec)
-			tp.seqs[b.p] = append(tp.seqs[b.p], b.seq)
+			if len(pt.secs) <= b.seq {
+				pt.secs = append(pt.secs, make([]spill.Section, b.seq+1-len(pt.secs))...)
+			}
+			pt.secs[b.seq] = sec
 			pt.taps += int64(b.n)
 			pt.bytes += sec.Len
 		}
@@ -241,24 +252,6 @@ func (tp *tapParts) finish() ([partitions]partition, error) {
 	}
 	close(tp.jobs)
 	tp.wg.Wait()
-	// The writers finish buffers in any order: put each partition's
-	// sections back in the order they were filled, which a state's
-	// records need (a card's state before its tap_ids).
-	for p := range tp.parts {
-		pt, seqs := &tp.parts[p], tp.seqs[p]
-		if !slices.IsSorted(seqs) {
-			idx := make([]int, len(seqs))
-			for i := range idx {
-				idx[i] = i
-			}
-			slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(seqs[a], seqs[b]) })
-			secs := make([]spill.Section, len(idx))
-			for i, k := range idx {
-				secs[i] = pt.secs[k]
-			}
-			pt.secs = secs
-		}
-	}
 	if tp.err != nil {
 		return tp.parts, fmt.Errorf("settle: partition taps to disk: %w", tp.err)
 	}

@@ -297,7 +297,7 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 	}
 	// The router holds the only reference to the engine, so that the
 	// engine's memory goes when the router drops it (partition).
-	rt := &router{s: s, ctx: ctx, coll: coll, eopts: eopts, plan: plan, log: log, part: &rep.Partitioned, sd: sd}
+	rt := &router{s: s, ctx: ctx, coll: coll, eopts: eopts, plan: plan, log: log, part: &rep.Partitioned, sd: sd, run: run}
 	if rt.eng, err = engine.New(s.Book, coll, eopts); err != nil {
 		return nil, fmt.Errorf("settle: %w", err)
 	}
@@ -305,7 +305,7 @@ func (s *Settle) Run(ctx context.Context, inputs []string) (*Report, error) {
 	// state is saved.
 	defer rt.cleanup()
 	s.phase(PhaseReading)
-	if err := rt.price(inputs, run, rep); err != nil {
+	if err := rt.price(inputs, rep); err != nil {
 		return nil, err
 	}
 	rep.Engine = rt.stats
@@ -388,9 +388,10 @@ type router struct {
 	// before its first taps (see price); pstate what a partitioned run
 	// with it keeps (partstate.go).
 	sd     *stateDir
-	loaded bool
 	pstate *partState
-	run    *pricing
+	// run routes the run's rejects, closes its days and holds its
+	// corrections.
+	run *pricing
 	// pending are taps the router holds before the engine does.
 	pending []*tapBuf
 	dir     *spill.Dir // the partitions' spill folder, once made
@@ -403,8 +404,8 @@ type router struct {
 // rep.Inputs. When the taps held pass the budget's plan, they go to
 // partitions on disk instead, and the inputs' other taps after them; the
 // partitions are then priced in turn.
-func (p *router) price(inputs []string, run *pricing, rep *Report) error {
-	p.run = run
+func (p *router) price(inputs []string, rep *Report) error {
+	run := p.run
 	defer func() {
 		// Without a state folder the partitions go now, before the
 		// files are written; with one, the groups' states stay until
@@ -473,12 +474,7 @@ func (p *router) price(inputs []string, run *pricing, rep *Report) error {
 				p.hold(b)
 				b = nil
 			default:
-				if err := p.submitPending(free); err != nil {
-					fail(err)
-					cancel()
-					failed = true
-					break
-				}
+				p.submitPending(free)
 				p.eng.Submit(b.taps)
 			}
 		}
@@ -528,9 +524,15 @@ func (p *router) price(inputs []string, run *pricing, rep *Report) error {
 		}
 		return nil
 	}
-	if err := p.submitPending(free); err != nil {
-		return err
+	if p.sd != nil {
+		// The run fits the budget: the engine loads the whole state
+		// before its first tap (the router held them all, see
+		// directFrom).
+		if err := p.sd.load(p.eng); err != nil {
+			return err
+		}
 	}
+	p.submitPending(free)
 	defer func() { p.stats = p.eng.Stats() }()
 	if run.last == 0 {
 		p.eng.Close()
@@ -558,15 +560,8 @@ func (p *router) writeState(last transit.Day) func(io.Writer) error {
 func (p *router) hold(b *tapBuf) { p.pending = append(p.pending, b) }
 
 // submitPending hands the taps the router holds to the engine, and their
-// buffers back to the decoders; with a state folder, it loads the state
-// into the engine first.
-func (p *router) submitPending(free chan *tapBuf) error {
-	if p.sd != nil && !p.loaded {
-		p.loaded = true
-		if err := p.sd.load(p.eng); err != nil {
-			return err
-		}
-	}
+// buffers back to the decoders.
+func (p *router) submitPending(free chan *tapBuf) {
 	for i, b := range p.pending {
 		p.eng.Submit(b.taps)
 		p.pending[i] = nil
@@ -576,7 +571,6 @@ func (p *router) submitPending(free chan *tapBuf) error {
 		}
 	}
 	p.pending = p.pending[:0]
-	return nil
 }
 
 // cleanup stops what price leaves running after an error: the engine, the
@@ -788,18 +782,8 @@ func (p *router) priceGroup(g *group) error {
 		// As the engine in memory: close the run's days, apply the
 		// corrections, hold the rest, and keep the state.
 		eng.CloseDay(p.run.last)
-		if len(g.corr) > 0 {
-			cs := make([]transit.Correction, len(g.corr))
-			for k, i := range g.corr {
-				cs[k] = p.run.corrections[i].rec.Correction
-			}
-			out, err := eng.Correct(cs)
-			if err != nil {
-				return fmt.Errorf("settle: corrections: %w", err)
-			}
-			for k, i := range g.corr {
-				p.pstate.outcomes[i] = out[k]
-			}
+		if err := p.run.correct(eng, g.corr, p.pstate.outcomes); err != nil {
+			return err
 		}
 		eng.Stop()
 		if err := p.saveGroup(eng, p.run.last); err != nil {

@@ -19,13 +19,17 @@ type Process struct {
 	PeakRSS int64
 	// Budget is the --memory-budget the child ran with, in bytes.
 	Budget int64
-	// Spilled says the child partitioned its taps to disk, Groups and
-	// PartitionBytes how: the groups of partitions priced, and the
-	// partitions' size on disk (its settle document's "partitioned").
-	Spilled        bool
+	// Groups and PartitionBytes say how the child partitioned its taps
+	// to disk (Spilled): the groups of partitions priced, and the
+	// partitions' size on disk (its settle document's "partitioned"); 0
+	// for a child that priced them in memory.
 	Groups         int
 	PartitionBytes int64
 }
+
+// Spilled says the child partitioned its taps to disk: a run priced in
+// memory prices no group of partitions.
+func (p *Process) Spilled() bool { return p.Groups > 0 }
 
 // SettleProcess measures settle of the file in a child process, from
 // outside: run runs tapsettle with the arguments it is given in a child
@@ -61,7 +65,6 @@ func (f *DayFile) SettleProcess(run func(args ...string) (ChildRun, error), budg
 	if err := json.Unmarshal(c.Stdout, &doc); err != nil || doc.Records == nil {
 		return Result{}, fmt.Errorf("bench: settle in a child process wrote no settle document with its records (%v): %.200q", err, c.Stdout)
 	}
-	p := &Process{Budget: budget, PeakRSS: c.PeakRSS, Spilled: doc.Partitioned.Groups > 0,
-		Groups: doc.Partitioned.Groups, PartitionBytes: doc.Partitioned.Bytes}
+	p := &Process{Budget: budget, PeakRSS: c.PeakRSS, Groups: doc.Partitioned.Groups, PartitionBytes: doc.Partitioned.Bytes}
 	return Result{Name: name, Taps: *doc.Records, Elapsed: c.Elapsed, CPU: c.CPU, Process: p}, nil
 }

@@ -228,6 +228,56 @@ func appendStateID(b []byte, k *cardKey, d transit.Day, sum uint64, id *transit.
 // and one tap, far below it.
 const maxStateRecord = 4096
 
+// stateReader reads the records of a state one at a time, checking
+// their framing (not their bodies): what readState and StateRecords
+// both walk.
+type stateReader struct {
+	br  *bufio.Reader
+	rec []byte // the last record read, whole: kind, length, body
+	n   int    // the records read so far, counted from 1 in errors
+}
+
+// newStateReader reads the head of the state r (readStateHead) and
+// returns a reader of its records, with the state's last closed day and
+// dedup window.
+func newStateReader(r io.Reader) (*stateReader, transit.Day, uint64, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	closed, dedup, err := readStateHead(br)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return &stateReader{br: br, rec: make([]byte, 1+binary.MaxVarintLen64+maxStateRecord)}, closed, dedup, nil
+}
+
+// next reads the next record: its kind, its body and the whole record
+// as written (kind, length, body), valid until the next call. At the
+// end record, which must be empty and last, it returns stateEnd.
+func (sr *stateReader) next() (kind byte, body, rec []byte, err error) {
+	sr.n++
+	kind, err = sr.br.ReadByte()
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("record %d: %v: %w", sr.n, err, ErrState)
+	}
+	size, err := binary.ReadUvarint(sr.br)
+	if err != nil || size > maxStateRecord {
+		return 0, nil, nil, fmt.Errorf("record %d: length %d: %w", sr.n, size, ErrState)
+	}
+	if kind == stateEnd {
+		if _, err := sr.br.ReadByte(); err != io.EOF || size != 0 {
+			return 0, nil, nil, fmt.Errorf("data after the last record: %w", ErrState)
+		}
+		return stateEnd, nil, nil, nil
+	}
+	sr.rec[0] = kind
+	head := 1 + binary.PutUvarint(sr.rec[1:], size)
+	rec = sr.rec[:head+int(size)]
+	body = rec[head:]
+	if _, err := io.ReadFull(sr.br, body); err != nil {
+		return 0, nil, nil, fmt.Errorf("record %d: %v: %w", sr.n, err, ErrState)
+	}
+	return kind, body, rec, nil
+}
+
 // ReadState loads state written by WriteState into an engine that has
 // priced nothing yet, whatever its shard count, and returns the last day
 // closed. Its dedup window is the engine's, not the one recorded: a
@@ -248,36 +298,23 @@ func readState(r io.Reader, prs []*pricer) (transit.Day, error) {
 			return 0, errors.New("engine: read state into an engine that has state")
 		}
 	}
-	br := bufio.NewReaderSize(r, 1<<16)
-	closed, _, err := readStateHead(br)
+	sr, closed, _, err := newStateReader(r)
 	if err != nil {
 		return 0, err
 	}
 	n := uint64(len(prs))
-	rec := make([]byte, maxStateRecord)
-	for i := 1; ; i++ {
-		kind, err := br.ReadByte()
+	for {
+		kind, body, _, err := sr.next()
 		if err != nil {
-			return 0, fmt.Errorf("record %d: %v: %w", i, err, ErrState)
-		}
-		size, err := binary.ReadUvarint(br)
-		if err != nil || size > maxStateRecord {
-			return 0, fmt.Errorf("record %d: length %d: %w", i, size, ErrState)
-		}
-		body := rec[:size]
-		if _, err := io.ReadFull(br, body); err != nil {
-			return 0, fmt.Errorf("record %d: %v: %w", i, err, ErrState)
+			return 0, err
 		}
 		if kind == stateEnd {
-			if _, err := br.ReadByte(); err != io.EOF || size != 0 {
-				return 0, fmt.Errorf("data after the last record: %w", ErrState)
-			}
 			break
 		}
 		if kind == stateHeld {
 			var t transit.Tap
 			if rest, err := t.DecodeCompact(body); err != nil || len(rest) != 0 {
-				return 0, fmt.Errorf("record %d: held tap: %v: %w", i, err, ErrState)
+				return 0, fmt.Errorf("record %d: held tap: %v: %w", sr.n, err, ErrState)
 			}
 			hi, _ := mulHi(cardHash(&t.Card), n)
 			prs[hi].held.add(&t)
@@ -285,12 +322,12 @@ func readState(r io.Reader, prs []*pricer) (transit.Day, error) {
 		}
 		if kind == stateCharge {
 			if err := loadCharge(body, prs); err != nil {
-				return 0, fmt.Errorf("record %d: %w: %w", i, err, ErrState)
+				return 0, fmt.Errorf("record %d: %w: %w", sr.n, err, ErrState)
 			}
 			continue
 		}
 		if (kind != stateCard && kind != stateID) || len(body) < cardKeySize {
-			return 0, fmt.Errorf("record %d: kind %q of %d bytes: %w", i, kind, len(body), ErrState)
+			return 0, fmt.Errorf("record %d: kind %q of %d bytes: %w", sr.n, kind, len(body), ErrState)
 		}
 		var key cardKey
 		copy(key.card[:], body)
@@ -303,7 +340,7 @@ func readState(r io.Reader, prs []*pricer) (transit.Day, error) {
 			err = pr.loadID(&key, body[cardKeySize:])
 		}
 		if err != nil {
-			return 0, fmt.Errorf("record %d: %w: %w", i, err, ErrState)
+			return 0, fmt.Errorf("record %d: %w: %w", sr.n, err, ErrState)
 		}
 	}
 	for _, s := range prs {

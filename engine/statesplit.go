@@ -37,7 +37,7 @@ func AppendStateHead(b []byte, closed transit.Day, dedupDays int) []byte {
 
 // readStateHead reads the head of a state (what AppendStateHead
 // appends): its last closed day and dedup window, which ReadState and
-// StateRecords both read the same way before the records.
+// StateRecords both read before the records (newStateReader).
 func readStateHead(br *bufio.Reader) (transit.Day, uint64, error) {
 	magic := make([]byte, len(stateMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != stateMagic {
@@ -65,65 +65,49 @@ func AppendStateEnd(b []byte) []byte { return append(b, stateEnd, 0) }
 // records' framing and finds their cards, not their contents: ReadState
 // checks those.
 func StateRecords(r io.Reader, f func(card *transit.CardID, rec []byte) error) (transit.Day, int, error) {
-	br := bufio.NewReaderSize(r, 1<<16)
-	closed, dedup, err := readStateHead(br)
+	sr, closed, dedup, err := newStateReader(r)
 	if err != nil {
 		return 0, 0, err
 	}
 	if dedup > math.MaxInt32 {
 		return 0, 0, fmt.Errorf("dedup window: %w", ErrState)
 	}
-	rec := make([]byte, 1+binary.MaxVarintLen64+maxStateRecord)
-	for i := 1; ; i++ {
-		kind, err := br.ReadByte()
+	for {
+		kind, body, whole, err := sr.next()
 		if err != nil {
-			return 0, 0, fmt.Errorf("record %d: %v: %w", i, err, ErrState)
-		}
-		size, err := binary.ReadUvarint(br)
-		if err != nil || size > maxStateRecord {
-			return 0, 0, fmt.Errorf("record %d: length %d: %w", i, size, ErrState)
+			return 0, 0, err
 		}
 		if kind == stateEnd {
-			if _, err := br.ReadByte(); err != io.EOF || size != 0 {
-				return 0, 0, fmt.Errorf("data after the last record: %w", ErrState)
-			}
 			return closed, int(dedup), nil
-		}
-		rec[0] = kind
-		head := 1 + binary.PutUvarint(rec[1:], size)
-		whole := rec[:head+int(size)]
-		body := whole[head:]
-		if _, err := io.ReadFull(br, body); err != nil {
-			return 0, 0, fmt.Errorf("record %d: %v: %w", i, err, ErrState)
 		}
 		var card transit.CardID
 		switch kind {
 		case stateCard, stateID:
 			if len(body) < cardKeySize {
-				return 0, 0, fmt.Errorf("record %d: kind %q of %d bytes: %w", i, kind, len(body), ErrState)
+				return 0, 0, fmt.Errorf("record %d: kind %q of %d bytes: %w", sr.n, kind, len(body), ErrState)
 			}
 			copy(card[:], body)
 		case stateHeld:
 			var t transit.Tap
 			if rest, err := t.DecodeCompact(body); err != nil || len(rest) != 0 {
-				return 0, 0, fmt.Errorf("record %d: held tap: %v: %w", i, err, ErrState)
+				return 0, 0, fmt.Errorf("record %d: held tap: %v: %w", sr.n, err, ErrState)
 			}
 			card = t.Card
 		case stateCharge:
 			_, b, err := varint.Int32(body)
 			if err != nil {
-				return 0, 0, fmt.Errorf("record %d: %w: %w", i, err, ErrState)
+				return 0, 0, fmt.Errorf("record %d: %w: %w", sr.n, err, ErrState)
 			}
 			var p transit.Priced
 			if len(b) > maxChargeRecord {
-				return 0, 0, fmt.Errorf("record %d: charge record of %d bytes: %w", i, len(b), ErrState)
+				return 0, 0, fmt.Errorf("record %d: charge record of %d bytes: %w", sr.n, len(b), ErrState)
 			}
 			if err := decodeCharge(b, &p); err != nil {
-				return 0, 0, fmt.Errorf("record %d: %w: %w", i, err, ErrState)
+				return 0, 0, fmt.Errorf("record %d: %w: %w", sr.n, err, ErrState)
 			}
 			card = p.Card
 		default:
-			return 0, 0, fmt.Errorf("record %d: kind %q: %w", i, kind, ErrState)
+			return 0, 0, fmt.Errorf("record %d: kind %q: %w", sr.n, kind, ErrState)
 		}
 		if err := f(&card, whole); err != nil {
 			return 0, 0, err

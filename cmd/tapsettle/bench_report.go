@@ -139,7 +139,7 @@ func newBenchMemory(med bench.Result, rs []bench.Result) *benchMemory {
 	}
 	p := med.Process
 	m := &benchMemory{BudgetBytes: p.Budget, PeakRSSMiB: float64(peak) / (1 << 20),
-		Spilled: p.Spilled, PartitionGroups: p.Groups, PartitionBytes: p.PartitionBytes}
+		Spilled: p.Spilled(), PartitionGroups: p.Groups, PartitionBytes: p.PartitionBytes}
 	if med.Taps > 0 {
 		m.PeakRSSBytesPerTap = float64(peak) / float64(med.Taps)
 	}

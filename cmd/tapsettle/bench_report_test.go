@@ -301,7 +301,7 @@ func TestBenchReportersMemory(t *testing.T) {
 	})
 	mem.compare(&cli)
 	spill := newBenchRecord("settle_process_spill", []bench.Result{
-		res("settle spill", 400, &bench.Process{PeakRSS: 64 << 20, Budget: 16 << 20, Spilled: true, Groups: 7, PartitionBytes: 45e6}),
+		res("settle spill", 400, &bench.Process{PeakRSS: 64 << 20, Budget: 16 << 20, Groups: 7, PartitionBytes: 45e6}),
 	})
 	spill.compare(&cli)
 	none := newBenchRecord("settle_process", []bench.Result{res("settle process", 300, &bench.Process{Budget: 1 << 30})})
