@@ -15,6 +15,7 @@ import (
 	"github.com/tapsettle/tapsettle/engine"
 	"github.com/tapsettle/tapsettle/fares"
 	"github.com/tapsettle/tapsettle/ingest"
+	"github.com/tapsettle/tapsettle/internal/pages"
 	"github.com/tapsettle/tapsettle/internal/spill"
 	"github.com/tapsettle/tapsettle/settlement"
 	"github.com/tapsettle/tapsettle/transit"
@@ -851,7 +852,11 @@ func (s *Settle) decode(ctx context.Context, path string, onReject func(transit.
 		select {
 		case b = <-free:
 		default:
-			b = &tapBuf{taps: make([]transit.Tap, decodeBatch)}
+			// Populated at once (pages.Make): a run with a state folder,
+			// or a small day, holds its buffers whole until the input
+			// ends, and a page fault per 4 KiB of them cost more than
+			// decoding into them.
+			b = &tapBuf{taps: pages.Make[transit.Tap](decodeBatch)}
 		}
 		n, err := rd.Read(b.taps[:cap(b.taps)])
 		if s.ProgressRecords != nil {
