@@ -31,28 +31,34 @@ var encoderOptions = []zstd.EOption{
 // match tables. Get/Put pairs live in compress only.
 var encoders = sync.Pool{New: newEncoder}
 
-// bufPool hands out byte buffers of one capacity and takes them back. A
-// day's files are written a few at a time (WriteOptions.concurrency), so
-// a handful of buffers serve all of them, where a buffer per file would
-// map fresh memory for each: 250 MB for the 3 MB of a 2,000,000-tap
-// day's 341 clearing files, mostly a block of text and a spool each.
+// bufPool hands out byte buffers and takes them back. A day's files are
+// written a few at a time (WriteOptions.concurrency), so a handful of
+// buffers serve all of them, where a buffer per file would map fresh
+// memory for each: 250 MB for the 3 MB of a 2,000,000-tap day's 341
+// clearing files, mostly a block of text and a spool each. A pool with a
+// size holds buffers of that capacity; one without (size 0) holds
+// buffers of any, kept at what they grew to.
 type bufPool struct {
 	size int
-	pool sync.Pool
+	pool sync.Pool // of *[]byte
 }
 
-// get returns an empty buffer of capacity p.size.
+// get returns an empty buffer: of capacity p.size, or, in a pool without
+// a size, one given back (nil when there is none).
 func (p *bufPool) get() []byte {
 	if b, ok := p.pool.Get().(*[]byte); ok {
 		return (*b)[:0]
 	}
+	if p.size == 0 {
+		return nil
+	}
 	return make([]byte, 0, p.size)
 }
 
-// put takes b back for a later get; a buffer that grew past its capacity
-// (or is not the pool's) is left to the garbage collector.
+// put takes b back for a later get; in a pool with a size, a buffer that
+// grew past it (or is not the pool's) is left to the garbage collector.
 func (p *bufPool) put(b []byte) {
-	if cap(b) != p.size {
+	if cap(b) == 0 || (p.size != 0 && cap(b) != p.size) {
 		return
 	}
 	b = b[:0]

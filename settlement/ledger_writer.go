@@ -54,7 +54,7 @@ type chunkJob struct {
 // anew for every day written. A worker takes a chunk's two buffers; the
 // writer loop puts them back once the frame is written, and nothing keeps
 // a reference after that.
-var chunkBufs sync.Pool // of *[]byte
+var chunkBufs bufPool
 
 // writeChunked formats items [0, n) in chunks of size, compresses each
 // chunk as a frame on up to workers goroutines, and writes the frames in
@@ -62,12 +62,6 @@ var chunkBufs sync.Pool // of *[]byte
 // whatever format(nil, 0, 0) returns (the ledger's header).
 func writeChunked(w io.Writer, n, size, workers int, format func(b []byte, lo, hi int) []byte) error {
 	workers = max(1, workers)
-	buf := func() []byte {
-		if p, ok := chunkBufs.Get().(*[]byte); ok {
-			return (*p)[:0]
-		}
-		return nil
-	}
 	work := make(chan *chunkJob)
 	order := make(chan *chunkJob, 2*workers) // bounds the chunks in flight
 	stop := make(chan struct{})
@@ -75,8 +69,8 @@ func writeChunked(w io.Writer, n, size, workers int, format func(b []byte, lo, h
 	for range workers {
 		wg.Go(func() {
 			for j := range work {
-				j.text = format(buf(), j.lo, j.hi)
-				j.out = compress(buf(), j.text)
+				j.text = format(chunkBufs.get(), j.lo, j.hi)
+				j.out = compress(chunkBufs.get(), j.text)
 				close(j.done)
 			}
 		})
@@ -103,8 +97,8 @@ func writeChunked(w io.Writer, n, size, workers int, format func(b []byte, lo, h
 				close(stop)
 			}
 		}
-		chunkBufs.Put(&j.text)
-		chunkBufs.Put(&j.out)
+		chunkBufs.put(j.text)
+		chunkBufs.put(j.out)
 	}
 	wg.Wait()
 	if err != nil {

@@ -112,12 +112,6 @@ func writeSpilledLedger(w io.Writer, d *Day, workers int) error {
 	defer m.Close()
 	chk := newRowCheck(d, ledgerOrder, true)
 	workers = max(1, workers)
-	buf := func() []byte {
-		if p, ok := chunkBufs.Get().(*[]byte); ok {
-			return (*p)[:0]
-		}
-		return nil
-	}
 	type job struct {
 		text, out []byte
 		done      chan struct{}
@@ -128,7 +122,7 @@ func writeSpilledLedger(w io.Writer, d *Day, workers int) error {
 	for range workers {
 		wg.Go(func() {
 			for j := range work {
-				j.out = compress(buf(), j.text)
+				j.out = compress(chunkBufs.get(), j.text)
 				close(j.done)
 			}
 		})
@@ -140,7 +134,7 @@ func writeSpilledLedger(w io.Writer, d *Day, workers int) error {
 		defer close(work)
 		var f ledgerFormat
 		for first := true; ; first = false {
-			text := slices.Grow(buf(), ledgerChunkRows*ledgerRowBytes+len(LedgerHeader)+1)
+			text := slices.Grow(chunkBufs.get(), ledgerChunkRows*ledgerRowBytes+len(LedgerHeader)+1)
 			if first {
 				text = append(text, LedgerHeader...)
 				text = append(text, '\n')
@@ -187,8 +181,8 @@ func writeSpilledLedger(w io.Writer, d *Day, workers int) error {
 				close(stop)
 			}
 		}
-		chunkBufs.Put(&j.text)
-		chunkBufs.Put(&j.out)
+		chunkBufs.put(j.text)
+		chunkBufs.put(j.out)
 	}
 	wg.Wait()
 	if err := errors.Join(<-prodErr, werr); err != nil {
