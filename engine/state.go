@@ -237,16 +237,24 @@ type stateReader struct {
 	n   int    // the records read so far, counted from 1 in errors
 }
 
-// newStateReader reads the head of the state r (readStateHead) and
-// returns a reader of its records, with the state's last closed day and
-// dedup window.
+// newStateReader reads the head of the state r (what AppendStateHead
+// appends) and returns a reader of its records, with the state's last
+// closed day and dedup window.
 func newStateReader(r io.Reader) (*stateReader, transit.Day, uint64, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
-	closed, dedup, err := readStateHead(br)
-	if err != nil {
-		return nil, 0, 0, err
+	magic := make([]byte, len(stateMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != stateMagic {
+		return nil, 0, 0, fmt.Errorf("not engine state (no %q header): %w", stateMagic[:len(stateMagic)-1], ErrState)
 	}
-	return &stateReader{br: br, rec: make([]byte, 1+binary.MaxVarintLen64+maxStateRecord)}, closed, dedup, nil
+	closed, err := binary.ReadVarint(br)
+	if err != nil || closed < math.MinInt32 || closed > math.MaxInt32 {
+		return nil, 0, 0, fmt.Errorf("closed day: %w", ErrState)
+	}
+	dedup, err := binary.ReadUvarint(br)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("dedup window: %w", ErrState)
+	}
+	return &stateReader{br: br, rec: make([]byte, 1+binary.MaxVarintLen64+maxStateRecord)}, transit.Day(closed), dedup, nil
 }
 
 // next reads the next record: its kind, its body and the whole record

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -33,25 +32,6 @@ func AppendStateHead(b []byte, closed transit.Day, dedupDays int) []byte {
 	b = append(b, stateMagic...)
 	b = binary.AppendVarint(b, int64(closed))
 	return binary.AppendUvarint(b, uint64(dedupDays))
-}
-
-// readStateHead reads the head of a state (what AppendStateHead
-// appends): its last closed day and dedup window, which ReadState and
-// StateRecords both read before the records (newStateReader).
-func readStateHead(br *bufio.Reader) (transit.Day, uint64, error) {
-	magic := make([]byte, len(stateMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != stateMagic {
-		return 0, 0, fmt.Errorf("not engine state (no %q header): %w", stateMagic[:len(stateMagic)-1], ErrState)
-	}
-	closed, err := binary.ReadVarint(br)
-	if err != nil || closed < math.MinInt32 || closed > math.MaxInt32 {
-		return 0, 0, fmt.Errorf("closed day: %w", ErrState)
-	}
-	dedup, err := binary.ReadUvarint(br)
-	if err != nil {
-		return 0, 0, fmt.Errorf("dedup window: %w", ErrState)
-	}
-	return transit.Day(closed), dedup, nil
 }
 
 // AppendStateEnd appends to b the end of a state: what WriteState writes
